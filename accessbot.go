@@ -1,0 +1,273 @@
+// Package accessbot holds the domain types shared by every layer: tenants,
+// users, applications, requests and their errors. It imports nothing of ours.
+package accessbot
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Errors callers branch on. Backends and flows wrap them with %w.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a uniqueness rule was violated (duplicate email, name, binding).
+	ErrConflict = errors.New("conflict")
+	// ErrStale means a conditional update lost: the row was not in the expected state.
+	ErrStale   = errors.New("stale state")
+	ErrInvalid = errors.New("invalid")
+)
+
+// NormalizeEmail is the one place that decides email equality: case-insensitive, trimmed.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// Tenant is one customer. Slug is its stable, human name used in files and CLIs.
+type Tenant struct {
+	ID        string
+	Slug      string
+	Name      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Workspace binds exactly one Slack workspace (team) to exactly one tenant.
+type Workspace struct {
+	TenantID string
+	TeamID   string
+	TeamName string
+	// BotTokenSecret names the encrypted secret holding the xoxb token, "" when
+	// the token comes from config (single-workspace mode).
+	BotTokenSecret string
+	BotUserID      string
+	InstalledAt    time.Time
+}
+
+type UserStatus string
+
+const (
+	UserActive     UserStatus = "active"
+	UserTerminated UserStatus = "terminated"
+)
+
+type Role string
+
+const (
+	RoleAdmin  Role = "admin"
+	RoleMember Role = "member"
+)
+
+// User is a tenant user (an employee). Email is unique per tenant, case-insensitively.
+type User struct {
+	ID           string
+	TenantID     string
+	Email        string
+	Name         string
+	ManagerID    string // "" when none
+	Department   string
+	Status       UserStatus
+	TerminatedAt *time.Time
+	Role         Role
+	// DelegateID receives this user's approvals while DelegateUntil is in the future.
+	DelegateID    string
+	DelegateUntil *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// SchemaField is one field of an application's connection-creation form.
+type SchemaField struct {
+	Name     string   `json:"name" yaml:"name"`
+	Label    string   `json:"label" yaml:"label"`
+	Type     string   `json:"type" yaml:"type"` // text, select, multiline
+	Required bool     `json:"required,omitempty" yaml:"required"`
+	Options  []string `json:"options,omitempty" yaml:"options"`
+}
+
+// Application is an integration (Entra ID, GitLab, ...) with business owners.
+type Application struct {
+	ID               string
+	TenantID         string
+	Name             string // unique per tenant
+	Description      string
+	Connector        string // connector type, e.g. "azuread", "gitlab", "manual"
+	PrimaryOwnerID   string
+	SecondaryOwnerID string
+	// MaxDuration caps time-bound access; 0 means permanent access is allowed.
+	MaxDuration      time.Duration
+	ConnectionSchema []SchemaField
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Connection is a group, role or policy inside an application.
+type Connection struct {
+	ID          string
+	TenantID    string
+	AppID       string
+	Name        string // unique per application
+	Type        string // group, role, policy, account
+	Description string
+	Attributes  map[string]string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Resource is something inside an application that a connection can be granted.
+type Resource struct {
+	ID        string
+	TenantID  string
+	AppID     string
+	Name      string // unique per application
+	Type      string
+	CreatedAt time.Time
+}
+
+// Entitlement records that a user holds a connection, maybe until ExpiresAt.
+type Entitlement struct {
+	ID           string
+	TenantID     string
+	UserID       string
+	ConnectionID string
+	RequestID    string // the request that granted it, "" when imported
+	GrantedAt    time.Time
+	ExpiresAt    *time.Time
+}
+
+type ApproverKind string
+
+const (
+	ApproverOwners    ApproverKind = "owners" // primary and secondary business owners
+	ApproverPrimary   ApproverKind = "primary_owner"
+	ApproverSecondary ApproverKind = "secondary_owner"
+	ApproverManager   ApproverKind = "manager"
+	ApproverUser      ApproverKind = "user"
+)
+
+// Approver names who may approve at a level; UserID is set for ApproverUser.
+type Approver struct {
+	Kind   ApproverKind `json:"kind"`
+	UserID string       `json:"user_id,omitempty"`
+}
+
+type ApprovalRule string
+
+const (
+	RuleAny ApprovalRule = "any"
+	RuleAll ApprovalRule = "all"
+)
+
+type ApprovalLevel struct {
+	Approvers []Approver   `json:"approvers"`
+	Rule      ApprovalRule `json:"rule"`
+}
+
+// ApprovalChain is the ordered approval levels for an application, a
+// connection, or (both empty) the tenant default.
+type ApprovalChain struct {
+	ID           string
+	TenantID     string
+	Name         string // unique per tenant
+	AppID        string
+	ConnectionID string
+	Levels       []ApprovalLevel
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+type RequestKind string
+
+const (
+	RequestUserAccess       RequestKind = "user_access"
+	RequestConnectionCreate RequestKind = "connection_create"
+	RequestConnectionAssign RequestKind = "connection_assign"
+	RequestConnectionDelete RequestKind = "connection_delete"
+)
+
+type RequestStatus string
+
+const (
+	StatusPending   RequestStatus = "pending"
+	StatusApproved  RequestStatus = "approved"
+	StatusDenied    RequestStatus = "denied"
+	StatusCancelled RequestStatus = "cancelled"
+	StatusExpired   RequestStatus = "expired"
+)
+
+// AccessRequest is a user or connection access request moving through an approval chain.
+type AccessRequest struct {
+	ID            string
+	TenantID      string
+	Kind          RequestKind
+	RequesterID   string
+	TargetUserID  string // who gets access (user_access)
+	AppID         string
+	ConnectionID  string          // "" for connection_create
+	Payload       json.RawMessage // connection form or {"grants":[...],"revokes":[...]}
+	Duration      time.Duration   // 0 = permanent
+	Justification string
+	Status        RequestStatus
+	Level         int // current level, 0-based
+	Levels        []ApprovalLevel
+	// OpenKey is set while pending so a duplicate open request is refused; "" once decided.
+	OpenKey   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DecidedAt *time.Time
+	// Escalated and Reminded mark one-shot steps of the current level.
+	RemindedAt  *time.Time
+	EscalatedAt *time.Time
+}
+
+type DecisionKind string
+
+const (
+	DecisionApprove DecisionKind = "approve"
+	DecisionDeny    DecisionKind = "deny"
+)
+
+// Decision is one approver's decision at one level; unique per (request, level, approver).
+type Decision struct {
+	ID         string
+	TenantID   string
+	RequestID  string
+	Level      int
+	ApproverID string
+	Decision   DecisionKind
+	Reason     string
+	DecidedAt  time.Time
+}
+
+// AuditEntry is an append-only record of who did what to which object.
+type AuditEntry struct {
+	ID         string
+	TenantID   string
+	At         time.Time
+	ActorID    string // user id, or "system"
+	Action     string // e.g. "request.created"
+	ObjectType string
+	ObjectID   string
+	Before     json.RawMessage
+	After      json.RawMessage
+}
+
+// Secret is an encrypted value. The store never sees plaintext.
+type Secret struct {
+	TenantID   string
+	Name       string
+	KeyID      string
+	Ciphertext []byte
+	UpdatedAt  time.Time
+}
+
+// MessageRef remembers a Slack message we sent about an object, so every copy
+// (each approver's DM) can be updated when the object changes.
+type MessageRef struct {
+	TenantID  string
+	ObjectID  string // e.g. the request id
+	Purpose   string // e.g. "approval:1" or "requester"
+	UserID    string // tenant user the message is for
+	ChannelID string
+	TS        string
+	CreatedAt time.Time
+}
