@@ -1,0 +1,79 @@
+package slackapi
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+)
+
+// gcraScript reserves one slot under KEYS[1] with the same GCRA as gcra(),
+// atomically and on Redis's clock, so replicas with skewed clocks still agree.
+// ARGV: interval µs, burst, max wait µs (-1 = unbounded).
+// Returns the delay in µs, or -1 when it would exceed the max wait (nothing reserved).
+const gcraScript = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = (tonumber(ARGV[2]) - 1) * interval
+local maxwait = tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local delay = tat - tolerance - now
+if delay < 0 then delay = 0 end
+if maxwait >= 0 and delay > maxwait then return -1 end
+local nexttat = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', nexttat), 'PX', math.ceil((nexttat - now) / 1000) + 1000)
+return delay
+`
+
+// RedisLimiter is a Limiter shared by every replica using the same Redis and
+// prefix. If Redis fails, it falls back to pacing in process (logged), since
+// sending slightly too fast beats not sending.
+type RedisLimiter struct {
+	rdb      redis.UniversalClient
+	prefix   string
+	script   *redis.Script
+	fallback *MemoryLimiter
+	log      zerolog.Logger
+}
+
+var _ Limiter = (*RedisLimiter)(nil)
+
+// NewRedisLimiter paces under keys prefix+"pace:"+key.
+func NewRedisLimiter(rdb redis.UniversalClient, prefix string, log zerolog.Logger) *RedisLimiter {
+	return &RedisLimiter{
+		rdb:      rdb,
+		prefix:   prefix + "pace:",
+		script:   redis.NewScript(gcraScript),
+		fallback: NewMemoryLimiter(nil),
+		log:      log,
+	}
+}
+
+// Wait implements Limiter.
+func (r *RedisLimiter) Wait(ctx context.Context, key string, l Limit) error {
+	if l.unpaced() {
+		return ctx.Err()
+	}
+	w := maxWait(ctx, l, time.Now())
+	maxUS := int64(-1)
+	if w >= 0 {
+		maxUS = w.Microseconds()
+	}
+	res, err := r.script.Run(ctx, r.rdb, []string{r.prefix + key},
+		l.Interval.Microseconds(), l.burst(), maxUS).Int64()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.log.Warn().Err(err).Str("key", key).Msg("redis pacing failed; pacing in process")
+		return r.fallback.Wait(ctx, key, l)
+	}
+	if res < 0 {
+		return fmt.Errorf("pace %s: may wait %s: %w", key, w, ErrPaceExceeded)
+	}
+	return sleepCtx(ctx, time.Duration(res)*time.Microsecond)
+}
