@@ -1,0 +1,114 @@
+// Package tenantfile reads a tenant file (tenant data as code) and applies it
+// to the store: the tenant, its Slack workspace binding, users, applications
+// with owners, connections and resources, and approval chains. A file is
+// parsed and validated whole before the store is touched, and applied in one
+// transaction.
+package tenantfile
+
+import (
+	"time"
+
+	"github.com/accessbot/accessbot"
+)
+
+// File is a parsed, validated tenant file. References between its parts
+// (managers, owners, approvers) are by email and name, and every one of them
+// resolves inside the file.
+type File struct {
+	Name         string // file name, for messages
+	Tenant       Tenant
+	Slack        *Workspace // nil: the binding is left as it is
+	Users        []User
+	Applications []Application
+	Chains       []Chain
+	Prune        Prune
+
+	usersAt loc
+}
+
+type Tenant struct {
+	Slug string
+	Name string
+	at   loc
+}
+
+type Workspace struct {
+	TeamID   string
+	TeamName string
+	at       loc
+}
+
+type User struct {
+	Email         string // normalized (lower case)
+	Name          string
+	Manager       string // email, "" for none
+	Department    string
+	Status        accessbot.UserStatus
+	TerminatedAt  *time.Time
+	Role          accessbot.Role
+	Delegate      string // email, "" for none
+	DelegateUntil *time.Time
+
+	at, managerAt, delegateAt loc
+}
+
+type Application struct {
+	Name             string
+	Description      string
+	Connector        string
+	PrimaryOwner     string // email
+	SecondaryOwner   string // email, "" for none
+	MaxDuration      time.Duration
+	ConnectionSchema []accessbot.SchemaField
+	Connections      []Connection
+	Resources        []Resource
+
+	at, primaryAt, secondaryAt loc
+}
+
+type Connection struct {
+	Name        string
+	Type        string
+	Description string
+	Attributes  map[string]string
+	at          loc
+}
+
+type Resource struct {
+	Name string
+	Type string
+	at   loc
+}
+
+// Chain is an approval chain. Application and Connection are names; both
+// empty makes it the tenant default.
+type Chain struct {
+	Name        string
+	Application string
+	Connection  string
+	Levels      []Level
+
+	at, appAt, connAt loc
+}
+
+type Level struct {
+	Rule      accessbot.ApprovalRule
+	Approvers []Approver
+	at        loc
+}
+
+// Approver is a kind and, for ApproverUser, the user's email.
+type Approver struct {
+	Kind  accessbot.ApproverKind
+	Email string
+	at    loc
+}
+
+// Prune says which kinds of objects missing from the file are deleted. All
+// default to false: what the file does not mention is left alone.
+type Prune struct {
+	Applications   bool // applications of the tenant that are not in the file
+	Connections    bool // connections of listed applications that are not listed
+	Resources      bool // resources of listed applications that are not listed
+	ApprovalChains bool // approval chains of the tenant that are not in the file
+}
