@@ -1,0 +1,270 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+)
+
+// newRequest builds the request shell and looks up the workspace's client.
+func (d *Dispatcher) newRequest(ctx context.Context, st *ackState, env *socketmode.Request, kind Kind, teamID, userID string, log zerolog.Logger) *Request {
+	req := &Request{
+		EnvelopeID: env.EnvelopeID,
+		Kind:       kind,
+		TeamID:     teamID,
+		UserID:     userID,
+		Log:        log.With().Str("team", teamID).Str("user", userID).Logger(),
+		ack:        st,
+		responder:  d.resp,
+	}
+	if st != nil {
+		st.mu.Lock()
+		st.req = req
+		st.mu.Unlock()
+	}
+	if teamID != "" {
+		api, err := d.cfg.Clients.For(ctx, teamID)
+		if err != nil {
+			req.Log.Debug().Err(err).Msg("no Web API client for workspace")
+		} else {
+			req.API = api
+		}
+	}
+	return req
+}
+
+// resolve sets req.Actor; on failure it answers the user itself (unless
+// quiet) and returns false.
+func (d *Dispatcher) resolve(ctx context.Context, req *Request, quiet bool) bool {
+	if req.UserID == "" || req.TeamID == "" {
+		req.ActorErr = fmt.Errorf("resolve actor: payload names no team or user")
+	} else if actor, err := d.cfg.Resolver.Resolve(ctx, req.TeamID, req.UserID); err != nil {
+		req.ActorErr = fmt.Errorf("resolve actor %s/%s: %w", req.TeamID, req.UserID, err)
+	} else {
+		req.Actor = &actor
+		req.Log = req.Log.With().Str("tenant", actor.Tenant.ID).Logger()
+		return true
+	}
+	req.Log.Info().Err(req.ActorErr).Msg("sender not resolved to a tenant user")
+	if !quiet {
+		d.answer(ctx, req, Message{Text: PlainWords(req.ActorErr)})
+	}
+	return false
+}
+
+// answer responds, logging a failure; block_suggestion gets empty options.
+func (d *Dispatcher) answer(ctx context.Context, req *Request, m Message) {
+	if req.Kind == KindSuggestion {
+		_ = req.SetAck(emptyOptions())
+		return
+	}
+	if err := req.Respond(ctx, m); err != nil {
+		req.Log.Warn().Err(err).Msg("could not answer the user")
+	}
+}
+
+func emptyOptions() map[string]any { return map[string]any{"options": []any{}} }
+
+// first reports whether key is new; a dedupe failure lets the envelope through
+// (handling twice beats dropping).
+func (d *Dispatcher) first(ctx context.Context, key string, log zerolog.Logger) bool {
+	ok, err := d.cfg.Deduper.First(ctx, key, d.cfg.DedupeTTL)
+	if err != nil {
+		log.Warn().Err(err).Str("key", key).Msg("dedupe unavailable, handling anyway")
+		return true
+	}
+	if !ok {
+		log.Info().Str("key", key).Msg("duplicate delivery ignored")
+	}
+	return ok
+}
+
+// run calls h, turning a panic or an error into a logged, polite answer.
+func (d *Dispatcher) run(ctx context.Context, req *Request, route string, h Handler) {
+	defer func() {
+		if p := recover(); p != nil {
+			req.Log.Error().Str("route", route).Interface("panic", p).Str("stack", string(debug.Stack())).Msg("handler panicked")
+			d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgSorry, req.EnvelopeID)})
+		}
+	}()
+	if err := h(ctx, req); err != nil {
+		req.Log.Error().Err(err).Str("route", route).Msg("handler failed")
+		d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgSorry, req.EnvelopeID)})
+	}
+}
+
+func (d *Dispatcher) handleCommand(ctx context.Context, st *ackState, env *socketmode.Request, cmd *slack.SlashCommand, log zerolog.Logger) {
+	req := d.newRequest(ctx, st, env, KindCommand, cmd.TeamID, cmd.UserID, log.With().Str("command", cmd.Command).Logger())
+	req.Command, req.ChannelID, req.TriggerID, req.ResponseURL = cmd, cmd.ChannelID, cmd.TriggerID, cmd.ResponseURL
+	if !d.first(ctx, "command:"+env.EnvelopeID, req.Log) {
+		return
+	}
+	h, args, ok := d.cfg.Router.command(cmd.Command, cmd.Text)
+	if !ok {
+		req.Log.Warn().Int("text_len", len(cmd.Text)).Msg("unknown command")
+		d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgUnknownCommand, d.helpCommand(cmd.Command))})
+		return
+	}
+	req.Args = args
+	if !d.resolve(ctx, req, false) {
+		return
+	}
+	d.run(ctx, req, cmd.Command, h)
+}
+
+// helpCommand is the command to suggest: the one the user typed when it is ours.
+func (d *Dispatcher) helpCommand(typed string) string {
+	if _, ok := d.cfg.Router.commands[strings.ToLower(typed)]; ok {
+		return strings.ToLower(typed)
+	}
+	return d.cfg.HelpCommand
+}
+
+func (d *Dispatcher) handleInteractive(ctx context.Context, st *ackState, env *socketmode.Request, cb *slack.InteractionCallback, log zerolog.Logger) {
+	teamID := cb.Team.ID
+	if teamID == "" {
+		teamID = cb.User.TeamID
+	}
+	kind := Kind(cb.Type)
+	req := d.newRequest(ctx, st, env, kind, teamID, cb.User.ID, log)
+	req.Interaction, req.TriggerID, req.ResponseURL = cb, cb.TriggerID, cb.ResponseURL
+	req.ChannelID = cb.Channel.ID
+	if req.ChannelID == "" {
+		req.ChannelID = cb.Container.ChannelID
+	}
+	if req.ResponseURL == "" && len(cb.ResponseURLs) > 0 {
+		req.ResponseURL = cb.ResponseURLs[0].ResponseURL
+	}
+	dedupeKey := "interactive:" + teamID + ":" + env.EnvelopeID
+	if cb.TriggerID != "" {
+		dedupeKey = "interactive:" + teamID + ":" + cb.TriggerID
+	}
+
+	switch cb.Type {
+	case slack.InteractionTypeBlockActions:
+		d.handleBlockActions(ctx, req, dedupeKey)
+	case slack.InteractionTypeViewSubmission:
+		h := d.cfg.Router.views[cb.View.CallbackID]
+		req.Log = req.Log.With().Str("callback_id", cb.View.CallbackID).Logger()
+		if !d.first(ctx, dedupeKey, req.Log) {
+			return
+		}
+		if h == nil {
+			req.Log.Warn().Msg("unknown view submission")
+			d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgUnknownView, d.cfg.HelpCommand)})
+			return
+		}
+		if d.resolve(ctx, req, false) {
+			d.run(ctx, req, "view:"+cb.View.CallbackID, h)
+		}
+	case slack.InteractionTypeBlockSuggestion:
+		req.Log = req.Log.With().Str("action_id", cb.ActionID).Logger()
+		h := d.cfg.Router.suggestions[cb.ActionID]
+		if h == nil {
+			req.Log.Warn().Msg("unknown suggestion")
+			_ = req.SetAck(emptyOptions())
+			return
+		}
+		// Suggestions are idempotent reads: no dedupe needed.
+		if d.resolve(ctx, req, true) {
+			d.run(ctx, req, "suggestion:"+cb.ActionID, h)
+		} else {
+			_ = req.SetAck(emptyOptions())
+		}
+	case slack.InteractionTypeViewClosed:
+		h := d.cfg.Router.viewsClosed[cb.View.CallbackID]
+		if h == nil || !d.first(ctx, dedupeKey, req.Log) {
+			return
+		}
+		if d.resolve(ctx, req, true) {
+			d.run(ctx, req, "view_closed:"+cb.View.CallbackID, h)
+		}
+	default:
+		req.Log.Warn().Msg("unhandled interaction type")
+		if req.ResponseURL != "" || req.API != nil {
+			d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgUnknownAction, d.cfg.HelpCommand)})
+		}
+	}
+}
+
+func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedupeKey string) {
+	resolved := false
+	for i := range req.Interaction.ActionCallback.BlockActions {
+		act := req.Interaction.ActionCallback.BlockActions[i]
+		log := req.Log.With().Str("action_id", act.ActionID).Logger()
+		if !d.first(ctx, dedupeKey+":"+act.ActionID+":"+act.ActionTs, log) {
+			continue
+		}
+		h := d.cfg.Router.actions[act.ActionID]
+		if h == nil {
+			log.Warn().Msg("unknown action")
+			d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgUnknownAction, d.cfg.HelpCommand)})
+			continue
+		}
+		if !resolved {
+			if !d.resolve(ctx, req, false) {
+				return
+			}
+			resolved = true
+		}
+		one := *req
+		one.Action = act
+		one.Log = log
+		d.run(ctx, &one, "action:"+act.ActionID, h)
+	}
+}
+
+// eventsPayload is the outer events_api payload; decoded fresh every time.
+type eventsPayload struct {
+	TeamID  string          `json:"team_id"`
+	EventID string          `json:"event_id"`
+	Event   json.RawMessage `json:"event"`
+}
+
+type innerEvent struct {
+	Type    string          `json:"type"`
+	User    json.RawMessage `json:"user"` // a user id, or a user object (user_change)
+	Channel json.RawMessage `json:"channel"`
+}
+
+func (d *Dispatcher) handleEvent(ctx context.Context, env *socketmode.Request, log zerolog.Logger) {
+	var outer eventsPayload
+	var inner innerEvent
+	if err := json.Unmarshal(env.Payload, &outer); err != nil || len(outer.Event) == 0 {
+		log.Warn().AnErr("decode", err).Msg("malformed events_api payload")
+		return
+	}
+	if err := json.Unmarshal(outer.Event, &inner); err != nil {
+		log.Warn().Err(err).Msg("malformed inner event")
+		return
+	}
+	log = log.With().Str("event", inner.Type).Str("event_id", outer.EventID).Logger()
+	route, ok := d.cfg.Router.events[inner.Type]
+	if !ok {
+		log.Debug().Msg("event type not routed")
+		return
+	}
+	key := "event:" + outer.EventID
+	if outer.EventID == "" {
+		key = "event:envelope:" + env.EnvelopeID
+	}
+	if !d.first(ctx, key, log) {
+		return
+	}
+	var userID, channelID string
+	_ = json.Unmarshal(inner.User, &userID) // stays "" for a user object
+	_ = json.Unmarshal(inner.Channel, &channelID)
+	req := d.newRequest(ctx, nil, env, KindEvent, outer.TeamID, userID, log)
+	req.ChannelID = channelID
+	req.Event = &Event{ID: outer.EventID, Type: inner.Type, Raw: outer.Event}
+	if route.mode == ActorOptional {
+		d.resolve(ctx, req, true)
+	}
+	d.run(ctx, req, "event:"+inner.Type, route.h)
+}

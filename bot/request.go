@@ -1,0 +1,157 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+)
+
+// Kind says what sort of payload a Request carries.
+type Kind string
+
+const (
+	KindCommand    Kind = "slash_command"
+	KindAction     Kind = "block_actions"
+	KindView       Kind = "view_submission"
+	KindViewClosed Kind = "view_closed"
+	KindSuggestion Kind = "block_suggestion"
+	KindEvent      Kind = "event"
+)
+
+// ErrAckSent is returned by SetAck once the envelope has been acknowledged
+// (the handler took longer than the ack deadline, or answered twice).
+var ErrAckSent = errors.New("envelope already acknowledged")
+
+// Message is an answer to the user. Ephemeral unless InChannel.
+type Message struct {
+	Text            string
+	Blocks          []slack.Block
+	InChannel       bool
+	ReplaceOriginal bool
+}
+
+// wire is the JSON shape shared by ack payloads and response_url posts.
+func (m Message) wire() map[string]any {
+	w := map[string]any{"text": m.Text, "response_type": "ephemeral"}
+	if m.InChannel {
+		w["response_type"] = "in_channel"
+	}
+	if len(m.Blocks) > 0 {
+		w["blocks"] = m.Blocks
+	}
+	if m.ReplaceOriginal {
+		w["replace_original"] = true
+	}
+	return w
+}
+
+// Event is the inner event of an events_api envelope.
+type Event struct {
+	ID   string          // event_id
+	Type string          // inner event type, e.g. app_home_opened
+	Raw  json.RawMessage // the inner event, to decode into a fresh value
+}
+
+// Decode unmarshals the inner event into v.
+func (e *Event) Decode(v any) error {
+	if err := json.Unmarshal(e.Raw, v); err != nil {
+		return fmt.Errorf("decode %s event: %w", e.Type, err)
+	}
+	return nil
+}
+
+// Request is what a handler receives: who asked (Actor), where, and how to answer.
+type Request struct {
+	EnvelopeID  string
+	Kind        Kind
+	TeamID      string
+	UserID      string // Slack user id
+	ChannelID   string
+	TriggerID   string
+	ResponseURL string
+
+	// Actor is always set for commands, actions, views and suggestions: the
+	// router answers identity failures itself. For events it is set only when
+	// the route asked for it, and ActorErr then says why it is nil.
+	Actor    *Actor
+	ActorErr error
+
+	Command     *slack.SlashCommand
+	Args        string // command text after the subcommand word
+	Interaction *slack.InteractionCallback
+	Action      *slack.BlockAction // the action this handler was routed by
+	Event       *Event
+
+	// API is the workspace's Web API client; nil when the workspace has none.
+	API WebAPI
+	Log zerolog.Logger
+
+	ack       *ackState
+	responder *responder
+}
+
+// SetAck sets the payload that rides on the ack (a view_submission
+// response_action, block_suggestion options). It fails with ErrAckSent after
+// the ack has gone.
+func (r *Request) SetAck(payload any) error {
+	if r.ack == nil || !r.ack.set(payload) {
+		return ErrAckSent
+	}
+	return nil
+}
+
+// Respond answers the user: on the ack for a slash command still within its
+// deadline, else through response_url, else chat.postEphemeral (or a DM).
+func (r *Request) Respond(ctx context.Context, m Message) error {
+	if r.Kind == KindCommand && r.ack != nil && r.ack.setMessage(guardMessage(r, m)) {
+		return nil
+	}
+	return r.responder.send(ctx, r, m)
+}
+
+// ackState holds the ack payload until the one ack is sent.
+type ackState struct {
+	mu      sync.Mutex
+	sent    bool
+	payload any
+	msg     *Message // the command answer behind payload, for a follow-up if the ack fails
+	req     *Request
+}
+
+// setMessage stores a command answer as the ack payload unless the ack has gone.
+func (a *ackState) setMessage(m Message) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sent {
+		return false
+	}
+	a.payload, a.msg = m.wire(), &m
+	return true
+}
+
+// set stores payload unless the ack has gone.
+func (a *ackState) set(payload any) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sent {
+		return false
+	}
+	a.payload = payload
+	return true
+}
+
+// take marks the ack sent and returns its payload; ok is false if already sent.
+func (a *ackState) take() (payload any, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sent {
+		return nil, false
+	}
+	a.sent = true
+	return a.payload, true
+}
