@@ -329,8 +329,8 @@ func (s *Server) eventLocked(eventType, team string, event map[string]any) Event
 	return EventPayload{
 		Token: verificationToken, TeamID: team, EnterpriseID: ent, APIAppID: s.cfg.appID,
 		Type: "event_callback", Event: ev,
-		EventID:   "Ev" + strings.ToUpper(randHex(5)),
-		EventTime: s.now().Unix(),
+		EventID:        "Ev" + strings.ToUpper(randHex(5)),
+		EventTime:      s.now().Unix(),
 		Authorizations: []Authorization{{EnterpriseID: ent, TeamID: team, UserID: t.BotUserID, IsBot: true}},
 		EventContext:   "4-" + randHex(16),
 	}
