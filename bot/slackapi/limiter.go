@@ -54,14 +54,15 @@ func gcra(now, tat time.Time, l Limit) (delay time.Duration, next time.Time) {
 }
 
 // maxWait is the longest this caller may queue: the smaller of l.MaxWait and
-// the time left before ctx's deadline; -1 means unbounded.
-func maxWait(ctx context.Context, l Limit, now time.Time) time.Duration {
+// the time left before ctx's deadline; -1 means unbounded. The deadline is
+// measured on the real clock, which is what the wait sleeps on.
+func maxWait(ctx context.Context, l Limit) time.Duration {
 	w := time.Duration(-1)
 	if l.MaxWait > 0 {
 		w = l.MaxWait
 	}
 	if dl, ok := ctx.Deadline(); ok {
-		left := dl.Sub(now)
+		left := time.Until(dl)
 		if left < 0 {
 			left = 0
 		}
@@ -124,7 +125,7 @@ func (m *MemoryLimiter) reserve(ctx context.Context, key string, l Limit) (time.
 	defer m.mu.Unlock()
 	now := m.now()
 	delay, next := gcra(now, m.tat[key], l)
-	if w := maxWait(ctx, l, now); w >= 0 && delay > w {
+	if w := maxWait(ctx, l); w >= 0 && delay > w {
 		return 0, fmt.Errorf("pace %s: need %s, may wait %s: %w", key, delay, w, ErrPaceExceeded)
 	}
 	m.tat[key] = next

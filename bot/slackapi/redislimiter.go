@@ -58,7 +58,7 @@ func (r *RedisLimiter) Wait(ctx context.Context, key string, l Limit) error {
 	if l.unpaced() {
 		return ctx.Err()
 	}
-	w := maxWait(ctx, l, time.Now())
+	w := maxWait(ctx, l)
 	maxUS := int64(-1)
 	if w >= 0 {
 		maxUS = w.Microseconds()

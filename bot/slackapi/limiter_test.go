@@ -1,0 +1,126 @@
+package slackapi_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot/bot/slackapi"
+	"github.com/accessbot/accessbot/internal/testenv"
+)
+
+func TestMemoryLimiterRefusesLongWaits(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	lim := slackapi.NewMemoryLimiter(clock)
+	l := slackapi.Limit{Interval: time.Hour, Burst: 2, MaxWait: time.Minute}
+	ctx := context.Background()
+
+	// The burst goes at once; the next slot is an hour away, beyond MaxWait.
+	for i := range 2 {
+		if err := lim.Wait(ctx, "k", l); err != nil {
+			t.Fatalf("burst event %d: %v", i, err)
+		}
+	}
+	if err := lim.Wait(ctx, "k", l); !errors.Is(err, slackapi.ErrPaceExceeded) {
+		t.Fatalf("third event: err = %v, want ErrPaceExceeded", err)
+	}
+	if err := lim.Wait(ctx, "other", l); err != nil {
+		t.Fatalf("another key is independent: %v", err)
+	}
+	// A refused wait reserved nothing: once the hour passes, one slot is free again.
+	now = now.Add(time.Hour)
+	if err := lim.Wait(ctx, "k", l); err != nil {
+		t.Fatalf("after an hour: %v", err)
+	}
+	if err := lim.Wait(ctx, "k", l); !errors.Is(err, slackapi.ErrPaceExceeded) {
+		t.Fatalf("second event after an hour: err = %v, want ErrPaceExceeded", err)
+	}
+
+	// A context deadline shorter than the wait is refused at once.
+	dctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := lim.Wait(dctx, "k", slackapi.Limit{Interval: time.Hour, Burst: 1}); !errors.Is(err, slackapi.ErrPaceExceeded) {
+		t.Fatalf("deadline shorter than the wait: err = %v, want ErrPaceExceeded", err)
+	}
+}
+
+// TestLimiterSharedAcrossReplicas runs two "replicas" (separate limiters and
+// Redis connections) against one key: together they must not beat the limit.
+func TestLimiterSharedAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := testenv.Redis(t)
+	second := redis.NewClient(rdb.Options())
+	t.Cleanup(func() { _ = second.Close() })
+
+	const perReplica, burst, interval = 10, 2, 40 * time.Millisecond
+	l := slackapi.Limit{Interval: interval, Burst: burst}
+	replicas := []slackapi.Limiter{
+		slackapi.NewRedisLimiter(rdb, prefix, zerolog.Nop()),
+		slackapi.NewRedisLimiter(second, prefix, zerolog.Nop()),
+	}
+	var (
+		mu    sync.Mutex
+		times []time.Time
+		wg    sync.WaitGroup
+	)
+	for _, lim := range replicas {
+		for range perReplica {
+			wg.Go(func() {
+				if err := lim.Wait(context.Background(), "post:T1:C1", l); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				times = append(times, time.Now())
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	total := 2 * perReplica
+	if len(times) != total {
+		t.Fatalf("%d events passed, want %d", len(times), total)
+	}
+	// GCRA: after the burst, one event per interval.
+	want := time.Duration(total-burst) * interval
+	if span := times[total-1].Sub(times[0]); span < want-10*time.Millisecond {
+		t.Errorf("%d events from two replicas took %s, want at least %s", total, span, want)
+	}
+	// No window holds more than burst+1 events 'interval' apart.
+	for i := 0; i+burst+1 < total; i++ {
+		if gap := times[i+burst+1].Sub(times[i]); gap < interval-10*time.Millisecond {
+			t.Errorf("events %d..%d within %s, want at least %s", i, i+burst+1, gap, interval)
+		}
+	}
+}
+
+func TestRedisLimiterRefusesLongWaits(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := testenv.Redis(t)
+	lim := slackapi.NewRedisLimiter(rdb, prefix, zerolog.Nop())
+	l := slackapi.Limit{Interval: time.Hour, Burst: 1, MaxWait: time.Second}
+	ctx := context.Background()
+	if err := lim.Wait(ctx, "k", l); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := lim.Wait(ctx, "k", l); !errors.Is(err, slackapi.ErrPaceExceeded) {
+		t.Fatalf("err = %v, want ErrPaceExceeded", err)
+	}
+	if el := time.Since(start); el > 500*time.Millisecond {
+		t.Errorf("refusal took %s; it should not wait", el)
+	}
+	ttl, err := rdb.PTTL(ctx, prefix+"pace:k").Result()
+	if err != nil || ttl <= 0 || ttl > time.Hour+2*time.Second {
+		t.Errorf("pacing key ttl = %s, %v; want set and about an hour", ttl, err)
+	}
+}
