@@ -37,14 +37,20 @@ func RequireServices() bool { return os.Getenv(EnvRequireServices) == "1" }
 // unavailable skips (or fails, under ACCESSBOT_REQUIRE_SERVICES=1) with a banner.
 func unavailable(t testing.TB, service, target string, err error) {
 	t.Helper()
-	banner := fmt.Sprintf("*** %s NOT REACHABLE: %s tests SKIPPED *** (%s: %v; set %s=1 to fail instead)",
-		service, lowerService(service), target, err, EnvRequireServices)
+	t.Skip(report(t, service, target, err))
+}
+
+// report prints the loud banner, or fails the test when services are required.
+func report(t testing.TB, service, target string, err error) string {
+	t.Helper()
 	if RequireServices() {
 		t.Fatalf("%s is required (%s=1) but not reachable at %s: %v", service, EnvRequireServices, target, err)
 	}
+	banner := fmt.Sprintf("*** %s NOT REACHABLE: %s tests SKIPPED *** (%s: %v; set %s=1 to fail instead)",
+		service, lowerService(service), target, err, EnvRequireServices)
 	// Print to stderr too, so the banner is seen even without -v.
 	fmt.Fprintln(os.Stderr, banner)
-	t.Skip(banner)
+	return banner
 }
 
 func lowerService(s string) string {
@@ -74,6 +80,30 @@ func envOr(key, def string) string {
 
 // PostgresBaseDSN is the server DSN tests connect to (no schema chosen).
 func PostgresBaseDSN() string { return envOr(EnvPostgresDSN, DefaultPostgresDSN) }
+
+// PostgresAvailable reports whether Postgres answers. When it does not, it
+// prints the loud banner and returns false, or fails the test under
+// ACCESSBOT_REQUIRE_SERVICES=1. Use it to choose cases; PostgresDSN skips.
+func PostgresAvailable(t testing.TB) bool {
+	t.Helper()
+	base := PostgresBaseDSN()
+	if err := pingPostgres(base); err != nil {
+		t.Log(report(t, "POSTGRES", redactDSN(base), err))
+		return false
+	}
+	return true
+}
+
+func pingPostgres(dsn string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.PingContext(ctx)
+}
 
 // PostgresDSN creates a fresh, empty schema with a random name and returns a
 // DSN whose connections use it as search_path. The schema is dropped on cleanup.
