@@ -1,0 +1,126 @@
+// Package handlers turns routed Slack payloads into domain calls and
+// answers. It fills the bot.Router dispatch table; views/ builds the blocks.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot/bot"
+	"github.com/accessbot/accessbot/bot/blockkit"
+	"github.com/accessbot/accessbot/handlers/views"
+)
+
+// Invalidator drops a cached Slack user → tenant user mapping.
+type Invalidator interface {
+	Invalidate(ctx context.Context, teamID, slackUserID string) error
+}
+
+// Deps are what the handlers need.
+type Deps struct {
+	Identity Invalidator
+}
+
+// Handlers holds the dependencies of every handler.
+type Handlers struct {
+	deps Deps
+}
+
+// Register fills r. It returns r.Err(), so a duplicate registration fails
+// start-up.
+func Register(r *bot.Router, deps Deps) error {
+	if deps.Identity == nil {
+		return errors.New("register handlers: no identity invalidator")
+	}
+	h := &Handlers{deps: deps}
+	r.Command(views.Command, "", h.help)
+	r.Command(views.Command, views.SubHelp, h.help)
+	r.Event("app_home_opened", bot.ActorOptional, h.appHomeOpened)
+	r.Event("user_change", bot.NoActor, h.userChange)
+	return r.Err()
+}
+
+// helpEntries is the command list "/access help" shows.
+func helpEntries() []views.HelpEntry {
+	return []views.HelpEntry{
+		{Usage: views.SubHelp, Description: "Show this list of commands."},
+	}
+}
+
+func (h *Handlers) help(ctx context.Context, req *bot.Request) error {
+	text, blocks := views.Help(views.Command, helpEntries())
+	return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks})
+}
+
+// appHomeOpened publishes the Home tab: who accessbot thinks you are, or
+// why you are not linked.
+func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
+	var ev struct {
+		Tab string `json:"tab"`
+	}
+	if err := req.Event.Decode(&ev); err != nil {
+		return err
+	}
+	if ev.Tab != "" && ev.Tab != "home" {
+		return nil // the Messages tab needs no view
+	}
+	if req.API == nil {
+		req.Log.Info().AnErr("actor", req.ActorErr).Msg("app home opened in a workspace without a client; nothing published")
+		return nil
+	}
+	var view slack.HomeTabViewRequest
+	if req.Actor != nil {
+		view = views.Home(views.HomeInfo{Tenant: req.Actor.Tenant, User: req.Actor.User})
+	} else {
+		view = views.UnlinkedHome(views.UnlinkedInfo{Reason: bot.PlainWords(req.ActorErr), Email: reportedEmail(req.ActorErr)})
+	}
+	if err := blockkit.ValidateHome(view); err != nil {
+		return fmt.Errorf("app home for %s: %w", req.UserID, err)
+	}
+	if _, err := req.API.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: req.UserID, View: view}); err != nil {
+		return fmt.Errorf("publish app home for %s: %w", req.UserID, err)
+	}
+	return nil
+}
+
+// emailReporter is implemented by identity errors that know the email Slack reported.
+type emailReporter interface {
+	error
+	SlackEmail() string
+}
+
+func reportedEmail(err error) string {
+	if e, ok := errors.AsType[emailReporter](err); ok {
+		return e.SlackEmail()
+	}
+	return ""
+}
+
+// userChange drops the cached mapping, so a changed email is looked up again.
+func (h *Handlers) userChange(ctx context.Context, req *bot.Request) error {
+	var ev struct {
+		User struct {
+			ID     string `json:"id"`
+			TeamID string `json:"team_id"`
+		} `json:"user"`
+	}
+	if err := req.Event.Decode(&ev); err != nil {
+		return err
+	}
+	team := req.TeamID
+	if team == "" {
+		team = ev.User.TeamID
+	}
+	if ev.User.ID == "" || team == "" {
+		req.Log.Warn().Msg("user_change without user or team id")
+		return nil
+	}
+	if err := h.deps.Identity.Invalidate(ctx, team, ev.User.ID); err != nil {
+		return fmt.Errorf("invalidate identity %s/%s: %w", team, ev.User.ID, err)
+	}
+	req.Log.Debug().Str("changed_user", ev.User.ID).Msg("identity cache invalidated")
+	return nil
+}
