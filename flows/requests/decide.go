@@ -1,0 +1,330 @@
+package requests
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/store"
+)
+
+// MaxReason bounds a decision's reason, in characters.
+const MaxReason = 2000
+
+// DecideInput is one approver's click. Only ids come from the outside; all
+// else is re-read from the store.
+type DecideInput struct {
+	TenantID  string
+	RequestID string
+	ActorID   string
+	// Level is the 0-based level the actor was shown (carried in the button).
+	// It is an expectation, never an authority: if the request has moved on,
+	// the answer is *AlreadyDecidedError, so a double click on a level-1
+	// message can never count as a level-2 decision.
+	Level    int
+	Decision accessbot.DecisionKind
+	// Reason is required to deny.
+	Reason string
+}
+
+// Outcome is what a recorded decision did.
+type Outcome struct {
+	// Request is the committed state after the decision.
+	Request  *accessbot.AccessRequest
+	Decision accessbot.Decision
+	// Decisions are all decisions at Decision.Level, in order.
+	Decisions []accessbot.Decision
+	// LevelClosed: the level is decided (approved, or the request denied).
+	LevelClosed bool
+	// Finished: the request left pending (approved or denied).
+	Finished bool
+}
+
+// errAlready signals from inside a transaction that the answer is an
+// *AlreadyDecidedError, built after the rollback (a failed statement aborts
+// a PostgreSQL transaction, so nothing more can be read inside it).
+var errAlready = errors.New("already decided")
+
+// Decide records one approve or deny. Only an approver of the request's
+// current level may act (ErrNotApprover), never the requester
+// (ErrSelfApproval); a deny needs a reason (*FieldErrors). A request that is
+// no longer pending, has moved past in.Level, or that the actor already
+// decided at this level answers *AlreadyDecidedError. Unknown ids, or ids of
+// another tenant, answer accessbot.ErrNotFound.
+//
+// Rule "any": the first approval closes the level. Rule "all": the level
+// closes when every approver of it has approved. Any deny denies the request.
+// The decision row, the request's conditional transition and the audit entry
+// commit in one transaction on a locked request row, so racing clicks and
+// redelivered envelopes leave exactly one decision and one audit entry.
+func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) {
+	reason := strings.TrimSpace(in.Reason)
+	fe := &FieldErrors{}
+	switch in.Decision {
+	case accessbot.DecisionApprove:
+	case accessbot.DecisionDeny:
+		if reason == "" {
+			fe.add(FieldReason, "Say why you deny this request.")
+		}
+	default:
+		fe.add(FieldDecision, "Choose approve or deny.")
+	}
+	if len([]rune(reason)) > MaxReason {
+		fe.add(FieldReason, fmt.Sprintf("Keep the reason under %d characters.", MaxReason))
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	if in.TenantID == "" || in.RequestID == "" || in.ActorID == "" {
+		return nil, fmt.Errorf("decide request: tenant, request and actor are required: %w", accessbot.ErrInvalid)
+	}
+	var out Outcome
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		r, err := lockRequest(ctx, q, in.TenantID, in.RequestID)
+		if err != nil {
+			return err
+		}
+		if r.Status != accessbot.StatusPending || in.Level < r.Level {
+			return errAlready
+		}
+		if in.ActorID == r.RequesterID {
+			return ErrSelfApproval
+		}
+		if in.Level != r.Level || !slices.Contains(LevelApprovers(r, r.Level), in.ActorID) {
+			return ErrNotApprover
+		}
+		actor, err := q.GetUser(ctx, in.TenantID, in.ActorID)
+		if errors.Is(err, accessbot.ErrNotFound) || (err == nil && actor.Status != accessbot.UserActive) {
+			return ErrNotApprover
+		}
+		if err != nil {
+			return fmt.Errorf("load actor %s: %w", in.ActorID, err)
+		}
+		prior, err := q.ListDecisions(ctx, in.TenantID, r.ID)
+		if err != nil {
+			return fmt.Errorf("list decisions: %w", err)
+		}
+		atLevel := decisionsAt(prior, r.Level)
+		if slices.ContainsFunc(atLevel, func(d accessbot.Decision) bool { return d.ApproverID == in.ActorID }) {
+			return errAlready
+		}
+		now := s.now()
+		d := accessbot.Decision{
+			ID: newID(), TenantID: r.TenantID, RequestID: r.ID, Level: r.Level,
+			ApproverID: in.ActorID, Decision: in.Decision, Reason: reason, DecidedAt: now,
+		}
+		if err := q.AddDecision(ctx, &d); err != nil {
+			if errors.Is(err, accessbot.ErrConflict) {
+				return errAlready
+			}
+			return fmt.Errorf("add decision: %w", err)
+		}
+		atLevel = append(atLevel, d)
+		next := *r
+		next.UpdatedAt = now
+		closed := false
+		switch {
+		case in.Decision == accessbot.DecisionDeny:
+			closed = true
+			next.Status = accessbot.StatusDenied
+			next.DecidedAt = &now
+		case r.Levels[r.Level].Rule != accessbot.RuleAll || allApproved(LevelApprovers(r, r.Level), atLevel):
+			closed = true
+			if r.Level+1 < len(r.Levels) {
+				next.Level = r.Level + 1
+				next.RemindedAt, next.EscalatedAt = nil, nil
+			} else {
+				next.Status = accessbot.StatusApproved
+				next.DecidedAt = &now
+			}
+		}
+		if next.Status != accessbot.StatusPending {
+			next.OpenKey = ""
+		}
+		// Transition even when only one of several "all" approvals landed: the
+		// row lock plus the condition on status and level keep racers honest.
+		if err := q.TransitionRequest(ctx, r.TenantID, r.ID, accessbot.StatusPending, r.Level, &next); err != nil {
+			if errors.Is(err, accessbot.ErrStale) {
+				return errAlready
+			}
+			return fmt.Errorf("transition: %w", err)
+		}
+		action := ActionApproved
+		if in.Decision == accessbot.DecisionDeny {
+			action = ActionDenied
+		}
+		after := stateOf(&next, false)
+		after.Decision = &auditDecision{Level: d.Level + 1, ApproverID: d.ApproverID, Decision: d.Decision, Reason: d.Reason}
+		if err := appendAudit(ctx, q, &next, now, in.ActorID, action, ptr(stateOf(r, false)), &after); err != nil {
+			return err
+		}
+		out = Outcome{Request: &next, Decision: d, Decisions: atLevel, LevelClosed: closed, Finished: next.Status != accessbot.StatusPending}
+		return nil
+	})
+	if errors.Is(err, errAlready) {
+		return nil, s.alreadyDecided(ctx, in.TenantID, in.RequestID, in.Level, in.ActorID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s request %s: %w", in.Decision, in.RequestID, err)
+	}
+	req := out.Request
+	s.log.Info().Str("tenant", req.TenantID).Str("request", req.ID).Str("actor", in.ActorID).
+		Str("decision", string(in.Decision)).Int("level", out.Decision.Level+1).Str("status", string(req.Status)).Msg("decision recorded")
+	s.logNotify(req, "level_decided", s.notify.LevelDecided(ctx, req, out.Decision.Level, out.Decisions))
+	switch {
+	case req.Status == accessbot.StatusApproved:
+		if err := s.prov.Provision(ctx, req); err != nil {
+			s.log.Error().Err(err).Str("tenant", req.TenantID).Str("request", req.ID).Msg("provision failed")
+		}
+		s.logNotify(req, "request_finished", s.notify.RequestFinished(ctx, req))
+	case req.Status == accessbot.StatusDenied:
+		s.logNotify(req, "request_finished", s.notify.RequestFinished(ctx, req))
+	case req.Level != out.Decision.Level:
+		s.logNotify(req, "approval_needed", s.notify.ApprovalNeeded(ctx, req, req.Level, LevelApprovers(req, req.Level)))
+	}
+	return &out, nil
+}
+
+// Cancel withdraws a pending request. Only its requester may (ErrForbidden);
+// a request no longer pending answers *AlreadyDecidedError.
+func (s *Service) Cancel(ctx context.Context, tenantID, requestID, actorID string) (*accessbot.AccessRequest, error) {
+	var req *accessbot.AccessRequest
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		r, err := lockRequest(ctx, q, tenantID, requestID)
+		if err != nil {
+			return err
+		}
+		if r.RequesterID != actorID {
+			return fmt.Errorf("only the requester can cancel: %w", ErrForbidden)
+		}
+		if r.Status != accessbot.StatusPending {
+			return errAlready
+		}
+		now := s.now()
+		next := *r
+		next.Status = accessbot.StatusCancelled
+		next.DecidedAt = &now
+		next.UpdatedAt = now
+		next.OpenKey = ""
+		if err := q.TransitionRequest(ctx, tenantID, r.ID, accessbot.StatusPending, r.Level, &next); err != nil {
+			if errors.Is(err, accessbot.ErrStale) {
+				return errAlready
+			}
+			return fmt.Errorf("transition: %w", err)
+		}
+		if err := appendAudit(ctx, q, &next, now, actorID, ActionCancelled, ptr(stateOf(r, false)), ptr(stateOf(&next, false))); err != nil {
+			return err
+		}
+		req = &next
+		return nil
+	})
+	if errors.Is(err, errAlready) {
+		r, gerr := s.st.GetRequest(ctx, tenantID, requestID)
+		if gerr != nil {
+			return nil, fmt.Errorf("cancel request %s: %w", requestID, gerr)
+		}
+		return nil, s.alreadyDecided(ctx, tenantID, requestID, r.Level, actorID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cancel request %s: %w", requestID, err)
+	}
+	s.log.Info().Str("tenant", tenantID).Str("request", requestID).Msg("request cancelled")
+	s.logNotify(req, "request_finished", s.notify.RequestFinished(ctx, req))
+	return req, nil
+}
+
+// alreadyDecided explains, from committed state, who closed level of the request.
+func (s *Service) alreadyDecided(ctx context.Context, tenantID, requestID string, level int, actorID string) error {
+	r, err := s.st.GetRequest(ctx, tenantID, requestID)
+	if err != nil {
+		return fmt.Errorf("re-read request %s: %w", requestID, err)
+	}
+	all, err := s.st.ListDecisions(ctx, tenantID, requestID)
+	if err != nil {
+		return fmt.Errorf("re-read decisions of request %s: %w", requestID, err)
+	}
+	e := &AlreadyDecidedError{RequestID: r.ID, Status: r.Status, Level: level}
+	at := decisionsAt(all, level)
+	var closer *accessbot.Decision
+	closedByDecision := r.Level > level ||
+		(r.Level == level && (r.Status == accessbot.StatusApproved || r.Status == accessbot.StatusDenied))
+	for i := range at {
+		d := &at[i]
+		switch {
+		case closedByDecision:
+			// A deny closes a level; otherwise its last approval did.
+			if closer == nil || (closer.Decision != accessbot.DecisionDeny &&
+				(d.Decision == accessbot.DecisionDeny || !d.DecidedAt.Before(closer.DecidedAt))) {
+				closer = d
+			}
+		case d.ApproverID == actorID && r.Status == accessbot.StatusPending:
+			// Still open for others, but this actor already decided it.
+			closer = d
+		}
+	}
+	switch {
+	case closer != nil:
+		e.Decision, e.ByUserID, e.At = closer.Decision, closer.ApproverID, closer.DecidedAt
+	case r.Status == accessbot.StatusCancelled:
+		e.ByUserID, e.At = r.RequesterID, derefTime(r.DecidedAt, r.UpdatedAt)
+	case r.Status == accessbot.StatusExpired:
+		e.ByUserID, e.At = SystemActor, derefTime(r.DecidedAt, r.UpdatedAt)
+	default:
+		e.At = r.UpdatedAt
+	}
+	return e
+}
+
+func derefTime(t *time.Time, dflt time.Time) time.Time {
+	if t != nil {
+		return *t
+	}
+	return dflt
+}
+
+func decisionsAt(all []accessbot.Decision, level int) []accessbot.Decision {
+	var out []accessbot.Decision
+	for _, d := range all {
+		if d.Level == level {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func allApproved(approvers []string, decisions []accessbot.Decision) bool {
+	for _, a := range approvers {
+		if !slices.ContainsFunc(decisions, func(d accessbot.Decision) bool {
+			return d.ApproverID == a && d.Decision == accessbot.DecisionApprove
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+// requestLocker is implemented by stores that can lock a request row for
+// the rest of a transaction (SELECT ... FOR UPDATE).
+type requestLocker interface {
+	GetRequestForUpdate(ctx context.Context, tenantID, id string) (*accessbot.AccessRequest, error)
+}
+
+// lockRequest reads a request inside a transaction, locking its row so that
+// read-modify-write cycles on it run one after another.
+func lockRequest(ctx context.Context, q store.Queries, tenantID, id string) (*accessbot.AccessRequest, error) {
+	var r *accessbot.AccessRequest
+	var err error
+	if l, ok := q.(requestLocker); ok {
+		r, err = l.GetRequestForUpdate(ctx, tenantID, id)
+	} else {
+		r, err = q.GetRequest(ctx, tenantID, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load request %s: %w", id, err)
+	}
+	return r, nil
+}

@@ -1,0 +1,133 @@
+package requests
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/store"
+)
+
+// SystemActor is the audit actor for steps taken by Tick (reminders, escalation, expiry).
+const SystemActor = "system"
+
+// Notifier tells people about requests. The Slack layer implements it. Calls
+// happen after the state change committed; an error is logged and does not
+// undo anything. Every req passed is the committed state.
+type Notifier interface {
+	// RequestCreated tells the requester their request exists.
+	RequestCreated(ctx context.Context, req *accessbot.AccessRequest) error
+	// ApprovalNeeded asks approverIDs to decide level (0-based) of req. It is
+	// called when a level becomes current and when a level escalates (then
+	// approverIDs are only the newly added admins).
+	ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error
+	// LevelDecided reports every decision recorded at level, in order. The
+	// level is closed when LevelClosed(req, level); under rule "all" it can be
+	// called while the level still waits for others. The Slack layer updates
+	// every copy of that level's messages and tells the requester.
+	LevelDecided(ctx context.Context, req *accessbot.AccessRequest, level int, decisions []accessbot.Decision) error
+	// RequestFinished reports a request that left pending: approved, denied,
+	// cancelled or expired (req.Status says which).
+	RequestFinished(ctx context.Context, req *accessbot.AccessRequest) error
+	// Remind nudges approverIDs who have not yet decided the current level.
+	Remind(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error
+}
+
+// Provisioner is handed a request once it is finally approved. The request
+// is already stored as approved when Provision runs; a failure is logged and
+// the provisioning engine owns retries.
+type Provisioner interface {
+	Provision(ctx context.Context, req *accessbot.AccessRequest) error
+}
+
+// RecordOnly is the default Provisioner: the request stays "approved" and
+// nothing else happens, until the provisioning engine lands.
+type RecordOnly struct{}
+
+var _ Provisioner = RecordOnly{}
+
+func (RecordOnly) Provision(context.Context, *accessbot.AccessRequest) error { return nil }
+
+// NopNotifier tells no one. Useful for CLIs and tests that do not care.
+type NopNotifier struct{}
+
+var _ Notifier = NopNotifier{}
+
+func (NopNotifier) RequestCreated(context.Context, *accessbot.AccessRequest) error { return nil }
+func (NopNotifier) ApprovalNeeded(context.Context, *accessbot.AccessRequest, int, []string) error {
+	return nil
+}
+func (NopNotifier) LevelDecided(context.Context, *accessbot.AccessRequest, int, []accessbot.Decision) error {
+	return nil
+}
+func (NopNotifier) RequestFinished(context.Context, *accessbot.AccessRequest) error { return nil }
+func (NopNotifier) Remind(context.Context, *accessbot.AccessRequest, int, []string) error {
+	return nil
+}
+
+// Policy holds the approvals timing (config keys approvals.reminder_after,
+// approvals.escalate_after, approvals.expire_after). Zero disables a step.
+// Reminder and escalation count from when the current level became current;
+// expiry counts from the request's creation.
+type Policy struct {
+	ReminderAfter time.Duration
+	EscalateAfter time.Duration
+	ExpireAfter   time.Duration
+}
+
+// DefaultPolicy: remind after a day, escalate after three, expire after fourteen.
+func DefaultPolicy() Policy {
+	return Policy{ReminderAfter: 24 * time.Hour, EscalateAfter: 72 * time.Hour, ExpireAfter: 14 * 24 * time.Hour}
+}
+
+// Service runs access requests through their approval chains.
+type Service struct {
+	st     store.Store
+	notify Notifier
+	prov   Provisioner
+	clock  func() time.Time
+	policy Policy
+	log    zerolog.Logger
+}
+
+// New builds the service. A nil notifier means NopNotifier, a nil provisioner
+// RecordOnly, a nil clock time.Now.
+func New(st store.Store, n Notifier, p Provisioner, clock func() time.Time, policy Policy, log zerolog.Logger) *Service {
+	if n == nil {
+		n = NopNotifier{}
+	}
+	if p == nil {
+		p = RecordOnly{}
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Service{st: st, notify: n, prov: p, clock: clock, policy: policy, log: log.With().Str("component", "requests").Logger()}
+}
+
+func (s *Service) now() time.Time { return s.clock().UTC() }
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// LevelClosed reports whether level of req can no longer be decided: the
+// request left pending, or moved to a later level.
+func LevelClosed(req *accessbot.AccessRequest, level int) bool {
+	return req.Status != accessbot.StatusPending || req.Level > level
+}
+
+// LevelApprovers returns the user ids who may decide level of req (the snapshot taken at creation, plus escalation).
+func LevelApprovers(req *accessbot.AccessRequest, level int) []string {
+	if level < 0 || level >= len(req.Levels) {
+		return nil
+	}
+	ids := make([]string, 0, len(req.Levels[level].Approvers))
+	for _, a := range req.Levels[level].Approvers {
+		if a.UserID != "" {
+			ids = append(ids, a.UserID)
+		}
+	}
+	return ids
+}
