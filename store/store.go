@@ -87,6 +87,11 @@ type Queries interface {
 	// fromStatus and fromLevel; otherwise it returns ErrStale. Exactly one of
 	// several racing callers wins. OpenKey is cleared when next.Status is not pending.
 	TransitionRequest(ctx context.Context, tenantID, id string, fromStatus accessbot.RequestStatus, fromLevel int, next *accessbot.AccessRequest) error
+	// GetRequestForUpdate is GetRequest that, inside InTx, also locks the row
+	// until the transaction ends, so read-modify-write cycles on one request
+	// (a decision under rule "all", a reminder, an escalation) run one after
+	// another instead of losing each other's updates.
+	GetRequestForUpdate(ctx context.Context, tenantID, id string) (*accessbot.AccessRequest, error)
 
 	// AddDecision fails with ErrConflict if this approver already decided this level.
 	AddDecision(ctx context.Context, d *accessbot.Decision) error

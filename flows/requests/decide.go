@@ -307,22 +307,10 @@ func allApproved(approvers []string, decisions []accessbot.Decision) bool {
 	return true
 }
 
-// requestLocker is implemented by stores that can lock a request row for
-// the rest of a transaction (SELECT ... FOR UPDATE).
-type requestLocker interface {
-	GetRequestForUpdate(ctx context.Context, tenantID, id string) (*accessbot.AccessRequest, error)
-}
-
 // lockRequest reads a request inside a transaction, locking its row so that
 // read-modify-write cycles on it run one after another.
 func lockRequest(ctx context.Context, q store.Queries, tenantID, id string) (*accessbot.AccessRequest, error) {
-	var r *accessbot.AccessRequest
-	var err error
-	if l, ok := q.(requestLocker); ok {
-		r, err = l.GetRequestForUpdate(ctx, tenantID, id)
-	} else {
-		r, err = q.GetRequest(ctx, tenantID, id)
-	}
+	r, err := q.GetRequestForUpdate(ctx, tenantID, id)
 	if err != nil {
 		return nil, fmt.Errorf("load request %s: %w", id, err)
 	}
