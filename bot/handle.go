@@ -194,6 +194,10 @@ func (d *Dispatcher) handleInteractive(ctx context.Context, st *ackState, env *s
 }
 
 func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedupeKey string) {
+	if len(req.Interaction.ActionCallback.BlockActions) == 0 {
+		req.Log.Warn().Msg("block_actions payload without block actions")
+		return
+	}
 	resolved := false
 	for i := range req.Interaction.ActionCallback.BlockActions {
 		act := req.Interaction.ActionCallback.BlockActions[i]
