@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/internal/secrets"
@@ -136,4 +137,13 @@ func (c *Clients) token(ctx context.Context, ws *accessbot.Workspace) (secrets.S
 		return "", fmt.Errorf("decrypt token secret %q: %w", ws.BotTokenSecret, err)
 	}
 	return secrets.Secret(plain), nil
+}
+
+// UserInfo calls users.info in the team's workspace (identity.SlackUsers).
+func (c *Clients) UserInfo(ctx context.Context, teamID, userID string) (*slack.User, error) {
+	cl, err := c.For(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	return cl.GetUserInfo(ctx, userID)
 }

@@ -1,0 +1,192 @@
+// Package identity answers "who is this Slack user in accessbot?": payload
+// team id → workspace binding → tenant; Slack user → profile email (users.info,
+// which needs users:read.email) → tenant user by email, letter case aside.
+// Only successful matches are cached, so a newly added user works at once.
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot"
+)
+
+// DefaultTTL is how long a Slack user → tenant user mapping is trusted when
+// slack.identity_cache_ttl is not set.
+const DefaultTTL = 10 * time.Minute
+
+// Store is the slice of store.Queries the resolver reads.
+type Store interface {
+	WorkspaceByTeam(ctx context.Context, teamID string) (*accessbot.Workspace, error)
+	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
+	GetUserByEmail(ctx context.Context, tenantID, email string) (*accessbot.User, error)
+}
+
+// SlackUsers looks a user up in a workspace (users.info); *slackapi.Clients implements it.
+type SlackUsers interface {
+	UserInfo(ctx context.Context, teamID, userID string) (*slack.User, error)
+}
+
+// Actor is a resolved Slack user: the tenant user acting, and where from.
+type Actor struct {
+	TenantID    string
+	TeamID      string
+	SlackUserID string
+	User        accessbot.User
+}
+
+// IsAdmin reports whether the actor is a tenant admin.
+func (a Actor) IsAdmin() bool { return a.User.Role == accessbot.RoleAdmin }
+
+// Options configures a Resolver.
+type Options struct {
+	// Cache: a RedisCache when Redis is configured, else a MemoryCache. nil: a fresh MemoryCache.
+	Cache Cache
+	TTL   time.Duration // <=0: DefaultTTL
+	Now   func() time.Time
+	Log   zerolog.Logger
+}
+
+// Resolver maps Slack users to tenant users.
+type Resolver struct {
+	store Store
+	slack SlackUsers
+	cache Cache
+	ttl   time.Duration
+	now   func() time.Time
+	log   zerolog.Logger
+}
+
+// NewResolver builds a resolver.
+func NewResolver(st Store, su SlackUsers, o Options) *Resolver {
+	if o.TTL <= 0 {
+		o.TTL = DefaultTTL
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Cache == nil {
+		o.Cache = NewMemoryCache(0, o.Now)
+	}
+	return &Resolver{store: st, slack: su, cache: o.Cache, ttl: o.TTL, now: o.Now, log: o.Log}
+}
+
+func cacheKey(teamID, slackUserID string) string {
+	return "identity:" + teamID + ":" + slackUserID
+}
+
+// Workspace returns the team's binding; an unknown team is a *NotLinkedError.
+func (r *Resolver) Workspace(ctx context.Context, teamID string) (*accessbot.Workspace, error) {
+	if teamID == "" {
+		return nil, &NotLinkedError{TeamID: "(none)"}
+	}
+	ws, err := r.store.WorkspaceByTeam(ctx, teamID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return nil, &NotLinkedError{TeamID: teamID}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolve team %s: %w", teamID, err)
+	}
+	return ws, nil
+}
+
+// Resolve returns the tenant user behind a Slack user. Errors: *NotLinkedError
+// (ErrWorkspaceNotLinked), *NoEmailError (ErrNoEmail), *NoMatchError
+// (ErrNoMatch), *TerminatedError (ErrTerminated); each has UserMessage().
+// Anything else is an infrastructure failure (store or Slack unreachable).
+// With a *TerminatedError the Actor still names the user, for logs and the
+// App Home; the caller must refuse the action.
+func (r *Resolver) Resolve(ctx context.Context, teamID, slackUserID string) (Actor, error) {
+	ws, err := r.Workspace(ctx, teamID)
+	if err != nil {
+		return Actor{}, err
+	}
+	tenant := ws.TenantID
+	actor := Actor{TenantID: tenant, TeamID: teamID, SlackUserID: slackUserID}
+	log := r.log.With().Str("tenant", tenant).Str("team", teamID).Str("slack_user", slackUserID).Logger()
+
+	if u, ok := r.fromCache(ctx, log, tenant, teamID, slackUserID); ok {
+		actor.User = *u
+		return actor, r.checkActive(u)
+	}
+
+	su, err := r.slack.UserInfo(ctx, teamID, slackUserID)
+	if err != nil {
+		return Actor{}, fmt.Errorf("resolve slack user %s in team %s: users.info: %w", slackUserID, teamID, err)
+	}
+	email := strings.TrimSpace(su.Profile.Email)
+	if email == "" {
+		name := su.Profile.DisplayName
+		if name == "" {
+			name = su.RealName
+		}
+		return Actor{}, &NoEmailError{TeamID: teamID, SlackUserID: slackUserID, SlackName: name}
+	}
+	u, err := r.store.GetUserByEmail(ctx, tenant, accessbot.NormalizeEmail(email))
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return Actor{}, &NoMatchError{Email: email, TenantID: tenant, SlackUserID: slackUserID}
+	}
+	if err != nil {
+		return Actor{}, fmt.Errorf("resolve slack user %s: find tenant user by email: %w", slackUserID, err)
+	}
+	// The mapping is cached even for a terminated user: status is re-read on
+	// every hit, so reactivation works at once.
+	if err := r.cache.Set(ctx, cacheKey(teamID, slackUserID), tenant+"/"+u.ID, r.ttl); err != nil {
+		log.Warn().Err(err).Msg("identity cache write failed")
+	}
+	actor.User = *u
+	return actor, r.checkActive(u)
+}
+
+// fromCache returns the cached tenant user, re-read from the store so status
+// and role are current. A stale entry (other tenant, deleted user) is dropped.
+func (r *Resolver) fromCache(ctx context.Context, log zerolog.Logger, tenant, teamID, slackUserID string) (*accessbot.User, bool) {
+	key := cacheKey(teamID, slackUserID)
+	v, ok, err := r.cache.Get(ctx, key)
+	if err != nil {
+		log.Warn().Err(err).Msg("identity cache read failed; resolving through Slack")
+		return nil, false
+	}
+	if !ok {
+		return nil, false
+	}
+	cachedTenant, userID, found := strings.Cut(v, "/")
+	if found && cachedTenant == tenant {
+		u, err := r.store.GetUser(ctx, tenant, userID)
+		if err == nil {
+			return u, true
+		}
+		if !errors.Is(err, accessbot.ErrNotFound) {
+			log.Warn().Err(err).Msg("identity cache: reading cached user failed")
+			return nil, false
+		}
+	}
+	if err := r.cache.Delete(ctx, key); err != nil {
+		log.Warn().Err(err).Msg("identity cache delete failed")
+	}
+	return nil, false
+}
+
+func (r *Resolver) checkActive(u *accessbot.User) error {
+	terminated := u.Status == accessbot.UserTerminated ||
+		(u.TerminatedAt != nil && !r.now().Before(*u.TerminatedAt))
+	if terminated {
+		return &TerminatedError{Email: u.Email, TenantID: u.TenantID, UserID: u.ID}
+	}
+	return nil
+}
+
+// Invalidate forgets the cached mapping; call it on user_change events (the
+// Slack profile, maybe its email, changed) and after admin edits.
+func (r *Resolver) Invalidate(ctx context.Context, teamID, slackUserID string) error {
+	if err := r.cache.Delete(ctx, cacheKey(teamID, slackUserID)); err != nil {
+		return fmt.Errorf("invalidate identity %s/%s: %w", teamID, slackUserID, err)
+	}
+	return nil
+}
