@@ -2,38 +2,80 @@ package bot
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/identity"
+	"github.com/accessbot/accessbot/bot/slackapi"
 )
 
-// Actor is the tenant user a Slack user resolved to.
+// Actor is the tenant user a Slack user resolved to, with their tenant.
 type Actor struct {
 	TeamID      string
 	SlackUserID string
-	Email       string
 	Tenant      accessbot.Tenant
 	User        accessbot.User
 }
 
-// Resolver maps a Slack user to a tenant user (bot/identity implements it
-// through an adapter). Its errors should carry plain words for the user: see
-// PlainWords.
+// IsAdmin reports whether the actor is a tenant admin.
+func (a Actor) IsAdmin() bool { return a.User.Role == accessbot.RoleAdmin }
+
+// Resolver maps a Slack user to a tenant user. Its errors carry plain words
+// for the user (see PlainWords).
 type Resolver interface {
 	Resolve(ctx context.Context, teamID, slackUserID string) (Actor, error)
 	Invalidate(ctx context.Context, teamID, slackUserID string) error
 }
 
-// WebAPI is the part of a per-workspace Slack client the router and handlers
-// use. *slack.Client satisfies it; so does the paced wrapper in bot/slackapi.
-type WebAPI interface {
-	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
-	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
-	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
-	OpenViewContext(ctx context.Context, triggerID string, view slack.ModalViewRequest) (*slack.ViewResponse, error)
+// IdentitySource is what the identity adapter needs; *identity.Resolver has it.
+type IdentitySource interface {
+	Resolve(ctx context.Context, teamID, slackUserID string) (identity.Actor, error)
+	Invalidate(ctx context.Context, teamID, slackUserID string) error
 }
+
+// TenantGetter reads a tenant; store.Store has it.
+type TenantGetter interface {
+	GetTenant(ctx context.Context, id string) (*accessbot.Tenant, error)
+}
+
+// NewIdentity adapts bot/identity to Resolver, adding the tenant record.
+func NewIdentity(src IdentitySource, tenants TenantGetter) Resolver {
+	return identityAdapter{src: src, tenants: tenants}
+}
+
+type identityAdapter struct {
+	src     IdentitySource
+	tenants TenantGetter
+}
+
+func (a identityAdapter) Resolve(ctx context.Context, teamID, slackUserID string) (Actor, error) {
+	ia, err := a.src.Resolve(ctx, teamID, slackUserID)
+	if err != nil {
+		return Actor{}, err
+	}
+	t, err := a.tenants.GetTenant(ctx, ia.TenantID)
+	if err != nil {
+		return Actor{}, fmt.Errorf("resolve %s/%s: read tenant %s: %w", teamID, slackUserID, ia.TenantID, err)
+	}
+	return Actor{TeamID: ia.TeamID, SlackUserID: ia.SlackUserID, Tenant: *t, User: ia.User}, nil
+}
+
+func (a identityAdapter) Invalidate(ctx context.Context, teamID, slackUserID string) error {
+	return a.src.Invalidate(ctx, teamID, slackUserID)
+}
+
+// WebAPI is the part of a workspace's Slack client the router and handlers
+// use; *slackapi.Client (paced, retried, Block Kit guarded) has it.
+type WebAPI interface {
+	PostMessage(ctx context.Context, channelID string, m slackapi.Message) (channel, ts string, err error)
+	PostEphemeral(ctx context.Context, channelID, userID string, m slackapi.Message) (string, error)
+	PublishView(ctx context.Context, userID string, v slack.HomeTabViewRequest, hash string) (*slack.ViewResponse, error)
+	OpenView(ctx context.Context, triggerID string, v slack.ModalViewRequest) (*slack.ViewResponse, error)
+}
+
+var _ WebAPI = (*slackapi.Client)(nil)
 
 // Clients hands out the Web API client of one workspace.
 type Clients interface {
@@ -45,22 +87,17 @@ type ClientsFunc func(ctx context.Context, teamID string) (WebAPI, error)
 
 func (f ClientsFunc) For(ctx context.Context, teamID string) (WebAPI, error) { return f(ctx, teamID) }
 
-// PlainWorder is implemented by errors that carry a sentence fit for the user.
-type PlainWorder interface {
-	error
-	PlainWords() string
-}
-
-// GenericTrouble is said when an error has no plain words of its own.
-const GenericTrouble = "Sorry, I could not work out who you are in accessbot right now. Please try again in a minute."
-
-// PlainWords returns the user-facing sentence carried by err (anywhere in its
-// chain), or GenericTrouble.
-func PlainWords(err error) string {
-	if pw, ok := errors.AsType[PlainWorder](err); ok {
-		if s := pw.PlainWords(); s != "" {
-			return s
+// SlackAPIClients adapts *slackapi.Clients to Clients.
+func SlackAPIClients(c *slackapi.Clients) Clients {
+	return ClientsFunc(func(ctx context.Context, teamID string) (WebAPI, error) {
+		cl, err := c.For(ctx, teamID)
+		if err != nil {
+			return nil, err // never a typed nil inside the interface
 		}
-	}
-	return GenericTrouble
+		return cl, nil
+	})
 }
+
+// PlainWords returns the sentence for the user carried by err (an identity
+// error's UserMessage), or a generic apology: never a raw Go error.
+func PlainWords(err error) string { return identity.UserMessage(err) }

@@ -10,9 +10,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/accessbot/accessbot/bot/blockkit"
+	"github.com/accessbot/accessbot/bot/slackapi"
 )
 
 // errNoRoute means a message had nowhere to go (no response_url, no client).
@@ -32,19 +31,16 @@ func (p *responder) send(ctx context.Context, r *Request, m Message) error {
 	if r.API == nil || r.UserID == "" {
 		return fmt.Errorf("respond to envelope %s: %w", r.EnvelopeID, errNoRoute)
 	}
-	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false)}
-	if len(m.Blocks) > 0 {
-		opts = append(opts, slack.MsgOptionBlocks(m.Blocks...))
-	}
+	sm := slackapi.Message{Text: m.Text, Blocks: m.Blocks}
 	if r.ChannelID != "" && !m.InChannel {
-		if _, err := r.API.PostEphemeralContext(ctx, r.ChannelID, r.UserID, opts...); err == nil {
+		if _, err := r.API.PostEphemeral(ctx, r.ChannelID, r.UserID, sm); err == nil {
 			return nil
 		} else {
 			r.Log.Debug().Err(err).Str("envelope", r.EnvelopeID).Msg("chat.postEphemeral failed, sending a DM instead")
 		}
 	}
 	// A user id as channel makes chat.postMessage open the DM with the bot.
-	if _, _, err := r.API.PostMessageContext(ctx, r.UserID, opts...); err != nil {
+	if _, _, err := r.API.PostMessage(ctx, r.UserID, sm); err != nil {
 		return fmt.Errorf("respond to envelope %s by DM: %w", r.EnvelopeID, err)
 	}
 	return nil

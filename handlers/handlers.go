@@ -11,6 +11,7 @@ import (
 
 	"github.com/accessbot/accessbot/bot"
 	"github.com/accessbot/accessbot/bot/blockkit"
+	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/handlers/views"
 )
 
@@ -80,21 +81,19 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 	if err := blockkit.ValidateHome(view); err != nil {
 		return fmt.Errorf("app home for %s: %w", req.UserID, err)
 	}
-	if _, err := req.API.PublishViewContext(ctx, slack.PublishViewContextRequest{UserID: req.UserID, View: view}); err != nil {
+	if _, err := req.API.PublishView(ctx, req.UserID, view, ""); err != nil {
 		return fmt.Errorf("publish app home for %s: %w", req.UserID, err)
 	}
 	return nil
 }
 
-// emailReporter is implemented by identity errors that know the email Slack reported.
-type emailReporter interface {
-	error
-	SlackEmail() string
-}
-
+// reportedEmail is the email Slack reported for an unmatched user, if known.
 func reportedEmail(err error) string {
-	if e, ok := errors.AsType[emailReporter](err); ok {
-		return e.SlackEmail()
+	if e, ok := errors.AsType[*identity.NoMatchError](err); ok {
+		return e.Email
+	}
+	if e, ok := errors.AsType[*identity.TerminatedError](err); ok {
+		return e.Email
 	}
 	return ""
 }
