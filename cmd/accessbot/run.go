@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/accessbot/accessbot/internal/config"
+	"github.com/accessbot/accessbot/internal/httpserver"
+	"github.com/accessbot/accessbot/internal/secrets"
+	"github.com/accessbot/accessbot/store"
+)
+
+func (m *Main) runCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run the bot: store, Slack connections and the HTTP health server",
+		Long: `Run the bot until SIGINT or SIGTERM: open and migrate the store, connect to
+Redis when redis.url is set, connect to Slack when its tokens are set, and
+serve /healthz, /readyz and /metrics on http.listen.
+
+Without Slack tokens it still starts, and logs what to configure next.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return m.run(cmd.Context()) },
+	}
+}
+
+// Runtime is what `run` has built, handed to the parts it starts.
+type Runtime struct {
+	Config  *config.Config
+	Log     zerolog.Logger
+	Store   store.Store
+	Redis   *redis.Client // nil when redis.url is not set
+	HTTP    *httpserver.Server
+	Keyring *secrets.Keyring // Seal fails with secrets.ErrNoKey when encryption.key is not set
+	Now     func() time.Time
+	Version string
+
+	group *group
+}
+
+// Go runs fn until ctx is cancelled. If fn fails, everything else is stopped
+// and `run` returns the error. Returning nil (or ctx's error after cancel) is a
+// clean stop.
+func (rt *Runtime) Go(name string, fn func(ctx context.Context) error) { rt.group.Go(name, fn) }
+
+func (m *Main) run(ctx context.Context) error {
+	cfg, log, err := m.boot()
+	if err != nil {
+		return err
+	}
+	log.Info().Str("version", m.Version).Str("commit", m.Commit).Str("store", cfg.Store.Driver).
+		Bool("redis", cfg.Redis.Enabled()).Msg("starting")
+
+	keyring, err := cfg.Keyring()
+	if err != nil {
+		return err
+	}
+	if !keyring.CanSeal() {
+		log.Warn().Msg("encryption.key is not set: secrets (such as OAuth bot tokens) cannot be stored until it is. " +
+			"Generate one with `openssl rand -base64 32` and set ACCESSBOT_ENCRYPTION_KEY")
+	}
+
+	st, err := m.openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error().Err(err).Msg("close store")
+		}
+	}()
+
+	var rdb *redis.Client
+	if cfg.Redis.Enabled() {
+		rdb, err = connectRedis(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+	}
+
+	srv := httpserver.New(cfg.HTTP.Listen, log)
+	srv.AddCheck("store", st.Ping)
+	if rdb != nil {
+		srv.AddCheck("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+	}
+
+	g := newGroup(ctx, log)
+	defer g.cancel()
+	rt := &Runtime{
+		Config: cfg, Log: log, Store: st, Redis: rdb, HTTP: srv, Keyring: keyring,
+		Now: m.Now, Version: m.Version, group: g,
+	}
+
+	if !cfg.Slack.SocketMode() && !cfg.Slack.SingleWorkspace() {
+		log.Warn().Msg("slack.app_token and slack.bot_token are not set: the bot is not connected to Slack. " +
+			"Set ACCESSBOT_SLACK_APP_TOKEN (xapp-...) and ACCESSBOT_SLACK_BOT_TOKEN (xoxb-...) and ACCESSBOT_SLACK_TENANT, " +
+			"or slack.app_token, slack.bot_token and slack.tenant in the --config file; README \"Slack setup\" shows how to create the app")
+	} else if err := m.startSlack(g.ctx, rt); err != nil {
+		g.cancel()
+		g.wait()
+		return fmt.Errorf("start slack: %w", err)
+	}
+
+	if err := srv.Listen(); err != nil {
+		g.cancel()
+		g.wait()
+		return err
+	}
+	rt.Go("http", srv.Serve)
+	m.setReady(srv.Addr())
+	log.Info().Str("healthz", "http://"+srv.Addr()+"/healthz").Msg("ready")
+
+	err = g.wait()
+	log.Info().Msg("stopped")
+	return err
+}
+
+func connectRedis(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
+	opts, err := redis.ParseURL(cfg.Redis.URL.Reveal())
+	if err != nil { // Validate already checked; don't echo the URL (it may hold a password).
+		return nil, errors.New("redis.url: not a valid Redis URL")
+	}
+	rdb := redis.NewClient(opts)
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pingCtx).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("connect to redis at %s (redis.url): %w", opts.Addr, err)
+	}
+	return rdb, nil
+}
+
+// startSlack is the seam for the Slack runtime (issue 3). It is called once
+// Slack tokens are configured, before HTTP serves, so it can mount handlers
+// (rt.HTTP.Handle("GET /slack/install", …)) and start its long-running parts
+// with rt.Go("slack", …), which run until ctx is cancelled.
+func (m *Main) startSlack(ctx context.Context, rt *Runtime) error {
+	_ = ctx
+	rt.Log.Warn().Msg("slack tokens are set but this build does not run the Slack runtime yet")
+	return nil
+}
+
+// group runs named goroutines; the first failure cancels the rest.
+type group struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	log    zerolog.Logger
+	wg     sync.WaitGroup
+	once   sync.Once
+	err    error
+}
+
+func newGroup(ctx context.Context, log zerolog.Logger) *group {
+	ctx, cancel := context.WithCancel(ctx)
+	return &group{ctx: ctx, cancel: cancel, log: log}
+}
+
+func (g *group) Go(name string, fn func(ctx context.Context) error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		err := fn(g.ctx)
+		if err == nil || (g.ctx.Err() != nil && errors.Is(err, g.ctx.Err())) {
+			return
+		}
+		g.once.Do(func() {
+			g.err = fmt.Errorf("%s: %w", name, err)
+			g.log.Error().Str("component", name).Err(err).Msg("stopping everything")
+			g.cancel()
+		})
+	}()
+}
+
+// wait blocks until every goroutine has returned, and returns the first failure.
+func (g *group) wait() error {
+	g.wg.Wait()
+	return g.err
+}
