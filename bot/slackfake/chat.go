@@ -130,7 +130,10 @@ func (s *Server) chatUpdate(r *request) (map[string]any, *apiError) {
 	}
 	next.Edits++
 	*m = next
-	return map[string]any{"channel": ch, "ts": m.TS, "text": m.Text, "message": s.messageJSON(m, r.team)}, nil
+	msg := s.messageJSON(m, r.team)
+	delete(msg, "ts") // chat.update's message object carries no ts
+	msg["edited"] = map[string]any{"user": r.team.BotUserID, "ts": s.nextTSLocked()}
+	return map[string]any{"channel": ch, "ts": m.TS, "text": m.Text, "message": msg}, nil
 }
 
 func (s *Server) chatPostEphemeral(r *request) (map[string]any, *apiError) {

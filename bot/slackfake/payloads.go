@@ -358,7 +358,9 @@ func (s *Server) UserChange(team, user string) EventPayload {
 		_, t := s.teamRefLocked(team)
 		ev["user"] = s.userJSON(u, t)
 	}
-	return s.eventLocked("user_change", team, ev)
+	p := s.eventLocked("user_change", team, ev)
+	delete(p.Event, "event_ts") // Slack's user_change sample has none
+	return p
 }
 
 // AppMention builds an app_mention event in channel.

@@ -1,0 +1,187 @@
+package slackfake_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot/bot/slackfake"
+)
+
+// samplesDir finds ../shared/slack/samples next to the repository root.
+func samplesDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	samples := filepath.Join(dir, "..", "shared", "slack", "samples")
+	if _, err := os.Stat(samples); err != nil {
+		t.Skipf("Slack samples not found at %s (%v); skipping the shape comparison", samples, err)
+	}
+	return samples
+}
+
+func topKeys(t *testing.T, data []byte) map[string]json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("decode %s: %v", data, err)
+	}
+	return m
+}
+
+// TestShapesMatchSamples checks every top-level field (and the fields of
+// nested user/view/channel/message/team objects) the fake answers with is a
+// field of Slack's published sample for that method, so names cannot drift.
+func TestShapesMatchSamples(t *testing.T) {
+	dir := samplesDir(t)
+	f := newFixture(t)
+	ctx := ctxT(t)
+	_, ts, err := f.api.PostMessageContext(ctx, "C1", slack.MsgOptionText("x", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := f.fake.IssueOAuthCode("T1", "U1", "")
+	modal := `{"type":"modal","title":{"type":"plain_text","text":"t"},"blocks":[]}`
+	form := func(kv ...string) string {
+		var b strings.Builder
+		for i := 0; i < len(kv); i += 2 {
+			if i > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(kv[i] + "=" + kv[i+1])
+		}
+		return b.String()
+	}
+	cases := []struct {
+		method string
+		body   string
+		json   bool
+		token  string
+	}{
+		{"apps.connections.open", "", true, f.fake.AppToken()},
+		{"auth.test", "", false, f.team.BotToken},
+		{"chat.postMessage", form("channel", "C1", "text", "hi"), false, f.team.BotToken},
+		{"chat.update", form("channel", "C1", "ts", ts, "text", "new"), false, f.team.BotToken},
+		{"chat.postEphemeral", form("channel", "C1", "user", "U1", "text", "psst"), false, f.team.BotToken},
+		{"conversations.open", form("users", "U1"), false, f.team.BotToken},
+		{"users.info", form("user", "U1"), false, f.team.BotToken},
+		{"users.lookupByEmail", form("email", "alice@example.com"), false, f.team.BotToken},
+		{"views.open", `{"trigger_id":"` + f.fake.NewTriggerID("T1", "U1") + `","view":` + modal + `}`, true, f.team.BotToken},
+		{"views.push", `{"trigger_id":"` + f.fake.NewTriggerID("T1", "U1") + `","view":` + modal + `}`, true, f.team.BotToken},
+		{"views.publish", `{"user_id":"U1","view":{"type":"home","blocks":[]}}`, true, f.team.BotToken},
+		{"oauth.v2.access", form("client_id", "cid", "client_secret", "csecret", "code", code), false, ""},
+	}
+	nested := []string{"user", "view", "channel", "message", "team", "authed_user"}
+	for _, tc := range cases {
+		t.Run(tc.method, func(t *testing.T) {
+			sample, err := os.ReadFile(filepath.Join(dir, "api", tc.method+".json"))
+			if err != nil {
+				t.Fatalf("read sample: %v", err)
+			}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.fake.URL()+tc.method, strings.NewReader(tc.body))
+			if tc.json {
+				req.Header.Set("Content-Type", "application/json")
+			} else {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			if tc.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got json.RawMessage
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			gotKeys, wantKeys := topKeys(t, got), topKeys(t, sample)
+			if string(gotKeys["ok"]) != "true" {
+				t.Fatalf("answer not ok: %s", got)
+			}
+			if extra := missingFrom(gotKeys, wantKeys); len(extra) > 0 {
+				t.Errorf("fields not in Slack's sample: %v", extra)
+			}
+			for _, k := range nested {
+				g, w := gotKeys[k], wantKeys[k]
+				if len(g) == 0 || g[0] != '{' || len(w) == 0 || w[0] != '{' {
+					continue
+				}
+				if extra := missingFrom(topKeys(t, g), topKeys(t, w)); len(extra) > 0 {
+					t.Errorf("%s fields not in Slack's sample: %v", k, extra)
+				}
+			}
+		})
+	}
+}
+
+func missingFrom(got, want map[string]json.RawMessage) []string {
+	var out []string
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestPayloadShapesMatchSamples does the same for the envelope payloads the
+// fake builds.
+func TestPayloadShapesMatchSamples(t *testing.T) {
+	dir := samplesDir(t)
+	f := newFixture(t)
+	cases := []struct {
+		sample  string
+		payload any
+	}{
+		{"payloads/SlashCommandPayload.json", f.fake.SlashCommand("T1", "U1", "help")},
+		{"payloads/BlockActionPayload.json", f.fake.BlockAction("T1", "U1", slackfake.Action{ActionID: "a", Value: "v"})},
+		{"payloads/ViewSubmissionPayload.json", f.fake.ViewSubmission("T1", "U1", "V1", nil)},
+		{"payloads/ViewClosedPayload.json", f.fake.ViewClosed("T1", "U1", "V1")},
+		{"events/AppHomeOpenedPayload.json", f.fake.AppHomeOpened("T1", "U1")},
+		{"events/UserChangePayload.json", f.fake.UserChange("T1", "U1")},
+		{"events/AppMentionPayload.json", f.fake.AppMention("T1", "U1", "C1", "hi")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.sample, func(t *testing.T) {
+			sample, err := os.ReadFile(filepath.Join(dir, tc.sample))
+			if err != nil {
+				t.Fatalf("read sample: %v", err)
+			}
+			got := topKeys(t, mustJSON(t, tc.payload))
+			want := topKeys(t, sample)
+			if extra := missingFrom(got, want); len(extra) > 0 {
+				t.Errorf("fields not in Slack's sample: %v", extra)
+			}
+			for _, k := range []string{"team", "user", "event"} {
+				g, w := got[k], want[k]
+				if len(g) == 0 || g[0] != '{' || len(w) == 0 || w[0] != '{' {
+					continue
+				}
+				if extra := missingFrom(topKeys(t, g), topKeys(t, w)); len(extra) > 0 {
+					t.Errorf("%s fields not in Slack's sample: %v", k, extra)
+				}
+			}
+		})
+	}
+}
