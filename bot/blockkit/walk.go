@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -21,27 +22,55 @@ type walker struct {
 	blockID string // block_id of the block being visited, for Violation.BlockID
 }
 
-func (w *walker) add(path, rule string, limit, got int, format string, args ...any) {
+func (w *walker) add(p path, rule string, limit, got int, format string, args ...any) {
 	w.vs = append(w.vs, Violation{
-		Path: path, BlockID: w.blockID, Rule: rule, Limit: limit, Got: got,
+		Path: p.String(), BlockID: w.blockID, Rule: rule, Limit: limit, Got: got,
 		Msg: fmt.Sprintf(format, args...),
 	})
 }
 
-func at(path, field string, i int) string {
-	return path + "." + field + "[" + strconv.Itoa(i) + "]"
+// path locates a value in the payload. It is built on the stack as the walk
+// descends and only turned into a string when a violation is recorded.
+type path struct {
+	parent *path
+	name   string
+	idx    int // index into name when >= 0
+}
+
+func field(name string) path { return path{name: name, idx: -1} }
+
+func (p *path) f(name string) path         { return path{parent: p, name: name, idx: -1} }
+func (p *path) at(name string, i int) path { return path{parent: p, name: name, idx: i} }
+
+func (p *path) String() string {
+	var b strings.Builder
+	p.write(&b)
+	return b.String()
+}
+
+func (p *path) write(b *strings.Builder) {
+	if p.parent != nil {
+		p.parent.write(b)
+		b.WriteByte('.')
+	}
+	b.WriteString(p.name)
+	if p.idx >= 0 {
+		b.WriteByte('[')
+		b.WriteString(strconv.Itoa(p.idx))
+		b.WriteByte(']')
+	}
 }
 
 func runes(s string) int { return utf8.RuneCountInString(s) }
 
 // str checks a string's length; truncatable strings are shortened in fix mode.
-func (w *walker) str(path string, s *string, minLen, maxLen int, truncatable bool) {
+func (w *walker) str(p path, s *string, minLen, maxLen int, truncatable bool) {
 	if len(*s) <= maxLen && len(*s) >= minLen { // bytes >= runes: fast path
 		return
 	}
 	n := runes(*s)
 	if n < minLen {
-		w.add(path, RuleMinLen, minLen, n, "is empty; Slack needs at least %d character(s)", minLen)
+		w.add(p, RuleMinLen, minLen, n, "is empty; Slack needs at least %d character(s)", minLen)
 		return
 	}
 	if n > maxLen {
@@ -49,15 +78,15 @@ func (w *walker) str(path string, s *string, minLen, maxLen int, truncatable boo
 			*s = Truncate(*s, maxLen)
 			return
 		}
-		w.add(path, RuleMaxLen, maxLen, n, "has %d characters; Slack allows %d", n, maxLen)
+		w.add(p, RuleMaxLen, maxLen, n, "has %d characters; Slack allows %d", n, maxLen)
 	}
 }
 
 // text checks a text composition object.
-func (w *walker) text(path string, t *slack.TextBlockObject, maxLen int, plainOnly, required bool) {
+func (w *walker) text(p path, t *slack.TextBlockObject, maxLen int, plainOnly, required bool) {
 	if t == nil {
 		if required {
-			w.add(path, RuleRequired, 0, 0, "is required")
+			w.add(p, RuleRequired, 0, 0, "is required")
 		}
 		return
 	}
@@ -68,30 +97,30 @@ func (w *walker) text(path string, t *slack.TextBlockObject, maxLen int, plainOn
 		case plainOnly && w.fix:
 			t.Type = slack.PlainTextType
 		case plainOnly:
-			w.add(path, RulePlainText, 0, 0, "must be plain_text, not mrkdwn")
+			w.add(p, RulePlainText, 0, 0, "must be plain_text, not mrkdwn")
 		case t.Emoji != nil && w.fix:
 			t.Emoji = nil
 		case t.Emoji != nil:
-			w.add(path, RuleTextType, 0, 0, "emoji cannot be set on mrkdwn text")
+			w.add(p, RuleTextType, 0, 0, "emoji cannot be set on mrkdwn text")
 		}
 	default:
-		w.add(path, RuleTextType, 0, 0, "has type %q; want plain_text or mrkdwn", t.Type)
+		w.add(p, RuleTextType, 0, 0, "has type %q; want plain_text or mrkdwn", t.Type)
 	}
-	w.str(path+".text", &t.Text, 1, maxLen, true)
+	w.str(p.f("text"), &t.Text, 1, maxLen, true)
 }
 
 // count checks the length of a list.
-func (w *walker) count(path, what string, n, minItems, maxItems int) {
+func (w *walker) count(p path, what string, n, minItems, maxItems int) {
 	if n < minItems {
-		w.add(path, RuleMinItems, minItems, n, "needs at least %d %s", minItems, what)
+		w.add(p, RuleMinItems, minItems, n, "needs at least %d %s", minItems, what)
 	}
 	if n > maxItems {
-		w.add(path, RuleMaxItems, maxItems, n, "has %d %s; Slack allows %d", n, what, maxItems)
+		w.add(p, RuleMaxItems, maxItems, n, "has %d %s; Slack allows %d", n, what, maxItems)
 	}
 }
 
-func (w *walker) id(path string, id string) {
-	w.str(path, &id, 0, MaxID, false)
+func (w *walker) id(p path, id string) {
+	w.str(p, &id, 0, MaxID, false)
 }
 
 func isNil(v any) bool {
@@ -105,11 +134,11 @@ func isNil(v any) bool {
 func (w *walker) blocks(s Surface, blocks []slack.Block) {
 	if maxB := s.MaxBlocks(); len(blocks) > maxB {
 		w.blockID = ""
-		w.add("blocks", RuleMaxItems, maxB, len(blocks), "has %d blocks; a %s allows %d", len(blocks), s, maxB)
+		w.add(field("blocks"), RuleMaxItems, maxB, len(blocks), "has %d blocks; a %s allows %d", len(blocks), s, maxB)
 	}
 	var seen map[string]int
 	for i := range blocks {
-		p := "blocks[" + strconv.Itoa(i) + "]"
+		p := path{name: "blocks", idx: i}
 		b := blockPtr(blocks[i])
 		if w.fix {
 			blocks[i] = b
@@ -121,12 +150,12 @@ func (w *walker) blocks(s Surface, blocks []slack.Block) {
 		}
 		if id := b.ID(); id != "" {
 			w.blockID = id
-			w.id(p+".block_id", id)
+			w.id(p.f("block_id"), id)
 			if seen == nil {
 				seen = make(map[string]int, len(blocks))
 			}
 			if first, dup := seen[id]; dup {
-				w.add(p+".block_id", RuleDuplicateID, 0, 0, "repeats the block_id of blocks[%d]; block_ids must be unique in a %s", first, s)
+				w.add(p.f("block_id"), RuleDuplicateID, 0, 0, "repeats the block_id of blocks[%d]; block_ids must be unique in a %s", first, s)
 			} else {
 				seen[id] = i
 			}
@@ -159,12 +188,12 @@ func blockPtr(b slack.Block) slack.Block {
 	return b
 }
 
-func (w *walker) block(p string, b slack.Block) {
+func (w *walker) block(p path, b slack.Block) {
 	switch b := b.(type) {
 	case *slack.SectionBlock:
 		w.section(p, b)
 	case *slack.HeaderBlock:
-		w.text(p+".text", b.Text, MaxHeaderText, true, true)
+		w.text(p.f("text"), b.Text, MaxHeaderText, true, true)
 	case *slack.ContextBlock:
 		w.context(p, b)
 	case *slack.ActionBlock:
@@ -172,36 +201,36 @@ func (w *walker) block(p string, b slack.Block) {
 	case *slack.InputBlock:
 		w.input(p, b)
 	case *slack.ImageBlock:
-		w.str(p+".alt_text", &b.AltText, 1, MaxAltText, true)
-		w.str(p+".image_url", &b.ImageURL, 0, MaxURL, false)
+		w.str(p.f("alt_text"), &b.AltText, 1, MaxAltText, true)
+		w.str(p.f("image_url"), &b.ImageURL, 0, MaxURL, false)
 		if b.ImageURL == "" && b.SlackFile == nil {
 			w.add(p, RuleRequired, 0, 0, "needs image_url or slack_file")
 		}
-		w.text(p+".title", b.Title, MaxImageTitle, true, false)
+		w.text(p.f("title"), b.Title, MaxImageTitle, true, false)
 	case *slack.MarkdownBlock:
-		w.str(p+".text", &b.Text, 1, MaxMarkdownBlock, true)
+		w.str(p.f("text"), &b.Text, 1, MaxMarkdownBlock, true)
 	default:
 		// Dividers need nothing beyond the block_id; other and unknown block
 		// types are checked for their block_id only.
 	}
 }
 
-func (w *walker) section(p string, b *slack.SectionBlock) {
+func (w *walker) section(p path, b *slack.SectionBlock) {
 	if b.Text == nil && len(b.Fields) == 0 {
 		w.add(p, RuleRequired, 0, 0, "a section needs text or fields")
 	}
-	w.text(p+".text", b.Text, MaxSectionText, false, false)
+	w.text(p.f("text"), b.Text, MaxSectionText, false, false)
 	if w.fix && len(b.Fields) > MaxSectionFields {
 		keep := MaxSectionFields - 1
 		more := slack.NewTextBlockObject(slack.MarkdownType, moreText(len(b.Fields)-keep), false, false)
 		b.Fields = append(b.Fields[:keep:keep], more)
 	}
-	w.count(p+".fields", "fields", len(b.Fields), 0, MaxSectionFields)
+	w.count(p.f("fields"), "fields", len(b.Fields), 0, MaxSectionFields)
 	for i, f := range b.Fields {
-		w.text(at(p, "fields", i), f, MaxSectionField, false, true)
+		w.text(p.at("fields", i), f, MaxSectionField, false, true)
 	}
 	if a := b.Accessory; a != nil {
-		ap := p + ".accessory"
+		ap := p.f("accessory")
 		ids := map[string]bool{}
 		for _, e := range []slack.BlockElement{
 			a.ImageElement, a.ButtonElement, a.OverflowElement, a.DatePickerElement,
@@ -216,16 +245,16 @@ func (w *walker) section(p string, b *slack.SectionBlock) {
 	}
 }
 
-func (w *walker) context(p string, b *slack.ContextBlock) {
+func (w *walker) context(p path, b *slack.ContextBlock) {
 	els := b.ContextElements.Elements
 	if w.fix && len(els) > MaxContextElements {
 		keep := MaxContextElements - 1
 		els = append(els[:keep:keep], slack.NewTextBlockObject(slack.MarkdownType, moreText(len(els)-keep), false, false))
 		b.ContextElements.Elements = els
 	}
-	w.count(p+".elements", "elements", len(els), 1, MaxContextElements)
+	w.count(p.f("elements"), "elements", len(els), 1, MaxContextElements)
 	for i, e := range els {
-		ep := at(p, "elements", i)
+		ep := p.at("elements", i)
 		switch e := e.(type) {
 		case *slack.TextBlockObject:
 			w.text(ep, e, MaxTextObject, false, true)
@@ -249,34 +278,34 @@ func (w *walker) context(p string, b *slack.ContextBlock) {
 	}
 }
 
-func (w *walker) actions(p string, b *slack.ActionBlock) {
+func (w *walker) actions(p path, b *slack.ActionBlock) {
 	var els []slack.BlockElement
 	if b.Elements != nil {
 		els = b.Elements.ElementSet
 	}
-	w.count(p+".elements", "elements", len(els), 1, MaxActionsElements)
+	w.count(p.f("elements"), "elements", len(els), 1, MaxActionsElements)
 	ids := make(map[string]bool, len(els))
 	for i, e := range els {
-		ne := w.element(at(p, "elements", i), e, ids)
+		ne := w.element(p.at("elements", i), e, ids)
 		if w.fix {
 			els[i] = ne
 		}
 	}
 }
 
-func (w *walker) input(p string, b *slack.InputBlock) {
-	w.text(p+".label", b.Label, MaxInputLabel, true, true)
-	w.text(p+".hint", b.Hint, MaxInputHint, true, false)
+func (w *walker) input(p path, b *slack.InputBlock) {
+	w.text(p.f("label"), b.Label, MaxInputLabel, true, true)
+	w.text(p.f("hint"), b.Hint, MaxInputHint, true, false)
 	if isNil(b.Element) {
-		w.add(p+".element", RuleRequired, 0, 0, "is required")
+		w.add(p.f("element"), RuleRequired, 0, 0, "is required")
 		return
 	}
 	switch elementPtr(b.Element).(type) {
 	case *slack.ButtonBlockElement, *slack.OverflowBlockElement, *slack.ImageBlockElement,
 		*slack.WorkflowButtonBlockElement, *slack.IconButtonBlockElement, *slack.FeedbackButtonsBlockElement:
-		w.add(p+".element", RuleElement, 0, 0, "%s is not an input element", b.Element.ElementType())
+		w.add(p.f("element"), RuleElement, 0, 0, "%s is not an input element", b.Element.ElementType())
 	}
-	ne := w.element(p+".element", b.Element, map[string]bool{})
+	ne := w.element(p.f("element"), b.Element, map[string]bool{})
 	if w.fix {
 		b.Element = ne
 	}
