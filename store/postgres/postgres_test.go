@@ -1,12 +1,16 @@
 package postgres_test
 
 import (
+	"context"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot/internal/testenv"
 	"github.com/accessbot/accessbot/store"
 	"github.com/accessbot/accessbot/store/backend"
 	"github.com/accessbot/accessbot/store/conformance"
+	"github.com/accessbot/accessbot/store/postgres"
 	"github.com/accessbot/accessbot/store/storetest"
 )
 
@@ -15,4 +19,33 @@ func TestConformance(t *testing.T) {
 		t.Skip("*** POSTGRES NOT REACHABLE: postgres tests SKIPPED ***")
 	}
 	conformance.Run(t, func(t *testing.T) store.Store { return storetest.Open(t, backend.Postgres) })
+}
+
+// TestMigrateConcurrently is two-replicas-start-at-once: every migrator
+// succeeds, one after the other, under the advisory lock.
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.PostgresDSN(t)
+	const replicas = 4
+	errs := make(chan error, replicas)
+	for range replicas {
+		go func() { errs <- postgres.Migrate(context.Background(), dsn, zerolog.Nop()) }()
+	}
+	for range replicas {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent migrate: %v", err)
+		}
+	}
+	s, err := postgres.Open(context.Background(), dsn, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var applied int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied != 1 {
+		t.Fatalf("%d migrations recorded, want 1 (each applied once)", applied)
+	}
 }
