@@ -119,7 +119,7 @@ func (m *Main) boot() (*config.Config, zerolog.Logger, error) {
 
 // openStore opens the configured store and applies pending migrations.
 func (m *Main) openStore(ctx context.Context, cfg *config.Config, log zerolog.Logger) (store.Store, error) {
-	st, err := backend.Open(ctx, cfg.Store.Driver, cfg.Store.DSN.Reveal(), log)
+	st, err := backend.Open(ctx, cfg.Store.Driver, cfg.Store.DSN.Reveal(), log, backend.WithClock(m.Now))
 	if err != nil {
 		return nil, fmt.Errorf("open %s store (store.driver, store.dsn): %w", cfg.Store.Driver, err)
 	}
