@@ -80,6 +80,15 @@
 // MyRequests, PendingFor, Get, and History (admins only) feed the App Home,
 // `/access mine`, `/access approvals` and `/access audit`.
 //
+// # Concurrency
+//
+// Every read-modify-write of a request (decide, cancel, each Tick step) runs
+// in one store transaction that first reads the request with
+// store.Queries.GetRequestForUpdate (a row lock on PostgreSQL; SQLite's
+// IMMEDIATE transactions already serialize), then writes with the
+// conditional TransitionRequest. AddDecision's uniqueness per (request,
+// level, approver) backs this up. Notifications go out only after commit.
+//
 // Every state change appends an audit entry (ObjectType AuditObject, actions
 // ActionCreated ... ActionExpired) with before/after state, in the same
 // transaction as the change.

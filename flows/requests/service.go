@@ -69,7 +69,8 @@ func (NopNotifier) Remind(context.Context, *accessbot.AccessRequest, int, []stri
 }
 
 // Policy holds the approvals timing (config keys approvals.reminder_after,
-// approvals.escalate_after, approvals.expire_after). Zero disables a step.
+// approvals.escalate_after, approvals.expire_after); it has the fields of
+// config.Approvals, so requests.Policy(cfg.Approvals) converts. Zero disables a step.
 // Reminder and escalation count from when the current level became current;
 // expiry counts from the request's creation.
 type Policy struct {
@@ -78,9 +79,10 @@ type Policy struct {
 	ExpireAfter   time.Duration
 }
 
-// DefaultPolicy: remind after a day, escalate after three, expire after fourteen.
+// DefaultPolicy matches config.example.yaml: remind after a day, escalate
+// after two, expire after seven.
 func DefaultPolicy() Policy {
-	return Policy{ReminderAfter: 24 * time.Hour, EscalateAfter: 72 * time.Hour, ExpireAfter: 14 * 24 * time.Hour}
+	return Policy{ReminderAfter: 24 * time.Hour, EscalateAfter: 48 * time.Hour, ExpireAfter: 7 * 24 * time.Hour}
 }
 
 // Service runs access requests through their approval chains.
