@@ -52,7 +52,8 @@ func topKeys(t *testing.T, data []byte) map[string]json.RawMessage {
 // field of Slack's published sample for that method, so names cannot drift.
 func TestShapesMatchSamples(t *testing.T) {
 	dir := samplesDir(t)
-	f := newFixture(t)
+	// Sample files are large and slow to decode under -race: no trigger expiry.
+	f := newFixture(t, slackfake.WithTriggerTTL(0))
 	ctx := ctxT(t)
 	_, ts, err := f.api.PostMessageContext(ctx, "C1", slack.MsgOptionText("x", false))
 	if err != nil {

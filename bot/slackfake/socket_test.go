@@ -439,3 +439,26 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+func TestSocketRoundRobinAndRaw(t *testing.T) {
+	f := newFixture(t)
+	a, _ := dialRaw(t, f)
+	b, _ := dialRaw(t, f)
+	id1 := f.fake.SendEvent(f.fake.AppHomeOpened("T1", "U1"))
+	id2 := f.fake.SendEvent(f.fake.AppHomeOpened("T1", "U2"))
+	got := map[any]bool{readFrame(t, a)["envelope_id"]: true, readFrame(t, b)["envelope_id"]: true}
+	if !got[id1] || !got[id2] {
+		t.Fatalf("sockets got %v, want %s and %s", got, id1, id2)
+	}
+	d := f.fake.Deliveries()
+	if len(d) != 2 || d[0].ConnID == d[1].ConnID {
+		t.Fatalf("deliveries = %+v", d)
+	}
+	f.fake.SendRaw([]byte(`{"type":"no_such_type"}`))
+	f.fake.SendRaw([]byte(`{"type":"no_such_type"}`))
+	for _, ws := range []*websocket.Conn{a, b} {
+		if m := readFrame(t, ws); m["type"] != "no_such_type" {
+			t.Fatalf("raw frame = %v", m)
+		}
+	}
+}
