@@ -64,10 +64,13 @@ func testWorkspaces(t *testing.T, s store.Store) {
 	ok(t, err, "by tenant")
 	same(t, got, w, "by tenant")
 
-	// Binding the same pair again updates in place.
-	w.TeamName = "Acme Corp"
-	w.BotUserID = "U2"
+	// Binding the same pair again updates in place; a zero InstalledAt keeps the stored one.
+	installed := w.InstalledAt
+	w.TeamName, w.BotUserID, w.InstalledAt = "Acme Corp", "U2", time.Time{}
 	ok(t, s.BindWorkspace(ctx(), w), "rebind same pair")
+	if w.InstalledAt != installed {
+		t.Fatalf("rebind changed InstalledAt from %v to %v", installed, w.InstalledAt)
+	}
 	got, err = s.WorkspaceByTeam(ctx(), w.TeamID)
 	ok(t, err, "by team after rebind")
 	same(t, got, w, "after rebind")

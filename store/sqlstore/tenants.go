@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/accessbot/accessbot"
@@ -76,16 +78,27 @@ func scanWorkspace(r scanner) (accessbot.Workspace, error) {
 
 // BindWorkspace updates the binding when this tenant already has this team,
 // else inserts; the unique keys on tenant_id and team_id refuse a second
-// binding in either direction.
+// binding in either direction. A zero InstalledAt keeps the stored one (or
+// is now for a new binding), and is written back to w.
 func (q *queries) BindWorkspace(ctx context.Context, w *accessbot.Workspace) error {
-	if w.InstalledAt.IsZero() {
-		w.InstalledAt = q.now()
+	var installed any // NULL keeps the stored time
+	if !w.InstalledAt.IsZero() {
+		w.InstalledAt = Round(w.InstalledAt)
+		installed = q.tm(w.InstalledAt)
 	}
-	w.InstalledAt = Round(w.InstalledAt)
-	n, err := q.exec(ctx, `UPDATE workspaces SET team_name = ?, bot_token_secret = ?, bot_user_id = ?, installed_at = ?
-		WHERE tenant_id = ? AND team_id = ?`,
-		w.TeamName, w.BotTokenSecret, w.BotUserID, q.tm(w.InstalledAt), w.TenantID, w.TeamID)
-	if err == nil && n == 0 {
+	var at dbTime
+	err := q.queryRow(ctx, `UPDATE workspaces SET team_name = ?, bot_token_secret = ?, bot_user_id = ?,
+			installed_at = COALESCE(?, installed_at)
+		WHERE tenant_id = ? AND team_id = ? RETURNING installed_at`,
+		w.TeamName, w.BotTokenSecret, w.BotUserID, installed, w.TenantID, w.TeamID).Scan(&at)
+	if err == nil {
+		w.InstalledAt = at.T
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		if w.InstalledAt.IsZero() {
+			w.InstalledAt = Round(q.now())
+		}
 		_, err = q.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 			w.TenantID, w.TeamID, w.TeamName, w.BotTokenSecret, w.BotUserID, q.tm(w.InstalledAt))
 	}
