@@ -84,6 +84,9 @@ and health on http://127.0.0.1:8080/healthz.`,
 		m.runCommand(),
 		m.migrateCommand(),
 		m.versionCommand(),
+		m.manifestCommand(),
+		m.applyCommand(),
+		m.importCommand(),
 		// Other commands (apply, import, manifest, findings…) are added here,
 		// each built by a method in its own file.
 	)
