@@ -68,7 +68,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 type plainErr struct{ msg string }
 
-func (e plainErr) Error() string      { return "identity: " + e.msg }
+func (e plainErr) Error() string       { return "identity: " + e.msg }
 func (e plainErr) UserMessage() string { return e.msg }
 
 type stubResolver struct{ invalidated atomic.Int32 }
