@@ -149,7 +149,9 @@ func TestRetryBounds(t *testing.T) {
 
 func TestPacingOneChannel(t *testing.T) {
 	t.Parallel()
-	const n, interval = 10, 50 * time.Millisecond
+	// Bounds leave an interval of slack so a loaded machine cannot fail them;
+	// unpaced, the one-channel burst would take ~0 and paced separate channels ~n×interval.
+	const n, interval = 10, 100 * time.Millisecond
 	tests := []struct {
 		name        string
 		channels    func(i int) string
@@ -157,9 +159,9 @@ func TestPacingOneChannel(t *testing.T) {
 		maxDuration time.Duration
 	}{
 		{name: "one channel is paced", channels: func(int) string { return "C1" },
-			minDuration: (n - 1) * interval},
+			minDuration: (n - 2) * interval},
 		{name: "separate channels are not", channels: func(i int) string { return fmt.Sprintf("C%d", i) },
-			maxDuration: 3 * interval},
+			maxDuration: (n / 2) * interval},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,7 +189,7 @@ func TestPacingOneChannel(t *testing.T) {
 				t.Fatalf("%d calls, want %d", len(calls), n)
 			}
 			span := calls[n-1].Time.Sub(calls[0].Time)
-			if tt.minDuration > 0 && span < tt.minDuration-5*time.Millisecond {
+			if tt.minDuration > 0 && span < tt.minDuration {
 				t.Errorf("%d messages arrived within %s, want at least %s", n, span, tt.minDuration)
 			}
 			if tt.maxDuration > 0 && span > tt.maxDuration {

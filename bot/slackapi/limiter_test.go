@@ -60,7 +60,7 @@ func TestLimiterSharedAcrossReplicas(t *testing.T) {
 	second := redis.NewClient(rdb.Options())
 	t.Cleanup(func() { _ = second.Close() })
 
-	const perReplica, burst, interval = 10, 2, 40 * time.Millisecond
+	const perReplica, burst, interval = 10, 2, 50 * time.Millisecond
 	l := slackapi.Limit{Interval: interval, Burst: burst}
 	replicas := []slackapi.Limiter{
 		slackapi.NewRedisLimiter(rdb, prefix, zerolog.Nop()),
@@ -90,14 +90,15 @@ func TestLimiterSharedAcrossReplicas(t *testing.T) {
 	if len(times) != total {
 		t.Fatalf("%d events passed, want %d", len(times), total)
 	}
-	// GCRA: after the burst, one event per interval.
+	// GCRA: after the burst, one event per interval. Two unshared limiters
+	// would take about half; one interval of slack absorbs scheduling delays.
 	want := time.Duration(total-burst) * interval
-	if span := times[total-1].Sub(times[0]); span < want-10*time.Millisecond {
+	if span := times[total-1].Sub(times[0]); span < want-interval {
 		t.Errorf("%d events from two replicas took %s, want at least %s", total, span, want)
 	}
 	// No window holds more than burst+1 events 'interval' apart.
 	for i := 0; i+burst+1 < total; i++ {
-		if gap := times[i+burst+1].Sub(times[i]); gap < interval-10*time.Millisecond {
+		if gap := times[i+burst+1].Sub(times[i]); gap < interval/2 {
 			t.Errorf("events %d..%d within %s, want at least %s", i, i+burst+1, gap, interval)
 		}
 	}
