@@ -49,3 +49,21 @@ func TestManifestCommand(t *testing.T) {
 		}
 	}
 }
+
+// The subcommand is registered on the root: `accessbot manifest` works.
+func TestManifestViaRoot(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	m := NewMain()
+	m.Stdout, m.Stderr = &out, &errOut
+	if err := m.Run(t.Context(), []string{"manifest", "--name", "Access Desk"}); err != nil {
+		t.Fatalf("accessbot manifest: %v (stderr %s)", err, errOut.String())
+	}
+	want, err := manifest.YAML(manifest.Options{Name: "Access Desk"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != string(want) {
+		t.Errorf("printed:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
