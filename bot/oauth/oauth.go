@@ -19,6 +19,7 @@ import (
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/manifest"
+	"github.com/accessbot/accessbot/internal/config"
 	"github.com/accessbot/accessbot/internal/secrets"
 	"github.com/accessbot/accessbot/store"
 )
@@ -363,4 +364,19 @@ func slackErrorCode(err error) string {
 		return se.Err
 	}
 	return "no answer from Slack"
+}
+
+// ConfigFrom maps the loaded configuration to the installer's Config.
+func ConfigFrom(s config.Slack, enc config.Encryption) (Config, error) {
+	key, err := StateKeyFromConfig(enc.Key)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{
+		ClientID:     s.ClientID,
+		ClientSecret: s.ClientSecret,
+		RedirectURL:  s.RedirectURL,
+		APIURL:       s.APIURL,
+		StateKey:     key,
+	}, nil
 }

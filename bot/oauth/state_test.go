@@ -2,10 +2,14 @@ package oauth
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/accessbot/accessbot/internal/config"
+	"github.com/accessbot/accessbot/internal/secrets"
 )
 
 func TestState(t *testing.T) {
@@ -74,5 +78,20 @@ func TestAuthorizeURL(t *testing.T) {
 	}
 	if _, err := AuthorizeURL("not a url"); err == nil {
 		t.Error("relative api url accepted")
+	}
+}
+
+func TestConfigFrom(t *testing.T) {
+	t.Parallel()
+	cfg, err := ConfigFrom(config.Slack{ClientID: "1.2", ClientSecret: "s", RedirectURL: "https://a.example/slack/oauth/callback",
+		APIURL: "https://slack.com/api/"}, config.Encryption{Key: secrets.Secret(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{4}, 32)))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ClientID != "1.2" || cfg.RedirectURL == "" || !bytes.Equal(cfg.StateKey, DeriveStateKey(bytes.Repeat([]byte{4}, 32))) {
+		t.Errorf("config = %+v", cfg)
+	}
+	if _, err := ConfigFrom(config.Slack{ClientID: "1.2"}, config.Encryption{}); err == nil {
+		t.Error("no encryption key accepted")
 	}
 }

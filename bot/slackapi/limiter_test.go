@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,5 +124,25 @@ func TestRedisLimiterRefusesLongWaits(t *testing.T) {
 	ttl, err := rdb.PTTL(ctx, prefix+"pace:k").Result()
 	if err != nil || ttl <= 0 || ttl > time.Hour+2*time.Second {
 		t.Errorf("pacing key ttl = %s, %v; want set and about an hour", ttl, err)
+	}
+}
+
+func TestRedisLimiterFallsBackWhenRedisIsDown(t *testing.T) {
+	t.Parallel()
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = down.Close() })
+	var logs syncBuffer
+	lim := slackapi.NewRedisLimiter(down, "x:", zerolog.New(&logs))
+	l := slackapi.Limit{Interval: time.Hour, Burst: 1, MaxWait: time.Second}
+	ctx := context.Background()
+	if err := lim.Wait(ctx, "k", l); err != nil {
+		t.Fatalf("first event with Redis down: %v", err)
+	}
+	// Still paced, in process: the second event is an hour away.
+	if err := lim.Wait(ctx, "k", l); !errors.Is(err, slackapi.ErrPaceExceeded) {
+		t.Fatalf("second event: err = %v, want ErrPaceExceeded from the in-process fallback", err)
+	}
+	if n := strings.Count(logs.String(), "redis pacing failed"); n != 1 {
+		t.Errorf("%d fallback warnings, want 1 (throttled)", n)
 	}
 }

@@ -3,6 +3,7 @@ package slackapi
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,6 +39,8 @@ type RedisLimiter struct {
 	script   *redis.Script
 	fallback *MemoryLimiter
 	log      zerolog.Logger
+	// lastWarn (unix nanos) throttles the fallback warning to one a minute.
+	lastWarn atomic.Int64
 }
 
 var _ Limiter = (*RedisLimiter)(nil)
@@ -69,7 +72,10 @@ func (r *RedisLimiter) Wait(ctx context.Context, key string, l Limit) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.log.Warn().Err(err).Str("key", key).Msg("redis pacing failed; pacing in process")
+		if now := time.Now().UnixNano(); now-r.lastWarn.Load() > int64(time.Minute) {
+			r.lastWarn.Store(now)
+			r.log.Warn().Err(err).Str("key", key).Msg("redis pacing failed; pacing in process")
+		}
 		return r.fallback.Wait(ctx, key, l)
 	}
 	if res < 0 {
