@@ -123,6 +123,7 @@ func forEachDriver(t *testing.T, fn func(t *testing.T, s store.Store)) {
 }
 
 func TestApplyExampleTwice(t *testing.T) {
+	t.Parallel()
 	forEachDriver(t, func(t *testing.T, s store.Store) {
 		ctx := context.Background()
 		first := mustApply(t, s, exampleYAML(t))
@@ -207,6 +208,7 @@ func TestApplyExampleTwice(t *testing.T) {
 }
 
 func TestDryRunWritesNothing(t *testing.T) {
+	t.Parallel()
 	forEachDriver(t, func(t *testing.T, s store.Store) {
 		before := snapshot(t, s)
 		res, err := applyYAML(t, s, exampleYAML(t), true)
@@ -234,6 +236,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 }
 
 func TestMalformedFileLeavesStoreUnchanged(t *testing.T) {
+	t.Parallel()
 	example := string(exampleYAML(t))
 	cases := []struct {
 		name     string
@@ -291,6 +294,7 @@ func (q failingQueries) UpsertApprovalChain(ctx context.Context, c *accessbot.Ap
 }
 
 func TestFailureMidApplyRollsBack(t *testing.T) {
+	t.Parallel()
 	forEachDriver(t, func(t *testing.T, s store.Store) {
 		// On an empty store: the tenant, users and applications were
 		// already written when the chain fails, and none of them stay.
@@ -317,6 +321,7 @@ func TestFailureMidApplyRollsBack(t *testing.T) {
 }
 
 func TestUpdateAppliesOnlyThatChange(t *testing.T) {
+	t.Parallel()
 	forEachDriver(t, func(t *testing.T, s store.Store) {
 		ctx := context.Background()
 		mustApply(t, s, exampleYAML(t))
