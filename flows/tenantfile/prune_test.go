@@ -42,9 +42,9 @@ func TestApplyEdits(t *testing.T) {
 		errSub string
 	}{
 		{
-			name: "connection left out is kept by default",
-			edit: func(s string) string { return strings.Replace(s, "      - {name: users, type: group}\n", "", 1) },
-			want: "",
+			name:  "connection left out is kept by default",
+			edit:  func(s string) string { return strings.Replace(s, "      - {name: users, type: group}\n", "", 1) },
+			want:  "",
 			notes: []string{"connection Jira/users is not in this file: kept (prune.connections: true deletes it)"},
 		},
 		{
