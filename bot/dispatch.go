@@ -73,6 +73,7 @@ type Dispatcher struct {
 	resp    *responder
 	work    chan func()
 	syncSem chan struct{}
+	answers *answers
 	wg      sync.WaitGroup // workers and in-flight sync handlers
 	start   sync.Once
 }
@@ -121,6 +122,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		resp:    &responder{http: cfg.HTTPClient},
 		work:    make(chan func(), cfg.Queue),
 		syncSem: make(chan struct{}, cfg.MaxSync),
+		answers: newAnswers(1000, 10*time.Minute),
 	}, nil
 }
 
@@ -275,6 +277,7 @@ func (d *Dispatcher) sync(ctx context.Context, acker Acker, env *socketmode.Requ
 		if !ok {
 			return
 		}
+		d.answers.put(env.EnvelopeID, payload)
 		if err := d.ack(ctx, acker, env.EnvelopeID, payload, log); err != nil && payload != nil {
 			// Most likely too large for a frame (20 KB): ack bare and send
 			// a message payload through response_url.

@@ -244,7 +244,7 @@ func TestDuplicateEnvelopeHandledOnce(t *testing.T) {
 	r := bot.NewRouter()
 	r.Command("/access", "help", func(ctx context.Context, req *bot.Request) error {
 		calls.Add(1)
-		return nil
+		return req.Respond(ctx, bot.Message{Text: "answered once"})
 	})
 	r.Event("app_mention", bot.NoActor, func(ctx context.Context, req *bot.Request) error {
 		calls.Add(10)
@@ -252,18 +252,26 @@ func TestDuplicateEnvelopeHandledOnce(t *testing.T) {
 	})
 	f := newFixture(t, r)
 	f.command("e1", "U1", "help")
-	f.command("e1", "U1", "help")
+	f.ackOf(t, "e1")
+	f.command("e1", "U1", "help") // a redelivery after the first answer
 	waitFor(t, "two acks", func() bool { return len(f.acks.get("e1")) == 2 })
+	for i, a := range f.acks.get("e1") {
+		if !strings.Contains(a, "answered once") {
+			t.Errorf("ack %d = %s: a redelivery must replay the answer", i, a)
+		}
+	}
 
 	ev := json.RawMessage(`{"team_id":"T1","event_id":"Ev1","type":"event_callback","event":{"type":"app_mention","user":"U1","text":"hi"}}`)
 	f.d.Handle(f.ctx, f.acks, &socketmode.Request{Type: "events_api", EnvelopeID: "e2", Payload: ev})
 	f.d.Handle(f.ctx, f.acks, &socketmode.Request{Type: "events_api", EnvelopeID: "e3", Payload: ev, RetryAttempt: 1, RetryReason: "timeout"})
 	waitFor(t, "event acks", func() bool { return len(f.acks.get("e2")) == 1 && len(f.acks.get("e3")) == 1 })
 	waitFor(t, "handlers", func() bool { return calls.Load() >= 11 })
-	// Give a wrongly duplicated handler the chance to run before checking.
-	f2 := calls.Load()
-	if f2 != 11 {
-		t.Fatalf("calls = %d, want 11 (command once, event once)", f2)
+	// A third, distinct event proves the pool has moved past both copies.
+	ev2 := json.RawMessage(`{"team_id":"T1","event_id":"Ev2","type":"event_callback","event":{"type":"app_mention","user":"U1","text":"hi"}}`)
+	f.d.Handle(f.ctx, f.acks, &socketmode.Request{Type: "events_api", EnvelopeID: "e4", Payload: ev2})
+	waitFor(t, "third event", func() bool { return calls.Load() >= 21 })
+	if n := calls.Load(); n != 21 {
+		t.Fatalf("calls = %d, want 21 (command once, each distinct event once)", n)
 	}
 }
 

@@ -85,6 +85,13 @@ func (d *Dispatcher) first(ctx context.Context, key string, log zerolog.Logger) 
 	return ok
 }
 
+// replay puts the remembered answer of a redelivered envelope on its ack.
+func (d *Dispatcher) replay(st *ackState, envelopeID string) {
+	if p, ok := d.answers.get(envelopeID); ok && st != nil {
+		st.set(p)
+	}
+}
+
 // run calls h, turning a panic or an error into a logged, polite answer.
 func (d *Dispatcher) run(ctx context.Context, req *Request, route string, h Handler) {
 	defer func() {
@@ -103,6 +110,7 @@ func (d *Dispatcher) handleCommand(ctx context.Context, st *ackState, env *socke
 	req := d.newRequest(ctx, st, env, KindCommand, cmd.TeamID, cmd.UserID, log.With().Str("command", cmd.Command).Logger())
 	req.Command, req.ChannelID, req.TriggerID, req.ResponseURL = cmd, cmd.ChannelID, cmd.TriggerID, cmd.ResponseURL
 	if !d.first(ctx, "command:"+env.EnvelopeID, req.Log) {
+		d.replay(st, env.EnvelopeID)
 		return
 	}
 	h, args, ok := d.cfg.Router.command(cmd.Command, cmd.Text)
@@ -153,6 +161,7 @@ func (d *Dispatcher) handleInteractive(ctx context.Context, st *ackState, env *s
 		h := d.cfg.Router.views[cb.View.CallbackID]
 		req.Log = req.Log.With().Str("callback_id", cb.View.CallbackID).Logger()
 		if !d.first(ctx, dedupeKey, req.Log) {
+			d.replay(st, env.EnvelopeID)
 			return
 		}
 		if h == nil {
