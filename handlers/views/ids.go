@@ -24,3 +24,96 @@ const (
 // Action ids. (None yet: help and the App Home have no buttons.)
 
 // Callback ids. (None yet: modals arrive with access requests.)
+
+// Access requests and approvals (issue 4): subcommands.
+const (
+	SubRequest    = "request"
+	SubConnection = "connection"
+	SubMine       = "mine"
+	SubApprovals  = "approvals"
+	SubAudit      = "audit"
+)
+
+// Access requests and approvals: callback ids.
+const (
+	CallbackRequestForm       = "request_form"
+	CallbackRequestPreview    = "request_preview"
+	CallbackConnectionForm    = "connection_form"
+	CallbackConnectionPreview = "connection_preview"
+	CallbackDenyReason        = "approval_deny_reason"
+	CallbackRequestDetails    = "request_details"
+	CallbackRequestDone       = "request_done"
+)
+
+// Access requests and approvals: block ids. Blocks repeated in one message
+// get a suffix (see ApprovalActionsBlockID).
+const (
+	BlockReqApp           = "req_app"
+	BlockReqEntitlement   = "req_entitlement"
+	BlockReqTarget        = "req_target"
+	BlockReqDuration      = "req_duration"
+	BlockReqCustomHours   = "req_custom_hours"
+	BlockReqJustification = "req_justification"
+	BlockReqHint          = "req_hint"
+
+	BlockConnKind          = "conn_kind"
+	BlockConnApp           = "conn_app"
+	BlockConnConnection    = "conn_connection"
+	BlockConnName          = "conn_name"
+	BlockConnType          = "conn_type"
+	BlockConnDescription   = "conn_description"
+	BlockConnFieldPrefix   = "conn_field." // + schema field name
+	BlockConnGrants        = "conn_grants"
+	BlockConnRevokes       = "conn_revokes"
+	BlockConnJustification = "conn_justification"
+	BlockConnHint          = "conn_hint"
+
+	BlockCardHeader        = "card_header"
+	BlockCardFields        = "card_fields"
+	BlockCardPayload       = "card_payload"
+	BlockCardAssignment    = "card_assignment"
+	BlockCardJustification = "card_justification"
+	BlockCardHistory       = "card_history"
+	BlockCardChain         = "card_chain"
+	BlockCardStatus        = "card_status"
+	BlockPreviewIntro      = "preview_intro"
+	BlockPreviewProblem    = "preview_problem"
+
+	// BlockApprovalActions prefixes the block holding Approve/Deny/Details:
+	// "approval_actions.L<level>[.<n>]". The level is what the approver was
+	// shown: an expectation handed to requests.Decide, never an authority.
+	BlockApprovalActions = "approval_actions"
+	BlockDenyReason      = "deny_reason"
+	BlockListHeader      = "list_header"
+	BlockListItem        = "list_item" // + "." + n
+	BlockListMore        = "list_more"
+	BlockHomeMine        = "home_mine"
+	BlockHomeWaiting     = "home_waiting"
+)
+
+// Access requests and approvals: action ids. Button values carry only a request id.
+const (
+	ActionReqApp           = "req_app_select"
+	ActionReqEntitlement   = "req_entitlement_select"
+	ActionReqTarget        = "req_target_select"
+	ActionReqDuration      = "req_duration_select"
+	ActionReqCustomHours   = "req_custom_hours_input"
+	ActionReqJustification = "req_justification_input"
+
+	ActionConnKind          = "conn_kind_radio"
+	ActionConnApp           = "conn_app_select"
+	ActionConnConnection    = "conn_connection_select"
+	ActionConnName          = "conn_name_input"
+	ActionConnType          = "conn_type_select"
+	ActionConnDescription   = "conn_description_input"
+	ActionConnField         = "conn_field_input"
+	ActionConnGrants        = "conn_grants_select"
+	ActionConnRevokes       = "conn_revokes_select"
+	ActionConnJustification = "conn_justification_input"
+
+	ActionApprove    = "approval_approve"
+	ActionDeny       = "approval_deny"
+	ActionDetails    = "approval_details"
+	ActionCancel     = "request_cancel"
+	ActionDenyReason = "deny_reason_input"
+)

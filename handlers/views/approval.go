@@ -1,0 +1,207 @@
+package views
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot"
+)
+
+// LevelState is how one level of a request stands, for its approval messages.
+type LevelState struct {
+	Level int // 0-based
+	// Closed: the level can no longer be decided (decided, or the request left pending).
+	Closed bool
+	// Decisions at this level, in order.
+	Decisions []DecisionLine
+}
+
+// ApprovalMessage is the DM asking an approver to decide level of a request.
+// Once the level is closed the buttons go and the message says who decided
+// and when; under rule "all" it lists the approvals so far.
+func ApprovalMessage(c RequestCard, st LevelState) (string, []slack.Block) {
+	lvl := LevelWords(st.Level, c.Levels)
+	header := "Access request waiting for your approval"
+	text := fmt.Sprintf("%s asks for %s (level %s). Approve or deny it here.", c.Requester, plainWhat(c), lvl)
+	var outcome string
+	if st.Closed {
+		header = "Access request decided"
+		outcome = closedWords(c, st)
+		text = fmt.Sprintf("%s: %s's request for %s (level %s).", stripMarkup(outcome), c.Requester, plainWhat(c), lvl)
+	}
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(header), slack.HeaderBlockOptionBlockID(BlockCardHeader))}
+	blocks = append(blocks, CardBlocks(c, "")...)
+	if st.Closed {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate(outcome, 2900)), nil, nil, slack.SectionBlockOptionBlockID(BlockCardStatus)))
+	} else {
+		if len(st.Decisions) > 0 {
+			lines := make([]string, len(st.Decisions))
+			for i, d := range st.Decisions {
+				lines[i] = DecisionWords(d)
+			}
+			blocks = append(blocks, slack.NewContextBlock(BlockCardStatus, mrkdwn(truncate("So far: "+strings.Join(lines, "; "), 2900))))
+		}
+		blocks = append(blocks, ApprovalButtons(c.ID, st.Level, 0))
+	}
+	return truncate(text, 3000), blocks
+}
+
+// closedWords says how a level closed: by a decision, or by the request ending.
+func closedWords(c RequestCard, st LevelState) string {
+	var closer *DecisionLine
+	for i := range st.Decisions {
+		d := &st.Decisions[i]
+		if closer == nil || d.Decision == accessbot.DecisionDeny || (closer.Decision != accessbot.DecisionDeny && !d.At.Before(closer.At)) {
+			closer = d
+		}
+	}
+	if closer != nil && (c.Status != accessbot.StatusCancelled && c.Status != accessbot.StatusExpired) {
+		s := ":white_check_mark: " + DecisionWords(*closer)
+		if closer.Decision == accessbot.DecisionDeny {
+			s = ":no_entry: " + DecisionWords(*closer)
+		}
+		return s
+	}
+	switch c.Status {
+	case accessbot.StatusCancelled:
+		return ":heavy_minus_sign: Cancelled by the requester."
+	case accessbot.StatusExpired:
+		return ":alarm_clock: Expired before anyone decided."
+	}
+	return StatusWords(c)
+}
+
+// plainWhat is What without mrkdwn stars, for notification text.
+func plainWhat(c RequestCard) string { return stripMarkup(What(c)) }
+
+func stripMarkup(s string) string {
+	s = strings.ReplaceAll(s, "*", "")
+	// Slack dates keep their fallback text.
+	for {
+		i := strings.Index(s, "<!date^")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(s[i:], ">")
+		bar := strings.Index(s[i:], "|")
+		if j < 0 || bar < 0 || bar > j {
+			break
+		}
+		s = s[:i] + s[i+bar+1:i+j] + s[i+j+1:]
+	}
+	for _, e := range []string{":white_check_mark: ", ":no_entry: ", ":heavy_minus_sign: ", ":alarm_clock: ", ":hourglass_flowing_sand: "} {
+		s = strings.ReplaceAll(s, e, "")
+	}
+	return s
+}
+
+// RequesterMessage is the requester's confirmation DM, updated as the request
+// moves; every step is also told in its thread.
+func RequesterMessage(c RequestCard) (string, []slack.Block) {
+	text := fmt.Sprintf("Your request for %s: %s.", plainWhat(c), stripMarkup(StatusWords(c)))
+	blocks := []slack.Block{slack.NewHeaderBlock(plain("Your request"), slack.HeaderBlockOptionBlockID(BlockCardHeader))}
+	blocks = append(blocks, CardBlocks(c, "")...)
+	if h := HistoryBlock(c, ""); h != nil {
+		blocks = append(blocks, h)
+	}
+	if c.Status == accessbot.StatusPending {
+		cancel := slack.NewButtonBlockElement(ActionCancel, c.ID, plain("Cancel request"))
+		cancel.Confirm = slack.NewConfirmationBlockObject(plain("Cancel this request?"), plain("Its approvers will no longer be asked."), plain("Cancel it"), plain("Keep it"))
+		blocks = append(blocks, slack.NewActionBlock(suffixed(BlockListItem, "cancel"), cancel))
+	}
+	return truncate(text, 3000), blocks
+}
+
+// StepText is a thread reply telling the requester what happened.
+func StepText(c RequestCard, d DecisionLine, levelClosed bool) string {
+	lvl := LevelWords(d.Level, c.Levels)
+	switch {
+	case d.Decision == accessbot.DecisionDeny:
+		s := fmt.Sprintf("Level %s: denied by %s.", lvl, d.By)
+		if d.Reason != "" {
+			s += " Reason: " + d.Reason
+		}
+		return s
+	case levelClosed && c.Status == accessbot.StatusApproved:
+		return fmt.Sprintf("Level %s: approved by %s. Your request is fully approved.", lvl, d.By)
+	case levelClosed:
+		return fmt.Sprintf("Level %s: approved by %s. It now goes to level %s.", lvl, d.By, LevelWords(d.Level+1, c.Levels))
+	}
+	return fmt.Sprintf("Level %s: approved by %s; waiting for the other approvers of this level.", lvl, d.By)
+}
+
+// WaitingText tells the requester who decides the current level.
+func WaitingText(c RequestCard, approvers []string, escalated bool) string {
+	who := strings.Join(approvers, ", ")
+	if escalated {
+		return fmt.Sprintf("Level %s has waited too long, so I asked the admins too: %s.", LevelWords(c.Level, c.Levels), who)
+	}
+	return fmt.Sprintf("Level %s is now with %s.", LevelWords(c.Level, c.Levels), who)
+}
+
+// FinishedText tells the requester how the request ended.
+func FinishedText(c RequestCard) string {
+	switch c.Status {
+	case accessbot.StatusApproved:
+		return "Approved. Your request is handed over for provisioning."
+	case accessbot.StatusDenied:
+		return "Denied. Your request will not go ahead."
+	case accessbot.StatusCancelled:
+		return "Cancelled. Its approvers are no longer asked."
+	case accessbot.StatusExpired:
+		return "Expired: nobody decided in time. Ask again if you still need it."
+	}
+	return "Your request is now " + string(c.Status) + "."
+}
+
+// ReminderText nudges an approver who has not decided yet.
+func ReminderText(c RequestCard) string {
+	return fmt.Sprintf("Reminder: %s's request for %s (level %s) still waits for you. Approve or deny it above.",
+		c.Requester, plainWhat(c), LevelWords(c.Level, c.Levels))
+}
+
+// DenyModal asks an approver why they deny; metadata carries the request id and level.
+func DenyModal(c RequestCard, metadata string) slack.ModalViewRequest {
+	reason := slack.NewPlainTextInputBlockElement(plain("Tell the requester why"), ActionDenyReason)
+	reason.Multiline = true
+	reason.MaxLength = 2000
+	blocks := []slack.Block{
+		slack.NewSectionBlock(mrkdwn("Deny "+Summary(c)+"?"), nil, nil, slack.SectionBlockOptionBlockID(BlockPreviewIntro)),
+		input(BlockDenyReason, "Reason", reason, false, "The requester sees this."),
+	}
+	return slack.ModalViewRequest{
+		Type:            slack.VTModal,
+		CallbackID:      CallbackDenyReason,
+		Title:           plain("Deny request"),
+		Submit:          plain("Deny"),
+		Close:           plain("Back"),
+		PrivateMetadata: metadata,
+		Blocks:          slack.Blocks{BlockSet: blocks},
+	}
+}
+
+// DetailsModal shows a request in full: the card, its approval chain and its history.
+func DetailsModal(c RequestCard, chain []string) slack.ModalViewRequest {
+	blocks := CardBlocks(c, "")
+	if len(chain) > 0 {
+		lines := make([]string, len(chain))
+		for i, l := range chain {
+			lines[i] = fmt.Sprintf("%d. %s", i+1, escape(l, 500))
+		}
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate("*Approval chain*\n"+strings.Join(lines, "\n"), 2900)), nil, nil, slack.SectionBlockOptionBlockID(BlockCardChain)))
+	}
+	if h := HistoryBlock(c, ""); h != nil {
+		blocks = append(blocks, h)
+	} else {
+		blocks = append(blocks, slack.NewContextBlock(BlockCardHistory, mrkdwn("No decisions yet. Created "+SlackDate(c.CreatedAt)+".")))
+	}
+	return slack.ModalViewRequest{
+		Type:       slack.VTModal,
+		CallbackID: CallbackRequestDetails,
+		Title:      plain("Request details"),
+		Close:      plain("Close"),
+		Blocks:     slack.Blocks{BlockSet: blocks},
+	}
+}
