@@ -139,7 +139,7 @@ func Parse(name string, data []byte, env LookupEnv) (*Config, error) {
 	for _, k := range keys {
 		if k.Default != "" && !idx.present[k.Name] {
 			if err := k.set(&cfg, k.Default); err != nil {
-				panic(fmt.Sprintf("config: bad default for %s: %v", k.Name, err)) // a bug, caught by tests
+				return nil, fmt.Errorf("config: built-in default of %s: %w", k.Name, err) // a bug, caught by TestDefaults
 			}
 		}
 	}

@@ -90,7 +90,7 @@ func (k Key) set(c *Config, s string) error {
 		}
 		*p = out
 	default:
-		panic(fmt.Sprintf("config: key %s has unsupported field type %T", k.Name, p))
+		return fmt.Errorf("unsupported field type %T (a bug in config.Keys)", p)
 	}
 	return nil
 }

@@ -125,10 +125,10 @@ func (c *Config) validateHTTP() *Error {
 }
 
 func (c *Config) validateLog() *Error {
-	if !slices.Contains(logging.Levels, c.Log.Level) {
-		return bad("log.level", "must be one of %s (got %q)", strings.Join(logging.Levels, ", "), c.Log.Level)
+	if !slices.Contains(logging.Levels(), c.Log.Level) {
+		return bad("log.level", "must be one of %s (got %q)", strings.Join(logging.Levels(), ", "), c.Log.Level)
 	}
-	if !slices.Contains(logging.Formats, c.Log.Format) {
+	if !slices.Contains(logging.Formats(), c.Log.Format) {
 		return bad("log.format", `must be "json" (for machines) or "console" (for humans) (got %q)`, c.Log.Format)
 	}
 	return nil

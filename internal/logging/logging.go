@@ -9,11 +9,11 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Levels and Formats are the accepted values of log.level and log.format.
-var (
-	Levels  = []string{"debug", "info", "warn", "error"}
-	Formats = []string{"json", "console"}
-)
+// Levels returns the accepted values of log.level.
+func Levels() []string { return []string{"debug", "info", "warn", "error"} }
+
+// Formats returns the accepted values of log.format.
+func Formats() []string { return []string{"json", "console"} }
 
 // New returns a logger writing JSON (format "json" or "") or human-readable
 // lines ("console") to w, dropping events below level ("" means info).
