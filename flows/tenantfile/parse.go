@@ -314,20 +314,14 @@ func (d *decoder) decodeChain(n *yaml.Node, at loc) Chain {
 	c.Application, c.appAt = d.str(m, "application"), m.loc("application")
 	c.Connection, c.connAt = d.str(m, "connection"), m.loc("connection")
 	ll := m.loc("levels")
-	levels := d.seq(m.vals["levels"], ll)
-	if len(levels) == 0 && !(m.vals["levels"] != nil && resolve(m.vals["levels"]).Kind != yaml.SequenceNode && !isNull(m.vals["levels"])) {
-		d.errorf(ll.line, ll.path, "at least one level is required")
-	}
+	levels := d.nonEmptySeq(m, "levels", "at least one level is required")
 	for i, ln := range levels {
 		l := loc{line: resolve(ln).Line, path: index(ll.path, i)}
 		lm := d.mapping(ln, l, "rule", "approvers")
 		lv := Level{at: l}
 		lv.Rule = accessbot.ApprovalRule(d.oneOf(lm, "rule", string(accessbot.RuleAny), string(accessbot.RuleAny), string(accessbot.RuleAll)))
 		al := lm.loc("approvers")
-		approvers := d.seq(lm.vals["approvers"], al)
-		if len(approvers) == 0 && (lm.vals["approvers"] == nil || isNull(lm.vals["approvers"]) || resolve(lm.vals["approvers"]).Kind == yaml.SequenceNode) {
-			d.errorf(al.line, al.path, "at least one approver is required")
-		}
+		approvers := d.nonEmptySeq(lm, "approvers", "at least one approver is required")
 		seen := map[string]int{}
 		for j, an := range approvers {
 			an = resolve(an)

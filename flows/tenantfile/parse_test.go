@@ -157,3 +157,20 @@ func TestReadFileMissing(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestParseEmptyLists(t *testing.T) {
+	for _, tc := range []struct{ old, new, want string }{
+		{"    levels:\n      - rule: any\n        approvers: [manager]\n", "    levels: []\n", "tenant.yaml:19: approval_chains[0].levels: at least one level is required"},
+		{"    levels:\n      - rule: any\n        approvers: [manager]\n", "", "tenant.yaml:18: approval_chains[0].levels: at least one level is required"},
+		{"approvers: [manager]", "approvers: []", "tenant.yaml:21: approval_chains[0].levels[0].approvers: at least one approver is required"},
+		{"approvers: [manager]", "approvers: manager", `tenant.yaml:21: approval_chains[0].levels[0].approvers: want a list, found the value "manager"`},
+	} {
+		_, err := Parse("tenant.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+		if err != nil && strings.Count(err.Error(), "\n") != 0 {
+			t.Errorf("want exactly one error, got:\n%v", err)
+		}
+	}
+}

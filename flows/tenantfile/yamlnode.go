@@ -122,6 +122,17 @@ func (d *decoder) seq(n *yaml.Node, at loc) []*yaml.Node {
 	return n.Content
 }
 
+// nonEmptySeq is seq for a list that needs at least one item: absent, null
+// and [] are reported as msg (a non-list is reported by seq).
+func (d *decoder) nonEmptySeq(f fields, key, msg string) []*yaml.Node {
+	n, l := resolve(f.vals[key]), f.loc(key)
+	items := d.seq(n, l)
+	if len(items) == 0 && (isNull(n) || n.Kind == yaml.SequenceNode) {
+		d.errorf(l.line, l.path, "%s", msg)
+	}
+	return items
+}
+
 // str reads a scalar as text, whatever YAML thinks its type is; null and
 // absent read as "".
 func (d *decoder) str(f fields, key string) string {
