@@ -22,6 +22,7 @@ type Store interface {
 
 // Queries is what can run inside or outside a transaction.
 type Queries interface {
+	ScheduleQueries // schedule.go: schedules, slot claims, alert settings, delivery outbox
 	// Tenants are the one thing not scoped by tenant.
 	CreateTenant(ctx context.Context, t *accessbot.Tenant) error
 	UpdateTenant(ctx context.Context, t *accessbot.Tenant) error

@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Transactions", testTransactions},
 		{"Concurrency", testConcurrency},
+		{"Schedules", testSchedules},
 	}
 	for _, tc := range topics {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,201 @@
+package conformance
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/store"
+)
+
+func testSchedules(t *testing.T, s store.Store) {
+	t.Run("PutKeepsSinceUnlessChanged", func(t *testing.T) {
+		t.Parallel()
+		ten := newTenant(t, s)
+		since := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+		sc := &store.Schedule{TenantID: ten.ID, Job: "findings_digest", Cron: "0 9 * * *", TimeZone: "Europe/Berlin", Since: since}
+		ok(t, s.PutSchedule(ctx(), sc), "put")
+		again := &store.Schedule{TenantID: ten.ID, Job: "findings_digest", Cron: "0 9 * * *", TimeZone: "Europe/Berlin", Since: since.Add(time.Hour)}
+		ok(t, s.PutSchedule(ctx(), again), "put same")
+		if !again.Since.Equal(since) {
+			t.Fatalf("since moved to %s although nothing changed", again.Since)
+		}
+		changed := &store.Schedule{TenantID: ten.ID, Job: "findings_digest", Cron: "0 8 * * *", TimeZone: "Europe/Berlin", Since: since.Add(2 * time.Hour)}
+		ok(t, s.PutSchedule(ctx(), changed), "put changed")
+		if !changed.Since.Equal(since.Add(2 * time.Hour)) {
+			t.Fatalf("since = %s after a cron change, want %s", changed.Since, since.Add(2*time.Hour))
+		}
+		list, err := s.ListSchedules(ctx(), ten.ID)
+		ok(t, err, "list")
+		if len(list) != 1 || list[0].Cron != "0 8 * * *" {
+			t.Fatalf("list = %+v", list)
+		}
+		other := newTenant(t, s)
+		if l, _ := s.ListSchedules(ctx(), other.ID); len(l) != 0 {
+			t.Fatalf("another tenant sees %d schedules", len(l))
+		}
+		isErr(t, s.DeleteSchedule(ctx(), other.ID, "findings_digest"), accessbot.ErrNotFound, "delete from another tenant")
+		ok(t, s.DeleteSchedule(ctx(), ten.ID, "findings_digest"), "delete")
+	})
+
+	t.Run("ClaimSlotOneWinner", func(t *testing.T) {
+		t.Parallel()
+		ten := newTenant(t, s)
+		at := time.Date(2026, 7, 1, 7, 0, 0, 0, time.UTC)
+		now := at.Add(time.Minute)
+		var mu sync.Mutex
+		wins := 0
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				_, won, err := s.ClaimSlot(ctx(), ten.ID, "findings_digest", at, "r"+string(rune('0'+i)), now, time.Minute)
+				if err != nil {
+					t.Errorf("claim: %v", err)
+					return
+				}
+				if won {
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if wins != 1 {
+			t.Fatalf("%d winners, want 1", wins)
+		}
+		sl, err := s.GetSlot(ctx(), ten.ID, "findings_digest", at)
+		ok(t, err, "get")
+		if sl.Status != store.SlotRunning || sl.Attempts != 1 || !sl.At.Equal(at) {
+			t.Fatalf("slot = %+v", sl)
+		}
+		// Another tenant's identical slot is its own.
+		other := newTenant(t, s)
+		if _, won, err := s.ClaimSlot(ctx(), other.ID, "findings_digest", at, "x", now, time.Minute); err != nil || !won {
+			t.Fatalf("other tenant's claim: won=%v err=%v", won, err)
+		}
+	})
+
+	t.Run("ReclaimAfterLeaseAndFencing", func(t *testing.T) {
+		t.Parallel()
+		ten := newTenant(t, s)
+		at := time.Date(2026, 7, 1, 7, 0, 0, 0, time.UTC)
+		now := at
+		first, won, err := s.ClaimSlot(ctx(), ten.ID, "j", at, "a", now, time.Minute)
+		ok(t, err, "claim")
+		if !won {
+			t.Fatal("first claim lost")
+		}
+		if _, won, _ := s.ClaimSlot(ctx(), ten.ID, "j", at, "b", now.Add(30*time.Second), time.Minute); won {
+			t.Fatal("claimed while the lease runs")
+		}
+		// a fails; retry in 10s.
+		ok(t, s.FinishSlot(ctx(), ten.ID, "j", at, "a", first.Attempts, store.SlotRunning, "slack 429", now.Add(time.Second), now.Add(10*time.Second)), "fail attempt")
+		if _, won, _ := s.ClaimSlot(ctx(), ten.ID, "j", at, "b", now.Add(5*time.Second), time.Minute); won {
+			t.Fatal("claimed before the retry time")
+		}
+		second, won, err := s.ClaimSlot(ctx(), ten.ID, "j", at, "b", now.Add(10*time.Second), time.Minute)
+		ok(t, err, "reclaim")
+		if !won || second.Attempts != 2 || second.Owner != "b" || second.LastError != "slack 429" {
+			t.Fatalf("reclaim: won=%v slot=%+v", won, second)
+		}
+		// a's late finish loses: the claim moved on.
+		isErr(t, s.FinishSlot(ctx(), ten.ID, "j", at, "a", first.Attempts, store.SlotDone, "", now.Add(11*time.Second), time.Time{}), accessbot.ErrStale, "stale finish")
+		ok(t, s.FinishSlot(ctx(), ten.ID, "j", at, "b", second.Attempts, store.SlotDone, "", now.Add(12*time.Second), time.Time{}), "finish")
+		if _, won, _ := s.ClaimSlot(ctx(), ten.ID, "j", at, "c", now.Add(time.Hour), time.Minute); won {
+			t.Fatal("claimed a done slot")
+		}
+		last, err := s.LastSlot(ctx(), ten.ID, "j")
+		ok(t, err, "last")
+		if last.Status != store.SlotDone || last.FinishedAt == nil {
+			t.Fatalf("last = %+v", last)
+		}
+		_, err = s.LastDoneSlotBefore(ctx(), ten.ID, "j", at)
+		isErr(t, err, accessbot.ErrNotFound, "no done slot before the first")
+		later := at.Add(24 * time.Hour)
+		_, _, err = s.ClaimSlot(ctx(), ten.ID, "j", later, "c", later, time.Minute)
+		ok(t, err, "claim next day")
+		prev, err := s.LastDoneSlotBefore(ctx(), ten.ID, "j", later)
+		ok(t, err, "last done before")
+		if !prev.At.Equal(at) {
+			t.Fatalf("last done before %s = %s", later, prev.At)
+		}
+		if l, _ := s.LastSlot(ctx(), ten.ID, "j"); !l.At.Equal(later) {
+			t.Fatalf("last slot = %s, want %s", l.At, later)
+		}
+		_, err = s.LastSlot(ctx(), ten.ID, "other-job")
+		isErr(t, err, accessbot.ErrNotFound, "no slots")
+	})
+
+	t.Run("AlertSettings", func(t *testing.T) {
+		t.Parallel()
+		ten := newTenant(t, s)
+		_, err := s.GetAlertSettings(ctx(), ten.ID)
+		isErr(t, err, accessbot.ErrNotFound, "none yet")
+		a := &store.AlertSettings{TenantID: ten.ID, Channels: []string{"C1", "C2"}, AllClear: true}
+		ok(t, s.PutAlertSettings(ctx(), a), "put")
+		since := a.Since
+		b := &store.AlertSettings{TenantID: ten.ID, Channels: []string{"C3"}, AllClear: false, Since: since.Add(time.Hour)}
+		ok(t, s.PutAlertSettings(ctx(), b), "replace")
+		got, err := s.GetAlertSettings(ctx(), ten.ID)
+		ok(t, err, "get")
+		if len(got.Channels) != 1 || got.Channels[0] != "C3" || got.AllClear || !got.Since.Equal(since) {
+			t.Fatalf("settings = %+v (since want %s)", got, since)
+		}
+		ok(t, s.DeleteAlertSettings(ctx(), ten.ID), "delete")
+	})
+
+	t.Run("Deliveries", func(t *testing.T) {
+		t.Parallel()
+		ten := newTenant(t, s)
+		now := time.Date(2026, 7, 1, 7, 0, 0, 0, time.UTC)
+		key := "findings_digest:2026-07-01T07:00:00Z:C1:0"
+		var mu sync.Mutex
+		wins := 0
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				_, won, err := s.ClaimDelivery(ctx(), ten.ID, key, now, time.Minute)
+				if err != nil {
+					t.Errorf("claim delivery: %v", err)
+				}
+				if won {
+					mu.Lock()
+					wins++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if wins != 1 {
+			t.Fatalf("%d delivery winners, want 1", wins)
+		}
+		ok(t, s.ReleaseDelivery(ctx(), ten.ID, key, now.Add(5*time.Second)), "release")
+		d, won, err := s.ClaimDelivery(ctx(), ten.ID, key, now.Add(5*time.Second), time.Minute)
+		ok(t, err, "reclaim")
+		if !won || d.Attempts != 2 {
+			t.Fatalf("reclaim after release: won=%v %+v", won, d)
+		}
+		ok(t, s.CompleteDelivery(ctx(), ten.ID, key, "C1", "1.0001", now.Add(6*time.Second)), "complete")
+		d, won, err = s.ClaimDelivery(ctx(), ten.ID, key, now.Add(time.Hour), time.Minute)
+		ok(t, err, "claim sent")
+		if won || d.Status != store.DeliverySent || d.TS != "1.0001" || d.ChannelID != "C1" || d.SentAt == nil {
+			t.Fatalf("claim of a sent key: won=%v %+v", won, d)
+		}
+		isErr(t, s.CompleteDelivery(ctx(), ten.ID, key, "C1", "2", now), accessbot.ErrStale, "complete twice")
+		_, _, err = s.ClaimDelivery(ctx(), ten.ID, "findings_digest:2026-07-01T07:00:00Z:C2:0", now, time.Minute)
+		ok(t, err, "claim second")
+		_, _, err = s.ClaimDelivery(ctx(), ten.ID, "critical:f1:C1", now, time.Minute)
+		ok(t, err, "claim critical")
+		list, err := s.ListDeliveries(ctx(), ten.ID, "findings_digest:2026-07-01T07:00:00Z:")
+		ok(t, err, "list")
+		if len(list) != 2 || list[0].Key != key {
+			t.Fatalf("list = %+v", list)
+		}
+		other := newTenant(t, s)
+		if l, _ := s.ListDeliveries(ctx(), other.ID, ""); len(l) != 0 {
+			t.Fatalf("another tenant sees %d deliveries", len(l))
+		}
+	})
+}
