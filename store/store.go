@@ -108,4 +108,7 @@ type Queries interface {
 
 	SaveMessageRef(ctx context.Context, m *accessbot.MessageRef) error
 	ListMessageRefs(ctx context.Context, tenantID, objectID string) ([]accessbot.MessageRef, error)
+
+	Inventory // store/inventory.go
+	Findings  // store/inventory.go
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Transactions", testTransactions},
 		{"Concurrency", testConcurrency},
+		{"Inventory", testInventory}, {"Findings", testFindings}, {"InventoryIsolation", testInventoryIsolation},
 		{"Schedules", testSchedules},
 	}
 	for _, tc := range topics {

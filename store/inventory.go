@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/accessbot/accessbot"
+)
+
+// Inventory persists applications' identities, app entitlements, relations
+// and identity→employee mappings. Uploads replace a whole application's
+// snapshot at once: call the Replace methods inside InTx so an import is
+// one transaction.
+type Inventory interface {
+	// ReplaceIdentities makes ids the application's current identities,
+	// matched by ExternalID: new ones are created, changed ones updated,
+	// removed ones brought back, and current ones missing from ids get
+	// RemovedAt = at. ids must not repeat an ExternalID (ErrInvalid).
+	ReplaceIdentities(ctx context.Context, tenantID, appID string, ids []accessbot.Identity, at time.Time) (accessbot.SnapshotResult, error)
+	// ReplaceAppEntitlements does the same for app entitlements.
+	ReplaceAppEntitlements(ctx context.Context, tenantID, appID string, es []accessbot.AppEntitlement, at time.Time) (accessbot.SnapshotResult, error)
+	// ReplaceRelations does the same for relations, named by external ids.
+	// A key naming an identity or entitlement the application does not have
+	// (or has removed) fails with ErrNotFound and writes nothing; callers
+	// check keys first to report rows.
+	ReplaceRelations(ctx context.Context, tenantID, appID string, keys []accessbot.RelationKey, at time.Time) (accessbot.SnapshotResult, error)
+	// ReplaceIdentityMappings makes ms the mappings of the given identities'
+	// applications: mappings of identities in appIDs that are not in ms are
+	// deleted. An empty appIDs means every application of the tenant.
+	ReplaceIdentityMappings(ctx context.Context, tenantID string, appIDs []string, ms []accessbot.IdentityMapping) (accessbot.SnapshotResult, error)
+
+	// List methods return current rows, or every row with includeRemoved.
+	// An empty appID lists every application of the tenant.
+	ListIdentities(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.Identity, error)
+	ListAppEntitlements(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.AppEntitlement, error)
+	ListRelations(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.Relation, error)
+	ListIdentityMappings(ctx context.Context, tenantID string) ([]accessbot.IdentityMapping, error)
+}
+
+// Findings persists findings, tenant-defined rules and the per-tenant
+// token of the external findings endpoint.
+type Findings interface {
+	// SyncFindings records one run of rule: every match is opened (new),
+	// reopened (was resolved) or seen again (LastSeen = at); open and
+	// acknowledged findings of rule that are not in matches are resolved by
+	// accessbot.ActorSystem. Subjects must not repeat (ErrInvalid). Atomic.
+	SyncFindings(ctx context.Context, tenantID, rule string, matches []accessbot.FindingMatch, at time.Time) (accessbot.SyncResult, error)
+	// ReportFindings records findings from outside (external tools): like
+	// SyncFindings, each is opened, reopened or seen again, but nothing
+	// else is resolved. Atomic.
+	ReportFindings(ctx context.Context, tenantID, rule string, matches []accessbot.FindingMatch, at time.Time) (accessbot.SyncResult, error)
+	GetFinding(ctx context.Context, tenantID, id string) (*accessbot.Finding, error)
+	// ListFindings returns matching findings, most severe first, then newest.
+	ListFindings(ctx context.Context, tenantID string, f accessbot.FindingFilter) ([]accessbot.Finding, error)
+	// NewFindingsSince returns findings still open that were opened (first,
+	// or again) after since, most severe first: what a digest announces.
+	NewFindingsSince(ctx context.Context, tenantID string, since time.Time) ([]accessbot.Finding, error)
+	// SetFindingStatus moves a finding to status (acknowledged or resolved,
+	// by a user) if its status is one of from; otherwise ErrStale, so two
+	// people clicking at once get one winner.
+	SetFindingStatus(ctx context.Context, tenantID, id string, from []accessbot.FindingStatus, to accessbot.FindingStatus, by string, at time.Time) error
+
+	// ReplaceTenantRules makes rules the tenant's declared rules.
+	ReplaceTenantRules(ctx context.Context, tenantID string, rules []accessbot.TenantRule) error
+	ListTenantRules(ctx context.Context, tenantID string) ([]accessbot.TenantRule, error)
+
+	// PutFindingsToken stores the SHA-256 hash of the tenant's findings
+	// endpoint token, replacing any previous one.
+	PutFindingsToken(ctx context.Context, tenantID string, hash []byte, at time.Time) error
+	// FindingsTokenHash returns the stored hash, ErrNotFound when none.
+	FindingsTokenHash(ctx context.Context, tenantID string) ([]byte, error)
+}
