@@ -143,9 +143,7 @@ func connectRedis(ctx context.Context, cfg *config.Config) (*redis.Client, error
 // (rt.HTTP.Handle("GET /slack/install", …)) and start its long-running parts
 // with rt.Go("slack", …), which run until ctx is cancelled.
 func (m *Main) startSlack(ctx context.Context, rt *Runtime) error {
-	_ = ctx
-	rt.Log.Warn().Msg("slack tokens are set but this build does not run the Slack runtime yet")
-	return nil
+	return m.startSlackRuntime(ctx, rt)
 }
 
 // group runs named goroutines; the first failure cancels the rest.

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/accessbot/accessbot/bot"
+	"github.com/accessbot/accessbot/bot/slackapi"
+	"github.com/accessbot/accessbot/handlers"
+)
+
+// startSlackRuntime binds the single workspace (when slack.bot_token is set),
+// assembles the Slack runtime and runs its Socket Mode connections in rt's
+// group: a rejected app token stops `run` with the reason.
+func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
+	cfg := rt.Config.Slack
+	if !cfg.SocketMode() {
+		rt.Log.Warn().Msg("slack.app_token is not set: no Socket Mode connection, so the bot receives nothing from Slack")
+		return nil
+	}
+	if cfg.SingleWorkspace() {
+		ws, err := bot.BindSingleWorkspace(ctx, rt.Store, cfg.BotToken, cfg.Tenant,
+			slackapi.Options{APIURL: cfg.APIURL, Log: rt.Log})
+		if err != nil {
+			return err
+		}
+		rt.Log.Info().Str("tenant", ws.TenantID).Str("team", ws.TeamID).Str("team_name", ws.TeamName).Msg("slack workspace bound")
+	}
+	ac := bot.AppConfig{
+		Store:       rt.Store,
+		AppToken:    cfg.AppToken,
+		BotToken:    cfg.BotToken,
+		APIURL:      cfg.APIURL,
+		Connections: cfg.Connections,
+		IdentityTTL: cfg.IdentityCacheTTL,
+		Register: func(r *bot.Router, id bot.Resolver) error {
+			return handlers.Register(r, handlers.Deps{Identity: id})
+		},
+		Now: rt.Now,
+		Log: rt.Log,
+	}
+	if rt.Keyring != nil {
+		ac.Keys = rt.Keyring
+	}
+	if rt.Redis != nil { // never a typed nil inside the interface
+		ac.Redis = rt.Redis
+	}
+	app, err := bot.NewApp(ac)
+	if err != nil {
+		return fmt.Errorf("slack runtime: %w", err)
+	}
+	rt.HTTP.AddCheck("slack", func(context.Context) error {
+		if app.Manager.Connected() == 0 {
+			return errors.New("no Slack Socket Mode connection is open")
+		}
+		return nil
+	})
+	rt.Go("slack", app.Run)
+	return nil
+}
