@@ -23,6 +23,8 @@ type Invalidator interface {
 // Deps are what the handlers need.
 type Deps struct {
 	Identity Invalidator
+	// Requests, when set, adds access requests and approvals (see NewRequests).
+	Requests *Requests
 }
 
 // Handlers holds the dependencies of every handler.
@@ -41,6 +43,9 @@ func Register(r *bot.Router, deps Deps) error {
 	r.Command(views.Command, views.SubHelp, h.help)
 	r.Event("app_home_opened", bot.ActorOptional, h.appHomeOpened)
 	r.Event("user_change", bot.NoActor, h.userChange)
+	if deps.Requests != nil {
+		deps.Requests.register(r)
+	}
 	return r.Err()
 }
 
@@ -52,7 +57,11 @@ func helpEntries() []views.HelpEntry {
 }
 
 func (h *Handlers) help(ctx context.Context, req *bot.Request) error {
-	text, blocks := views.Help(views.Command, helpEntries())
+	entries := helpEntries()
+	if h.deps.Requests != nil {
+		entries = append(entries, h.deps.Requests.helpEntries()...)
+	}
+	text, blocks := views.Help(views.Command, entries)
 	return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks})
 }
 
@@ -75,6 +84,13 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 	var view slack.HomeTabViewRequest
 	if req.Actor != nil {
 		view = views.Home(views.HomeInfo{Tenant: req.Actor.Tenant, User: req.Actor.User})
+		if h.deps.Requests != nil {
+			v, err := h.deps.Requests.HomeView(ctx, req.Actor, views.HomeInfo{Tenant: req.Actor.Tenant, User: req.Actor.User})
+			if err != nil {
+				return err
+			}
+			view = v
+		}
 	} else {
 		view = views.UnlinkedHome(views.UnlinkedInfo{Reason: bot.PlainWords(req.ActorErr), Email: reportedEmail(req.ActorErr)})
 	}

@@ -111,4 +111,5 @@ type Queries interface {
 
 	Inventory // store/inventory.go
 	Findings  // store/inventory.go
+	Reviews   // store/review.go
 }

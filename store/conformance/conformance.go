@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"Transactions", testTransactions},
 		{"Concurrency", testConcurrency},
 		{"Inventory", testInventory}, {"Findings", testFindings}, {"InventoryIsolation", testInventoryIsolation},
+		{"Reviews", testReviews}, // review.go
 		{"Schedules", testSchedules},
 	}
 	for _, tc := range topics {

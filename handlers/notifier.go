@@ -1,0 +1,440 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/slackapi"
+	"github.com/accessbot/accessbot/flows/requests"
+	"github.com/accessbot/accessbot/handlers/views"
+)
+
+// ChatAPI is the part of a workspace's Web API the notifier uses;
+// *slackapi.Client has it.
+type ChatAPI interface {
+	PostMessage(ctx context.Context, channelID string, m slackapi.Message) (channel, ts string, err error)
+	UpdateMessage(ctx context.Context, channelID, ts string, m slackapi.Message) error
+	OpenConversation(ctx context.Context, userIDs ...string) (string, error)
+	GetUserByEmail(ctx context.Context, email string) (*slack.User, error)
+}
+
+var _ ChatAPI = (*slackapi.Client)(nil)
+
+// ChatClients hands out a workspace's ChatAPI.
+type ChatClients interface {
+	For(ctx context.Context, teamID string) (ChatAPI, error)
+}
+
+// ChatClientsFunc adapts a function to ChatClients.
+type ChatClientsFunc func(ctx context.Context, teamID string) (ChatAPI, error)
+
+func (f ChatClientsFunc) For(ctx context.Context, teamID string) (ChatAPI, error) { return f(ctx, teamID) }
+
+// SlackChatClients adapts *slackapi.Clients.
+func SlackChatClients(c *slackapi.Clients) ChatClients {
+	return ChatClientsFunc(func(ctx context.Context, teamID string) (ChatAPI, error) {
+		cl, err := c.For(ctx, teamID)
+		if err != nil {
+			return nil, err
+		}
+		return cl, nil
+	})
+}
+
+// NotifierStore is what the notifier reads and writes.
+type NotifierStore interface {
+	cardStore
+	WorkspaceByTenant(ctx context.Context, tenantID string) (*accessbot.Workspace, error)
+	SaveMessageRef(ctx context.Context, m *accessbot.MessageRef) error
+	ListMessageRefs(ctx context.Context, tenantID, objectID string) ([]accessbot.MessageRef, error)
+}
+
+// NotifierConfig wires a Notifier.
+type NotifierConfig struct {
+	Store   NotifierStore
+	Clients ChatClients
+	// Workers > 0 sends notifications in the background once Start runs,
+	// in order per request, so a view submission is never held up by Slack
+	// calls. 0 (or before Start) sends them inline.
+	Workers int
+	Log     zerolog.Logger
+}
+
+// Message purposes remembered with store.SaveMessageRef.
+const (
+	purposeRequester = "requester"
+	purposeApproval  = "approval:" // + 1-based level
+)
+
+func approvalPurpose(level int) string { return purposeApproval + strconv.Itoa(level+1) }
+
+// Notifier tells people about access requests in Slack DMs: approvers get a
+// message with Approve / Deny / Details, every copy of a level's messages is
+// updated when it is decided, and the requester follows along in the thread
+// of their confirmation message.
+type Notifier struct {
+	st      NotifierStore
+	clients ChatClients
+	cards   cardLoader
+	log     zerolog.Logger
+
+	running atomic.Bool
+	queues  []chan func(context.Context)
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	slackIDs map[string]string // team|email → Slack user id
+}
+
+var _ requests.Notifier = (*Notifier)(nil)
+
+// NewNotifier builds a notifier; call Start to send in the background.
+func NewNotifier(cfg NotifierConfig) *Notifier {
+	n := &Notifier{st: cfg.Store, clients: cfg.Clients, cards: cardLoader{st: cfg.Store}, slackIDs: map[string]string{},
+		log: cfg.Log.With().Str("component", "request_notifier").Logger()}
+	for range cfg.Workers {
+		n.queues = append(n.queues, make(chan func(context.Context), 64))
+	}
+	return n
+}
+
+// Start runs the background workers until ctx ends; queued work is then
+// finished with a short deadline. Without workers it does nothing.
+func (n *Notifier) Start(ctx context.Context) {
+	if len(n.queues) == 0 || !n.running.CompareAndSwap(false, true) {
+		return
+	}
+	for _, q := range n.queues {
+		n.wg.Go(func() {
+			for {
+				select {
+				case job := <-q:
+					job(context.WithoutCancel(ctx))
+				case <-ctx.Done():
+					n.running.Store(false)
+					for {
+						select {
+						case job := <-q:
+							job(context.WithoutCancel(ctx))
+						default:
+							return
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// Wait blocks until the workers stopped (after Start's ctx ended).
+func (n *Notifier) Wait() { n.wg.Wait() }
+
+// do runs fn for req: queued on the request's worker, or inline.
+func (n *Notifier) do(ctx context.Context, req *accessbot.AccessRequest, what string, fn func(context.Context) error) error {
+	if !n.running.Load() {
+		return fn(ctx)
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(req.ID))
+	q := n.queues[int(h.Sum32())%len(n.queues)]
+	job := func(ctx context.Context) {
+		if err := fn(ctx); err != nil {
+			n.log.Error().Err(err).Str("tenant", req.TenantID).Str("request", req.ID).Str("notify", what).Msg("notify failed")
+		}
+	}
+	select {
+	case q <- job:
+		return nil
+	default:
+		// A full queue means Slack is slow; waiting here beats dropping a message.
+		select {
+		case q <- job:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("queue %s for request %s: %w", what, req.ID, ctx.Err())
+		}
+	}
+}
+
+// tenantClient returns the Slack client of the tenant's workspace.
+func (n *Notifier) tenantClient(ctx context.Context, tenantID string) (ChatAPI, string, error) {
+	ws, err := n.st.WorkspaceByTenant(ctx, tenantID)
+	if err != nil {
+		return nil, "", fmt.Errorf("find the Slack workspace of tenant %s: %w", tenantID, err)
+	}
+	cl, err := n.clients.For(ctx, ws.TeamID)
+	if err != nil {
+		return nil, "", fmt.Errorf("slack client for team %s: %w", ws.TeamID, err)
+	}
+	return cl, ws.TeamID, nil
+}
+
+// slackID maps a tenant user to their Slack user id by email, cached in process.
+func (n *Notifier) slackID(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User) (string, error) {
+	key := teamID + "|" + accessbot.NormalizeEmail(u.Email)
+	n.mu.Lock()
+	id, ok := n.slackIDs[key]
+	n.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	su, err := cl.GetUserByEmail(ctx, u.Email)
+	if err != nil {
+		return "", fmt.Errorf("find Slack user of %s: %w", u.ID, err)
+	}
+	n.mu.Lock()
+	n.slackIDs[key] = su.ID
+	n.mu.Unlock()
+	return su.ID, nil
+}
+
+// dm opens the DM with a tenant user and returns its channel.
+func (n *Notifier) dm(ctx context.Context, cl ChatAPI, teamID, tenantID, userID string) (string, error) {
+	u, err := n.st.GetUser(ctx, tenantID, userID)
+	if err != nil {
+		return "", fmt.Errorf("load user %s: %w", userID, err)
+	}
+	sid, err := n.slackID(ctx, cl, teamID, u)
+	if err != nil {
+		return "", err
+	}
+	ch, err := cl.OpenConversation(ctx, sid)
+	if err != nil {
+		return "", fmt.Errorf("open DM with %s: %w", userID, err)
+	}
+	return ch, nil
+}
+
+func (n *Notifier) refs(ctx context.Context, req *accessbot.AccessRequest, purpose string) ([]accessbot.MessageRef, error) {
+	all, err := n.st.ListMessageRefs(ctx, req.TenantID, req.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list messages of request %s: %w", req.ID, err)
+	}
+	var out []accessbot.MessageRef
+	for _, r := range all {
+		if r.Purpose == purpose {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// RequestCreated sends the requester their confirmation DM, whose thread
+// carries every later step.
+func (n *Notifier) RequestCreated(ctx context.Context, req *accessbot.AccessRequest) error {
+	return n.do(ctx, req, "request_created", func(ctx context.Context) error {
+		cl, team, err := n.tenantClient(ctx, req.TenantID)
+		if err != nil {
+			return err
+		}
+		card, err := n.cards.card(ctx, req, true)
+		if err != nil {
+			return err
+		}
+		ch, err := n.dm(ctx, cl, team, req.TenantID, req.RequesterID)
+		if err != nil {
+			return err
+		}
+		text, blocks := views.RequesterMessage(card)
+		ch, ts, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
+		if err != nil {
+			return fmt.Errorf("post confirmation of request %s: %w", req.ID, err)
+		}
+		return n.save(ctx, req, purposeRequester, req.RequesterID, ch, ts)
+	})
+}
+
+func (n *Notifier) save(ctx context.Context, req *accessbot.AccessRequest, purpose, userID, ch, ts string) error {
+	if err := n.st.SaveMessageRef(ctx, &accessbot.MessageRef{TenantID: req.TenantID, ObjectID: req.ID, Purpose: purpose,
+		UserID: userID, ChannelID: ch, TS: ts}); err != nil {
+		return fmt.Errorf("remember %s message of request %s: %w", purpose, req.ID, err)
+	}
+	return nil
+}
+
+// ApprovalNeeded DMs each approver the request with Approve / Deny / Details
+// and tells the requester who has it now.
+func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
+	return n.do(ctx, req, "approval_needed", func(ctx context.Context) error {
+		cl, team, err := n.tenantClient(ctx, req.TenantID)
+		if err != nil {
+			return err
+		}
+		card, err := n.cards.card(ctx, req, true)
+		if err != nil {
+			return err
+		}
+		st := views.LevelState{Level: level, Closed: requests.LevelClosed(req, level), Decisions: decisionsAt(card.Decisions, level)}
+		text, blocks := views.ApprovalMessage(card, st)
+		var errs []error
+		var names []string
+		for _, id := range approverIDs {
+			names = append(names, n.cards.name(ctx, req.TenantID, id))
+			ch, err := n.dm(ctx, cl, team, req.TenantID, id)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			ch, ts, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("DM approver %s: %w", id, err))
+				continue
+			}
+			errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, ch, ts))
+		}
+		escalated := req.EscalatedAt != nil && level == req.Level
+		errs = append(errs, n.tellRequester(ctx, cl, req, card, views.WaitingText(card, names, escalated)))
+		return errors.Join(errs...)
+	})
+}
+
+// tellRequester replies in the confirmation thread and refreshes the
+// confirmation itself.
+func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot.AccessRequest, card views.RequestCard, say string) error {
+	refs, err := n.refs(ctx, req, purposeRequester)
+	if err != nil {
+		return err
+	}
+	if len(refs) == 0 {
+		return fmt.Errorf("request %s has no confirmation message to reply to", req.ID)
+	}
+	var errs []error
+	text, blocks := views.RequesterMessage(card)
+	for _, r := range refs {
+		if _, _, err := cl.PostMessage(ctx, r.ChannelID, slackapi.Message{Text: say, ThreadTS: r.TS}); err != nil {
+			errs = append(errs, fmt.Errorf("reply to requester of %s: %w", req.ID, err))
+		}
+		if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
+			errs = append(errs, fmt.Errorf("update confirmation of %s: %w", req.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// updateLevel rewrites every approver's copy of level's message.
+func (n *Notifier) updateLevel(ctx context.Context, cl ChatAPI, req *accessbot.AccessRequest, card views.RequestCard, st views.LevelState) error {
+	refs, err := n.refs(ctx, req, approvalPurpose(st.Level))
+	if err != nil {
+		return err
+	}
+	text, blocks := views.ApprovalMessage(card, st)
+	var errs []error
+	for _, r := range refs {
+		if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
+			errs = append(errs, fmt.Errorf("update approval message %s/%s of %s: %w", r.ChannelID, r.TS, req.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LevelDecided updates every copy of the level's message to say who
+// decided and when, and tells the requester.
+func (n *Notifier) LevelDecided(ctx context.Context, req *accessbot.AccessRequest, level int, decisions []accessbot.Decision) error {
+	return n.do(ctx, req, "level_decided", func(ctx context.Context) error {
+		cl, _, err := n.tenantClient(ctx, req.TenantID)
+		if err != nil {
+			return err
+		}
+		card, err := n.cards.card(ctx, req, true)
+		if err != nil {
+			return err
+		}
+		closed := requests.LevelClosed(req, level)
+		lines := decisionsAt(card.Decisions, level)
+		errs := []error{n.updateLevel(ctx, cl, req, card, views.LevelState{Level: level, Closed: closed, Decisions: lines})}
+		if len(decisions) > 0 {
+			last := decisions[len(decisions)-1]
+			line := views.DecisionLine{Level: level, By: n.cards.name(ctx, req.TenantID, last.ApproverID), Decision: last.Decision, Reason: last.Reason, At: last.DecidedAt}
+			errs = append(errs, n.tellRequester(ctx, cl, req, card, views.StepText(card, line, closed)))
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// RequestFinished tells the requester how it ended; a cancelled or expired
+// request also closes the current level's messages.
+func (n *Notifier) RequestFinished(ctx context.Context, req *accessbot.AccessRequest) error {
+	return n.do(ctx, req, "request_finished", func(ctx context.Context) error {
+		cl, _, err := n.tenantClient(ctx, req.TenantID)
+		if err != nil {
+			return err
+		}
+		card, err := n.cards.card(ctx, req, true)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		if req.Status == accessbot.StatusCancelled || req.Status == accessbot.StatusExpired {
+			errs = append(errs, n.updateLevel(ctx, cl, req, card, views.LevelState{Level: req.Level, Closed: true, Decisions: decisionsAt(card.Decisions, req.Level)}))
+		}
+		errs = append(errs, n.tellRequester(ctx, cl, req, card, views.FinishedText(card)))
+		return errors.Join(errs...)
+	})
+}
+
+// Remind nudges approvers in the thread of their approval message (or a new
+// one when there is none).
+func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
+	return n.do(ctx, req, "remind", func(ctx context.Context) error {
+		cl, team, err := n.tenantClient(ctx, req.TenantID)
+		if err != nil {
+			return err
+		}
+		card, err := n.cards.card(ctx, req, true)
+		if err != nil {
+			return err
+		}
+		refs, err := n.refs(ctx, req, approvalPurpose(level))
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, id := range approverIDs {
+			ch, thread := "", ""
+			for _, r := range refs {
+				if r.UserID == id {
+					ch, thread = r.ChannelID, r.TS
+				}
+			}
+			if ch == "" {
+				if ch, err = n.dm(ctx, cl, team, req.TenantID, id); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			if thread == "" {
+				text, blocks := views.ApprovalMessage(card, views.LevelState{Level: level, Decisions: decisionsAt(card.Decisions, level)})
+				c, ts, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(card) + " " + text, Blocks: blocks})
+				if err != nil {
+					errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
+					continue
+				}
+				errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, c, ts))
+				continue
+			}
+			if _, _, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(card), ThreadTS: thread}); err != nil {
+				errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+func decisionsAt(all []views.DecisionLine, level int) []views.DecisionLine {
+	var out []views.DecisionLine
+	for _, d := range all {
+		if d.Level == level {
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -1,0 +1,155 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/requests"
+	"github.com/accessbot/accessbot/handlers/views"
+)
+
+// cardStore is what turning a request into a views.RequestCard reads.
+type cardStore interface {
+	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
+	GetApplication(ctx context.Context, tenantID, id string) (*accessbot.Application, error)
+	GetConnection(ctx context.Context, tenantID, id string) (*accessbot.Connection, error)
+	ListDecisions(ctx context.Context, tenantID, requestID string) ([]accessbot.Decision, error)
+}
+
+// cardLoader resolves the names a request card shows.
+type cardLoader struct {
+	st cardStore
+}
+
+// name is a user's display name; a vanished user is named by id.
+func (l cardLoader) name(ctx context.Context, tenantID, userID string) string {
+	if userID == requests.SystemActor {
+		return "accessbot"
+	}
+	u, err := l.st.GetUser(ctx, tenantID, userID)
+	if err != nil {
+		return "user " + userID
+	}
+	return userName(u)
+}
+
+func userName(u *accessbot.User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Email
+}
+
+// card builds the card of req; decisions adds its decision history.
+func (l cardLoader) card(ctx context.Context, req *accessbot.AccessRequest, decisions bool) (views.RequestCard, error) {
+	c := views.RequestCard{
+		ID: req.ID, Kind: req.Kind, Status: req.Status, Duration: req.Duration, Justification: req.Justification,
+		Level: req.Level, Levels: len(req.Levels), Escalated: req.EscalatedAt != nil, CreatedAt: req.CreatedAt,
+		Requester: l.name(ctx, req.TenantID, req.RequesterID),
+	}
+	if req.TargetUserID != "" {
+		c.Target = l.name(ctx, req.TenantID, req.TargetUserID)
+	}
+	app, err := l.st.GetApplication(ctx, req.TenantID, req.AppID)
+	switch {
+	case err == nil:
+		c.App = app.Name
+	case errors.Is(err, accessbot.ErrNotFound):
+		c.App = "(deleted application)"
+	default:
+		return c, fmt.Errorf("card of request %s: load application: %w", req.ID, err)
+	}
+	if req.ConnectionID != "" {
+		conn, err := l.st.GetConnection(ctx, req.TenantID, req.ConnectionID)
+		switch {
+		case err == nil:
+			c.Connection, c.ConnectionType = conn.Name, conn.Type
+		case errors.Is(err, accessbot.ErrNotFound):
+			c.Connection = "(deleted connection)"
+		default:
+			return c, fmt.Errorf("card of request %s: load connection: %w", req.ID, err)
+		}
+	}
+	switch req.Kind {
+	case accessbot.RequestConnectionCreate:
+		var p requests.ConnectionCreatePayload
+		if err := json.Unmarshal(req.Payload, &p); err != nil {
+			return c, fmt.Errorf("card of request %s: decode payload: %w", req.ID, err)
+		}
+		nc := &views.NewConnection{Name: p.Name, Type: p.Type, Description: p.Description}
+		labels := map[string]string{}
+		if app != nil {
+			for _, f := range app.ConnectionSchema {
+				labels[f.Name] = f.Label
+			}
+		}
+		keys := make([]string, 0, len(p.Fields))
+		for k := range p.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			label := labels[k]
+			if label == "" {
+				label = k
+			}
+			nc.Fields = append(nc.Fields, views.Field{Label: label, Value: p.Fields[k]})
+		}
+		c.New = nc
+	case accessbot.RequestConnectionAssign:
+		p, err := requests.DecodeAssignment(req)
+		if err != nil {
+			return c, fmt.Errorf("card of request %s: %w", req.ID, err)
+		}
+		c.Grants, c.Revokes = grantWords(p.Grants), grantWords(p.Revokes)
+	case accessbot.RequestConnectionDelete:
+		var p requests.ConnectionDeletePayload
+		if json.Unmarshal(req.Payload, &p) == nil && p.Name != "" {
+			// The connection may be gone once deleted: the payload still names it.
+			c.Connection, c.ConnectionType = p.Name, p.Type
+		}
+	}
+	if decisions && req.ID != "" {
+		ds, err := l.st.ListDecisions(ctx, req.TenantID, req.ID)
+		if err != nil {
+			return c, fmt.Errorf("card of request %s: list decisions: %w", req.ID, err)
+		}
+		for _, d := range ds {
+			c.Decisions = append(c.Decisions, views.DecisionLine{Level: d.Level, By: l.name(ctx, req.TenantID, d.ApproverID),
+				Decision: d.Decision, Reason: d.Reason, At: d.DecidedAt})
+		}
+	}
+	return c, nil
+}
+
+func grantWords(gs []requests.Grant) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.SourceName + " (" + g.Type + ")"
+	}
+	return out
+}
+
+// chain names each level's approvers: "Bob, Carol (all must approve)".
+func (l cardLoader) chain(ctx context.Context, req *accessbot.AccessRequest) []string {
+	out := make([]string, len(req.Levels))
+	for i, lvl := range req.Levels {
+		var names []string
+		for _, id := range requests.LevelApprovers(req, i) {
+			names = append(names, l.name(ctx, req.TenantID, id))
+		}
+		s := strings.Join(names, ", ")
+		if lvl.Rule == accessbot.RuleAll && len(names) > 1 {
+			s += " (all must approve)"
+		} else if len(names) > 1 {
+			s += " (any one)"
+		}
+		out[i] = s
+	}
+	return out
+}

@@ -1,0 +1,179 @@
+package conformance
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/store"
+)
+
+func newCampaign(t *testing.T, q store.Queries, tenantID, def string, slot *time.Time) *accessbot.Campaign {
+	t.Helper()
+	c := &accessbot.Campaign{TenantID: tenantID, Name: "Q" + randHex(2), Scope: accessbot.ReviewScope{AppIDs: []string{"a1"}, PrivilegedOnly: true},
+		Levels: []accessbot.ReviewerRule{accessbot.ReviewerManager, accessbot.ReviewerAppOwner}, DueAt: fixedTime().Add(14 * 24 * time.Hour),
+		CreatedBy: "system", Definition: def, Slot: slot}
+	ok(t, q.CreateCampaign(ctx(), c), "create campaign")
+	return c
+}
+
+func reviewItem(tenantID, campaignID, reviewer, subject string, level int) accessbot.ReviewItem {
+	return accessbot.ReviewItem{TenantID: tenantID, CampaignID: campaignID, Level: level, AppID: "a1", IdentityID: "i-" + subject,
+		EntitlementID: "e1", ReviewerID: reviewer, Subject: subject, AppName: "GitLab", EntitlementName: "admins", Privileged: true}
+}
+
+func testReviews(t *testing.T, s store.Store) {
+	ten := newTenant(t, s)
+	tid := ten.ID
+
+	t.Run("definitions", func(t *testing.T) {
+		due := fixedTime()
+		defs := []accessbot.CampaignDefinition{
+			{Name: "quarterly", Scope: accessbot.ReviewScope{AppIDs: []string{"a1", "a2"}}, Levels: []accessbot.ReviewerRule{accessbot.ReviewerManager},
+				Cron: "0 9 1 */3 *", TimeZone: "Europe/Berlin", DueAfter: 14 * 24 * time.Hour},
+			{Name: "once", Scope: accessbot.ReviewScope{AppIDs: []string{"a1"}, PrivilegedOnly: true}, Levels: []accessbot.ReviewerRule{accessbot.ReviewerAppOwner}, DueAt: &due},
+		}
+		ok(t, s.ReplaceCampaignDefinitions(ctx(), tid, defs), "replace definitions")
+		got, err := s.ListCampaignDefinitions(ctx(), tid)
+		ok(t, err, "list definitions")
+		if len(got) != 2 || got[0].Name != "once" || !got[0].DueAt.Equal(due.UTC().Truncate(time.Microsecond)) || !got[0].Scope.PrivilegedOnly ||
+			got[1].Cron != "0 9 1 */3 *" || got[1].DueAfter != 14*24*time.Hour || len(got[1].Scope.AppIDs) != 2 {
+			t.Fatalf("definitions read back: %+v", got)
+		}
+		ok(t, s.ReplaceCampaignDefinitions(ctx(), tid, defs[:1]), "replace with one")
+		got, err = s.ListCampaignDefinitions(ctx(), tid)
+		ok(t, err, "list definitions")
+		if len(got) != 1 || got[0].Name != "quarterly" {
+			t.Fatalf("after replace: %+v", got)
+		}
+		other := newTenant(t, s)
+		if got, _ := s.ListCampaignDefinitions(ctx(), other.ID); len(got) != 0 {
+			t.Fatalf("another tenant sees %d definitions", len(got))
+		}
+	})
+
+	t.Run("campaigns", func(t *testing.T) {
+		slot := time.Date(2031, 1, 1, 8, 0, 0, 0, time.UTC)
+		c := newCampaign(t, s, tid, "quarterly", &slot)
+		got, err := s.GetCampaign(ctx(), tid, c.ID)
+		ok(t, err, "get campaign")
+		if got.Status != accessbot.CampaignActive || !got.Slot.Equal(slot) || len(got.Levels) != 2 || !got.Scope.PrivilegedOnly || !got.DueAt.Equal(c.DueAt) {
+			t.Fatalf("campaign read back: %+v", got)
+		}
+		dup := &accessbot.Campaign{TenantID: tid, Name: "again", Levels: c.Levels, DueAt: c.DueAt, CreatedBy: "system", Definition: "quarterly", Slot: &slot}
+		isErr(t, s.CreateCampaign(ctx(), dup), accessbot.ErrConflict, "second launch of one slot")
+		// Ad-hoc campaigns (no definition) never collide.
+		newCampaign(t, s, tid, "", nil)
+		newCampaign(t, s, tid, "", nil)
+		later := slot.Add(90 * 24 * time.Hour)
+		c2 := newCampaign(t, s, tid, "quarterly", &later)
+		last, err := s.LastCampaignOf(ctx(), tid, "quarterly")
+		ok(t, err, "last campaign")
+		if last.ID != c2.ID {
+			t.Fatalf("last campaign %s, want %s", last.ID, c2.ID)
+		}
+		_, err = s.LastCampaignOf(ctx(), tid, "nothing")
+		isErr(t, err, accessbot.ErrNotFound, "last campaign of unknown definition")
+		ok(t, s.CompleteCampaign(ctx(), tid, c.ID, fixedTime()), "complete")
+		isErr(t, s.CompleteCampaign(ctx(), tid, c.ID, fixedTime()), accessbot.ErrStale, "complete twice")
+		isErr(t, s.CompleteCampaign(ctx(), newTenant(t, s).ID, c2.ID, fixedTime()), accessbot.ErrNotFound, "complete another tenant's")
+		active, err := s.ListCampaigns(ctx(), tid, accessbot.CampaignActive)
+		ok(t, err, "list active")
+		if len(active) != 3 {
+			t.Fatalf("%d active campaigns, want 3", len(active))
+		}
+	})
+
+	t.Run("items", func(t *testing.T) {
+		c := newCampaign(t, s, tid, "", nil)
+		items := []accessbot.ReviewItem{reviewItem(tid, c.ID, "mgr", "bob", 0), reviewItem(tid, c.ID, "mgr", "ann", 0), reviewItem(tid, c.ID, "other", "cy", 0)}
+		ok(t, s.CreateReviewItems(ctx(), items), "create items")
+		isErr(t, s.CreateReviewItems(ctx(), items[:1]), accessbot.ErrConflict, "same item twice")
+		mine, err := s.ListReviewItems(ctx(), tid, accessbot.ReviewItemFilter{ReviewerID: "mgr", Status: accessbot.ReviewPending})
+		ok(t, err, "list mine")
+		if len(mine) != 2 || mine[0].Subject != "ann" || !mine[0].Privileged || mine[0].EntitlementName != "admins" {
+			t.Fatalf("my items: %+v", mine)
+		}
+		n, err := s.CountPendingReviews(ctx(), tid, "mgr")
+		ok(t, err, "count")
+		if n != 2 {
+			t.Fatalf("pending count %d, want 2", n)
+		}
+		at := fixedTime()
+		id := items[0].ID
+		isErr(t, s.DecideReviewItem(ctx(), tid, id, "other", accessbot.ReviewKept, "", at), accessbot.ErrStale, "foreign reviewer decides")
+		isErr(t, s.DecideReviewItem(ctx(), tid, "nope", "mgr", accessbot.ReviewKept, "", at), accessbot.ErrNotFound, "unknown item")
+		isErr(t, s.DecideReviewItem(ctx(), tid, id, "mgr", "maybe", "", at), accessbot.ErrInvalid, "bad status")
+		// Ten racing decisions: exactly one wins.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, stale := 0, 0
+		for range 10 {
+			wg.Go(func() {
+				err := s.DecideReviewItem(ctx(), tid, id, "mgr", accessbot.ReviewRevoked, "gone", at)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, accessbot.ErrStale):
+					stale++
+				default:
+					t.Errorf("racing decide: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if wins != 1 || stale != 9 {
+			t.Fatalf("racing decisions: %d won, %d stale; want 1 and 9", wins, stale)
+		}
+		got, err := s.GetReviewItem(ctx(), tid, id)
+		ok(t, err, "get item")
+		if got.Status != accessbot.ReviewRevoked || got.DecidedBy != "mgr" || got.Comment != "gone" || got.DecidedAt == nil || !got.DecidedAt.Equal(at.UTC().Truncate(time.Microsecond)) {
+			t.Fatalf("decided item: %+v", got)
+		}
+		// Reassign: only from the current reviewer, only while pending.
+		isErr(t, s.ReassignReviewItem(ctx(), tid, id, "mgr", "x", at), accessbot.ErrStale, "reassign decided item")
+		isErr(t, s.ReassignReviewItem(ctx(), tid, items[1].ID, "other", "x", at), accessbot.ErrStale, "reassign from non-reviewer")
+		ok(t, s.ReassignReviewItem(ctx(), tid, items[1].ID, "mgr", "x", at), "reassign")
+		if n, _ := s.CountPendingReviews(ctx(), tid, "x"); n != 1 {
+			t.Fatalf("x has %d pending, want 1", n)
+		}
+		// Another tenant sees and decides nothing.
+		other := newTenant(t, s)
+		isErr(t, s.DecideReviewItem(ctx(), other.ID, items[2].ID, "other", accessbot.ReviewKept, "", at), accessbot.ErrNotFound, "cross-tenant decide")
+		if got, _ := s.ListReviewItems(ctx(), other.ID, accessbot.ReviewItemFilter{}); len(got) != 0 {
+			t.Fatalf("another tenant lists %d items", len(got))
+		}
+		// Items of a completed campaign are not counted as pending.
+		ok(t, s.CompleteCampaign(ctx(), tid, c.ID, at), "complete")
+		if n, _ := s.CountPendingReviews(ctx(), tid, "other"); n != 0 {
+			t.Fatalf("completed campaign still counts %d pending", n)
+		}
+	})
+
+	t.Run("revocations and notices", func(t *testing.T) {
+		c := newCampaign(t, s, tid, "", nil)
+		items := []accessbot.ReviewItem{reviewItem(tid, c.ID, "mgr", "dan", 0)}
+		ok(t, s.CreateReviewItems(ctx(), items), "create item")
+		r := &accessbot.Revocation{TenantID: tid, ItemID: items[0].ID, CampaignID: c.ID, AppID: "a1", IdentityID: "i", EntitlementID: "e", OwnerID: "own"}
+		ok(t, s.CreateRevocation(ctx(), r), "create revocation")
+		again := *r
+		again.ID = ""
+		isErr(t, s.CreateRevocation(ctx(), &again), accessbot.ErrConflict, "second revocation of one item")
+		got, err := s.ListRevocations(ctx(), tid, "own")
+		ok(t, err, "list revocations")
+		if len(got) != 1 || got[0].Status != accessbot.RevocationPending || got[0].ItemID != items[0].ID {
+			t.Fatalf("revocations: %+v", got)
+		}
+		first, err := s.MarkReviewNotice(ctx(), tid, c.ID, "mgr", "remind:2031-01-01", fixedTime())
+		ok(t, err, "mark notice")
+		again2, err := s.MarkReviewNotice(ctx(), tid, c.ID, "mgr", "remind:2031-01-01", fixedTime())
+		ok(t, err, "mark notice again")
+		if !first || again2 {
+			t.Fatalf("notice marks: first %v, again %v; want true, false", first, again2)
+		}
+	})
+}
