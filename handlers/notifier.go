@@ -37,7 +37,9 @@ type ChatClients interface {
 // ChatClientsFunc adapts a function to ChatClients.
 type ChatClientsFunc func(ctx context.Context, teamID string) (ChatAPI, error)
 
-func (f ChatClientsFunc) For(ctx context.Context, teamID string) (ChatAPI, error) { return f(ctx, teamID) }
+func (f ChatClientsFunc) For(ctx context.Context, teamID string) (ChatAPI, error) {
+	return f(ctx, teamID)
+}
 
 // SlackChatClients adapts *slackapi.Clients.
 func SlackChatClients(c *slackapi.Clients) ChatClients {
