@@ -200,6 +200,19 @@ func TestE2ECommands(t *testing.T) {
 	}
 }
 
+func TestE2ETerminatedUserRefused(t *testing.T) {
+	e := start(t, e2eOpts{connections: 1})
+	tenant, err := e.st.GetTenantBySlug(e.ctx, "acme")
+	must(t, err)
+	u, err := e.st.GetUserByEmail(e.ctx, tenant.ID, "ada@acme.test")
+	must(t, err)
+	u.Status = accessbot.UserTerminated
+	must(t, e.st.UpdateUser(e.ctx, u))
+	if got := e.ackText(e.command("UADA", "help")); !strings.Contains(got, "marked as terminated") {
+		t.Fatalf("ack %q, want the terminated answer", got)
+	}
+}
+
 func TestE2EUnlinkedWorkspace(t *testing.T) {
 	e := start(t, e2eOpts{connections: 1})
 	e.fake.AddTeam(slackfake.Team{ID: "T2", Name: "Other"})
