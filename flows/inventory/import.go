@@ -1,0 +1,511 @@
+// Package inventory is the "manual upload" of application entitlement data:
+// CSV files of an application's identities, entitlements and relations, and
+// of identity→employee mappings. Each upload replaces the application's
+// snapshot in one transaction (rows missing from the file are marked
+// removed), then runs the finding rules in the same transaction.
+//
+// Bad rows are reported as file:line: field "value": reason (the employee
+// import's style, userimport.RowError) and skipped, unless the import is
+// strict. A skipped row never removes what it names: a bad row for an
+// identity the application already has keeps that identity as it was.
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/findings"
+	"github.com/accessbot/accessbot/flows/userimport"
+	"github.com/accessbot/accessbot/store"
+)
+
+// Kind is what a file holds.
+type Kind string
+
+const (
+	Identities   Kind = "identities"
+	Entitlements Kind = "entitlements"
+	Relations    Kind = "relations"
+	Mappings     Kind = "mappings"
+)
+
+// Columns per kind; the first ones listed in required must be present.
+var (
+	identityColumns    = []string{"identity_id", "email", "display_name", "status", "last_seen_at"}
+	entitlementColumns = []string{"entitlement_id", "name", "type", "labels"}
+	relationColumns    = []string{"identity_id", "entitlement_id"}
+	mappingColumns     = []string{"identity_id", "employee_email", "app"}
+)
+
+// Transactor runs a function in one store transaction; store.Store is one.
+type Transactor interface {
+	InTx(ctx context.Context, fn func(q store.Queries) error) error
+}
+
+// RuleRunner runs the finding rules inside the import's transaction;
+// *findings.Engine is one.
+type RuleRunner interface {
+	Run(ctx context.Context, q store.Queries, tenantID string) (*findings.RunResult, error)
+}
+
+// ErrRejected is returned by a strict import that found bad rows: nothing
+// was written.
+var ErrRejected = userimport.ErrRejected
+
+type Options struct {
+	Strict bool // write nothing when any row is bad
+	DryRun bool // do everything, then roll back
+	// App limits a mappings upload to one application's identities: only
+	// their mappings are replaced. Ignored by the other kinds.
+	App string
+}
+
+// Result is what an import did (or would do).
+type Result struct {
+	File string
+	Kind Kind
+	App  string // application name; "" for mappings of every application
+	accessbot.SnapshotResult
+	// Kept counts rejected rows whose stored row was kept as it was.
+	Kept     int
+	Rejected []*userimport.RowError
+	Findings *findings.RunResult // nil when no rules ran
+	DryRun   bool
+	Written  bool
+}
+
+// Summary is the closing line.
+func (r *Result) Summary() string {
+	what := string(r.Kind)
+	if r.App != "" {
+		what = r.App + " " + what
+	}
+	s := fmt.Sprintf("%s: %s: created %d, updated %d, restored %d, removed %d, unchanged %d, rejected %d",
+		r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
+	if r.Kept > 0 {
+		s += fmt.Sprintf(" (%d rejected row(s) kept as stored)", r.Kept)
+	}
+	switch {
+	case r.DryRun:
+		s += " (dry run: nothing was written)"
+	case !r.Written:
+		s += " (--strict: nothing was written)"
+	}
+	return s
+}
+
+// Importer imports inventory CSV files.
+type Importer struct {
+	tx    Transactor
+	rules RuleRunner // may be nil
+	now   func() time.Time
+	log   zerolog.Logger
+}
+
+// NewImporter returns an importer; rules, when not nil, run after each import.
+func NewImporter(tx Transactor, rules RuleRunner, now func() time.Time, log zerolog.Logger) *Importer {
+	return &Importer{tx: tx, rules: rules, now: now, log: log}
+}
+
+var errRollback = errors.New("roll back")
+
+// Import reads file name (contents r) of kind into the tenant; app names
+// the application (required except for mappings). A file-level problem
+// returns a *userimport.FileError and imports nothing.
+func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app, name string, r io.Reader, opt Options) (*Result, error) {
+	var known, required []string
+	switch kind {
+	case Identities:
+		known, required = identityColumns, identityColumns[:1]
+	case Entitlements:
+		known, required = entitlementColumns, entitlementColumns[:1]
+	case Relations:
+		known, required = relationColumns, relationColumns
+	case Mappings:
+		known, required = mappingColumns, mappingColumns[:2]
+		app = opt.App
+	default:
+		return nil, fmt.Errorf("import %s: %w: unknown kind %q", name, accessbot.ErrInvalid, kind)
+	}
+	if kind != Mappings && app == "" {
+		return nil, fmt.Errorf("import %s %s: %w: an application name is required", kind, name, accessbot.ErrInvalid)
+	}
+	t, err := readCSV(name, r, known, required)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{File: name, Kind: kind, App: app, DryRun: opt.DryRun}
+	err = im.tx.InTx(ctx, func(q store.Queries) error {
+		*res = Result{File: name, Kind: kind, App: app, DryRun: opt.DryRun, Rejected: append([]*userimport.RowError(nil), t.rejected...)}
+		j := &job{q: q, tenantID: tenantID, file: name, at: im.now(), res: res}
+		var err error
+		switch kind {
+		case Identities:
+			err = j.identities(ctx, app, t)
+		case Entitlements:
+			err = j.entitlements(ctx, app, t)
+		case Relations:
+			err = j.relations(ctx, app, t)
+		case Mappings:
+			err = j.mappings(ctx, app, t)
+		}
+		if err != nil {
+			return err
+		}
+		if opt.Strict && len(res.Rejected) > 0 {
+			return errRollback
+		}
+		if im.rules != nil {
+			if res.Findings, err = im.rules.Run(ctx, q, tenantID); err != nil {
+				return err
+			}
+		}
+		if opt.DryRun {
+			return errRollback
+		}
+		return nil
+	})
+	if errors.Is(err, errRollback) {
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("import %s %s: %w", kind, name, err)
+	}
+	sort.SliceStable(res.Rejected, func(i, k int) bool { return res.Rejected[i].Line < res.Rejected[k].Line })
+	res.Written = !opt.DryRun && !(opt.Strict && len(res.Rejected) > 0)
+	if res.Written {
+		im.log.Info().Str("tenant", tenantID).Str("file", name).Str("kind", string(kind)).Str("app", app).
+			Int("created", res.Created).Int("updated", res.Updated).Int("restored", res.Restored).Int("removed", res.Removed).
+			Int("rejected", len(res.Rejected)).Msg("inventory imported")
+	}
+	if opt.Strict && len(res.Rejected) > 0 {
+		return res, fmt.Errorf("import %s %s: %d %w; --strict: nothing was written", kind, name, len(res.Rejected), ErrRejected)
+	}
+	return res, nil
+}
+
+// job is one import inside its transaction.
+type job struct {
+	q        store.Queries
+	tenantID string
+	file     string
+	at       time.Time
+	res      *Result
+}
+
+func (j *job) reject(rec record, field, msg string) {
+	e := &userimport.RowError{File: j.file, Line: rec.line, Field: field, Value: rec.cell[field], Msg: msg}
+	if field == "" {
+		e.Value = ""
+	}
+	j.res.Rejected = append(j.res.Rejected, e)
+}
+
+func (j *job) app(ctx context.Context, name string) (*accessbot.Application, error) {
+	a, err := j.q.GetApplicationByName(ctx, j.tenantID, name)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return nil, fmt.Errorf("application %q: %w: the tenant has no such application (declare it in the tenant file)", name, accessbot.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("application %q: %w", name, err)
+	}
+	return a, nil
+}
+
+// dupCheck reports the first line a key was seen on.
+type dupCheck map[string]int
+
+func (d dupCheck) seen(key string, line int) (int, bool) {
+	if first, ok := d[key]; ok {
+		return first, true
+	}
+	d[key] = line
+	return 0, false
+}
+
+func (j *job) identities(ctx context.Context, appName string, t *table) error {
+	app, err := j.app(ctx, appName)
+	if err != nil {
+		return err
+	}
+	var good []accessbot.Identity
+	badKeys := map[string]bool{}
+	dups := dupCheck{}
+	for _, rec := range t.rows {
+		c := rec.cell
+		id := c["identity_id"]
+		if id == "" {
+			j.reject(rec, "", "identity_id is empty")
+			continue
+		}
+		if first, dup := dups.seen(id, rec.line); dup {
+			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d", first))
+			continue
+		}
+		in := accessbot.Identity{ExternalID: id, Email: c["email"], DisplayName: c["display_name"], Status: accessbot.IdentityActive}
+		var field, msg string
+		if in.Email != "" {
+			if err := userimport.CheckEmail(in.Email); err != nil {
+				field, msg = "email", err.Error()
+			}
+		}
+		switch s := strings.ToLower(c["status"]); s {
+		case "", string(accessbot.IdentityActive):
+		case string(accessbot.IdentityDisabled):
+			in.Status = accessbot.IdentityDisabled
+		default:
+			if field == "" {
+				field, msg = "status", "want active or disabled"
+			}
+		}
+		if s := c["last_seen_at"]; s != "" && field == "" {
+			ts, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				field, msg = "last_seen_at", "not an RFC 3339 time such as 2025-01-31T17:00:00Z"
+			} else {
+				in.LastSeenAt = &ts
+			}
+		}
+		if field != "" {
+			j.reject(rec, field, msg)
+			badKeys[id] = true
+			continue
+		}
+		good = append(good, in)
+	}
+	if len(badKeys) > 0 {
+		current, err := j.q.ListIdentities(ctx, j.tenantID, app.ID, false)
+		if err != nil {
+			return err
+		}
+		for _, cur := range current {
+			if badKeys[cur.ExternalID] {
+				good = append(good, cur)
+				j.res.Kept++
+			}
+		}
+	}
+	sr, err := j.q.ReplaceIdentities(ctx, j.tenantID, app.ID, good, j.at)
+	j.res.SnapshotResult = sr
+	j.res.Unchanged -= j.res.Kept
+	return err
+}
+
+func splitLabels(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, ";") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, strings.ToLower(l))
+		}
+	}
+	return out
+}
+
+func (j *job) entitlements(ctx context.Context, appName string, t *table) error {
+	app, err := j.app(ctx, appName)
+	if err != nil {
+		return err
+	}
+	var good []accessbot.AppEntitlement
+	dups := dupCheck{}
+	for _, rec := range t.rows {
+		c := rec.cell
+		id := c["entitlement_id"]
+		if id == "" {
+			j.reject(rec, "", "entitlement_id is empty")
+			continue
+		}
+		if first, dup := dups.seen(id, rec.line); dup {
+			j.reject(rec, "entitlement_id", fmt.Sprintf("already on line %d", first))
+			continue
+		}
+		name := c["name"]
+		if name == "" {
+			name = id
+		}
+		good = append(good, accessbot.AppEntitlement{ExternalID: id, Name: name, Type: c["type"], Labels: splitLabels(c["labels"])})
+	}
+	sr, err := j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.at)
+	j.res.SnapshotResult = sr
+	return err
+}
+
+func (j *job) relations(ctx context.Context, appName string, t *table) error {
+	app, err := j.app(ctx, appName)
+	if err != nil {
+		return err
+	}
+	idents, err := j.q.ListIdentities(ctx, j.tenantID, app.ID, false)
+	if err != nil {
+		return err
+	}
+	ents, err := j.q.ListAppEntitlements(ctx, j.tenantID, app.ID, false)
+	if err != nil {
+		return err
+	}
+	identExt := make(map[string]string, len(idents)) // id → external
+	hasIdent := make(map[string]bool, len(idents))
+	for _, i := range idents {
+		identExt[i.ID], hasIdent[i.ExternalID] = i.ExternalID, true
+	}
+	entExt := make(map[string]string, len(ents))
+	hasEnt := make(map[string]bool, len(ents))
+	for _, e := range ents {
+		entExt[e.ID], hasEnt[e.ExternalID] = e.ExternalID, true
+	}
+	keys := make([]accessbot.RelationKey, 0, len(t.rows))
+	bad := map[accessbot.RelationKey]bool{}
+	dups := dupCheck{}
+	for _, rec := range t.rows {
+		k := accessbot.RelationKey{IdentityExternalID: rec.cell["identity_id"], EntitlementExternalID: rec.cell["entitlement_id"]}
+		switch {
+		case k.IdentityExternalID == "":
+			j.reject(rec, "", "identity_id is empty")
+		case k.EntitlementExternalID == "":
+			j.reject(rec, "", "entitlement_id is empty")
+		case !hasIdent[k.IdentityExternalID]:
+			j.reject(rec, "identity_id", fmt.Sprintf("application %s has no such identity (upload it with import identities first)", app.Name))
+		case !hasEnt[k.EntitlementExternalID]:
+			j.reject(rec, "entitlement_id", fmt.Sprintf("application %s has no such entitlement (upload it with import entitlements first)", app.Name))
+		default:
+			if first, dup := dups.seen(k.IdentityExternalID+"\x00"+k.EntitlementExternalID, rec.line); dup {
+				j.reject(rec, "", fmt.Sprintf("relation %s → %s already on line %d", k.IdentityExternalID, k.EntitlementExternalID, first))
+				continue
+			}
+			keys = append(keys, k)
+			continue
+		}
+		bad[k] = true
+	}
+	if len(bad) > 0 {
+		current, err := j.q.ListRelations(ctx, j.tenantID, app.ID, false)
+		if err != nil {
+			return err
+		}
+		for _, r := range current {
+			k := accessbot.RelationKey{IdentityExternalID: identExt[r.IdentityID], EntitlementExternalID: entExt[r.EntitlementID]}
+			if bad[k] {
+				keys = append(keys, k)
+				j.res.Kept++
+			}
+		}
+	}
+	sr, err := j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.at)
+	j.res.SnapshotResult = sr
+	j.res.Unchanged -= j.res.Kept
+	return err
+}
+
+func (j *job) mappings(ctx context.Context, appName string, t *table) error {
+	var scope []string
+	var only *accessbot.Application
+	if appName != "" {
+		a, err := j.app(ctx, appName)
+		if err != nil {
+			return err
+		}
+		only, scope = a, []string{a.ID}
+	}
+	apps, err := j.q.ListApplications(ctx, j.tenantID, "", 0)
+	if err != nil {
+		return err
+	}
+	appByName := map[string]*accessbot.Application{}
+	for i := range apps {
+		appByName[strings.ToLower(apps[i].Name)] = &apps[i]
+	}
+	idents, err := j.q.ListIdentities(ctx, j.tenantID, "", false)
+	if err != nil {
+		return err
+	}
+	byExt := map[string][]*accessbot.Identity{}
+	for i := range idents {
+		byExt[idents[i].ExternalID] = append(byExt[idents[i].ExternalID], &idents[i])
+	}
+	users, err := j.q.ListUsers(ctx, j.tenantID)
+	if err != nil {
+		return err
+	}
+	userByEmail := map[string]string{}
+	for _, u := range users {
+		userByEmail[accessbot.NormalizeEmail(u.Email)] = u.ID
+	}
+	current, err := j.q.ListIdentityMappings(ctx, j.tenantID)
+	if err != nil {
+		return err
+	}
+	mapped := map[string]string{}
+	for _, m := range current {
+		mapped[m.IdentityID] = m.UserID
+	}
+
+	var good []accessbot.IdentityMapping
+	dups := dupCheck{}
+	for _, rec := range t.rows {
+		c := rec.cell
+		ext := c["identity_id"]
+		if ext == "" {
+			j.reject(rec, "", "identity_id is empty")
+			continue
+		}
+		app := only
+		if name := c["app"]; name != "" {
+			a := appByName[strings.ToLower(name)]
+			switch {
+			case a == nil:
+				j.reject(rec, "app", "the tenant has no such application")
+				continue
+			case only != nil && a.ID != only.ID:
+				j.reject(rec, "app", fmt.Sprintf("--app is %s", only.Name))
+				continue
+			}
+			app = a
+		}
+		var cands []*accessbot.Identity
+		for _, i := range byExt[ext] {
+			if app == nil || i.AppID == app.ID {
+				cands = append(cands, i)
+			}
+		}
+		switch {
+		case len(cands) == 0:
+			j.reject(rec, "identity_id", "no such identity (upload the application's identities first)")
+			continue
+		case len(cands) > 1:
+			j.reject(rec, "identity_id", "several applications have this identity: add an app column or use --app")
+			continue
+		}
+		ident := cands[0]
+		if first, dup := dups.seen(ident.ID, rec.line); dup {
+			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d", first))
+			continue
+		}
+		email := c["employee_email"]
+		uid := userByEmail[accessbot.NormalizeEmail(email)]
+		switch {
+		case email == "":
+			j.reject(rec, "", "employee_email is empty")
+		case uid == "":
+			j.reject(rec, "employee_email", "no employee with this email in the tenant")
+		default:
+			good = append(good, accessbot.IdentityMapping{IdentityID: ident.ID, UserID: uid})
+			continue
+		}
+		if u, ok := mapped[ident.ID]; ok {
+			good = append(good, accessbot.IdentityMapping{IdentityID: ident.ID, UserID: u})
+			j.res.Kept++
+		}
+	}
+	sr, err := j.q.ReplaceIdentityMappings(ctx, j.tenantID, scope, good)
+	j.res.SnapshotResult = sr
+	j.res.Unchanged -= j.res.Kept
+	return err
+}
