@@ -282,21 +282,21 @@ func (d *Dispatcher) sync(ctx context.Context, acker Acker, env *socketmode.Requ
 			// Most likely too large for a frame (20 KB): ack bare and send
 			// a message payload through response_url.
 			_ = d.ack(ctx, acker, env.EnvelopeID, nil, log)
-			if st.msg != nil {
-				d.followUp(ctx, st, *st.msg, log)
+			st.mu.Lock()
+			msg, req := st.msg, st.req
+			st.mu.Unlock()
+			if msg != nil && req != nil {
+				d.followUp(ctx, req, *msg, log)
 			}
 		}
 	}()
 }
 
 // followUp sends a command answer that could not ride on the ack.
-func (d *Dispatcher) followUp(ctx context.Context, st *ackState, m Message, log zerolog.Logger) {
-	if st.req == nil {
-		return
-	}
+func (d *Dispatcher) followUp(ctx context.Context, req *Request, m Message, log zerolog.Logger) {
 	hctx, cancel := d.handlerCtx(ctx)
 	defer cancel()
-	if err := d.resp.send(hctx, st.req, m); err != nil {
+	if err := d.resp.send(hctx, req, m); err != nil {
 		log.Error().Err(err).Msg("follow-up answer failed")
 	}
 }
