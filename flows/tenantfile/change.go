@@ -56,6 +56,7 @@ const (
 	phaseChainDelete
 	phaseConnDelete
 	phaseAppDelete
+	phaseSchedules
 )
 
 type step struct {

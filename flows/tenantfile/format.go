@@ -22,6 +22,8 @@ type File struct {
 	Applications []Application
 	Chains       []Chain
 	Prune        Prune
+	Schedules    []Schedule // nil: no schedules: key, the store's are left alone (schedules.go)
+	Alerts       *Alerts    // nil: no alerts: key, left alone
 
 	usersAt loc
 }

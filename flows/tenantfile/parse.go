@@ -78,7 +78,7 @@ var connectionTypes = []string{"group", "role", "policy", "account"}
 var schemaTypes = []string{"text", "select", "multiline"}
 
 func (d *decoder) decodeFile(root *yaml.Node, f *File) {
-	top := d.mapping(root, loc{line: root.Line}, "version", "tenant", "slack", "users", "applications", "approval_chains", "prune")
+	top := d.mapping(root, loc{line: root.Line}, "version", "tenant", "slack", "users", "applications", "approval_chains", "prune", "schedules", "alerts")
 	if top.has("version") {
 		if v := d.str(top, "version"); v != "1" {
 			l := top.loc("version")
@@ -120,6 +120,7 @@ func (d *decoder) decodeFile(root *yaml.Node, f *File) {
 	for i, n := range d.seq(top.vals["approval_chains"], cl) {
 		f.Chains = append(f.Chains, d.decodeChain(n, loc{line: resolve(n).Line, path: index("approval_chains", i)}))
 	}
+	d.decodeSchedules(top, f) // schedules.go
 	if top.has("prune") {
 		p := d.mapping(top.vals["prune"], top.loc("prune"), "applications", "connections", "resources", "approval_chains")
 		f.Prune = Prune{
