@@ -23,6 +23,7 @@ func (m *Main) importCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(m.importUsersCommand())
+	cmd.AddCommand(m.importInventoryCommands()...)
 	return cmd
 }
 

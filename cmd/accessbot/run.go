@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/accessbot/accessbot/flows/findings"
 	"github.com/accessbot/accessbot/internal/config"
 	"github.com/accessbot/accessbot/internal/httpserver"
 	"github.com/accessbot/accessbot/internal/secrets"
@@ -88,6 +89,7 @@ func (m *Main) run(ctx context.Context) error {
 
 	srv := httpserver.New(cfg.HTTP.Listen, log)
 	srv.AddCheck("store", st.Ping)
+	srv.Handle("POST /api/v1/findings", findings.NewHandler(st, m.Now, log))
 	if rdb != nil {
 		srv.AddCheck("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	}
