@@ -71,7 +71,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 	if cfg.Redis != nil {
 		opts.Limiter = slackapi.NewRedisLimiter(cfg.Redis, RedisPrefix, cfg.Log)
 		dedupe = NewRedisDeduper(cfg.Redis, RedisPrefix+"dedupe:")
-		cache = identity.NewRedisCache(cfg.Redis, RedisPrefix+"identity:")
+		cache = identity.NewRedisCache(cfg.Redis, RedisPrefix) // its keys start with "identity:"
 	}
 	clients := slackapi.NewClients(cfg.Store, cfg.Keys, cfg.BotToken, opts)
 	res := identity.NewResolver(cfg.Store, clients, identity.Options{Cache: cache, TTL: cfg.IdentityTTL, Now: cfg.Now, Log: cfg.Log})
