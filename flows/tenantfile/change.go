@@ -57,6 +57,7 @@ const (
 	phaseConnDelete
 	phaseAppDelete
 	phaseSchedules
+	phaseRules
 )
 
 type step struct {

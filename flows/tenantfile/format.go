@@ -24,6 +24,7 @@ type File struct {
 	Prune        Prune
 	Schedules    []Schedule // nil: no schedules: key, the store's are left alone (schedules.go)
 	Alerts       *Alerts    // nil: no alerts: key, left alone
+	Rules        []Rule     // nil: no rules: key, the store's are left alone (rules.go)
 
 	usersAt loc
 }

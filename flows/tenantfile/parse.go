@@ -78,7 +78,7 @@ var connectionTypes = []string{"group", "role", "policy", "account"}
 var schemaTypes = []string{"text", "select", "multiline"}
 
 func (d *decoder) decodeFile(root *yaml.Node, f *File) {
-	top := d.mapping(root, loc{line: root.Line}, "version", "tenant", "slack", "users", "applications", "approval_chains", "prune", "schedules", "alerts")
+	top := d.mapping(root, loc{line: root.Line}, "version", "tenant", "slack", "users", "applications", "approval_chains", "prune", "schedules", "alerts", "rules")
 	if top.has("version") {
 		if v := d.str(top, "version"); v != "1" {
 			l := top.loc("version")
@@ -121,6 +121,7 @@ func (d *decoder) decodeFile(root *yaml.Node, f *File) {
 		f.Chains = append(f.Chains, d.decodeChain(n, loc{line: resolve(n).Line, path: index("approval_chains", i)}))
 	}
 	d.decodeSchedules(top, f) // schedules.go
+	d.decodeRules(top, f)     // rules.go
 	if top.has("prune") {
 		p := d.mapping(top.vals["prune"], top.loc("prune"), "applications", "connections", "resources", "approval_chains")
 		f.Prune = Prune{

@@ -1,0 +1,127 @@
+package tenantfile
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/accessbot/accessbot/store"
+)
+
+const rulesYAML = `
+rules:
+  - name: sales-with-admin
+    severity: high
+    subject: identity
+    filter:
+      all:
+        - {field: employee.department, op: eq, value: Sales}
+        - any:
+            - {field: entitlement.labels, op: contains, value: privileged}
+            - {field: identity.status, op: in, value: [disabled]}
+  - name: stale-accounts
+    severity: low
+    filter: {field: identity.last_seen_at, op: older_than, value: 30d}
+`
+
+func rulesSnapshot(t *testing.T, s store.Store) string {
+	t.Helper()
+	ctx := context.Background()
+	tenants, err := s.ListTenants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]any{}
+	for _, tn := range tenants {
+		rs, err := s.ListTenantRules(ctx, tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[tn.Slug] = rs
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func TestApplyRules(t *testing.T) {
+	t.Parallel()
+	forEachDriver(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		src := string(exampleYAML(t)) + rulesYAML
+		got := lines(mustApply(t, s, []byte(src)))
+		for _, want := range []string{"+ rule sales-with-admin: severity high, subject identity", "+ rule stale-accounts: severity low, subject identity"} {
+			if !strings.Contains(got, want+"\n") {
+				t.Errorf("changes lack %q:\n%s", want, got)
+			}
+		}
+		ten, err := s.GetTenantBySlug(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := s.ListTenantRules(ctx, ten.ID)
+		if err != nil || len(rs) != 2 || rs[0].Name != "sales-with-admin" || len(rs[0].Filter.All) != 2 || rs[0].Filter.All[1].Any[1].Value.([]any)[0] != "disabled" {
+			t.Fatalf("rules = %+v, %v", rs, err)
+		}
+		if res := mustApply(t, s, []byte(src)); len(res.Changes) != 0 {
+			t.Fatalf("second apply changed:\n%s", lines(res))
+		}
+		res := mustApply(t, s, []byte(strings.Replace(src, "severity: low", "severity: medium", 1)))
+		if got := lines(res); got != "~ rule stale-accounts: severity low→medium\n" {
+			t.Fatalf("changes:\n%s", got)
+		}
+		// No rules: key leaves them; an empty list deletes them.
+		if res := mustApply(t, s, exampleYAML(t)); len(res.Changes) != 0 {
+			t.Fatalf("apply without rules: changed:\n%s", lines(res))
+		}
+		res = mustApply(t, s, []byte(string(exampleYAML(t))+"rules: []\n"))
+		if got := lines(res); got != "- rule sales-with-admin\n- rule stale-accounts\n" {
+			t.Fatalf("changes:\n%s", got)
+		}
+	})
+}
+
+func TestBadRuleRefusedWithLineAndField(t *testing.T) {
+	t.Parallel()
+	example := string(exampleYAML(t))
+	base := example + rulesYAML
+	first := strings.Count(example, "\n")
+	lineOf := func(text string) int {
+		for i, l := range strings.Split(rulesYAML, "\n") {
+			if strings.Contains(l, text) {
+				return first + i + 1
+			}
+		}
+		return -1
+	}
+	cases := []struct {
+		name, old, new, want string
+	}{
+		{"unknown field", "employee.department", "employee.dept", `rules[0].filter.all[0].field: unknown field "employee.dept"`},
+		{"bad op", "op: eq", "op: equals", `rules[0].filter.all[0].op: unknown operator "equals"`},
+		{"bad value type", "value: [disabled]", "value: disabled", `rules[0].filter.all[1].any[1].value: want a non-empty list`},
+		{"op on wrong field type", "op: older_than", "op: contains", "rules[1].filter.op: contains works on text or list fields"},
+		{"bad age", "value: 30d", "value: a month", `rules[1].filter.value: want an age`},
+		{"unknown severity", "severity: high", "severity: urgent", `rules[0].severity: "urgent" is not one of: critical, high, medium, low`},
+		{"built-in name", "name: stale-accounts", "name: orphan_identity", `rules[1].name: "orphan_identity" is a built-in rule`},
+		{"bad subject", "subject: identity", "subject: application", `rules[0].subject: "application" is not one of: identity, employee`},
+	}
+	forEachDriver(t, func(t *testing.T, s store.Store) {
+		mustApply(t, s, []byte(base))
+		before := snapshot(t, s) + rulesSnapshot(t, s)
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				src := strings.Replace(base, tc.old, tc.new, 1)
+				src = strings.Replace(src, "name: Acme Analytics\n", "name: Changed\n", 1)
+				_, err := applyYAML(t, s, []byte(src), false)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got error %v\nwant it to contain %q", err, tc.want)
+				}
+				if line := lineOf(tc.old); !strings.Contains(err.Error(), "tenant.yaml:"+itoa(line)+": ") {
+					t.Fatalf("error %q does not name line %d", err, line)
+				}
+				sameSnapshot(t, before, snapshot(t, s)+rulesSnapshot(t, s))
+			})
+		}
+	})
+}
