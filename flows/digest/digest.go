@@ -1,0 +1,309 @@
+// Package digest composes each tenant's findings digest and critical-finding
+// alerts, and delivers them through a Notifier exactly once per channel: every
+// message goes through the store's delivery outbox, so a retried slot never
+// resends a part that already went out. No Slack types here.
+package digest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/schedule"
+	"github.com/accessbot/accessbot/store"
+)
+
+// Job is the schedule job kind of the daily digest.
+const Job = "findings_digest"
+
+// Digest is one tenant's digest for one slot: findings opened in (From, To].
+type Digest struct {
+	TenantID string
+	Slot     time.Time
+	From, To time.Time // From is zero for the first digest
+	Counts   map[accessbot.Severity]int
+	// Items are the new findings, most severe first, at most Config.MaxItems.
+	Items []accessbot.Finding
+	// More counts new findings left out beyond MaxItems.
+	More int
+}
+
+// Total is every new finding, shown or not.
+func (d *Digest) Total() int { return len(d.Items) + d.More }
+
+// Message is a rendered message, opaque to this package.
+type Message any
+
+// Notifier renders and sends; the Slack layer implements it.
+type Notifier interface {
+	// Digest renders d: the first message is posted in the channel, the rest
+	// as replies in its thread. Every message must fit Slack's limits.
+	Digest(d *Digest) ([]Message, error)
+	// AllClear renders the one-line "nothing new" message.
+	AllClear(d *Digest) (Message, error)
+	// Critical renders the immediate alert for one critical finding.
+	Critical(f *accessbot.Finding) (Message, error)
+	// Post sends m to channelID (as a reply to threadTS when set) and returns its ts.
+	Post(ctx context.Context, tenantID, channelID string, m Message, threadTS string) (ts string, err error)
+}
+
+// Store is what the digest reads and records; store.Store has it.
+type Store interface {
+	ListTenants(ctx context.Context) ([]accessbot.Tenant, error)
+	GetAlertSettings(ctx context.Context, tenantID string) (*store.AlertSettings, error)
+	LastDoneSlotBefore(ctx context.Context, tenantID, job string, at time.Time) (*store.Slot, error)
+	NewFindingsSince(ctx context.Context, tenantID string, since time.Time) ([]accessbot.Finding, error)
+	ListFindings(ctx context.Context, tenantID string, f accessbot.FindingFilter) ([]accessbot.Finding, error)
+	ClaimDelivery(ctx context.Context, tenantID, key string, now time.Time, lease time.Duration) (*store.Delivery, bool, error)
+	CompleteDelivery(ctx context.Context, tenantID, key, channelID, ts string, now time.Time) error
+	ReleaseDelivery(ctx context.Context, tenantID, key string, retryAt time.Time) error
+	ListDeliveries(ctx context.Context, tenantID, prefix string) ([]store.Delivery, error)
+}
+
+// Config tunes the service; zero values pick defaults.
+type Config struct {
+	// MaxItems caps the findings listed in one digest (the rest are
+	// counted); default 1000. Negative means no cap.
+	MaxItems int
+	// Lease holds a delivery while it is being sent; default 5m.
+	Lease time.Duration
+	// CriticalLookback bounds how old a critical finding may be to alert
+	// at once; default 7 days.
+	CriticalLookback time.Duration
+	Clock            func() time.Time
+	Log              zerolog.Logger
+}
+
+// Service builds and sends digests and critical alerts.
+type Service struct {
+	st     Store
+	notify Notifier
+	cfg    Config
+	log    zerolog.Logger
+}
+
+var _ schedule.Job = (*Service)(nil)
+
+func New(st Store, n Notifier, cfg Config) *Service {
+	if cfg.MaxItems == 0 {
+		cfg.MaxItems = 1000
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Minute
+	}
+	if cfg.CriticalLookback <= 0 {
+		cfg.CriticalLookback = 7 * 24 * time.Hour
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Service{st: st, notify: n, cfg: cfg, log: cfg.Log.With().Str("component", "digest").Logger()}
+}
+
+// Build composes the digest of slot: findings still open that were opened
+// after the previous done digest's slot and at or before this one. Fixing
+// the window to slots makes a retried slot list the same findings.
+func (s *Service) Build(ctx context.Context, tenantID string, slot time.Time) (*Digest, error) {
+	d := &Digest{TenantID: tenantID, Slot: slot, To: slot, Counts: map[accessbot.Severity]int{}}
+	switch prev, err := s.st.LastDoneSlotBefore(ctx, tenantID, Job, slot); {
+	case errors.Is(err, accessbot.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("digest of tenant %s: %w", tenantID, err)
+	default:
+		d.From = prev.At
+	}
+	found, err := s.st.NewFindingsSince(ctx, tenantID, d.From)
+	if err != nil {
+		return nil, fmt.Errorf("digest of tenant %s: %w", tenantID, err)
+	}
+	for _, f := range found {
+		if f.OpenedAt.After(slot) {
+			continue // the next digest's
+		}
+		d.Counts[f.Severity]++
+		if s.cfg.MaxItems < 0 || len(d.Items) < s.cfg.MaxItems {
+			d.Items = append(d.Items, f)
+		} else {
+			d.More++
+		}
+	}
+	return d, nil
+}
+
+// Run sends the digest of r.Slot to every alert channel of r's tenant.
+func (s *Service) Run(ctx context.Context, r schedule.Run) error {
+	log := s.log.With().Str("tenant", r.TenantID).Time("slot", r.Slot).Logger()
+	settings, err := s.st.GetAlertSettings(ctx, r.TenantID)
+	if errors.Is(err, accessbot.ErrNotFound) || (err == nil && len(settings.Channels) == 0) {
+		log.Debug().Msg("no alert channels; no digest")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("digest: %w", err)
+	}
+	d, err := s.Build(ctx, r.TenantID, r.Slot)
+	if err != nil {
+		return err
+	}
+	var msgs []Message
+	if d.Total() == 0 {
+		if !settings.AllClear {
+			log.Debug().Msg("nothing new; all clear is off")
+			return nil
+		}
+		m, err := s.notify.AllClear(d)
+		if err != nil {
+			return fmt.Errorf("render all clear: %w", err)
+		}
+		msgs = []Message{m}
+	} else if msgs, err = s.notify.Digest(d); err != nil {
+		return fmt.Errorf("render digest: %w", err)
+	}
+	var errs []error
+	for _, ch := range settings.Channels {
+		prefix := fmt.Sprintf("%s:%s:%s:", Job, r.Slot.UTC().Format(time.RFC3339), ch)
+		if err := s.deliver(ctx, r.TenantID, ch, prefix, msgs); err != nil {
+			errs = append(errs, fmt.Errorf("channel %s: %w", ch, err))
+		}
+	}
+	if len(errs) == 0 {
+		log.Info().Int("findings", d.Total()).Int("channels", len(settings.Channels)).Int("messages", len(msgs)).Msg("digest sent")
+	}
+	return errors.Join(errs...)
+}
+
+// deliver posts msgs to channel, the first at top level and the rest in its
+// thread, skipping parts the outbox says went out already.
+func (s *Service) deliver(ctx context.Context, tenantID, channel, prefix string, msgs []Message) error {
+	parent := ""
+	for i, m := range msgs {
+		key := fmt.Sprintf("%s%04d", prefix, i)
+		thread := parent
+		if i == 0 {
+			thread = ""
+		}
+		ts, err := s.send(ctx, tenantID, channel, key, m, thread)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			parent = ts
+		}
+	}
+	return nil
+}
+
+// errBusy means another runner holds a delivery: retry later.
+var errBusy = errors.New("delivery is being sent by another runner")
+
+// send posts one message through the outbox and returns its ts.
+func (s *Service) send(ctx context.Context, tenantID, channel, key string, m Message, thread string) (string, error) {
+	now := s.cfg.Clock().UTC()
+	d, won, err := s.st.ClaimDelivery(ctx, tenantID, key, now, s.cfg.Lease)
+	if err != nil {
+		return "", err
+	}
+	if !won {
+		if d.Status == store.DeliverySent {
+			return d.TS, nil
+		}
+		return "", fmt.Errorf("%s: %w", key, errBusy)
+	}
+	ts, err := s.notify.Post(ctx, tenantID, channel, m, thread)
+	if err != nil {
+		// Let the next attempt claim it at once; the slot's backoff paces retries.
+		if rerr := s.st.ReleaseDelivery(context.WithoutCancel(ctx), tenantID, key, now); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return "", fmt.Errorf("post %s: %w", key, err)
+	}
+	if err := s.st.CompleteDelivery(context.WithoutCancel(ctx), tenantID, key, channel, ts, s.cfg.Clock().UTC()); err != nil {
+		return "", fmt.Errorf("record %s as sent: %w", key, err)
+	}
+	return ts, nil
+}
+
+// AlertCritical posts every open critical finding that has not been alerted
+// yet, once per channel, outside the digest. It polls, so an alert survives
+// a crash between the finding's commit and the post; the outbox key (finding
+// and when it opened) makes it once per finding, and again if it reopens.
+// Run it on every scheduler tick.
+func (s *Service) AlertCritical(ctx context.Context, now time.Time) error {
+	tenants, err := s.st.ListTenants(ctx)
+	if err != nil {
+		return fmt.Errorf("critical alerts: %w", err)
+	}
+	var errs []error
+	for _, t := range tenants {
+		if err := s.alertTenant(ctx, t.ID, now); err != nil {
+			errs = append(errs, fmt.Errorf("critical alerts of tenant %s: %w", t.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) alertTenant(ctx context.Context, tenantID string, now time.Time) error {
+	settings, err := s.st.GetAlertSettings(ctx, tenantID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(settings.Channels) == 0 {
+		return nil
+	}
+	since := later(settings.Since, now.Add(-s.cfg.CriticalLookback))
+	found, err := s.st.ListFindings(ctx, tenantID, accessbot.FindingFilter{
+		Statuses: []accessbot.FindingStatus{accessbot.FindingOpen}, Severities: []accessbot.Severity{accessbot.SeverityCritical}, Since: since,
+	})
+	if err != nil {
+		return err
+	}
+	sent, err := s.st.ListDeliveries(ctx, tenantID, "critical:")
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, d := range sent {
+		if d.Status == store.DeliverySent {
+			done[d.Key] = true
+		}
+	}
+	var errs []error
+	for i := range found {
+		f := &found[i]
+		if f.OpenedAt.Before(since) {
+			continue
+		}
+		var m Message
+		for _, ch := range settings.Channels {
+			key := fmt.Sprintf("critical:%s:%d:%s", f.ID, f.OpenedAt.UnixMicro(), ch)
+			if done[key] {
+				continue
+			}
+			if m == nil {
+				if m, err = s.notify.Critical(f); err != nil {
+					return fmt.Errorf("render critical alert %s: %w", f.ID, err)
+				}
+			}
+			if _, err := s.send(ctx, tenantID, ch, key, m, ""); err != nil && !errors.Is(err, errBusy) {
+				errs = append(errs, err)
+			} else if err == nil {
+				s.log.Info().Str("tenant", tenantID).Str("finding", f.ID).Str("channel", ch).Msg("critical finding alerted")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

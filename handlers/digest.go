@@ -1,0 +1,108 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/blockkit"
+	"github.com/accessbot/accessbot/bot/slackapi"
+	"github.com/accessbot/accessbot/flows/digest"
+	"github.com/accessbot/accessbot/handlers/views"
+)
+
+// DigestStore is what the digest's Slack side reads and writes.
+type DigestStore interface {
+	WorkspaceByTenant(ctx context.Context, tenantID string) (*accessbot.Workspace, error)
+	GetFinding(ctx context.Context, tenantID, id string) (*accessbot.Finding, error)
+	SetFindingStatus(ctx context.Context, tenantID, id string, from []accessbot.FindingStatus, to accessbot.FindingStatus, by string, at time.Time) error
+	GetApplication(ctx context.Context, tenantID, id string) (*accessbot.Application, error)
+	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
+	AppendAudit(ctx context.Context, e *accessbot.AuditEntry) error
+}
+
+// DigestConfig configures the digest's Slack side.
+type DigestConfig struct {
+	Store   DigestStore
+	Clients ChatClients
+	// Actions are the item buttons; nil means DefaultItemActions.
+	Actions *ItemActions
+	// Location renders times; nil means UTC.
+	Location *time.Location
+	// TopItems listed with buttons in the top message; default 10.
+	TopItems int
+	Now      func() time.Time
+	Log      zerolog.Logger
+}
+
+// Digest posts digests and critical alerts to Slack (digest.Notifier) and
+// answers their item buttons.
+type Digest struct {
+	cfg DigestConfig
+}
+
+var _ digest.Notifier = (*Digest)(nil)
+
+func NewDigest(cfg DigestConfig) *Digest {
+	if cfg.Actions == nil {
+		cfg.Actions = DefaultItemActions()
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Digest{cfg: cfg}
+}
+
+// Digest renders d; every message is checked by the Block Kit guard here,
+// so a digest that Slack would refuse fails before anything is sent.
+func (h *Digest) Digest(d *digest.Digest) ([]digest.Message, error) {
+	chunks := views.Digest(views.DigestInfo{
+		Since: d.From, At: d.Slot, Location: h.cfg.Location, Counts: d.Counts, Items: d.Items, More: d.More,
+		Actions: h.cfg.Actions.Views(), TopItems: h.cfg.TopItems,
+	})
+	out := make([]digest.Message, 0, len(chunks))
+	for i, c := range chunks {
+		if err := blockkit.ValidateMessageText(c.Text, c.Blocks); err != nil {
+			return nil, fmt.Errorf("digest message %d of %d: %w", i+1, len(chunks), err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func (h *Digest) AllClear(d *digest.Digest) (digest.Message, error) {
+	c := views.AllClear(d.From, h.cfg.Location)
+	return c, blockkit.ValidateMessageText(c.Text, c.Blocks)
+}
+
+func (h *Digest) Critical(f *accessbot.Finding) (digest.Message, error) {
+	c := views.CriticalAlert(*f, h.cfg.Actions.Views(), h.cfg.Location)
+	return c, blockkit.ValidateMessageText(c.Text, c.Blocks)
+}
+
+// Post sends a rendered message to a channel of the tenant's workspace.
+func (h *Digest) Post(ctx context.Context, tenantID, channelID string, m digest.Message, threadTS string) (string, error) {
+	c, ok := m.(views.Chunk)
+	if !ok {
+		return "", fmt.Errorf("post digest message: unexpected %T", m)
+	}
+	ws, err := h.cfg.Store.WorkspaceByTenant(ctx, tenantID)
+	if err != nil {
+		return "", fmt.Errorf("post to %s: workspace of tenant %s: %w", channelID, tenantID, err)
+	}
+	cl, err := h.cfg.Clients.For(ctx, ws.TeamID)
+	if err != nil {
+		return "", fmt.Errorf("post to %s: %w", channelID, err)
+	}
+	_, ts, err := cl.PostMessage(ctx, channelID, slackapi.Message{Text: c.Text, Blocks: c.Blocks, ThreadTS: threadTS})
+	if err != nil {
+		return "", err
+	}
+	return ts, nil
+}
