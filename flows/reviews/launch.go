@@ -1,0 +1,288 @@
+package reviews
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/store"
+)
+
+// MaxLevels caps review levels: manager then owner is the common case.
+const MaxLevels = 3
+
+// LaunchInput describes a campaign to launch now.
+type LaunchInput struct {
+	TenantID string
+	// ActorID is the admin launching it, or "" for a definition's launch (the system).
+	ActorID string
+	Name    string
+	Scope   accessbot.ReviewScope
+	Levels  []accessbot.ReviewerRule
+	DueAt   time.Time
+	// Definition and Slot are set for a definition's launch.
+	Definition string
+	Slot       *time.Time
+}
+
+// LaunchResult is a launched campaign and its first-level items.
+type LaunchResult struct {
+	Campaign  accessbot.Campaign
+	Items     int
+	Reviewers int
+}
+
+// Launch validates in, creates the campaign and its level-1 items in one
+// transaction, and then sends each reviewer one message. An ActorID must
+// be an active admin (ErrForbidden). A definition slot launched before
+// fails with accessbot.ErrConflict.
+func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, error) {
+	now := s.now()
+	in.Name = strings.TrimSpace(in.Name)
+	var (
+		res     LaunchResult
+		items   []accessbot.ReviewItem
+	)
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		actor := actorSystem
+		if in.ActorID != "" {
+			u, err := activeUser(ctx, q, in.TenantID, in.ActorID)
+			if err != nil {
+				return err
+			}
+			if u == nil || u.Role != accessbot.RoleAdmin {
+				return fmt.Errorf("launch campaign: %w: only an accessbot admin can start a review", ErrForbidden)
+			}
+			actor = u.ID
+		}
+		if err := validateLaunch(ctx, q, &in, now); err != nil {
+			return err
+		}
+		c := accessbot.Campaign{ID: newID(), TenantID: in.TenantID, Name: in.Name, Scope: in.Scope, Levels: in.Levels,
+			DueAt: in.DueAt, Status: accessbot.CampaignActive, CreatedBy: actor, Definition: in.Definition, Slot: in.Slot, LaunchedAt: now}
+		dir := newDirectory(q, in.TenantID, now)
+		var dels []delegation
+		var err error
+		items, dels, err = buildItems(ctx, q, dir, &c, now)
+		if err != nil {
+			return err
+		}
+		if err := q.CreateCampaign(ctx, &c); err != nil {
+			return fmt.Errorf("launch campaign %q: %w", c.Name, err)
+		}
+		if err := q.CreateReviewItems(ctx, items); err != nil {
+			return fmt.Errorf("launch campaign %q: %w", c.Name, err)
+		}
+		reviewers := map[string]bool{}
+		for _, it := range items {
+			reviewers[it.ReviewerID] = true
+		}
+		if err := audit(ctx, q, c.TenantID, now, actor, ActionLaunched, AuditCampaign, c.ID, nil, map[string]any{
+			"name": c.Name, "scope": c.Scope, "levels": c.Levels, "due_at": c.DueAt.Format(auditTimeFormat),
+			"items": len(items), "reviewers": len(reviewers), "definition": c.Definition,
+		}); err != nil {
+			return err
+		}
+		for i, dl := range dels {
+			if dl.From == "" {
+				continue
+			}
+			it := &items[i]
+			if err := audit(ctx, q, c.TenantID, now, actorSystem, ActionDelegated, AuditItem, it.ID,
+				map[string]string{"reviewer_id": dl.From}, map[string]string{"reviewer_id": dl.To, "reason": "delegate of the reviewer"}); err != nil {
+				return err
+			}
+		}
+		if len(items) == 0 {
+			c.Status, c.CompletedAt = accessbot.CampaignCompleted, &now
+			if err := q.CompleteCampaign(ctx, c.TenantID, c.ID, now); err != nil {
+				return fmt.Errorf("complete empty campaign: %w", err)
+			}
+		}
+		res = LaunchResult{Campaign: c, Items: len(items), Reviewers: len(reviewers)}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info().Str("tenant", in.TenantID).Str("campaign", res.Campaign.ID).Str("name", res.Campaign.Name).
+		Int("items", res.Items).Int("reviewers", res.Reviewers).Msg("review campaign launched")
+	s.announce(ctx, &res.Campaign, items, AssignLaunch)
+	return &res, nil
+}
+
+// announce sends each reviewer of items one Assigned message.
+func (s *Service) announce(ctx context.Context, c *accessbot.Campaign, items []accessbot.ReviewItem, why AssignReason) {
+	byReviewer := map[string][]accessbot.ReviewItem{}
+	var order []string
+	for _, it := range items {
+		if _, ok := byReviewer[it.ReviewerID]; !ok {
+			order = append(order, it.ReviewerID)
+		}
+		byReviewer[it.ReviewerID] = append(byReviewer[it.ReviewerID], it)
+	}
+	for _, rid := range order {
+		its := byReviewer[rid]
+		a := Assignment{Campaign: *c, ReviewerID: rid, Reason: why, Items: len(its), ByApp: map[string]int{}}
+		for _, it := range its {
+			a.ByApp[it.AppName]++
+		}
+		pending, err := s.st.ListReviewItems(ctx, c.TenantID, accessbot.ReviewItemFilter{CampaignID: c.ID, ReviewerID: rid, Status: accessbot.ReviewPending})
+		if err != nil {
+			s.logNotify(c.TenantID, "assigned", err)
+			continue
+		}
+		a.Pending = len(pending)
+		s.logNotify(c.TenantID, "assigned", s.notify.Assigned(ctx, a))
+	}
+}
+
+func validateLaunch(ctx context.Context, q store.Queries, in *LaunchInput, now time.Time) error {
+	fe := FieldErrors{}
+	switch n := len([]rune(in.Name)); {
+	case n == 0:
+		fe[FieldName] = "Give the campaign a name."
+	case n > 100:
+		fe[FieldName] = "Keep the name under 100 characters."
+	}
+	if len(in.Scope.AppIDs) == 0 {
+		fe[FieldApps] = "Choose at least one application."
+	}
+	seen := map[string]bool{}
+	for _, id := range in.Scope.AppIDs {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		if _, err := q.GetApplication(ctx, in.TenantID, id); errors.Is(err, accessbot.ErrNotFound) {
+			fe[FieldApps] = "One of the chosen applications no longer exists."
+		} else if err != nil {
+			return fmt.Errorf("validate campaign: %w", err)
+		}
+	}
+	in.Scope.AppIDs = slices.Compact(slices.Sorted(slices.Values(in.Scope.AppIDs)))
+	if len(in.Levels) == 0 || len(in.Levels) > MaxLevels {
+		fe[FieldLevels] = fmt.Sprintf("Choose 1 to %d review levels.", MaxLevels)
+	}
+	for _, r := range in.Levels {
+		if !r.Valid() {
+			fe[FieldLevels] = fmt.Sprintf("Unknown reviewer %q: use manager or app_owner.", r)
+		}
+	}
+	if !in.DueAt.After(now) {
+		fe[FieldDue] = "The due date must be in the future."
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	return nil
+}
+
+// buildItems makes one level-1 item per current relation in scope. dels[i]
+// is the delegation applied to items[i] (zero when none).
+func buildItems(ctx context.Context, q store.Queries, dir *directory, c *accessbot.Campaign, now time.Time) ([]accessbot.ReviewItem, []delegation, error) {
+	users, err := q.ListUsers(ctx, c.TenantID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list users: %w", err)
+	}
+	byEmail, byID := map[string]*accessbot.User{}, map[string]*accessbot.User{}
+	for i := range users {
+		u := &users[i]
+		byEmail[accessbot.NormalizeEmail(u.Email)] = u
+		byID[u.ID] = u
+	}
+	maps, err := q.ListIdentityMappings(ctx, c.TenantID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list identity mappings: %w", err)
+	}
+	mapped := map[string]string{}
+	for _, m := range maps {
+		mapped[m.IdentityID] = m.UserID
+	}
+	var items []accessbot.ReviewItem
+	var dels []delegation
+	for _, appID := range c.Scope.AppIDs {
+		app, err := dir.app(ctx, appID)
+		if err != nil {
+			return nil, nil, err
+		}
+		idents, err := q.ListIdentities(ctx, c.TenantID, appID, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list identities of %s: %w", app.Name, err)
+		}
+		ents, err := q.ListAppEntitlements(ctx, c.TenantID, appID, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list entitlements of %s: %w", app.Name, err)
+		}
+		rels, err := q.ListRelations(ctx, c.TenantID, appID, false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list relations of %s: %w", app.Name, err)
+		}
+		identByID := map[string]*accessbot.Identity{}
+		for i := range idents {
+			identByID[idents[i].ID] = &idents[i]
+		}
+		entByID := map[string]*accessbot.AppEntitlement{}
+		for i := range ents {
+			entByID[ents[i].ID] = &ents[i]
+		}
+		for _, r := range rels {
+			ident, ent := identByID[r.IdentityID], entByID[r.EntitlementID]
+			if ident == nil || ent == nil {
+				continue // removed meanwhile
+			}
+			privileged := ent.HasLabel(accessbot.LabelPrivileged)
+			if c.Scope.PrivilegedOnly && !privileged {
+				continue
+			}
+			var emp *accessbot.User
+			if uid, ok := mapped[ident.ID]; ok {
+				emp = byID[uid]
+			} else if ident.Email != "" {
+				emp = byEmail[accessbot.NormalizeEmail(ident.Email)]
+			}
+			rid, del, err := dir.reviewer(ctx, c.Levels[0], appID, emp)
+			if err != nil {
+				return nil, nil, fmt.Errorf("reviewer of %s in %s: %w", ident.ExternalID, app.Name, err)
+			}
+			it := accessbot.ReviewItem{ID: newID(), TenantID: c.TenantID, CampaignID: c.ID, AppID: appID, IdentityID: ident.ID,
+				EntitlementID: ent.ID, ReviewerID: rid, Subject: subjectOf(ident, emp), AppName: app.Name,
+				EntitlementName: entName(ent), Privileged: privileged, Status: accessbot.ReviewPending, CreatedAt: now, UpdatedAt: now}
+			if emp != nil {
+				it.UserID = emp.ID
+			}
+			items = append(items, it)
+			if del != nil {
+				dels = append(dels, *del)
+			} else {
+				dels = append(dels, delegation{})
+			}
+		}
+	}
+	return items, dels, nil
+}
+
+func subjectOf(id *accessbot.Identity, emp *accessbot.User) string {
+	switch {
+	case emp != nil && emp.Name != "":
+		return emp.Name
+	case emp != nil:
+		return emp.Email
+	case id.DisplayName != "":
+		return id.DisplayName
+	case id.Email != "":
+		return id.Email
+	}
+	return id.ExternalID
+}
+
+func entName(e *accessbot.AppEntitlement) string {
+	if e.Name != "" {
+		return e.Name
+	}
+	return e.ExternalID
+}
