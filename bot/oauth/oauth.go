@@ -1,6 +1,6 @@
-// Package oauth is Slack OAuth v2 install mode: GET /slack/install?tenant=SLUG
-// sends the installer to Slack with a signed, expiring state naming the
-// tenant; GET /slack/oauth/callback checks the state, exchanges the code, stores
+// Package oauth is Slack OAuth v2 install mode: GET /slack/install?token=…
+// (an admin-issued install link, see NewLinkToken) sends the installer to
+// Slack with a signed, expiring state naming the tenant; GET /slack/oauth/callback checks the state, exchanges the code, stores
 // the bot token encrypted and binds the workspace to the tenant one to one.
 package oauth
 
@@ -49,7 +49,6 @@ type Config struct {
 
 // Store is what the installer needs from store.Store.
 type Store interface {
-	GetTenantBySlug(ctx context.Context, slug string) (*accessbot.Tenant, error)
 	GetTenant(ctx context.Context, id string) (*accessbot.Tenant, error)
 	WorkspaceByTenant(ctx context.Context, tenantID string) (*accessbot.Workspace, error)
 	InTx(ctx context.Context, fn func(q store.Queries) error) error
@@ -149,26 +148,40 @@ func (i *Installer) Register(m Mux) {
 	m.Handle("GET "+CallbackPath, http.HandlerFunc(i.ServeCallback))
 }
 
-// ServeInstall redirects to Slack's authorize page for ?tenant=SLUG.
+// askAdmin is the advice on every page that needs a new install link.
+const askAdmin = "Ask your accessbot admin for an install link; they make one with: accessbot install-link --tenant SLUG"
+
+// ServeInstall redirects to Slack's authorize page for the tenant named by an
+// admin-issued install link (?token=…, see NewLinkToken). Without a valid
+// token it refuses with 403, so knowing a tenant's slug is not enough to bind
+// a workspace to it.
 func (i *Installer) ServeInstall(w http.ResponseWriter, r *http.Request) {
-	slug := strings.TrimSpace(r.URL.Query().Get("tenant"))
-	if slug == "" {
-		writePage(w, http.StatusBadRequest, page{Title: "Which tenant?", Lines: []string{
-			"Open this page as " + InstallPath + "?tenant=YOUR-TENANT-SLUG, with the slug from your tenant file.",
-		}})
+	tenantID, err := VerifyLinkToken(i.cfg.StateKey, r.URL.Query().Get("token"), i.now())
+	if err != nil {
+		lines := []string{"Installing accessbot into a Slack workspace needs an install link from your accessbot admin.", askAdmin}
+		switch {
+		case r.URL.Query().Get("token") == "":
+			i.log.Info().Msg("oauth install refused: no install link token")
+		case errors.Is(err, ErrLinkExpired):
+			lines = []string{"This install link has expired: install links work for a limited time.", askAdmin}
+			i.log.Info().Msg("oauth install refused: install link expired")
+		default:
+			lines = []string{"This install link is not valid: it was altered, cut short, or did not come from this accessbot.", askAdmin}
+			i.log.Warn().Msg("oauth install refused: bad install link token")
+		}
+		writePage(w, http.StatusForbidden, page{Title: "Install link required", Lines: lines})
 		return
 	}
 	ctx := r.Context()
-	t, err := i.store.GetTenantBySlug(ctx, slug)
+	t, err := i.store.GetTenant(ctx, tenantID)
 	if errors.Is(err, accessbot.ErrNotFound) {
 		writePage(w, http.StatusNotFound, page{Title: "Unknown tenant", Lines: []string{
-			fmt.Sprintf("There is no accessbot tenant with the slug %q.", slug),
-			"Check the slug in your tenant file, or create the tenant first with `accessbot apply`.",
+			"The accessbot tenant this install link was made for no longer exists. Nothing was changed.",
 		}})
 		return
 	}
 	if err != nil {
-		i.fail(w, "", err, "read tenant")
+		i.fail(w, tenantID, err, "read tenant")
 		return
 	}
 	state, err := signState(i.cfg.StateKey, t.ID, i.now().Add(i.cfg.StateTTL))
@@ -188,6 +201,7 @@ func (i *Installer) ServeInstall(w http.ResponseWriter, r *http.Request) {
 	}
 	i.log.Info().Str("tenant", t.ID).Msg("oauth install started")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer") // the install URL carries the link token
 	http.Redirect(w, r, i.authorizeURL+"?"+q.Encode(), http.StatusFound)
 }
 
@@ -202,7 +216,7 @@ func (i *Installer) ServeCallback(w http.ResponseWriter, r *http.Request) {
 	if e := q.Get("error"); e != "" {
 		writePage(w, http.StatusBadRequest, page{Title: "Installation cancelled", Lines: []string{
 			fmt.Sprintf("Slack did not complete the installation (%s). Nothing was changed.", e),
-			"To try again, open " + InstallPath + "?tenant=YOUR-TENANT-SLUG.",
+			"To try again, open your install link again; if it has expired, ask your accessbot admin for a new one.",
 		}})
 		return
 	}
@@ -213,14 +227,14 @@ func (i *Installer) ServeCallback(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrStateExpired) {
 			lines = []string{fmt.Sprintf("This install link has expired (links last %s).", i.cfg.StateTTL)}
 		}
-		lines = append(lines, "Nothing was changed. Start again from "+InstallPath+"?tenant=YOUR-TENANT-SLUG.")
+		lines = append(lines, "Nothing was changed. Start again from your install link; if it has expired, ask your accessbot admin for a new one.")
 		writePage(w, http.StatusBadRequest, page{Title: "Installation link not accepted", Lines: lines})
 		return
 	}
 	code := q.Get("code")
 	if code == "" {
 		writePage(w, http.StatusBadRequest, page{Title: "Installation incomplete", Lines: []string{
-			"Slack sent no authorization code. Nothing was changed. Start again from " + InstallPath + ".",
+			"Slack sent no authorization code. Nothing was changed. Start again from your install link.",
 		}})
 		return
 	}
@@ -244,7 +258,7 @@ func (i *Installer) ServeCallback(w http.ResponseWriter, r *http.Request) {
 		log.Warn().Err(err).Msg("oauth.v2.access failed")
 		writePage(w, http.StatusBadGateway, page{Title: "Slack refused the installation", Lines: []string{
 			fmt.Sprintf("Exchanging the authorization code with Slack failed (%s). Nothing was changed.", slackErrorCode(err)),
-			"Codes expire after 10 minutes and work once: start again from " + InstallPath + "?tenant=" + tenant.Slug + ".",
+			"Codes expire after 10 minutes and work once: start again from your install link.",
 		}})
 		return
 	}

@@ -66,6 +66,7 @@ type env struct {
 	clock     *clock
 	srv       *httptest.Server
 	redirect  string
+	stateKey  []byte
 	tenants   map[string]*accessbot.Tenant // by slug
 	teams     map[string]slackfake.Team    // by id
 	logs      *syncBuffer
@@ -104,12 +105,13 @@ func setup(t *testing.T, driver string) *env {
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	e.redirect = e.srv.URL + oauth.CallbackPath
+	e.stateKey = oauth.DeriveStateKey(bytes.Repeat([]byte{9}, secrets.KeySize))
 	in, err := oauth.New(oauth.Config{
 		ClientID:     clientID,
 		ClientSecret: secrets.Secret(clientSecret),
 		RedirectURL:  e.redirect,
 		APIURL:       e.fake.URL(),
-		StateKey:     oauth.DeriveStateKey(bytes.Repeat([]byte{9}, secrets.KeySize)),
+		StateKey:     e.stateKey,
 	}, e.st, e.keys, oauth.Options{
 		Now: e.clock.Now,
 		Log: zerolog.New(e.logs).Level(zerolog.DebugLevel),
@@ -140,10 +142,24 @@ func get(t *testing.T, u string) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-// start opens /slack/install and returns the authorize URL's query.
+// link is an admin-issued install link for slug, valid for a day.
+func (e *env) link(t *testing.T, slug string) string {
+	t.Helper()
+	tok, err := oauth.NewLinkToken(e.stateKey, e.tenants[slug].ID, e.clock.Now().Add(oauth.DefaultLinkTTL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := oauth.InstallLinkURL(e.srv.URL, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// start opens slug's install link and returns the authorize URL's query.
 func (e *env) start(t *testing.T, slug string) url.Values {
 	t.Helper()
-	status, h, body := get(t, e.srv.URL+oauth.InstallPath+"?tenant="+url.QueryEscape(slug))
+	status, h, body := get(t, e.link(t, slug))
 	if status != http.StatusFound {
 		t.Fatalf("install %s: status %d: %s", slug, status, body)
 	}
@@ -371,21 +387,91 @@ func TestInstallRefusals(t *testing.T) {
 			wantBound: map[string]string{"acme": "", "beta": ""},
 		},
 		{
-			name: "no tenant named",
+			name: "install without a link token",
 			run: func(t *testing.T, e *env) (int, string) {
 				status, _, body := get(t, e.srv.URL+oauth.InstallPath)
 				return status, body
 			},
-			wantStatus: http.StatusBadRequest, wantInPage: []string{"tenant="},
+			wantStatus: http.StatusForbidden, wantInPage: []string{"needs an install link", "accessbot install-link"},
 			wantBound: map[string]string{"acme": "", "beta": ""}, noExchange: true,
 		},
 		{
-			name: "unknown tenant",
+			name: "install by tenant slug alone",
 			run: func(t *testing.T, e *env) (int, string) {
-				status, _, body := get(t, e.srv.URL+oauth.InstallPath+"?tenant=nope")
+				status, _, body := get(t, e.srv.URL+oauth.InstallPath+"?tenant=acme")
 				return status, body
 			},
-			wantStatus: http.StatusNotFound, wantInPage: []string{"nope", "accessbot apply"},
+			wantStatus: http.StatusForbidden, wantInPage: []string{"needs an install link", "Ask your accessbot admin"},
+			wantBound: map[string]string{"acme": "", "beta": ""}, noExchange: true,
+		},
+		{
+			name: "link token signed with another key",
+			run: func(t *testing.T, e *env) (int, string) {
+				tok, err := oauth.NewLinkToken(oauth.DeriveStateKey(bytes.Repeat([]byte{1}, 32)), e.tenants["acme"].ID, e.clock.Now().Add(time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				status, _, body := get(t, e.srv.URL+oauth.InstallPath+"?token="+url.QueryEscape(tok))
+				return status, body
+			},
+			wantStatus: http.StatusForbidden, wantInPage: []string{"not valid", "accessbot install-link"},
+			wantBound: map[string]string{"acme": "", "beta": ""}, noExchange: true,
+		},
+		{
+			name: "tampered link token",
+			run: func(t *testing.T, e *env) (int, string) {
+				u := e.link(t, "acme")
+				tok, _ := url.Parse(u)
+				body, sig, _ := strings.Cut(tok.Query().Get("token"), ".")
+				b := []byte(body)
+				b[len(b)/2] ^= 1
+				status, _, page := get(t, e.srv.URL+oauth.InstallPath+"?token="+url.QueryEscape(string(b)+"."+sig))
+				return status, page
+			},
+			wantStatus: http.StatusForbidden, wantInPage: []string{"not valid"},
+			wantBound: map[string]string{"acme": "", "beta": ""}, noExchange: true,
+		},
+		{
+			name: "expired link",
+			run: func(t *testing.T, e *env) (int, string) {
+				u := e.link(t, "acme")
+				e.clock.Add(oauth.DefaultLinkTTL)
+				status, _, body := get(t, u)
+				return status, body
+			},
+			wantStatus: http.StatusForbidden, wantInPage: []string{"expired", "accessbot install-link"},
+			wantBound: map[string]string{"acme": "", "beta": ""}, noExchange: true,
+		},
+		{
+			name: "a state is not a link token",
+			run: func(t *testing.T, e *env) (int, string) {
+				state := e.start(t, "acme").Get("state")
+				status, _, body := get(t, e.srv.URL+oauth.InstallPath+"?token="+url.QueryEscape(state))
+				return status, body
+			},
+			wantStatus: http.StatusForbidden, wantInPage: []string{"not valid"},
+			wantBound: map[string]string{"acme": "", "beta": ""}, noExchange: true,
+		},
+		{
+			name: "a link token is not a state",
+			run: func(t *testing.T, e *env) (int, string) {
+				tok, _ := url.Parse(e.link(t, "acme"))
+				return e.finish(t, "T0ACME", tok.Query().Get("token"))
+			},
+			wantStatus: http.StatusBadRequest, wantInPage: []string{"not valid", "Nothing was changed"},
+			wantBound: map[string]string{"acme": "", "beta": ""}, noExchange: true,
+		},
+		{
+			name: "link for a tenant that no longer exists",
+			run: func(t *testing.T, e *env) (int, string) {
+				tok, err := oauth.NewLinkToken(e.stateKey, "no-such-tenant-id", e.clock.Now().Add(time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				status, _, body := get(t, e.srv.URL+oauth.InstallPath+"?token="+url.QueryEscape(tok))
+				return status, body
+			},
+			wantStatus: http.StatusNotFound, wantInPage: []string{"no longer exists"},
 			wantBound: map[string]string{"acme": "", "beta": ""}, noExchange: true,
 		},
 	}
