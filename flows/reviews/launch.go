@@ -44,8 +44,8 @@ func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, er
 	now := s.now()
 	in.Name = strings.TrimSpace(in.Name)
 	var (
-		res     LaunchResult
-		items   []accessbot.ReviewItem
+		res   LaunchResult
+		items []accessbot.ReviewItem
 	)
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		actor := actorSystem

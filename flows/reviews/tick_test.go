@@ -1,0 +1,96 @@
+package reviews_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/reviews"
+	"github.com/accessbot/accessbot/flows/schedule"
+	"github.com/accessbot/accessbot/store"
+)
+
+// TestRemindersAcrossDST drives the real scheduler with an injected clock,
+// hour by hour from 20 March to 5 April 2026, with the reminder schedule
+// "0 9 * * *" in Europe/Berlin (CET → CEST on 29 March). The campaign is due
+// 31 March 17:00 Berlin; the policy reminds 7, 3 and 1 days before, daily
+// once overdue, and escalates 2 days after the due date.
+func TestRemindersAcrossDST(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver)
+		berlin, err := time.LoadLocation("Europe/Berlin")
+		f.must(err)
+		f.must(f.st.PutSchedule(f.ctx, &store.Schedule{TenantID: f.ten.ID, Job: reviews.JobReminders, Cron: "0 9 * * *", TimeZone: "Europe/Berlin", Since: t0}))
+		due := time.Date(2026, 3, 31, 17, 0, 0, 0, berlin)
+		_, err = f.svc.Launch(f.ctx, reviews.LaunchInput{TenantID: f.ten.ID, ActorID: f.u["ada"].ID, Name: "March review",
+			Scope: accessbot.ReviewScope{AppIDs: []string{f.app.ID}}, Levels: []accessbot.ReviewerRule{accessbot.ReviewerManager}, DueAt: due})
+		f.must(err)
+		sch, err := schedule.New(schedule.Config{Store: f.st, Clock: f.clock.Now, Log: zerolog.Nop()})
+		f.must(err)
+		f.must(f.svc.Register(sch))
+		// olga (dan's item) finishes on 25 March: she must hear nothing after.
+		cleared := false
+		for at := t0; at.Before(time.Date(2026, 4, 5, 0, 0, 0, 0, time.UTC)); at = at.Add(time.Hour) {
+			f.clock.Set(at)
+			f.must(sch.Tick(f.ctx))
+			if !cleared && at.After(time.Date(2026, 3, 25, 12, 0, 0, 0, time.UTC)) {
+				cleared = true
+				_, err := f.svc.Decide(f.ctx, reviews.DecideInput{TenantID: f.ten.ID, ActorID: f.u["olga"].ID,
+					Decisions: decisions(f.pending("olga"), func(accessbot.ReviewItem) accessbot.ReviewDecision { return accessbot.DecisionKeep })})
+				f.must(err)
+			}
+		}
+		got := map[string][]string{}
+		for _, c := range f.rec.of("Remind") {
+			tag := c.At.Format("01-02T15:04Z")
+			if c.Overdue {
+				tag += " overdue"
+			}
+			got[f.name(c.To)] = append(got[f.name(c.To)], tag)
+		}
+		// 09:00 Berlin is 08:00Z before 29 March and 07:00Z after.
+		wantMia := []string{"03-24T08:00Z", "03-28T08:00Z", "03-30T07:00Z",
+			"04-01T07:00Z overdue", "04-02T07:00Z overdue", "04-03T07:00Z overdue", "04-04T07:00Z overdue"}
+		if !slices.Equal(got["mia"], wantMia) {
+			t.Errorf("mia reminded at %v\nwant %v", got["mia"], wantMia)
+		}
+		if want := []string{"03-24T08:00Z"}; !slices.Equal(got["olga"], want) {
+			t.Errorf("olga reminded at %v, want only %v (nothing once she had nothing pending)", got["olga"], want)
+		}
+		// Due + 2 days = 2 April 17:00 Berlin: the 3 April slot escalates mia
+		// to her manager, once.
+		esc := f.rec.of("Escalated")
+		if len(esc) != 1 || esc[0].To != f.u["mia"].ID || !slices.Equal(esc[0].Targets, []string{f.u["ceo"].ID}) ||
+			esc[0].At.Format("01-02T15:04Z") != "04-03T07:00Z" || esc[0].Pending != 3 {
+			t.Fatalf("escalations %+v, want one for mia to ceo at 04-03T07:00Z with 3 pending", esc)
+		}
+		if n := len(f.audits(reviews.ActionEscalated)); n != 1 {
+			t.Fatalf("%d escalation audit entries, want 1", n)
+		}
+		if len(f.audits(reviews.ActionReminded)) == 0 {
+			t.Fatal("reminders not audited")
+		}
+	})
+}
+
+func TestEscalationToAdminsWhenNoManager(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver)
+		f.launch(accessbot.ReviewerAppOwner) // olga reviews everything; she has no manager
+		late := t0.Add(13 * 24 * time.Hour)  // due + 3 days
+		for range 3 {                        // a retried or concurrent tick escalates once
+			_, err := f.svc.Tick(f.ctx, f.ten.ID, late)
+			f.must(err)
+		}
+		esc := f.rec.of("Escalated")
+		if len(esc) != 1 || esc[0].To != f.u["olga"].ID || !slices.Equal(esc[0].Targets, []string{f.u["ada"].ID}) {
+			t.Fatalf("escalations %+v, want one for olga to the admin ada", esc)
+		}
+		if n := len(f.rec.of("Remind")); n != 1 {
+			t.Fatalf("%d overdue reminders for one day, want 1", n)
+		}
+	})
+}
