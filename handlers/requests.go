@@ -233,6 +233,20 @@ func stateValue(req *bot.Request, block, action string) slack.BlockAction {
 	return req.Interaction.View.State.Values[block][action]
 }
 
+// viewHasBlock reports whether the submitted view has a block with id; view
+// errors must name blocks the view shows.
+func viewHasBlock(req *bot.Request, id string) bool {
+	if req.Interaction == nil {
+		return false
+	}
+	for _, b := range req.Interaction.View.Blocks.BlockSet {
+		if b != nil && b.ID() == id {
+			return true
+		}
+	}
+	return false
+}
+
 func textValue(req *bot.Request, block, action string) string {
 	return strings.TrimSpace(stateValue(req, block, action).Value)
 }

@@ -279,7 +279,7 @@ func (h *Requests) submitConnectionForm(ctx context.Context, req *bot.Request) e
 		}
 		// Errors must name blocks the view has; the rest go on the application.
 		for b, msg := range errs {
-			if _, has := req.Interaction.View.State.Values[b]; !has && b != views.BlockConnApp {
+			if !viewHasBlock(req, b) && b != views.BlockConnApp {
 				delete(errs, b)
 				errs[views.BlockConnApp] = strings.TrimSpace(errs[views.BlockConnApp] + " " + msg)
 			}

@@ -495,7 +495,10 @@ func TestE2ERequestModalTwoLevels(t *testing.T) {
 
 			// A duplicate open request is refused, pointing to the existing one.
 			e.ack(e.fake.SendSlashCommand(e.fake.SlashCommand(e.team.ID, rita, "request")), nil)
-			e.topView(rita, views.CallbackRequestForm)
+			form = e.topView(rita, views.CallbackRequestForm)
+			e.fake.SendInteractive(e.fake.BlockActionInView(e.team.ID, rita, form.ID, slackfake.Action{ActionID: views.ActionReqApp,
+				BlockID: views.BlockReqApp, Type: "external_select", Value: e.gitlab.ID, Text: "GitLab"}))
+			e.topView(rita, views.CallbackRequestForm, "Maintainers (group)")
 			if ra := e.submit(rita, good); ra.ResponseAction != "errors" || !strings.Contains(ra.Errors[views.BlockReqEntitlement], r.ID) {
 				t.Fatalf("duplicate: %+v, want an inline error naming %s", ra, r.ID)
 			}

@@ -146,7 +146,7 @@ func (h *Requests) submitRequestForm(ctx context.Context, req *bot.Request) erro
 	draft, err := h.flows.Prepare(ctx, d.input(req.Actor))
 	if err != nil {
 		if errs, ok := prepareErrors(err, requestBlockFor, views.BlockReqJustification, views.BlockReqEntitlement); ok {
-			if _, has := req.Interaction.View.State.Values[views.BlockReqEntitlement]; !has {
+			if !viewHasBlock(req, views.BlockReqEntitlement) {
 				// No entitlement block (no app chosen yet): show it on the app.
 				if msg, ok := errs[views.BlockReqEntitlement]; ok {
 					delete(errs, views.BlockReqEntitlement)

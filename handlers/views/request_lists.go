@@ -15,7 +15,7 @@ import (
 // well under Slack's 50 blocks).
 const ListMax = 15
 
-func itemLine(c RequestCard) string {
+func requestItemLine(c RequestCard) string {
 	return fmt.Sprintf("%s\n%s · `%s` · %s", Summary(c), StatusWords(c), escape(c.ID, 64), SlackDate(c.CreatedAt))
 }
 
@@ -41,7 +41,7 @@ func mineBlocks(cards []RequestCard, max int) []slack.Block {
 		if c.Status == accessbot.StatusPending {
 			acc = slack.NewAccessory(cancelButton(c.ID))
 		}
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate(itemLine(c), 2900)), nil, acc,
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate(requestItemLine(c), 2900)), nil, acc,
 			slack.SectionBlockOptionBlockID(BlockListItem+".mine."+strconv.Itoa(i))))
 	}
 	return blocks
@@ -56,7 +56,7 @@ func waitingBlocks(cards []RequestCard, max int) []slack.Block {
 			break
 		}
 		blocks = append(blocks,
-			slack.NewSectionBlock(mrkdwn(truncate(itemLine(c), 2900)), nil, nil, slack.SectionBlockOptionBlockID(BlockListItem+".wait."+strconv.Itoa(i))),
+			slack.NewSectionBlock(mrkdwn(truncate(requestItemLine(c), 2900)), nil, nil, slack.SectionBlockOptionBlockID(BlockListItem+".wait."+strconv.Itoa(i))),
 			ApprovalButtons(c.ID, c.Level, i+1))
 	}
 	return blocks
