@@ -111,6 +111,12 @@ func (m *Main) run(ctx context.Context) error {
 		return fmt.Errorf("start slack: %w", err)
 	}
 
+	if err := m.startScheduler(rt, nil); err != nil { // scheduler.go; pass the requests service once run builds one
+		g.cancel()
+		g.wait()
+		return fmt.Errorf("start scheduler: %w", err)
+	}
+
 	if err := srv.Listen(); err != nil {
 		g.cancel()
 		g.wait()

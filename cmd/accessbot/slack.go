@@ -35,7 +35,8 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 		Connections: cfg.Connections,
 		IdentityTTL: cfg.IdentityCacheTTL,
 		Register: func(r *bot.Router, id bot.Resolver) error {
-			return handlers.Register(r, handlers.Deps{Identity: id})
+			digestButtons := handlers.NewDigest(handlers.DigestConfig{Store: rt.Store, Now: rt.Now, Log: rt.Log})
+			return errors.Join(handlers.Register(r, handlers.Deps{Identity: id}), handlers.RegisterDigest(r, digestButtons))
 		},
 		Now: rt.Now,
 		Log: rt.Log,

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/accessbot/accessbot/bot"
+	"github.com/accessbot/accessbot/bot/slackapi"
+	"github.com/accessbot/accessbot/flows/digest"
+	"github.com/accessbot/accessbot/flows/requests"
+	"github.com/accessbot/accessbot/flows/schedule"
+	"github.com/accessbot/accessbot/handlers"
+)
+
+// startScheduler runs the per-tenant schedules (the findings digest, and
+// critical-finding alerts on every tick) in rt's group. Every replica runs
+// one; slot claims in the store make each slot fire once. reqs, when set,
+// gets its approvals Tick (reminders, escalation, expiry) on every tick.
+func (m *Main) startScheduler(rt *Runtime, reqs *requests.Service) error {
+	s, err := schedule.New(schedule.Config{Store: rt.Store, Clock: rt.Now, Log: rt.Log})
+	if err != nil {
+		return err
+	}
+	if reqs != nil {
+		s.Every("approvals_tick", func(ctx context.Context, now time.Time) error {
+			_, err := reqs.Tick(ctx, now)
+			return err
+		})
+	}
+	cfg := rt.Config.Slack
+	if cfg.SocketMode() || cfg.SingleWorkspace() {
+		opts := slackapi.Options{APIURL: cfg.APIURL, Guard: slackapi.BlockKit{}, Log: rt.Log}
+		if rt.Redis != nil { // shared pacing with the Slack runtime's clients
+			opts.Limiter = slackapi.NewRedisLimiter(rt.Redis, bot.RedisPrefix, rt.Log)
+		}
+		var keys slackapi.Opener
+		if rt.Keyring != nil {
+			keys = rt.Keyring
+		}
+		clients := slackapi.NewClients(rt.Store, keys, cfg.BotToken, opts)
+		n := handlers.NewDigest(handlers.DigestConfig{Store: rt.Store, Clients: handlers.SlackChatClients(clients), Now: rt.Now, Log: rt.Log})
+		svc := digest.New(rt.Store, n, digest.Config{Clock: rt.Now, Log: rt.Log})
+		if err := s.Register(digest.Job, svc); err != nil {
+			return err
+		}
+		s.Every("critical_alerts", svc.AlertCritical)
+	} else {
+		rt.Log.Warn().Msg("slack is not configured: findings digests and alerts are not sent")
+	}
+	rt.Go("scheduler", s.Run)
+	return nil
+}
