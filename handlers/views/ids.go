@@ -117,3 +117,59 @@ const (
 	ActionCancel     = "request_cancel"
 	ActionDenyReason = "deny_reason_input"
 )
+
+// Access reviews (issue 6): subcommands ("/access reviews", "/access review new").
+const (
+	SubReviews   = "reviews"
+	SubReview    = "review"
+	ReviewNewArg = "new"
+)
+
+// Access reviews: callback ids.
+const (
+	CallbackReviewItems    = "review_items"
+	CallbackReviewNew      = "review_new"
+	CallbackReviewNominate = "review_nominate"
+	CallbackReviewDone     = "review_done"
+)
+
+// Access reviews: block ids. Per-item blocks end in "." + the item id.
+const (
+	BlockReviewDM            = "review_dm"
+	BlockReviewDMApps        = "review_dm_apps"
+	BlockReviewDMActions     = "review_dm_actions"
+	BlockReviewHeader        = "review_header"
+	BlockReviewItem          = "review_item"     // + "." + item id: the item's section
+	BlockReviewDecision      = "review_decision" // + "." + item id
+	BlockReviewComment       = "review_comment"  // + "." + item id
+	BlockReviewNav           = "review_nav"
+	BlockReviewList          = "review_list"     // + "." + n
+	BlockReviewNewName       = "review_new_name"
+	BlockReviewNewApps       = "review_new_apps"
+	BlockReviewNewPrivileged = "review_new_privileged"
+	BlockReviewNewLevel1     = "review_new_level1"
+	BlockReviewNewLevel2     = "review_new_level2"
+	BlockReviewNewDue        = "review_new_due"
+	BlockReviewNominee       = "review_nominee"
+	BlockReviewNominateWhy   = "review_nominate_reason"
+	BlockHomeReviews         = "home_reviews"
+)
+
+// Access reviews: action ids. Button values carry only a campaign or item id.
+const (
+	ActionReviewOpen        = "review_open"
+	ActionReviewDecision    = "review_decision_radio"
+	ActionReviewComment     = "review_comment_input"
+	ActionReviewPrev        = "review_prev"
+	ActionReviewNext        = "review_next"
+	ActionReviewKeepAll     = "review_keep_all"
+	ActionReviewNominate    = "review_nominate"
+	ActionReviewNewName     = "review_new_name_input"
+	ActionReviewNewApps     = "review_new_apps_select"
+	ActionReviewNewPriv     = "review_new_privileged_check"
+	ActionReviewNewLevel1   = "review_new_level1_select"
+	ActionReviewNewLevel2   = "review_new_level2_select"
+	ActionReviewNewDue      = "review_new_due_date"
+	ActionReviewNominee     = "review_nominee_select"
+	ActionReviewNominateWhy = "review_nominate_reason_input"
+)
