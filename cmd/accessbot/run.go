@@ -42,6 +42,8 @@ type Runtime struct {
 	Keyring *secrets.Keyring // Seal fails with secrets.ErrNoKey when encryption.key is not set
 	Now     func() time.Time
 	Version string
+	// Requests is the access-request runtime (service, Slack notifier, handlers).
+	Requests *requestParts
 
 	group *group
 }
@@ -100,6 +102,7 @@ func (m *Main) run(ctx context.Context) error {
 		Config: cfg, Log: log, Store: st, Redis: rdb, HTTP: srv, Keyring: keyring,
 		Now: m.Now, Version: m.Version, group: g,
 	}
+	rt.Requests = m.buildRequests(rt)
 
 	if !cfg.Slack.SocketMode() && !cfg.Slack.SingleWorkspace() {
 		log.Warn().Msg("slack.app_token and slack.bot_token are not set: the bot is not connected to Slack. " +
@@ -111,7 +114,7 @@ func (m *Main) run(ctx context.Context) error {
 		return fmt.Errorf("start slack: %w", err)
 	}
 
-	if err := m.startScheduler(rt, nil); err != nil { // scheduler.go; pass the requests service once run builds one
+	if err := m.startScheduler(rt, rt.Requests.Service); err != nil { // scheduler.go: Tick runs approvals reminders, escalation, expiry
 		g.cancel()
 		g.wait()
 		return fmt.Errorf("start scheduler: %w", err)
