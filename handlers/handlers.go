@@ -25,6 +25,8 @@ type Deps struct {
 	Identity Invalidator
 	// Requests, when set, adds access requests and approvals (see NewRequests).
 	Requests *Requests
+	// Lifecycle, when set, handles app_uninstalled and tokens_revoked (see NewLifecycle).
+	Lifecycle *Lifecycle
 }
 
 // Handlers holds the dependencies of every handler.
@@ -45,6 +47,9 @@ func Register(r *bot.Router, deps Deps) error {
 	r.Event("user_change", bot.NoActor, h.userChange)
 	if deps.Requests != nil {
 		deps.Requests.register(r)
+	}
+	if deps.Lifecycle != nil {
+		deps.Lifecycle.register(r)
 	}
 	return r.Err()
 }

@@ -88,6 +88,7 @@ and health on http://127.0.0.1:8080/healthz.`,
 		m.applyCommand(),
 		m.importCommand(),
 		m.findingsCommand(),
+		m.installLinkCommand(),
 		// Other commands (apply, import, manifest, findings…) are added here,
 		// each built by a method in its own file.
 	)

@@ -27,6 +27,11 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 		}
 		rt.Log.Info().Str("tenant", ws.TenantID).Str("team", ws.TeamID).Str("team_name", ws.TeamName).Msg("slack workspace bound")
 	}
+	forget := &lateForgetter{} // the app's clients exist only once NewApp returns
+	lifecycle, err := handlers.NewLifecycle(rt.Store, forget, rt.Now)
+	if err != nil {
+		return err
+	}
 	ac := bot.AppConfig{
 		Store:       rt.Store,
 		AppToken:    cfg.AppToken,
@@ -36,7 +41,7 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 		IdentityTTL: cfg.IdentityCacheTTL,
 		Register: func(r *bot.Router, id bot.Resolver) error {
 			digestButtons := handlers.NewDigest(handlers.DigestConfig{Store: rt.Store, Now: rt.Now, Log: rt.Log})
-			return errors.Join(handlers.Register(r, handlers.Deps{Identity: id}), handlers.RegisterDigest(r, digestButtons))
+			return errors.Join(handlers.Register(r, handlers.Deps{Identity: id, Lifecycle: lifecycle}), handlers.RegisterDigest(r, digestButtons))
 		},
 		Now: rt.Now,
 		Log: rt.Log,
@@ -50,6 +55,10 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 	app, err := bot.NewApp(ac)
 	if err != nil {
 		return fmt.Errorf("slack runtime: %w", err)
+	}
+	forget.set(app.Clients)
+	if err := m.mountInstaller(rt, app.Clients.Forget); err != nil {
+		return err
 	}
 	rt.HTTP.AddCheck("slack", func(context.Context) error {
 		if app.Manager.Connected() == 0 {
