@@ -51,3 +51,12 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 	svc := requests.New(rt.Store, notifier, requests.RecordOnly{}, rt.Now, requests.Policy(rt.Config.Approvals), rt.Log)
 	return &requestParts{Service: svc, Notifier: slackNotifier, Handlers: handlers.NewRequests(svc, rt.Store, rt.Log)}
 }
+
+// requestHandlers are the Slack handlers of access requests, nil when run
+// built none (tests that start only the Slack runtime).
+func (rt *Runtime) requestHandlers() *handlers.Requests {
+	if rt.Requests == nil {
+		return nil
+	}
+	return rt.Requests.Handlers
+}
