@@ -25,6 +25,8 @@ type Deps struct {
 	Identity Invalidator
 	// Requests, when set, adds access requests and approvals (see NewRequests).
 	Requests *Requests
+	// Reviews, when set, adds access reviews (see NewReviews).
+	Reviews *Reviews
 	// Lifecycle, when set, handles app_uninstalled and tokens_revoked (see NewLifecycle).
 	Lifecycle *Lifecycle
 }
@@ -48,6 +50,9 @@ func Register(r *bot.Router, deps Deps) error {
 	if deps.Requests != nil {
 		deps.Requests.register(r)
 	}
+	if deps.Reviews != nil {
+		deps.Reviews.register(r)
+	}
 	if deps.Lifecycle != nil {
 		deps.Lifecycle.register(r)
 	}
@@ -65,6 +70,9 @@ func (h *Handlers) help(ctx context.Context, req *bot.Request) error {
 	entries := helpEntries()
 	if h.deps.Requests != nil {
 		entries = append(entries, h.deps.Requests.helpEntries()...)
+	}
+	if h.deps.Reviews != nil {
+		entries = append(entries, h.deps.Reviews.helpEntries()...)
 	}
 	text, blocks := views.Help(views.Command, entries)
 	return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks})
@@ -95,6 +103,13 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 				return err
 			}
 			view = v
+		}
+		if h.deps.Reviews != nil {
+			n, err := h.deps.Reviews.HomeCount(ctx, req.Actor)
+			if err != nil {
+				return err
+			}
+			view.Blocks.BlockSet = append(view.Blocks.BlockSet, views.HomeReviews(n))
 		}
 	} else {
 		view = views.UnlinkedHome(views.UnlinkedInfo{Reason: bot.PlainWords(req.ActorErr), Email: reportedEmail(req.ActorErr)})

@@ -143,7 +143,7 @@ const (
 	BlockReviewDecision      = "review_decision" // + "." + item id
 	BlockReviewComment       = "review_comment"  // + "." + item id
 	BlockReviewNav           = "review_nav"
-	BlockReviewList          = "review_list"     // + "." + n
+	BlockReviewList          = "review_list" // + "." + n
 	BlockReviewNewName       = "review_new_name"
 	BlockReviewNewApps       = "review_new_apps"
 	BlockReviewNewPrivileged = "review_new_privileged"

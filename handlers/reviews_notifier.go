@@ -1,0 +1,133 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/slackapi"
+	"github.com/accessbot/accessbot/flows/reviews"
+	"github.com/accessbot/accessbot/handlers/views"
+)
+
+// ReviewNotifierStore is what the review notifier reads.
+type ReviewNotifierStore interface {
+	WorkspaceByTenant(ctx context.Context, tenantID string) (*accessbot.Workspace, error)
+	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
+}
+
+// ReviewNotifier tells reviewers, managers and application owners about
+// access reviews in Slack DMs.
+type ReviewNotifier struct {
+	st      ReviewNotifierStore
+	clients ChatClients
+	log     zerolog.Logger
+
+	mu       sync.Mutex
+	slackIDs map[string]string // team|email → Slack user id
+}
+
+var _ reviews.Notifier = (*ReviewNotifier)(nil)
+
+// NewReviewNotifier builds the notifier.
+func NewReviewNotifier(st ReviewNotifierStore, clients ChatClients, log zerolog.Logger) *ReviewNotifier {
+	return &ReviewNotifier{st: st, clients: clients, slackIDs: map[string]string{}, log: log.With().Str("component", "review_notifier").Logger()}
+}
+
+// send DMs a tenant user.
+func (n *ReviewNotifier) send(ctx context.Context, tenantID, userID, text string, blocks []slack.Block) error {
+	ws, err := n.st.WorkspaceByTenant(ctx, tenantID)
+	if err != nil {
+		return fmt.Errorf("find the Slack workspace of tenant %s: %w", tenantID, err)
+	}
+	cl, err := n.clients.For(ctx, ws.TeamID)
+	if err != nil {
+		return fmt.Errorf("slack client for team %s: %w", ws.TeamID, err)
+	}
+	u, err := n.st.GetUser(ctx, tenantID, userID)
+	if err != nil {
+		return fmt.Errorf("load user %s: %w", userID, err)
+	}
+	key := ws.TeamID + "|" + accessbot.NormalizeEmail(u.Email)
+	n.mu.Lock()
+	sid, ok := n.slackIDs[key]
+	n.mu.Unlock()
+	if !ok {
+		su, err := cl.GetUserByEmail(ctx, u.Email)
+		if err != nil {
+			return fmt.Errorf("find Slack user of %s: %w", userID, err)
+		}
+		sid = su.ID
+		n.mu.Lock()
+		n.slackIDs[key] = sid
+		n.mu.Unlock()
+	}
+	ch, err := cl.OpenConversation(ctx, sid)
+	if err != nil {
+		return fmt.Errorf("open DM with %s: %w", userID, err)
+	}
+	if _, _, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
+		return fmt.Errorf("DM %s: %w", userID, err)
+	}
+	n.log.Debug().Str("tenant", tenantID).Str("user", userID).Msg("review DM sent")
+	return nil
+}
+
+func (n *ReviewNotifier) name(ctx context.Context, tenantID, userID string) string {
+	u, err := n.st.GetUser(ctx, tenantID, userID)
+	if err != nil {
+		return "someone"
+	}
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Email
+}
+
+// Assigned sends the one "you have N items" DM with "Review now".
+func (n *ReviewNotifier) Assigned(ctx context.Context, a reviews.Assignment) error {
+	dm := views.ReviewDM{CampaignID: a.Campaign.ID, Campaign: a.Campaign.Name, Due: a.Campaign.DueAt, Items: a.Items,
+		Pending: a.Pending, ByApp: a.ByApp, Reason: string(a.Reason), Note: a.Note}
+	if a.FromUserID != "" {
+		dm.From = n.name(ctx, a.Campaign.TenantID, a.FromUserID)
+	}
+	text, blocks := views.ReviewAssignedMessage(dm)
+	return n.send(ctx, a.Campaign.TenantID, a.ReviewerID, text, blocks)
+}
+
+func (n *ReviewNotifier) Remind(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int, overdue bool) error {
+	text, blocks := views.ReviewReminderMessage(c.ID, c.Name, c.DueAt, pending, overdue)
+	return n.send(ctx, c.TenantID, reviewerID, text, blocks)
+}
+
+func (n *ReviewNotifier) Escalated(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int, toIDs []string) error {
+	text, blocks := views.ReviewEscalationMessage(c.Name, c.DueAt, n.name(ctx, c.TenantID, reviewerID), pending)
+	var errs []error
+	for _, to := range toIDs {
+		if err := n.send(ctx, c.TenantID, to, text, blocks); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return joinErrs(errs)
+}
+
+func (n *ReviewNotifier) RevocationRequested(ctx context.Context, c *accessbot.Campaign, ownerID string, items []accessbot.ReviewItem) error {
+	lines := make([]views.RevokedLine, 0, len(items))
+	for _, it := range items {
+		lines = append(lines, views.RevokedLine{Subject: it.Subject, App: it.AppName, Entitlement: it.EntitlementName,
+			By: n.name(ctx, c.TenantID, it.DecidedBy), Comment: it.Comment})
+	}
+	text, blocks := views.RevocationMessage(c.Name, lines)
+	return n.send(ctx, c.TenantID, ownerID, text, blocks)
+}
+
+func joinErrs(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of the DMs failed, first: %w", len(errs), errs[0])
+}
