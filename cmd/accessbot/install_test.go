@@ -251,3 +251,76 @@ func TestInstallLinkFallsBackToRedirectOrigin(t *testing.T) {
 		t.Errorf("link = %q", got)
 	}
 }
+
+// TestSingleWorkspaceAndOAuthCoexist runs both modes with one app token:
+// acme's workspace T1 comes from slack.bot_token, beta's T2 is installed
+// through OAuth, and the one socket pool answers each with its own token.
+func TestSingleWorkspaceAndOAuthCoexist(t *testing.T) {
+	t.Parallel()
+	fake, env, dsn := oauthEnv(t)
+	t1, _ := fake.Team("T1")
+	t2 := fake.AddTeam(slackfake.Team{ID: "T2", Name: "Beta Slack"})
+	if _, err := fake.AddUser(slackfake.User{ID: "UBOB", TeamID: "T2", Name: "bob", Email: "bob@beta.test"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := backend.Open(ctx, "sqlite", dsn, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	beta := &accessbot.Tenant{Slug: "beta", Name: "Beta GmbH"}
+	if err := st.CreateTenant(ctx, beta); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateUser(ctx, &accessbot.User{TenantID: beta.ID, Email: "bob@beta.test", Name: "Bob",
+		Status: accessbot.UserActive, Role: accessbot.RoleMember}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	env["ACCESSBOT_SLACK_BOT_TOKEN"] = t1.BotToken
+	env["ACCESSBOT_SLACK_TENANT"] = "acme"
+
+	lm, stdout, _ := testMain(env)
+	if err := lm.Run(ctx, []string{"install-link", "--tenant", "beta"}); err != nil {
+		t.Fatal(err)
+	}
+	lu, _ := url.Parse(strings.TrimSpace(stdout.String()))
+
+	m, _, logs := testMain(env)
+	addr, _ := startRun(t, m)
+	if err := fake.WaitForConnections(ctx, 2); err != nil {
+		t.Fatalf("sockets: %v\nlog:\n%s", err, logs)
+	}
+	code, loc, body := getNoFollow(t, "http://"+addr+"/slack/install?"+lu.RawQuery)
+	if code != http.StatusFound {
+		t.Fatalf("install link = %d:\n%s", code, body)
+	}
+	au, _ := url.Parse(loc)
+	oc, err := fake.IssueOAuthCode("T2", "UBOB", testRedirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, body := getNoFollow(t, "http://"+addr+"/slack/oauth/callback?"+
+		url.Values{"code": {oc}, "state": {au.Query().Get("state")}}.Encode()); code != http.StatusOK {
+		t.Fatalf("callback = %d:\n%s", code, body)
+	}
+
+	for _, c := range []struct{ team, user, tenant, token string }{
+		{"T1", "UADA", "Acme Corp", t1.BotToken},
+		{"T2", "UBOB", "Beta GmbH", t2.BotToken},
+	} {
+		fake.SendEvent(fake.AppHomeOpened(c.team, c.user))
+		if err := fake.WaitFor(ctx, func() bool {
+			v, ok := fake.HomeView(c.user)
+			return ok && strings.Contains(string(v.JSON), c.tenant)
+		}); err != nil {
+			t.Fatalf("%s: home not published: %v\nlog:\n%s", c.team, err, logs)
+		}
+		// Each workspace's calls carry its own bot token.
+		call, err := fake.WaitForCall(ctx, "views.publish", func(call slackfake.Call) bool { return call.Param("user_id") == c.user })
+		if err != nil || call.Token != c.token {
+			t.Errorf("%s: views.publish with token %q, want the workspace's own (%v)", c.team, call.Token, err)
+		}
+	}
+}
