@@ -110,8 +110,6 @@ func (h *Requests) alreadyWords(ctx context.Context, tenantID string, e *request
 	who := h.cards.name(ctx, tenantID, e.ByUserID)
 	when := views.SlackDate(e.At)
 	switch {
-	case e.Decision == accessbot.DecisionApprove && e.Status == accessbot.StatusPending && e.Level >= 0:
-		return fmt.Sprintf("This request was already approved by %s at %s.", who, when)
 	case e.Decision == accessbot.DecisionApprove:
 		return fmt.Sprintf("This request was already approved by %s at %s.", who, when)
 	case e.Decision == accessbot.DecisionDeny:
