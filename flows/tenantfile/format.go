@@ -25,6 +25,7 @@ type File struct {
 	Schedules    []Schedule // nil: no schedules: key, the store's are left alone (schedules.go)
 	Alerts       *Alerts    // nil: no alerts: key, left alone
 	Rules        []Rule     // nil: no rules: key, the store's are left alone (rules.go)
+	Campaigns    []Campaign // nil: no campaigns: key, the store's are left alone (campaigns.go)
 
 	usersAt loc
 }

@@ -48,7 +48,7 @@ func notFound(err error) bool { return errors.Is(err, accessbot.ErrNotFound) }
 
 func plan(ctx context.Context, q store.Queries, f *File) (*planner, error) {
 	p := &planner{f: f, q: q}
-	steps := []func(context.Context) error{p.planTenant, p.planWorkspace, p.planUsers, p.planApps, p.planChains, p.planSchedules, p.planRules}
+	steps := []func(context.Context) error{p.planTenant, p.planWorkspace, p.planUsers, p.planApps, p.planChains, p.planSchedules, p.planRules, p.planCampaigns}
 	for _, s := range steps {
 		if err := s(ctx); err != nil {
 			return nil, err

@@ -1,0 +1,130 @@
+package tenantfile
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accessbot/accessbot/store"
+)
+
+const campaignsYAML = `
+campaigns:
+  - name: Quarterly GitLab
+    applications: [GitLab, AWS]
+    privileged_only: true
+    levels: [manager, app_owner]
+    cron: "0 9 1 */3 *"
+    time_zone: Europe/Berlin
+    due_after: 14d
+  - name: Salesforce clean-up
+    applications: [Salesforce]
+    levels: [app_owner]
+    due: 2027-01-15
+`
+
+func campaignSnapshot(t *testing.T, s store.Store) string {
+	t.Helper()
+	ctx := context.Background()
+	tenants, err := s.ListTenants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]any{}
+	for _, tn := range tenants {
+		defs, err := s.ListCampaignDefinitions(ctx, tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[tn.Slug] = defs
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func TestApplyCampaigns(t *testing.T) {
+	t.Parallel()
+	forEachDriver(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		src := string(exampleYAML(t)) + campaignsYAML
+		got := lines(mustApply(t, s, []byte(src)))
+		for _, want := range []string{
+			`+ campaign Quarterly GitLab: applications [AWS GitLab] levels [manager app_owner] privileged_only cron "0 9 1 */3 *" Europe/Berlin due_after 14d`,
+			`+ campaign Salesforce clean-up: applications [Salesforce] levels [app_owner] due 2027-01-15`,
+		} {
+			if !strings.Contains(got, want+"\n") {
+				t.Errorf("changes lack %q:\n%s", want, got)
+			}
+		}
+		ten, err := s.GetTenantBySlug(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs, err := s.ListCampaignDefinitions(ctx, ten.ID)
+		if err != nil || len(defs) != 2 {
+			t.Fatalf("definitions %+v, %v", defs, err)
+		}
+		q := defs[0]
+		if q.Name != "Quarterly GitLab" || len(q.Scope.AppIDs) != 2 || !q.Scope.PrivilegedOnly || q.DueAfter != 14*24*time.Hour || q.TimeZone != "Europe/Berlin" {
+			t.Fatalf("quarterly definition %+v", q)
+		}
+		if sf := defs[1]; sf.DueAt == nil || sf.DueAt.Format(time.RFC3339) != "2027-01-15T23:59:59Z" || sf.Cron != "" {
+			t.Fatalf("one-off definition %+v", sf)
+		}
+		if res := mustApply(t, s, []byte(src)); len(res.Changes) != 0 {
+			t.Fatalf("second apply changed %s", lines(res))
+		}
+		// Dropping one campaign deletes its definition.
+		one := string(exampleYAML(t)) + campaignsYAML[:strings.Index(campaignsYAML, "  - name: Salesforce")]
+		if got := lines(mustApply(t, s, []byte(one))); got != "- campaign Salesforce clean-up\n" {
+			t.Fatalf("changes:\n%s", got)
+		}
+	})
+}
+
+func TestBadCampaignRefusedWithLineAndField(t *testing.T) {
+	t.Parallel()
+	example := string(exampleYAML(t))
+	base := example + campaignsYAML
+	first := strings.Count(example, "\n")
+	lineOf := func(needle string) int {
+		for i, l := range strings.Split(campaignsYAML, "\n") {
+			if strings.Contains(l, needle) {
+				return first + i + 1
+			}
+		}
+		return -1
+	}
+	cases := []struct {
+		name, old, new, at, want string
+	}{
+		{"cron does not parse", `cron: "0 9 1 */3 *"`, `cron: "0 9 1 */3"`, "cron:", `campaigns[0].cron: bad cron expression`},
+		{"unknown time zone", "time_zone: Europe/Berlin", "time_zone: Europe/Berln", "time_zone:", `campaigns[0].time_zone: unknown time zone: "Europe/Berln"`},
+		{"unknown application", "[GitLab, AWS]", "[GitLab, AWX]", "applications: [GitLab", `campaigns[0].applications[1]: no application "AWX"`},
+		{"unknown reviewer", "levels: [manager, app_owner]", "levels: [manager, ceo]", "levels: [manager", `campaigns[0].levels[1]: "ceo" is not a reviewer`},
+		{"cron without due_after", "    due_after: 14d\n", "", "- name: Quarterly", "campaigns[0].due_after: required with cron"},
+		{"bad due date", "due: 2027-01-15", "due: 2027-13-45", "due: 2027", "campaigns[1].due:"},
+		{"one-off without due", "    due: 2027-01-15\n", "", "- name: Salesforce", "campaigns[1].due: required without cron"},
+		{"duplicate name", "name: Salesforce clean-up", "name: Quarterly GitLab", "name: Salesforce", `campaigns[1].name: duplicate campaign "Quarterly GitLab"`},
+	}
+	forEachDriver(t, func(t *testing.T, s store.Store) {
+		mustApply(t, s, []byte(base))
+		before := snapshot(t, s) + campaignSnapshot(t, s)
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				src := strings.Replace(base, tc.old, tc.new, 1)
+				src = strings.Replace(src, "name: Acme Analytics\n", "name: Changed\n", 1)
+				_, err := applyYAML(t, s, []byte(src), false)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got error %v\nwant it to contain %q", err, tc.want)
+				}
+				if line := lineOf(tc.at); !strings.Contains(err.Error(), "tenant.yaml:"+itoa(line)+": ") {
+					t.Fatalf("error %q does not name line %d", err, line)
+				}
+				sameSnapshot(t, before, snapshot(t, s)+campaignSnapshot(t, s))
+			})
+		}
+	})
+}
