@@ -44,6 +44,8 @@ type Runtime struct {
 	Version string
 	// Requests is the access-request runtime (service, Slack notifier, handlers).
 	Requests *requestParts
+	// Reviews is the access-review runtime (service, Slack handlers).
+	Reviews *reviewParts
 
 	group *group
 }
@@ -103,6 +105,7 @@ func (m *Main) run(ctx context.Context) error {
 		Now: m.Now, Version: m.Version, group: g,
 	}
 	rt.Requests = m.buildRequests(rt)
+	rt.Reviews = m.buildReviews(rt)
 
 	if !cfg.Slack.SocketMode() && !cfg.Slack.SingleWorkspace() {
 		log.Warn().Msg("slack.app_token and slack.bot_token are not set: the bot is not connected to Slack. " +

@@ -21,6 +21,9 @@ func (m *Main) startScheduler(rt *Runtime, reqs *requests.Service) error {
 	if err != nil {
 		return err
 	}
+	if err := rt.registerReviews(s); err != nil { // reviews.go
+		return err
+	}
 	if reqs != nil {
 		s.Every("approvals_tick", func(ctx context.Context, now time.Time) error {
 			_, err := reqs.Tick(ctx, now)

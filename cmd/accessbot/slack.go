@@ -41,7 +41,7 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 		IdentityTTL: cfg.IdentityCacheTTL,
 		Register: func(r *bot.Router, id bot.Resolver) error {
 			digestButtons := handlers.NewDigest(handlers.DigestConfig{Store: rt.Store, Now: rt.Now, Log: rt.Log})
-			return errors.Join(handlers.Register(r, handlers.Deps{Identity: id, Lifecycle: lifecycle, Requests: rt.requestHandlers()}), handlers.RegisterDigest(r, digestButtons))
+			return errors.Join(handlers.Register(r, handlers.Deps{Identity: id, Lifecycle: lifecycle, Requests: rt.requestHandlers(), Reviews: rt.reviewHandlers()}), handlers.RegisterDigest(r, digestButtons))
 		},
 		Now: rt.Now,
 		Log: rt.Log,
