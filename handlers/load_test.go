@@ -11,12 +11,14 @@ package handlers_test
 //	ACCESSBOT_LOAD=1 go test ./handlers -run 'TestLoad$' -count=1 -v
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -63,8 +65,12 @@ type loadResult struct {
 	latByKind                                      [kindCount][]time.Duration
 	sendFor, ackedAfter, drainedAfter, workLag     time.Duration
 	maxSendLag                                     time.Duration // fixed rate: worst lag behind schedule
-	calls                                          map[string]int
-	warns                                          map[string]int
+	// Most goroutines seen at once (stacks sampled every 200 ms) blocked
+	// handing a job to the dispatcher's full work queue: a socket's drain
+	// loop stuck there reads nothing else, acks included.
+	maxBlockedOnQueue int
+	calls             map[string]int
+	warns             map[string]int
 }
 
 // warnCounter counts warning-and-worse log lines by message.
@@ -173,8 +179,11 @@ func (e *loadEnv) plan(t testing.TB, k int) []planned {
 	out := make([]planned, k)
 	for i := range out {
 		user := e.users[(i/kindCount)%len(e.users)]
+		// Sockets take envelopes round robin; this order gives each of the
+		// two sockets every kind (i%kindCount would pin two kinds to each).
+		kind := (i + i/2) % kindCount
 		var p any
-		switch kind := i % kindCount; kind {
+		switch kind {
 		case kindHelp:
 			p = e.fake.SlashCommand(e.team.ID, user, "help")
 		case kindAction:
@@ -188,7 +197,7 @@ func (e *loadEnv) plan(t testing.TB, k int) []planned {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[i] = planned{kind: i % kindCount, raw: js}
+		out[i] = planned{kind: kind, raw: js}
 	}
 	return out
 }
@@ -216,6 +225,35 @@ func (e *loadEnv) run(t testing.TB, sc loadScenario, wait time.Duration) loadRes
 		}
 		ids[i] = id
 	}
+	// Sample goroutine stacks while sending and for 3 s after (gated runs only:
+	// a stack dump is not free).
+	sampling := os.Getenv("ACCESSBOT_LOAD") == "1"
+	sampled := make(chan int, 1)
+	stopSampling := make(chan struct{})
+	if sampling {
+		go func() {
+			most := 0
+			tick := time.NewTicker(200 * time.Millisecond)
+			defer tick.Stop()
+			var buf bytes.Buffer
+			for {
+				buf.Reset()
+				_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
+				n := bytes.Count(buf.Bytes(), []byte("bot.(*Dispatcher).async("))
+				if n > most && os.Getenv("ACCESSBOT_LOAD_STACKS") != "" {
+					// The busiest moment's stacks, for a closer look.
+					_ = os.WriteFile(os.Getenv("ACCESSBOT_LOAD_STACKS"), buf.Bytes(), 0o644)
+				}
+				most = max(most, n)
+				select {
+				case <-stopSampling:
+					sampled <- most
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+	}
 	start := time.Now()
 	if sc.rate > 0 {
 		every := time.Duration(float64(time.Second) / sc.rate)
@@ -240,6 +278,9 @@ func (e *loadEnv) run(t testing.TB, sc loadScenario, wait time.Duration) loadRes
 		wg.Wait()
 	}
 	sendFor := time.Since(start)
+	if sampling {
+		time.AfterFunc(3*time.Second, func() { close(stopSampling) })
+	}
 
 	var homes, actions int
 	for _, p := range plan {
@@ -250,6 +291,10 @@ func (e *loadEnv) run(t testing.TB, sc loadScenario, wait time.Duration) loadRes
 			actions++
 		}
 	}
+	blocked := 0
+	if sampling {
+		blocked = <-sampled
+	}
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		if e.fake.AckCount()-acksBefore >= len(plan) &&
@@ -258,7 +303,9 @@ func (e *loadEnv) run(t testing.TB, sc loadScenario, wait time.Duration) loadRes
 		}
 		time.Sleep(20 * time.Millisecond) // polling a cheap counter; see slackfake.AckCount
 	}
-	return e.measure(plan, ids, start, sendFor, maxLag, callsBefore)
+	res := e.measure(plan, ids, start, sendFor, maxLag, callsBefore)
+	res.maxBlockedOnQueue = blocked
+	return res
 }
 
 // measure reads the fake's recorder: first delivery → first ack per envelope.
@@ -351,8 +398,8 @@ func (r loadResult) report(t testing.TB, sc loadScenario) {
 	for k, l := range r.latByKind {
 		t.Logf("  %-16s n=%-5d p50 %s p99 %s max %s", kindNames[k], len(l), ms(pct(l, .5)), ms(pct(l, .99)), ms(pct(l, 1)))
 	}
-	t.Logf("  lost %d, redelivered %d, extra acks %d, busy answers %d, help acks without help %d",
-		r.lost, r.redelivered, r.extraAcks, r.busy, r.badHelp)
+	t.Logf("  lost %d, redelivered %d, extra acks %d, busy answers %d, help acks without help %d, most drain loops blocked on the full work queue %d",
+		r.lost, r.redelivered, r.extraAcks, r.busy, r.badHelp, r.maxBlockedOnQueue)
 	t.Logf("  web api calls: %s", sortedCounts(r.calls))
 	if len(r.warns) > 0 {
 		t.Logf("  warnings: %s", sortedCounts(r.warns))
@@ -410,6 +457,8 @@ func TestLoadSmoke(t *testing.T) {
 }
 
 // TestLoad is the full measurement; it runs only with ACCESSBOT_LOAD=1.
+// ACCESSBOT_LOAD_STACKS=file also writes the goroutine stacks of the moment
+// most drain loops were blocked on the dispatcher's work queue.
 func TestLoad(t *testing.T) {
 	if os.Getenv("ACCESSBOT_LOAD") != "1" {
 		t.Skip("load test: set ACCESSBOT_LOAD=1 to run it")
@@ -423,7 +472,7 @@ func TestLoad(t *testing.T) {
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			e := startLoad(t, 50)
-			r := e.run(t, sc, 90*time.Second)
+			r := e.run(t, sc, 45*time.Second)
 			r.report(t, sc)
 			if r.lost != 0 {
 				t.Errorf("%d envelopes never acked", r.lost)
