@@ -44,12 +44,12 @@ var rvNow = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 func rvSlack(name string) string { return "U" + strings.ToUpper(name) }
 
-func startReviews(t *testing.T, extra int) *rvEnv {
+func startReviews(t *testing.T, driver string, extra int) *rvEnv {
 	t.Helper()
 	fake := slackfake.New(slackfake.WithPingInterval(200*time.Millisecond), slackfake.WithTriggerTTL(0))
 	t.Cleanup(fake.Close)
 	team := fake.AddTeam(slackfake.Team{ID: "T1", Name: "Acme"})
-	st := storetest.Open(t, "sqlite")
+	st := storetest.Open(t, driver)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	e := &rvEnv{t: t, ctx: ctx, fake: fake, st: st, team: team, users: map[string]*accessbot.User{}}
@@ -246,7 +246,13 @@ func (e *rvEnv) pendingOf(user string) []accessbot.ReviewItem {
 }
 
 func TestE2EReviewCampaign(t *testing.T) {
-	e := startReviews(t, 0)
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) { testE2EReviewCampaign(t, driver) })
+	}
+}
+
+func testE2EReviewCampaign(t *testing.T, driver string) {
+	e := startReviews(t, driver, 0)
 
 	// Non-admins are refused; the admin gets the form.
 	if a := e.command("mia", "review new"); !strings.Contains(a.Text, "Only accessbot admins") {
@@ -342,7 +348,7 @@ func TestE2EReviewCampaign(t *testing.T) {
 }
 
 func TestE2EReviewPagesAndNomination(t *testing.T) {
-	e := startReviews(t, 40) // walt's 40 accounts: 43 items for mia, 3 pages
+	e := startReviews(t, "sqlite", 40) // walt's 40 accounts: 43 items for mia, 3 pages
 	_, err := e.svc.Launch(e.ctx, reviews.LaunchInput{TenantID: e.tenant.ID, ActorID: e.users["ada"].ID, Name: "Big review",
 		Scope: accessbot.ReviewScope{AppIDs: []string{e.gitlab.ID}}, Levels: []accessbot.ReviewerRule{accessbot.ReviewerManager}, DueAt: rvNow.Add(72 * time.Hour)})
 	must(t, err)
@@ -387,5 +393,27 @@ func TestE2EReviewPagesAndNomination(t *testing.T) {
 	must(t, err)
 	if len(audit) != 1 || audit[0].Action != reviews.ActionNominated || audit[0].ActorID != e.users["mia"].ID {
 		t.Fatalf("nomination audit %+v", audit)
+	}
+}
+
+// TestE2EReviewReminderAndEscalation: a tick after the due date and grace
+// period sends the reviewer an overdue reminder and, since she has no
+// manager, the admin an escalation; a second tick sends neither again.
+func TestE2EReviewReminderAndEscalation(t *testing.T) {
+	e := startReviews(t, "sqlite", 0)
+	res, err := e.svc.Launch(e.ctx, reviews.LaunchInput{TenantID: e.tenant.ID, ActorID: e.users["ada"].ID, Name: "Late review",
+		Scope: accessbot.ReviewScope{AppIDs: []string{e.gitlab.ID}}, Levels: []accessbot.ReviewerRule{accessbot.ReviewerManager}, DueAt: rvNow.Add(24 * time.Hour)})
+	must(t, err)
+	e.dms("mia", "Late review")
+	late := res.Campaign.DueAt.Add(72 * time.Hour)
+	for range 2 {
+		_, err := e.svc.Tick(e.ctx, e.tenant.ID, late)
+		must(t, err)
+	}
+	if r := e.dms("mia", "Reminder: access review"); len(r) != 1 || !strings.Contains(string(r[0].Blocks), "overdue") {
+		t.Fatalf("mia's reminders %+v", r)
+	}
+	if esc := e.dms("ada", "is late: Mia has 3 items pending"); len(esc) != 1 {
+		t.Fatalf("ada's escalations %+v", esc)
 	}
 }

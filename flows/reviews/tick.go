@@ -105,6 +105,21 @@ func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, loc *
 	if err != nil {
 		return 0, 0, fmt.Errorf("campaign %s: %w", c.ID, err)
 	}
+	if len(items) == 0 {
+		// Two last decisions committed at once can each still see the
+		// other's item pending; the tick closes what they left open.
+		switch err := s.st.CompleteCampaign(ctx, c.TenantID, c.ID, now); {
+		case errors.Is(err, accessbot.ErrStale):
+		case err != nil:
+			return 0, 0, fmt.Errorf("campaign %s: %w", c.ID, err)
+		default:
+			if err := audit(ctx, s.st, c.TenantID, now, actorSystem, ActionCompleted, AuditCampaign, c.ID, nil,
+				map[string]string{"status": string(accessbot.CampaignCompleted)}); err != nil {
+				return 0, 0, err
+			}
+		}
+		return 0, 0, nil
+	}
 	pending := map[string]int{}
 	var reviewers []string
 	for _, it := range items {

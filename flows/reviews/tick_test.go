@@ -94,3 +94,22 @@ func TestEscalationToAdminsWhenNoManager(t *testing.T) {
 		}
 	})
 }
+
+func TestTickCompletesCampaignWithNothingPending(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver)
+		res := f.launch(accessbot.ReviewerAppOwner)
+		// Decide every item behind the service's back, as two racing last
+		// decisions can leave it: all decided, campaign still active.
+		for _, it := range f.pending("olga") {
+			f.must(f.st.DecideReviewItem(f.ctx, f.ten.ID, it.ID, it.ReviewerID, accessbot.ReviewKept, "", t0))
+		}
+		_, err := f.svc.Tick(f.ctx, f.ten.ID, t0.Add(time.Hour))
+		f.must(err)
+		c, err := f.st.GetCampaign(f.ctx, f.ten.ID, res.Campaign.ID)
+		f.must(err)
+		if c.Status != accessbot.CampaignCompleted || len(f.audits(reviews.ActionCompleted)) != 1 {
+			t.Fatalf("campaign %s after a tick with nothing pending", c.Status)
+		}
+	})
+}
