@@ -89,6 +89,7 @@ and health on http://127.0.0.1:8080/healthz.`,
 		m.importCommand(),
 		m.findingsCommand(),
 		m.installLinkCommand(),
+		m.playgroundCommand(),
 		// Other commands (apply, import, manifest, findings…) are added here,
 		// each built by a method in its own file.
 	)

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/flows/tenantfile"
+	"github.com/accessbot/accessbot/playground"
+)
+
+// playgroundTeamID is the fake workspace when the tenant file names none.
+const playgroundTeamID = "T0PLAYGRND"
+
+// playgroundGuestID is the Slack user whose email is in no tenant file.
+const playgroundGuestID = "UGUEST"
+
+func (m *Main) playgroundCommand() *cobra.Command {
+	var listen, file string
+	cmd := &cobra.Command{
+		Use:   "playground",
+		Short: "Try the bot in a browser, without a Slack workspace",
+		Long: `Start a local playground: a fake Slack (bot/slackfake) in process, a fresh
+SQLite store in a temporary directory (or the --config store), the tenant
+file applied to it, and the real bot (the same code as ` + "`run`" + `) connected to
+the fake over Socket Mode. A web page on --listen lets you be any user of
+the tenant file, type /access commands, read your DMs, open the App Home
+and fill in modals; every click is the payload Slack would send.
+
+One extra Slack user has an email the tenant does not know, to show how the
+bot refuses unmatched users. Stop it with Ctrl-C; the temporary store goes.`,
+		Example: `  accessbot playground
+  accessbot playground --listen 127.0.0.1:9000 --tenant-file examples/tenant.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return m.playground(cmd.Context(), listen, file) },
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8090", "`ADDRESS` the playground page serves on")
+	cmd.Flags().StringVar(&file, "tenant-file", "examples/tenant.yaml", "tenant `FILE` applied before the bot starts")
+	return cmd
+}
+
+func (m *Main) playground(ctx context.Context, listen, file string) error {
+	f, err := tenantfile.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("playground: %w (set --tenant-file)", err)
+	}
+	fake := slackfake.New()
+	defer fake.Close()
+	teamID, teamName := playgroundTeamID, f.Tenant.Name
+	if f.Slack != nil {
+		teamID = f.Slack.TeamID
+		if f.Slack.TeamName != "" {
+			teamName = f.Slack.TeamName
+		}
+	}
+	team := fake.AddTeam(slackfake.Team{ID: teamID, Name: teamName})
+	people, err := addPlaygroundPeople(fake, team.ID, f.Users)
+	if err != nil {
+		return err
+	}
+
+	over := map[string]string{
+		"ACCESSBOT_SLACK_APP_TOKEN":   fake.AppToken(),
+		"ACCESSBOT_SLACK_BOT_TOKEN":   team.BotToken,
+		"ACCESSBOT_SLACK_TENANT":      f.Tenant.Slug,
+		"ACCESSBOT_SLACK_API_URL":     fake.URL(),
+		"ACCESSBOT_SLACK_CLIENT_ID":   "", // single-workspace mode, whatever the environment says
+		"ACCESSBOT_HTTP_LISTEN":       "127.0.0.1:0",
+		"ACCESSBOT_HTTP_PUBLIC_URL":   "",
+		"ACCESSBOT_SLACK_CONNECTIONS": "1",
+	}
+	if m.configPath == "" {
+		dir, err := os.MkdirTemp("", "accessbot-playground-")
+		if err != nil {
+			return fmt.Errorf("playground: temporary store: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		over["ACCESSBOT_STORE_DRIVER"] = "sqlite"
+		over["ACCESSBOT_STORE_DSN"] = "file:" + filepath.Join(dir, "playground.db")
+		setDefault(over, m.Env, "ACCESSBOT_LOG_LEVEL", "warn")
+		setDefault(over, m.Env, "ACCESSBOT_LOG_FORMAT", "console")
+	}
+	// The bot is a second Main: same config path and clock, the fake's
+	// tokens in its environment, so `run` itself starts it.
+	botMain := &Main{
+		Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: m.Stderr,
+		Env: overlayEnv(over, m.Env), Now: m.Now, Version: m.Version, Commit: m.Commit,
+		configPath: m.configPath, ready: make(chan struct{}),
+	}
+	if err := botMain.applyPlaygroundTenant(ctx, f); err != nil {
+		return err
+	}
+
+	runCtx, stopBot := context.WithCancel(ctx)
+	defer stopBot()
+	runErr := make(chan error, 1)
+	go func() { runErr <- botMain.run(runCtx) }()
+	stop := func() error {
+		stopBot()
+		return <-runErr
+	}
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	select {
+	case <-botMain.Ready():
+	case err := <-runErr:
+		return fmt.Errorf("playground: the bot did not start: %w", err)
+	case <-wait.Done():
+		return errors.Join(fmt.Errorf("playground: the bot did not start within 30s"), stop())
+	}
+	if err := fake.WaitForConnections(wait, 1); err != nil {
+		return errors.Join(fmt.Errorf("playground: the bot did not connect to the fake Slack: %w", err), stop())
+	}
+
+	pg, err := playground.New(playground.Config{Fake: fake, TeamID: team.ID, TeamName: teamName, People: people})
+	if err != nil {
+		return errors.Join(err, stop())
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("playground: listen on %s (--listen): %w", listen, err), stop())
+	}
+	srv := &http.Server{Handler: pg, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	printPlaygroundBanner(m.Stdout, "http://"+ln.Addr().String()+"/", f, people)
+
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		err = fmt.Errorf("playground: serve: %w", err)
+	case err = <-runErr:
+		runErr <- err // stop() below reads it again
+		err = fmt.Errorf("playground: the bot stopped: %w", err)
+	}
+	shut, cancelShut := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShut()
+	_ = srv.Shutdown(shut)
+	if serr := stop(); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// applyPlaygroundTenant applies the tenant file to the store `run` will open.
+func (m *Main) applyPlaygroundTenant(ctx context.Context, f *tenantfile.File) error {
+	cfg, log, err := m.boot()
+	if err != nil {
+		return err
+	}
+	st, err := m.openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := tenantfile.NewApplier(st, m.Now, log).Apply(ctx, f, false); err != nil {
+		return fmt.Errorf("playground: apply %s: %w", f.Name, err)
+	}
+	return nil
+}
+
+// addPlaygroundPeople makes every tenant-file user a Slack user of team
+// (id "U" + the email's local part, upper-cased), plus one guest whose
+// email the tenant does not know.
+func addPlaygroundPeople(fake *slackfake.Server, team string, users []tenantfile.User) ([]playground.Person, error) {
+	var people []playground.Person
+	taken := map[string]bool{playgroundGuestID: true}
+	domain := "example.com"
+	for _, u := range users {
+		local, dom, _ := strings.Cut(u.Email, "@")
+		if dom != "" {
+			domain = dom
+		}
+		id := slackUserID(local)
+		for n := 2; taken[id]; n++ {
+			id = fmt.Sprintf("%s%d", slackUserID(local), n)
+		}
+		taken[id] = true
+		if _, err := fake.AddUser(slackfake.User{ID: id, TeamID: team, Name: local, RealName: u.Name, Email: u.Email,
+			IsAdmin: u.Role == accessbot.RoleAdmin}); err != nil {
+			return nil, fmt.Errorf("playground: slack user for %s: %w", u.Email, err)
+		}
+		p := playground.Person{ID: id, Name: u.Name, Email: u.Email, Role: string(u.Role), Department: u.Department}
+		switch {
+		case u.Status == accessbot.UserTerminated:
+			p.Note = "terminated: refused"
+		case u.Role == accessbot.RoleAdmin:
+			p.Note = "admin"
+		}
+		people = append(people, p)
+	}
+	guest := "sam.visitor@" + domain
+	if _, err := fake.AddUser(slackfake.User{ID: playgroundGuestID, TeamID: team, Name: "sam.visitor", RealName: "Sam Visitor", Email: guest}); err != nil {
+		return nil, fmt.Errorf("playground: guest slack user: %w", err)
+	}
+	return append(people, playground.Person{ID: playgroundGuestID, Name: "Sam Visitor", Email: guest,
+		Note: "not in the tenant file: refused"}), nil
+}
+
+// slackUserID turns an email local part into a Slack-looking user id.
+func slackUserID(local string) string {
+	var b strings.Builder
+	b.WriteByte('U')
+	for _, r := range strings.ToUpper(local) {
+		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+		if b.Len() >= 12 {
+			break
+		}
+	}
+	return b.String()
+}
+
+func overlayEnv(over map[string]string, base func(string) (string, bool)) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		if v, ok := over[k]; ok {
+			return v, v != ""
+		}
+		if base == nil {
+			return "", false
+		}
+		return base(k)
+	}
+}
+
+// setDefault sets over[key] unless the environment already has it.
+func setDefault(over map[string]string, env func(string) (string, bool), key, value string) {
+	if env != nil {
+		if _, ok := env(key); ok {
+			return
+		}
+	}
+	over[key] = value
+}
+
+func printPlaygroundBanner(w io.Writer, url string, f *tenantfile.File, people []playground.Person) {
+	fmt.Fprintf(w, "accessbot playground for %s (tenant %q) is ready.\n\n", f.Tenant.Name, f.Tenant.Slug)
+	fmt.Fprintf(w, "Open %s\n\n", url)
+	fmt.Fprintln(w, "You can be any of these Slack users (pick one at the top of the page):")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, p := range people {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", p.ID, p.Name, p.Email, p.Note)
+	}
+	_ = tw.Flush()
+	fmt.Fprint(w, `
+Things to try:
+  /access help              as anyone: the command list
+  Home tab                  who the bot thinks you are
+  /access request           ask for access (type-ahead on the application), then
+                            switch to the approver (your manager, or the owners) to approve
+  /access mine, /access approvals
+  any command as Sam Visitor: the refusal naming the unknown email
+
+Stop with Ctrl-C (the temporary store is removed).
+`)
+}
