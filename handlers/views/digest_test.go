@@ -31,7 +31,7 @@ func TestDigestViewsGolden(t *testing.T) {
 	chunks := Digest(DigestInfo{
 		Since: time.Date(2026, 6, 30, 7, 0, 0, 0, time.UTC), At: time.Date(2026, 7, 1, 7, 0, 0, 0, time.UTC), Location: berlin,
 		Counts: map[accessbot.Severity]int{accessbot.SeverityCritical: 1, accessbot.SeverityHigh: 1, accessbot.SeverityLow: 1},
-		Items: items, More: 4, Actions: actions, TopItems: 2,
+		Items:  items, More: 4, Actions: actions, TopItems: 2,
 	})
 	if len(chunks) != 2 {
 		t.Fatalf("%d messages, want a top message and one thread reply", len(chunks))
