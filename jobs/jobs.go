@@ -1,0 +1,210 @@
+// Package jobs runs durable background work on River
+// (github.com/riverqueue/river) in the store's own database. A job is
+// inserted in the store transaction whose state change causes it, so it
+// exists exactly when that change committed, and it survives crashes and
+// restarts until a worker finishes it: retried with backoff, discarded after
+// MaxAttempts, cancelled at once when the worker says the failure is final.
+//
+// SQLite uses River's riversqlite driver and PostgreSQL its riverdatabasesql
+// driver, both on the store's *sql.DB, so River's tables (river_job, …) live
+// beside the store's. Migrate creates them; store/backend runs it whenever it
+// migrates the store. SQLite stays single-process.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/store"
+)
+
+// Store drivers, as named by store.driver.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// ErrNoTx: the Queries handed to InsertTx are not those of a SQL store
+// transaction, so the job could not commit with the change.
+var ErrNoTx = errors.New("not inside a SQL store transaction")
+
+// Config builds a Queue.
+type Config struct {
+	// Driver is the store driver: "sqlite" or "postgres".
+	Driver string
+	// DB is the store's database handle (sqlstore.Store.DB()).
+	DB *sql.DB
+	// Workers are the job kinds this process works; every kind inserted
+	// must be registered. Required.
+	Workers *river.Workers
+	// MaxWorkers is how many jobs run at once in this process; 0 means 4.
+	MaxWorkers int
+	// MaxAttempts is how many times a job runs before it is discarded; 0
+	// means 12 (about 11 hours of River's default backoff, attempt⁴ seconds).
+	MaxAttempts int
+	// Backoff, when set, is the wait after failed attempt n (1-based)
+	// instead of River's default.
+	Backoff func(attempt int) time.Duration
+	// PollInterval is how often idle workers look for new jobs; 0 means 1s.
+	PollInterval time.Duration
+	Log          zerolog.Logger
+}
+
+// Queue is a River client on the store's database.
+type Queue struct {
+	client *river.Client[*sql.Tx]
+	log    zerolog.Logger
+}
+
+// New builds the queue; Start (or Run) works jobs, InsertTx needs neither.
+func New(cfg Config) (*Queue, error) {
+	if cfg.DB == nil || cfg.Workers == nil {
+		return nil, fmt.Errorf("new job queue: DB and Workers are required: %w", accessbot.ErrInvalid)
+	}
+	driver, err := newDriver(cfg.Driver, cfg.DB)
+	if err != nil {
+		return nil, fmt.Errorf("new job queue: %w", err)
+	}
+	log := cfg.Log.With().Str("component", "jobs").Logger()
+	rc := &river.Config{
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: orInt(cfg.MaxWorkers, 4)}},
+		Workers:      cfg.Workers,
+		MaxAttempts:  orInt(cfg.MaxAttempts, 12),
+		Logger:       slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel)))),
+		ErrorHandler: &errorLogger{log: log},
+	}
+	if cfg.PollInterval > 0 {
+		rc.FetchPollInterval = cfg.PollInterval
+		rc.FetchCooldown = min(cfg.PollInterval, 100*time.Millisecond)
+	}
+	if cfg.Backoff != nil {
+		rc.RetryPolicy = backoffPolicy(cfg.Backoff)
+	}
+	client, err := river.NewClient(driver, rc)
+	if err != nil {
+		return nil, fmt.Errorf("new job queue on %s: %w", cfg.Driver, err)
+	}
+	return &Queue{client: client, log: log}, nil
+}
+
+func newDriver(name string, db *sql.DB) (riverdriver.Driver[*sql.Tx], error) {
+	switch name {
+	case SQLite:
+		return riversqlite.New(db), nil
+	case Postgres:
+		return riverdatabasesql.New(db), nil
+	}
+	return nil, fmt.Errorf("unknown store driver %q (want sqlite or postgres): %w", name, accessbot.ErrInvalid)
+}
+
+func orInt(v, dflt int) int {
+	if v > 0 {
+		return v
+	}
+	return dflt
+}
+
+// Start works jobs in the background until Stop.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	return nil
+}
+
+// Stop waits for running jobs to finish (or ctx to end), then stops.
+// Unfinished jobs stay in the database for the next start to work.
+func (q *Queue) Stop(ctx context.Context) error {
+	if err := q.client.Stop(ctx); err != nil {
+		return fmt.Errorf("stop job queue: %w", err)
+	}
+	return nil
+}
+
+// Run works jobs until ctx ends, then stops within stopTimeout.
+func (q *Queue) Run(ctx context.Context, stopTimeout time.Duration) error {
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	return q.Stop(stopCtx)
+}
+
+// InsertTx inserts a job in the store transaction tx (the Queries InTx hands
+// to its fn): it is only ever worked if that transaction commits.
+func (q *Queue) InsertTx(ctx context.Context, tx store.Queries, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	sqlTx, err := Tx(tx)
+	if err != nil {
+		return nil, fmt.Errorf("insert %s job: %w", args.Kind(), err)
+	}
+	res, err := q.client.InsertTx(ctx, sqlTx, args, opts)
+	if err != nil {
+		return nil, fmt.Errorf("insert %s job: %w", args.Kind(), err)
+	}
+	return res, nil
+}
+
+// Client is the River client, for listing jobs in tests and tools.
+func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
+
+// Tx returns the *sql.Tx behind the Queries of a SQL store transaction.
+func Tx(q store.Queries) (*sql.Tx, error) {
+	t, ok := q.(interface{ Tx() *sql.Tx })
+	if !ok {
+		return nil, fmt.Errorf("%T: %w", q, ErrNoTx)
+	}
+	tx := t.Tx()
+	if tx == nil {
+		return nil, ErrNoTx
+	}
+	return tx, nil
+}
+
+// Final marks err as a failure no retry can fix (a Slack user that does not
+// exist, a deleted request): the job is cancelled instead of retried.
+func Final(err error) error { return river.JobCancel(err) }
+
+type backoffPolicy func(attempt int) time.Duration
+
+func (b backoffPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(b(max(job.Attempt, 1)))
+}
+
+// errorLogger logs failed attempts with the job's identity; River retries them.
+type errorLogger struct{ log zerolog.Logger }
+
+func (e *errorLogger) HandleError(_ context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	e.log.Warn().Err(err).Str("tenant", tenantOf(job)).Str("kind", job.Kind).Int64("job", job.ID).Int("attempt", job.Attempt).
+		Int("max_attempts", job.MaxAttempts).RawJSON("args", job.EncodedArgs).Msg("job attempt failed")
+	return nil
+}
+
+func (e *errorLogger) HandlePanic(_ context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
+	e.log.Error().Str("tenant", tenantOf(job)).Str("kind", job.Kind).Int64("job", job.ID).Int("attempt", job.Attempt).
+		Str("panic", fmt.Sprint(v)).Str("trace", trace).Msg("job panicked")
+	return nil
+}
+
+// tenantOf reads the tenant_id that job args carry by convention.
+func tenantOf(job *rivertype.JobRow) string {
+	var a struct {
+		TenantID string `json:"tenant_id"`
+	}
+	_ = json.Unmarshal(job.EncodedArgs, &a)
+	return a.TenantID
+}

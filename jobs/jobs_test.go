@@ -1,0 +1,275 @@
+package jobs_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/internal/testenv"
+	"github.com/accessbot/accessbot/jobs"
+	"github.com/accessbot/accessbot/store"
+	"github.com/accessbot/accessbot/store/storetest"
+)
+
+type pingArgs struct {
+	TenantID string `json:"tenant_id"`
+	N        int    `json:"n"`
+}
+
+func (pingArgs) Kind() string { return "test_ping" }
+
+// pingWorker fails the first failures attempts of every job, then records it.
+type pingWorker struct {
+	river.WorkerDefaults[pingArgs]
+	failures int
+	final    bool
+	mu       sync.Mutex
+	attempts map[int]int
+	done     map[int]int
+}
+
+func (w *pingWorker) Work(_ context.Context, j *river.Job[pingArgs]) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.attempts[j.Args.N]++
+	if w.final {
+		return jobs.Final(errors.New("user_not_found"))
+	}
+	if w.attempts[j.Args.N] <= w.failures {
+		return errors.New("slack is down")
+	}
+	w.done[j.Args.N]++
+	return nil
+}
+
+func (w *pingWorker) count(n int) (attempts, done int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.attempts[n], w.done[n]
+}
+
+func newWorker(failures int) *pingWorker {
+	return &pingWorker{failures: failures, attempts: map[int]int{}, done: map[int]int{}}
+}
+
+func newQueue(t *testing.T, driver string, db *sql.DB, w *pingWorker) *jobs.Queue {
+	t.Helper()
+	workers := river.NewWorkers()
+	river.AddWorker(workers, w)
+	q, err := jobs.New(jobs.Config{Driver: driver, DB: db, Workers: workers, PollInterval: 20 * time.Millisecond,
+		Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func dbOf(t *testing.T, st store.Store) *sql.DB {
+	t.Helper()
+	d, ok := st.(interface{ DB() *sql.DB })
+	if !ok {
+		t.Fatalf("%T has no DB()", st)
+	}
+	return d.DB()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func jobsIn(t *testing.T, q *jobs.Queue, states ...rivertype.JobState) []*rivertype.JobRow {
+	t.Helper()
+	params := river.NewJobListParams().Kinds("test_ping").First(100)
+	if len(states) > 0 {
+		params = params.States(states...)
+	}
+	res, err := q.Client().JobList(context.Background(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Jobs
+}
+
+// insert creates a tenant and a ping job in one store transaction; fail rolls it back.
+func insert(ctx context.Context, st store.Store, q *jobs.Queue, n int, fail bool) error {
+	return st.InTx(ctx, func(tx store.Queries) error {
+		ten := &accessbot.Tenant{Slug: "t" + string(rune('a'+n)), Name: "T"}
+		if err := tx.CreateTenant(ctx, ten); err != nil {
+			return err
+		}
+		if _, err := q.InsertTx(ctx, tx, pingArgs{TenantID: ten.ID, N: n}, nil); err != nil {
+			return err
+		}
+		if fail {
+			return errors.New("boom")
+		}
+		return nil
+	})
+}
+
+func TestInsertTxCommitsWithTheChange(t *testing.T) {
+	t.Parallel()
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := storetest.Open(t, driver)
+			q := newQueue(t, driver, dbOf(t, st), newWorker(0))
+			if err := insert(ctx, st, q, 1, true); err == nil {
+				t.Fatal("rolled back transaction reported success")
+			}
+			if got := jobsIn(t, q); len(got) != 0 {
+				t.Fatalf("rolled back transaction left %d job(s)", len(got))
+			}
+			if err := insert(ctx, st, q, 2, false); err != nil {
+				t.Fatal(err)
+			}
+			got := jobsIn(t, q)
+			if len(got) != 1 || got[0].State != rivertype.JobStateAvailable {
+				t.Fatalf("committed transaction: got %d job(s), want one available", len(got))
+			}
+			if _, err := q.InsertTx(ctx, st, pingArgs{N: 3}, nil); !errors.Is(err, jobs.ErrNoTx) {
+				t.Fatalf("insert outside a transaction: got %v, want ErrNoTx", err)
+			}
+		})
+	}
+}
+
+func TestRetriesThenDeliversOnce(t *testing.T) {
+	t.Parallel()
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := storetest.Open(t, driver)
+			w := newWorker(2)
+			q := newQueue(t, driver, dbOf(t, st), w)
+			if err := insert(ctx, st, q, 1, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = q.Stop(context.Background()) })
+			waitFor(t, "job completed", func() bool {
+				return len(jobsIn(t, q, rivertype.JobStateCompleted)) == 1
+			})
+			if a, d := w.count(1); a != 3 || d != 1 {
+				t.Fatalf("attempts=%d deliveries=%d, want 3 and 1", a, d)
+			}
+		})
+	}
+}
+
+func TestFinalErrorIsNotRetried(t *testing.T) {
+	t.Parallel()
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := storetest.Open(t, driver)
+			w := newWorker(0)
+			w.final = true
+			q := newQueue(t, driver, dbOf(t, st), w)
+			if err := insert(ctx, st, q, 1, false); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = q.Stop(context.Background()) })
+			waitFor(t, "job cancelled", func() bool {
+				return len(jobsIn(t, q, rivertype.JobStateCancelled)) == 1
+			})
+			if a, _ := w.count(1); a != 1 {
+				t.Fatalf("attempts=%d, want 1", a)
+			}
+		})
+	}
+}
+
+// TestSurvivesACrash: the process that committed the change stops before any
+// worker ran; a new process on the same database delivers the job.
+func TestSurvivesACrash(t *testing.T) {
+	t.Parallel()
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := storetest.Open(t, driver)
+			first := newWorker(0)
+			q1 := newQueue(t, driver, dbOf(t, st), first)
+			if err := insert(ctx, st, q1, 1, false); err != nil {
+				t.Fatal(err)
+			}
+			// q1 is never started: it "crashed" right after the commit.
+			second := newWorker(0)
+			q2 := newQueue(t, driver, dbOf(t, st), second)
+			if err := q2.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = q2.Stop(context.Background()) })
+			waitFor(t, "job completed by the new process", func() bool {
+				_, d := second.count(1)
+				return d == 1
+			})
+			if a, _ := first.count(1); a != 0 {
+				t.Fatalf("the crashed process worked the job %d time(s)", a)
+			}
+		})
+	}
+}
+
+// TestMigrateConcurrently: two replicas migrating a fresh PostgreSQL schema at
+// once both succeed and leave River's tables; migrating again is a no-op.
+func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
+	if !testenv.PostgresAvailable(t) {
+		return
+	}
+	dsn := testenv.PostgresDSN(t)
+	ctx := context.Background()
+	var dbs []*sql.DB
+	for range 2 {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		dbs = append(dbs, db)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, db := range dbs {
+		wg.Go(func() {
+			if err := jobs.Migrate(ctx, jobs.Postgres, db, zerolog.Nop()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("two concurrent migrations took %s", time.Since(start))
+	if err := jobs.Migrate(ctx, jobs.Postgres, dbs[0], zerolog.Nop()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := dbs[0].QueryRowContext(ctx, `SELECT count(*) FROM river_job`).Scan(&n); err != nil {
+		t.Fatalf("river_job after migrating: %v", err)
+	}
+}
