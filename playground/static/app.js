@@ -262,7 +262,14 @@
     } catch (err) {
       status(err.message, true);
     }
+    refreshSoon();
+  }
+
+  // refreshSoon catches what the bot does after its ack (views.update,
+  // chat.update) without waiting for the next poll.
+  function refreshSoon() {
     refresh();
+    setTimeout(refresh, 300);
   }
 
   // ---- elements ------------------------------------------------------------
@@ -589,7 +596,7 @@
     } finally {
       app.busy = false;
     }
-    refresh();
+    refreshSoon();
   }
 
   async function closeModal() {
@@ -659,7 +666,7 @@
       status(err.message, true);
     }
     showTab('messages');
-    refresh();
+    refreshSoon();
   }
 
   async function showTab(tab) {
