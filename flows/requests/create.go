@@ -76,11 +76,11 @@ func (s *Service) prepare(ctx context.Context, q store.Queries, in Input) (*Draf
 
 // Create validates in again (the world may have changed since the preview),
 // stores the request with its resolved levels and a "request.created" audit
-// entry in one transaction, then notifies the requester and the approvers of
-// level 1. Errors are those of Prepare.
+// entry in one transaction, with the jobs that notify the requester and the
+// approvers of level 1. Errors are those of Prepare.
 func (s *Service) Create(ctx context.Context, in Input) (*accessbot.AccessRequest, error) {
 	var req *accessbot.AccessRequest
-	err := s.st.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries, add func(...Job)) error {
 		d, err := s.prepare(ctx, q, in)
 		if err != nil {
 			return err
@@ -97,6 +97,8 @@ func (s *Service) Create(ctx context.Context, in Input) (*accessbot.AccessReques
 			return err
 		}
 		req = &r
+		add(Job{Kind: JobRequestCreated, TenantID: r.TenantID, RequestID: r.ID},
+			Job{Kind: JobApprovalNeeded, TenantID: r.TenantID, RequestID: r.ID, Level: 0, ApproverIDs: LevelApprovers(&r, 0)})
 		return nil
 	})
 	if err != nil {
@@ -117,15 +119,7 @@ func (s *Service) Create(ctx context.Context, in Input) (*accessbot.AccessReques
 	}
 	s.log.Info().Str("tenant", req.TenantID).Str("request", req.ID).Str("kind", string(req.Kind)).
 		Str("requester", req.RequesterID).Int("levels", len(req.Levels)).Msg("request created")
-	s.logNotify(req, "request_created", s.notify.RequestCreated(ctx, req))
-	s.logNotify(req, "approval_needed", s.notify.ApprovalNeeded(ctx, req, 0, LevelApprovers(req, 0)))
 	return req, nil
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func (s *Service) logNotify(req *accessbot.AccessRequest, what string, err error) {
-	if err != nil {
-		s.log.Error().Err(err).Str("tenant", req.TenantID).Str("request", req.ID).Str("notify", what).Msg("notify failed")
-	}
-}

@@ -83,7 +83,7 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) 
 		return nil, fmt.Errorf("decide request: tenant, request and actor are required: %w", accessbot.ErrInvalid)
 	}
 	var out Outcome
-	err := s.st.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries, add func(...Job)) error {
 		r, err := lockRequest(ctx, q, in.TenantID, in.RequestID)
 		if err != nil {
 			return err
@@ -163,6 +163,22 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) 
 			return err
 		}
 		out = Outcome{Request: &next, Decision: d, Decisions: atLevel, LevelClosed: closed, Finished: next.Status != accessbot.StatusPending}
+		job := Job{TenantID: next.TenantID, RequestID: next.ID}
+		decided := job
+		decided.Kind, decided.Level, decided.DecisionID = JobLevelDecided, d.Level, d.ID
+		add(decided)
+		switch {
+		case next.Status == accessbot.StatusApproved:
+			provision, finished := job, job
+			provision.Kind, finished.Kind = JobProvision, JobRequestFinished
+			add(provision, finished)
+		case next.Status == accessbot.StatusDenied:
+			job.Kind = JobRequestFinished
+			add(job)
+		case next.Level != d.Level:
+			job.Kind, job.Level, job.ApproverIDs = JobApprovalNeeded, next.Level, LevelApprovers(&next, next.Level)
+			add(job)
+		}
 		return nil
 	})
 	if errors.Is(err, errAlready) {
@@ -174,18 +190,6 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) 
 	req := out.Request
 	s.log.Info().Str("tenant", req.TenantID).Str("request", req.ID).Str("actor", in.ActorID).
 		Str("decision", string(in.Decision)).Int("level", out.Decision.Level+1).Str("status", string(req.Status)).Msg("decision recorded")
-	s.logNotify(req, "level_decided", s.notify.LevelDecided(ctx, req, out.Decision.Level, out.Decisions))
-	switch {
-	case req.Status == accessbot.StatusApproved:
-		if err := s.prov.Provision(ctx, req); err != nil {
-			s.log.Error().Err(err).Str("tenant", req.TenantID).Str("request", req.ID).Msg("provision failed")
-		}
-		s.logNotify(req, "request_finished", s.notify.RequestFinished(ctx, req))
-	case req.Status == accessbot.StatusDenied:
-		s.logNotify(req, "request_finished", s.notify.RequestFinished(ctx, req))
-	case req.Level != out.Decision.Level:
-		s.logNotify(req, "approval_needed", s.notify.ApprovalNeeded(ctx, req, req.Level, LevelApprovers(req, req.Level)))
-	}
 	return &out, nil
 }
 
@@ -193,7 +197,7 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) 
 // a request no longer pending answers *AlreadyDecidedError.
 func (s *Service) Cancel(ctx context.Context, tenantID, requestID, actorID string) (*accessbot.AccessRequest, error) {
 	var req *accessbot.AccessRequest
-	err := s.st.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries, add func(...Job)) error {
 		r, err := lockRequest(ctx, q, tenantID, requestID)
 		if err != nil {
 			return err
@@ -220,6 +224,7 @@ func (s *Service) Cancel(ctx context.Context, tenantID, requestID, actorID strin
 			return err
 		}
 		req = &next
+		add(Job{Kind: JobRequestFinished, TenantID: tenantID, RequestID: r.ID})
 		return nil
 	})
 	if errors.Is(err, errAlready) {
@@ -233,7 +238,6 @@ func (s *Service) Cancel(ctx context.Context, tenantID, requestID, actorID strin
 		return nil, fmt.Errorf("cancel request %s: %w", requestID, err)
 	}
 	s.log.Info().Str("tenant", tenantID).Str("request", requestID).Msg("request cancelled")
-	s.logNotify(req, "request_finished", s.notify.RequestFinished(ctx, req))
 	return req, nil
 }
 

@@ -6,11 +6,22 @@
 //
 // # Wiring
 //
-//	svc := requests.New(st, notifier, provisioner, clock, requests.DefaultPolicy(), log)
+//	svc := requests.New(st, notifier, provisioner, clock, requests.DefaultPolicy(), log,
+//		requests.WithEnqueuer(enq))
 //
 // A nil Notifier is NopNotifier, a nil Provisioner is RecordOnly (the request
 // stays "approved", nothing else happens), a nil clock is time.Now. Policy
 // holds approvals.reminder_after, escalate_after and expire_after.
+//
+// # Jobs
+//
+// Every Notifier call and every Provisioner.Provision is a Job (ids only),
+// added in the transaction of the state change that causes it. With
+// WithEnqueuer (production: package requestjobs, on River) the jobs are
+// inserted in that transaction, so they exist exactly when it commits and
+// survive a crash or a Slack outage; a worker calls RunJob, which re-reads
+// the request and retries on error. Without an Enqueuer (tests, CLIs) the
+// jobs run in process right after the commit and errors are only logged.
 //
 // # Creating a request
 //
@@ -18,7 +29,7 @@
 // ConnectionDelete. Prepare(ctx, in) validates it and resolves its approval
 // chain without storing anything, for the preview view; Create(ctx, in)
 // validates again and stores it (request + "request.created" audit entry in
-// one transaction), then calls Notifier.RequestCreated and
+// one transaction) with jobs for Notifier.RequestCreated and
 // Notifier.ApprovalNeeded for level 0.
 //
 // Errors to map for the user:
@@ -62,7 +73,7 @@
 // ErrSelfApproval, and *FieldErrors (deny without reason) are refusals;
 // accessbot.ErrNotFound covers unknown ids and ids of another tenant.
 // Rule "any": the first approval closes the level. Rule "all": every approver
-// must approve. Any deny denies the request. After commit:
+// must approve. Any deny denies the request. Jobs, in the same transaction:
 // Notifier.LevelDecided (every decision, so each copy of the level's message
 // can be updated), then ApprovalNeeded for the next level, or
 // Provisioner.Provision and Notifier.RequestFinished when finished.
@@ -87,7 +98,8 @@
 // store.Queries.GetRequestForUpdate (a row lock on PostgreSQL; SQLite's
 // IMMEDIATE transactions already serialize), then writes with the
 // conditional TransitionRequest. AddDecision's uniqueness per (request,
-// level, approver) backs this up. Notifications go out only after commit.
+// level, approver) backs this up. Notifications go out only after commit,
+// from jobs enqueued in the same transaction.
 //
 // Every state change appends an audit entry (ObjectType AuditObject, actions
 // ActionCreated ... ActionExpired) with before/after state, in the same

@@ -15,8 +15,9 @@ import (
 const SystemActor = "system"
 
 // Notifier tells people about requests. The Slack layer implements it. Calls
-// happen after the state change committed; an error is logged and does not
-// undo anything. Every req passed is the committed state.
+// happen after the state change committed, from a Job (see WithEnqueuer): an
+// error is retried by the job queue and never undoes anything. Every req
+// passed is the stored state when the job runs.
 type Notifier interface {
 	// RequestCreated tells the requester their request exists.
 	RequestCreated(ctx context.Context, req *accessbot.AccessRequest) error
@@ -36,9 +37,9 @@ type Notifier interface {
 	Remind(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error
 }
 
-// Provisioner is handed a request once it is finally approved. The request
-// is already stored as approved when Provision runs; a failure is logged and
-// the provisioning engine owns retries.
+// Provisioner is handed a request once it is finally approved, from a
+// JobProvision job. The request is already stored as approved when
+// Provision runs; an error is retried by the job queue.
 type Provisioner interface {
 	Provision(ctx context.Context, req *accessbot.AccessRequest) error
 }
@@ -93,11 +94,12 @@ type Service struct {
 	clock  func() time.Time
 	policy Policy
 	log    zerolog.Logger
+	enq    Enqueuer // nil: jobs run in process after commit
 }
 
 // New builds the service. A nil notifier means NopNotifier, a nil provisioner
-// RecordOnly, a nil clock time.Now.
-func New(st store.Store, n Notifier, p Provisioner, clock func() time.Time, policy Policy, log zerolog.Logger) *Service {
+// RecordOnly, a nil clock time.Now. Production passes WithEnqueuer.
+func New(st store.Store, n Notifier, p Provisioner, clock func() time.Time, policy Policy, log zerolog.Logger, opts ...Option) *Service {
 	if n == nil {
 		n = NopNotifier{}
 	}
@@ -107,7 +109,11 @@ func New(st store.Store, n Notifier, p Provisioner, clock func() time.Time, poli
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Service{st: st, notify: n, prov: p, clock: clock, policy: policy, log: log.With().Str("component", "requests").Logger()}
+	s := &Service{st: st, notify: n, prov: p, clock: clock, policy: policy, log: log.With().Str("component", "requests").Logger()}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func (s *Service) now() time.Time { return s.clock().UTC() }

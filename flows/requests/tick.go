@@ -109,7 +109,7 @@ func (s *Service) tickOne(ctx context.Context, tenantID, id string, now time.Tim
 		req      *accessbot.AccessRequest
 		notified []string
 	)
-	err := s.st.InTx(ctx, func(q store.Queries) error {
+	err := s.inTx(ctx, func(q store.Queries, add func(...Job)) error {
 		r, err := lockRequest(ctx, q, tenantID, id)
 		if err != nil {
 			return err
@@ -173,6 +173,18 @@ func (s *Service) tickOne(ctx context.Context, tenantID, id string, now time.Tim
 			return err
 		}
 		req = &next
+		job := Job{TenantID: tenantID, RequestID: id, Level: next.Level, ApproverIDs: notified}
+		switch {
+		case step == stepExpire:
+			job.Kind, job.ApproverIDs = JobRequestFinished, nil
+			add(job)
+		case step == stepRemind && len(notified) > 0:
+			job.Kind = JobRemind
+			add(job)
+		case step == stepEscalate && len(notified) > 0:
+			job.Kind = JobApprovalNeeded
+			add(job)
+		}
 		return nil
 	})
 	if err != nil {
@@ -185,17 +197,10 @@ func (s *Service) tickOne(ctx context.Context, tenantID, id string, now time.Tim
 	switch step {
 	case stepExpire:
 		log.Msg("request expired")
-		s.logNotify(req, "request_finished", s.notify.RequestFinished(ctx, req))
 	case stepRemind:
 		log.Msg("approvers reminded")
-		if len(notified) > 0 {
-			s.logNotify(req, "remind", s.notify.Remind(ctx, req, req.Level, notified))
-		}
 	case stepEscalate:
 		log.Msg("level escalated to admins")
-		if len(notified) > 0 {
-			s.logNotify(req, "approval_needed", s.notify.ApprovalNeeded(ctx, req, req.Level, notified))
-		}
 	}
 	return step, nil
 }
