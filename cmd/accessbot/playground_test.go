@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/flows/tenantfile"
 	"github.com/accessbot/accessbot/handlers/views"
 )
 
@@ -175,7 +178,11 @@ func TestPlayground(t *testing.T) {
 			} `json:"people"`
 		}
 		c.call("GET", "/api/people", nil, &p)
-		if p.Team.ID != "T0ACME0001" || len(p.People) != 21 || p.People[len(p.People)-1].ID != guest {
+		f, err := tenantfile.ReadFile("../../examples/tenant.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Team.ID != f.Slack.TeamID || len(p.People) != len(f.Users)+1 || p.People[len(p.People)-1].ID != guest {
 			t.Fatalf("people = %+v", p)
 		}
 	})
@@ -306,4 +313,35 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestPlaygroundPeopleIDs(t *testing.T) {
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	fake.AddTeam(slackfake.Team{ID: "T1"})
+	people, err := addPlaygroundPeople(fake, "T1", []tenantfile.User{
+		{Email: "ana.lee@a.test", Name: "Ana", Role: accessbot.RoleAdmin},
+		{Email: "ana.lee@b.test", Name: "Ana B"},
+		{Email: "x+very.long.local.part@b.test", Name: "X", Status: accessbot.UserTerminated},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ id, note string }{
+		{"UANALEE", "admin"}, {"UANALEE2", ""}, {"UXVERYLONGLO", "terminated: refused"}, {playgroundGuestID, "not in the tenant file: refused"},
+	}
+	if len(people) != len(want) {
+		t.Fatalf("people = %+v", people)
+	}
+	for i, w := range want {
+		if people[i].ID != w.id || people[i].Note != w.note {
+			t.Errorf("person %d = %+v, want id %s note %q", i, people[i], w.id, w.note)
+		}
+		if u, ok := fake.User(w.id); !ok || u.Email != people[i].Email {
+			t.Errorf("fake user %s = %+v, %v", w.id, u, ok)
+		}
+	}
+	if people[3].Email != "sam.visitor@b.test" {
+		t.Errorf("guest email %q", people[3].Email)
+	}
 }
