@@ -72,7 +72,7 @@ var errDryRun = errors.New("dry run: roll back")
 func (a *Applier) Apply(ctx context.Context, f *File, dryRun bool) (*Result, error) {
 	var res *Result
 	err := a.tx.InTx(ctx, func(q store.Queries) error {
-		p, err := plan(ctx, q, f)
+		p, err := plan(ctx, q, f, a.now())
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,7 @@ import (
 type planner struct {
 	f       *File
 	q       store.Queries
+	now     time.Time // the apply's clock reading: due dates and audit times compare with it
 	tenant  *accessbot.Tenant
 	changes []*Change
 	notes   []string
@@ -46,8 +47,8 @@ func (p *planner) errorf(at loc, format string, args ...any) {
 
 func notFound(err error) bool { return errors.Is(err, accessbot.ErrNotFound) }
 
-func plan(ctx context.Context, q store.Queries, f *File) (*planner, error) {
-	p := &planner{f: f, q: q}
+func plan(ctx context.Context, q store.Queries, f *File, now time.Time) (*planner, error) {
+	p := &planner{f: f, q: q, now: now.UTC()}
 	steps := []func(context.Context) error{p.planTenant, p.planWorkspace, p.planUsers, p.planApps, p.planChains, p.planSchedules, p.planRules, p.planCampaigns}
 	for _, s := range steps {
 		if err := s(ctx); err != nil {

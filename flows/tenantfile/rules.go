@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -204,10 +205,22 @@ func (p *planner) planRules(ctx context.Context) error {
 			changes = append(changes, &Change{Op: OpUpdate, Kind: "rule", Name: r.Name, Fields: df, at: r.at, before: cur, after: tr})
 		}
 	}
+	var gone []*Change
 	for i := range current {
-		if cur := &current[i]; !inFile[cur.Name] {
-			changes = append(changes, &Change{Op: OpDelete, Kind: "rule", Name: cur.Name, before: cur})
+		cur := &current[i]
+		if inFile[cur.Name] {
+			continue
 		}
+		open, err := p.q.ListFindings(ctx, tid, accessbot.FindingFilter{Rule: cur.Name, Statuses: liveFindings})
+		if err != nil {
+			return fmt.Errorf("list findings of rule %s: %w", cur.Name, err)
+		}
+		c := &Change{Op: OpDelete, Kind: "rule", Name: cur.Name, before: cur}
+		if len(open) > 0 {
+			c.Fields = []string{fmt.Sprintf("resolves %d open finding(s)", len(open))}
+		}
+		changes = append(changes, c)
+		gone = append(gone, c)
 	}
 	for i, c := range changes {
 		name := c.Name
@@ -216,6 +229,41 @@ func (p *planner) planRules(ctx context.Context) error {
 			c.add(phaseRules, 0, func(ctx context.Context, q store.Queries) error { return q.ReplaceTenantRules(ctx, tid, want) })
 		}
 		p.change(c)
+	}
+	at := p.now
+	for _, c := range gone {
+		name := c.Name
+		c.add(phaseRules, 1, func(ctx context.Context, q store.Queries) error { return resolveRuleFindings(ctx, q, tid, name, at) })
+	}
+	return nil
+}
+
+// liveFindings are the statuses a finding can leave by being resolved.
+var liveFindings = []accessbot.FindingStatus{accessbot.FindingOpen, accessbot.FindingAcknowledged}
+
+// resolveRuleFindings resolves, by "system", the open and acknowledged
+// findings of a rule the tenant deleted: nothing will ever run it again,
+// so they would otherwise stay open for good. Each is audited.
+func resolveRuleFindings(ctx context.Context, q store.Queries, tenantID, rule string, at time.Time) error {
+	open, err := q.ListFindings(ctx, tenantID, accessbot.FindingFilter{Rule: rule, Statuses: liveFindings})
+	if err != nil {
+		return fmt.Errorf("list findings of deleted rule %s: %w", rule, err)
+	}
+	if len(open) == 0 {
+		return nil
+	}
+	// SyncFindings with no matches resolves every live finding of the rule by
+	// accessbot.ActorSystem, the same way a finding that stops matching is.
+	if _, err := q.SyncFindings(ctx, tenantID, rule, nil, at); err != nil {
+		return fmt.Errorf("resolve findings of deleted rule %s: %w", rule, err)
+	}
+	for _, f := range open {
+		before, _ := json.Marshal(map[string]string{"status": string(f.Status)})
+		after, _ := json.Marshal(map[string]string{"status": string(accessbot.FindingResolved), "reason": "rule " + rule + " deleted"})
+		if err := q.AppendAudit(ctx, &accessbot.AuditEntry{TenantID: tenantID, At: at, ActorID: accessbot.ActorSystem,
+			Action: "finding." + string(accessbot.FindingResolved), ObjectType: "finding", ObjectID: f.ID, Before: before, After: after}); err != nil {
+			return fmt.Errorf("audit finding %s: %w", f.ID, err)
+		}
 	}
 	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -122,6 +124,85 @@ func TestBadRuleRefusedWithLineAndField(t *testing.T) {
 				}
 				sameSnapshot(t, before, snapshot(t, s)+rulesSnapshot(t, s))
 			})
+		}
+	})
+}
+
+// TestDeletedRuleResolvesItsFindings: a rule dropped from the file takes its
+// open and acknowledged findings with it (resolved by system, audited, in
+// the apply's transaction); findings of the rules kept are left alone, and
+// a dry run says what would be resolved and writes nothing.
+func TestDeletedRuleResolvesItsFindings(t *testing.T) {
+	t.Parallel()
+	forEachDriver(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		src := string(exampleYAML(t)) + rulesYAML
+		mustApply(t, s, []byte(src))
+		ten, err := s.GetTenantBySlug(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := testNow().Add(-time.Hour)
+		match := func(id string) accessbot.FindingMatch {
+			return accessbot.FindingMatch{Severity: accessbot.SeverityLow, Subject: accessbot.Subject{Kind: accessbot.SubjectIdentity, ID: id}}
+		}
+		for rule, ids := range map[string][]string{"stale-accounts": {"i1", "i2"}, "sales-with-admin": {"i3"}} {
+			var ms []accessbot.FindingMatch
+			for _, id := range ids {
+				ms = append(ms, match(id))
+			}
+			if _, err := s.SyncFindings(ctx, ten.ID, rule, ms, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stale, err := s.ListFindings(ctx, ten.ID, accessbot.FindingFilter{Rule: "stale-accounts"})
+		if err != nil || len(stale) != 2 {
+			t.Fatalf("findings = %v, %v", stale, err)
+		}
+		// One of them acknowledged by a person: it goes too.
+		if err := s.SetFindingStatus(ctx, ten.ID, stale[0].ID, []accessbot.FindingStatus{accessbot.FindingOpen}, accessbot.FindingAcknowledged, "someone", at); err != nil {
+			t.Fatal(err)
+		}
+
+		without := strings.Replace(src, rulesYAML[strings.Index(rulesYAML, "  - name: stale-accounts"):], "", 1)
+		before := snapshot(t, s) + rulesSnapshot(t, s)
+		dry, err := applyYAML(t, s, []byte(without), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lines(dry); got != "- rule stale-accounts: resolves 2 open finding(s)\n" {
+			t.Fatalf("dry run changes:\n%s", got)
+		}
+		sameSnapshot(t, before, snapshot(t, s)+rulesSnapshot(t, s))
+
+		mustApply(t, s, []byte(without))
+		all, err := s.ListFindings(ctx, ten.ID, accessbot.FindingFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range all {
+			want := accessbot.FindingResolved
+			if f.Rule == "sales-with-admin" {
+				want = accessbot.FindingOpen
+			}
+			if f.Status != want {
+				t.Errorf("finding %s of %s is %s, want %s", f.Subject.ID, f.Rule, f.Status, want)
+			}
+			if f.Rule != "stale-accounts" {
+				continue
+			}
+			if f.StatusBy != accessbot.ActorSystem || f.StatusAt == nil || !f.StatusAt.Equal(testNow()) {
+				t.Errorf("finding %s resolved by %q at %v, want system at %v", f.Subject.ID, f.StatusBy, f.StatusAt, testNow())
+			}
+			audit, err := s.ListAudit(ctx, ten.ID, f.ID)
+			if err != nil || len(audit) != 1 || audit[0].Action != "finding.resolved" || audit[0].ActorID != accessbot.ActorSystem ||
+				!strings.Contains(string(audit[0].After), "rule stale-accounts deleted") {
+				t.Errorf("audit of %s = %+v, %v", f.Subject.ID, audit, err)
+			}
+		}
+		// Applying again: nothing left to resolve, no changes.
+		if res := mustApply(t, s, []byte(without)); len(res.Changes) != 0 {
+			t.Fatalf("second apply changed:\n%s", lines(res))
 		}
 	})
 }
