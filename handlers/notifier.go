@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -231,9 +232,12 @@ func (n *Notifier) refs(ctx context.Context, req *accessbot.AccessRequest, purpo
 }
 
 // RequestCreated sends the requester their confirmation DM, whose thread
-// carries every later step.
+// carries every later step. A retry after the DM was sent does nothing.
 func (n *Notifier) RequestCreated(ctx context.Context, req *accessbot.AccessRequest) error {
 	return n.do(ctx, req, "request_created", func(ctx context.Context) error {
+		if sent, err := n.refs(ctx, req, purposeRequester); err != nil || len(sent) > 0 {
+			return err
+		}
 		cl, team, err := n.tenantClient(ctx, req.TenantID)
 		if err != nil {
 			return err
@@ -264,7 +268,8 @@ func (n *Notifier) save(ctx context.Context, req *accessbot.AccessRequest, purpo
 }
 
 // ApprovalNeeded DMs each approver the request with Approve / Deny / Details
-// and tells the requester who has it now.
+// and tells the requester who has it now. A retry skips the approvers whose
+// message for this level was already sent.
 func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
 	return n.do(ctx, req, "approval_needed", func(ctx context.Context) error {
 		cl, team, err := n.tenantClient(ctx, req.TenantID)
@@ -277,10 +282,17 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 		}
 		st := views.LevelState{Level: level, Closed: requests.LevelClosed(req, level), Decisions: decisionsAt(card.Decisions, level)}
 		text, blocks := views.ApprovalMessage(card, st)
+		sent, err := n.refs(ctx, req, approvalPurpose(level))
+		if err != nil {
+			return err
+		}
 		var errs []error
 		var names []string
 		for _, id := range approverIDs {
 			names = append(names, n.cards.name(ctx, req.TenantID, id))
+			if slices.ContainsFunc(sent, func(r accessbot.MessageRef) bool { return r.UserID == id }) {
+				continue
+			}
 			ch, err := n.dm(ctx, cl, team, req.TenantID, id)
 			if err != nil {
 				errs = append(errs, err)

@@ -208,3 +208,29 @@ func tenantOf(job *rivertype.JobRow) string {
 	_ = json.Unmarshal(job.EncodedArgs, &a)
 	return a.TenantID
 }
+
+// AllFinal reports whether err is one no retry fixes: every error joined in
+// it (errors.Join, or fmt.Errorf with several %w) is final, and a single
+// error is final when leaf says so of it or of an error it wraps. One
+// transient error among several failures means the job is retried.
+func AllFinal(err error, leaf func(error) bool) bool {
+	for err != nil {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs := j.Unwrap()
+			if len(errs) == 0 {
+				return false
+			}
+			for _, e := range errs {
+				if !AllFinal(e, leaf) {
+					return false
+				}
+			}
+			return true
+		}
+		if leaf(err) {
+			return true
+		}
+		err = errors.Unwrap(err)
+	}
+	return false
+}

@@ -14,7 +14,6 @@ package requestjobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/riverqueue/river"
@@ -108,13 +107,16 @@ func (e *Enqueuer) Enqueue(ctx context.Context, tx store.Queries, js []requests.
 type RunFunc func(ctx context.Context, j requests.Job) error
 
 // AddWorkers registers a worker for every request job kind on w. An error
-// for which final returns true (or that wraps accessbot.ErrNotFound: the
-// request or tenant is gone) is logged and the job cancelled; any other
-// error is retried with backoff. final may be nil.
+// that jobs.AllFinal finds final, with accessbot.ErrNotFound (the request,
+// tenant or user is gone) or what final says (handlers.FinalSlackError) as
+// final leaves, is logged and the job cancelled; any other error is retried
+// with backoff. final may be nil.
 func AddWorkers(w *river.Workers, run RunFunc, final func(error) bool, log zerolog.Logger) {
 	log = log.With().Str("component", "request_jobs").Logger()
 	isFinal := func(err error) bool {
-		return errors.Is(err, accessbot.ErrNotFound) || (final != nil && final(err))
+		return jobs.AllFinal(err, func(e error) bool {
+			return e == accessbot.ErrNotFound || (final != nil && final(e))
+		})
 	}
 	river.AddWorker(w, &worker[requestCreatedArgs]{run: run, final: isFinal, log: log})
 	river.AddWorker(w, &worker[approvalNeededArgs]{run: run, final: isFinal, log: log})
