@@ -69,6 +69,7 @@ type loadResult struct {
 	// handing a job to the dispatcher's full work queue: a socket's drain
 	// loop stuck there reads nothing else, acks included.
 	maxBlockedOnQueue int
+	sampled           bool // stacks were sampled (gated runs only)
 	calls             map[string]int
 	warns             map[string]int
 }
@@ -304,7 +305,7 @@ func (e *loadEnv) run(t testing.TB, sc loadScenario, wait time.Duration) loadRes
 		time.Sleep(20 * time.Millisecond) // polling a cheap counter; see slackfake.AckCount
 	}
 	res := e.measure(plan, ids, start, sendFor, maxLag, callsBefore)
-	res.maxBlockedOnQueue = blocked
+	res.maxBlockedOnQueue, res.sampled = blocked, sampling
 	return res
 }
 
@@ -398,8 +399,12 @@ func (r loadResult) report(t testing.TB, sc loadScenario) {
 	for k, l := range r.latByKind {
 		t.Logf("  %-16s n=%-5d p50 %s p99 %s max %s", kindNames[k], len(l), ms(pct(l, .5)), ms(pct(l, .99)), ms(pct(l, 1)))
 	}
-	t.Logf("  lost %d, redelivered %d, extra acks %d, busy answers %d, help acks without help %d, most drain loops blocked on the full work queue %d",
-		r.lost, r.redelivered, r.extraAcks, r.busy, r.badHelp, r.maxBlockedOnQueue)
+	blocked := "not sampled"
+	if r.sampled {
+		blocked = fmt.Sprint(r.maxBlockedOnQueue)
+	}
+	t.Logf("  lost %d, redelivered %d, extra acks %d, busy answers %d, help acks without help %d, most drain loops blocked on the full work queue %s",
+		r.lost, r.redelivered, r.extraAcks, r.busy, r.badHelp, blocked)
 	t.Logf("  web api calls: %s", sortedCounts(r.calls))
 	if len(r.warns) > 0 {
 		t.Logf("  warnings: %s", sortedCounts(r.warns))
