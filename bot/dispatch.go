@@ -277,8 +277,18 @@ func (d *Dispatcher) sync(ctx context.Context, acker Acker, env *socketmode.Requ
 		if !ok {
 			return
 		}
+		st.mu.Lock()
+		req := st.req
+		st.mu.Unlock()
+		payload, later := fitAckSize(req, payload)
 		d.answers.put(env.EnvelopeID, payload)
-		if err := d.ack(ctx, acker, env.EnvelopeID, payload, log); err != nil && payload != nil {
+		err := d.ack(ctx, acker, env.EnvelopeID, payload, log)
+		if err == nil && later != nil {
+			hctx, cancel := d.handlerCtx(ctx)
+			later(hctx)
+			cancel()
+		}
+		if err != nil && payload != nil {
 			// Most likely too large for a frame (20 KB): ack bare and send
 			// a message payload through response_url.
 			_ = d.ack(ctx, acker, env.EnvelopeID, nil, log)

@@ -96,13 +96,46 @@ type Request struct {
 }
 
 // SetAck sets the payload that rides on the ack (a view_submission
-// response_action, block_suggestion options). It fails with ErrAckSent after
-// the ack has gone.
+// response_action, block_suggestion options, a slash command's message). It
+// passes the Block Kit guard first: see guardAck. It fails with ErrAckSent
+// after the ack has gone.
 func (r *Request) SetAck(payload any) error {
-	if r.ack == nil || !r.ack.set(payload) {
+	if r.ack == nil {
+		return ErrAckSent
+	}
+	if r.Kind == KindCommand && payload != nil {
+		m, err := messageFromWire(payload)
+		if err != nil {
+			r.Log.Error().Err(err).Msg("command answer unreadable; answering with an apology")
+			m = Message{Text: fmt.Sprintf(MsgSorry, r.EnvelopeID)}
+		}
+		if !r.ack.setMessage(guardMessage(r, m)) {
+			return ErrAckSent
+		}
+		return nil
+	}
+	if !r.ack.set(guardAck(r, payload)) {
 		return ErrAckSent
 	}
 	return nil
+}
+
+// messageFromWire reads a message body (text, blocks, response_type,
+// replace_original) that a handler set as a command's ack.
+func messageFromWire(payload any) (Message, error) {
+	if m, ok := payload.(Message); ok {
+		return m, nil
+	}
+	var w struct {
+		Text            string       `json:"text"`
+		Blocks          slack.Blocks `json:"blocks"`
+		ResponseType    string       `json:"response_type"`
+		ReplaceOriginal bool         `json:"replace_original"`
+	}
+	if err := decodeAs(payload, &w); err != nil {
+		return Message{}, err
+	}
+	return Message{Text: w.Text, Blocks: w.Blocks.BlockSet, InChannel: w.ResponseType == "in_channel", ReplaceOriginal: w.ReplaceOriginal}, nil
 }
 
 // Respond answers the user: on the ack for a slash command still within its

@@ -71,15 +71,21 @@ func (p *responder) postResponseURL(ctx context.Context, url string, m Message) 
 	return nil
 }
 
-// guardMessage passes m through the Block Kit guard; a message Slack would
-// reject is replaced by its text alone (cut to size), and the fault logged.
+// guardMessage passes m through the Block Kit guard: it is fitted (text
+// and blocks cut with a visible "…and N more"); a message that still breaks
+// Slack's limits is replaced by its text alone (cut to size), and the fault
+// logged.
 func guardMessage(r *Request, m Message) Message {
-	if err := blockkit.ValidateMessageText(m.Text, m.Blocks); err != nil {
-		r.Log.Error().Err(err).Str("envelope", r.EnvelopeID).Msg("message fails the Block Kit guard, sending text only")
-		m.Blocks = nil
-		if n := []rune(m.Text); len(n) > blockkit.MaxMessageText {
-			m.Text = string(n[:blockkit.MaxMessageText-1]) + "…"
-		}
+	text, blocks, err := blockkit.FitMessage(m.Text, m.Blocks)
+	if err == nil {
+		m.Text, m.Blocks = text, blocks
+		return m
+	}
+	r.Log.Error().Err(err).Str("envelope", r.EnvelopeID).Msg("message fails the Block Kit guard, sending text only")
+	m.Blocks = nil
+	m.Text = blockkit.Truncate(m.Text, blockkit.MaxMessageText)
+	if m.Text == "" {
+		m.Text = fmt.Sprintf(MsgSorry, r.EnvelopeID)
 	}
 	return m
 }
