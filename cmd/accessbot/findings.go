@@ -210,7 +210,7 @@ A finding already recorded (same rule and subject) is refreshed, not repeated.`,
 			if err != nil {
 				return err
 			}
-			res, err := findings.RecordExternal(cmd.Context(), st, t.ID, fs, m.Now())
+			res, err := findings.RecordExternal(cmd.Context(), st, t.ID, args[0], fs, m.Now())
 			if err != nil {
 				return err
 			}

@@ -135,8 +135,11 @@ func jsonMsg(err error) string {
 
 // RecordExternal records checked findings in one transaction, grouped by
 // rule. External findings are opened, reopened or refreshed; they are only
-// resolved by people.
-func RecordExternal(ctx context.Context, tx Transactor, tenantID string, fs []ExternalFinding, at time.Time) (accessbot.SyncResult, error) {
+// resolved by people. Their rules are a namespace of their own: an item
+// naming one of the tenant's rules (declared under rules:) is refused,
+// with source and its index in ItemErrors, and nothing is recorded, since
+// the engine's next run of that rule would resolve it.
+func RecordExternal(ctx context.Context, tx Transactor, tenantID, source string, fs []ExternalFinding, at time.Time) (accessbot.SyncResult, error) {
 	byRule := map[string][]accessbot.FindingMatch{}
 	for _, f := range fs {
 		d := f.Details
@@ -153,6 +156,9 @@ func RecordExternal(ctx context.Context, tx Transactor, tenantID string, fs []Ex
 	var total accessbot.SyncResult
 	err := tx.InTx(ctx, func(q store.Queries) error {
 		total = accessbot.SyncResult{}
+		if err := checkNamespace(ctx, q, tenantID, source, fs); err != nil {
+			return err
+		}
 		for _, r := range rules {
 			sr, err := q.ReportFindings(ctx, tenantID, r, byRule[r], at)
 			if err != nil {
@@ -168,6 +174,30 @@ func RecordExternal(ctx context.Context, tx Transactor, tenantID string, fs []Ex
 		return total, fmt.Errorf("record external findings: %w", err)
 	}
 	return total, nil
+}
+
+// checkNamespace refuses items whose rule is a tenant rule's name (built-in
+// names are refused by ParseExternal already).
+func checkNamespace(ctx context.Context, q store.Queries, tenantID, source string, fs []ExternalFinding) error {
+	rules, err := q.ListTenantRules(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	tenantRule := make(map[string]bool, len(rules))
+	for _, r := range rules {
+		tenantRule[r.Name] = true
+	}
+	var errs ItemErrors
+	for i, f := range fs {
+		if tenantRule[f.Rule] {
+			errs = append(errs, &ItemError{Source: source, Index: i, Field: "rule",
+				Msg: fmt.Sprintf("%q is one of the tenant's rules (rules: in the tenant file); external findings need their own rule name", f.Rule)})
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 // Tokens of the findings endpoint look like abf_<tenant id>_<secret>: the

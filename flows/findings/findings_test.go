@@ -200,3 +200,56 @@ func TestTenantRuleEvaluation(t *testing.T) {
 		t.Fatalf("eng-people: %+v", fs)
 	}
 }
+
+// TestExternalRulesKeepTheirOwnNamespace: an external finding naming one of
+// the tenant's rules is refused, naming the item and field, and nothing of
+// the document is recorded (by file or over the API); another tenant
+// without that rule may use the name.
+func TestExternalRulesKeepTheirOwnNamespace(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.Open(t, driver)
+			a, b := newTenant(t, st, "a"), newTenant(t, st, "b")
+			must(t, st.ReplaceTenantRules(ctx, a.ID, []accessbot.TenantRule{{Name: "sales-privileged", Severity: accessbot.SeverityHigh,
+				Subject: accessbot.SubjectIdentity, Filter: accessbot.Filter{Field: "identity.status", Op: "eq", Value: "active"}}}))
+			body := []byte(`[
+ {"rule": "scanner.mfa_off", "severity": "high", "subject": {"kind": "identity", "id": "1"}},
+ {"rule": "sales-privileged", "severity": "low", "subject": {"kind": "identity", "id": "2"}}
+]`)
+			fs, err := findings.ParseExternal("f.json", body)
+			must(t, err)
+			_, err = findings.RecordExternal(ctx, st, a.ID, "f.json", fs, t0)
+			want := `f.json: item 1: rule: "sales-privileged" is one of the tenant's rules`
+			if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, accessbot.ErrInvalid) {
+				t.Fatalf("got %v, want %q", err, want)
+			}
+			if n := count(t, st, a.ID); n != 0 {
+				t.Fatalf("tenant a has %d findings after a refused document", n)
+			}
+			if _, err := findings.RecordExternal(ctx, st, b.ID, "f.json", fs, t0); err != nil {
+				t.Fatalf("tenant b has no such rule: %v", err)
+			}
+			if n := count(t, st, b.ID); n != 2 {
+				t.Fatalf("tenant b has %d findings, want 2", n)
+			}
+
+			tok, err := findings.NewToken(ctx, st, a.ID, t0)
+			must(t, err)
+			srv := httptest.NewServer(findings.NewHandler(st, func() time.Time { return t0 }, zerolog.Nop()))
+			defer srv.Close()
+			req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(string(body)))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := http.DefaultClient.Do(req)
+			must(t, err)
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 400 || !strings.Contains(string(got), `body: item 1: rule: \"sales-privileged\" is one of the tenant's rules`) {
+				t.Fatalf("status %d body %s", resp.StatusCode, got)
+			}
+			if n := count(t, st, a.ID); n != 0 {
+				t.Fatalf("tenant a has %d findings after a refused POST", n)
+			}
+		})
+	}
+}

@@ -88,7 +88,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, out)
 		return
 	}
-	res, err := RecordExternal(r.Context(), h.st, tenantID, fs, h.now())
+	res, err := RecordExternal(r.Context(), h.st, tenantID, "body", fs, h.now())
+	if errors.As(err, &ie) {
+		out := apiError{Error: "invalid findings: nothing was recorded"}
+		for _, e := range ie {
+			out.Errors = append(out.Errors, e.Error())
+		}
+		writeJSON(w, http.StatusBadRequest, out)
+		return
+	}
 	if err != nil {
 		status := http.StatusInternalServerError
 		msg := "internal error"

@@ -48,7 +48,7 @@ func TestApplyCampaigns(t *testing.T) {
 	t.Parallel()
 	forEachDriver(t, func(t *testing.T, s store.Store) {
 		ctx := context.Background()
-		src := string(exampleYAML(t)) + campaignsYAML
+		src := string(baseYAML(t)) + campaignsYAML
 		got := lines(mustApply(t, s, []byte(src)))
 		for _, want := range []string{
 			`+ campaign Quarterly GitLab: applications [AWS GitLab] levels [manager app_owner] privileged_only cron "0 9 1 */3 *" Europe/Berlin due_after 14d`,
@@ -77,7 +77,7 @@ func TestApplyCampaigns(t *testing.T) {
 			t.Fatalf("second apply changed %s", lines(res))
 		}
 		// Dropping one campaign deletes its definition.
-		one := string(exampleYAML(t)) + campaignsYAML[:strings.Index(campaignsYAML, "  - name: Salesforce")]
+		one := string(baseYAML(t)) + campaignsYAML[:strings.Index(campaignsYAML, "  - name: Salesforce")]
 		if got := lines(mustApply(t, s, []byte(one))); got != "- campaign Salesforce clean-up\n" {
 			t.Fatalf("changes:\n%s", got)
 		}
@@ -86,7 +86,7 @@ func TestApplyCampaigns(t *testing.T) {
 
 func TestBadCampaignRefusedWithLineAndField(t *testing.T) {
 	t.Parallel()
-	example := string(exampleYAML(t))
+	example := string(baseYAML(t))
 	base := example + campaignsYAML
 	first := strings.Count(example, "\n")
 	lineOf := func(needle string) int {

@@ -34,7 +34,7 @@ type Rule struct {
 	Severity    accessbot.Severity
 	Subject     accessbot.SubjectKind
 	Filter      accessbot.Filter
-	at          loc
+	at, nameAt  loc
 }
 
 var ruleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
@@ -51,6 +51,7 @@ func (d *decoder) decodeRules(top fields, f *File) {
 		m := d.mapping(n, at, "name", "description", "severity", "subject", "filter")
 		r := Rule{at: at, Name: d.required(m, "name"), Description: d.str(m, "description")}
 		nl := m.loc("name")
+		r.nameAt = nl
 		switch {
 		case r.Name == "":
 		case !ruleNameRE.MatchString(r.Name):
@@ -192,6 +193,16 @@ func (p *planner) planRules(ctx context.Context) error {
 		tr := &want[i]
 		cur := byName[r.Name]
 		if cur == nil {
+			// External findings keep their own rule names; a new tenant rule
+			// taking one would resolve them on its first run.
+			ext, err := p.q.ListFindings(ctx, tid, accessbot.FindingFilter{Rule: r.Name, Statuses: liveFindings, Limit: 1})
+			if err != nil {
+				return fmt.Errorf("list findings of rule %s: %w", r.Name, err)
+			}
+			if len(ext) > 0 {
+				p.errorf(r.nameAt, "%q names open findings reported by an external tool (accessbot findings import or the API); give this rule another name", r.Name)
+				continue
+			}
 			changes = append(changes, &Change{Op: OpCreate, Kind: "rule", Name: r.Name,
 				Fields: []string{"severity " + string(r.Severity), "subject " + string(r.Subject)}, at: r.at, after: tr})
 			continue

@@ -50,7 +50,7 @@ func TestApplyRules(t *testing.T) {
 	t.Parallel()
 	forEachDriver(t, func(t *testing.T, s store.Store) {
 		ctx := context.Background()
-		src := string(exampleYAML(t)) + rulesYAML
+		src := string(baseYAML(t)) + rulesYAML
 		got := lines(mustApply(t, s, []byte(src)))
 		for _, want := range []string{"+ rule sales-with-admin: severity high, subject identity", "+ rule stale-accounts: severity low, subject identity"} {
 			if !strings.Contains(got, want+"\n") {
@@ -73,10 +73,10 @@ func TestApplyRules(t *testing.T) {
 			t.Fatalf("changes:\n%s", got)
 		}
 		// No rules: key leaves them; an empty list deletes them.
-		if res := mustApply(t, s, exampleYAML(t)); len(res.Changes) != 0 {
+		if res := mustApply(t, s, baseYAML(t)); len(res.Changes) != 0 {
 			t.Fatalf("apply without rules: changed:\n%s", lines(res))
 		}
-		res = mustApply(t, s, []byte(string(exampleYAML(t))+"rules: []\n"))
+		res = mustApply(t, s, []byte(string(baseYAML(t))+"rules: []\n"))
 		if got := lines(res); got != "- rule sales-with-admin\n- rule stale-accounts\n" {
 			t.Fatalf("changes:\n%s", got)
 		}
@@ -85,7 +85,7 @@ func TestApplyRules(t *testing.T) {
 
 func TestBadRuleRefusedWithLineAndField(t *testing.T) {
 	t.Parallel()
-	example := string(exampleYAML(t))
+	example := string(baseYAML(t))
 	base := example + rulesYAML
 	first := strings.Count(example, "\n")
 	lineOf := func(text string) int {
@@ -136,7 +136,7 @@ func TestDeletedRuleResolvesItsFindings(t *testing.T) {
 	t.Parallel()
 	forEachDriver(t, func(t *testing.T, s store.Store) {
 		ctx := context.Background()
-		src := string(exampleYAML(t)) + rulesYAML
+		src := string(baseYAML(t)) + rulesYAML
 		mustApply(t, s, []byte(src))
 		ten, err := s.GetTenantBySlug(ctx, "acme")
 		if err != nil {
@@ -204,5 +204,33 @@ func TestDeletedRuleResolvesItsFindings(t *testing.T) {
 		if res := mustApply(t, s, []byte(without)); len(res.Changes) != 0 {
 			t.Fatalf("second apply changed:\n%s", lines(res))
 		}
+	})
+}
+
+// TestRuleRefusedWhenExternalFindingsUseItsName: a new tenant rule may not
+// take the rule name of open findings an external tool reported, since its
+// first run would resolve them; the error names the line and field.
+func TestRuleRefusedWhenExternalFindingsUseItsName(t *testing.T) {
+	t.Parallel()
+	forEachDriver(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		example := string(baseYAML(t))
+		mustApply(t, s, []byte(example))
+		ten, err := s.GetTenantBySlug(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ReportFindings(ctx, ten.ID, "stale-accounts", []accessbot.FindingMatch{{Severity: accessbot.SeverityLow,
+			Subject: accessbot.Subject{Kind: accessbot.SubjectIdentity, ID: "x"}}}, testNow()); err != nil {
+			t.Fatal(err)
+		}
+		before := snapshot(t, s) + rulesSnapshot(t, s)
+		_, err = applyYAML(t, s, []byte(example+rulesYAML), false)
+		line := strings.Count(example, "\n") + strings.Count(rulesYAML[:strings.Index(rulesYAML, "  - name: stale-accounts")], "\n") + 1
+		want := "tenant.yaml:" + itoa(line) + `: rules[1].name: "stale-accounts" names open findings reported by an external tool`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("got %v\nwant %q", err, want)
+		}
+		sameSnapshot(t, before, snapshot(t, s)+rulesSnapshot(t, s))
 	})
 }

@@ -44,7 +44,7 @@ func TestApplySchedulesAndAlerts(t *testing.T) {
 	t.Parallel()
 	forEachDriver(t, func(t *testing.T, s store.Store) {
 		ctx := context.Background()
-		src := string(exampleYAML(t)) + schedulesYAML
+		src := string(baseYAML(t)) + schedulesYAML
 		res := mustApply(t, s, []byte(src))
 		got := lines(res)
 		for _, want := range []string{
@@ -72,13 +72,13 @@ func TestApplySchedulesAndAlerts(t *testing.T) {
 		}
 
 		// Change the time zone; drop the alerts key (left alone).
-		changed := string(exampleYAML(t)) + strings.Replace(schedulesYAML[strings.Index(schedulesYAML, "schedules:"):], "Europe/Berlin", "America/New_York", 1)
+		changed := string(baseYAML(t)) + strings.Replace(schedulesYAML[strings.Index(schedulesYAML, "schedules:"):], "Europe/Berlin", "America/New_York", 1)
 		res = mustApply(t, s, []byte(changed))
 		if got := lines(res); got != "~ schedule findings_digest: time_zone Europe/Berlin→America/New_York\n" {
 			t.Fatalf("changes:\n%s", got)
 		}
 		// An empty schedules list deletes them.
-		res = mustApply(t, s, []byte(string(exampleYAML(t))+"schedules: []\n"))
+		res = mustApply(t, s, []byte(string(baseYAML(t))+"schedules: []\n"))
 		if got := lines(res); got != "- schedule findings_digest\n" {
 			t.Fatalf("changes:\n%s", got)
 		}
@@ -87,7 +87,7 @@ func TestApplySchedulesAndAlerts(t *testing.T) {
 
 func TestBadScheduleRefusedWithLineAndField(t *testing.T) {
 	t.Parallel()
-	example := string(exampleYAML(t))
+	example := string(baseYAML(t))
 	base := example + schedulesYAML
 	// Lines of the appended section: the example's lines, then schedulesYAML's.
 	first := strings.Count(example, "\n")
