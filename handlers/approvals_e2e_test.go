@@ -191,17 +191,55 @@ func TestE2ECrossTenantRequestRefused(t *testing.T) {
 	}
 }
 
+// chooseConnKind picks the kind on the connection form as a person does:
+// the radio_buttons input dispatches a block action whose selected_option
+// (and the view's state) carry the choice. It returns the state value.
+func (e *rqEnv) chooseConnKind(user, viewID, kind string) slackfake.StateValue {
+	e.t.Helper()
+	sv, err := e.fake.Choose(viewID, views.BlockConnKind, views.ActionConnKind, kind)
+	rqMust(e.t, err)
+	if sv["type"] != "radio_buttons" {
+		e.t.Fatalf("the connection kind is a %v, want radio_buttons", sv["type"])
+	}
+	e.fake.SendInteractive(e.fake.ViewAction(e.team.ID, user, viewID,
+		map[string]map[string]slackfake.StateValue{views.BlockConnKind: {views.ActionConnKind: sv}},
+		sv.AsAction(views.BlockConnKind, views.ActionConnKind)))
+	return sv
+}
+
+// chooseConnApp picks the application (an external_select) on the connection form.
+func (e *rqEnv) chooseConnApp(user, viewID string, kind slackfake.StateValue, app *accessbot.Application) slackfake.StateValue {
+	e.t.Helper()
+	sv, err := e.fake.Choose(viewID, views.BlockConnApp, views.ActionConnApp, app.ID)
+	rqMust(e.t, err)
+	e.fake.SendInteractive(e.fake.ViewAction(e.team.ID, user, viewID,
+		map[string]map[string]slackfake.StateValue{views.BlockConnKind: {views.ActionConnKind: kind}, views.BlockConnApp: {views.ActionConnApp: sv}},
+		sv.AsAction(views.BlockConnApp, views.ActionConnApp)))
+	return sv
+}
+
+// withChoices adds the kind radio and application select to submitted values, as Slack's state has them.
+func withChoices(values map[string]map[string]slackfake.StateValue, kind, app slackfake.StateValue) map[string]map[string]slackfake.StateValue {
+	out := map[string]map[string]slackfake.StateValue{
+		views.BlockConnKind: {views.ActionConnKind: kind},
+		views.BlockConnApp:  {views.ActionConnApp: app},
+	}
+	for k, v := range values {
+		out[k] = v
+	}
+	return out
+}
+
 // connectionFlow drives /access connection for kind and returns the created request.
 func (e *rqEnv) connectionFlow(kind string, values map[string]map[string]slackfake.StateValue, previewWants ...string) *accessbot.AccessRequest {
 	e.t.Helper()
 	rita := slackID("rita")
 	e.ack(e.fake.SendSlashCommand(e.fake.SlashCommand(e.team.ID, rita, "connection")), nil)
 	form := e.topView(rita, views.CallbackConnectionForm, "Creation", "Assignment", "Deletion")
-	e.fake.SendInteractive(e.fake.BlockActionInView(e.team.ID, rita, form.ID, slackfake.Action{ActionID: views.ActionConnKind,
-		BlockID: views.BlockConnKind, Type: "static_select", Value: kind, Text: kind}))
+	kindState := e.chooseConnKind(rita, form.ID, kind)
 	e.topView(rita, views.CallbackConnectionForm, views.BlockConnApp)
-	e.fake.SendInteractive(e.fake.BlockActionInView(e.team.ID, rita, form.ID, slackfake.Action{ActionID: views.ActionConnApp,
-		BlockID: views.BlockConnApp, Type: "external_select", Value: e.entra.ID, Text: "Entra ID"}))
+	appState := e.chooseConnApp(rita, form.ID, kindState, e.entra)
+	values = withChoices(values, kindState, appState)
 	switch kind {
 	case views.ConnKindCreate:
 		e.topView(rita, views.CallbackConnectionForm, "Mail nickname")
@@ -242,13 +280,11 @@ func TestE2EConnectionRequests(t *testing.T) {
 		rita := slackID("rita")
 		e.ack(e.fake.SendSlashCommand(e.fake.SlashCommand(e.team.ID, rita, "connection")), nil)
 		form := e.topView(rita, views.CallbackConnectionForm)
-		e.fake.SendInteractive(e.fake.BlockActionInView(e.team.ID, rita, form.ID, slackfake.Action{ActionID: views.ActionConnKind,
-			BlockID: views.BlockConnKind, Type: "static_select", Value: views.ConnKindCreate}))
+		kindState := e.chooseConnKind(rita, form.ID, views.ConnKindCreate)
 		e.topView(rita, views.CallbackConnectionForm, views.BlockConnApp)
-		e.fake.SendInteractive(e.fake.BlockActionInView(e.team.ID, rita, form.ID, slackfake.Action{ActionID: views.ActionConnApp,
-			BlockID: views.BlockConnApp, Type: "external_select", Value: e.entra.ID}))
+		appState := e.chooseConnApp(rita, form.ID, kindState, e.entra)
 		e.topView(rita, views.CallbackConnectionForm, "Mail nickname")
-		if ra := e.submit(rita, base); ra.ResponseAction != "errors" || !strings.Contains(ra.Errors[views.BlockConnName], "already has a connection named") {
+		if ra := e.submit(rita, withChoices(base, kindState, appState)); ra.ResponseAction != "errors" || !strings.Contains(ra.Errors[views.BlockConnName], "already has a connection named") {
 			t.Fatalf("taken name: %+v", ra)
 		}
 		missing := map[string]map[string]slackfake.StateValue{}
@@ -257,7 +293,7 @@ func TestE2EConnectionRequests(t *testing.T) {
 		}
 		missing[views.BlockConnName] = map[string]slackfake.StateValue{views.ActionConnName: slackfake.PlainTextValue("data-readers")}
 		delete(missing, views.BlockConnFieldPrefix+"nick")
-		if ra := e.submit(rita, missing); ra.ResponseAction != "errors" || !strings.Contains(ra.Errors[views.BlockConnFieldPrefix+"nick"], "Mail nickname is required") {
+		if ra := e.submit(rita, withChoices(missing, kindState, appState)); ra.ResponseAction != "errors" || !strings.Contains(ra.Errors[views.BlockConnFieldPrefix+"nick"], "Mail nickname is required") {
 			t.Fatalf("missing schema field: %+v", ra)
 		}
 		e.fake.CloseViews(rita)
@@ -282,18 +318,16 @@ func TestE2EConnectionRequests(t *testing.T) {
 		rita := slackID("rita")
 		e.ack(e.fake.SendSlashCommand(e.fake.SlashCommand(e.team.ID, rita, "connection")), nil)
 		form := e.topView(rita, views.CallbackConnectionForm)
-		e.fake.SendInteractive(e.fake.BlockActionInView(e.team.ID, rita, form.ID, slackfake.Action{ActionID: views.ActionConnKind,
-			BlockID: views.BlockConnKind, Type: "static_select", Value: views.ConnKindAssign}))
+		kindState := e.chooseConnKind(rita, form.ID, views.ConnKindAssign)
 		e.topView(rita, views.CallbackConnectionForm, views.BlockConnApp)
-		e.fake.SendInteractive(e.fake.BlockActionInView(e.team.ID, rita, form.ID, slackfake.Action{ActionID: views.ActionConnApp,
-			BlockID: views.BlockConnApp, Type: "external_select", Value: e.entra.ID}))
+		appState := e.chooseConnApp(rita, form.ID, kindState, e.entra)
 		e.topView(rita, views.CallbackConnectionForm, views.BlockConnGrants)
 		both := map[string]map[string]slackfake.StateValue{
 			views.BlockConnConnection: values[views.BlockConnConnection],
 			views.BlockConnGrants:     {views.ActionConnGrants: multiValue("r:" + e.lake.ID)},
 			views.BlockConnRevokes:    {views.ActionConnRevokes: multiValue("r:" + e.lake.ID)},
 		}
-		if ra := e.submit(rita, both); ra.ResponseAction != "errors" || !strings.Contains(ra.Errors[views.BlockConnRevokes], "both granted and revoked") {
+		if ra := e.submit(rita, withChoices(both, kindState, appState)); ra.ResponseAction != "errors" || !strings.Contains(ra.Errors[views.BlockConnRevokes], "both granted and revoked") {
 			t.Fatalf("grant and revoke: %+v", ra)
 		}
 		e.fake.CloseViews(rita)

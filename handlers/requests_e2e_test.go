@@ -445,7 +445,7 @@ func TestE2ERequestModalTwoLevels(t *testing.T) {
 			e.topView(rita, views.CallbackRequestForm, "Maintainers (group)", "GitLab allows at most 7 days")
 
 			base := map[string]map[string]slackfake.StateValue{
-				views.BlockReqApp:         {views.ActionReqApp: selectValue(e.gitlab.ID)},
+				views.BlockReqApp:         {views.ActionReqApp: slackfake.ExternalSelectValue(e.gitlab.ID, "GitLab")},
 				views.BlockReqEntitlement: {views.ActionReqEntitlement: selectValue(e.conns["Maintainers"].ID)},
 				views.BlockReqDuration:    {views.ActionReqDuration: selectValue(views.DurationValue(8 * time.Hour))},
 			}

@@ -55,8 +55,9 @@ type EnterpriseRef struct {
 }
 
 // Action describes one element interaction in a block_actions payload.
-// Type defaults to "button"; for "static_select" Value becomes the
-// selected_option value.
+// Type defaults to "button"; for single selects and radio_buttons Value
+// becomes the selected_option, for multi selects and checkboxes the one
+// entry of selected_options (see selections.go for more).
 type Action struct {
 	ActionID string
 	BlockID  string
@@ -76,9 +77,10 @@ func (a Action) json(ts string) map[string]any {
 	}
 	out := map[string]any{"action_id": a.ActionID, "block_id": block, "type": typ, "action_ts": ts}
 	switch typ {
-	case "static_select", "external_select":
-		out["selected_option"] = map[string]any{
-			"text": map[string]any{"type": "plain_text", "text": a.Text, "emoji": true}, "value": a.Value}
+	case "static_select", "external_select", "radio_buttons":
+		out["selected_option"] = Choice{Value: a.Value, Text: a.Text}.option()
+	case "multi_static_select", "multi_external_select", "checkboxes":
+		out["selected_options"] = []map[string]any{Choice{Value: a.Value, Text: a.Text}.option()}
 	case "users_select":
 		out["selected_user"] = a.Value
 	default:
