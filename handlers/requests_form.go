@@ -122,19 +122,21 @@ func (h *Requests) submitRequestForm(ctx context.Context, req *bot.Request) erro
 		d.Target = t
 	}
 	errs := map[string]string{}
-	switch v := selectedValue(req, views.BlockReqDuration, views.ActionReqDuration); v {
+	choice := selectedValue(req, views.BlockReqDuration, views.ActionReqDuration)
+	switch choice {
 	case "":
 		errs[views.BlockReqDuration] = "Choose how long you need access."
 	case views.DurationPermanent:
 	case views.DurationCustom:
 		hours, err := strconv.ParseFloat(textValue(req, views.BlockReqCustomHours, views.ActionReqCustomHours), 64)
-		if err != nil || hours <= 0 || hours > maxCustomHours {
+		// Written so NaN fails too.
+		if err != nil || !(hours >= 1 && hours <= maxCustomHours) {
 			errs[views.BlockReqCustomHours] = fmt.Sprintf("Type a number of hours between 1 and %d, e.g. 36.", maxCustomHours)
 		} else {
 			d.DurationS = int64(hours * 3600)
 		}
 	default:
-		secs, err := strconv.ParseInt(v, 10, 64)
+		secs, err := strconv.ParseInt(choice, 10, 64)
 		if err != nil || secs <= 0 {
 			errs[views.BlockReqDuration] = "Choose one of the durations offered."
 		}
@@ -146,6 +148,11 @@ func (h *Requests) submitRequestForm(ctx context.Context, req *bot.Request) erro
 	draft, err := h.flows.Prepare(ctx, d.input(req.Actor))
 	if err != nil {
 		if errs, ok := prepareErrors(err, requestBlockFor, views.BlockReqJustification, views.BlockReqEntitlement); ok {
+			if msg, ok := errs[views.BlockReqDuration]; ok && choice == views.DurationCustom {
+				// The custom hours are what is wrong: say so next to them.
+				delete(errs, views.BlockReqDuration)
+				errs[views.BlockReqCustomHours] = msg
+			}
 			if !viewHasBlock(req, views.BlockReqEntitlement) {
 				// No entitlement block (no app chosen yet): show it on the app.
 				if msg, ok := errs[views.BlockReqEntitlement]; ok {
