@@ -13,17 +13,20 @@ func (m *Main) applyCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
-		Short: "Apply a tenant file: tenant, Slack workspace, users, applications, approval chains",
+		Short: "Apply a tenant file: tenant, Slack workspace, users, applications, approval chains, rules, alerts, schedules, campaigns",
 		Long: `Apply a tenant file (YAML; see examples/tenant.yaml and the README section
 "Tenant data as code"). The tenant it names is created or updated to match:
 its Slack workspace binding, users, applications with owners, connections
-and resources, and approval chains.
+and resources, approval chains, and (when the file has those sections)
+finding rules, alert channels, schedules and review campaigns.
 
 The whole file is checked before the store is touched, and applied in one
 transaction: any error applies nothing and names the file, line and field.
 Applying the same file twice reports "no changes". Users missing from the
-file are never deleted; other objects missing from it are deleted only when
-its prune: section says so.
+file are never deleted; applications, connections, resources and chains
+missing from it are deleted only when its prune: section says so. A rules:,
+schedules: or campaigns: section is the complete list: what it leaves out
+is deleted; a section left out leaves the store's alone.
 
 Output is one line per change: "+" created, "~" updated (with old→new),
 "-" deleted, then notes ("#") about what was left alone.`,
