@@ -142,3 +142,15 @@ type Revocation struct {
 	Status        RevocationStatus
 	CreatedAt     time.Time
 }
+
+// ReviewSettings are a tenant's reminder timing (the tenant file's
+// reviews: section): reminders go out on days whose local date is one of
+// RemindDays before a campaign's due date, and a late reviewer is
+// escalated once Grace has passed after it. A tenant without settings
+// gets the reviews package's defaults.
+type ReviewSettings struct {
+	TenantID   string
+	RemindDays []int // days before the due date; 0 is the due day itself
+	Grace      time.Duration
+	UpdatedAt  time.Time
+}

@@ -49,4 +49,9 @@ type Reviews interface {
 	// "escalate") went to userID about campaignID. first is false when it
 	// was recorded before: the caller must not send it again.
 	MarkReviewNotice(ctx context.Context, tenantID, campaignID, userID, key string, at time.Time) (first bool, err error)
+
+	// PutReviewSettings creates or replaces the tenant's reminder timing.
+	PutReviewSettings(ctx context.Context, s *accessbot.ReviewSettings) error
+	// GetReviewSettings returns ErrNotFound when the tenant has none.
+	GetReviewSettings(ctx context.Context, tenantID string) (*accessbot.ReviewSettings, error)
 }

@@ -66,6 +66,19 @@ func (s *Service) zone(ctx context.Context, tenantID string) (*time.Location, er
 	return time.UTC, nil
 }
 
+// PolicyFor is the tenant's reminder timing: its review settings (the
+// tenant file's reviews: section), else the service's default policy.
+func (s *Service) PolicyFor(ctx context.Context, tenantID string) (Policy, error) {
+	st, err := s.st.GetReviewSettings(ctx, tenantID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return s.policy, nil
+	}
+	if err != nil {
+		return Policy{}, fmt.Errorf("review settings: %w", err)
+	}
+	return Policy{RemindDays: slices.Clone(st.RemindDays), Grace: st.Grace}, nil
+}
+
 // dayOf is t's local calendar date, as midnight UTC (so days subtract exactly).
 func dayOf(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
@@ -87,12 +100,16 @@ func (s *Service) Tick(ctx context.Context, tenantID string, now time.Time) (Tic
 	if err != nil {
 		return res, fmt.Errorf("review tick tenant %s: %w", tenantID, err)
 	}
+	pol, err := s.PolicyFor(ctx, tenantID)
+	if err != nil {
+		return res, fmt.Errorf("review tick tenant %s: %w", tenantID, err)
+	}
 	camps, err := s.st.ListCampaigns(ctx, tenantID, accessbot.CampaignActive)
 	if err != nil {
 		return res, fmt.Errorf("review tick tenant %s: %w", tenantID, err)
 	}
 	for i := range camps {
-		r, e, err := s.tickCampaign(ctx, &camps[i], loc, now)
+		r, e, err := s.tickCampaign(ctx, &camps[i], pol, loc, now)
 		res.Reminded += r
 		res.Escalated += e
 		errs = append(errs, err)
@@ -100,7 +117,7 @@ func (s *Service) Tick(ctx context.Context, tenantID string, now time.Time) (Tic
 	return res, errors.Join(errs...)
 }
 
-func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, loc *time.Location, now time.Time) (reminded, escalated int, err error) {
+func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, pol Policy, loc *time.Location, now time.Time) (reminded, escalated int, err error) {
 	items, err := s.st.ListReviewItems(ctx, c.TenantID, accessbot.ReviewItemFilter{CampaignID: c.ID, Status: accessbot.ReviewPending})
 	if err != nil {
 		return 0, 0, fmt.Errorf("campaign %s: %w", c.ID, err)
@@ -135,10 +152,10 @@ func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, loc *
 	switch {
 	case overdue:
 		key = "overdue:" + today.Format(time.DateOnly)
-	case slices.Contains(s.policy.RemindDays, daysLeft):
+	case slices.Contains(pol.RemindDays, daysLeft):
 		key = "remind:" + today.Format(time.DateOnly)
 	}
-	escalate := overdue && !now.Before(c.DueAt.Add(s.policy.Grace))
+	escalate := overdue && !now.Before(c.DueAt.Add(pol.Grace))
 	var errs []error
 	var notified, escalatedTo []string
 	for _, rid := range reviewers {

@@ -113,3 +113,49 @@ func TestTickCompletesCampaignWithNothingPending(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantReviewSettingsReplaceThePolicy: a tenant's review settings (the
+// tenant file's reviews: section) decide the reminder days and the grace
+// period instead of the service's 7/3/1 days and 2 days; another tenant
+// keeps the default.
+func TestTenantReviewSettingsReplaceThePolicy(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver)
+		// Due 30 March 12:00 UTC (t0 + 10 days); reminders at 09:00 UTC.
+		f.launch(accessbot.ReviewerAppOwner)
+		f.must(f.st.PutReviewSettings(f.ctx, &accessbot.ReviewSettings{TenantID: f.ten.ID, RemindDays: []int{5, 0}, Grace: 0}))
+		pol, err := f.svc.PolicyFor(f.ctx, f.ten.ID)
+		f.must(err)
+		if !slices.Equal(pol.RemindDays, []int{5, 0}) || pol.Grace != 0 {
+			t.Fatalf("policy %+v, want the tenant's", pol)
+		}
+		other := &accessbot.Tenant{Slug: "other", Name: "Other"}
+		f.must(f.st.CreateTenant(f.ctx, other))
+		if pol, err := f.svc.PolicyFor(f.ctx, other.ID); err != nil || !slices.Equal(pol.RemindDays, []int{7, 3, 1}) || pol.Grace != 48*time.Hour {
+			t.Fatalf("another tenant's policy %+v, %v; want the default", pol, err)
+		}
+		for day := 21; day <= 31; day++ {
+			at := time.Date(2026, 3, day, 9, 0, 0, 0, time.UTC)
+			f.clock.Set(at)
+			_, err := f.svc.Tick(f.ctx, f.ten.ID, at)
+			f.must(err)
+		}
+		var got []string
+		for _, c := range f.rec.of("Remind") {
+			tag := c.At.Format("01-02")
+			if c.Overdue {
+				tag += " overdue"
+			}
+			got = append(got, tag)
+		}
+		// 5 days before (25th) and the due day (30th, before 12:00); overdue on the 31st.
+		if want := []string{"03-25", "03-30", "03-31 overdue"}; !slices.Equal(got, want) {
+			t.Fatalf("reminded on %v, want %v", got, want)
+		}
+		// No grace: the first tick after the due date escalates.
+		esc := f.rec.of("Escalated")
+		if len(esc) != 1 || esc[0].At.Format("01-02") != "03-31" {
+			t.Fatalf("escalations %+v, want one on 03-31", esc)
+		}
+	})
+}

@@ -26,6 +26,7 @@ type File struct {
 	Alerts       *Alerts    // nil: no alerts: key, left alone
 	Rules        []Rule     // nil: no rules: key, the store's are left alone (rules.go)
 	Campaigns    []Campaign // nil: no campaigns: key, the store's are left alone (campaigns.go)
+	Reviews      *Reviews   // nil: no reviews: key, left alone (reviews.go)
 
 	usersAt loc
 }

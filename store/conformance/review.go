@@ -176,4 +176,23 @@ func testReviews(t *testing.T, s store.Store) {
 			t.Fatalf("notice marks: first %v, again %v; want true, false", first, again2)
 		}
 	})
+
+	t.Run("settings", func(t *testing.T) {
+		_, err := s.GetReviewSettings(ctx(), tid)
+		isErr(t, err, accessbot.ErrNotFound, "settings before any")
+		ok(t, s.PutReviewSettings(ctx(), &accessbot.ReviewSettings{TenantID: tid, RemindDays: []int{14, 2}, Grace: 36 * time.Hour}), "put settings")
+		ok(t, s.PutReviewSettings(ctx(), &accessbot.ReviewSettings{TenantID: tid, RemindDays: []int{5, 0}, Grace: 0}), "replace settings")
+		got, err := s.GetReviewSettings(ctx(), tid)
+		ok(t, err, "get settings")
+		if got.TenantID != tid || len(got.RemindDays) != 2 || got.RemindDays[0] != 5 || got.RemindDays[1] != 0 || got.Grace != 0 || got.UpdatedAt.IsZero() {
+			t.Fatalf("settings read back: %+v", got)
+		}
+		ok(t, s.PutReviewSettings(ctx(), &accessbot.ReviewSettings{TenantID: tid, Grace: time.Hour}), "no reminder days")
+		if got, err := s.GetReviewSettings(ctx(), tid); err != nil || got.RemindDays == nil || len(got.RemindDays) != 0 || got.Grace != time.Hour {
+			t.Fatalf("settings without days: %+v, %v", got, err)
+		}
+		other := newTenant(t, s)
+		_, err = s.GetReviewSettings(ctx(), other.ID)
+		isErr(t, err, accessbot.ErrNotFound, "another tenant's settings")
+	})
 }
