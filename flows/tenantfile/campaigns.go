@@ -35,6 +35,7 @@ type Campaign struct {
 
 	at     loc
 	appsAt []loc
+	dueAt  loc
 }
 
 func (d *decoder) decodeCampaigns(top fields, f *File) {
@@ -78,7 +79,7 @@ func (d *decoder) decodeCampaigns(top fields, f *File) {
 			}
 			c.Levels = append(c.Levels, r)
 		}
-		c.Due = d.date(m, "due")
+		c.Due, c.dueAt = d.date(m, "due"), m.loc("due")
 		if m.has("due_after") {
 			s := d.str(m, "due_after")
 			dur, err := ParseDuration(s)
@@ -132,7 +133,9 @@ func (d *decoder) decodeCampaigns(top fields, f *File) {
 
 // planCampaigns makes the store's campaign definitions those of the file
 // (when it has a campaigns: key). Applications must be in the file or the
-// store. A one-off whose due date has passed is kept but never launches.
+// store. A new or changed one-off campaign whose due date is not after the
+// apply's now is refused: it would never launch. One stored earlier and
+// left unchanged stays, so a file keeps applying after its due date.
 func (p *planner) planCampaigns(ctx context.Context) error {
 	if p.f.Campaigns == nil {
 		return nil
@@ -178,6 +181,11 @@ func (p *planner) planCampaigns(ctx context.Context) error {
 			}
 		} else {
 			df = diff{desc}
+		}
+		if c.Cron == "" && c.Due != nil && !c.Due.After(p.now) {
+			p.errorf(c.dueAt, "%s is already past: a one-off campaign launches when applied, so give a due date after today (or cron: for a recurring one)",
+				c.Due.UTC().Format(time.DateOnly))
+			continue
 		}
 		changes = append(changes, &Change{Op: op, Kind: "campaign", Name: c.Name, Fields: df, at: c.at, before: cur, after: desc})
 	}

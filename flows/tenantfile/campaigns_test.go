@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -107,6 +109,7 @@ func TestBadCampaignRefusedWithLineAndField(t *testing.T) {
 		{"cron without due_after", "    due_after: 14d\n", "", "- name: Quarterly", "campaigns[0].due_after: required with cron"},
 		{"bad due date", "due: 2027-01-15", "due: 2027-13-45", "due: 2027", "campaigns[1].due:"},
 		{"one-off without due", "    due: 2027-01-15\n", "", "- name: Salesforce", "campaigns[1].due: required without cron"},
+		{"one-off already due", "due: 2027-01-15", "due: 2026-11-25", "due: 2027", "campaigns[1].due: 2026-11-25 is already past"},
 		{"duplicate name", "name: Salesforce clean-up", "name: Quarterly GitLab", "name: Salesforce", `campaigns[1].name: duplicate campaign "Quarterly GitLab"`},
 	}
 	forEachDriver(t, func(t *testing.T, s store.Store) {
@@ -125,6 +128,35 @@ func TestBadCampaignRefusedWithLineAndField(t *testing.T) {
 				}
 				sameSnapshot(t, before, snapshot(t, s)+campaignSnapshot(t, s))
 			})
+		}
+	})
+}
+
+// TestPastOneOffCampaign: a new one-off campaign due before the apply's now
+// is refused (it would never launch); one stored while its date was ahead
+// still applies unchanged once that date has passed.
+func TestPastOneOffCampaign(t *testing.T) {
+	t.Parallel()
+	forEachDriver(t, func(t *testing.T, s store.Store) {
+		src := string(baseYAML(t)) + campaignsYAML
+		late := func() time.Time { return time.Date(2027, 2, 1, 9, 0, 0, 0, time.UTC) }
+		parse := func(src string) *File {
+			f, err := Parse("tenant.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		before := snapshot(t, s) + campaignSnapshot(t, s)
+		_, err := NewApplier(s, late, zerolog.Nop()).Apply(context.Background(), parse(src), false)
+		if err == nil || !strings.Contains(err.Error(), "campaigns[1].due: 2027-01-15 is already past") {
+			t.Fatalf("new past one-off: got %v", err)
+		}
+		sameSnapshot(t, before, snapshot(t, s)+campaignSnapshot(t, s))
+		mustApply(t, s, []byte(src)) // on testNow, 2026-11-26: ahead
+		res, err := NewApplier(s, late, zerolog.Nop()).Apply(context.Background(), parse(src), false)
+		if err != nil || len(res.Changes) != 0 {
+			t.Fatalf("unchanged file after the due date: %v, changes %v", err, res)
 		}
 	})
 }
