@@ -305,11 +305,11 @@ func (h *Requests) submitConnectionForm(ctx context.Context, req *bot.Request) e
 func (h *Requests) submitConnectionPreview(ctx context.Context, req *bot.Request) error {
 	var d connDraft
 	if err := json.Unmarshal([]byte(req.Interaction.View.PrivateMetadata), &d); err != nil {
-		return fmt.Errorf("decode connection draft: %w", err)
+		return badDraft(req, views.CallbackConnectionPreview, accessbot.RequestConnectionAssign, err)
 	}
 	in, ok := d.input(req.Actor)
 	if !ok {
-		return fmt.Errorf("connection draft has kind %q", d.Kind)
+		return badDraft(req, views.CallbackConnectionPreview, accessbot.RequestConnectionAssign, fmt.Errorf("connection draft has kind %q", d.Kind))
 	}
 	return h.create(ctx, req, in, views.CallbackConnectionPreview, req.Interaction.View.PrivateMetadata)
 }

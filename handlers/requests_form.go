@@ -183,7 +183,7 @@ func (h *Requests) submitRequestForm(ctx context.Context, req *bot.Request) erro
 func (h *Requests) submitRequestPreview(ctx context.Context, req *bot.Request) error {
 	var d userDraft
 	if err := json.Unmarshal([]byte(req.Interaction.View.PrivateMetadata), &d); err != nil {
-		return viewErrors(req, map[string]string{})
+		return badDraft(req, views.CallbackRequestPreview, kindOf(requests.UserAccess{}), err)
 	}
 	in := d.input(req.Actor)
 	return h.create(ctx, req, in, views.CallbackRequestPreview, req.Interaction.View.PrivateMetadata)
@@ -213,6 +213,17 @@ func (h *Requests) create(ctx context.Context, req *bot.Request, in requests.Inp
 	}
 	req.Log.Info().Str("request", r.ID).Str("kind", string(r.Kind)).Msg("request created from Slack")
 	return viewUpdate(req, views.RequestDone(card))
+}
+
+// msgBadDraft answers a preview whose draft cannot be read (a tampered or
+// garbled submission).
+const msgBadDraft = "I could not read this preview. Close it and start again with `" + views.Command + "`."
+
+// badDraft shows the preview back with msgBadDraft; nothing is created.
+func badDraft(req *bot.Request, callback string, kind accessbot.RequestKind, err error) error {
+	req.Log.Warn().AnErr("draft", err).Str("callback_id", callback).Msg("preview draft unreadable")
+	card := views.RequestCard{Kind: kind, Status: accessbot.StatusPending, Requester: userName(&req.Actor.User), App: "—", Levels: 1}
+	return viewUpdate(req, views.RequestPreview(callback, card, views.PreviewInfo{Problem: msgBadDraft}, ""))
 }
 
 func kindOf(in requests.Input) accessbot.RequestKind {
