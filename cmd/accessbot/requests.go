@@ -2,16 +2,23 @@ package main
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
 
 	"github.com/accessbot/accessbot/bot"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/requests"
+	"github.com/accessbot/accessbot/flows/requests/requestjobs"
 	"github.com/accessbot/accessbot/handlers"
+	"github.com/accessbot/accessbot/jobs"
 )
 
-// notifierWorkers send request notifications in the background, in order
-// per request, so a modal's "Create request" is never held up by Slack.
-const notifierWorkers = 4
+// jobsStopTimeout bounds how long a stopping `run` waits for running jobs;
+// unfinished ones stay in the database for the next start.
+const jobsStopTimeout = 10 * time.Second
 
 // requestParts is the access-request runtime: the service (whose Tick the
 // scheduler runs), its Slack notifier and the Slack handlers.
@@ -24,6 +31,10 @@ type requestParts struct {
 // buildRequests wires requests.Service with the Slack notifier, the default
 // provisioner (record only, until the provisioning engine lands) and the
 // approvals.* policy. Without Slack configured the notifier is a no-op.
+// Notifications and provisioning are durable jobs on River in the store's
+// database (package jobs), enqueued in the transaction of each change and
+// worked by the "jobs" goroutine, so a send that fails or a crash after the
+// commit is retried instead of lost.
 func (m *Main) buildRequests(rt *Runtime) *requestParts {
 	cfg := rt.Config.Slack
 	var notifier requests.Notifier
@@ -38,18 +49,37 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 			keys = rt.Keyring
 		}
 		clients := slackapi.NewClients(rt.Store, keys, cfg.BotToken, opts)
-		slackNotifier = handlers.NewNotifier(handlers.NotifierConfig{Store: rt.Store, Clients: handlers.SlackChatClients(clients),
-			Workers: notifierWorkers, Log: rt.Log})
+		// Inline sends (no Workers): the job queue runs them and retries errors.
+		slackNotifier = handlers.NewNotifier(handlers.NotifierConfig{Store: rt.Store, Clients: handlers.SlackChatClients(clients), Log: rt.Log})
 		notifier = slackNotifier
-		rt.Go("request_notifier", func(ctx context.Context) error {
-			slackNotifier.Start(ctx)
-			<-ctx.Done()
-			slackNotifier.Wait()
-			return nil
-		})
 	}
-	svc := requests.New(rt.Store, notifier, requests.RecordOnly{}, rt.Now, requests.Policy(rt.Config.Approvals), rt.Log)
+	var svc *requests.Service
+	workers := river.NewWorkers()
+	requestjobs.AddWorkers(workers, func(ctx context.Context, j requests.Job) error { return svc.RunJob(ctx, j) },
+		handlers.FinalSlackError, rt.Log)
+	var opts []requests.Option
+	if q, err := rt.jobQueue(workers); err != nil {
+		rt.Go("jobs", func(context.Context) error { return err }) // stops run with the reason
+	} else {
+		opts = append(opts, requests.WithEnqueuer(requestjobs.NewEnqueuer(q)))
+		rt.Go("jobs", func(ctx context.Context) error { return q.Run(ctx, jobsStopTimeout) })
+	}
+	svc = requests.New(rt.Store, notifier, requests.RecordOnly{}, rt.Now, requests.Policy(rt.Config.Approvals), rt.Log, opts...)
 	return &requestParts{Service: svc, Notifier: slackNotifier, Handlers: handlers.NewRequests(svc, rt.Store, rt.Log)}
+}
+
+// jobQueue opens River on the store's database (its tables were migrated
+// with the store's).
+func (rt *Runtime) jobQueue(workers *river.Workers) (*jobs.Queue, error) {
+	db, ok := rt.Store.(interface{ DB() *sql.DB })
+	if !ok {
+		return nil, fmt.Errorf("durable jobs need a SQL store, not %T", rt.Store)
+	}
+	q, err := jobs.New(jobs.Config{Driver: rt.Config.Store.Driver, DB: db.DB(), Workers: workers, Log: rt.Log})
+	if err != nil {
+		return nil, fmt.Errorf("durable jobs (store.driver %s): %w", rt.Config.Store.Driver, err)
+	}
+	return q, nil
 }
 
 // requestHandlers are the Slack handlers of access requests, nil when run

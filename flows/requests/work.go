@@ -2,6 +2,7 @@ package requests
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -39,6 +40,10 @@ type Job struct {
 	// DecisionID is the decision that caused a level_decided job.
 	DecisionID string `json:"decision_id,omitempty"`
 }
+
+// ErrRequestGone: a job's request no longer exists (its tenant was
+// deleted); no retry can do the job.
+var ErrRequestGone = errors.New("the job's request no longer exists")
 
 // Enqueuer queues jobs durably in the store transaction q of the state
 // change that causes them, so they exist exactly when that change commits
@@ -86,12 +91,15 @@ func (s *Service) inTx(ctx context.Context, fn func(q store.Queries, add func(..
 }
 
 // RunJob does j: it re-reads the request and calls the Notifier or the
-// Provisioner. A request gone from the store answers accessbot.ErrNotFound,
-// which no retry fixes. Work made pointless by a later change (approvals
+// Provisioner. A request gone from the store answers ErrRequestGone, which
+// no retry fixes. Work made pointless by a later change (approvals
 // or reminders for a level already closed, provisioning of a request no
 // longer approved) is skipped.
 func (s *Service) RunJob(ctx context.Context, j Job) error {
 	req, err := s.st.GetRequest(ctx, j.TenantID, j.RequestID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return fmt.Errorf("%s job: request %s: %w (%v)", j.Kind, j.RequestID, ErrRequestGone, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s job: load request %s: %w", j.Kind, j.RequestID, err)
 	}

@@ -107,15 +107,15 @@ func (e *Enqueuer) Enqueue(ctx context.Context, tx store.Queries, js []requests.
 type RunFunc func(ctx context.Context, j requests.Job) error
 
 // AddWorkers registers a worker for every request job kind on w. An error
-// that jobs.AllFinal finds final, with accessbot.ErrNotFound (the request,
-// tenant or user is gone) or what final says (handlers.FinalSlackError) as
-// final leaves, is logged and the job cancelled; any other error is retried
-// with backoff. final may be nil.
+// that jobs.AllFinal finds final, with requests.ErrRequestGone or what final
+// says (handlers.FinalSlackError) as final leaves, is logged and the job
+// cancelled; any other error (a workspace not bound yet, Slack down) is
+// retried with backoff until MaxAttempts. final may be nil.
 func AddWorkers(w *river.Workers, run RunFunc, final func(error) bool, log zerolog.Logger) {
 	log = log.With().Str("component", "request_jobs").Logger()
 	isFinal := func(err error) bool {
 		return jobs.AllFinal(err, func(e error) bool {
-			return e == accessbot.ErrNotFound || (final != nil && final(e))
+			return e == requests.ErrRequestGone || (final != nil && final(e))
 		})
 	}
 	river.AddWorker(w, &worker[requestCreatedArgs]{run: run, final: isFinal, log: log})

@@ -369,3 +369,22 @@ func sameCounts(a, b map[string]int) bool {
 	}
 	return true
 }
+
+func TestJobOfAMissingRequestIsCancelled(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, f *fixture) {
+		n := newNotifier()
+		p := f.process(n)
+		f.must(f.st.InTx(f.ctx, func(q store.Queries) error {
+			return requestjobs.NewEnqueuer(p.q).Enqueue(f.ctx, q, []requests.Job{
+				{Kind: requests.JobRequestFinished, TenantID: f.tenant, RequestID: "no-such-request"}})
+		}))
+		p.start(t)
+		f.waitAllDone(p)
+		if got := f.kinds(p, rivertype.JobStateCancelled); got[requestjobs.KindRequestFinished] != 1 {
+			t.Fatalf("cancelled jobs %v, want the request_finished job", got)
+		}
+		if a, _ := n.count("RequestFinished"); a != 0 {
+			t.Fatalf("notified %d time(s) about a missing request", a)
+		}
+	})
+}
