@@ -148,3 +148,49 @@ func TestRunSlackRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestRunExitsWhenAppTokenRevoked: an app token revoked while run is up
+// makes the next reconnect fail with token_revoked, and run exits naming
+// it and the setting to fix, instead of retrying for ever.
+func TestRunExitsWhenAppTokenRevoked(t *testing.T) {
+	t.Parallel()
+	fake, _, env, _ := slackEnv(t)
+	m, _, stderr := testMain(env)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, []string{"run"}) }()
+	if err := fake.WaitForConnections(ctx, 2); err != nil {
+		t.Fatalf("run did not connect: %v\nlog:\n%s", err, stderr)
+	}
+	fake.RevokeToken(fake.AppToken())
+	fake.DisconnectAll("refresh_requested")
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "token_revoked") || !strings.Contains(err.Error(), "slack.app_token") {
+			t.Fatalf("run = %v, want an error naming token_revoked and slack.app_token", err)
+		}
+		if strings.Contains(err.Error(), fake.AppToken()) || strings.Contains(stderr.String(), fake.AppToken()) {
+			t.Fatal("the revoked token leaked into the error or log")
+		}
+	case <-ctx.Done():
+		t.Fatalf("run kept going after the app token was revoked\nlog:\n%s", stderr)
+	}
+}
+
+// A revoked bot token (slack.bot_token) stops run at start with a clear error.
+func TestRunRefusesRevokedBotToken(t *testing.T) {
+	t.Parallel()
+	fake, team, env, _ := slackEnv(t)
+	fake.RevokeToken(team.BotToken)
+	m, _, stderr := testMain(env)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := m.Run(ctx, []string{"run"})
+	if err == nil || !strings.Contains(err.Error(), "token_revoked") || !strings.Contains(err.Error(), "slack.bot_token") {
+		t.Fatalf("run = %v, want an error naming token_revoked and slack.bot_token", err)
+	}
+	if strings.Contains(err.Error(), team.BotToken) || strings.Contains(stderr.String(), team.BotToken) {
+		t.Fatal("the revoked token leaked into the error or log")
+	}
+}
