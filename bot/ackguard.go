@@ -121,8 +121,10 @@ func guardViewAck(r *Request, payload any) any {
 		return &resp
 	case slack.RAErrors:
 		return guardViewErrors(r, resp)
-	case slack.RAClear, "":
-		return &slack.ViewSubmissionResponse{ResponseAction: resp.ResponseAction}
+	case slack.RAClear:
+		return &slack.ViewSubmissionResponse{ResponseAction: slack.RAClear}
+	case "":
+		return nil // an empty ack closes the submitted view
 	}
 	r.Log.Error().Str("response_action", string(resp.ResponseAction)).Msg("unknown response_action; answering with an apology")
 	return r.sorryAck(slack.RAUpdate)

@@ -188,6 +188,18 @@ func TestSetAckPassesTheGuard(t *testing.T) {
 					}
 				}
 			}},
+		{"no response_action is an empty ack", "view", map[string]any{},
+			func(t *testing.T, ack string) {
+				if ack != "null" {
+					t.Fatalf("ack %s, want none (the view closes)", ack)
+				}
+			}},
+		{"clear stays clear", "view", slack.NewClearViewSubmissionResponse(),
+			func(t *testing.T, ack string) {
+				if ack != `{"response_action":"clear"}` {
+					t.Fatalf("ack %s", ack)
+				}
+			}},
 		{"unreadable suggestions become an empty menu", "suggestion", map[string]any{"options": "lots"},
 			func(t *testing.T, ack string) {
 				if ack != `{"options":[]}` {
