@@ -20,6 +20,7 @@ type DigestStore interface {
 	GetFinding(ctx context.Context, tenantID, id string) (*accessbot.Finding, error)
 	SetFindingStatus(ctx context.Context, tenantID, id string, from []accessbot.FindingStatus, to accessbot.FindingStatus, by string, at time.Time) error
 	GetApplication(ctx context.Context, tenantID, id string) (*accessbot.Application, error)
+	GetIdentity(ctx context.Context, tenantID, id string) (*accessbot.Identity, error)
 	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
 	AppendAudit(ctx context.Context, e *accessbot.AuditEntry) error
 }

@@ -128,15 +128,32 @@ func RegisterDigest(r *bot.Router, h *Digest) error {
 	return r.Err()
 }
 
-// mayAct: tenant admins, and the owners of an application the finding is about.
+// mayAct: tenant admins, and the owners of the application the finding is
+// about: the application itself, or the application of an identity (an
+// account in it). Both are re-read here, never taken from the click.
 func (h *Digest) mayAct(ctx context.Context, actor *bot.Actor, f *accessbot.Finding) (bool, error) {
 	if actor.IsAdmin() {
 		return true, nil
 	}
-	if f.Subject.Kind != accessbot.SubjectApplication {
+	tid := actor.Tenant.ID
+	var appID string
+	switch f.Subject.Kind {
+	case accessbot.SubjectApplication:
+		appID = f.Subject.ID
+	case accessbot.SubjectIdentity:
+		// An external tool's identity id need not be one of ours: then no owner.
+		id, err := h.cfg.Store.GetIdentity(ctx, tid, f.Subject.ID)
+		if errors.Is(err, accessbot.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		appID = id.AppID
+	default:
 		return false, nil
 	}
-	app, err := h.cfg.Store.GetApplication(ctx, actor.Tenant.ID, f.Subject.ID)
+	app, err := h.cfg.Store.GetApplication(ctx, tid, appID)
 	if errors.Is(err, accessbot.ErrNotFound) {
 		return false, nil
 	}

@@ -35,6 +35,9 @@ type Inventory interface {
 	ListAppEntitlements(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.AppEntitlement, error)
 	ListRelations(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.Relation, error)
 	ListIdentityMappings(ctx context.Context, tenantID string) ([]accessbot.IdentityMapping, error)
+	// GetIdentity returns the identity with internal id, removed or not;
+	// ErrNotFound when the tenant has none.
+	GetIdentity(ctx context.Context, tenantID, id string) (*accessbot.Identity, error)
 }
 
 // Findings persists findings, tenant-defined rules and the per-tenant

@@ -335,6 +335,18 @@ func testInventoryIsolation(t *testing.T, s store.Store) {
 		ok(t, err, "findings")
 		ok(t, s.PutFindingsToken(ctx(), w.tenant.ID, []byte(w.tenant.ID), t0), "token")
 	}
+	// GetIdentity finds a tenant's own identity, removed or not, and never another tenant's.
+	aIDs, err := s.ListIdentities(ctx(), a.tenant.ID, a.app.ID, false)
+	ok(t, err, "list a identities")
+	got, err := s.GetIdentity(ctx(), a.tenant.ID, aIDs[0].ID)
+	ok(t, err, "get identity")
+	if got.ID != aIDs[0].ID || got.TenantID != a.tenant.ID || got.AppID != a.app.ID || got.ExternalID != "same" || got.Email != "x@example.com" {
+		t.Fatalf("get identity: %+v", got)
+	}
+	_, err = s.GetIdentity(ctx(), b.tenant.ID, aIDs[0].ID)
+	isErr(t, err, accessbot.ErrNotFound, "get another tenant's identity")
+	_, err = s.GetIdentity(ctx(), a.tenant.ID, "no-such-identity")
+	isErr(t, err, accessbot.ErrNotFound, "get unknown identity")
 	// Tenant a's application id used with tenant b: nothing there.
 	ids, err := s.ListIdentities(ctx(), b.tenant.ID, a.app.ID, true)
 	ok(t, err, "list cross")
@@ -346,6 +358,11 @@ func testInventoryIsolation(t *testing.T, s store.Store) {
 	// Emptying tenant b's snapshot leaves tenant a's alone.
 	_, err = s.ReplaceIdentities(ctx(), b.tenant.ID, b.app.ID, nil, t0)
 	ok(t, err, "empty b")
+	bIDs, err := s.ListIdentities(ctx(), b.tenant.ID, b.app.ID, true)
+	ok(t, err, "list b identities")
+	if removed, err := s.GetIdentity(ctx(), b.tenant.ID, bIDs[0].ID); err != nil || removed.RemovedAt == nil {
+		t.Fatalf("get removed identity: %+v, %v", removed, err)
+	}
 	_, err = s.SyncFindings(ctx(), b.tenant.ID, "r", nil, t0)
 	ok(t, err, "resolve b")
 	ai, err := s.ListIdentities(ctx(), a.tenant.ID, "", false)

@@ -49,6 +49,14 @@ func appFilter(col, appID string, args []any) (string, []any) {
 	return " AND " + col + " = ?", append(args, appID)
 }
 
+func (q *queries) GetIdentity(ctx context.Context, tenantID, id string) (*accessbot.Identity, error) {
+	i, err := scanIdentity(q.queryRow(ctx, `SELECT `+identityCols+` FROM inv_identities WHERE tenant_id = ? AND id = ?`, tenantID, id))
+	if err != nil {
+		return nil, fmt.Errorf("get identity %s: %w", id, notFound(err))
+	}
+	return &i, nil
+}
+
 func (q *queries) ListIdentities(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.Identity, error) {
 	where, args := appFilter("app_id", appID, []any{tenantID})
 	if !includeRemoved {
