@@ -71,12 +71,17 @@ func ackSize(payload any) int {
 
 // sorryView is the modal shown instead of one Slack would reject.
 func sorryView(envelopeID string) *slack.ModalViewRequest {
+	return textView(fmt.Sprintf(MsgViewSorry, envelopeID))
+}
+
+// textView is a modal that only says text (and can only be closed).
+func textView(text string) *slack.ModalViewRequest {
 	return &slack.ModalViewRequest{
 		Type:  slack.VTModal,
 		Title: slack.NewTextBlockObject(slack.PlainTextType, "Sorry", false, false),
 		Close: slack.NewTextBlockObject(slack.PlainTextType, "Close", false, false),
 		Blocks: slack.Blocks{BlockSet: []slack.Block{slack.NewSectionBlock(
-			slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf(MsgViewSorry, envelopeID), false, false), nil, nil)}},
+			slack.NewTextBlockObject(slack.MarkdownType, blockkit.Truncate(text, blockkit.MaxSectionText), false, false), nil, nil)}},
 	}
 }
 

@@ -276,3 +276,25 @@ func TestLargeViewAckFollowsByViewsUpdate(t *testing.T) {
 		}
 	})
 }
+
+// A view_submission the router answers itself (a panic, an error, an unknown
+// form, an unlinked workspace) shows the answer in place of the form.
+func TestViewSubmissionAnsweredInPlace(t *testing.T) {
+	r := bot.NewRouter()
+	r.View("boom", func(context.Context, *bot.Request) error { panic("kaboom") })
+	r.View("fail", func(context.Context, *bot.Request) error { return fmt.Errorf("db down") })
+	f := newAPIFixture(t, r, &viewsAPI{})
+	for _, c := range []struct{ env, team, callback, want string }{
+		{"p1", "T1", "boom", "Sorry, something went wrong on our side (ref p1)"},
+		{"p2", "T1", "fail", "(ref p2)"},
+		{"p3", "T1", "gone", "I don't know that form any more"},
+		{"p4", "TOTHER", "fail", "not linked"},
+	} {
+		f.d.Handle(f.ctx, f.acks, &socketmode.Request{Type: "interactive", EnvelopeID: c.env, Payload: json.RawMessage(
+			`{"type":"view_submission","team":{"id":"` + c.team + `"},"user":{"id":"U1"},"trigger_id":"tr-` + c.env + `","view":{"id":"V1","type":"modal","callback_id":"` + c.callback + `"}}`)})
+		ack := f.ackOf(t, c.env)
+		if resp := decodeViewAck(t, ack); resp.ResponseAction != slack.RAUpdate || !strings.Contains(ack, c.want) {
+			t.Errorf("%s: ack %s, want an update view saying %q", c.callback, ack, c.want)
+		}
+	}
+}

@@ -58,11 +58,18 @@ func (d *Dispatcher) resolve(ctx context.Context, req *Request, quiet bool) bool
 	return false
 }
 
-// answer responds, logging a failure; block_suggestion gets empty options.
+// answer responds, logging a failure; block_suggestion gets empty options,
+// and a view_submission still unacked sees the answer in place of its form
+// (it has no response_url; a DM is the fallback).
 func (d *Dispatcher) answer(ctx context.Context, req *Request, m Message) {
-	if req.Kind == KindSuggestion {
+	switch req.Kind {
+	case KindSuggestion:
 		_ = req.SetAck(emptyOptions())
 		return
+	case KindView:
+		if req.SetAck(slack.NewUpdateViewSubmissionResponse(textView(m.Text))) == nil {
+			return
+		}
 	}
 	if err := req.Respond(ctx, m); err != nil {
 		req.Log.Warn().Err(err).Msg("could not answer the user")

@@ -174,9 +174,10 @@ func TestE2EHostileViewSubmissions(t *testing.T) {
 		t.Fatalf("our request moved: %+v", got)
 	}
 
-	// A form we never sent.
-	e.fake.SendInteractive(tamper(t, e.fake.ViewSubmission(e.team.ID, rita, "", nil), "callback_id", "drop_tables"))
-	e.dm(rita, "I don't know that form")
+	// A form we never sent: the answer shows in place of it.
+	if ra, raw := e.submitRaw(tamper(t, e.fake.ViewSubmission(e.team.ID, rita, "", nil), "callback_id", "drop_tables")); ra.ResponseAction != "update" || !strings.Contains(raw, "I don't know that form") {
+		t.Fatalf("unknown form: %s", raw)
+	}
 
 	// Nothing of all this was stored: rita has only the request made through the service.
 	if rs := e.requestsBy("rita"); len(rs) != 1 || rs[0].ID != r.ID {
