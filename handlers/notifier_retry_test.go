@@ -38,7 +38,9 @@ func (c *flakyChat) PostMessage(_ context.Context, ch string, m slackapi.Message
 	return ch, time.Now().Format("150405.000000000"), nil
 }
 
-func (c *flakyChat) UpdateMessage(context.Context, string, string, slackapi.Message) error { return nil }
+func (c *flakyChat) UpdateMessage(context.Context, string, string, slackapi.Message) error {
+	return nil
+}
 
 func (c *flakyChat) OpenConversation(_ context.Context, ids ...string) (string, error) {
 	return "D-" + ids[0], nil
