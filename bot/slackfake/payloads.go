@@ -55,7 +55,7 @@ type EnterpriseRef struct {
 }
 
 // Action describes one element interaction in a block_actions payload.
-// Type defaults to "button"; for single selects and radio_buttons Value
+// Type defaults to "button"; for single selects, radio_buttons and overflow Value
 // becomes the selected_option, for multi selects and checkboxes the one
 // entry of selected_options (see selections.go for more).
 type Action struct {
@@ -77,7 +77,7 @@ func (a Action) json(ts string) map[string]any {
 	}
 	out := map[string]any{"action_id": a.ActionID, "block_id": block, "type": typ, "action_ts": ts}
 	switch typ {
-	case "static_select", "external_select", "radio_buttons":
+	case "static_select", "external_select", "radio_buttons", "overflow":
 		out["selected_option"] = Choice{Value: a.Value, Text: a.Text}.option()
 	case "multi_static_select", "multi_external_select", "checkboxes":
 		out["selected_options"] = []map[string]any{Choice{Value: a.Value, Text: a.Text}.option()}
