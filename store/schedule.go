@@ -28,6 +28,10 @@ const (
 	SlotDone    SlotStatus = "done"
 	// SlotFailed: given up; never retried.
 	SlotFailed SlotStatus = "failed"
+	// SlotSkipped: a running slot (a failed attempt waiting for its retry)
+	// overtaken by a later slot of the same job, which the scheduler ran
+	// instead; never retried.
+	SlotSkipped SlotStatus = "skipped"
 )
 
 // Slot is one scheduled time of one tenant's job, claimed by exactly one
@@ -104,6 +108,10 @@ type ScheduleQueries interface {
 	LastSlot(ctx context.Context, tenantID, job string) (*Slot, error)
 	// LastDoneSlotBefore is the most recent done slot strictly before at; ErrNotFound when none.
 	LastDoneSlotBefore(ctx context.Context, tenantID, job string, at time.Time) (*Slot, error)
+	// SkipOvertakenSlots marks skipped (finished at now) every running slot
+	// whose lease ran out by now and that a later slot of the same job has
+	// overtaken, and returns how many.
+	SkipOvertakenSlots(ctx context.Context, tenantID string, now time.Time) (int, error)
 
 	// PutAlertSettings creates or replaces the tenant's settings, keeping Since once set.
 	PutAlertSettings(ctx context.Context, a *AlertSettings) error
@@ -121,4 +129,7 @@ type ScheduleQueries interface {
 	ReleaseDelivery(ctx context.Context, tenantID, key string, retryAt time.Time) error
 	// ListDeliveries lists the tenant's deliveries whose key starts with prefix, by key.
 	ListDeliveries(ctx context.Context, tenantID, prefix string) ([]Delivery, error)
+	// PruneDeliveries deletes the tenant's sent deliveries sent before
+	// sentBefore and returns how many; claimed ones are kept.
+	PruneDeliveries(ctx context.Context, tenantID string, sentBefore time.Time) (int, error)
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // startScheduler runs the per-tenant schedules (the findings digest, and
-// critical-finding alerts on every tick) in rt's group. Every replica runs
+// critical-finding alerts and housekeeping on every tick) in rt's group. Every replica runs
 // one; slot claims in the store make each slot fire once. reqs, when set,
 // gets its approvals Tick (reminders, escalation, expiry) on every tick.
 func (m *Main) startScheduler(rt *Runtime, reqs *requests.Service) error {
@@ -24,6 +24,8 @@ func (m *Main) startScheduler(rt *Runtime, reqs *requests.Service) error {
 	if err := rt.registerReviews(s); err != nil { // reviews.go
 		return err
 	}
+	// Overtaken slots closed as skipped, sent outbox rows pruned after 30 days.
+	s.Every("housekeeping", schedule.NewHousekeeping(rt.Store, schedule.DefaultRetention, time.Hour, rt.Log).Run)
 	if reqs != nil {
 		s.Every("approvals_tick", func(ctx context.Context, now time.Time) error {
 			_, err := reqs.Tick(ctx, now)

@@ -39,6 +39,88 @@ func testSchedules(t *testing.T, s store.Store) {
 		ok(t, s.DeleteSchedule(ctx(), ten.ID, "findings_digest"), "delete")
 	})
 
+	t.Run("SkipOvertakenSlots", func(t *testing.T) {
+		t.Parallel()
+		ten, other := newTenant(t, s), newTenant(t, s)
+		day := func(d int) time.Time { return time.Date(2026, 7, d, 7, 0, 0, 0, time.UTC) }
+		now := day(5)
+		fail := func(tid, job string, at, retry time.Time) {
+			t.Helper()
+			sl, won, err := s.ClaimSlot(ctx(), tid, job, at, "r1", at, time.Minute)
+			ok(t, err, "claim")
+			if !won {
+				t.Fatalf("claim %s %s not won", job, at)
+			}
+			ok(t, s.FinishSlot(ctx(), tid, job, at, "r1", sl.Attempts, store.SlotRunning, "429", at, retry), "fail attempt")
+		}
+		fail(ten.ID, "digest", day(1), day(1).Add(time.Minute))    // overtaken, retry long due: skipped
+		fail(ten.ID, "digest", day(2), now.Add(time.Hour))         // overtaken, but its retry is still ahead: kept
+		fail(ten.ID, "digest", day(3), day(3).Add(time.Minute))    // latest slot of its job: kept (the scheduler retries it)
+		fail(ten.ID, "other_job", day(1), day(1).Add(time.Minute)) // no later slot of its own job: kept
+		fail(other.ID, "digest", day(1), day(1).Add(time.Minute))  // another tenant's
+		fail(other.ID, "digest", day(3), day(3).Add(time.Minute))
+		n, err := s.SkipOvertakenSlots(ctx(), ten.ID, now)
+		ok(t, err, "skip overtaken")
+		if n != 1 {
+			t.Fatalf("skipped %d slots, want 1", n)
+		}
+		for _, w := range []struct {
+			job  string
+			day  int
+			want store.SlotStatus
+		}{{"digest", 1, store.SlotSkipped}, {"digest", 2, store.SlotRunning}, {"digest", 3, store.SlotRunning}, {"other_job", 1, store.SlotRunning}} {
+			sl, err := s.GetSlot(ctx(), ten.ID, w.job, day(w.day))
+			ok(t, err, "get slot")
+			if sl.Status != w.want {
+				t.Errorf("slot %s of day %d is %s, want %s", w.job, w.day, sl.Status, w.want)
+			}
+			if w.want == store.SlotSkipped && (sl.FinishedAt == nil || !sl.FinishedAt.Equal(now)) {
+				t.Errorf("skipped slot finished at %v, want %v", sl.FinishedAt, now)
+			}
+		}
+		if sl, err := s.GetSlot(ctx(), other.ID, "digest", day(1)); err != nil || sl.Status != store.SlotRunning {
+			t.Fatalf("another tenant's slot: %+v, %v", sl, err)
+		}
+		// A skipped slot is finished: it cannot be claimed again.
+		if _, won, err := s.ClaimSlot(ctx(), ten.ID, "digest", day(1), "r2", now, time.Minute); err != nil || won {
+			t.Fatalf("claim of a skipped slot: won %v, %v", won, err)
+		}
+	})
+
+	t.Run("PruneDeliveries", func(t *testing.T) {
+		t.Parallel()
+		ten, other := newTenant(t, s), newTenant(t, s)
+		t0 := time.Date(2026, 7, 1, 7, 0, 0, 0, time.UTC)
+		send := func(tid, key string, at time.Time, sent bool) {
+			t.Helper()
+			_, won, err := s.ClaimDelivery(ctx(), tid, key, at, time.Minute)
+			ok(t, err, "claim delivery")
+			if !won {
+				t.Fatalf("claim %s not won", key)
+			}
+			if sent {
+				ok(t, s.CompleteDelivery(ctx(), tid, key, "C1", "1.0", at), "complete delivery")
+			}
+		}
+		send(ten.ID, "critical:old", t0, true)
+		send(ten.ID, "critical:stuck", t0, false) // never sent: kept
+		send(ten.ID, "critical:new", t0.AddDate(0, 0, 40), true)
+		send(other.ID, "critical:old", t0, true)
+		n, err := s.PruneDeliveries(ctx(), ten.ID, t0.AddDate(0, 0, 10))
+		ok(t, err, "prune")
+		if n != 1 {
+			t.Fatalf("pruned %d deliveries, want 1", n)
+		}
+		left, err := s.ListDeliveries(ctx(), ten.ID, "critical:")
+		ok(t, err, "list")
+		if len(left) != 2 || left[0].Key != "critical:new" || left[1].Key != "critical:stuck" {
+			t.Fatalf("left %+v", left)
+		}
+		if l, _ := s.ListDeliveries(ctx(), other.ID, "critical:"); len(l) != 1 {
+			t.Fatalf("another tenant's deliveries pruned: %+v", l)
+		}
+	})
+
 	t.Run("ClaimSlotOneWinner", func(t *testing.T) {
 		t.Parallel()
 		ten := newTenant(t, s)

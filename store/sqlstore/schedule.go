@@ -147,6 +147,20 @@ func (q *queries) LastDoneSlotBefore(ctx context.Context, tenantID, job string, 
 	return &s, nil
 }
 
+// SkipOvertakenSlots: one conditional update, so a slot whose owner is
+// still inside its lease (running, or retrying soon) is never touched.
+func (q *queries) SkipOvertakenSlots(ctx context.Context, tenantID string, now time.Time) (int, error) {
+	n, err := q.exec(ctx, `UPDATE schedule_slots SET status = 'skipped', finished_at = ?
+		WHERE tenant_id = ? AND status = 'running' AND lease_until <= ?
+		AND EXISTS (SELECT 1 FROM schedule_slots later WHERE later.tenant_id = schedule_slots.tenant_id
+			AND later.job = schedule_slots.job AND later.slot_at > schedule_slots.slot_at)`,
+		q.tm(now), tenantID, q.tm(now))
+	if err != nil {
+		return 0, fmt.Errorf("skip overtaken slots: %w", q.writeErr(err))
+	}
+	return int(n), nil
+}
+
 const alertCols = `tenant_id, channels, all_clear, since, updated_at`
 
 func scanAlerts(r scanner) (store.AlertSettings, error) {

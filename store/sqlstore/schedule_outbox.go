@@ -87,3 +87,11 @@ func (q *queries) ListDeliveries(ctx context.Context, tenantID, prefix string) (
 	}
 	return kept, nil
 }
+
+func (q *queries) PruneDeliveries(ctx context.Context, tenantID string, sentBefore time.Time) (int, error) {
+	n, err := q.exec(ctx, `DELETE FROM deliveries WHERE tenant_id = ? AND status = 'sent' AND sent_at < ?`, tenantID, q.tm(sentBefore))
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	return int(n), nil
+}
