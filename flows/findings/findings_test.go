@@ -61,26 +61,36 @@ func TestEndpoint(t *testing.T) {
 
 			cases := []struct {
 				name, auth, body string
+				ct               string // Content-Type; "" for application/json, "-" for none
 				status           int
 				wantA, wantB     int    // findings stored afterwards
 				wantIn           string // in the response body
 			}{
-				{"no token", "", goodBody, 401, 0, 0, "missing bearer token"},
-				{"bad token", "Bearer abf_" + a.ID + "_nope", goodBody, 401, 0, 0, "invalid token"},
-				{"garbage token", "Bearer hello", goodBody, 401, 0, 0, "invalid token"},
-				{"token with another tenant's id", "Bearer " + strings.Replace(tokB, b.ID, a.ID, 1), goodBody, 401, 0, 0, "invalid token"},
-				{"unknown severity", "Bearer " + tokA, `[{"rule":"x","severity":"urgent","subject":{"kind":"identity","id":"1"}}]`, 400, 0, 0, `item 0: severity: \"urgent\" is not one of`},
-				{"unknown field", "Bearer " + tokA, `[{"rule":"x","severity":"low","subject":{"kind":"identity","id":"1"},"colour":1}]`, 400, 0, 0, `unknown field`},
-				{"not an array", "Bearer " + tokA, `{"rule":"x"}`, 400, 0, 0, "want a JSON array"},
-				{"too large", "Bearer " + tokA, "[" + strings.Repeat(" ", findings.MaxBodyBytes) + "]", 413, 0, 0, "over 1 MiB"},
-				{"good", "Bearer " + tokA, goodBody, 200, 2, 0, `"opened":2`},
-				{"again: de-duplicated", "Bearer " + tokA, goodBody, 200, 2, 0, `"seen":2`},
-				{"other tenant's token posts to its own tenant", "Bearer " + tokB, goodBody, 200, 2, 2, `"opened":2`},
+				{"no token", "", goodBody, "", 401, 0, 0, "missing bearer token"},
+				{"bad token", "Bearer abf_" + a.ID + "_nope", goodBody, "", 401, 0, 0, "invalid token"},
+				{"garbage token", "Bearer hello", goodBody, "", 401, 0, 0, "invalid token"},
+				{"token with another tenant's id", "Bearer " + strings.Replace(tokB, b.ID, a.ID, 1), goodBody, "", 401, 0, 0, "invalid token"},
+				{"unknown severity", "Bearer " + tokA, `[{"rule":"x","severity":"urgent","subject":{"kind":"identity","id":"1"}}]`, "", 400, 0, 0, `item 0: severity: \"urgent\" is not one of`},
+				{"unknown field", "Bearer " + tokA, `[{"rule":"x","severity":"low","subject":{"kind":"identity","id":"1"},"colour":1}]`, "", 400, 0, 0, `unknown field`},
+				{"not an array", "Bearer " + tokA, `{"rule":"x"}`, "", 400, 0, 0, "want a JSON array"},
+				{"too large", "Bearer " + tokA, "[" + strings.Repeat(" ", findings.MaxBodyBytes) + "]", "", 413, 0, 0, "over 1 MiB"},
+				{"no content type", "Bearer " + tokA, goodBody, "-", 415, 0, 0, "want Content-Type: application/json"},
+				{"text/plain", "Bearer " + tokA, goodBody, "text/plain", 415, 0, 0, "want Content-Type: application/json"},
+				{"json lookalike", "Bearer " + tokA, goodBody, "application/jsonx", 415, 0, 0, "want Content-Type: application/json"},
+				{"good", "Bearer " + tokA, goodBody, "", 200, 2, 0, `"opened":2`},
+				{"again: de-duplicated", "Bearer " + tokA, goodBody, "", 200, 2, 0, `"seen":2`},
+				{"other tenant's token posts to its own tenant", "Bearer " + tokB, goodBody, "", 200, 2, 2, `"opened":2`},
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(tc.body))
-					req.Header.Set("Content-Type", "application/json")
+					switch tc.ct {
+					case "":
+						req.Header.Set("Content-Type", "application/json; charset=utf-8")
+					case "-":
+					default:
+						req.Header.Set("Content-Type", tc.ct)
+					}
 					if tc.auth != "" {
 						req.Header.Set("Authorization", tc.auth)
 					}
@@ -240,6 +250,7 @@ func TestExternalRulesKeepTheirOwnNamespace(t *testing.T) {
 			defer srv.Close()
 			req, _ := http.NewRequest("POST", srv.URL, strings.NewReader(string(body)))
 			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			must(t, err)
 			got, _ := io.ReadAll(resp.Body)

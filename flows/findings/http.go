@@ -3,6 +3,7 @@ package findings
 import (
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -65,7 +66,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := h.log.With().Str("tenant", tenantID).Logger()
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+	// A missing Content-Type is refused too: a form post or a curl without
+	// -H must not be read as findings by accident.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		writeJSON(w, http.StatusUnsupportedMediaType, apiError{Error: "want Content-Type: application/json"})
 		return
 	}
