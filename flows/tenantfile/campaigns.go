@@ -123,7 +123,9 @@ func (d *decoder) decodeCampaigns(top fields, f *File) {
 				d.errorf(l.line, l.path, "due_after goes with cron; a one-off campaign has due")
 			}
 		}
-		if c.Due != nil { // a date is due at the end of that day
+		if c.Due != nil && isDateOnly(d.str(m, "due")) {
+			// A bare date is due at the end of that day (UTC); a full RFC 3339
+			// time is due at exactly that time.
 			t := c.Due.Add(24*time.Hour - time.Second)
 			c.Due = &t
 		}
@@ -184,7 +186,7 @@ func (p *planner) planCampaigns(ctx context.Context) error {
 		}
 		if c.Cron == "" && c.Due != nil && !c.Due.After(p.now) {
 			p.errorf(c.dueAt, "%s is already past: a one-off campaign launches when applied, so give a due date after today (or cron: for a recurring one)",
-				c.Due.UTC().Format(time.DateOnly))
+				formatDue(*c.Due))
 			continue
 		}
 		changes = append(changes, &Change{Op: op, Kind: "campaign", Name: c.Name, Fields: df, at: c.at, before: cur, after: desc})
@@ -249,7 +251,22 @@ func campaignDesc(c Campaign) string {
 	if c.Cron != "" {
 		return s + fmt.Sprintf(" cron %q %s due_after %s", c.Cron, c.TimeZone, FormatDuration(c.DueAfter))
 	}
-	return s + " due " + c.Due.UTC().Format(time.DateOnly)
+	return s + " due " + formatDue(*c.Due)
+}
+
+func isDateOnly(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
+}
+
+// formatDue prints a one-off's due time the way the file gives it: a bare
+// date when it is the end of a UTC day, else the RFC 3339 time.
+func formatDue(t time.Time) string {
+	t = t.UTC()
+	if t.Add(time.Second).Equal(t.Add(time.Second).Truncate(24 * time.Hour)) {
+		return t.Format(time.DateOnly)
+	}
+	return t.Format(time.RFC3339)
 }
 
 // campaignDescDef describes a stored definition the same way (application names read back).

@@ -160,3 +160,39 @@ func TestPastOneOffCampaign(t *testing.T) {
 		}
 	})
 }
+
+// TestCampaignDueTime: a bare due date means the end of that day (UTC); a
+// full RFC 3339 time is kept as given, shown as given in the diff, and a
+// change of the hour alone is a change.
+func TestCampaignDueTime(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ due, stored, diff string }{
+		{"2027-03-31", "2027-03-31T23:59:59Z", "due 2027-03-31"},
+		{"2027-03-31T17:00:00Z", "2027-03-31T17:00:00Z", "due 2027-03-31T17:00:00Z"},
+		{"2027-03-31T17:00:00+02:00", "2027-03-31T15:00:00Z", "due 2027-03-31T15:00:00Z"},
+	}
+	forEachDriver(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		for _, tc := range cases {
+			src := string(baseYAML(t)) + strings.Replace(campaignsYAML, "due: 2027-01-15", "due: "+tc.due, 1)
+			got := lines(mustApply(t, s, []byte(src)))
+			if !strings.Contains(got, "campaign Salesforce clean-up: ") || !strings.Contains(got, tc.diff+"\n") {
+				t.Fatalf("due %s: changes lack %q:\n%s", tc.due, tc.diff, got)
+			}
+			ten, err := s.GetTenantBySlug(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defs, err := s.ListCampaignDefinitions(ctx, ten.ID)
+			if err != nil || len(defs) != 2 || defs[1].DueAt == nil {
+				t.Fatalf("definitions %+v, %v", defs, err)
+			}
+			if got := defs[1].DueAt.UTC().Format(time.RFC3339); got != tc.stored {
+				t.Fatalf("due %s stored as %s, want %s", tc.due, got, tc.stored)
+			}
+			if res := mustApply(t, s, []byte(src)); len(res.Changes) != 0 {
+				t.Fatalf("due %s: second apply changed %s", tc.due, lines(res))
+			}
+		}
+	})
+}
