@@ -56,7 +56,8 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 	var svc *requests.Service
 	workers := river.NewWorkers()
 	requestjobs.AddWorkers(workers, func(ctx context.Context, j requests.Job) error { return svc.RunJob(ctx, j) },
-		handlers.FinalSlackError, rt.Log)
+		handlers.FinalSlackError, rt.Log,
+		requestjobs.WithGiveUp(func(ctx context.Context, j requests.Job) error { return svc.GiveUpJob(ctx, j) }))
 	var opts []requests.Option
 	if q, err := rt.jobQueue(workers); err != nil {
 		rt.Go("jobs", func(context.Context) error { return err }) // stops run with the reason

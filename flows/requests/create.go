@@ -76,8 +76,8 @@ func (s *Service) prepare(ctx context.Context, q store.Queries, in Input) (*Draf
 
 // Create validates in again (the world may have changed since the preview),
 // stores the request with its resolved levels and a "request.created" audit
-// entry in one transaction, with the jobs that notify the requester and the
-// approvers of level 1. Errors are those of Prepare.
+// entry in one transaction, with the job that confirms it to the requester
+// (which then asks the approvers of level 1). Errors are those of Prepare.
 func (s *Service) Create(ctx context.Context, in Input) (*accessbot.AccessRequest, error) {
 	var req *accessbot.AccessRequest
 	err := s.inTx(ctx, func(q store.Queries, add func(...Job)) error {
@@ -97,8 +97,9 @@ func (s *Service) Create(ctx context.Context, in Input) (*accessbot.AccessReques
 			return err
 		}
 		req = &r
-		add(Job{Kind: JobRequestCreated, TenantID: r.TenantID, RequestID: r.ID},
-			Job{Kind: JobApprovalNeeded, TenantID: r.TenantID, RequestID: r.ID, Level: 0, ApproverIDs: LevelApprovers(&r, 0)})
+		// Only the confirmation: its job asks level 1 once the confirmation
+		// exists (see RunJob), since level 1's news goes in its thread.
+		add(Job{Kind: JobRequestCreated, TenantID: r.TenantID, RequestID: r.ID})
 		return nil
 	})
 	if err != nil {

@@ -29,8 +29,10 @@
 // ConnectionDelete. Prepare(ctx, in) validates it and resolves its approval
 // chain without storing anything, for the preview view; Create(ctx, in)
 // validates again and stores it (request + "request.created" audit entry in
-// one transaction) with jobs for Notifier.RequestCreated and
-// Notifier.ApprovalNeeded for level 0.
+// one transaction) with the job for Notifier.RequestCreated. That job, once
+// the confirmation is sent (or given up on, GiveUpJob), adds the job for
+// Notifier.ApprovalNeeded of level 0: River works jobs concurrently, and
+// level 1's news goes in the confirmation's thread, so it must come second.
 //
 // Errors to map for the user:
 //   - *FieldErrors: Fields maps an input field (FieldApp, FieldConnection,

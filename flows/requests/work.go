@@ -91,7 +91,8 @@ func (s *Service) inTx(ctx context.Context, fn func(q store.Queries, add func(..
 }
 
 // RunJob does j: it re-reads the request and calls the Notifier or the
-// Provisioner. A request gone from the store answers ErrRequestGone, which
+// Provisioner. A request_created job, once the confirmation is sent, adds
+// the approval_needed job of level 1 (see askFirstLevel). A request gone from the store answers ErrRequestGone, which
 // no retry fixes. Work made pointless by a later change (approvals
 // or reminders for a level already closed, provisioning of a request no
 // longer approved) is skipped.
@@ -106,6 +107,10 @@ func (s *Service) RunJob(ctx context.Context, j Job) error {
 	switch j.Kind {
 	case JobRequestCreated:
 		err = s.notify.RequestCreated(ctx, req)
+		if err == nil || s.enq == nil {
+			// In process nothing retries the confirmation: ask level 1 anyway.
+			err = errors.Join(err, s.askFirstLevel(ctx, req))
+		}
 	case JobApprovalNeeded:
 		if LevelClosed(req, j.Level) {
 			return nil // LevelDecided or RequestFinished updates the level's messages
@@ -133,6 +138,43 @@ func (s *Service) RunJob(ctx context.Context, j Job) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s job for request %s: %w", j.Kind, j.RequestID, err)
+	}
+	return nil
+}
+
+// GiveUpJob is called when j failed for good (a final error, or its last
+// attempt): the work that waited for it goes ahead without it. A
+// confirmation that never arrives must not keep level 1 from being asked.
+func (s *Service) GiveUpJob(ctx context.Context, j Job) error {
+	if j.Kind != JobRequestCreated {
+		return nil
+	}
+	req, err := s.st.GetRequest(ctx, j.TenantID, j.RequestID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("give up %s job: load request %s: %w", j.Kind, j.RequestID, err)
+	}
+	return s.askFirstLevel(ctx, req)
+}
+
+// askFirstLevel is the job asking level 1's approvers, added once the
+// requester's confirmation exists so the approvers' news can go in its
+// thread: a per-request order River alone does not give, since it works
+// jobs concurrently. With an Enqueuer it is inserted (once: identical jobs
+// are deduplicated, so a retried confirmation adds nothing); without one it
+// runs now.
+func (s *Service) askFirstLevel(ctx context.Context, req *accessbot.AccessRequest) error {
+	if LevelClosed(req, 0) {
+		return nil
+	}
+	j := Job{Kind: JobApprovalNeeded, TenantID: req.TenantID, RequestID: req.ID, Level: 0, ApproverIDs: LevelApprovers(req, 0)}
+	if s.enq == nil {
+		return s.RunJob(ctx, j)
+	}
+	if err := s.st.InTx(ctx, func(q store.Queries) error { return s.enq.Enqueue(ctx, q, []Job{j}) }); err != nil {
+		return fmt.Errorf("enqueue level 1 of request %s: %w", req.ID, err)
 	}
 	return nil
 }

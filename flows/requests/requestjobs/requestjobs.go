@@ -7,7 +7,8 @@
 //
 //	var svc *requests.Service
 //	workers := river.NewWorkers()
-//	requestjobs.AddWorkers(workers, func(ctx context.Context, j requests.Job) error { return svc.RunJob(ctx, j) }, final, log)
+//	requestjobs.AddWorkers(workers, func(ctx context.Context, j requests.Job) error { return svc.RunJob(ctx, j) }, final, log,
+//		requestjobs.WithGiveUp(func(ctx context.Context, j requests.Job) error { return svc.GiveUpJob(ctx, j) }))
 //	q, _ := jobs.New(jobs.Config{Driver: driver, DB: db, Workers: workers, Log: log})
 //	svc = requests.New(st, notifier, prov, clock, policy, log, requests.WithEnqueuer(requestjobs.NewEnqueuer(q)))
 package requestjobs
@@ -106,24 +107,40 @@ func (e *Enqueuer) Enqueue(ctx context.Context, tx store.Queries, js []requests.
 // RunFunc does one job; requests.Service.RunJob.
 type RunFunc func(ctx context.Context, j requests.Job) error
 
+// Option configures AddWorkers.
+type Option func(*options)
+
+type options struct{ giveUp RunFunc }
+
+// WithGiveUp calls fn (requests.Service.GiveUpJob) when a job fails for
+// good, final or out of attempts, so work that waited for it still happens
+// (level 1 is asked even when the requester's confirmation cannot be sent).
+// Production passes it.
+func WithGiveUp(fn RunFunc) Option { return func(o *options) { o.giveUp = fn } }
+
 // AddWorkers registers a worker for every request job kind on w. An error
 // that jobs.AllFinal finds final, with requests.ErrRequestGone or what final
 // says (handlers.FinalSlackError) as final leaves, is logged and the job
 // cancelled; any other error (a workspace not bound yet, Slack down) is
-// retried with backoff until MaxAttempts. final may be nil.
-func AddWorkers(w *river.Workers, run RunFunc, final func(error) bool, log zerolog.Logger) {
+// retried with backoff until MaxAttempts. final may be nil. A job that
+// fails for good calls WithGiveUp's function first.
+func AddWorkers(w *river.Workers, run RunFunc, final func(error) bool, log zerolog.Logger, opts ...Option) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	log = log.With().Str("component", "request_jobs").Logger()
 	isFinal := func(err error) bool {
 		return jobs.AllFinal(err, func(e error) bool {
 			return e == requests.ErrRequestGone || (final != nil && final(e))
 		})
 	}
-	river.AddWorker(w, &worker[requestCreatedArgs]{run: run, final: isFinal, log: log})
-	river.AddWorker(w, &worker[approvalNeededArgs]{run: run, final: isFinal, log: log})
-	river.AddWorker(w, &worker[levelDecidedArgs]{run: run, final: isFinal, log: log})
-	river.AddWorker(w, &worker[requestFinishedArgs]{run: run, final: isFinal, log: log})
-	river.AddWorker(w, &worker[remindArgs]{run: run, final: isFinal, log: log})
-	river.AddWorker(w, &worker[provisionArgs]{run: run, final: isFinal, log: log})
+	river.AddWorker(w, &worker[requestCreatedArgs]{run: run, giveUp: o.giveUp, final: isFinal, log: log})
+	river.AddWorker(w, &worker[approvalNeededArgs]{run: run, giveUp: o.giveUp, final: isFinal, log: log})
+	river.AddWorker(w, &worker[levelDecidedArgs]{run: run, giveUp: o.giveUp, final: isFinal, log: log})
+	river.AddWorker(w, &worker[requestFinishedArgs]{run: run, giveUp: o.giveUp, final: isFinal, log: log})
+	river.AddWorker(w, &worker[remindArgs]{run: run, giveUp: o.giveUp, final: isFinal, log: log})
+	river.AddWorker(w, &worker[provisionArgs]{run: run, giveUp: o.giveUp, final: isFinal, log: log})
 }
 
 type jobArgs interface {
@@ -133,9 +150,10 @@ type jobArgs interface {
 
 type worker[T jobArgs] struct {
 	river.WorkerDefaults[T]
-	run   RunFunc
-	final func(error) bool
-	log   zerolog.Logger
+	run    RunFunc
+	giveUp RunFunc
+	final  func(error) bool
+	log    zerolog.Logger
 }
 
 func (w *worker[T]) Work(ctx context.Context, rj *river.Job[T]) error {
@@ -144,9 +162,19 @@ func (w *worker[T]) Work(ctx context.Context, rj *river.Job[T]) error {
 	if err == nil {
 		return nil
 	}
-	if w.final(err) {
-		w.log.Error().Err(err).Str("tenant", j.TenantID).Str("request", j.RequestID).Str("job", string(j.Kind)).
-			Int64("river_job", rj.ID).Int("attempt", rj.Attempt).Msg("job failed for good; not retried")
+	final := w.final(err)
+	if !final && rj.Attempt < rj.MaxAttempts {
+		return err
+	}
+	if w.giveUp != nil {
+		if gerr := w.giveUp(ctx, j); gerr != nil {
+			// The job is retried (or discarded) so the give-up runs again.
+			return fmt.Errorf("%w; and after giving up: %w", err, gerr)
+		}
+	}
+	w.log.Error().Err(err).Str("tenant", j.TenantID).Str("request", j.RequestID).Str("job", string(j.Kind)).
+		Int64("river_job", rj.ID).Int("attempt", rj.Attempt).Msg("job failed for good; not retried")
+	if final {
 		return jobs.Final(err)
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -31,10 +32,17 @@ type notifier struct {
 	permanent  map[string]bool
 	attempts   map[string]int
 	deliveries map[string]int
+	// threaded makes ApprovalNeeded fail unless the request's confirmation
+	// was delivered, as the Slack notifier's reply in its thread does; slow
+	// delays RequestCreated like a Slack round trip.
+	threaded  bool
+	slow      time.Duration
+	confirmed map[string]bool
 }
 
 func newNotifier() *notifier {
-	return &notifier{failFirst: map[string]int{}, permanent: map[string]bool{}, attempts: map[string]int{}, deliveries: map[string]int{}}
+	return &notifier{failFirst: map[string]int{}, permanent: map[string]bool{}, attempts: map[string]int{}, deliveries: map[string]int{},
+		confirmed: map[string]bool{}}
 }
 
 func (n *notifier) hit(method string) error {
@@ -57,10 +65,26 @@ func (n *notifier) count(method string) (attempts, deliveries int) {
 	return n.attempts[method], n.deliveries[method]
 }
 
-func (n *notifier) RequestCreated(context.Context, *accessbot.AccessRequest) error {
-	return n.hit("RequestCreated")
+func (n *notifier) RequestCreated(_ context.Context, req *accessbot.AccessRequest) error {
+	time.Sleep(n.slow) // a Slack round trip, not a wait for anything
+	if err := n.hit("RequestCreated"); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.confirmed[req.ID] = true
+	n.mu.Unlock()
+	return nil
 }
-func (n *notifier) ApprovalNeeded(context.Context, *accessbot.AccessRequest, int, []string) error {
+func (n *notifier) ApprovalNeeded(_ context.Context, req *accessbot.AccessRequest, _ int, _ []string) error {
+	n.mu.Lock()
+	early := n.threaded && !n.confirmed[req.ID]
+	n.mu.Unlock()
+	if early {
+		n.mu.Lock()
+		n.attempts["ApprovalNeeded"]++
+		n.mu.Unlock()
+		return errors.New("request has no confirmation message to reply to")
+	}
 	return n.hit("ApprovalNeeded")
 }
 func (n *notifier) LevelDecided(context.Context, *accessbot.AccessRequest, int, []accessbot.Decision) error {
@@ -143,7 +167,8 @@ func (f *fixture) process(n *notifier) *proc {
 	var svc *requests.Service
 	workers := river.NewWorkers()
 	requestjobs.AddWorkers(workers, func(ctx context.Context, j requests.Job) error { return svc.RunJob(ctx, j) },
-		func(err error) bool { return errors.Is(err, errPermanent) }, zerolog.Nop())
+		func(err error) bool { return errors.Is(err, errPermanent) }, zerolog.Nop(),
+		requestjobs.WithGiveUp(func(ctx context.Context, j requests.Job) error { return svc.GiveUpJob(ctx, j) }))
 	q, err := jobs.New(jobs.Config{Driver: f.driver, DB: f.st.(interface{ DB() *sql.DB }).DB(), Workers: workers,
 		PollInterval: 20 * time.Millisecond, Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: zerolog.Nop()})
 	f.must(err)
@@ -250,7 +275,8 @@ func TestCommittedChangesEnqueueOneJobPerNotification(t *testing.T) {
 		p := f.process(n)
 		r, err := f.create(p)
 		f.must(err)
-		want := map[string]int{requestjobs.KindRequestCreated: 1, requestjobs.KindApprovalNeeded: 1}
+		// Only the confirmation: its worker asks level 1 once it is sent.
+		want := map[string]int{requestjobs.KindRequestCreated: 1}
 		if got := f.kinds(p); !sameCounts(got, want) {
 			t.Fatalf("after create: jobs %v, want %v", got, want)
 		}
@@ -271,7 +297,7 @@ func TestCommittedChangesEnqueueOneJobPerNotification(t *testing.T) {
 				t.Errorf("%s: attempts=%d deliveries=%d, want 1 and 1", m, a, d)
 			}
 		}
-		// The level was decided before its approval job ran: asking for it is skipped.
+		// The level was decided before the confirmation went out: it is never asked.
 		if a, _ := n.count("ApprovalNeeded"); a != 0 {
 			t.Errorf("ApprovalNeeded for a closed level sent %d time(s)", a)
 		}
@@ -296,6 +322,33 @@ func TestFailingNotifierIsRetriedAndDeliversOnce(t *testing.T) {
 	})
 }
 
+// TestLevelOneWaitsForTheConfirmation: level 1 is asked only once the
+// requester's confirmation exists (its news goes in that thread), so a fresh
+// request needs no retry, although River works jobs concurrently.
+func TestLevelOneWaitsForTheConfirmation(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, f *fixture) {
+		n := newNotifier()
+		n.threaded, n.slow = true, 30*time.Millisecond
+		p := f.process(n)
+		p.start(t)
+		const count = 3
+		for i := range count {
+			conn := &accessbot.Connection{TenantID: f.tenant, AppID: f.app, Name: fmt.Sprintf("team-%d", i), Type: "group"}
+			f.must(f.st.CreateConnection(f.ctx, conn))
+			_, err := p.svc.Create(f.ctx, requests.UserAccess{TenantID: f.tenant, RequesterID: f.alice, AppID: f.app,
+				ConnectionID: conn.ID, Duration: time.Hour, Justification: "Fix the release pipeline."})
+			f.must(err)
+		}
+		f.waitAllDone(p)
+		if a, d := n.count("ApprovalNeeded"); a != count || d != count {
+			t.Fatalf("ApprovalNeeded: attempts=%d deliveries=%d, want %d and %d (no retry)", a, d, count, count)
+		}
+		if got := f.kinds(p, rivertype.JobStateCompleted); got[requestjobs.KindApprovalNeeded] != count || got[requestjobs.KindRequestCreated] != count {
+			t.Fatalf("completed jobs %v", got)
+		}
+	})
+}
+
 func TestPermanentErrorIsNotRetried(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, f *fixture) {
 		n := newNotifier()
@@ -311,6 +364,7 @@ func TestPermanentErrorIsNotRetried(t *testing.T) {
 		if got := f.kinds(p, rivertype.JobStateCancelled); got[requestjobs.KindRequestCreated] != 1 {
 			t.Fatalf("cancelled jobs %v, want the request_created job", got)
 		}
+		// Given up on, the confirmation no longer holds level 1 back.
 		if _, d := n.count("ApprovalNeeded"); d != 1 {
 			t.Fatalf("ApprovalNeeded deliveries=%d, want 1", d)
 		}
