@@ -111,7 +111,8 @@ func (NopNotifier) RevocationRequested(context.Context, *accessbot.Campaign, str
 }
 
 // Policy holds the reminder timing. Reminders go out on the tenant's
-// JobReminders schedule (cron and IANA zone): on days whose local date is
+// JobReminders schedule (cron and IANA zone; without one, daily on
+// DefaultReminderCron in DefaultReminderZone): on days whose local date is
 // RemindDays before the due date's, and every day once overdue. Escalation
 // happens once per reviewer when Grace has passed after the due date. A
 // tenant's review settings (accessbot.ReviewSettings, from the tenant file)

@@ -17,6 +17,15 @@ import (
 // which local day a reminder belongs to.
 const JobReminders = "review_reminders"
 
+// DefaultReminderCron and DefaultReminderZone are the reminder schedule of
+// a tenant with active campaigns but no JobReminders schedule: daily at
+// 09:00 UTC. UTC, because nothing else about the tenant names its zone;
+// a tenant that wants its own gives a review_reminders schedule.
+const (
+	DefaultReminderCron = "0 9 * * *"
+	DefaultReminderZone = "UTC"
+)
+
 // launchJobPrefix + definition name is the slot key of a recurring launch.
 const launchJobPrefix = "review_campaign:"
 
@@ -41,6 +50,9 @@ func (s *Service) Register(sch *schedule.Scheduler) error {
 	})); err != nil {
 		return err
 	}
+	if err := sch.Default(JobReminders, DefaultReminderCron, DefaultReminderZone, s.remindersApply); err != nil {
+		return err
+	}
 	sch.Every("review_launches", func(ctx context.Context, now time.Time) error {
 		_, err := s.LaunchDue(ctx, now)
 		return err
@@ -48,7 +60,24 @@ func (s *Service) Register(sch *schedule.Scheduler) error {
 	return nil
 }
 
-// zone is the tenant's reminder time zone (UTC without a schedule).
+// remindersApply is when the default reminder schedule applies to a
+// tenant: while it has active campaigns, from the first one's launch (so a
+// campaign launched after today's slot is not reminded the same day).
+func (s *Service) remindersApply(ctx context.Context, tenantID string) (time.Time, bool, error) {
+	camps, err := s.st.ListCampaigns(ctx, tenantID, accessbot.CampaignActive)
+	if err != nil || len(camps) == 0 {
+		return time.Time{}, false, err
+	}
+	since := camps[0].LaunchedAt
+	for _, c := range camps[1:] {
+		if c.LaunchedAt.Before(since) {
+			since = c.LaunchedAt
+		}
+	}
+	return since, true, nil
+}
+
+// zone is the tenant's reminder time zone (DefaultReminderZone without a schedule).
 func (s *Service) zone(ctx context.Context, tenantID string) (*time.Location, error) {
 	scheds, err := s.st.ListSchedules(ctx, tenantID)
 	if err != nil {
@@ -63,7 +92,7 @@ func (s *Service) zone(ctx context.Context, tenantID string) (*time.Location, er
 			return loc, nil
 		}
 	}
-	return time.UTC, nil
+	return schedule.LoadZone(DefaultReminderZone)
 }
 
 // PolicyFor is the tenant's reminder timing: its review settings (the

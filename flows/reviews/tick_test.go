@@ -159,3 +159,44 @@ func TestTenantReviewSettingsReplaceThePolicy(t *testing.T) {
 		}
 	})
 }
+
+// TestDefaultReminderSchedule: a tenant with a campaign but no
+// review_reminders schedule is reminded and escalated on the default
+// schedule (daily 09:00 UTC), from the day after the launch; a tenant with
+// no active campaign gets no reminder slots at all.
+func TestDefaultReminderSchedule(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver)
+		idle := &accessbot.Tenant{Slug: "idle", Name: "Idle"}
+		f.must(f.st.CreateTenant(f.ctx, idle))
+		f.launch(accessbot.ReviewerAppOwner) // at t0 (20 March 12:00Z), due 30 March 12:00Z; olga reviews
+		sch, err := schedule.New(schedule.Config{Store: f.st, Clock: f.clock.Now, Log: zerolog.Nop()})
+		f.must(err)
+		f.must(f.svc.Register(sch))
+		// Every 3 hours from 12:00Z: each day's 09:00Z is a tick.
+		for at := t0; at.Before(time.Date(2026, 4, 3, 0, 0, 0, 0, time.UTC)); at = at.Add(3 * time.Hour) {
+			f.clock.Set(at)
+			f.must(sch.Tick(f.ctx))
+		}
+		var got []string
+		for _, c := range f.rec.of("Remind") {
+			tag := c.At.Format("01-02T15:04Z")
+			if c.Overdue {
+				tag += " overdue"
+			}
+			got = append(got, tag)
+		}
+		want := []string{"03-23T09:00Z", "03-27T09:00Z", "03-29T09:00Z", "03-31T09:00Z overdue", "04-01T09:00Z overdue", "04-02T09:00Z overdue"}
+		if !slices.Equal(got, want) {
+			t.Errorf("olga reminded at %v\nwant %v", got, want)
+		}
+		// Due + 2 days = 1 April 12:00Z: the 2 April slot escalates, once.
+		esc := f.rec.of("Escalated")
+		if len(esc) != 1 || esc[0].At.Format("01-02T15:04Z") != "04-02T09:00Z" {
+			t.Fatalf("escalations %+v, want one at 04-02T09:00Z", esc)
+		}
+		if _, err := f.st.LastSlot(f.ctx, idle.ID, reviews.JobReminders); err == nil {
+			t.Fatal("a tenant without campaigns got a reminder slot")
+		}
+	})
+}

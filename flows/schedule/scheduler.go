@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -66,11 +67,22 @@ type Config struct {
 // due slot that it wins. Any number of schedulers may share a store: the
 // slot row decides who runs it.
 type Scheduler struct {
-	cfg  Config
-	jobs map[string]Job
-	each []named
-	log  zerolog.Logger
+	cfg      Config
+	jobs     map[string]Job
+	each     []named
+	defaults []fallback
+	log      zerolog.Logger
 }
+
+// fallback is a job's schedule in tenants that declare none for it.
+type fallback struct {
+	job, cron, tz string
+	applies       AppliesFunc
+}
+
+// AppliesFunc says whether a default schedule applies to a tenant now, and
+// since when (its slots before since do not fire).
+type AppliesFunc func(ctx context.Context, tenantID string) (since time.Time, ok bool, err error)
 
 type named struct {
 	name string
@@ -128,6 +140,23 @@ func (s *Scheduler) Register(kind string, j Job) error {
 	return nil
 }
 
+// Default runs the registered job kind on cron in the IANA zone tz for
+// every tenant that has no schedule of that kind and for which applies
+// says so (access-review reminders run daily for a tenant with campaigns
+// though it scheduled none). A default slot is claimed, retried and given
+// up like a stored schedule's, under the same job name, so a tenant that
+// adds or removes its own schedule never gets one slot twice.
+func (s *Scheduler) Default(kind, cron, tz string, applies AppliesFunc) error {
+	if s.jobs[kind] == nil || applies == nil {
+		return fmt.Errorf("default schedule of %q: register the job first, and give applies", kind)
+	}
+	if _, err := Parse(cron, tz); err != nil {
+		return fmt.Errorf("default schedule of %q: %w", kind, err)
+	}
+	s.defaults = append(s.defaults, fallback{job: kind, cron: cron, tz: tz, applies: applies})
+	return nil
+}
+
 // Kinds lists the registered job kinds, sorted.
 func (s *Scheduler) Kinds() []string {
 	out := make([]string, 0, len(s.jobs))
@@ -182,6 +211,10 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("tenant %s: list schedules: %w", t.ID, err))
 			continue
 		}
+		scheds, err = s.withDefaults(ctx, t.ID, scheds)
+		if err != nil {
+			errs = append(errs, err)
+		}
 		for _, sc := range scheds {
 			if err := s.tickOne(ctx, sc, now); err != nil {
 				errs = append(errs, err)
@@ -189,6 +222,25 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// withDefaults adds the default schedules that apply to the tenant.
+func (s *Scheduler) withDefaults(ctx context.Context, tenantID string, scheds []store.Schedule) ([]store.Schedule, error) {
+	var errs []error
+	for _, d := range s.defaults {
+		if slices.ContainsFunc(scheds, func(sc store.Schedule) bool { return sc.Job == d.job }) {
+			continue
+		}
+		since, ok, err := d.applies(ctx, tenantID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: default schedule of %s: %w", tenantID, d.job, err))
+			continue
+		}
+		if ok {
+			scheds = append(scheds, store.Schedule{TenantID: tenantID, Job: d.job, Cron: d.cron, TimeZone: d.tz, Since: since})
+		}
+	}
+	return scheds, errors.Join(errs...)
 }
 
 func (s *Scheduler) tickOne(ctx context.Context, sc store.Schedule, now time.Time) error {

@@ -234,3 +234,45 @@ func TestRegisterTwiceFails(t *testing.T) {
 		t.Fatal("second registration accepted")
 	}
 }
+
+// TestDefaultSchedule: a default schedule runs for a tenant it applies to
+// and that has no schedule of its own for the job; a tenant's own schedule
+// replaces it; bad defaults are refused at registration.
+func TestDefaultSchedule(t *testing.T) {
+	st := storetest.Open(t, backend.SQLite)
+	c := &clock{t: utc(2026, 7, 1, 8, 0)}
+	on, off, own := newTenant(t, st, "on"), newTenant(t, st, "off"), newTenant(t, st, "own")
+	putSchedule(t, st, own, "review_reminders", "0 7 * * *", "UTC", utc(2026, 6, 1, 0, 0))
+	rec := newRecorder()
+	s, err := schedule.New(schedule.Config{Store: st, Clock: c.Now, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Default("review_reminders", "0 9 * * *", "UTC", nil); err == nil {
+		t.Fatal("a default for an unregistered job accepted")
+	}
+	if err := s.Register("review_reminders", rec); err != nil {
+		t.Fatal(err)
+	}
+	applies := func(_ context.Context, tenantID string) (time.Time, bool, error) {
+		return utc(2026, 7, 1, 0, 0), tenantID != off, nil // slots from 1 July
+	}
+	if err := s.Default("review_reminders", "0 9 * *", "UTC", applies); err == nil {
+		t.Fatal("a default with a bad cron accepted")
+	}
+	if err := s.Default("review_reminders", "0 9 * * *", "UTC", applies); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{utc(2026, 7, 1, 8, 0), utc(2026, 7, 1, 9, 0), utc(2026, 7, 1, 9, 30)} {
+		c.Set(at)
+		if err := s.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	want := map[string]int{on + "/review_reminders/2026-07-01T09:00:00Z": 1, own + "/review_reminders/2026-07-01T07:00:00Z": 1}
+	if fmt.Sprint(rec.done) != fmt.Sprint(want) {
+		t.Fatalf("ran %v, want %v", rec.done, want)
+	}
+}

@@ -196,3 +196,32 @@ func TestCampaignDueTime(t *testing.T) {
 		}
 	})
 }
+
+// TestDefaultReminderNote: apply says when review reminders will run on the
+// default schedule (campaigns, but no review_reminders schedule), and says
+// nothing once the file schedules them or has no campaigns.
+func TestDefaultReminderNote(t *testing.T) {
+	t.Parallel()
+	const note = "review reminders: default schedule 0 9 * * * UTC"
+	reminders := "  - job: review_reminders\n    cron: \"0 9 * * 1-5\"\n    time_zone: Europe/Berlin\n"
+	cases := []struct { // in order, on one store
+		name, sections string
+		want           bool
+	}{
+		{"campaigns, no schedules", campaignsYAML, true},
+		{"campaigns, digest schedule only", campaignsYAML + schedulesYAML, true},
+		{"campaigns and a reminder schedule", campaignsYAML + schedulesYAML + reminders, false},
+		{"schedules: left out: the stored reminder schedule stays", campaignsYAML, false},
+		{"campaigns: left out: the stored ones stay", schedulesYAML, true},
+		{"no campaigns", "\ncampaigns: []\n" + schedulesYAML, false},
+	}
+	forEachDriver(t, func(t *testing.T, s store.Store) {
+		for _, tc := range cases {
+			res := mustApply(t, s, []byte(string(baseYAML(t))+tc.sections))
+			got := strings.Contains(strings.Join(res.Notes, "\n"), note)
+			if got != tc.want {
+				t.Errorf("%s: notes %q; want the default note: %v", tc.name, res.Notes, tc.want)
+			}
+		}
+	})
+}

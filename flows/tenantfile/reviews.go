@@ -125,3 +125,43 @@ func (p *planner) planReviews(ctx context.Context) error {
 	c.add(phaseSchedules, 0, func(ctx context.Context, q store.Queries) error { return q.PutReviewSettings(ctx, want) })
 	return nil
 }
+
+// noteReminders says when the tenant's review reminders will run on the
+// default schedule: it has campaigns (declared or active) and no
+// review_reminders schedule, after this apply.
+func (p *planner) noteReminders(ctx context.Context) error {
+	tid := p.tenant.ID
+	hasSchedule := false
+	if p.f.Schedules != nil {
+		hasSchedule = slices.ContainsFunc(p.f.Schedules, func(s Schedule) bool { return s.Job == reviews.JobReminders })
+	} else {
+		cur, err := p.q.ListSchedules(ctx, tid)
+		if err != nil {
+			return fmt.Errorf("list schedules of tenant %s: %w", p.tenant.Slug, err)
+		}
+		hasSchedule = slices.ContainsFunc(cur, func(s store.Schedule) bool { return s.Job == reviews.JobReminders })
+	}
+	if hasSchedule {
+		return nil
+	}
+	campaigns := len(p.f.Campaigns) > 0
+	if p.f.Campaigns == nil {
+		defs, err := p.q.ListCampaignDefinitions(ctx, tid)
+		if err != nil {
+			return fmt.Errorf("list campaigns of tenant %s: %w", p.tenant.Slug, err)
+		}
+		campaigns = len(defs) > 0
+	}
+	if !campaigns {
+		active, err := p.q.ListCampaigns(ctx, tid, accessbot.CampaignActive)
+		if err != nil {
+			return fmt.Errorf("list active campaigns of tenant %s: %w", p.tenant.Slug, err)
+		}
+		campaigns = len(active) > 0
+	}
+	if campaigns {
+		p.notes = append(p.notes, fmt.Sprintf("review reminders: default schedule %s %s (add a %s schedule to choose the time and zone)",
+			reviews.DefaultReminderCron, reviews.DefaultReminderZone, reviews.JobReminders))
+	}
+	return nil
+}
