@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
@@ -17,6 +18,7 @@ import (
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/handlers/views"
+	"github.com/accessbot/accessbot/store"
 )
 
 // ChatAPI is the part of a workspace's Web API the notifier uses;
@@ -59,6 +61,10 @@ type NotifierStore interface {
 	WorkspaceByTenant(ctx context.Context, tenantID string) (*accessbot.Workspace, error)
 	SaveMessageRef(ctx context.Context, m *accessbot.MessageRef) error
 	ListMessageRefs(ctx context.Context, tenantID, objectID string) ([]accessbot.MessageRef, error)
+	// The delivery outbox, so a retried job posts nothing twice.
+	ClaimDelivery(ctx context.Context, tenantID, key string, now time.Time, lease time.Duration) (*store.Delivery, bool, error)
+	CompleteDelivery(ctx context.Context, tenantID, key, channelID, ts string, now time.Time) error
+	ReleaseDelivery(ctx context.Context, tenantID, key string, retryAt time.Time) error
 }
 
 // NotifierConfig wires a Notifier.
@@ -69,7 +75,9 @@ type NotifierConfig struct {
 	// in order per request, so a view submission is never held up by Slack
 	// calls. 0 (or before Start) sends them inline.
 	Workers int
-	Log     zerolog.Logger
+	// Now is the clock of the delivery outbox; nil means time.Now.
+	Now func() time.Time
+	Log zerolog.Logger
 }
 
 // Message purposes remembered with store.SaveMessageRef.
@@ -88,6 +96,7 @@ type Notifier struct {
 	st      NotifierStore
 	clients ChatClients
 	cards   cardLoader
+	clock   func() time.Time
 	log     zerolog.Logger
 
 	running atomic.Bool
@@ -103,7 +112,10 @@ var _ requests.Notifier = (*Notifier)(nil)
 // NewNotifier builds a notifier; call Start to send in the background.
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	n := &Notifier{st: cfg.Store, clients: cfg.Clients, cards: cardLoader{st: cfg.Store}, slackIDs: map[string]string{},
-		log: cfg.Log.With().Str("component", "request_notifier").Logger()}
+		clock: cfg.Now, log: cfg.Log.With().Str("component", "request_notifier").Logger()}
+	if n.clock == nil {
+		n.clock = time.Now
+	}
 	for range cfg.Workers {
 		n.queues = append(n.queues, make(chan func(context.Context), 64))
 	}
@@ -137,6 +149,8 @@ func (n *Notifier) Start(ctx context.Context) {
 		})
 	}
 }
+
+func (n *Notifier) now() time.Time { return n.clock().UTC() }
 
 // Wait blocks until the workers stopped (after Start's ctx ended).
 func (n *Notifier) Wait() { n.wg.Wait() }
@@ -246,12 +260,14 @@ func (n *Notifier) RequestCreated(ctx context.Context, req *accessbot.AccessRequ
 		if err != nil {
 			return err
 		}
-		ch, err := n.dm(ctx, cl, team, req.TenantID, req.RequesterID)
-		if err != nil {
-			return err
-		}
 		text, blocks := views.RequesterMessage(card)
-		ch, ts, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
+		ch, ts, err := n.once(ctx, req.TenantID, deliveryKey(req.ID, purposeRequester, req.RequesterID), func(ctx context.Context) (string, string, error) {
+			ch, err := n.dm(ctx, cl, team, req.TenantID, req.RequesterID)
+			if err != nil {
+				return "", "", err
+			}
+			return cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
+		})
 		if err != nil {
 			return fmt.Errorf("post confirmation of request %s: %w", req.ID, err)
 		}
@@ -293,12 +309,13 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 			if slices.ContainsFunc(sent, func(r accessbot.MessageRef) bool { return r.UserID == id }) {
 				continue
 			}
-			ch, err := n.dm(ctx, cl, team, req.TenantID, id)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			ch, ts, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
+			ch, ts, err := n.once(ctx, req.TenantID, deliveryKey(req.ID, approvalPurpose(level), id), func(ctx context.Context) (string, string, error) {
+				ch, err := n.dm(ctx, cl, team, req.TenantID, id)
+				if err != nil {
+					return "", "", err
+				}
+				return cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
+			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("DM approver %s: %w", id, err))
 				continue
@@ -306,14 +323,19 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 			errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, ch, ts))
 		}
 		escalated := req.EscalatedAt != nil && level == req.Level
-		errs = append(errs, n.tellRequester(ctx, cl, req, card, views.WaitingText(card, names, escalated)))
+		what := "waiting:L" + strconv.Itoa(level)
+		if escalated {
+			what = "escalated:L" + strconv.Itoa(level)
+		}
+		errs = append(errs, n.tellRequester(ctx, cl, req, card, what, views.WaitingText(card, names, escalated)))
 		return errors.Join(errs...)
 	})
 }
 
-// tellRequester replies in the confirmation thread and refreshes the
-// confirmation itself.
-func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot.AccessRequest, card views.RequestCard, say string) error {
+// tellRequester replies in the confirmation thread, once per what (a
+// retried job does not say it again), and refreshes the confirmation itself
+// (an update, harmless to repeat).
+func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot.AccessRequest, card views.RequestCard, what, say string) error {
 	refs, err := n.refs(ctx, req, purposeRequester)
 	if err != nil {
 		return err
@@ -324,7 +346,10 @@ func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot
 	var errs []error
 	text, blocks := views.RequesterMessage(card)
 	for _, r := range refs {
-		if _, _, err := cl.PostMessage(ctx, r.ChannelID, slackapi.Message{Text: say, ThreadTS: r.TS}); err != nil {
+		_, _, err := n.once(ctx, req.TenantID, deliveryKey(req.ID, what, r.UserID+"@"+r.ChannelID), func(ctx context.Context) (string, string, error) {
+			return cl.PostMessage(ctx, r.ChannelID, slackapi.Message{Text: say, ThreadTS: r.TS})
+		})
+		if err != nil {
 			errs = append(errs, fmt.Errorf("reply to requester of %s: %w", req.ID, err))
 		}
 		if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
@@ -368,7 +393,7 @@ func (n *Notifier) LevelDecided(ctx context.Context, req *accessbot.AccessReques
 		if len(decisions) > 0 {
 			last := decisions[len(decisions)-1]
 			line := views.DecisionLine{Level: level, By: n.cards.name(ctx, req.TenantID, last.ApproverID), Decision: last.Decision, Reason: last.Reason, At: last.DecidedAt}
-			errs = append(errs, n.tellRequester(ctx, cl, req, card, views.StepText(card, line, closed)))
+			errs = append(errs, n.tellRequester(ctx, cl, req, card, "decided:"+last.ID, views.StepText(card, line, closed)))
 		}
 		return errors.Join(errs...)
 	})
@@ -390,7 +415,7 @@ func (n *Notifier) RequestFinished(ctx context.Context, req *accessbot.AccessReq
 		if req.Status == accessbot.StatusCancelled || req.Status == accessbot.StatusExpired {
 			errs = append(errs, n.updateLevel(ctx, cl, req, card, views.LevelState{Level: req.Level, Closed: true, Decisions: decisionsAt(card.Decisions, req.Level)}))
 		}
-		errs = append(errs, n.tellRequester(ctx, cl, req, card, views.FinishedText(card)))
+		errs = append(errs, n.tellRequester(ctx, cl, req, card, "finished:"+string(req.Status), views.FinishedText(card)))
 		return errors.Join(errs...)
 	})
 }
@@ -425,17 +450,24 @@ func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, lev
 					continue
 				}
 			}
+			key := deliveryKey(req.ID, "remind:L"+strconv.Itoa(level), id)
 			if thread == "" {
 				text, blocks := views.ApprovalMessage(card, views.LevelState{Level: level, Decisions: decisionsAt(card.Decisions, level)})
-				c, ts, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(card) + " " + text, Blocks: blocks})
+				c, ts, err := n.once(ctx, req.TenantID, key, func(ctx context.Context) (string, string, error) {
+					return cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(card) + " " + text, Blocks: blocks})
+				})
 				if err != nil {
 					errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
 					continue
 				}
+				// Saved after once, so a retry saves it even if this save failed.
 				errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, c, ts))
 				continue
 			}
-			if _, _, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(card), ThreadTS: thread}); err != nil {
+			_, _, err := n.once(ctx, req.TenantID, key, func(ctx context.Context) (string, string, error) {
+				return cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(card), ThreadTS: thread})
+			})
+			if err != nil {
 				errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
 			}
 		}
