@@ -46,15 +46,17 @@ type AppConfig struct {
 	Register func(r *Router, id Resolver) error
 
 	AckDeadline time.Duration // 0: DefaultAckDeadline
+	Workers     int           // async workers; 0: DefaultWorkers
 	Now         func() time.Time
 	Log         zerolog.Logger
 }
 
 // App is the assembled Slack runtime.
 type App struct {
-	Clients  *slackapi.Clients
-	Identity Resolver
-	Manager  *Manager
+	Clients    *slackapi.Clients
+	Identity   Resolver
+	Dispatcher *Dispatcher
+	Manager    *Manager
 }
 
 // NewApp wires everything; it fails on bad config or bad routes.
@@ -83,7 +85,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 	}
 	d, err := NewDispatcher(DispatcherConfig{
 		Router: r, Resolver: id, Clients: SlackAPIClients(clients), Deduper: dedupe,
-		AckDeadline: cfg.AckDeadline, HTTPClient: cfg.HTTPClient, Log: cfg.Log,
+		AckDeadline: cfg.AckDeadline, Workers: cfg.Workers, HTTPClient: cfg.HTTPClient, Log: cfg.Log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new slack app: %w", err)
@@ -95,7 +97,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new slack app: %w", err)
 	}
-	return &App{Clients: clients, Identity: id, Manager: m}, nil
+	return &App{Clients: clients, Identity: id, Dispatcher: d, Manager: m}, nil
 }
 
 // Run serves Slack until ctx ends or the app token is rejected.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,9 +28,15 @@ const (
 	DefaultAckDeadline    = 2 * time.Second
 	DefaultHandlerTimeout = time.Minute
 	DefaultDedupeTTL      = time.Hour
-	DefaultWorkers        = 8
-	DefaultQueue          = 256
-	DefaultMaxSync        = 64
+	// Async jobs mostly wait on Slack's Web API, so the pool is sized for
+	// I/O: 32 workers at 250 ms a call still make 128 calls a second.
+	DefaultWorkers = 32
+	// DefaultQueue bounds the jobs waiting in memory (a few KB each); past
+	// it an acked envelope's work is dropped with an error and a busy answer.
+	DefaultQueue   = 10000
+	DefaultMaxSync = 512
+	// busyReplies bounds the goroutines posting busy answers for dropped work.
+	busyReplies = 32
 )
 
 // Answers the router gives by itself.
@@ -56,7 +63,7 @@ type DispatcherConfig struct {
 	// HandlerTimeout bounds every handler's context.
 	HandlerTimeout time.Duration
 	Workers        int // async worker pool size
-	Queue          int // async queue length
+	Queue          int // async jobs that may wait for a worker
 	MaxSync        int // concurrent synchronous handlers
 	// HelpCommand names the command in "try ... help" answers (default /access).
 	HelpCommand string
@@ -71,11 +78,27 @@ type Dispatcher struct {
 	cfg     DispatcherConfig
 	log     zerolog.Logger
 	resp    *responder
-	work    chan func()
+	queue   *workQueue
 	syncSem chan struct{}
+	busySem chan struct{}
 	answers *answers
-	wg      sync.WaitGroup // workers and in-flight sync handlers
+	wg      sync.WaitGroup // workers, in-flight sync handlers and busy answers
 	start   sync.Once
+
+	running, dropped, busy atomic.Int64
+}
+
+// DispatcherStats is a snapshot of the dispatcher's load (for metrics).
+type DispatcherStats struct {
+	Queued  int   // async jobs waiting for a worker
+	Running int64 // async jobs running
+	Dropped int64 // async jobs refused because Queue jobs were waiting
+	Busy    int64 // sync envelopes answered busy because MaxSync were in flight
+}
+
+// Stats reads the current load.
+func (d *Dispatcher) Stats() DispatcherStats {
+	return DispatcherStats{Queued: d.queue.len(), Running: d.running.Load(), Dropped: d.dropped.Load(), Busy: d.busy.Load()}
 }
 
 // NewDispatcher checks cfg (including the router's registrations) and fills defaults.
@@ -120,8 +143,9 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		cfg:     cfg,
 		log:     cfg.Log,
 		resp:    &responder{http: cfg.HTTPClient},
-		work:    make(chan func(), cfg.Queue),
+		queue:   newWorkQueue(cfg.Queue),
 		syncSem: make(chan struct{}, cfg.MaxSync),
+		busySem: make(chan struct{}, busyReplies),
 		answers: newAnswers(1000, 10*time.Minute),
 	}, nil
 }
@@ -131,25 +155,37 @@ func (d *Dispatcher) Start(ctx context.Context) {
 	d.start.Do(func() {
 		for range d.cfg.Workers {
 			d.wg.Go(func() {
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case job := <-d.work:
-						job()
-					}
-				}
+				d.queue.work(ctx, func(job func()) {
+					d.running.Add(1)
+					defer d.running.Add(-1)
+					job()
+				})
 			})
 		}
+		d.wg.Go(func() {
+			<-ctx.Done()
+			if n := d.queue.len(); n > 0 {
+				d.log.Warn().Int("jobs", n).Msg("shutting down with acked envelopes' work still queued; it is not done")
+			}
+		})
 	})
 }
 
 // Wait blocks until the workers (after ctx ended) and in-flight handlers finish.
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
-// Handle takes one envelope off a connection. It returns quickly: async kinds
-// are acked at once and queued; sync kinds get their own goroutine.
+// Handle takes one envelope off a connection. It never blocks on handlers
+// (its caller is a socket's read loop): async kinds are acked at once and
+// queued, or dropped with a busy answer when the queue is full; sync kinds
+// get their own goroutine.
 func (d *Dispatcher) Handle(ctx context.Context, acker Acker, env *socketmode.Request) {
+	d.handle(ctx, acker, env, nil)
+}
+
+// handle is Handle with the payload slack-go already decoded (the Data of
+// its socketmode.Event), so the hot path does not decode it again; with nil
+// data the payload is decoded here.
+func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Request, data any) {
 	log := d.log.With().Str("envelope", env.EnvelopeID).Str("type", env.Type).Logger()
 	if env.RetryAttempt > 0 {
 		log = log.With().Int("retry_attempt", env.RetryAttempt).Str("retry_reason", env.RetryReason).Logger()
@@ -161,18 +197,27 @@ func (d *Dispatcher) Handle(ctx context.Context, acker Acker, env *socketmode.Re
 	switch env.Type {
 	case socketmode.RequestTypeEventsAPI:
 		d.ack(ctx, acker, env.EnvelopeID, nil, log)
-		d.async(ctx, func(ctx context.Context) { d.handleEvent(ctx, env, log) })
-	case socketmode.RequestTypeSlashCommands:
-		var cmd slack.SlashCommand // fresh value per payload
-		if err := json.Unmarshal(env.Payload, &cmd); err != nil {
-			log.Warn().Err(err).Msg("malformed slash command payload")
-			d.ack(ctx, acker, env.EnvelopeID, Message{Text: fmt.Sprintf(MsgMalformed, env.EnvelopeID)}.wire(), log)
+		outer, err := decodeEvents(env.Payload, data)
+		if err != nil {
+			log.Warn().Err(err).Msg("malformed events_api payload")
 			return
+		}
+		d.async(ctx, outer.TeamID, "", log, func(ctx context.Context) { d.handleEvent(ctx, env, outer, log) })
+	case socketmode.RequestTypeSlashCommands:
+		cmd, ok := data.(slack.SlashCommand) // a fresh value per envelope
+		if !ok {
+			if err := json.Unmarshal(env.Payload, &cmd); err != nil {
+				log.Warn().Err(err).Msg("malformed slash command payload")
+				d.ack(ctx, acker, env.EnvelopeID, Message{Text: fmt.Sprintf(MsgMalformed, env.EnvelopeID)}.wire(), log)
+				return
+			}
 		}
 		d.sync(ctx, acker, env, log, func(ctx context.Context, st *ackState) { d.handleCommand(ctx, st, env, &cmd, log) })
 	case socketmode.RequestTypeInteractive:
 		cb := new(slack.InteractionCallback) // fresh: a reused one appends to BlockActions
-		if err := json.Unmarshal(env.Payload, cb); err != nil {
+		if v, ok := data.(slack.InteractionCallback); ok {
+			*cb = v // slack-go decoded it into a fresh value of its own
+		} else if err := json.Unmarshal(env.Payload, cb); err != nil {
 			log.Warn().Err(err).Msg("malformed interactive payload")
 			d.ack(ctx, acker, env.EnvelopeID, nil, log)
 			return
@@ -183,7 +228,14 @@ func (d *Dispatcher) Handle(ctx context.Context, acker Acker, env *socketmode.Re
 			d.sync(ctx, acker, env, log, func(ctx context.Context, st *ackState) { d.handleInteractive(ctx, st, env, cb, log) })
 		default:
 			d.ack(ctx, acker, env.EnvelopeID, nil, log)
-			d.async(ctx, func(ctx context.Context) { d.handleInteractive(ctx, nil, env, cb, log) })
+			team, url := cb.Team.ID, cb.ResponseURL
+			if team == "" {
+				team = cb.User.TeamID
+			}
+			if url == "" && len(cb.ResponseURLs) > 0 {
+				url = cb.ResponseURLs[0].ResponseURL
+			}
+			d.async(ctx, team, url, log, func(ctx context.Context) { d.handleInteractive(ctx, nil, env, cb, log) })
 		}
 	default:
 		log.Warn().Msg("unknown envelope type acked and ignored")
@@ -225,17 +277,38 @@ func (d *Dispatcher) handlerCtx(ctx context.Context) (context.Context, context.C
 	return context.WithTimeout(context.WithoutCancel(ctx), d.cfg.HandlerTimeout)
 }
 
-// async queues slow work that runs after the ack.
-func (d *Dispatcher) async(ctx context.Context, fn func(ctx context.Context)) {
+// async queues slow work that runs after the ack, taking turns with other
+// workspaces (team). It never waits: when the queue is full the work is
+// dropped, logged and counted, and the user gets a busy answer by
+// responseURL when there is one.
+func (d *Dispatcher) async(ctx context.Context, team, responseURL string, log zerolog.Logger, fn func(ctx context.Context)) {
 	job := func() {
 		hctx, cancel := d.handlerCtx(ctx)
 		defer cancel()
 		fn(hctx)
 	}
-	select {
-	case d.work <- job:
-	case <-ctx.Done():
+	if d.queue.put(team, job) {
+		return
 	}
+	d.dropped.Add(1)
+	log.Error().Str("team", team).Int("queued", d.cfg.Queue).Int("workers", d.cfg.Workers).
+		Msg("work queue full: acked envelope's work dropped")
+	if responseURL == "" {
+		return
+	}
+	select {
+	case d.busySem <- struct{}{}:
+	default:
+		return // answering is work too; when even that is saturated, stay quiet
+	}
+	d.wg.Go(func() {
+		defer func() { <-d.busySem }()
+		hctx, cancel := d.handlerCtx(ctx)
+		defer cancel()
+		if err := d.resp.postResponseURL(hctx, responseURL, Message{Text: MsgBusy}); err != nil {
+			log.Warn().Err(err).Msg("busy answer failed")
+		}
+	})
 }
 
 // sync runs fn, whose answer may ride on the ack, and acks when fn returns
@@ -245,7 +318,8 @@ func (d *Dispatcher) sync(ctx context.Context, acker Acker, env *socketmode.Requ
 	select {
 	case d.syncSem <- struct{}{}:
 	default:
-		log.Warn().Msg("too many handlers in flight, answering busy")
+		d.busy.Add(1)
+		log.Warn().Int("max_sync", d.cfg.MaxSync).Msg("too many handlers in flight, answering busy")
 		var busy any
 		if env.Type == socketmode.RequestTypeSlashCommands {
 			busy = Message{Text: MsgBusy}.wire()

@@ -3,12 +3,14 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 )
 
@@ -247,19 +249,32 @@ type eventsPayload struct {
 	Event   json.RawMessage `json:"event"`
 }
 
+// decodeEvents reads the outer payload, from slack-go's decoding (data) when
+// it has one, else from the raw payload.
+func decodeEvents(payload json.RawMessage, data any) (eventsPayload, error) {
+	if api, ok := data.(slackevents.EventsAPIEvent); ok {
+		if cb, ok := api.Data.(*slackevents.EventsAPICallbackEvent); ok && cb.InnerEvent != nil && len(*cb.InnerEvent) > 0 {
+			return eventsPayload{TeamID: cb.TeamID, EventID: cb.EventID, Event: *cb.InnerEvent}, nil
+		}
+	}
+	var outer eventsPayload
+	if err := json.Unmarshal(payload, &outer); err != nil {
+		return outer, fmt.Errorf("decode events_api payload: %w", err)
+	}
+	if len(outer.Event) == 0 {
+		return outer, errors.New("decode events_api payload: no event")
+	}
+	return outer, nil
+}
+
 type innerEvent struct {
 	Type    string          `json:"type"`
 	User    json.RawMessage `json:"user"` // a user id, or a user object (user_change)
 	Channel json.RawMessage `json:"channel"`
 }
 
-func (d *Dispatcher) handleEvent(ctx context.Context, env *socketmode.Request, log zerolog.Logger) {
-	var outer eventsPayload
+func (d *Dispatcher) handleEvent(ctx context.Context, env *socketmode.Request, outer eventsPayload, log zerolog.Logger) {
 	var inner innerEvent
-	if err := json.Unmarshal(env.Payload, &outer); err != nil || len(outer.Event) == 0 {
-		log.Warn().AnErr("decode", err).Msg("malformed events_api payload")
-		return
-	}
 	if err := json.Unmarshal(outer.Event, &inner); err != nil {
 		log.Warn().Err(err).Msg("malformed inner event")
 		return

@@ -132,8 +132,10 @@ func (m *Manager) fatal(conn int, err error) error {
 	return fmt.Errorf("socket mode connection %d stopped: %w", conn, err)
 }
 
-// drain reads one client's events quickly: envelopes go to the dispatcher
-// (which acks at once), the rest are logged.
+// drain reads one client's events and must never wait on handlers: while it
+// waits, slack-go stops reading the socket, later envelopes wait unacked and
+// Slack's pings go unseen until the connection is dropped. Envelopes go to
+// the dispatcher (which acks at once and never blocks), the rest are logged.
 func (m *Manager) drain(ctx context.Context, sm *socketmode.Client, log zerolog.Logger) {
 	up := false
 	setUp := func(v bool) {
@@ -191,7 +193,7 @@ func (m *Manager) drain(ctx context.Context, sm *socketmode.Client, log zerolog.
 				}
 			case socketmode.EventTypeEventsAPI, socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive:
 				if evt.Request != nil {
-					m.d.Handle(ctx, sm, evt.Request)
+					m.d.handle(ctx, sm, evt.Request, evt.Data)
 				}
 			default:
 				log.Debug().Str("event", string(evt.Type)).Msg("socket event ignored")
