@@ -38,6 +38,7 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 		BotToken:    cfg.BotToken,
 		APIURL:      cfg.APIURL,
 		Connections: cfg.Connections,
+		Workers:     cfg.Workers,
 		IdentityTTL: cfg.IdentityCacheTTL,
 		Register: func(r *bot.Router, id bot.Resolver) error {
 			digestButtons := handlers.NewDigest(handlers.DigestConfig{Store: rt.Store, Now: rt.Now, Log: rt.Log})
@@ -57,6 +58,11 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 		return fmt.Errorf("slack runtime: %w", err)
 	}
 	forget.set(app.Clients)
+	for _, c := range app.Dispatcher.Collectors() {
+		if err := rt.HTTP.Registry().Register(c); err != nil {
+			return fmt.Errorf("slack runtime metrics: %w", err)
+		}
+	}
 	if err := m.mountInstaller(rt, app.Clients.Forget); err != nil {
 		return err
 	}

@@ -85,6 +85,10 @@ func TestRunAgainstFakeSlack(t *testing.T) {
 	if code, body := httpGet(t, "http://"+addr+"/readyz"); code != 200 || !strings.Contains(body, `"slack":"ok"`) {
 		t.Fatalf("GET /readyz = %d %s", code, body)
 	}
+	if code, body := httpGet(t, "http://"+addr+"/metrics"); code != 200 ||
+		!strings.Contains(body, "accessbot_slack_work_queued ") || !strings.Contains(body, "accessbot_slack_work_dropped_total 0") {
+		t.Fatalf("GET /metrics = %d, want the Slack work queue metrics:\n%s", code, body)
+	}
 	stop()
 
 	st, err := backend.Open(context.Background(), "sqlite", dsn, zerolog.Nop())

@@ -36,6 +36,7 @@ type Slack struct {
 	APIURL           string         `yaml:"api_url"`
 	Tenant           string         `yaml:"tenant"`
 	Connections      int            `yaml:"connections"`
+	Workers          int            `yaml:"workers"`
 	ClientID         string         `yaml:"client_id"`
 	ClientSecret     secrets.Secret `yaml:"client_secret"`
 	RedirectURL      string         `yaml:"redirect_url"`

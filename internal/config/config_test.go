@@ -29,7 +29,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		Slack:      config.Slack{APIURL: "https://slack.com/api/", Connections: 2, IdentityCacheTTL: 10 * time.Minute},
+		Slack:      config.Slack{APIURL: "https://slack.com/api/", Connections: 2, Workers: 32, IdentityCacheTTL: 10 * time.Minute},
 		Store:      config.Store{Driver: "sqlite", DSN: config.DefaultSQLiteDSN},
 		HTTP:       config.HTTP{Listen: "127.0.0.1:8080"},
 		Log:        config.Log{Level: "info", Format: "json"},
@@ -180,6 +180,8 @@ func TestErrors(t *testing.T) {
 			"c.yaml:2: slack.connections: must be between 1 and 10: Slack allows at most 10 Socket Mode connections per app (got 11)"},
 		{"slack.connections zero", "slack:\n  connections: 0\n", nil,
 			"c.yaml:2: slack.connections: must be between 1 and 10: Slack allows at most 10 Socket Mode connections per app (got 0)"},
+		{"slack.workers zero", "slack:\n  workers: 0\n", nil,
+			"c.yaml:2: slack.workers: must be between 1 and 1024 (got 0)"},
 		{"oauth incomplete", "slack:\n  client_id: \"123.456\"\n", nil,
 			"slack.client_secret: required for OAuth install mode: set slack.client_id, slack.client_secret and slack.redirect_url together (Slack app settings → Basic Information → App Credentials)"},
 		{"oauth without app token", "slack:\n  client_id: \"1\"\n  client_secret: s\n  redirect_url: https://x.example/slack/oauth/callback\n", nil,

@@ -30,6 +30,7 @@ func Keys() []Key {
 		{Name: "slack.api_url", Default: "https://slack.com/api/", field: func(c *Config) any { return &c.Slack.APIURL }},
 		{Name: "slack.tenant", field: func(c *Config) any { return &c.Slack.Tenant }},
 		{Name: "slack.connections", Default: "2", field: func(c *Config) any { return &c.Slack.Connections }},
+		{Name: "slack.workers", Default: "32", field: func(c *Config) any { return &c.Slack.Workers }},
 		{Name: "slack.client_id", field: func(c *Config) any { return &c.Slack.ClientID }},
 		{Name: "slack.client_secret", Secret: true, field: func(c *Config) any { return &c.Slack.ClientSecret }},
 		{Name: "slack.redirect_url", field: func(c *Config) any { return &c.Slack.RedirectURL }},

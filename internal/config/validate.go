@@ -55,6 +55,9 @@ func (c *Config) validateSlack() *Error {
 	if s.Connections < 1 || s.Connections > 10 {
 		return bad("slack.connections", "must be between 1 and 10: Slack allows at most 10 Socket Mode connections per app (got %d)", s.Connections)
 	}
+	if s.Workers < 1 || s.Workers > 1024 {
+		return bad("slack.workers", "must be between 1 and 1024 (got %d)", s.Workers)
+	}
 	oauth := map[string]bool{"slack.client_id": s.ClientID != "", "slack.client_secret": s.ClientSecret.IsSet(), "slack.redirect_url": s.RedirectURL != ""}
 	if oauth["slack.client_id"] || oauth["slack.client_secret"] || oauth["slack.redirect_url"] {
 		for _, k := range []string{"slack.client_id", "slack.client_secret", "slack.redirect_url"} {
