@@ -12,6 +12,7 @@ import (
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/digest"
 	"github.com/accessbot/accessbot/handlers/views"
+	"github.com/accessbot/accessbot/store"
 )
 
 // DigestStore is what the digest's Slack side reads and writes.
@@ -22,6 +23,7 @@ type DigestStore interface {
 	GetApplication(ctx context.Context, tenantID, id string) (*accessbot.Application, error)
 	GetIdentity(ctx context.Context, tenantID, id string) (*accessbot.Identity, error)
 	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
+	ListSchedules(ctx context.Context, tenantID string) ([]store.Schedule, error)
 	AppendAudit(ctx context.Context, e *accessbot.AuditEntry) error
 }
 
@@ -31,7 +33,8 @@ type DigestConfig struct {
 	Clients ChatClients
 	// Actions are the item buttons; nil means DefaultItemActions.
 	Actions *ItemActions
-	// Location renders times; nil means UTC.
+	// Location renders times when the flow names no zone (the tenant's
+	// digest schedule decides: digest.Zone); nil means UTC.
 	Location *time.Location
 	// TopItems listed with buttons in the top message; default 10.
 	TopItems int
@@ -64,7 +67,7 @@ func NewDigest(cfg DigestConfig) *Digest {
 // so a digest that Slack would refuse fails before anything is sent.
 func (h *Digest) Digest(d *digest.Digest) ([]digest.Message, error) {
 	chunks := views.Digest(views.DigestInfo{
-		Since: d.From, At: d.Slot, Location: h.cfg.Location, Counts: d.Counts, Items: d.Items, More: d.More,
+		Since: d.From, At: d.Slot, Location: h.loc(d.Location), Counts: d.Counts, Items: d.Items, More: d.More,
 		Actions: h.cfg.Actions.Views(), TopItems: h.cfg.TopItems,
 	})
 	out := make([]digest.Message, 0, len(chunks))
@@ -78,13 +81,32 @@ func (h *Digest) Digest(d *digest.Digest) ([]digest.Message, error) {
 }
 
 func (h *Digest) AllClear(d *digest.Digest) (digest.Message, error) {
-	c := views.AllClear(d.From, h.cfg.Location)
+	c := views.AllClear(d.From, h.loc(d.Location))
 	return c, blockkit.ValidateMessageText(c.Text, c.Blocks)
 }
 
-func (h *Digest) Critical(f *accessbot.Finding) (digest.Message, error) {
-	c := views.CriticalAlert(*f, h.cfg.Actions.Views(), h.cfg.Location)
+func (h *Digest) Critical(f *accessbot.Finding, loc *time.Location) (digest.Message, error) {
+	c := views.CriticalAlert(*f, h.cfg.Actions.Views(), h.loc(loc))
 	return c, blockkit.ValidateMessageText(c.Text, c.Blocks)
+}
+
+// loc is the zone to show times in: the flow's, else the configured one.
+func (h *Digest) loc(l *time.Location) *time.Location {
+	if l != nil {
+		return l
+	}
+	return h.cfg.Location
+}
+
+// zone is the tenant's digest time zone for status lines, the configured
+// one when it cannot be read.
+func (h *Digest) zone(ctx context.Context, tenantID string) *time.Location {
+	loc, err := digest.Zone(ctx, h.cfg.Store, tenantID)
+	if err != nil {
+		h.cfg.Log.Warn().Err(err).Str("tenant", tenantID).Msg("digest time zone; showing the default")
+		return h.cfg.Location
+	}
+	return loc
 }
 
 // Post sends a rendered message to a channel of the tenant's workspace.

@@ -218,7 +218,7 @@ func (h *Digest) byWhom(ctx context.Context, tenantID string, f *accessbot.Findi
 	}
 	s := " by " + who
 	if f.StatusAt != nil {
-		s += " at " + f.StatusAt.In(h.cfg.Location).Format("2006-01-02 15:04 MST")
+		s += " at " + f.StatusAt.In(h.zone(ctx, tenantID)).Format("2006-01-02 15:04 MST")
 	}
 	return s
 }
@@ -244,7 +244,7 @@ func (h *Digest) updateItem(ctx context.Context, req *bot.Request, f *accessbot.
 		return nil
 	}
 	who := h.name(ctx, f.TenantID, f.StatusBy)
-	status := views.ItemStatus(*f, who, h.cfg.Location)
+	status := views.ItemStatus(*f, who, h.zone(ctx, f.TenantID))
 	blocks := slices.Clone(req.Interaction.Message.Blocks.BlockSet)
 	for i, b := range blocks {
 		switch bb := b.(type) {

@@ -30,6 +30,9 @@ type Digest struct {
 	Items []accessbot.Finding
 	// More counts new findings left out beyond MaxItems.
 	More int
+	// Location is the time zone of the tenant's digest schedule: times are
+	// shown in it.
+	Location *time.Location
 }
 
 // Total is every new finding, shown or not.
@@ -45,8 +48,9 @@ type Notifier interface {
 	Digest(d *Digest) ([]Message, error)
 	// AllClear renders the one-line "nothing new" message.
 	AllClear(d *Digest) (Message, error)
-	// Critical renders the immediate alert for one critical finding.
-	Critical(f *accessbot.Finding) (Message, error)
+	// Critical renders the immediate alert for one critical finding, with
+	// times in loc (the tenant's digest time zone).
+	Critical(f *accessbot.Finding, loc *time.Location) (Message, error)
 	// Post sends m to channelID (as a reply to threadTS when set) and returns its ts.
 	Post(ctx context.Context, tenantID, channelID string, m Message, threadTS string) (ts string, err error)
 }
@@ -54,6 +58,7 @@ type Notifier interface {
 // Store is what the digest reads and records; store.Store has it.
 type Store interface {
 	ListTenants(ctx context.Context) ([]accessbot.Tenant, error)
+	ListSchedules(ctx context.Context, tenantID string) ([]store.Schedule, error)
 	GetAlertSettings(ctx context.Context, tenantID string) (*store.AlertSettings, error)
 	LastDoneSlotBefore(ctx context.Context, tenantID, job string, at time.Time) (*store.Slot, error)
 	NewFindingsSince(ctx context.Context, tenantID string, since time.Time) ([]accessbot.Finding, error)
@@ -104,11 +109,35 @@ func New(st Store, n Notifier, cfg Config) *Service {
 	return &Service{st: st, notify: n, cfg: cfg, log: cfg.Log.With().Str("component", "digest").Logger()}
 }
 
+// ScheduleLister reads a tenant's schedules; store.Store has it.
+type ScheduleLister interface {
+	ListSchedules(ctx context.Context, tenantID string) ([]store.Schedule, error)
+}
+
+// Zone is the time zone of the tenant's digest schedule, UTC without one:
+// the digest, critical alerts and their status lines show times in it.
+func Zone(ctx context.Context, st ScheduleLister, tenantID string) (*time.Location, error) {
+	scheds, err := st.ListSchedules(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("digest time zone of tenant %s: %w", tenantID, err)
+	}
+	for _, sc := range scheds {
+		if sc.Job == Job {
+			return schedule.LoadZone(sc.TimeZone)
+		}
+	}
+	return time.UTC, nil
+}
+
 // Build composes the digest of slot: findings still open that were opened
 // after the previous done digest's slot and at or before this one. Fixing
 // the window to slots makes a retried slot list the same findings.
 func (s *Service) Build(ctx context.Context, tenantID string, slot time.Time) (*Digest, error) {
-	d := &Digest{TenantID: tenantID, Slot: slot, To: slot, Counts: map[accessbot.Severity]int{}}
+	loc, err := Zone(ctx, s.st, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	d := &Digest{TenantID: tenantID, Slot: slot, To: slot, Counts: map[accessbot.Severity]int{}, Location: loc}
 	switch prev, err := s.st.LastDoneSlotBefore(ctx, tenantID, Job, slot); {
 	case errors.Is(err, accessbot.ErrNotFound):
 	case err != nil:
@@ -274,6 +303,7 @@ func (s *Service) alertTenant(ctx context.Context, tenantID string, now time.Tim
 			done[d.Key] = true
 		}
 	}
+	var loc *time.Location
 	var errs []error
 	for i := range found {
 		f := &found[i]
@@ -286,8 +316,13 @@ func (s *Service) alertTenant(ctx context.Context, tenantID string, now time.Tim
 			if done[key] {
 				continue
 			}
+			if loc == nil {
+				if loc, err = Zone(ctx, s.st, tenantID); err != nil {
+					return err
+				}
+			}
 			if m == nil {
-				if m, err = s.notify.Critical(f); err != nil {
+				if m, err = s.notify.Critical(f, loc); err != nil {
 					return fmt.Errorf("render critical alert %s: %w", f.ID, err)
 				}
 			}
