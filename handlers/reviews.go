@@ -153,10 +153,31 @@ func (h *Reviews) submitNew(ctx context.Context, req *bot.Request) error {
 		// The due date is the end of that day, UTC: the picker has no time.
 		in.DueAt = d.Add(24*time.Hour - time.Second)
 	}
+	repeatBlock := views.BlockReviewNewRepeat
+	switch rep, cron := selectedValue(req, views.BlockReviewNewRepeat, views.ActionReviewNewRepeat),
+		textValue(req, views.BlockReviewNewCron, views.ActionReviewNewCron); {
+	case rep == views.RepeatCustom && cron == "":
+		return viewErrors(req, map[string]string{views.BlockReviewNewCron: "Give the schedule, e.g. 0 9 1 */2 * (09:00 on the 1st of every other month)."})
+	case rep == views.RepeatCustom:
+		repeatBlock = views.BlockReviewNewCron
+		in.Repeat = &reviews.Repeat{Cron: cron}
+	case cron != "":
+		return viewErrors(req, map[string]string{views.BlockReviewNewCron: "Set Repeat to Custom schedule to use this, or clear it."})
+	case views.RepeatCron[rep] != "":
+		in.Repeat = &reviews.Repeat{Cron: views.RepeatCron[rep]}
+	case rep != "" && rep != views.RepeatNone:
+		return viewErrors(req, map[string]string{views.BlockReviewNewRepeat: "Choose how the review repeats."})
+	}
+	if in.Repeat != nil {
+		// Each later launch runs as many whole days as this one.
+		in.Repeat.TimeZone = views.RepeatZone
+		days := in.DueAt.Sub(h.clock().UTC()).Truncate(24*time.Hour) / (24 * time.Hour)
+		in.Repeat.DueAfter = max(1, days) * 24 * time.Hour
+	}
 	res, err := h.flows.Launch(ctx, in)
 	if fe, ok := errors.AsType[reviews.FieldErrors](err); ok {
 		blocks := map[string]string{reviews.FieldName: views.BlockReviewNewName, reviews.FieldApps: views.BlockReviewNewApps,
-			reviews.FieldLevels: views.BlockReviewNewLevel1, reviews.FieldDue: views.BlockReviewNewDue}
+			reviews.FieldLevels: views.BlockReviewNewLevel1, reviews.FieldDue: views.BlockReviewNewDue, reviews.FieldRepeat: repeatBlock}
 		out := map[string]string{}
 		for f, msg := range fe {
 			if b, ok := blocks[f]; ok {
@@ -177,6 +198,9 @@ func (h *Reviews) submitNew(ctx context.Context, req *bot.Request) error {
 		res.Items, res.Reviewers, res.Campaign.DueAt.UTC().Format(time.DateOnly))
 	if res.Items == 0 {
 		summary = "Nothing to review: no one holds an entitlement in the chosen scope. The campaign is closed."
+	}
+	if r := in.Repeat; r != nil {
+		summary += fmt.Sprintf(" It repeats on %q (%s), each launch due %d days later.", r.Cron, r.TimeZone, int(r.DueAfter/(24*time.Hour)))
 	}
 	return viewUpdate(req, views.ReviewDoneModal(res.Campaign.Name, summary))
 }

@@ -22,6 +22,8 @@ const (
 	ActionReminded    = "review.reminded"
 	ActionEscalated   = "review.escalated"
 	ActionCompleted   = "review.completed"
+	ActionDefined     = "review.defined" // an admin saved a recurring campaign from Slack
+	AuditDefinition   = "campaign"       // object type of definitions, as apply writes them
 	actorSystem       = accessbot.ActorSystem
 	auditTimeFormat   = time.RFC3339
 	maxAuditListItems = 50

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/schedule"
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -27,6 +28,18 @@ type LaunchInput struct {
 	// Definition and Slot are set for a definition's launch.
 	Definition string
 	Slot       *time.Time
+	// Repeat, when set, also saves a recurring definition named Name (as
+	// the tenant file's campaigns: does) that launches the same scope
+	// again on every slot of its schedule. An admin's launch only.
+	Repeat *Repeat
+}
+
+// Repeat is how an ad hoc campaign recurs.
+type Repeat struct {
+	Cron     string // five-field cron expression
+	TimeZone string // IANA name
+	// DueAfter is how long each later launch runs.
+	DueAfter time.Duration
 }
 
 // LaunchResult is a launched campaign and its first-level items.
@@ -61,6 +74,11 @@ func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, er
 		}
 		if err := validateLaunch(ctx, q, &in, now); err != nil {
 			return err
+		}
+		if in.Repeat != nil {
+			if err := define(ctx, q, &in, actor, now); err != nil {
+				return err
+			}
 		}
 		c := accessbot.Campaign{ID: newID(), TenantID: in.TenantID, Name: in.Name, Scope: in.Scope, Levels: in.Levels,
 			DueAt: in.DueAt, Status: accessbot.CampaignActive, CreatedBy: actor, Definition: in.Definition, Slot: in.Slot, LaunchedAt: now}
@@ -176,6 +194,17 @@ func validateLaunch(ctx context.Context, q store.Queries, in *LaunchInput, now t
 	if !in.DueAt.After(now) {
 		fe[FieldDue] = "The due date must be in the future."
 	}
+	if r := in.Repeat; r != nil {
+		if _, err := schedule.Parse(r.Cron, r.TimeZone); err != nil {
+			fe[FieldRepeat] = fmt.Sprintf("That schedule does not work: %v.", err)
+		}
+		if r.DueAfter < time.Hour {
+			fe[FieldDue] = "Give each repeat at least an hour: pick a later due date."
+		}
+		if in.ActorID == "" {
+			return fmt.Errorf("launch campaign: %w: a repeat needs an admin", ErrForbidden)
+		}
+	}
 	if len(fe) > 0 {
 		return fe
 	}
@@ -285,4 +314,28 @@ func entName(e *accessbot.AppEntitlement) string {
 		return e.Name
 	}
 	return e.ExternalID
+}
+
+// define saves the recurring definition of a launch with Repeat, in the
+// launch's transaction: the campaign launched now belongs to it, and the
+// definition's first own launch is its first slot after now.
+func define(ctx context.Context, q store.Queries, in *LaunchInput, actor string, now time.Time) error {
+	defs, err := q.ListCampaignDefinitions(ctx, in.TenantID)
+	if err != nil {
+		return fmt.Errorf("define campaign %q: %w", in.Name, err)
+	}
+	for _, d := range defs {
+		if strings.EqualFold(d.Name, in.Name) {
+			return FieldErrors{FieldName: "A recurring review with this name exists already: choose another name."}
+		}
+	}
+	def := accessbot.CampaignDefinition{TenantID: in.TenantID, Name: in.Name, Scope: in.Scope, Levels: in.Levels,
+		Cron: in.Repeat.Cron, TimeZone: in.Repeat.TimeZone, DueAfter: in.Repeat.DueAfter, CreatedAt: now}
+	if err := q.ReplaceCampaignDefinitions(ctx, in.TenantID, append(defs, def)); err != nil {
+		return fmt.Errorf("define campaign %q: %w", in.Name, err)
+	}
+	in.Definition = in.Name
+	return audit(ctx, q, in.TenantID, now, actor, ActionDefined, AuditDefinition, in.Name, nil, map[string]any{
+		"scope": in.Scope, "levels": in.Levels, "cron": def.Cron, "time_zone": def.TimeZone, "due_after": def.DueAfter.String(),
+	})
 }

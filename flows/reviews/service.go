@@ -36,7 +36,7 @@ var (
 )
 
 // FieldErrors maps an input field (FieldName, FieldApps, FieldLevels,
-// FieldDue, FieldReason, FieldNominee) to a plain-words message. It unwraps to
+// FieldDue, FieldRepeat, FieldReason, FieldNominee) to a plain-words message. It unwraps to
 // accessbot.ErrInvalid.
 type FieldErrors map[string]string
 
@@ -45,13 +45,14 @@ const (
 	FieldApps    = "apps"
 	FieldLevels  = "levels"
 	FieldDue     = "due"
+	FieldRepeat  = "repeat"
 	FieldReason  = "reason"
 	FieldNominee = "nominee"
 )
 
 func (e FieldErrors) Error() string {
 	s := "invalid review input:"
-	for _, k := range []string{FieldName, FieldApps, FieldLevels, FieldDue, FieldReason, FieldNominee} {
+	for _, k := range []string{FieldName, FieldApps, FieldLevels, FieldDue, FieldRepeat, FieldReason, FieldNominee} {
 		if m, ok := e[k]; ok {
 			s += " " + k + ": " + m + ";"
 		}

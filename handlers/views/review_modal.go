@@ -135,7 +135,8 @@ func ruleOptions(withNone bool) []*slack.OptionBlockObject {
 }
 
 // ReviewNewModal is "/access review new" for admins: applications,
-// privileged only, reviewer of level 1 and optionally level 2, due date.
+// privileged only, reviewer of level 1 and optionally level 2, due date,
+// and whether it repeats (monthly, quarterly or on a cron schedule).
 func ReviewNewModal(apps []Option, today time.Time) slack.ModalViewRequest {
 	appSel := slack.NewOptionsMultiSelectBlockElement(slack.MultiOptTypeStatic, plain("Choose applications"), ActionReviewNewApps, options(apps)...)
 	priv := slack.NewCheckboxGroupsBlockElement(ActionReviewNewPriv,
@@ -154,6 +155,7 @@ func ReviewNewModal(apps []Option, today time.Time) slack.ModalViewRequest {
 		input(BlockReviewNewLevel2, "Second level", l2, false, "The second level reviews only what the first level kept."),
 		input(BlockReviewNewDue, "Due date", due, false, ""),
 	}
+	blocks = append(blocks, repeatBlocks()...)
 	if len(apps) == 0 {
 		blocks = []slack.Block{slack.NewSectionBlock(mrkdwn("There are no applications to review yet. Add them with `accessbot apply`."), nil, nil,
 			slack.SectionBlockOptionBlockID(BlockReviewHeader))}
