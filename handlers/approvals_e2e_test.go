@@ -487,3 +487,46 @@ func TestE2EListsAndAudit(t *testing.T) {
 		t.Fatalf("home never listed my requests: %v", err)
 	}
 }
+
+// Escalation rewrites the original approvers' copies to say so (their
+// buttons still work: they remain approvers of the level), and the decision
+// that follows shows on every copy, the admins' included.
+func TestE2EEscalationUpdatesEveryCopy(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			e := startRequests(t, driver, requests.Policy{EscalateAfter: 2 * time.Hour})
+			r := e.createAccess("rita", "Maintainers")
+			confirm := e.dm(slackID("rita"), "Your request for Maintainers")
+			mona := e.approvalDM(slackID("mona"), r.ID)
+
+			got, err := e.svc.Tick(e.ctx, rqT0.Add(2*time.Hour))
+			rqMust(t, err)
+			if got.Escalated != 1 {
+				t.Fatalf("Tick = %+v, want one escalation", got)
+			}
+			ada := e.approvalDM(slackID("ada"), r.ID)
+			e.thread(confirm, "I asked the admins too: Ada")
+			const when = "Escalated to admins at 2025-03-03 11:00 UTC"
+			updated := e.waitUpdated(mona, when)
+			if !strings.Contains(string(updated.Blocks), views.ActionApprove) {
+				t.Fatalf("escalated copy lost its buttons: %s", updated.Blocks)
+			}
+			if !strings.Contains(ada.Text, when) {
+				t.Fatalf("admin's copy %q does not say when the level escalated", ada.Text)
+			}
+
+			// Mona, still an approver, decides on her escalated copy.
+			e.click(slackID("mona"), updated, views.ActionApprove, r.ID)
+			for _, m := range []slackfake.Message{mona, ada} {
+				cur := e.waitUpdated(m, "Approved by Mona")
+				if strings.Contains(string(cur.Blocks), views.ActionApprove) {
+					t.Fatalf("decided copy in %s still has buttons: %s", m.Channel, cur.Blocks)
+				}
+			}
+			e.thread(confirm, "Level 1 of 2: approved by Mona")
+			if got := e.request(r.ID); got.Level != 1 || got.Status != accessbot.StatusPending {
+				t.Fatalf("request after the level-1 approval: level %d, %s", got.Level, got.Status)
+			}
+		})
+	}
+}

@@ -285,7 +285,9 @@ func (n *Notifier) save(ctx context.Context, req *accessbot.AccessRequest, purpo
 
 // ApprovalNeeded DMs each approver the request with Approve / Deny / Details
 // and tells the requester who has it now. A retry skips the approvers whose
-// message for this level was already sent.
+// message for this level was already sent. On escalation (approverIDs are
+// the admins added) every earlier copy of the level's message is updated to
+// say it escalated, and when.
 func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
 	return n.do(ctx, req, "approval_needed", func(ctx context.Context) error {
 		cl, team, err := n.tenantClient(ctx, req.TenantID)
@@ -326,6 +328,16 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 		what := "waiting:L" + strconv.Itoa(level)
 		if escalated {
 			what = "escalated:L" + strconv.Itoa(level)
+			// The approvers asked before keep their buttons (they still may
+			// decide) and learn that the admins were asked too.
+			for _, r := range sent {
+				if slices.Contains(approverIDs, r.UserID) {
+					continue
+				}
+				if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
+					errs = append(errs, fmt.Errorf("mark approval message %s/%s of %s escalated: %w", r.ChannelID, r.TS, req.ID, err))
+				}
+			}
 		}
 		errs = append(errs, n.tellRequester(ctx, cl, req, card, what, views.WaitingText(card, names, escalated)))
 		return errors.Join(errs...)

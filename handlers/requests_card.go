@@ -52,6 +52,9 @@ func (l cardLoader) card(ctx context.Context, req *accessbot.AccessRequest, deci
 		Level: req.Level, Levels: len(req.Levels), Escalated: req.EscalatedAt != nil, CreatedAt: req.CreatedAt,
 		Requester: l.name(ctx, req.TenantID, req.RequesterID),
 	}
+	if req.EscalatedAt != nil {
+		c.EscalatedAt = req.EscalatedAt.UTC()
+	}
 	if req.TargetUserID != "" {
 		c.Target = l.name(ctx, req.TenantID, req.TargetUserID)
 	}

@@ -36,6 +36,10 @@ func ApprovalMessage(c RequestCard, st LevelState) (string, []slack.Block) {
 	if st.Closed {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate(outcome, 2900)), nil, nil, slack.SectionBlockOptionBlockID(BlockCardStatus)))
 	} else {
+		if esc := escalatedWords(c, st.Level); esc != "" {
+			text += " " + stripMarkup(esc)
+			blocks = append(blocks, slack.NewContextBlock(BlockCardEscalated, mrkdwn(esc)))
+		}
 		if len(st.Decisions) > 0 {
 			lines := make([]string, len(st.Decisions))
 			for i, d := range st.Decisions {
@@ -46,6 +50,14 @@ func ApprovalMessage(c RequestCard, st LevelState) (string, []slack.Block) {
 		blocks = append(blocks, ApprovalButtons(c.ID, st.Level, 0))
 	}
 	return truncate(text, 3000), blocks
+}
+
+// escalatedWords says when level escalated to the admins, "" when it did not.
+func escalatedWords(c RequestCard, level int) string {
+	if !c.Escalated || c.EscalatedAt.IsZero() || level != c.Level {
+		return ""
+	}
+	return "Escalated to admins at " + SlackDate(c.EscalatedAt) + ". Any approver of this level may decide."
 }
 
 // closedWords says how a level closed: by a decision, or by the request ending.

@@ -76,6 +76,8 @@ const (
 	BlockCardHistory       = "card_history"
 	BlockCardChain         = "card_chain"
 	BlockCardStatus        = "card_status"
+	BlockCardEscalated     = "card_escalated"
+	BlockFulfilmentAsk     = "fulfilment_ask"
 	BlockPreviewIntro      = "preview_intro"
 	BlockPreviewProblem    = "preview_problem"
 

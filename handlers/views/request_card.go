@@ -36,8 +36,10 @@ type RequestCard struct {
 	Level         int // 0-based current level
 	Levels        int
 	Escalated     bool
-	CreatedAt     time.Time
-	Decisions     []DecisionLine
+	// EscalatedAt is when the current level escalated to the admins (zero if it did not).
+	EscalatedAt time.Time
+	CreatedAt   time.Time
+	Decisions   []DecisionLine
 }
 
 // NewConnection is the payload of a connection creation request.

@@ -110,6 +110,14 @@ func TestApprovalMessageGolden(t *testing.T) {
 	text, blocks = views.ApprovalMessage(c, partial)
 	checkMsg(t, "approval_partial", text, blocks)
 
+	esc := c
+	esc.Escalated, esc.EscalatedAt = true, at.Add(26*time.Hour)
+	text, blocks = views.ApprovalMessage(esc, views.LevelState{Level: 1})
+	if !strings.Contains(text, "Escalated to admins at 2025-03-05 12:30 UTC") {
+		t.Fatalf("escalated text %q does not say when", text)
+	}
+	checkMsg(t, "approval_escalated", text, blocks)
+
 	c.Level = 2
 	closed := partial
 	closed.Closed = true
