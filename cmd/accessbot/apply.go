@@ -18,7 +18,8 @@ func (m *Main) applyCommand() *cobra.Command {
 "Tenant data as code"). The tenant it names is created or updated to match:
 its Slack workspace binding, users, applications with owners, connections
 and resources, approval chains, and (when the file has those sections)
-finding rules, alert channels, schedules and review campaigns.
+finding rules, alert channels, schedules, review campaigns and review
+reminder timing.
 
 The whole file is checked before the store is touched, and applied in one
 transaction: any error applies nothing and names the file, line and field.
@@ -29,7 +30,8 @@ schedules: or campaigns: section is the complete list: what it leaves out
 is deleted; a section left out leaves the store's alone.
 
 Output is one line per change: "+" created, "~" updated (with old→new),
-"-" deleted, then notes ("#") about what was left alone.`,
+"-" deleted, then notes ("#") about what was left alone or defaulted
+(such as "# review reminders: default schedule 0 9 * * * UTC").`,
 		Example: `  accessbot apply -f examples/tenant.yaml --dry-run
   accessbot apply -f examples/tenant.yaml`,
 		Args: cobra.NoArgs,

@@ -128,9 +128,9 @@ func TestApplyExampleTwice(t *testing.T) {
 		ctx := context.Background()
 		first := mustApply(t, s, exampleYAML(t))
 		// 1 tenant + 1 workspace + 20 users + 5 apps + 19 connections + 5 resources + 7 chains
-		// + alerts + 2 schedules + 3 rules + 1 campaign
-		if got := len(first.Changes); got != 65 {
-			t.Errorf("first apply: %d changes, want 65:\n%s", got, lines(first))
+		// + alerts + 2 schedules + 3 rules + 1 campaign + reviews
+		if got := len(first.Changes); got != 66 {
+			t.Errorf("first apply: %d changes, want 66:\n%s", got, lines(first))
 		}
 		for _, c := range first.Changes {
 			if c.Op != OpCreate {
@@ -202,8 +202,8 @@ func TestApplyExampleTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(audit) != 65 || audit[0].ActorID != "apply" {
-			t.Errorf("audit: %d entries (want 65), first %+v", len(audit), audit[0])
+		if len(audit) != 66 || audit[0].ActorID != "apply" {
+			t.Errorf("audit: %d entries (want 66), first %+v", len(audit), audit[0])
 		}
 	})
 }
@@ -216,7 +216,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Changes) != 65 || !res.DryRun {
+		if len(res.Changes) != 66 || !res.DryRun {
 			t.Errorf("dry run reported %d changes", len(res.Changes))
 		}
 		sameSnapshot(t, before, snapshot(t, s))
