@@ -153,6 +153,7 @@ func (h *Handlers) userChange(ctx context.Context, req *bot.Request) error {
 		req.Log.Warn().Msg("user_change without user or team id")
 		return nil
 	}
+	h.deps.Requests.forgetSlackUser(team, ev.User.ID) // the reverse cache: tenant user → Slack id
 	if err := h.deps.Identity.Invalidate(ctx, team, ev.User.ID); err != nil {
 		return fmt.Errorf("invalidate identity %s/%s: %w", team, ev.User.ID, err)
 	}

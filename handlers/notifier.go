@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/handlers/views"
@@ -75,9 +76,13 @@ type NotifierConfig struct {
 	// in order per request, so a view submission is never held up by Slack
 	// calls. 0 (or before Start) sends them inline.
 	Workers int
-	// Now is the clock of the delivery outbox; nil means time.Now.
+	// Now is the clock of the delivery outbox and the Slack id cache; nil means time.Now.
 	Now func() time.Time
-	Log zerolog.Logger
+	// IdentityTTL bounds how long a user's Slack id, looked up by email, is
+	// trusted (slack.identity_cache_ttl); <= 0 means identity.DefaultTTL.
+	// user_change events drop it sooner (ForgetSlackUser).
+	IdentityTTL time.Duration
+	Log         zerolog.Logger
 }
 
 // Message purposes remembered with store.SaveMessageRef.
@@ -104,15 +109,24 @@ type Notifier struct {
 	wg      sync.WaitGroup
 
 	mu       sync.Mutex
-	slackIDs map[string]string // team|email → Slack user id
+	slackIDs map[string]cachedSlackID // team|email → Slack user id
+	idTTL    time.Duration
+}
+
+type cachedSlackID struct {
+	team, id string
+	until    time.Time
 }
 
 var _ requests.Notifier = (*Notifier)(nil)
 
 // NewNotifier builds a notifier; call Start to send in the background.
 func NewNotifier(cfg NotifierConfig) *Notifier {
-	n := &Notifier{st: cfg.Store, clients: cfg.Clients, cards: cardLoader{st: cfg.Store}, slackIDs: map[string]string{},
-		clock: cfg.Now, log: cfg.Log.With().Str("component", "request_notifier").Logger()}
+	n := &Notifier{st: cfg.Store, clients: cfg.Clients, cards: cardLoader{st: cfg.Store}, slackIDs: map[string]cachedSlackID{},
+		clock: cfg.Now, idTTL: cfg.IdentityTTL, log: cfg.Log.With().Str("component", "request_notifier").Logger()}
+	if n.idTTL <= 0 {
+		n.idTTL = identity.DefaultTTL
+	}
 	if n.clock == nil {
 		n.clock = time.Now
 	}
@@ -195,23 +209,43 @@ func (n *Notifier) tenantClient(ctx context.Context, tenantID string) (ChatAPI, 
 	return cl, ws.TeamID, nil
 }
 
-// slackID maps a tenant user to their Slack user id by email, cached in process.
+// slackID maps a tenant user to their Slack user id by email
+// (users.lookupByEmail), cached in process for IdentityTTL.
 func (n *Notifier) slackID(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User) (string, error) {
 	key := teamID + "|" + accessbot.NormalizeEmail(u.Email)
+	now := n.now()
 	n.mu.Lock()
-	id, ok := n.slackIDs[key]
+	c, ok := n.slackIDs[key]
 	n.mu.Unlock()
-	if ok {
-		return id, nil
+	if ok && now.Before(c.until) {
+		return c.id, nil
 	}
 	su, err := cl.GetUserByEmail(ctx, u.Email)
 	if err != nil {
 		return "", fmt.Errorf("find Slack user of %s: %w", u.ID, err)
 	}
 	n.mu.Lock()
-	n.slackIDs[key] = su.ID
+	for k, v := range n.slackIDs { // a small map; sweeping keeps it from growing
+		if !now.Before(v.until) {
+			delete(n.slackIDs, k)
+		}
+	}
+	n.slackIDs[key] = cachedSlackID{team: teamID, id: su.ID, until: now.Add(n.idTTL)}
 	n.mu.Unlock()
 	return su.ID, nil
+}
+
+// ForgetSlackUser drops every cached email → Slack id mapping to the Slack
+// user slackUserID of team, so a changed profile (maybe a changed email) is
+// looked up again; the user_change handler calls it.
+func (n *Notifier) ForgetSlackUser(teamID, slackUserID string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for k, v := range n.slackIDs {
+		if v.team == teamID && v.id == slackUserID {
+			delete(n.slackIDs, k)
+		}
+	}
 }
 
 // dm opens the DM with a tenant user and returns its channel.

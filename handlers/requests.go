@@ -49,15 +49,35 @@ type viewAPI interface {
 
 // Requests handles access requests and approvals in Slack.
 type Requests struct {
-	flows RequestFlows
-	st    RequestStore
-	cards cardLoader
-	log   zerolog.Logger
+	flows    RequestFlows
+	st       RequestStore
+	cards    cardLoader
+	slackIDs SlackIDCache
+	log      zerolog.Logger
+}
+
+// SlackIDCache forgets cached Slack ids of a Slack user; *Notifier is one.
+type SlackIDCache interface {
+	ForgetSlackUser(teamID, slackUserID string)
 }
 
 // NewRequests builds the request handlers; pass them in Deps.Requests.
 func NewRequests(flows RequestFlows, st RequestStore, log zerolog.Logger) *Requests {
 	return &Requests{flows: flows, st: st, cards: cardLoader{st: st}, log: log}
+}
+
+// WithSlackIDCache has user_change events also drop c's cached Slack ids of
+// the changed user (the request notifier's lookups by email).
+func (h *Requests) WithSlackIDCache(c SlackIDCache) *Requests {
+	h.slackIDs = c
+	return h
+}
+
+// forgetSlackUser is the request handlers' part of user_change.
+func (h *Requests) forgetSlackUser(teamID, slackUserID string) {
+	if h != nil && h.slackIDs != nil {
+		h.slackIDs.ForgetSlackUser(teamID, slackUserID)
+	}
 }
 
 // register adds the request routes.

@@ -152,7 +152,7 @@ func startRequests(t *testing.T, driver string, policy requests.Policy) *rqEnv {
 		APIURL: fake.URL(), Connections: 1, PingInterval: 5 * time.Second,
 		Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{}, Log: log,
 		Register: func(r *bot.Router, id bot.Resolver) error {
-			return handlers.Register(r, handlers.Deps{Identity: id, Requests: handlers.NewRequests(e.svc, st, log)})
+			return handlers.Register(r, handlers.Deps{Identity: id, Requests: handlers.NewRequests(e.svc, st, log).WithSlackIDCache(notifier)})
 		},
 	})
 	rqMust(t, err)

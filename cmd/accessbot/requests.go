@@ -50,7 +50,8 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 		}
 		clients := slackapi.NewClients(rt.Store, keys, cfg.BotToken, opts)
 		// Inline sends (no Workers): the job queue runs them and retries errors.
-		slackNotifier = handlers.NewNotifier(handlers.NotifierConfig{Store: rt.Store, Clients: handlers.SlackChatClients(clients), Log: rt.Log})
+		slackNotifier = handlers.NewNotifier(handlers.NotifierConfig{Store: rt.Store, Clients: handlers.SlackChatClients(clients),
+			Now: rt.Now, IdentityTTL: cfg.IdentityCacheTTL, Log: rt.Log})
 		notifier = slackNotifier
 	}
 	var svc *requests.Service
@@ -66,7 +67,11 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 		rt.Go("jobs", func(ctx context.Context) error { return q.Run(ctx, jobsStopTimeout) })
 	}
 	svc = requests.New(rt.Store, notifier, requests.RecordOnly{}, rt.Now, requests.Policy(rt.Config.Approvals), rt.Log, opts...)
-	return &requestParts{Service: svc, Notifier: slackNotifier, Handlers: handlers.NewRequests(svc, rt.Store, rt.Log)}
+	h := handlers.NewRequests(svc, rt.Store, rt.Log)
+	if slackNotifier != nil {
+		h.WithSlackIDCache(slackNotifier) // user_change drops its cached Slack ids
+	}
+	return &requestParts{Service: svc, Notifier: slackNotifier, Handlers: h}
 }
 
 // jobQueue opens River on the store's database (its tables were migrated
