@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/rs/zerolog"
@@ -86,6 +87,9 @@ func withPragmas(dsn string) string {
 	return base + "?" + q.Encode()
 }
 
+// maxIdleConns is how many connections stay open between bursts.
+const maxIdleConns = 16
+
 func isMemory(dsn string) bool {
 	return strings.Contains(dsn, ":memory:") || strings.Contains(dsn, "mode=memory")
 }
@@ -98,6 +102,13 @@ func openDB(dsn string) (*sql.DB, error) {
 	if isMemory(dsn) {
 		// Every connection to :memory: is its own database: keep one.
 		db.SetMaxOpenConns(1)
+	} else {
+		// Opening a connection applies the pragmas and parses the whole
+		// schema; with database/sql's default of 2 idle connections, every
+		// burst of concurrent queries (Slack workers, handlers) opened and
+		// closed connections, which cost more than the queries.
+		db.SetMaxIdleConns(maxIdleConns)
+		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	return db, nil
 }
