@@ -4,8 +4,8 @@ package handlers_test
 // router, identity, Web API clients, handlers) against bot/slackfake and a
 // sqlite store, measuring how fast every envelope is acked.
 //
-// TestLoadSmoke always runs (200 envelopes) and guards the property cheaply:
-// nothing lost, p99 ack latency under a second. TestLoad runs only with
+// TestLoadSmoke always runs (100 envelopes) and guards the property cheaply:
+// nothing lost or dropped, every ack well inside Slack's 3 s. TestLoad runs only with
 // ACCESSBOT_LOAD=1 and logs the figures recorded in BENCHMARKS.md:
 //
 //	ACCESSBOT_LOAD=1 go test ./handlers -run 'TestLoad$' -count=1 -v
@@ -70,8 +70,13 @@ type loadResult struct {
 	// loop stuck there reads nothing else, acks included.
 	maxBlockedOnQueue int
 	sampled           bool // stacks were sampled (gated runs only)
-	calls             map[string]int
-	warns             map[string]int
+	// The dispatcher's work queue: most jobs seen waiting (sampled every
+	// 20 ms) and jobs dropped because it was full.
+	maxQueued int
+	dropped   int64
+	planned   [kindCount]int // envelopes of each kind sent
+	calls     map[string]int
+	warns     map[string]int
 }
 
 // warnCounter counts warning-and-worse log lines by message.
@@ -101,6 +106,7 @@ func (w *warnCounter) snapshot() map[string]int {
 
 type loadEnv struct {
 	fake  *slackfake.Server
+	d     *bot.Dispatcher
 	team  slackfake.Team
 	users []string // Slack ids of linked tenant users
 	warns *warnCounter
@@ -153,6 +159,7 @@ func startLoad(t testing.TB, users int) *loadEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	env.d = app.Dispatcher
 	runCtx, stop := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- app.Run(runCtx) }()
@@ -240,7 +247,7 @@ func (e *loadEnv) run(t testing.TB, sc loadScenario, wait time.Duration) loadRes
 			for {
 				buf.Reset()
 				_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
-				n := bytes.Count(buf.Bytes(), []byte("bot.(*Dispatcher).async("))
+				n := blockedInAsync(buf.Bytes())
 				if n > most && os.Getenv("ACCESSBOT_LOAD_STACKS") != "" {
 					// The busiest moment's stacks, for a closer look.
 					_ = os.WriteFile(os.Getenv("ACCESSBOT_LOAD_STACKS"), buf.Bytes(), 0o644)
@@ -255,6 +262,23 @@ func (e *loadEnv) run(t testing.TB, sc loadScenario, wait time.Duration) loadRes
 			}
 		}()
 	}
+	droppedBefore := e.d.Stats().Dropped
+	queued := make(chan int, 1)
+	stopQueue := make(chan struct{})
+	go func() {
+		most := 0
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			most = max(most, e.d.Stats().Queued)
+			select {
+			case <-stopQueue:
+				queued <- most
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	start := time.Now()
 	if sc.rate > 0 {
 		every := time.Duration(float64(time.Second) / sc.rate)
@@ -304,8 +328,13 @@ func (e *loadEnv) run(t testing.TB, sc loadScenario, wait time.Duration) loadRes
 		}
 		time.Sleep(20 * time.Millisecond) // polling a cheap counter; see slackfake.AckCount
 	}
+	close(stopQueue)
 	res := e.measure(plan, ids, start, sendFor, maxLag, callsBefore)
 	res.maxBlockedOnQueue, res.sampled = blocked, sampling
+	res.maxQueued, res.dropped = <-queued, e.d.Stats().Dropped-droppedBefore
+	for _, p := range plan {
+		res.planned[p.kind]++
+	}
 	return res
 }
 
@@ -403,8 +432,8 @@ func (r loadResult) report(t testing.TB, sc loadScenario) {
 	if r.sampled {
 		blocked = fmt.Sprint(r.maxBlockedOnQueue)
 	}
-	t.Logf("  lost %d, redelivered %d, extra acks %d, busy answers %d, help acks without help %d, most drain loops blocked on the full work queue %s",
-		r.lost, r.redelivered, r.extraAcks, r.busy, r.badHelp, blocked)
+	t.Logf("  lost %d, redelivered %d, extra acks %d, busy answers %d, help acks without help %d, most drain loops blocked on the full work queue %s, most jobs queued %d, jobs dropped %d",
+		r.lost, r.redelivered, r.extraAcks, r.busy, r.badHelp, blocked, r.maxQueued, r.dropped)
 	t.Logf("  web api calls: %s", sortedCounts(r.calls))
 	if len(r.warns) > 0 {
 		t.Logf("  warnings: %s", sortedCounts(r.warns))
@@ -424,6 +453,20 @@ func sortedCounts(m map[string]int) string {
 	return strings.Join(parts, " ")
 }
 
+// blockedInAsync counts the goroutines in a debug=2 dump that wait inside
+// Dispatcher.async (on a channel), as opposed to passing through it.
+func blockedInAsync(dump []byte) int {
+	n := 0
+	for _, g := range bytes.Split(dump, []byte("\n\n")) {
+		header, _, _ := bytes.Cut(g, []byte("\n"))
+		if bytes.Contains(g, []byte("bot.(*Dispatcher).async(")) &&
+			(bytes.Contains(header, []byte("[select")) || bytes.Contains(header, []byte("[chan send"))) {
+			n++
+		}
+	}
+	return n
+}
+
 func loadavg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -436,27 +479,33 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// TestLoadSmoke is the cheap, always-on guard: 200 envelopes at 100 a
-// second over 2 sockets, none lost, p99 ack under a second, every help
-// answered with help and every piece of work after the ack done. A fixed
-// rate, not a burst: under -race on a shared 2-core machine a 200-envelope
-// burst pushes help past the 2 s ack deadline (see BENCHMARKS.md), which
-// says more about the race detector than about the bot.
+// TestLoadSmoke is the cheap, always-on guard: 100 envelopes at 50 a
+// second over 2 sockets, none lost, redelivered or dropped, every help
+// answered with help on its ack, every piece of work after the ack done, and
+// acks well inside Slack's 3 s: p99 under 2 s, none at 3 s. Typical p99 is
+// tens of ms. The rate and bounds leave room for CI's `go test -race ./...`
+// on 2 cores shared with other work: under -race the bot's CPU per envelope
+// grows several-fold, and at 100/s on a machine at load 7-9 the run needed
+// more CPU than it got, so acks queued for seconds (p99 over 2 s in 21 of 22
+// runs; at 50/s in 2 of 8, and in 0 of 4 once SQLite kept its idle
+// connections instead of reopening them). Throughput is TestLoad's job; the
+// drain loop never blocking is TestDrainKeepsReadingWhileHandlersHang's.
 func TestLoadSmoke(t *testing.T) {
 	e := startLoad(t, 20)
-	sc := loadScenario{name: "smoke", k: 200, rate: 100}
+	sc := loadScenario{name: "smoke", k: 100, rate: 50}
 	r := e.run(t, sc, 20*time.Second)
 	r.report(t, sc)
-	if r.lost != 0 || r.busy != 0 || r.badHelp != 0 {
-		t.Errorf("lost %d, busy %d, help acks without help %d; want all 0", r.lost, r.busy, r.badHelp)
+	if r.lost != 0 || r.redelivered != 0 || r.dropped != 0 || r.busy != 0 || r.badHelp != 0 {
+		t.Errorf("lost %d, redelivered %d, dropped %d, busy %d, help acks without help %d; want all 0",
+			r.lost, r.redelivered, r.dropped, r.busy, r.badHelp)
 	}
-	if p99 := pct(r.lat, .99); p99 >= time.Second {
-		t.Errorf("p99 ack latency %v, want < 1s", p99)
+	if p99, worst := pct(r.lat, .99), pct(r.lat, 1); p99 >= 2*time.Second || worst >= 3*time.Second {
+		t.Errorf("ack latency p99 %v, max %v; want p99 < 2s and max < 3s (Slack redelivers at 3s)", p99, worst)
 	}
-	if got, want := r.calls["views.publish"], sc.k/kindCount; got < want {
+	if got, want := r.calls["views.publish"], r.planned[kindHome]; got < want {
 		t.Errorf("views.publish called %d times, want %d (one per app_home_opened)", got, want)
 	}
-	if got, want := r.calls["response_url"], sc.k/kindCount; got < want {
+	if got, want := r.calls["response_url"], r.planned[kindAction]; got < want {
 		t.Errorf("response_url posted %d times, want %d (one per unknown action)", got, want)
 	}
 }
