@@ -530,3 +530,37 @@ func TestE2EEscalationUpdatesEveryCopy(t *testing.T) {
 		})
 	}
 }
+
+// A deny reason is limited: the modal's max_length, and the server again for
+// a payload that carries more, in characters rather than bytes.
+func TestE2EDenyReasonLength(t *testing.T) {
+	if views.MaxDenyReason != requests.MaxReason {
+		t.Fatalf("the deny modal allows %d characters, the server %d", views.MaxDenyReason, requests.MaxReason)
+	}
+	e := startRequests(t, "sqlite", requests.Policy{})
+	r := e.createAccess("rita", "Maintainers")
+	msg := e.approvalDM(slackID("mona"), r.ID)
+	e.click(slackID("mona"), msg, views.ActionDeny, r.ID)
+	e.topView(slackID("mona"), views.CallbackDenyReason, `"max_length":2000`)
+
+	deny := func(reason string) responseAction {
+		return e.submit(slackID("mona"), map[string]map[string]slackfake.StateValue{
+			views.BlockDenyReason: {views.ActionDenyReason: slackfake.PlainTextValue(reason)}})
+	}
+	if ra := deny(strings.Repeat("x", requests.MaxReason+1)); ra.ResponseAction != "errors" ||
+		!strings.Contains(ra.Errors[views.BlockDenyReason], "2000 characters at most (it has 2001)") {
+		t.Fatalf("over-long reason: %+v, want an inline error", ra)
+	}
+	if ds := e.decisions(r.ID); len(ds) != 0 {
+		t.Fatalf("an over-long reason was recorded: %+v", ds)
+	}
+	// 2,000 two-byte characters (4,000 bytes) are within the limit.
+	long := strings.Repeat("é", requests.MaxReason)
+	if ra := deny(long); ra.ResponseAction != "" {
+		t.Fatalf("reason of exactly %d characters: %+v, want the modal closed", requests.MaxReason, ra)
+	}
+	ds := e.decisions(r.ID)
+	if len(ds) != 1 || ds[0].Reason != long {
+		t.Fatalf("decisions %d, want one deny with the full reason", len(ds))
+	}
+}

@@ -73,8 +73,9 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) 
 	default:
 		fe.add(FieldDecision, "Choose approve or deny.")
 	}
-	if len([]rune(reason)) > MaxReason {
-		fe.add(FieldReason, fmt.Sprintf("Keep the reason under %d characters.", MaxReason))
+	// Characters, as Slack's max_length counts them, not bytes.
+	if n := len([]rune(reason)); n > MaxReason {
+		fe.add(FieldReason, fmt.Sprintf("Keep the reason to %d characters at most (it has %d).", MaxReason, n))
 	}
 	if err := fe.err(); err != nil {
 		return nil, err

@@ -174,11 +174,15 @@ func ReminderText(c RequestCard) string {
 		c.Requester, plainWhat(c), LevelWords(c.Level, c.Levels))
 }
 
+// MaxDenyReason is the deny modal's max_length; the server checks it again
+// (requests.MaxReason, the same number), since a payload can carry more.
+const MaxDenyReason = 2000
+
 // DenyModal asks an approver why they deny; metadata carries the request id and level.
 func DenyModal(c RequestCard, metadata string) slack.ModalViewRequest {
 	reason := slack.NewPlainTextInputBlockElement(plain("Tell the requester why"), ActionDenyReason)
 	reason.Multiline = true
-	reason.MaxLength = 2000
+	reason.MaxLength = MaxDenyReason
 	blocks := []slack.Block{
 		slack.NewSectionBlock(mrkdwn("Deny "+Summary(c)+"?"), nil, nil, slack.SectionBlockOptionBlockID(BlockPreviewIntro)),
 		input(BlockDenyReason, "Reason", reason, false, "The requester sees this."),
