@@ -60,6 +60,7 @@ func SlackChatClients(c *slackapi.Clients) ChatClients {
 type NotifierStore interface {
 	cardStore
 	WorkspaceByTenant(ctx context.Context, tenantID string) (*accessbot.Workspace, error)
+	ListUsers(ctx context.Context, tenantID string) ([]accessbot.User, error) // admins, for Fulfilment
 	SaveMessageRef(ctx context.Context, m *accessbot.MessageRef) error
 	ListMessageRefs(ctx context.Context, tenantID, objectID string) ([]accessbot.MessageRef, error)
 	// The delivery outbox, so a retried job posts nothing twice.

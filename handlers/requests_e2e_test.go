@@ -146,7 +146,7 @@ func startRequests(t *testing.T, driver string, policy requests.Policy) *rqEnv {
 		Clients: handlers.ChatClientsFunc(func(ctx context.Context, teamID string) (handlers.ChatAPI, error) {
 			return app.Clients.For(ctx, teamID)
 		})})
-	e.svc = requests.New(st, notifier, nil, e.clock.Now, policy, log)
+	e.svc = requests.New(st, notifier, notifier.Fulfilment(), e.clock.Now, policy, log)
 	app, err := bot.NewApp(bot.AppConfig{
 		Store: st, AppToken: secrets.Secret(fake.AppToken()), BotToken: secrets.Secret(team.BotToken),
 		APIURL: fake.URL(), Connections: 1, PingInterval: 5 * time.Second,
@@ -532,7 +532,7 @@ func TestE2ERequestModalTwoLevels(t *testing.T) {
 				t.Fatalf("level-1 copy changed to %q", cur.Text)
 			}
 			e.thread(confirm, "fully approved")
-			e.thread(confirm, "Approved. Your request is handed over")
+			e.thread(confirm, "Approved. The application owners have been asked to grant it.")
 			e.waitUpdated(confirm, "Approved")
 			if r := e.request(r.ID); r.Status != accessbot.StatusApproved {
 				t.Fatalf("status %s, want approved", r.Status)
@@ -547,6 +547,60 @@ func TestE2ERequestModalTwoLevels(t *testing.T) {
 			for _, u := range []string{"mona", "owen", "olga", "rita"} {
 				if !updated[slackfake.DMChannel(slackID(u))] {
 					t.Fatalf("no chat.update in %s's DM; updated %v", u, updated)
+				}
+			}
+		})
+	}
+}
+
+// With no provisioning engine, final approval asks the application's owners
+// by DM to grant the access by hand (who approved it, for how long, until
+// when), and the requester is told exactly that. A retried provision job
+// asks nobody twice.
+func TestE2EApprovedRequestAsksOwnersToGrant(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			e := startRequests(t, driver, requests.Policy{})
+			r := e.createAccess("rita", "Maintainers")
+			confirm := e.dm(slackID("rita"), "Your request for Maintainers")
+			e.click(slackID("mona"), e.approvalDM(slackID("mona"), r.ID), views.ActionApprove, r.ID)
+			olga := e.approvalDM(slackID("olga"), r.ID)
+			e.clock.Set(rqT0.Add(time.Hour))
+			e.click(slackID("olga"), olga, views.ActionApprove, r.ID)
+
+			want := "Please grant Maintainers in GitLab to Rita (request " + r.ID +
+				"; approved by Mona, Olga; duration: 8 hours, until 2025-03-03 18:00 UTC: please remove it then)."
+			for _, owner := range []string{"owen", "olga"} {
+				if m := e.dm(slackID(owner), "Please grant"); m.Text != want {
+					t.Fatalf("%s was asked %q, want %q", owner, m.Text, want)
+				}
+			}
+			e.thread(confirm, "Approved. The application owners have been asked to grant it.")
+			e.noDM(slackID("rita"), "handed over")
+
+			// The provision job again, as after a retry: nobody is asked twice.
+			// The notifier works a request's jobs in order, so once the
+			// request_finished job queued after it updated the confirmation,
+			// the provision job is done.
+			e.waitUpdated(confirm, "Approved")
+			before, _ := e.fake.Message(confirm.Channel, confirm.TS)
+			rqMust(t, e.svc.RunJob(e.ctx, requests.Job{Kind: requests.JobProvision, TenantID: e.tenant.ID, RequestID: r.ID}))
+			rqMust(t, e.svc.RunJob(e.ctx, requests.Job{Kind: requests.JobRequestFinished, TenantID: e.tenant.ID, RequestID: r.ID}))
+			if err := e.fake.WaitFor(e.ctx, func() bool {
+				cur, _ := e.fake.Message(confirm.Channel, confirm.TS)
+				return cur.Edits > before.Edits
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for _, owner := range []string{"owen", "olga"} {
+				n := 0
+				for _, m := range e.fake.Messages(slackfake.DMChannel(slackID(owner))) {
+					if strings.Contains(m.Text, "Please grant") {
+						n++
+					}
+				}
+				if n != 1 {
+					t.Fatalf("%s was asked %d times, want once", owner, n)
 				}
 			}
 		})

@@ -29,8 +29,8 @@ type requestParts struct {
 }
 
 // buildRequests wires requests.Service with the Slack notifier, the default
-// provisioner (record only, until the provisioning engine lands) and the
-// approvals.* policy. Without Slack configured the notifier is a no-op.
+// provisioner (manual fulfilment: the application owners are asked by DM,
+// until the provisioning engine lands) and the approvals.* policy. Without Slack configured the notifier is a no-op.
 // Notifications and provisioning are durable jobs on River in the store's
 // database (package jobs), enqueued in the transaction of each change and
 // worked by the "jobs" goroutine, so a send that fails or a crash after the
@@ -66,7 +66,14 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 		opts = append(opts, requests.WithEnqueuer(requestjobs.NewEnqueuer(q)))
 		rt.Go("jobs", func(ctx context.Context) error { return q.Run(ctx, jobsStopTimeout) })
 	}
-	svc = requests.New(rt.Store, notifier, requests.RecordOnly{}, rt.Now, requests.Policy(rt.Config.Approvals), rt.Log, opts...)
+	// Until a provisioning engine lands, the application owners are asked
+	// to grant approved requests by hand (Fulfilment); without Slack nobody
+	// can be asked, and approved requests are only recorded.
+	var prov requests.Provisioner = requests.RecordOnly{}
+	if slackNotifier != nil {
+		prov = slackNotifier.Fulfilment()
+	}
+	svc = requests.New(rt.Store, notifier, prov, rt.Now, requests.Policy(rt.Config.Approvals), rt.Log, opts...)
 	h := handlers.NewRequests(svc, rt.Store, rt.Log)
 	if slackNotifier != nil {
 		h.WithSlackIDCache(slackNotifier) // user_change drops its cached Slack ids

@@ -10,7 +10,9 @@
 //		requests.WithEnqueuer(enq))
 //
 // A nil Notifier is NopNotifier, a nil Provisioner is RecordOnly (the request
-// stays "approved", nothing else happens), a nil clock is time.Now. Policy
+// stays "approved", nothing else happens), a nil clock is time.Now. `run`
+// passes handlers.Fulfilment, which asks the application's owners by DM to
+// grant an approved request by hand, until a provisioning engine replaces it. Policy
 // holds approvals.reminder_after, escalate_after and expire_after.
 //
 // # Jobs

@@ -38,14 +38,16 @@ type Notifier interface {
 }
 
 // Provisioner is handed a request once it is finally approved, from a
-// JobProvision job. The request is already stored as approved when
-// Provision runs; an error is retried by the job queue.
+// JobProvision job: the one hand-off point to whatever carries it out. The
+// request is already stored as approved when Provision runs; an error is
+// retried by the job queue. Until the provisioning engine lands, `run` uses
+// handlers.Fulfilment, which asks the application's owners to grant it by hand.
 type Provisioner interface {
 	Provision(ctx context.Context, req *accessbot.AccessRequest) error
 }
 
-// RecordOnly is the default Provisioner: the request stays "approved" and
-// nothing else happens, until the provisioning engine lands.
+// RecordOnly is the Provisioner of a nil one (tests, CLIs, `run` without
+// Slack): the request stays "approved" and nothing else happens.
 type RecordOnly struct{}
 
 var _ Provisioner = RecordOnly{}

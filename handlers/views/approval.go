@@ -157,7 +157,11 @@ func WaitingText(c RequestCard, approvers []string, escalated bool) string {
 func FinishedText(c RequestCard) string {
 	switch c.Status {
 	case accessbot.StatusApproved:
-		return "Approved. Your request is handed over for provisioning."
+		// Fulfilment, the only provisioner yet, asks the owners to do it by hand.
+		if c.Kind == accessbot.RequestUserAccess {
+			return "Approved. The application owners have been asked to grant it."
+		}
+		return "Approved. The application owners have been asked to carry it out."
 	case accessbot.StatusDenied:
 		return "Denied. Your request will not go ahead."
 	case accessbot.StatusCancelled:
