@@ -41,11 +41,7 @@ Output is one line per change: "+" created, "~" updated (with old→new),
 			if err != nil {
 				return err
 			}
-			cfg, log, err := m.boot()
-			if err != nil {
-				return err
-			}
-			st, err := m.openStore(cmd.Context(), cfg, log)
+			st, log, err := m.bootStore(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -71,19 +71,11 @@ func (m *Main) findingsListCommand() *cobra.Command {
 				}
 				filter.Severities = append(filter.Severities, sev)
 			}
-			cfg, log, err := m.boot()
-			if err != nil {
-				return err
-			}
-			st, err := m.openStore(cmd.Context(), cfg, log)
+			st, t, _, err := m.openTenant(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := pickTenant(cmd.Context(), st, tenant)
-			if err != nil {
-				return err
-			}
 			fs, err := st.ListFindings(cmd.Context(), t.ID, filter)
 			if err != nil {
 				return err
@@ -94,7 +86,7 @@ func (m *Main) findingsListCommand() *cobra.Command {
 			return writeFindingsTable(cmd.OutOrStdout(), fs)
 		},
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant `SLUG` (required when the store has more than one)")
+	addTenantFlag(cmd, &tenant, "")
 	cmd.Flags().StringSliceVar(&statuses, "status", nil, "only these statuses: open, acknowledged, resolved")
 	cmd.Flags().StringSliceVar(&severities, "severity", nil, "only these severities: critical, high, medium, low")
 	cmd.Flags().StringVar(&rule, "rule", "", "only this rule")
@@ -143,19 +135,11 @@ func (m *Main) findingsRunCommand() *cobra.Command {
 		Short: "Run the built-in and tenant rules now (they also run after each import)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := m.boot()
-			if err != nil {
-				return err
-			}
-			st, err := m.openStore(cmd.Context(), cfg, log)
+			st, t, log, err := m.openTenant(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := pickTenant(cmd.Context(), st, tenant)
-			if err != nil {
-				return err
-			}
 			res, err := findings.NewEngine(m.Now, log).RunTx(cmd.Context(), st, t.ID)
 			if err != nil {
 				return err
@@ -172,7 +156,7 @@ func (m *Main) findingsRunCommand() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant `SLUG` (required when the store has more than one)")
+	addTenantFlag(cmd, &tenant, "")
 	return cmd
 }
 
@@ -197,19 +181,11 @@ A finding already recorded (same rule and subject) is refreshed, not repeated.`,
 			if err != nil {
 				return err
 			}
-			cfg, log, err := m.boot()
-			if err != nil {
-				return err
-			}
-			st, err := m.openStore(cmd.Context(), cfg, log)
+			st, t, _, err := m.openTenant(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := pickTenant(cmd.Context(), st, tenant)
-			if err != nil {
-				return err
-			}
 			res, err := findings.RecordExternal(cmd.Context(), st, t.ID, args[0], fs, m.Now())
 			if err != nil {
 				return err
@@ -219,7 +195,7 @@ A finding already recorded (same rule and subject) is refreshed, not repeated.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant `SLUG` (required when the store has more than one)")
+	addTenantFlag(cmd, &tenant, "")
 	return cmd
 }
 
@@ -236,19 +212,11 @@ SHA-256 hash is stored.`,
        --data @findings.json http://127.0.0.1:8080/api/v1/findings`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, log, err := m.boot()
-			if err != nil {
-				return err
-			}
-			st, err := m.openStore(cmd.Context(), cfg, log)
+			st, t, log, err := m.openTenant(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := pickTenant(cmd.Context(), st, tenant)
-			if err != nil {
-				return err
-			}
 			tok, err := findings.NewToken(cmd.Context(), st, t.ID, m.Now())
 			if err != nil {
 				return err
@@ -258,6 +226,6 @@ SHA-256 hash is stored.`,
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant `SLUG` (required when the store has more than one)")
+	addTenantFlag(cmd, &tenant, "")
 	return cmd
 }

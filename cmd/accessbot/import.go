@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/flows/userimport"
-	"github.com/accessbot/accessbot/store"
 )
 
 // importCommand is the parent of every CSV import; `import users` is the
@@ -58,77 +54,40 @@ nothing.`,
 				return fmt.Errorf("import users: %w", err)
 			}
 			defer file.Close()
-			cfg, log, err := m.boot()
-			if err != nil {
-				return err
-			}
-			st, err := m.openStore(cmd.Context(), cfg, log)
+			st, t, log, err := m.openTenant(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := pickTenant(cmd.Context(), st, tenant)
-			if err != nil {
-				return err
-			}
 			res, err := userimport.NewImporter(st, m.Now, log).Import(cmd.Context(), t.ID, path,
 				file, userimport.Options{Strict: strict, DryRun: dryRun})
-			if res != nil {
-				out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-				for _, c := range res.Changes {
-					fmt.Fprintln(out, c)
-				}
-				for _, r := range res.Rejected {
-					fmt.Fprintln(errOut, r.Error())
-				}
-				fmt.Fprintf(out, "tenant %s: %s\n", t.Slug, res.Summary())
+			if res == nil {
+				return err
 			}
-			if errors.Is(err, userimport.ErrRejected) {
-				return fmt.Errorf("%d row(s) rejected; --strict: nothing was imported", len(res.Rejected))
+			for _, c := range res.Changes {
+				fmt.Fprintln(cmd.OutOrStdout(), c)
 			}
-			return err
+			return writeImportResult(cmd, t.Slug, res.Rejected, err, res.Summary())
 		},
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant `SLUG` to import into (required when the store has more than one)")
+	addTenantFlag(cmd, &tenant, " to import into")
 	cmd.Flags().BoolVar(&strict, "strict", false, "write nothing if any row is bad")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would change, write nothing")
 	return cmd
 }
 
-// tenantLister is what pickTenant needs of the store.
-type tenantLister interface {
-	GetTenantBySlug(ctx context.Context, slug string) (*accessbot.Tenant, error)
-	ListTenants(ctx context.Context) ([]accessbot.Tenant, error)
-}
-
-var _ tenantLister = (store.Store)(nil)
-
-// pickTenant resolves --tenant, which may be left out when the store has
-// exactly one tenant.
-func pickTenant(ctx context.Context, st tenantLister, slug string) (*accessbot.Tenant, error) {
-	if slug != "" {
-		t, err := st.GetTenantBySlug(ctx, slug)
-		if errors.Is(err, accessbot.ErrNotFound) {
-			return nil, fmt.Errorf("--tenant %s: no such tenant (accessbot apply -f FILE creates tenants)", slug)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("find tenant %s: %w", slug, err)
-		}
-		return t, nil
+// writeImportResult prints an import's rejected rows (to stderr) and its
+// summary lines, and turns a strict import's ErrRejected into the error
+// the command exits with.
+func writeImportResult(cmd *cobra.Command, slug string, rejected []*userimport.RowError, err error, summaries ...string) error {
+	for _, r := range rejected {
+		fmt.Fprintln(cmd.ErrOrStderr(), r.Error())
 	}
-	ts, err := st.ListTenants(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
+	for _, s := range summaries {
+		fmt.Fprintf(cmd.OutOrStdout(), "tenant %s: %s\n", slug, s)
 	}
-	switch len(ts) {
-	case 0:
-		return nil, errors.New("the store has no tenant yet: create one with accessbot apply -f tenant.yaml")
-	case 1:
-		return &ts[0], nil
+	if errors.Is(err, userimport.ErrRejected) {
+		return fmt.Errorf("%d row(s) rejected; --strict: nothing was imported", len(rejected))
 	}
-	slugs := make([]string, len(ts))
-	for i, t := range ts {
-		slugs[i] = t.Slug
-	}
-	return nil, fmt.Errorf("the store has %d tenants (%s): choose one with --tenant SLUG", len(ts), strings.Join(slugs, ", "))
+	return err
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -67,38 +66,24 @@ status 1). A bad header or broken CSV quoting imports nothing.`,
 				return fmt.Errorf("import %s: %w", kind, err)
 			}
 			defer file.Close()
-			cfg, log, err := m.boot()
-			if err != nil {
-				return err
-			}
-			st, err := m.openStore(cmd.Context(), cfg, log)
+			st, t, log, err := m.openTenant(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := pickTenant(cmd.Context(), st, tenant)
-			if err != nil {
-				return err
-			}
 			im := inventory.NewImporter(st, findings.NewEngine(m.Now, log), m.Now, log)
 			res, err := im.Import(cmd.Context(), t.ID, kind, app, path, file, inventory.Options{Strict: strict, DryRun: dryRun, App: app})
-			if res != nil {
-				out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-				for _, r := range res.Rejected {
-					fmt.Fprintln(errOut, r.Error())
-				}
-				fmt.Fprintf(out, "tenant %s: %s\n", t.Slug, res.Summary())
-				if res.Findings != nil {
-					fmt.Fprintf(out, "tenant %s: %s\n", t.Slug, res.Findings.Summary())
-				}
+			if res == nil {
+				return err
 			}
-			if errors.Is(err, inventory.ErrRejected) {
-				return fmt.Errorf("%d row(s) rejected; --strict: nothing was imported", len(res.Rejected))
+			summaries := []string{res.Summary()}
+			if res.Findings != nil {
+				summaries = append(summaries, res.Findings.Summary())
 			}
-			return err
+			return writeImportResult(cmd, t.Slug, res.Rejected, err, summaries...)
 		},
 	}
-	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant `SLUG` to import into (required when the store has more than one)")
+	addTenantFlag(cmd, &tenant, " to import into")
 	cmd.Flags().BoolVar(&strict, "strict", false, "write nothing if any row is bad")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would change, write nothing")
 	if kind == inventory.Mappings {
