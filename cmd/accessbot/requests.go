@@ -8,8 +8,6 @@ import (
 
 	"github.com/riverqueue/river"
 
-	"github.com/accessbot/accessbot/bot"
-	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/flows/requests/requestjobs"
 	"github.com/accessbot/accessbot/handlers"
@@ -36,22 +34,12 @@ type requestParts struct {
 // worked by the "jobs" goroutine, so a send that fails or a crash after the
 // commit is retried instead of lost.
 func (m *Main) buildRequests(rt *Runtime) *requestParts {
-	cfg := rt.Config.Slack
 	var notifier requests.Notifier
 	var slackNotifier *handlers.Notifier
-	if cfg.SocketMode() || cfg.SingleWorkspace() {
-		opts := slackapi.Options{APIURL: cfg.APIURL, Guard: slackapi.BlockKit{}, Log: rt.Log}
-		if rt.Redis != nil { // pacing shared with the Slack runtime's clients
-			opts.Limiter = slackapi.NewRedisLimiter(rt.Redis, bot.RedisPrefix, rt.Log)
-		}
-		var keys slackapi.Opener
-		if rt.Keyring != nil {
-			keys = rt.Keyring
-		}
-		clients := slackapi.NewClients(rt.Store, keys, cfg.BotToken, opts)
+	if clients := rt.chatClients(); clients != nil {
 		// Inline sends (no Workers): the job queue runs them and retries errors.
-		slackNotifier = handlers.NewNotifier(handlers.NotifierConfig{Store: rt.Store, Clients: handlers.SlackChatClients(clients),
-			Now: rt.Now, IdentityTTL: cfg.IdentityCacheTTL, Log: rt.Log})
+		slackNotifier = handlers.NewNotifier(handlers.NotifierConfig{Store: rt.Store, Clients: clients,
+			Now: rt.Now, IdentityTTL: rt.Config.Slack.IdentityCacheTTL, Log: rt.Log})
 		notifier = slackNotifier
 	}
 	var svc *requests.Service

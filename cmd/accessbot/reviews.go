@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/accessbot/accessbot/bot"
-	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/reviews"
 	"github.com/accessbot/accessbot/flows/schedule"
 	"github.com/accessbot/accessbot/handlers"
@@ -19,19 +17,9 @@ type reviewParts struct {
 // no-op without Slack) and the default reminder policy (7, 3 and 1 days
 // before the due date, escalation 2 days after).
 func (m *Main) buildReviews(rt *Runtime) *reviewParts {
-	cfg := rt.Config.Slack
 	var notifier reviews.Notifier
-	if cfg.SocketMode() || cfg.SingleWorkspace() {
-		opts := slackapi.Options{APIURL: cfg.APIURL, Guard: slackapi.BlockKit{}, Log: rt.Log}
-		if rt.Redis != nil { // pacing shared with the Slack runtime's clients
-			opts.Limiter = slackapi.NewRedisLimiter(rt.Redis, bot.RedisPrefix, rt.Log)
-		}
-		var keys slackapi.Opener
-		if rt.Keyring != nil {
-			keys = rt.Keyring
-		}
-		clients := slackapi.NewClients(rt.Store, keys, cfg.BotToken, opts)
-		notifier = handlers.NewReviewNotifier(rt.Store, handlers.SlackChatClients(clients), rt.Log)
+	if clients := rt.chatClients(); clients != nil {
+		notifier = handlers.NewReviewNotifier(rt.Store, clients, rt.Log)
 	}
 	svc := reviews.New(rt.Store, notifier, rt.Now, reviews.DefaultPolicy(), rt.Log)
 	return &reviewParts{Service: svc, Handlers: handlers.NewReviews(svc, rt.Store, rt.Now, rt.Log)}

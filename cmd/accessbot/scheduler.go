@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/accessbot/accessbot/bot"
-	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/digest"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/flows/schedule"
@@ -32,18 +30,8 @@ func (m *Main) startScheduler(rt *Runtime, reqs *requests.Service) error {
 			return err
 		})
 	}
-	cfg := rt.Config.Slack
-	if cfg.SocketMode() || cfg.SingleWorkspace() {
-		opts := slackapi.Options{APIURL: cfg.APIURL, Guard: slackapi.BlockKit{}, Log: rt.Log}
-		if rt.Redis != nil { // shared pacing with the Slack runtime's clients
-			opts.Limiter = slackapi.NewRedisLimiter(rt.Redis, bot.RedisPrefix, rt.Log)
-		}
-		var keys slackapi.Opener
-		if rt.Keyring != nil {
-			keys = rt.Keyring
-		}
-		clients := slackapi.NewClients(rt.Store, keys, cfg.BotToken, opts)
-		n := handlers.NewDigest(handlers.DigestConfig{Store: rt.Store, Clients: handlers.SlackChatClients(clients), Now: rt.Now, Log: rt.Log})
+	if clients := rt.chatClients(); clients != nil {
+		n := handlers.NewDigest(handlers.DigestConfig{Store: rt.Store, Clients: clients, Now: rt.Now, Log: rt.Log})
 		svc := digest.New(rt.Store, n, digest.Config{Clock: rt.Now, Log: rt.Log})
 		if err := s.Register(digest.Job, svc); err != nil {
 			return err

@@ -75,3 +75,22 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 	rt.Go("slack", app.Run)
 	return nil
 }
+
+// chatClients builds the Slack Web API clients the notifiers send with
+// (BlockKit-guarded, paced with the Slack runtime's clients through Redis
+// when it is set), or returns nil when Slack is not configured.
+func (rt *Runtime) chatClients() handlers.ChatClients {
+	cfg := rt.Config.Slack
+	if !cfg.SocketMode() && !cfg.SingleWorkspace() {
+		return nil
+	}
+	opts := slackapi.Options{APIURL: cfg.APIURL, Guard: slackapi.BlockKit{}, Log: rt.Log}
+	if rt.Redis != nil { // pacing shared with the Slack runtime's clients
+		opts.Limiter = slackapi.NewRedisLimiter(rt.Redis, bot.RedisPrefix, rt.Log)
+	}
+	var keys slackapi.Opener
+	if rt.Keyring != nil {
+		keys = rt.Keyring
+	}
+	return handlers.SlackChatClients(slackapi.NewClients(rt.Store, keys, cfg.BotToken, opts))
+}
