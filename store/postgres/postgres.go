@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
@@ -62,6 +63,11 @@ func openDB(ctx context.Context, dsn string) (*sql.DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	// database/sql keeps 2 idle connections by default; the Slack work pool
+	// (32 workers) and River would otherwise open and close connections in
+	// every burst.
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	return db, nil
 }
 
