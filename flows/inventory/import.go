@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/csvrows"
 	"github.com/accessbot/accessbot/flows/findings"
 	"github.com/accessbot/accessbot/flows/userimport"
 	"github.com/accessbot/accessbot/store"
@@ -138,13 +139,13 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 	if kind != Mappings && app == "" {
 		return nil, fmt.Errorf("import %s %s: %w: an application name is required", kind, name, accessbot.ErrInvalid)
 	}
-	t, err := readCSV(name, r, known, required)
+	t, err := csvrows.ReadAll(name, r, csvrows.Columns{Known: known, Required: required})
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{File: name, Kind: kind, App: app, DryRun: opt.DryRun}
 	err = im.tx.InTx(ctx, func(q store.Queries) error {
-		*res = Result{File: name, Kind: kind, App: app, DryRun: opt.DryRun, Rejected: append([]*userimport.RowError(nil), t.rejected...)}
+		*res = Result{File: name, Kind: kind, App: app, DryRun: opt.DryRun, Rejected: append([]*userimport.RowError(nil), t.Rejected...)}
 		j := &job{q: q, tenantID: tenantID, file: name, at: im.now(), res: res}
 		var err error
 		switch kind {
@@ -201,8 +202,8 @@ type job struct {
 	res      *Result
 }
 
-func (j *job) reject(rec record, field, msg string) {
-	e := &userimport.RowError{File: j.file, Line: rec.line, Field: field, Value: rec.cell[field], Msg: msg}
+func (j *job) reject(rec csvrows.Row, field, msg string) {
+	e := &userimport.RowError{File: j.file, Line: rec.Line, Field: field, Value: rec.Cell[field], Msg: msg}
 	if field == "" {
 		e.Value = ""
 	}
@@ -231,7 +232,7 @@ func (d dupCheck) seen(key string, line int) (int, bool) {
 	return 0, false
 }
 
-func (j *job) identities(ctx context.Context, appName string, t *table) error {
+func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) error {
 	app, err := j.app(ctx, appName)
 	if err != nil {
 		return err
@@ -239,14 +240,14 @@ func (j *job) identities(ctx context.Context, appName string, t *table) error {
 	var good []accessbot.Identity
 	badKeys := map[string]bool{}
 	dups := dupCheck{}
-	for _, rec := range t.rows {
-		c := rec.cell
+	for _, rec := range t.Rows {
+		c := rec.Cell
 		id := c["identity_id"]
 		if id == "" {
 			j.reject(rec, "", "identity_id is empty")
 			continue
 		}
-		if first, dup := dups.seen(id, rec.line); dup {
+		if first, dup := dups.seen(id, rec.Line); dup {
 			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d", first))
 			continue
 		}
@@ -309,21 +310,21 @@ func splitLabels(s string) []string {
 	return out
 }
 
-func (j *job) entitlements(ctx context.Context, appName string, t *table) error {
+func (j *job) entitlements(ctx context.Context, appName string, t *csvrows.Table) error {
 	app, err := j.app(ctx, appName)
 	if err != nil {
 		return err
 	}
 	var good []accessbot.AppEntitlement
 	dups := dupCheck{}
-	for _, rec := range t.rows {
-		c := rec.cell
+	for _, rec := range t.Rows {
+		c := rec.Cell
 		id := c["entitlement_id"]
 		if id == "" {
 			j.reject(rec, "", "entitlement_id is empty")
 			continue
 		}
-		if first, dup := dups.seen(id, rec.line); dup {
+		if first, dup := dups.seen(id, rec.Line); dup {
 			j.reject(rec, "entitlement_id", fmt.Sprintf("already on line %d", first))
 			continue
 		}
@@ -338,7 +339,7 @@ func (j *job) entitlements(ctx context.Context, appName string, t *table) error 
 	return err
 }
 
-func (j *job) relations(ctx context.Context, appName string, t *table) error {
+func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) error {
 	app, err := j.app(ctx, appName)
 	if err != nil {
 		return err
@@ -361,11 +362,11 @@ func (j *job) relations(ctx context.Context, appName string, t *table) error {
 	for _, e := range ents {
 		entExt[e.ID], hasEnt[e.ExternalID] = e.ExternalID, true
 	}
-	keys := make([]accessbot.RelationKey, 0, len(t.rows))
+	keys := make([]accessbot.RelationKey, 0, len(t.Rows))
 	bad := map[accessbot.RelationKey]bool{}
 	dups := dupCheck{}
-	for _, rec := range t.rows {
-		k := accessbot.RelationKey{IdentityExternalID: rec.cell["identity_id"], EntitlementExternalID: rec.cell["entitlement_id"]}
+	for _, rec := range t.Rows {
+		k := accessbot.RelationKey{IdentityExternalID: rec.Cell["identity_id"], EntitlementExternalID: rec.Cell["entitlement_id"]}
 		switch {
 		case k.IdentityExternalID == "":
 			j.reject(rec, "", "identity_id is empty")
@@ -376,7 +377,7 @@ func (j *job) relations(ctx context.Context, appName string, t *table) error {
 		case !hasEnt[k.EntitlementExternalID]:
 			j.reject(rec, "entitlement_id", fmt.Sprintf("application %s has no such entitlement (upload it with import entitlements first)", app.Name))
 		default:
-			if first, dup := dups.seen(k.IdentityExternalID+"\x00"+k.EntitlementExternalID, rec.line); dup {
+			if first, dup := dups.seen(k.IdentityExternalID+"\x00"+k.EntitlementExternalID, rec.Line); dup {
 				j.reject(rec, "", fmt.Sprintf("relation %s → %s already on line %d", k.IdentityExternalID, k.EntitlementExternalID, first))
 				continue
 			}
@@ -404,7 +405,7 @@ func (j *job) relations(ctx context.Context, appName string, t *table) error {
 	return err
 }
 
-func (j *job) mappings(ctx context.Context, appName string, t *table) error {
+func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) error {
 	var scope []string
 	var only *accessbot.Application
 	if appName != "" {
@@ -449,8 +450,8 @@ func (j *job) mappings(ctx context.Context, appName string, t *table) error {
 
 	var good []accessbot.IdentityMapping
 	dups := dupCheck{}
-	for _, rec := range t.rows {
-		c := rec.cell
+	for _, rec := range t.Rows {
+		c := rec.Cell
 		ext := c["identity_id"]
 		if ext == "" {
 			j.reject(rec, "", "identity_id is empty")
@@ -484,7 +485,7 @@ func (j *job) mappings(ctx context.Context, appName string, t *table) error {
 			continue
 		}
 		ident := cands[0]
-		if first, dup := dups.seen(ident.ID, rec.line); dup {
+		if first, dup := dups.seen(ident.ID, rec.Line); dup {
 			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d", first))
 			continue
 		}

@@ -5,15 +5,14 @@
 package userimport
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/csvrows"
 )
 
 // Columns, in the order the README lists them.
@@ -29,32 +28,11 @@ const (
 var knownColumns = []string{colEmail, colName, colManagerEmail, colDepartment, colStatus, colTerminationDate}
 
 // RowError is one rejected row: users.csv:7: email "bob@": not a valid email address.
-type RowError struct {
-	File  string
-	Line  int
-	Field string // column, "" when the row as a whole is wrong
-	Value string
-	Msg   string
-}
-
-func (e *RowError) Error() string {
-	if e.Field == "" {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return fmt.Sprintf("%s:%d: %s %q: %s", e.File, e.Line, e.Field, e.Value, e.Msg)
-}
+type RowError = csvrows.RowError
 
 // FileError is a problem with the file as a whole (header, CSV syntax):
 // nothing is imported.
-type FileError struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *FileError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
-
-func (e *FileError) Unwrap() error { return accessbot.ErrInvalid }
+type FileError = csvrows.FileError
 
 // row is one data row that passed the checks that need no store.
 type row struct {
@@ -80,57 +58,27 @@ type parsed struct {
 // parseCSV reads the file and checks every row on its own. References
 // between rows and to the store are checked later, in the transaction.
 func parseCSV(name string, r io.Reader) (*parsed, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1 // counted here, so the message can say more
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, &FileError{File: name, Line: 1, Msg: "the file is empty: want a header row such as email,name,manager_email,department,status,termination_date"}
-	}
+	rd, err := csvrows.NewReader(name, r, csvrows.Columns{Known: knownColumns,
+		Required: []string{colEmail, colName}, RequiredNote: "email and name are required"})
 	if err != nil {
-		return nil, csvError(name, err)
+		return nil, err
 	}
-	p := &parsed{has: map[string]bool{}, rejectedEmails: map[string]int{}}
-	cols := make([]string, len(header))
-	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		switch {
-		case h == "":
-			return nil, &FileError{File: name, Line: 1, Msg: fmt.Sprintf("column %d has no name", i+1)}
-		case !slices.Contains(knownColumns, h):
-			return nil, &FileError{File: name, Line: 1, Msg: fmt.Sprintf("unknown column %q (known columns: %s)", header[i], strings.Join(knownColumns, ", "))}
-		case p.has[h]:
-			return nil, &FileError{File: name, Line: 1, Msg: fmt.Sprintf("column %q appears twice", h)}
-		}
-		p.has[h] = true
-		cols[i] = h
-	}
-	for _, req := range []string{colEmail, colName} {
-		if !p.has[req] {
-			return nil, &FileError{File: name, Line: 1, Msg: fmt.Sprintf("missing column %q (email and name are required)", req)}
-		}
-	}
-
+	p := &parsed{has: rd.Has, rejectedEmails: map[string]int{}}
 	seen := map[string]int{}
 	for {
-		rec, err := cr.Read()
+		rec, err := rd.Next()
+		var bad *RowError
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			return nil, csvError(name, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if allEmpty(rec) {
-			continue // spreadsheets export trailing ",,,," rows
-		}
-		if len(rec) != len(cols) {
-			p.rejected = append(p.rejected, &RowError{File: name, Line: line, Msg: fmt.Sprintf("%d fields, but the header has %d", len(rec), len(cols))})
+		if errors.As(err, &bad) {
+			p.rejected = append(p.rejected, bad)
 			continue
 		}
-		cell := map[string]string{}
-		for i, v := range rec {
-			cell[cols[i]] = strings.TrimSpace(v)
+		if err != nil {
+			return nil, err
 		}
+		line, cell := rec.Line, rec.Cell
 		rw, rerr := parseRow(name, line, cell)
 		if rerr == nil {
 			if first, dup := seen[rw.email]; dup {
@@ -196,31 +144,4 @@ func parseRow(file string, line int, cell map[string]string) (*row, *RowError) {
 		r.status = accessbot.UserTerminated
 	}
 	return r, nil
-}
-
-func allEmpty(rec []string) bool {
-	for _, v := range rec {
-		if strings.TrimSpace(v) != "" {
-			return false
-		}
-	}
-	return true
-}
-
-// csvError turns encoding/csv's error into file:line: reason. After a quote
-// error the reader cannot tell where rows start again, so the whole file is
-// refused rather than guessing.
-func csvError(name string, err error) error {
-	var pe *csv.ParseError
-	if !errors.As(err, &pe) {
-		return fmt.Errorf("read %s: %w", name, err)
-	}
-	msg := "malformed CSV: " + pe.Err.Error()
-	if errors.Is(pe.Err, csv.ErrQuote) || errors.Is(pe.Err, csv.ErrBareQuote) {
-		msg += " (check for an unbalanced \" in this row)"
-	}
-	if pe.Line != pe.StartLine {
-		msg += fmt.Sprintf("; the reader gave up at line %d", pe.Line)
-	}
-	return &FileError{File: name, Line: pe.StartLine, Msg: msg}
 }
