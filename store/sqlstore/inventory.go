@@ -130,6 +130,28 @@ func sameTimePtr(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
+// countStored counts a snapshot row that is stored already and says whether
+// it must be written: not when it is the same and not removed.
+func countStored(res *accessbot.SnapshotResult, same, removed bool) bool {
+	switch {
+	case same && !removed:
+		res.Unchanged++
+		return false
+	case removed:
+		res.Restored++
+	default:
+		res.Updated++
+	}
+	return true
+}
+
+// markRemoved marks rows ids of table (the ones a snapshot left out) removed at at.
+func (q *queries) markRemoved(ctx context.Context, table, tenantID string, ids []string, at time.Time) (int, error) {
+	n, err := q.execIn(ctx, `UPDATE `+table+` SET removed_at = ?, updated_at = ? WHERE tenant_id = ? AND id IN (%s)`,
+		[]any{q.tm(at), q.tm(at), tenantID}, ids)
+	return int(n), err
+}
+
 func (q *queries) ReplaceIdentities(ctx context.Context, tenantID, appID string, ids []accessbot.Identity, at time.Time) (accessbot.SnapshotResult, error) {
 	var res accessbot.SnapshotResult
 	at = Round(at)
@@ -168,15 +190,9 @@ func (q *queries) ReplaceIdentities(ctx context.Context, tenantID, appID string,
 			}
 			in.ID, in.CreatedAt = cur.ID, cur.CreatedAt
 			same := cur.Email == in.Email && cur.DisplayName == in.DisplayName && cur.Status == in.Status && sameTimePtr(cur.LastSeenAt, in.LastSeenAt)
-			switch {
-			case same && cur.RemovedAt == nil:
+			if !countStored(&res, same, cur.RemovedAt != nil) {
 				in.UpdatedAt = cur.UpdatedAt
-				res.Unchanged++
 				continue
-			case cur.RemovedAt != nil:
-				res.Restored++
-			default:
-				res.Updated++
 			}
 			in.UpdatedAt = at
 			if err := upd.exec(ctx, in.Email, in.DisplayName, string(in.Status), q.tmp(in.LastSeenAt), q.tm(at), tenantID, in.ID); err != nil {
@@ -198,12 +214,11 @@ func (q *queries) ReplaceIdentities(ctx context.Context, tenantID, appID string,
 				gone = append(gone, c.ID)
 			}
 		}
-		n, err := q.execIn(ctx, `UPDATE inv_identities SET removed_at = ?, updated_at = ? WHERE tenant_id = ? AND id IN (%s)`,
-			[]any{q.tm(at), q.tm(at), tenantID}, gone)
+		n, err := q.markRemoved(ctx, "inv_identities", tenantID, gone, at)
 		if err != nil {
 			return fmt.Errorf("mark identities removed: %w", err)
 		}
-		res.Removed = int(n)
+		res.Removed = n
 		return nil
 	})
 	if err != nil {
@@ -259,15 +274,9 @@ func (q *queries) ReplaceAppEntitlements(ctx context.Context, tenantID, appID st
 			}
 			in.ID, in.CreatedAt = cur.ID, cur.CreatedAt
 			same := cur.Name == in.Name && cur.Type == in.Type && slices.Equal(normLabels(cur.Labels), in.Labels)
-			switch {
-			case same && cur.RemovedAt == nil:
+			if !countStored(&res, same, cur.RemovedAt != nil) {
 				in.UpdatedAt = cur.UpdatedAt
-				res.Unchanged++
 				continue
-			case cur.RemovedAt != nil:
-				res.Restored++
-			default:
-				res.Updated++
 			}
 			in.UpdatedAt = at
 			labels, err := marshalJSON(in.Labels)
@@ -300,12 +309,11 @@ func (q *queries) ReplaceAppEntitlements(ctx context.Context, tenantID, appID st
 				gone = append(gone, c.ID)
 			}
 		}
-		n, err := q.execIn(ctx, `UPDATE inv_entitlements SET removed_at = ?, updated_at = ? WHERE tenant_id = ? AND id IN (%s)`,
-			[]any{q.tm(at), q.tm(at), tenantID}, gone)
+		n, err := q.markRemoved(ctx, "inv_entitlements", tenantID, gone, at)
 		if err != nil {
 			return fmt.Errorf("mark entitlements removed: %w", err)
 		}
-		res.Removed = int(n)
+		res.Removed = n
 		return nil
 	})
 	if err != nil {
