@@ -210,6 +210,29 @@ func (j *job) reject(rec csvrows.Row, field, msg string) {
 	j.res.Rejected = append(j.res.Rejected, e)
 }
 
+// rowID is the row's id column, or "" after rejecting the row when that is
+// empty or repeats an earlier row's.
+func (j *job) rowID(rec csvrows.Row, col string, dups dupCheck) string {
+	id := rec.Cell[col]
+	if id == "" {
+		j.reject(rec, "", col+" is empty")
+		return ""
+	}
+	if first, dup := dups.seen(id, rec.Line); dup {
+		j.reject(rec, col, fmt.Sprintf("already on line %d", first))
+		return ""
+	}
+	return id
+}
+
+// done records the store's snapshot result. Stored rows kept in place of
+// rejected ones (Kept) are not counted as unchanged.
+func (j *job) done(sr accessbot.SnapshotResult, err error) error {
+	j.res.SnapshotResult = sr
+	j.res.Unchanged -= j.res.Kept
+	return err
+}
+
 func (j *job) app(ctx context.Context, name string) (*accessbot.Application, error) {
 	a, err := j.q.GetApplicationByName(ctx, j.tenantID, name)
 	if errors.Is(err, accessbot.ErrNotFound) {
@@ -242,13 +265,8 @@ func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) 
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		c := rec.Cell
-		id := c["identity_id"]
+		id := j.rowID(rec, "identity_id", dups)
 		if id == "" {
-			j.reject(rec, "", "identity_id is empty")
-			continue
-		}
-		if first, dup := dups.seen(id, rec.Line); dup {
-			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d", first))
 			continue
 		}
 		in := accessbot.Identity{ExternalID: id, Email: c["email"], DisplayName: c["display_name"], Status: accessbot.IdentityActive}
@@ -294,10 +312,7 @@ func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) 
 			}
 		}
 	}
-	sr, err := j.q.ReplaceIdentities(ctx, j.tenantID, app.ID, good, j.at)
-	j.res.SnapshotResult = sr
-	j.res.Unchanged -= j.res.Kept
-	return err
+	return j.done(j.q.ReplaceIdentities(ctx, j.tenantID, app.ID, good, j.at))
 }
 
 func splitLabels(s string) []string {
@@ -319,13 +334,8 @@ func (j *job) entitlements(ctx context.Context, appName string, t *csvrows.Table
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		c := rec.Cell
-		id := c["entitlement_id"]
+		id := j.rowID(rec, "entitlement_id", dups)
 		if id == "" {
-			j.reject(rec, "", "entitlement_id is empty")
-			continue
-		}
-		if first, dup := dups.seen(id, rec.Line); dup {
-			j.reject(rec, "entitlement_id", fmt.Sprintf("already on line %d", first))
 			continue
 		}
 		name := c["name"]
@@ -334,9 +344,7 @@ func (j *job) entitlements(ctx context.Context, appName string, t *csvrows.Table
 		}
 		good = append(good, accessbot.AppEntitlement{ExternalID: id, Name: name, Type: c["type"], Labels: splitLabels(c["labels"])})
 	}
-	sr, err := j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.at)
-	j.res.SnapshotResult = sr
-	return err
+	return j.done(j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.at))
 }
 
 func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) error {
@@ -399,10 +407,7 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 			}
 		}
 	}
-	sr, err := j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.at)
-	j.res.SnapshotResult = sr
-	j.res.Unchanged -= j.res.Kept
-	return err
+	return j.done(j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.at))
 }
 
 func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) error {
@@ -505,8 +510,5 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 			j.res.Kept++
 		}
 	}
-	sr, err := j.q.ReplaceIdentityMappings(ctx, j.tenantID, scope, good)
-	j.res.SnapshotResult = sr
-	j.res.Unchanged -= j.res.Kept
-	return err
+	return j.done(j.q.ReplaceIdentityMappings(ctx, j.tenantID, scope, good))
 }
