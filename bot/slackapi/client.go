@@ -189,6 +189,17 @@ func (c *Client) call(ctx context.Context, method string, pace func(context.Cont
 	}
 }
 
+// callValue is call (unpaced) for a method that answers one value.
+func callValue[T any](ctx context.Context, c *Client, method string, fn func(context.Context) (T, error)) (T, error) {
+	var v T
+	err := c.call(ctx, method, nil, func(ctx context.Context) error {
+		var e error
+		v, e = fn(ctx)
+		return e
+	})
+	return v, err
+}
+
 func (c *Client) logCall(method string, attempt int, took time.Duration, outcome string, err error) {
 	e := c.log.Debug()
 	if !e.Enabled() {
@@ -277,12 +288,9 @@ func (c *Client) PostEphemeral(ctx context.Context, channelID, userID string, m 
 	if err != nil {
 		return "", err
 	}
-	err = c.call(ctx, method, nil, func(ctx context.Context) error {
-		var e error
-		ts, e = c.api.PostEphemeralContext(ctx, channelID, userID, m.options()...)
-		return e
+	return callValue(ctx, c, method, func(ctx context.Context) (string, error) {
+		return c.api.PostEphemeralContext(ctx, channelID, userID, m.options()...)
 	})
-	return ts, err
 }
 
 // DeleteMessage deletes the bot's message at ts.
@@ -293,61 +301,36 @@ func (c *Client) DeleteMessage(ctx context.Context, channelID, ts string) error 
 	})
 }
 
-func (c *Client) fitModal(method string, v slack.ModalViewRequest) (slack.ModalViewRequest, error) {
+// callView fits modal v to the guard, then calls method with it.
+func (c *Client) callView(ctx context.Context, method string, v slack.ModalViewRequest,
+	fn func(context.Context, slack.ModalViewRequest) (*slack.ViewResponse, error)) (*slack.ViewResponse, error) {
 	fitted, err := c.guard.Modal(v)
 	if err != nil {
 		c.logCall(method, 0, 0, "refused_by_guard", err)
-		return v, fmt.Errorf("slack %s (team %s): %w: %w", method, c.team, ErrGuard, err)
+		return nil, fmt.Errorf("slack %s (team %s): %w: %w", method, c.team, ErrGuard, err)
 	}
-	return fitted, nil
+	return callValue(ctx, c, method, func(ctx context.Context) (*slack.ViewResponse, error) { return fn(ctx, fitted) })
 }
 
 // OpenView opens a modal. trigger_id lives 3 s, so views are never paced.
 func (c *Client) OpenView(ctx context.Context, triggerID string, v slack.ModalViewRequest) (*slack.ViewResponse, error) {
-	const method = "views.open"
-	v, err := c.fitModal(method, v)
-	if err != nil {
-		return nil, err
-	}
-	var resp *slack.ViewResponse
-	err = c.call(ctx, method, nil, func(ctx context.Context) error {
-		var e error
-		resp, e = c.api.OpenViewContext(ctx, triggerID, v)
-		return e
+	return c.callView(ctx, "views.open", v, func(ctx context.Context, v slack.ModalViewRequest) (*slack.ViewResponse, error) {
+		return c.api.OpenViewContext(ctx, triggerID, v)
 	})
-	return resp, err
 }
 
 // PushView pushes a modal onto the open view stack.
 func (c *Client) PushView(ctx context.Context, triggerID string, v slack.ModalViewRequest) (*slack.ViewResponse, error) {
-	const method = "views.push"
-	v, err := c.fitModal(method, v)
-	if err != nil {
-		return nil, err
-	}
-	var resp *slack.ViewResponse
-	err = c.call(ctx, method, nil, func(ctx context.Context) error {
-		var e error
-		resp, e = c.api.PushViewContext(ctx, triggerID, v)
-		return e
+	return c.callView(ctx, "views.push", v, func(ctx context.Context, v slack.ModalViewRequest) (*slack.ViewResponse, error) {
+		return c.api.PushViewContext(ctx, triggerID, v)
 	})
-	return resp, err
 }
 
 // UpdateView replaces a view by viewID or externalID; hash guards against races.
 func (c *Client) UpdateView(ctx context.Context, v slack.ModalViewRequest, externalID, hash, viewID string) (*slack.ViewResponse, error) {
-	const method = "views.update"
-	v, err := c.fitModal(method, v)
-	if err != nil {
-		return nil, err
-	}
-	var resp *slack.ViewResponse
-	err = c.call(ctx, method, nil, func(ctx context.Context) error {
-		var e error
-		resp, e = c.api.UpdateViewContext(ctx, v, externalID, hash, viewID)
-		return e
+	return c.callView(ctx, "views.update", v, func(ctx context.Context, v slack.ModalViewRequest) (*slack.ViewResponse, error) {
+		return c.api.UpdateViewContext(ctx, v, externalID, hash, viewID)
 	})
-	return resp, err
 }
 
 // PublishView publishes a user's App Home tab; hash may be "".
@@ -362,35 +345,23 @@ func (c *Client) PublishView(ctx context.Context, userID string, v slack.HomeTab
 	if hash != "" {
 		req.Hash = &hash
 	}
-	var resp *slack.ViewResponse
-	err = c.call(ctx, method, nil, func(ctx context.Context) error {
-		var e error
-		resp, e = c.api.PublishViewContext(ctx, req)
-		return e
+	return callValue(ctx, c, method, func(ctx context.Context) (*slack.ViewResponse, error) {
+		return c.api.PublishViewContext(ctx, req)
 	})
-	return resp, err
 }
 
 // GetUserInfo returns a Slack user (users.info; email needs users:read.email).
 func (c *Client) GetUserInfo(ctx context.Context, userID string) (*slack.User, error) {
-	var u *slack.User
-	err := c.call(ctx, "users.info", nil, func(ctx context.Context) error {
-		var e error
-		u, e = c.api.GetUserInfoContext(ctx, userID)
-		return e
+	return callValue(ctx, c, "users.info", func(ctx context.Context) (*slack.User, error) {
+		return c.api.GetUserInfoContext(ctx, userID)
 	})
-	return u, err
 }
 
 // GetUserByEmail looks a Slack user up by email (users.lookupByEmail).
 func (c *Client) GetUserByEmail(ctx context.Context, email string) (*slack.User, error) {
-	var u *slack.User
-	err := c.call(ctx, "users.lookupByEmail", nil, func(ctx context.Context) error {
-		var e error
-		u, e = c.api.GetUserByEmailContext(ctx, email)
-		return e
+	return callValue(ctx, c, "users.lookupByEmail", func(ctx context.Context) (*slack.User, error) {
+		return c.api.GetUserByEmailContext(ctx, email)
 	})
-	return u, err
 }
 
 // OpenConversation opens (or finds) a DM or group DM and returns its channel id.
@@ -412,11 +383,7 @@ func (c *Client) OpenConversation(ctx context.Context, userIDs ...string) (strin
 
 // AuthTest checks the token and says which team and bot user it belongs to.
 func (c *Client) AuthTest(ctx context.Context) (*slack.AuthTestResponse, error) {
-	var r *slack.AuthTestResponse
-	err := c.call(ctx, "auth.test", nil, func(ctx context.Context) error {
-		var e error
-		r, e = c.api.AuthTestContext(ctx)
-		return e
+	return callValue(ctx, c, "auth.test", func(ctx context.Context) (*slack.AuthTestResponse, error) {
+		return c.api.AuthTestContext(ctx)
 	})
-	return r, err
 }
