@@ -30,11 +30,7 @@ func (n *Notifier) Fulfilment() *Fulfilment { return &Fulfilment{n: n} }
 func (f *Fulfilment) Provision(ctx context.Context, req *accessbot.AccessRequest) error {
 	n := f.n
 	return n.do(ctx, req, "fulfilment", func(ctx context.Context) error {
-		cl, team, err := n.tenantClient(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		card, err := n.cards.card(ctx, req, true)
+		cl, team, card, err := n.clientAndCard(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -57,13 +53,7 @@ func (f *Fulfilment) Provision(ctx context.Context, req *accessbot.AccessRequest
 		text, blocks := views.FulfilmentMessage(card, ask)
 		var errs []error
 		for _, id := range owners {
-			_, _, err := n.once(ctx, req.TenantID, deliveryKey(req.ID, "fulfilment", id), func(ctx context.Context) (string, string, error) {
-				ch, err := n.dm(ctx, cl, team, req.TenantID, id)
-				if err != nil {
-					return "", "", err
-				}
-				return cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
-			})
+			_, _, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, "fulfilment", id), id, slackapi.Message{Text: text, Blocks: blocks})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("ask owner %s to fulfil request %s: %w", id, req.ID, err))
 			}

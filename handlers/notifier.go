@@ -210,6 +210,20 @@ func (n *Notifier) tenantClient(ctx context.Context, tenantID string) (ChatAPI, 
 	return cl, ws.TeamID, nil
 }
 
+// clientAndCard is what every notification starts with: the Slack client
+// (and team) of the tenant's workspace and the request's card.
+func (n *Notifier) clientAndCard(ctx context.Context, req *accessbot.AccessRequest) (ChatAPI, string, views.RequestCard, error) {
+	cl, team, err := n.tenantClient(ctx, req.TenantID)
+	if err != nil {
+		return nil, "", views.RequestCard{}, err
+	}
+	card, err := n.cards.card(ctx, req, true)
+	if err != nil {
+		return nil, "", views.RequestCard{}, err
+	}
+	return cl, team, card, nil
+}
+
 // slackID maps a tenant user to their Slack user id by email
 // (users.lookupByEmail), cached in process for IdentityTTL.
 func (n *Notifier) slackID(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User) (string, error) {
@@ -266,6 +280,18 @@ func (n *Notifier) dm(ctx context.Context, cl ChatAPI, teamID, tenantID, userID 
 	return ch, nil
 }
 
+// dmOnce DMs m to a tenant user once per delivery key (a retried job does
+// not post it again) and returns the DM channel and the message ts.
+func (n *Notifier) dmOnce(ctx context.Context, cl ChatAPI, teamID, tenantID, key, userID string, m slackapi.Message) (string, string, error) {
+	return n.once(ctx, tenantID, key, func(ctx context.Context) (string, string, error) {
+		ch, err := n.dm(ctx, cl, teamID, tenantID, userID)
+		if err != nil {
+			return "", "", err
+		}
+		return cl.PostMessage(ctx, ch, m)
+	})
+}
+
 func (n *Notifier) refs(ctx context.Context, req *accessbot.AccessRequest, purpose string) ([]accessbot.MessageRef, error) {
 	all, err := n.st.ListMessageRefs(ctx, req.TenantID, req.ID)
 	if err != nil {
@@ -287,22 +313,13 @@ func (n *Notifier) RequestCreated(ctx context.Context, req *accessbot.AccessRequ
 		if sent, err := n.refs(ctx, req, purposeRequester); err != nil || len(sent) > 0 {
 			return err
 		}
-		cl, team, err := n.tenantClient(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		card, err := n.cards.card(ctx, req, true)
+		cl, team, card, err := n.clientAndCard(ctx, req)
 		if err != nil {
 			return err
 		}
 		text, blocks := views.RequesterMessage(card)
-		ch, ts, err := n.once(ctx, req.TenantID, deliveryKey(req.ID, purposeRequester, req.RequesterID), func(ctx context.Context) (string, string, error) {
-			ch, err := n.dm(ctx, cl, team, req.TenantID, req.RequesterID)
-			if err != nil {
-				return "", "", err
-			}
-			return cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
-		})
+		ch, ts, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, purposeRequester, req.RequesterID), req.RequesterID,
+			slackapi.Message{Text: text, Blocks: blocks})
 		if err != nil {
 			return fmt.Errorf("post confirmation of request %s: %w", req.ID, err)
 		}
@@ -325,11 +342,7 @@ func (n *Notifier) save(ctx context.Context, req *accessbot.AccessRequest, purpo
 // say it escalated, and when.
 func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
 	return n.do(ctx, req, "approval_needed", func(ctx context.Context) error {
-		cl, team, err := n.tenantClient(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		card, err := n.cards.card(ctx, req, true)
+		cl, team, card, err := n.clientAndCard(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -346,13 +359,8 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 			if slices.ContainsFunc(sent, func(r accessbot.MessageRef) bool { return r.UserID == id }) {
 				continue
 			}
-			ch, ts, err := n.once(ctx, req.TenantID, deliveryKey(req.ID, approvalPurpose(level), id), func(ctx context.Context) (string, string, error) {
-				ch, err := n.dm(ctx, cl, team, req.TenantID, id)
-				if err != nil {
-					return "", "", err
-				}
-				return cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
-			})
+			ch, ts, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, approvalPurpose(level), id), id,
+				slackapi.Message{Text: text, Blocks: blocks})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("DM approver %s: %w", id, err))
 				continue
@@ -426,11 +434,7 @@ func (n *Notifier) updateLevel(ctx context.Context, cl ChatAPI, req *accessbot.A
 // decided and when, and tells the requester.
 func (n *Notifier) LevelDecided(ctx context.Context, req *accessbot.AccessRequest, level int, decisions []accessbot.Decision) error {
 	return n.do(ctx, req, "level_decided", func(ctx context.Context) error {
-		cl, _, err := n.tenantClient(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		card, err := n.cards.card(ctx, req, true)
+		cl, _, card, err := n.clientAndCard(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -450,11 +454,7 @@ func (n *Notifier) LevelDecided(ctx context.Context, req *accessbot.AccessReques
 // request also closes the current level's messages.
 func (n *Notifier) RequestFinished(ctx context.Context, req *accessbot.AccessRequest) error {
 	return n.do(ctx, req, "request_finished", func(ctx context.Context) error {
-		cl, _, err := n.tenantClient(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		card, err := n.cards.card(ctx, req, true)
+		cl, _, card, err := n.clientAndCard(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -471,11 +471,7 @@ func (n *Notifier) RequestFinished(ctx context.Context, req *accessbot.AccessReq
 // one when there is none).
 func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
 	return n.do(ctx, req, "remind", func(ctx context.Context) error {
-		cl, team, err := n.tenantClient(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		card, err := n.cards.card(ctx, req, true)
+		cl, team, card, err := n.clientAndCard(ctx, req)
 		if err != nil {
 			return err
 		}
