@@ -175,6 +175,16 @@ func (s *Server) person(id string) (Person, error) {
 	return p, nil
 }
 
+// decodeFrom decodes the body into v, whose user (read after decoding)
+// must be a known person.
+func (s *Server) decodeFrom(r *http.Request, v any, user *string) error {
+	if err := decode(r, v); err != nil {
+		return err
+	}
+	_, err := s.person(*user)
+	return err
+}
+
 // awaitAck waits for the bot's ack of env and returns its payload (nil when
 // the ack carried none).
 func (s *Server) awaitAck(ctx context.Context, env string) (json.RawMessage, error) {
@@ -219,11 +229,7 @@ func commandText(in string) (string, error) {
 
 func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
 	var b commandBody
-	if err := decode(r, &b); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := s.person(b.User); err != nil {
+	if err := s.decodeFrom(r, &b, &b.User); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -248,11 +254,7 @@ type userBody struct {
 
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 	var b userBody
-	if err := decode(r, &b); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := s.person(b.User); err != nil {
+	if err := s.decodeFrom(r, &b, &b.User); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -294,11 +296,7 @@ type actionBody struct {
 
 func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 	var b actionBody
-	if err := decode(r, &b); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := s.person(b.User); err != nil {
+	if err := s.decodeFrom(r, &b, &b.User); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -354,11 +352,7 @@ type suggestBody struct {
 
 func (s *Server) handleSuggest(w http.ResponseWriter, r *http.Request) {
 	var b suggestBody
-	if err := decode(r, &b); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := s.person(b.User); err != nil {
+	if err := s.decodeFrom(r, &b, &b.User); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -388,11 +382,7 @@ type submitBody struct {
 
 func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	var b submitBody
-	if err := decode(r, &b); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := s.person(b.User); err != nil {
+	if err := s.decodeFrom(r, &b, &b.User); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -424,11 +414,7 @@ type closeBody struct {
 
 func (s *Server) handleClose(w http.ResponseWriter, r *http.Request) {
 	var b closeBody
-	if err := decode(r, &b); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if _, err := s.person(b.User); err != nil {
+	if err := s.decodeFrom(r, &b, &b.User); err != nil {
 		s.fail(w, r, err)
 		return
 	}
