@@ -286,19 +286,8 @@ func (h *Requests) submitConnectionForm(ctx context.Context, req *bot.Request) e
 		}
 		return viewErrors(req, errs)
 	}
-	meta2, err := json.Marshal(d)
-	if err != nil {
-		return fmt.Errorf("encode draft: %w", err)
-	}
-	if len([]rune(string(meta2))) > 3000 {
-		return viewErrors(req, map[string]string{views.BlockConnJustification: "Your answers are too long for one request: shorten the description, fields or justification."})
-	}
-	card, err := h.cards.card(ctx, &draft.Request, false)
-	if err != nil {
-		return err
-	}
-	return viewUpdate(req, views.RequestPreview(views.CallbackConnectionPreview, card,
-		views.PreviewInfo{Chain: h.cards.chain(ctx, &draft.Request)}, string(meta2)))
+	return h.showPreview(ctx, req, views.CallbackConnectionPreview, &draft.Request, d,
+		views.BlockConnJustification, "Your answers are too long for one request: shorten the description, fields or justification.")
 }
 
 // submitConnectionPreview creates the previewed connection request.

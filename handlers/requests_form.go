@@ -164,19 +164,25 @@ func (h *Requests) submitRequestForm(ctx context.Context, req *bot.Request) erro
 		}
 		return fmt.Errorf("prepare access request: %w", err)
 	}
+	return h.showPreview(ctx, req, views.CallbackRequestPreview, &draft.Request, d, views.BlockReqJustification, "Please shorten the justification.")
+}
+
+// showPreview turns the form into the preview of r. The form's answers (d)
+// ride along in private_metadata, which holds 3,000 characters: longer
+// answers are refused on block tooLong with msg.
+func (h *Requests) showPreview(ctx context.Context, req *bot.Request, callback string, r *accessbot.AccessRequest, d any, tooLong, msg string) error {
 	meta, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encode draft: %w", err)
 	}
 	if len([]rune(string(meta))) > 3000 {
-		return viewErrors(req, map[string]string{views.BlockReqJustification: "Please shorten the justification."})
+		return viewErrors(req, map[string]string{tooLong: msg})
 	}
-	card, err := h.cards.card(ctx, &draft.Request, false)
+	card, err := h.cards.card(ctx, r, false)
 	if err != nil {
 		return err
 	}
-	return viewUpdate(req, views.RequestPreview(views.CallbackRequestPreview, card,
-		views.PreviewInfo{Chain: h.cards.chain(ctx, &draft.Request)}, string(meta)))
+	return viewUpdate(req, views.RequestPreview(callback, card, views.PreviewInfo{Chain: h.cards.chain(ctx, r)}, string(meta)))
 }
 
 // submitRequestPreview creates the request the preview shows.
