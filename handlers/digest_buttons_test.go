@@ -6,15 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/accessbot/accessbot"
-	"github.com/accessbot/accessbot/bot"
-	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/bot/slackfake"
 	"github.com/accessbot/accessbot/flows/digest"
-	"github.com/accessbot/accessbot/handlers"
-	"github.com/accessbot/accessbot/internal/secrets"
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -39,22 +33,7 @@ func TestDigestButtonsEndToEnd(t *testing.T) {
 	must(t, e.st.CreateUser(ctx, &accessbot.User{TenantID: e.tenant, Email: "bob@acme.test", Name: "Bob", Status: accessbot.UserActive, Role: accessbot.RoleMember}))
 	must(t, e.st.PutAlertSettings(ctx, &store.AlertSettings{TenantID: e.tenant, Channels: []string{"C1"}, AllClear: true, Since: start.Add(-time.Hour)}))
 
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	app, err := bot.NewApp(bot.AppConfig{
-		Store: e.st, AppToken: secrets.Secret(e.fake.AppToken()), BotToken: secrets.Secret(e.team.BotToken),
-		APIURL: e.fake.URL(), Connections: 1, PingInterval: 5 * time.Second, Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{},
-		Register: func(r *bot.Router, id bot.Resolver) error {
-			must(t, handlers.Register(r, handlers.Deps{Identity: id}))
-			return handlers.RegisterDigest(r, handlers.NewDigest(handlers.DigestConfig{Store: e.st, Now: e.now.Now, Log: log}))
-		},
-		Now: e.now.Now, Log: log,
-	})
-	must(t, err)
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
-	must(t, e.fake.WaitForConnections(ctx, 1))
+	startDigestBot(t, ctx, e)
 
 	e.report(t, "terminated_active", accessbot.SeverityCritical, 1)
 	svc := digest.New(e.st, e.notifier(t, 4), digest.Config{Clock: e.now.Now})
@@ -69,24 +48,7 @@ func TestDigestButtonsEndToEnd(t *testing.T) {
 	f := found[0]
 	click := func(user, action string) {
 		t.Helper()
-		env := e.fake.SendInteractive(e.fake.BlockActionOnMessage("T1", user, "C1", alerts[0].TS,
-			slackfake.Action{ActionID: "finding_" + action, BlockID: "digest_actions:" + f.ID, Value: f.ID}))
-		if _, err := e.fake.AwaitAck(ctx, env); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ephemeral := func(user, contains string) {
-		t.Helper()
-		if err := e.fake.WaitFor(ctx, func() bool {
-			for _, m := range e.fake.AllMessages() {
-				if m.Ephemeral && m.Recipient == user && strings.Contains(m.Text, contains) {
-					return true
-				}
-			}
-			return false
-		}); err != nil {
-			t.Fatalf("no answer to %s containing %q", user, contains)
-		}
+		e.clickFinding(t, ctx, user, "C1", alerts[0].TS, action, f.ID)
 	}
 	status := func() accessbot.FindingStatus {
 		cur, err := e.st.GetFinding(ctx, e.tenant, f.ID)
@@ -95,7 +57,7 @@ func TestDigestButtonsEndToEnd(t *testing.T) {
 	}
 
 	click("UBOB", "ack")
-	ephemeral("UBOB", "Only tenant admins")
+	e.waitEphemeral(t, ctx, "UBOB", "Only tenant admins")
 	if s := status(); s != accessbot.FindingOpen {
 		t.Fatalf("member's click changed the finding to %s", s)
 	}
@@ -111,7 +73,7 @@ func TestDigestButtonsEndToEnd(t *testing.T) {
 		t.Fatalf("status %s after acknowledge", s)
 	}
 	click("UADA", "ack")
-	ephemeral("UADA", "already acknowledged by Ada Lovelace")
+	e.waitEphemeral(t, ctx, "UADA", "already acknowledged by Ada Lovelace")
 
 	click("UADA", "resolve")
 	if err := e.fake.WaitFor(ctx, func() bool { return status() == accessbot.FindingResolved }); err != nil {

@@ -2,74 +2,13 @@ package handlers_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/accessbot/accessbot"
-	"github.com/accessbot/accessbot/bot"
-	"github.com/accessbot/accessbot/bot/slackapi"
-	"github.com/accessbot/accessbot/bot/slackfake"
 	"github.com/accessbot/accessbot/flows/digest"
-	"github.com/accessbot/accessbot/handlers"
-	"github.com/accessbot/accessbot/internal/secrets"
 	"github.com/accessbot/accessbot/store"
 )
-
-// startDigestBot runs the real bot (sockets, router, identity) with the
-// digest's item actions routed, until the test ends.
-func startDigestBot(t *testing.T, ctx context.Context, e *digestEnv) {
-	t.Helper()
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	app, err := bot.NewApp(bot.AppConfig{
-		Store: e.st, AppToken: secrets.Secret(e.fake.AppToken()), BotToken: secrets.Secret(e.team.BotToken),
-		APIURL: e.fake.URL(), Connections: 1, PingInterval: 5 * time.Second, Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{},
-		Register: func(r *bot.Router, id bot.Resolver) error {
-			must(t, handlers.Register(r, handlers.Deps{Identity: id}))
-			return handlers.RegisterDigest(r, handlers.NewDigest(handlers.DigestConfig{Store: e.st, Now: e.now.Now, Log: log}))
-		},
-		Now: e.now.Now, Log: log,
-	})
-	must(t, err)
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
-	must(t, e.fake.WaitForConnections(ctx, 1))
-}
-
-// addPeople adds Slack users and tenant users of the same emails.
-func (e *digestEnv) addPeople(t *testing.T, ctx context.Context, people map[string]accessbot.Role) map[string]*accessbot.User {
-	t.Helper()
-	out := map[string]*accessbot.User{}
-	for name, role := range people {
-		email := name + "@acme.test"
-		if _, err := e.fake.AddUser(slackfake.User{ID: "U" + strings.ToUpper(name), TeamID: "T1", Name: name, RealName: name, Email: email}); err != nil {
-			t.Fatal(err)
-		}
-		u := &accessbot.User{TenantID: e.tenant, Email: email, Name: name, Status: accessbot.UserActive, Role: role}
-		must(t, e.st.CreateUser(ctx, u))
-		out[name] = u
-	}
-	return out
-}
-
-// waitEphemeral waits for an ephemeral answer to user containing text.
-func (e *digestEnv) waitEphemeral(t *testing.T, ctx context.Context, user, contains string) {
-	t.Helper()
-	if err := e.fake.WaitFor(ctx, func() bool {
-		for _, m := range e.fake.AllMessages() {
-			if m.Ephemeral && m.Recipient == user && strings.Contains(m.Text, contains) {
-				return true
-			}
-		}
-		return false
-	}); err != nil {
-		t.Fatalf("no answer to %s containing %q", user, contains)
-	}
-}
 
 // TestDigestIdentityFindingOwnersMayAct: on a finding about an identity,
 // the owners of the identity's application may act, as admins may; other
@@ -108,11 +47,7 @@ func TestDigestIdentityFindingOwnersMayAct(t *testing.T) {
 
 	click := func(user, action string) {
 		t.Helper()
-		env := e.fake.SendInteractive(e.fake.BlockActionOnMessage("T1", user, "C1", msg,
-			slackfake.Action{ActionID: "finding_" + action, BlockID: "digest_actions:" + f.ID, Value: f.ID}))
-		if _, err := e.fake.AwaitAck(ctx, env); err != nil {
-			t.Fatal(err)
-		}
+		e.clickFinding(t, ctx, user, "C1", msg, action, f.ID)
 	}
 	status := func() accessbot.FindingStatus {
 		cur, err := e.st.GetFinding(ctx, e.tenant, f.ID)

@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot"
 	"github.com/accessbot/accessbot/bot/blockkit"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/bot/slackfake"
@@ -232,4 +233,68 @@ func severityRank(text string) int {
 		}
 	}
 	return 99
+}
+
+// startDigestBot runs the real bot (sockets, router, identity) with the
+// digest's item actions routed, until the test ends.
+func startDigestBot(t *testing.T, ctx context.Context, e *digestEnv) {
+	t.Helper()
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	app, err := bot.NewApp(bot.AppConfig{
+		Store: e.st, AppToken: secrets.Secret(e.fake.AppToken()), BotToken: secrets.Secret(e.team.BotToken),
+		APIURL: e.fake.URL(), Connections: 1, PingInterval: 5 * time.Second, Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{},
+		Register: func(r *bot.Router, id bot.Resolver) error {
+			must(t, handlers.Register(r, handlers.Deps{Identity: id}))
+			return handlers.RegisterDigest(r, handlers.NewDigest(handlers.DigestConfig{Store: e.st, Now: e.now.Now, Log: log}))
+		},
+		Now: e.now.Now, Log: log,
+	})
+	must(t, err)
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.Run(runCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	must(t, e.fake.WaitForConnections(ctx, 1))
+}
+
+// addPeople adds Slack users and tenant users of the same emails.
+func (e *digestEnv) addPeople(t *testing.T, ctx context.Context, people map[string]accessbot.Role) map[string]*accessbot.User {
+	t.Helper()
+	out := map[string]*accessbot.User{}
+	for name, role := range people {
+		email := name + "@acme.test"
+		if _, err := e.fake.AddUser(slackfake.User{ID: "U" + strings.ToUpper(name), TeamID: "T1", Name: name, RealName: name, Email: email}); err != nil {
+			t.Fatal(err)
+		}
+		u := &accessbot.User{TenantID: e.tenant, Email: email, Name: name, Status: accessbot.UserActive, Role: role}
+		must(t, e.st.CreateUser(ctx, u))
+		out[name] = u
+	}
+	return out
+}
+
+// waitEphemeral waits for an ephemeral answer to user containing text.
+func (e *digestEnv) waitEphemeral(t *testing.T, ctx context.Context, user, contains string) {
+	t.Helper()
+	if err := e.fake.WaitFor(ctx, func() bool {
+		for _, m := range e.fake.AllMessages() {
+			if m.Ephemeral && m.Recipient == user && strings.Contains(m.Text, contains) {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("no answer to %s containing %q", user, contains)
+	}
+}
+
+// clickFinding clicks the item button action ("ack", "resolve") of finding
+// id on the message at ts, as user, and waits for the ack.
+func (e *digestEnv) clickFinding(t *testing.T, ctx context.Context, user, channel, ts, action, id string) {
+	t.Helper()
+	env := e.fake.SendInteractive(e.fake.BlockActionOnMessage("T1", user, channel, ts,
+		slackfake.Action{ActionID: "finding_" + action, BlockID: "digest_actions:" + id, Value: id}))
+	if _, err := e.fake.AwaitAck(ctx, env); err != nil {
+		t.Fatal(err)
+	}
 }

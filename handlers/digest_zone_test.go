@@ -9,13 +9,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
-	"github.com/accessbot/accessbot/bot"
-	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/bot/slackfake"
 	"github.com/accessbot/accessbot/flows/digest"
 	"github.com/accessbot/accessbot/flows/schedule"
-	"github.com/accessbot/accessbot/handlers"
-	"github.com/accessbot/accessbot/internal/secrets"
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -35,26 +31,11 @@ func TestDigestTimesInScheduleZone(t *testing.T) {
 	must(t, e.st.PutAlertSettings(ctx, &store.AlertSettings{TenantID: e.tenant, Channels: []string{"C1"}, AllClear: true, Since: start.Add(-time.Hour)}))
 	must(t, e.st.PutSchedule(ctx, &store.Schedule{TenantID: e.tenant, Job: digest.Job, Cron: "0 9 * * *", TimeZone: "Europe/Berlin", Since: start}))
 
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	app, err := bot.NewApp(bot.AppConfig{
-		Store: e.st, AppToken: secrets.Secret(e.fake.AppToken()), BotToken: secrets.Secret(e.team.BotToken),
-		APIURL: e.fake.URL(), Connections: 1, PingInterval: 5 * time.Second, Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{},
-		Register: func(r *bot.Router, id bot.Resolver) error {
-			must(t, handlers.Register(r, handlers.Deps{Identity: id}))
-			return handlers.RegisterDigest(r, handlers.NewDigest(handlers.DigestConfig{Store: e.st, Now: e.now.Now, Log: log}))
-		},
-		Now: e.now.Now, Log: log,
-	})
-	must(t, err)
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
-	must(t, e.fake.WaitForConnections(ctx, 1))
+	startDigestBot(t, ctx, e)
 
 	e.report(t, "terminated_active", accessbot.SeverityCritical, 1)
 	svc := digest.New(e.st, e.notifier(t, 4), digest.Config{Clock: e.now.Now})
-	sch, err := schedule.New(schedule.Config{Store: e.st, Clock: e.now.Now, Log: log})
+	sch, err := schedule.New(schedule.Config{Store: e.st, Clock: e.now.Now, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 	must(t, err)
 	must(t, sch.Register(digest.Job, svc))
 	sch.Every("critical_alerts", svc.AlertCritical)
@@ -83,11 +64,7 @@ func TestDigestTimesInScheduleZone(t *testing.T) {
 	found, err := e.st.ListFindings(ctx, e.tenant, accessbot.FindingFilter{})
 	must(t, err)
 	e.now.Set(time.Date(2026, 7, 2, 7, 30, 0, 0, time.UTC))
-	env := e.fake.SendInteractive(e.fake.BlockActionOnMessage("T1", "UADA", "C1", alert.TS,
-		slackfake.Action{ActionID: "finding_ack", BlockID: "digest_actions:" + found[0].ID, Value: found[0].ID}))
-	if _, err := e.fake.AwaitAck(ctx, env); err != nil {
-		t.Fatal(err)
-	}
+	e.clickFinding(t, ctx, "UADA", "C1", alert.TS, "ack", found[0].ID)
 	if _, err := e.fake.WaitForMessage(ctx, "C1", func(m slackfake.Message) bool {
 		return m.TS == alert.TS && strings.Contains(string(m.Blocks), "Acknowledged by Ada Lovelace at 2026-07-02 09:30 CEST")
 	}); err != nil {
