@@ -250,11 +250,7 @@ func startDigestBot(t *testing.T, ctx context.Context, e *digestEnv) {
 		Now: e.now.Now, Log: log,
 	})
 	must(t, err)
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
-	must(t, e.fake.WaitForConnections(ctx, 1))
+	runApp(t, ctx, e.fake, app)
 }
 
 // addPeople adds Slack users and tenant users of the same emails.

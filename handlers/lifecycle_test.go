@@ -96,16 +96,7 @@ func startLifecycle(t *testing.T, driver string) *lifecycleEnv {
 	f.mu.Lock()
 	f.clients = app.Clients
 	f.mu.Unlock()
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run returned %v after a clean stop", err)
-		}
-	})
-	must(t, fake.WaitForConnections(ctx, 1))
+	runApp(t, ctx, fake, app)
 	return &lifecycleEnv{fake: fake, st: st, team: team, tenant: tenant, forgets: f, ctx: ctx}
 }
 

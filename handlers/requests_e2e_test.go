@@ -139,7 +139,6 @@ func startRequests(t *testing.T, driver string, policy requests.Policy) *rqEnv {
 	}
 
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
-	runCtx, stop := context.WithCancel(context.Background())
 	// The notifier needs the App's clients, which exist once NewApp returns.
 	var app *bot.App
 	notifier := handlers.NewNotifier(handlers.NotifierConfig{Store: st, Workers: 2, Log: log,
@@ -156,19 +155,7 @@ func startRequests(t *testing.T, driver string, policy requests.Policy) *rqEnv {
 		},
 	})
 	rqMust(t, err)
-	notifier.Start(runCtx)
-	runErr := make(chan error, 1)
-	go func() { runErr <- app.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-runErr; err != nil {
-			t.Errorf("Run returned %v after a clean stop", err)
-		}
-		notifier.Wait()
-	})
-	if err := fake.WaitForConnections(ctx, 1); err != nil {
-		t.Fatalf("bot did not connect: %v", err)
-	}
+	runApp(t, ctx, fake, app, notifier)
 	return e
 }
 
@@ -201,27 +188,7 @@ type responseAction struct {
 // topView waits until user's top modal has callbackID (and contains want) and returns it.
 func (e *rqEnv) topView(user, callbackID string, want ...string) slackfake.View {
 	e.t.Helper()
-	var top slackfake.View
-	err := e.fake.WaitFor(e.ctx, func() bool {
-		vs := e.fake.OpenViews(user)
-		if len(vs) == 0 {
-			return false
-		}
-		top = vs[len(vs)-1]
-		if top.CallbackID != callbackID {
-			return false
-		}
-		for _, w := range want {
-			if !strings.Contains(string(top.JSON), w) {
-				return false
-			}
-		}
-		return true
-	})
-	if err != nil {
-		e.t.Fatalf("%s's top view never became %s with %q; last %s %s", user, callbackID, want, top.CallbackID, top.JSON)
-	}
-	return top
+	return waitTopView(e.t, e.ctx, e.fake, user, callbackID, want...)
 }
 
 // submit sends a view_submission of user's top view and returns the ack.

@@ -126,18 +126,7 @@ func startReviews(t *testing.T, driver string, extra int) *rvEnv {
 		},
 	})
 	must(t, err)
-	runCtx, stop := context.WithCancel(context.Background())
-	runErr := make(chan error, 1)
-	go func() { runErr <- app.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-runErr; err != nil {
-			t.Errorf("Run returned %v after a clean stop", err)
-		}
-	})
-	if err := fake.WaitForConnections(ctx, 1); err != nil {
-		t.Fatalf("bot did not connect: %v", err)
-	}
+	runApp(t, ctx, fake, app)
 	return e
 }
 
@@ -168,27 +157,7 @@ func (e *rvEnv) command(user, text string) rvAck {
 // top waits until user's top modal has callbackID and contains every want.
 func (e *rvEnv) top(user, callbackID string, want ...string) slackfake.View {
 	e.t.Helper()
-	var top slackfake.View
-	err := e.fake.WaitFor(e.ctx, func() bool {
-		vs := e.fake.OpenViews(rvSlack(user))
-		if len(vs) == 0 {
-			return false
-		}
-		top = vs[len(vs)-1]
-		if top.CallbackID != callbackID {
-			return false
-		}
-		for _, w := range want {
-			if !strings.Contains(string(top.JSON), w) {
-				return false
-			}
-		}
-		return true
-	})
-	if err != nil {
-		e.t.Fatalf("%s's top view never became %s with %q; last %s %s", user, callbackID, want, top.CallbackID, top.JSON)
-	}
-	return top
+	return waitTopView(e.t, e.ctx, e.fake, rvSlack(user), callbackID, want...)
 }
 
 // dms lists the DMs to user whose text contains want, once any exist.
