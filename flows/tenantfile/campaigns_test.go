@@ -2,7 +2,6 @@ package tenantfile
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -28,22 +27,7 @@ campaigns:
 `
 
 func campaignSnapshot(t *testing.T, s store.Store) string {
-	t.Helper()
-	ctx := context.Background()
-	tenants, err := s.ListTenants(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]any{}
-	for _, tn := range tenants {
-		defs, err := s.ListCampaignDefinitions(ctx, tn.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[tn.Slug] = defs
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
+	return tenantsJSON(t, s, func(ctx context.Context, id string) (any, error) { return s.ListCampaignDefinitions(ctx, id) })
 }
 
 func TestApplyCampaigns(t *testing.T) {
@@ -112,24 +96,11 @@ func TestBadCampaignRefusedWithLineAndField(t *testing.T) {
 		{"one-off already due", "due: 2027-01-15", "due: 2026-11-25", "due: 2027", "campaigns[1].due: 2026-11-25 is already past"},
 		{"duplicate name", "name: Salesforce clean-up", "name: Quarterly GitLab", "name: Salesforce", `campaigns[1].name: duplicate campaign "Quarterly GitLab"`},
 	}
-	forEachDriver(t, func(t *testing.T, s store.Store) {
-		mustApply(t, s, []byte(base))
-		before := snapshot(t, s) + campaignSnapshot(t, s)
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				src := strings.Replace(base, tc.old, tc.new, 1)
-				src = strings.Replace(src, "name: Acme Analytics\n", "name: Changed\n", 1)
-				_, err := applyYAML(t, s, []byte(src), false)
-				if err == nil || !strings.Contains(err.Error(), tc.want) {
-					t.Fatalf("got error %v\nwant it to contain %q", err, tc.want)
-				}
-				if line := lineOf(tc.at); !strings.Contains(err.Error(), "tenant.yaml:"+itoa(line)+": ") {
-					t.Fatalf("error %q does not name line %d", err, line)
-				}
-				sameSnapshot(t, before, snapshot(t, s)+campaignSnapshot(t, s))
-			})
-		}
-	})
+	var edits []badEdit
+	for _, tc := range cases {
+		edits = append(edits, badEdit{tc.name, tc.old, tc.new, tc.want, lineOf(tc.at)})
+	}
+	refuseEdits(t, base, campaignSnapshot, edits)
 }
 
 // TestPastOneOffCampaign: a new one-off campaign due before the apply's now

@@ -2,6 +2,7 @@ package tenantfile
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -79,26 +80,12 @@ func TestBadReviewSettingsRefusedWithLineAndField(t *testing.T) {
 		{"grace too long", "grace: 1d", "grace: 200d", `reviews.grace: "200d": at most 90d`, 4},
 		{"unknown key", "grace: 1d", "grase: 1d", "reviews.grase: unknown key", 4},
 	}
-	forEachDriver(t, func(t *testing.T, s store.Store) {
-		mustApply(t, s, []byte(base))
-		before := snapshot(t, s)
-		stored := reviewSettings(t, s)
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				src := strings.Replace(base, tc.old, tc.new, 1)
-				src = strings.Replace(src, "name: Acme Analytics\n", "name: Changed\n", 1)
-				_, err := applyYAML(t, s, []byte(src), false)
-				if err == nil || !strings.Contains(err.Error(), tc.want) {
-					t.Fatalf("got error %v\nwant it to contain %q", err, tc.want)
-				}
-				if want := "tenant.yaml:" + itoa(first+tc.line) + ": "; !strings.Contains(err.Error(), want) {
-					t.Fatalf("error %q does not name line %d", err, first+tc.line)
-				}
-				sameSnapshot(t, before, snapshot(t, s))
-				if rs := reviewSettings(t, s); !slices.Equal(rs.RemindDays, stored.RemindDays) || rs.Grace != stored.Grace {
-					t.Fatalf("settings changed to %+v", rs)
-				}
-			})
-		}
-	})
+	var edits []badEdit
+	for _, tc := range cases {
+		edits = append(edits, badEdit{tc.name, tc.old, tc.new, tc.want, first + tc.line})
+	}
+	refuseEdits(t, base, func(t *testing.T, s store.Store) string {
+		rs := reviewSettings(t, s)
+		return fmt.Sprintf("reminder_days %v, grace %v", rs.RemindDays, rs.Grace)
+	}, edits)
 }

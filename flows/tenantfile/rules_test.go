@@ -2,7 +2,6 @@ package tenantfile
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -28,22 +27,7 @@ rules:
 `
 
 func rulesSnapshot(t *testing.T, s store.Store) string {
-	t.Helper()
-	ctx := context.Background()
-	tenants, err := s.ListTenants(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]any{}
-	for _, tn := range tenants {
-		rs, err := s.ListTenantRules(ctx, tn.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[tn.Slug] = rs
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
+	return tenantsJSON(t, s, func(ctx context.Context, id string) (any, error) { return s.ListTenantRules(ctx, id) })
 }
 
 func TestApplyRules(t *testing.T) {
@@ -108,24 +92,11 @@ func TestBadRuleRefusedWithLineAndField(t *testing.T) {
 		{"built-in name", "name: stale-accounts", "name: orphan_identity", `rules[1].name: "orphan_identity" is a built-in rule`},
 		{"bad subject", "subject: identity", "subject: application", `rules[0].subject: "application" is not one of: identity, employee`},
 	}
-	forEachDriver(t, func(t *testing.T, s store.Store) {
-		mustApply(t, s, []byte(base))
-		before := snapshot(t, s) + rulesSnapshot(t, s)
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				src := strings.Replace(base, tc.old, tc.new, 1)
-				src = strings.Replace(src, "name: Acme Analytics\n", "name: Changed\n", 1)
-				_, err := applyYAML(t, s, []byte(src), false)
-				if err == nil || !strings.Contains(err.Error(), tc.want) {
-					t.Fatalf("got error %v\nwant it to contain %q", err, tc.want)
-				}
-				if line := lineOf(tc.old); !strings.Contains(err.Error(), "tenant.yaml:"+itoa(line)+": ") {
-					t.Fatalf("error %q does not name line %d", err, line)
-				}
-				sameSnapshot(t, before, snapshot(t, s)+rulesSnapshot(t, s))
-			})
-		}
-	})
+	var edits []badEdit
+	for _, tc := range cases {
+		edits = append(edits, badEdit{tc.name, tc.old, tc.new, tc.want, lineOf(tc.old)})
+	}
+	refuseEdits(t, base, rulesSnapshot, edits)
 }
 
 // TestDeletedRuleResolvesItsFindings: a rule dropped from the file takes its

@@ -21,23 +21,11 @@ schedules:
 
 // scheduleSnapshot is the schedules and alert settings of every tenant.
 func scheduleSnapshot(t *testing.T, s store.Store) string {
-	t.Helper()
-	ctx := context.Background()
-	tenants, err := s.ListTenants(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]any{}
-	for _, tn := range tenants {
-		sc, err := s.ListSchedules(ctx, tn.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, _ := s.GetAlertSettings(ctx, tn.ID)
-		out[tn.Slug] = []any{sc, a}
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
+	return tenantsJSON(t, s, func(ctx context.Context, id string) (any, error) {
+		sc, err := s.ListSchedules(ctx, id)
+		a, _ := s.GetAlertSettings(ctx, id)
+		return []any{sc, a}, err
+	})
 }
 
 func TestApplySchedulesAndAlerts(t *testing.T) {
@@ -111,28 +99,15 @@ func TestBadScheduleRefusedWithLineAndField(t *testing.T) {
 			}
 		}
 	}
-	forEachDriver(t, func(t *testing.T, s store.Store) {
-		mustApply(t, s, []byte(base))
-		before := snapshot(t, s) + scheduleSnapshot(t, s)
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				src := strings.Replace(base, tc.old, tc.new, 1)
-				src = strings.Replace(src, "name: Acme Analytics\n", "name: Changed\n", 1)
-				_, err := applyYAML(t, s, []byte(src), false)
-				if err == nil || !strings.Contains(err.Error(), tc.want) {
-					t.Fatalf("got error %v\nwant it to contain %q", err, tc.want)
-				}
-				key := strings.SplitN(tc.old, " ", 2)[0]
-				if key == "C0SECOPS02" {
-					key = "channels:"
-				}
-				if line := lineOf[key]; !strings.Contains(err.Error(), "tenant.yaml:"+itoa(line)+": ") {
-					t.Fatalf("error %q does not name line %d", err, line)
-				}
-				sameSnapshot(t, before, snapshot(t, s)+scheduleSnapshot(t, s))
-			})
+	var edits []badEdit
+	for _, tc := range cases {
+		key := strings.SplitN(tc.old, " ", 2)[0]
+		if key == "C0SECOPS02" {
+			key = "channels:"
 		}
-	})
+		edits = append(edits, badEdit{tc.name, tc.old, tc.new, tc.want, lineOf[key]})
+	}
+	refuseEdits(t, base, scheduleSnapshot, edits)
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
