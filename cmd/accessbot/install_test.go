@@ -7,16 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/slackfake"
-	"github.com/accessbot/accessbot/store/backend"
 )
 
 const (
@@ -36,23 +31,7 @@ func oauthEnv(t *testing.T) (*slackfake.Server, map[string]string, string) {
 	if _, err := fake.AddUser(slackfake.User{ID: "UADA", TeamID: "T1", Name: "ada", Email: "ada@acme.test"}); err != nil {
 		t.Fatal(err)
 	}
-	dsn := "file:" + filepath.Join(t.TempDir(), "oauth.db")
-	ctx := context.Background()
-	st, err := backend.Open(ctx, "sqlite", dsn, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tenant := &accessbot.Tenant{Slug: "acme", Name: "Acme Corp"}
-	if err := st.CreateTenant(ctx, tenant); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateUser(ctx, &accessbot.User{TenantID: tenant.ID, Email: "ada@acme.test", Name: "Ada",
-		Status: accessbot.UserActive, Role: accessbot.RoleMember}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dsn := acmeStore(t, "oauth.db")
 	return fake, map[string]string{
 		"ACCESSBOT_HTTP_LISTEN":         "127.0.0.1:0",
 		"ACCESSBOT_HTTP_PUBLIC_URL":     "https://accessbot.test",
@@ -166,10 +145,7 @@ func TestInstallLinkThenOAuthInstall(t *testing.T) {
 	}
 	stop()
 
-	st, err := backend.Open(context.Background(), "sqlite", dsn, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openSQLite(t, dsn)
 	defer st.Close()
 	tn, err := st.GetTenantBySlug(ctx, "acme")
 	if err != nil {
@@ -265,18 +241,8 @@ func TestSingleWorkspaceAndOAuthCoexist(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	st, err := backend.Open(ctx, "sqlite", dsn, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	beta := &accessbot.Tenant{Slug: "beta", Name: "Beta GmbH"}
-	if err := st.CreateTenant(ctx, beta); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateUser(ctx, &accessbot.User{TenantID: beta.ID, Email: "bob@beta.test", Name: "Bob",
-		Status: accessbot.UserActive, Role: accessbot.RoleMember}); err != nil {
-		t.Fatal(err)
-	}
+	st := openSQLite(t, dsn)
+	addTenant(t, st, "beta", "Beta GmbH", "bob@beta.test", "Bob")
 	st.Close()
 	env["ACCESSBOT_SLACK_BOT_TOKEN"] = t1.BotToken
 	env["ACCESSBOT_SLACK_TENANT"] = "acme"

@@ -13,8 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/internal/config"
 	"github.com/accessbot/accessbot/internal/testenv"
+	"github.com/accessbot/accessbot/store"
 	"github.com/accessbot/accessbot/store/backend"
 	"github.com/accessbot/accessbot/store/storetest"
 )
@@ -260,4 +264,43 @@ func TestBuildVersionDefaults(t *testing.T) {
 	if v == "" || c == "" {
 		t.Fatalf("buildVersion() = %q, %q", v, c)
 	}
+}
+
+// openSQLite opens (and migrates) the sqlite store at dsn, for a test to
+// set up or inspect; the caller closes it.
+func openSQLite(t *testing.T, dsn string) store.Store {
+	t.Helper()
+	st, err := backend.Open(context.Background(), "sqlite", dsn, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// addTenant creates tenant slug with one active member (email, name).
+func addTenant(t *testing.T, st store.Store, slug, name, email, userName string) *accessbot.Tenant {
+	t.Helper()
+	ctx := context.Background()
+	tenant := &accessbot.Tenant{Slug: slug, Name: name}
+	if err := st.CreateTenant(ctx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateUser(ctx, &accessbot.User{TenantID: tenant.ID, Email: email, Name: userName,
+		Status: accessbot.UserActive, Role: accessbot.RoleMember}); err != nil {
+		t.Fatal(err)
+	}
+	return tenant
+}
+
+// acmeStore makes a sqlite file (file, in a temp dir) holding tenant "acme"
+// with member ada, and returns its DSN.
+func acmeStore(t *testing.T, file string) string {
+	t.Helper()
+	dsn := "file:" + filepath.Join(t.TempDir(), file)
+	st := openSQLite(t, dsn)
+	addTenant(t, st, "acme", "Acme Corp", "ada@acme.test", "Ada")
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dsn
 }

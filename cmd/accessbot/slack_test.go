@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/slackfake"
-	"github.com/accessbot/accessbot/store/backend"
 )
 
 // slackEnv starts a fake Slack with workspace T1 (users ada and eve) and a
@@ -29,23 +25,7 @@ func slackEnv(t *testing.T) (*slackfake.Server, slackfake.Team, map[string]strin
 			t.Fatal(err)
 		}
 	}
-	dsn := "file:" + filepath.Join(t.TempDir(), "slack.db")
-	ctx := context.Background()
-	st, err := backend.Open(ctx, "sqlite", dsn, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tenant := &accessbot.Tenant{Slug: "acme", Name: "Acme Corp"}
-	if err := st.CreateTenant(ctx, tenant); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateUser(ctx, &accessbot.User{TenantID: tenant.ID, Email: "ada@acme.test", Name: "Ada",
-		Status: accessbot.UserActive, Role: accessbot.RoleMember}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dsn := acmeStore(t, "slack.db")
 	return fake, team, map[string]string{
 		"ACCESSBOT_HTTP_LISTEN":     "127.0.0.1:0",
 		"ACCESSBOT_STORE_DSN":       dsn,
@@ -91,10 +71,7 @@ func TestRunAgainstFakeSlack(t *testing.T) {
 	}
 	stop()
 
-	st, err := backend.Open(context.Background(), "sqlite", dsn, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openSQLite(t, dsn)
 	defer st.Close()
 	ws, err := st.WorkspaceByTeam(context.Background(), "T1")
 	if err != nil || ws.TeamName != "Acme" {
@@ -113,10 +90,7 @@ func TestRunSlackRefusals(t *testing.T) {
 	t.Run("workspace bound to another tenant", func(t *testing.T) {
 		_, _, env, dsn := slackEnv(t)
 		ctx := context.Background()
-		st, err := backend.Open(ctx, "sqlite", dsn, zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := openSQLite(t, dsn)
 		other := &accessbot.Tenant{Slug: "other", Name: "Other"}
 		if err := st.CreateTenant(ctx, other); err != nil {
 			t.Fatal(err)
@@ -126,7 +100,7 @@ func TestRunSlackRefusals(t *testing.T) {
 		}
 		st.Close()
 		m, _, _ := testMain(env)
-		err = m.Run(ctx, []string{"run"})
+		err := m.Run(ctx, []string{"run"})
 		if err == nil || !strings.Contains(err.Error(), "already bound to another tenant") {
 			t.Fatalf("run = %v, want a refused binding", err)
 		}
