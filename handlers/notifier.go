@@ -59,6 +59,8 @@ func SlackChatClients(c *slackapi.Clients) ChatClients {
 // NotifierStore is what the notifier reads and writes.
 type NotifierStore interface {
 	cardStore
+	// GetRequest re-reads a request right before its messages are written (see sync).
+	GetRequest(ctx context.Context, tenantID, id string) (*accessbot.AccessRequest, error)
 	WorkspaceByTenant(ctx context.Context, tenantID string) (*accessbot.Workspace, error)
 	ListUsers(ctx context.Context, tenantID string) ([]accessbot.User, error) // admins, for Fulfilment
 	SaveMessageRef(ctx context.Context, m *accessbot.MessageRef) error
@@ -339,15 +341,24 @@ func (n *Notifier) save(ctx context.Context, req *accessbot.AccessRequest, purpo
 // and tells the requester who has it now. A retry skips the approvers whose
 // message for this level was already sent. On escalation (approverIDs are
 // the admins added) every earlier copy of the level's message is updated to
-// say it escalated, and when.
+// say it escalated, and when. Everything is rendered from the request as
+// stored right before the posts, and checked again after them (sync), so a
+// decision landing meanwhile is what every copy ends up showing.
 func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
 	return n.do(ctx, req, "approval_needed", func(ctx context.Context) error {
-		cl, team, card, err := n.clientAndCard(ctx, req)
+		cl, team, err := n.tenantClient(ctx, req.TenantID)
 		if err != nil {
 			return err
 		}
-		st := views.LevelState{Level: level, Closed: requests.LevelClosed(req, level), Decisions: decisionsAt(card.Decisions, level)}
-		text, blocks := views.ApprovalMessage(card, st)
+		v, err := n.current(ctx, req, approvalView(level))
+		if err != nil {
+			return err
+		}
+		if requests.LevelClosed(v.req, level) {
+			// Decided or ended since the job read it: that change's own job
+			// updates the level's copies; asking now would post dead buttons.
+			return nil
+		}
 		sent, err := n.refs(ctx, req, approvalPurpose(level))
 		if err != nil {
 			return err
@@ -359,15 +370,14 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 			if slices.ContainsFunc(sent, func(r accessbot.MessageRef) bool { return r.UserID == id }) {
 				continue
 			}
-			ch, ts, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, approvalPurpose(level), id), id,
-				slackapi.Message{Text: text, Blocks: blocks})
+			ch, ts, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, approvalPurpose(level), id), id, v.msg)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("DM approver %s: %w", id, err))
 				continue
 			}
 			errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, ch, ts))
 		}
-		escalated := req.EscalatedAt != nil && level == req.Level
+		escalated := v.req.EscalatedAt != nil && level == v.req.Level
 		what := "waiting:L" + strconv.Itoa(level)
 		if escalated {
 			what = "escalated:L" + strconv.Itoa(level)
@@ -377,12 +387,13 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 				if slices.Contains(approverIDs, r.UserID) {
 					continue
 				}
-				if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
+				if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, v.msg); err != nil {
 					errs = append(errs, fmt.Errorf("mark approval message %s/%s of %s escalated: %w", r.ChannelID, r.TS, req.ID, err))
 				}
 			}
 		}
-		errs = append(errs, n.tellRequester(ctx, cl, req, card, what, views.WaitingText(card, names, escalated)))
+		errs = append(errs, n.sync(ctx, cl, req, approvalPurpose(level), approvalView(level), v.key))
+		errs = append(errs, n.tellRequester(ctx, cl, req, v.card, what, views.WaitingText(v.card, names, escalated)))
 		return errors.Join(errs...)
 	})
 }
@@ -399,7 +410,6 @@ func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot
 		return fmt.Errorf("request %s has no confirmation message to reply to", req.ID)
 	}
 	var errs []error
-	text, blocks := views.RequesterMessage(card)
 	for _, r := range refs {
 		_, _, err := n.once(ctx, req.TenantID, deliveryKey(req.ID, what, r.UserID+"@"+r.ChannelID), func(ctx context.Context) (string, string, error) {
 			return cl.PostMessage(ctx, r.ChannelID, slackapi.Message{Text: say, ThreadTS: r.TS})
@@ -407,26 +417,8 @@ func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reply to requester of %s: %w", req.ID, err))
 		}
-		if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
-			errs = append(errs, fmt.Errorf("update confirmation of %s: %w", req.ID, err))
-		}
 	}
-	return errors.Join(errs...)
-}
-
-// updateLevel rewrites every approver's copy of level's message.
-func (n *Notifier) updateLevel(ctx context.Context, cl ChatAPI, req *accessbot.AccessRequest, card views.RequestCard, st views.LevelState) error {
-	refs, err := n.refs(ctx, req, approvalPurpose(st.Level))
-	if err != nil {
-		return err
-	}
-	text, blocks := views.ApprovalMessage(card, st)
-	var errs []error
-	for _, r := range refs {
-		if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
-			errs = append(errs, fmt.Errorf("update approval message %s/%s of %s: %w", r.ChannelID, r.TS, req.ID, err))
-		}
-	}
+	errs = append(errs, n.sync(ctx, cl, req, purposeRequester, requesterView, ""))
 	return errors.Join(errs...)
 }
 
@@ -439,8 +431,7 @@ func (n *Notifier) LevelDecided(ctx context.Context, req *accessbot.AccessReques
 			return err
 		}
 		closed := requests.LevelClosed(req, level)
-		lines := decisionsAt(card.Decisions, level)
-		errs := []error{n.updateLevel(ctx, cl, req, card, views.LevelState{Level: level, Closed: closed, Decisions: lines})}
+		errs := []error{n.sync(ctx, cl, req, approvalPurpose(level), approvalView(level), "")}
 		if len(decisions) > 0 {
 			last := decisions[len(decisions)-1]
 			line := views.DecisionLine{Level: level, By: n.cards.name(ctx, req.TenantID, last.ApproverID), Decision: last.Decision, Reason: last.Reason, At: last.DecidedAt}
@@ -460,7 +451,7 @@ func (n *Notifier) RequestFinished(ctx context.Context, req *accessbot.AccessReq
 		}
 		var errs []error
 		if req.Status == accessbot.StatusCancelled || req.Status == accessbot.StatusExpired {
-			errs = append(errs, n.updateLevel(ctx, cl, req, card, views.LevelState{Level: req.Level, Closed: true, Decisions: decisionsAt(card.Decisions, req.Level)}))
+			errs = append(errs, n.sync(ctx, cl, req, approvalPurpose(req.Level), approvalView(req.Level), ""))
 		}
 		errs = append(errs, n.tellRequester(ctx, cl, req, card, "finished:"+string(req.Status), views.FinishedText(card)))
 		return errors.Join(errs...)
@@ -468,18 +459,26 @@ func (n *Notifier) RequestFinished(ctx context.Context, req *accessbot.AccessReq
 }
 
 // Remind nudges approvers in the thread of their approval message (or a new
-// one when there is none).
+// one when there is none), unless the level closed since the job read it.
 func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
 	return n.do(ctx, req, "remind", func(ctx context.Context) error {
-		cl, team, card, err := n.clientAndCard(ctx, req)
+		cl, team, err := n.tenantClient(ctx, req.TenantID)
 		if err != nil {
 			return err
+		}
+		v, err := n.current(ctx, req, approvalView(level))
+		if err != nil {
+			return err
+		}
+		if requests.LevelClosed(v.req, level) {
+			return nil
 		}
 		refs, err := n.refs(ctx, req, approvalPurpose(level))
 		if err != nil {
 			return err
 		}
 		var errs []error
+		posted := false
 		for _, id := range approverIDs {
 			ch, thread := "", ""
 			for _, r := range refs {
@@ -495,9 +494,8 @@ func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, lev
 			}
 			key := deliveryKey(req.ID, "remind:L"+strconv.Itoa(level), id)
 			if thread == "" {
-				text, blocks := views.ApprovalMessage(card, views.LevelState{Level: level, Decisions: decisionsAt(card.Decisions, level)})
 				c, ts, err := n.once(ctx, req.TenantID, key, func(ctx context.Context) (string, string, error) {
-					return cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(card) + " " + text, Blocks: blocks})
+					return cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(v.card) + " " + v.msg.Text, Blocks: v.msg.Blocks})
 				})
 				if err != nil {
 					errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
@@ -505,14 +503,19 @@ func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, lev
 				}
 				// Saved after once, so a retry saves it even if this save failed.
 				errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, c, ts))
+				posted = true
 				continue
 			}
 			_, _, err := n.once(ctx, req.TenantID, key, func(ctx context.Context) (string, string, error) {
-				return cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(card), ThreadTS: thread})
+				return cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(v.card), ThreadTS: thread})
 			})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
 			}
+		}
+		if posted {
+			// A decision landing while the new copy was posted shows on it too.
+			errs = append(errs, n.sync(ctx, cl, req, approvalPurpose(level), approvalView(level), v.key))
 		}
 		return errors.Join(errs...)
 	})

@@ -1,0 +1,105 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/slackapi"
+	"github.com/accessbot/accessbot/flows/requests"
+	"github.com/accessbot/accessbot/handlers/views"
+)
+
+// Notification jobs of one request run concurrently (River works jobs in
+// parallel, and across replicas), so a job may read the request, lose the
+// CPU, and write a message after the job of a later change (a decision, an
+// escalation, the request ending) already wrote the newer state. Rather than
+// serialize jobs, every write of a request's standing messages (approval
+// copies, the requester's confirmation) is rendered from the request as
+// stored right before it and re-checked right after it: see sync.
+
+// maxSyncRounds bounds sync; a request changes a handful of times at most
+// while a job writes, and a job that still finds it moving fails and is retried.
+const maxSyncRounds = 4
+
+// renderer renders one standing message of a request from its stored state.
+type renderer func(req *accessbot.AccessRequest, card views.RequestCard) (string, []slack.Block)
+
+// approvalView renders level's approval message: buttons while the level
+// is open, who decided (or how it ended) once closed.
+func approvalView(level int) renderer {
+	return func(req *accessbot.AccessRequest, card views.RequestCard) (string, []slack.Block) {
+		return views.ApprovalMessage(card, views.LevelState{Level: level, Closed: requests.LevelClosed(req, level),
+			Decisions: decisionsAt(card.Decisions, level)})
+	}
+}
+
+// requesterView renders the requester's confirmation.
+func requesterView(_ *accessbot.AccessRequest, card views.RequestCard) (string, []slack.Block) {
+	return views.RequesterMessage(card)
+}
+
+// view is a message rendered from the request as stored when it was read.
+type view struct {
+	req  *accessbot.AccessRequest
+	card views.RequestCard
+	msg  slackapi.Message
+	key  string // the rendered text and blocks: equal keys show the same thing
+}
+
+// current re-reads req (and its decisions) and renders it.
+func (n *Notifier) current(ctx context.Context, req *accessbot.AccessRequest, render renderer) (view, error) {
+	cur, err := n.st.GetRequest(ctx, req.TenantID, req.ID)
+	if err != nil {
+		return view{}, fmt.Errorf("re-read request %s: %w", req.ID, err)
+	}
+	card, err := n.cards.card(ctx, cur, true)
+	if err != nil {
+		return view{}, err
+	}
+	text, blocks := render(cur, card)
+	b, err := json.Marshal(blocks)
+	if err != nil {
+		return view{}, fmt.Errorf("render message of request %s: %w", req.ID, err)
+	}
+	return view{req: cur, card: card, msg: slackapi.Message{Text: text, Blocks: blocks}, key: text + "\x00" + string(b)}, nil
+}
+
+// sync makes every message of req with purpose show what render makes of
+// the request as stored now. shown is the key of what they show already
+// (what the caller just posted; "" when unknown). It re-reads after each
+// round of chat.update and stops when nothing changed in between: a change
+// committed before that re-read is written here, and one committed after it
+// is written by that change's own job, which runs later and lists the
+// messages saved before. So whichever order concurrent jobs interleave in,
+// the last write of every copy shows the current state.
+func (n *Notifier) sync(ctx context.Context, cl ChatAPI, req *accessbot.AccessRequest, purpose string, render renderer, shown string) error {
+	for range maxSyncRounds {
+		v, err := n.current(ctx, req, render)
+		if err != nil {
+			return err
+		}
+		if v.key == shown {
+			return nil
+		}
+		refs, err := n.refs(ctx, req, purpose)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, r := range refs {
+			if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, v.msg); err != nil {
+				errs = append(errs, fmt.Errorf("update %s message %s/%s of %s: %w", purpose, r.ChannelID, r.TS, req.ID, err))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		shown = v.key
+	}
+	return fmt.Errorf("update %s messages of request %s: it kept changing meanwhile (%d rounds); retry", purpose, req.ID, maxSyncRounds)
+}
