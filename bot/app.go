@@ -47,8 +47,10 @@ type AppConfig struct {
 
 	AckDeadline time.Duration // 0: DefaultAckDeadline
 	Workers     int           // async workers; 0: DefaultWorkers
-	Now         func() time.Time
-	Log         zerolog.Logger
+	// ShutdownGrace bounds the drain of acked work at shutdown; 0: DefaultShutdownGrace.
+	ShutdownGrace time.Duration
+	Now           func() time.Time
+	Log           zerolog.Logger
 }
 
 // App is the assembled Slack runtime.
@@ -85,7 +87,8 @@ func NewApp(cfg AppConfig) (*App, error) {
 	}
 	d, err := NewDispatcher(DispatcherConfig{
 		Router: r, Resolver: id, Clients: SlackAPIClients(clients), Deduper: dedupe,
-		AckDeadline: cfg.AckDeadline, Workers: cfg.Workers, HTTPClient: cfg.HTTPClient, Log: cfg.Log,
+		AckDeadline: cfg.AckDeadline, Workers: cfg.Workers, ShutdownGrace: cfg.ShutdownGrace,
+		HTTPClient: cfg.HTTPClient, Log: cfg.Log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new slack app: %w", err)

@@ -35,6 +35,9 @@ const (
 	// it an acked envelope's work is dropped with an error and a busy answer.
 	DefaultQueue   = 10000
 	DefaultMaxSync = 512
+	// DefaultShutdownGrace bounds how long queued and running async work may
+	// take to finish once shutdown starts (a deploy's SIGTERM).
+	DefaultShutdownGrace = 10 * time.Second
 	// busyReplies bounds the goroutines posting busy answers for dropped work.
 	busyReplies = 32
 )
@@ -65,6 +68,9 @@ type DispatcherConfig struct {
 	Workers        int // async worker pool size
 	Queue          int // async jobs that may wait for a worker
 	MaxSync        int // concurrent synchronous handlers
+	// ShutdownGrace bounds the drain at shutdown: acked work still queued or
+	// running gets this long to finish, then the rest is dropped and counted.
+	ShutdownGrace time.Duration
 	// HelpCommand names the command in "try ... help" answers (default /access).
 	HelpCommand string
 	HTTPClient  *http.Client // for response_url posts
@@ -84,6 +90,9 @@ type Dispatcher struct {
 	answers *answers
 	wg      sync.WaitGroup // workers, in-flight sync handlers and busy answers
 	start   sync.Once
+	// hardStop ends async handlers' contexts when the shutdown grace is over.
+	hardStop context.Context
+	stopNow  context.CancelFunc
 
 	running, dropped, busy atomic.Int64
 }
@@ -133,29 +142,37 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	defInt(&cfg.Workers, DefaultWorkers)
 	defInt(&cfg.Queue, DefaultQueue)
 	defInt(&cfg.MaxSync, DefaultMaxSync)
+	def(&cfg.ShutdownGrace, DefaultShutdownGrace)
 	if cfg.HelpCommand == "" {
 		cfg.HelpCommand = "/access"
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	hardStop, stopNow := context.WithCancel(context.Background())
 	return &Dispatcher{
-		cfg:     cfg,
-		log:     cfg.Log,
-		resp:    &responder{http: cfg.HTTPClient},
-		queue:   newWorkQueue(cfg.Queue),
-		syncSem: make(chan struct{}, cfg.MaxSync),
-		busySem: make(chan struct{}, busyReplies),
-		answers: newAnswers(1000, 10*time.Minute),
+		hardStop: hardStop,
+		stopNow:  stopNow,
+		cfg:      cfg,
+		log:      cfg.Log,
+		resp:     &responder{http: cfg.HTTPClient},
+		queue:    newWorkQueue(cfg.Queue),
+		syncSem:  make(chan struct{}, cfg.MaxSync),
+		busySem:  make(chan struct{}, busyReplies),
+		answers:  newAnswers(1000, 10*time.Minute),
 	}, nil
 }
 
-// Start runs the worker pool until ctx ends. Calling it again does nothing.
+// Start runs the worker pool. When ctx ends no more work is queued, and the
+// workers finish what is queued and running for up to ShutdownGrace; then
+// the work left is dropped, logged and counted, and running handlers' contexts
+// end. Calling Start again does nothing.
 func (d *Dispatcher) Start(ctx context.Context) {
 	d.start.Do(func() {
+		var workers sync.WaitGroup
 		for range d.cfg.Workers {
-			d.wg.Go(func() {
-				d.queue.work(ctx, func(job func()) {
+			workers.Go(func() {
+				d.queue.work(d.hardStop, func(job func()) {
 					d.running.Add(1)
 					defer d.running.Add(-1)
 					job()
@@ -164,8 +181,29 @@ func (d *Dispatcher) Start(ctx context.Context) {
 		}
 		d.wg.Go(func() {
 			<-ctx.Done()
-			if n := d.queue.len(); n > 0 {
-				d.log.Warn().Int("jobs", n).Msg("shutting down with acked envelopes' work still queued; it is not done")
+			d.queue.close()
+			queued, running := d.queue.len(), d.running.Load()
+			if queued > 0 || running > 0 {
+				d.log.Info().Int("queued", queued).Int64("running", running).Dur("grace", d.cfg.ShutdownGrace).
+					Msg("shutting down: finishing acked envelopes' work")
+			}
+			done := make(chan struct{})
+			go func() { workers.Wait(); close(done) }()
+			timer := time.NewTimer(d.cfg.ShutdownGrace)
+			defer timer.Stop()
+			select {
+			case <-done:
+			case <-timer.C:
+				if n := d.running.Load(); n > 0 {
+					d.log.Warn().Int64("jobs", n).Dur("grace", d.cfg.ShutdownGrace).Msg("shutdown grace over: cancelling running handlers")
+				}
+			}
+			d.stopNow()
+			<-done
+			if n := d.queue.drop(); n > 0 {
+				d.dropped.Add(int64(n))
+				d.log.Warn().Int("jobs", n).Dur("grace", d.cfg.ShutdownGrace).
+					Msg("shutting down with acked envelopes' work still queued after the grace period; it is not done")
 			}
 		})
 	})
@@ -285,6 +323,7 @@ func (d *Dispatcher) async(ctx context.Context, team, responseURL string, log ze
 	job := func() {
 		hctx, cancel := d.handlerCtx(ctx)
 		defer cancel()
+		defer context.AfterFunc(d.hardStop, cancel)() // past the shutdown grace
 		fn(hctx)
 	}
 	if d.queue.put(team, job) {

@@ -77,7 +77,9 @@ func NewManager(cfg ManagerConfig, d *Dispatcher, log zerolog.Logger) (*Manager,
 func (m *Manager) Connected() int { return int(m.connected.Load()) }
 
 // Run connects and serves until ctx ends (returning nil) or Slack rejects the
-// token (returning an error wrapping ErrSlackAuth).
+// token (returning an error wrapping ErrSlackAuth). When ctx ends the sockets
+// close and no envelope is read any more, then Run waits for the dispatcher
+// to finish acked work (see DispatcherConfig.ShutdownGrace).
 func (m *Manager) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -137,6 +139,11 @@ func (m *Manager) fatal(conn int, err error) error {
 // Slack's pings go unseen until the connection is dropped. Envelopes go to
 // the dispatcher (which acks at once and never blocks), the rest are logged.
 func (m *Manager) drain(ctx context.Context, sm *socketmode.Client, log zerolog.Logger) {
+	m.drainEvents(ctx, sm.Events, sm, log)
+}
+
+// drainEvents is drain over a client's event channel and acker.
+func (m *Manager) drainEvents(ctx context.Context, events <-chan socketmode.Event, sm Acker, log zerolog.Logger) {
 	up := false
 	setUp := func(v bool) {
 		if v != up {
@@ -153,7 +160,12 @@ func (m *Manager) drain(ctx context.Context, sm *socketmode.Client, log zerolog.
 		select {
 		case <-ctx.Done():
 			return
-		case evt := <-sm.Events:
+		case evt := <-events:
+			if ctx.Err() != nil {
+				// Shutting down: leave it unacked so Slack redelivers it
+				// to another replica rather than racing the drain.
+				return
+			}
 			switch evt.Type {
 			case socketmode.EventTypeConnecting:
 				setUp(false)

@@ -18,6 +18,9 @@ type workQueue struct {
 	n     int        // jobs waiting
 	limit int
 	ready chan struct{} // a wake-up for one idle worker
+	// closed: put refuses and workers return once nothing waits (shutdown drain).
+	closed  bool
+	closing chan struct{}
 }
 
 type jobList struct {
@@ -26,14 +29,14 @@ type jobList struct {
 }
 
 func newWorkQueue(limit int) *workQueue {
-	return &workQueue{byKey: map[string]*jobList{}, limit: limit, ready: make(chan struct{}, 1)}
+	return &workQueue{byKey: map[string]*jobList{}, limit: limit, ready: make(chan struct{}, 1), closing: make(chan struct{})}
 }
 
 // put queues job under key (a workspace id; "" when unknown). It reports
-// false, keeping nothing, when limit jobs are already waiting.
+// false, keeping nothing, when limit jobs are already waiting or the queue is closed.
 func (q *workQueue) put(key string, job func()) bool {
 	q.mu.Lock()
-	if q.n >= q.limit {
+	if q.n >= q.limit || q.closed {
 		q.mu.Unlock()
 		return false
 	}
@@ -92,16 +95,46 @@ func (q *workQueue) len() int {
 	return q.n
 }
 
-// work runs jobs until ctx ends; jobs still waiting then are abandoned.
+// close refuses further jobs; workers finish what waits, then return.
+func (q *workQueue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.closing)
+	}
+}
+
+// drop empties the queue, returning how many jobs were abandoned.
+func (q *workQueue) drop() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := q.n
+	q.byKey, q.ring, q.n = map[string]*jobList{}, nil, 0
+	return n
+}
+
+// work runs jobs until ctx ends, or until the queue is closed and empty;
+// jobs still waiting when ctx ends are abandoned.
 func (q *workQueue) work(ctx context.Context, run func(job func())) {
 	for ctx.Err() == nil {
 		if job := q.take(); job != nil {
 			run(job)
 			continue
 		}
+		q.mu.Lock()
+		closed, empty := q.closed, q.n == 0
+		q.mu.Unlock()
+		if closed && empty {
+			return
+		}
+		if closed {
+			continue // a job came in between take and close
+		}
 		select {
 		case <-ctx.Done():
 		case <-q.ready:
+		case <-q.closing:
 		}
 	}
 }
