@@ -41,7 +41,21 @@ type CampaignDefinition struct {
 	DueAfter  time.Duration
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Source is who manages the definition: the tenant file ("" reads as
+	// CampaignSourceFile) or Slack; apply deletes only file-sourced ones.
+	Source CampaignSource
 }
+
+// CampaignSource records where a campaign definition came from.
+type CampaignSource string
+
+const (
+	CampaignSourceFile  CampaignSource = "file"
+	CampaignSourceSlack CampaignSource = "slack"
+)
+
+// FromSlack reports whether the definition was started from Slack.
+func (d *CampaignDefinition) FromSlack() bool { return d.Source == CampaignSourceSlack }
 
 type CampaignStatus string
 

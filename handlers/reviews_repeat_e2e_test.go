@@ -76,7 +76,7 @@ func testE2EReviewRepeat(t *testing.T, driver string) {
 	}
 	defs, camps := stored()
 	if len(defs) != 1 || defs[0].Name != "Monthly GitLab" || defs[0].Cron != "0 9 1 * *" || defs[0].TimeZone != "UTC" ||
-		defs[0].DueAfter != 29*24*time.Hour || len(defs[0].Scope.AppIDs) != 1 || defs[0].Scope.AppIDs[0] != e.gitlab.ID {
+		defs[0].DueAfter != 29*24*time.Hour || len(defs[0].Scope.AppIDs) != 1 || defs[0].Scope.AppIDs[0] != e.gitlab.ID || !defs[0].FromSlack() {
 		t.Fatalf("definitions %+v", defs)
 	}
 	if len(camps) != 1 || camps[0].Definition != "Monthly GitLab" || camps[0].Slot != nil {

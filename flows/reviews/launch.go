@@ -330,7 +330,8 @@ func define(ctx context.Context, q store.Queries, in *LaunchInput, actor string,
 		}
 	}
 	def := accessbot.CampaignDefinition{TenantID: in.TenantID, Name: in.Name, Scope: in.Scope, Levels: in.Levels,
-		Cron: in.Repeat.Cron, TimeZone: in.Repeat.TimeZone, DueAfter: in.Repeat.DueAfter, CreatedAt: now}
+		Cron: in.Repeat.Cron, TimeZone: in.Repeat.TimeZone, DueAfter: in.Repeat.DueAfter, CreatedAt: now,
+		Source: accessbot.CampaignSourceSlack}
 	if err := q.ReplaceCampaignDefinitions(ctx, in.TenantID, append(defs, def)); err != nil {
 		return fmt.Errorf("define campaign %q: %w", in.Name, err)
 	}

@@ -34,6 +34,7 @@ type Campaign struct {
 	Due            *time.Time
 
 	at     loc
+	nameAt loc
 	appsAt []loc
 	dueAt  loc
 }
@@ -50,6 +51,7 @@ func (d *decoder) decodeCampaigns(top fields, f *File) {
 		c := Campaign{Name: d.required(m, "name"), PrivilegedOnly: d.boolean(m, "privileged_only"),
 			Cron: d.str(m, "cron"), TimeZone: d.str(m, "time_zone"), at: at}
 		nl := m.loc("name")
+		c.nameAt = nl
 		if first, dup := seen[strings.ToLower(c.Name)]; dup && c.Name != "" {
 			d.errorf(nl.line, nl.path, "duplicate campaign %q (first at line %d)", c.Name, first)
 		}
@@ -133,8 +135,10 @@ func (d *decoder) decodeCampaigns(top fields, f *File) {
 	}
 }
 
-// planCampaigns makes the store's campaign definitions those of the file
-// (when it has a campaigns: key). Applications must be in the file or the
+// planCampaigns makes the store's file-sourced campaign definitions those
+// of the file (when it has a campaigns: key). Recurring reviews started in
+// Slack are not the file's: they are never deleted, and a file campaign
+// named like one is refused. Applications must be in the file or the
 // store. A new or changed one-off campaign whose due date is not after the
 // apply's now is refused: it would never launch. One stored earlier and
 // left unchanged stays, so a file keeps applying after its due date.
@@ -164,13 +168,22 @@ func (p *planner) planCampaigns(ctx context.Context) error {
 		return fmt.Errorf("list campaigns of tenant %s: %w", p.f.Tenant.Slug, err)
 	}
 	byName := map[string]*accessbot.CampaignDefinition{}
+	fromSlack := map[string]*accessbot.CampaignDefinition{} // by lower-case name, as Slack refuses duplicates
 	for i := range current {
+		if current[i].FromSlack() {
+			fromSlack[strings.ToLower(current[i].Name)] = &current[i]
+			continue
+		}
 		byName[current[i].Name] = &current[i]
 	}
 	var changes []*Change
 	names := map[string]bool{}
 	for _, c := range p.f.Campaigns {
 		names[c.Name] = true
+		if sd := fromSlack[strings.ToLower(c.Name)]; sd != nil {
+			p.errorf(c.nameAt, "%q is a recurring review started in Slack, which this file does not manage: give this campaign another name", sd.Name)
+			continue
+		}
 		cur := byName[c.Name]
 		var df diff
 		desc := campaignDesc(c)
@@ -192,7 +205,7 @@ func (p *planner) planCampaigns(ctx context.Context) error {
 		changes = append(changes, &Change{Op: op, Kind: "campaign", Name: c.Name, Fields: df, at: c.at, before: cur, after: desc})
 	}
 	for i := range current {
-		if !names[current[i].Name] {
+		if !names[current[i].Name] && !current[i].FromSlack() {
 			changes = append(changes, &Change{Op: OpDelete, Kind: "campaign", Name: current[i].Name, before: &current[i]})
 		}
 	}
@@ -205,6 +218,19 @@ func (p *planner) planCampaigns(ctx context.Context) error {
 				defs, err := resolveCampaigns(ctx, q, p.tenant.ID, campaigns, byName)
 				if err != nil {
 					return err
+				}
+				// Keep the Slack-started ones as they are now, in this transaction.
+				now, err := q.ListCampaignDefinitions(ctx, p.tenant.ID)
+				if err != nil {
+					return fmt.Errorf("list campaigns of tenant %s: %w", p.f.Tenant.Slug, err)
+				}
+				for _, d := range now {
+					switch {
+					case d.FromSlack() && names[d.Name]:
+						return fmt.Errorf("campaign %q was started in Slack since the plan: %w", d.Name, accessbot.ErrConflict)
+					case d.FromSlack():
+						defs = append(defs, d)
+					}
 				}
 				return q.ReplaceCampaignDefinitions(ctx, p.tenant.ID, defs)
 			})

@@ -33,7 +33,8 @@ func testReviews(t *testing.T, s store.Store) {
 		defs := []accessbot.CampaignDefinition{
 			{Name: "quarterly", Scope: accessbot.ReviewScope{AppIDs: []string{"a1", "a2"}}, Levels: []accessbot.ReviewerRule{accessbot.ReviewerManager},
 				Cron: "0 9 1 */3 *", TimeZone: "Europe/Berlin", DueAfter: 14 * 24 * time.Hour},
-			{Name: "once", Scope: accessbot.ReviewScope{AppIDs: []string{"a1"}, PrivilegedOnly: true}, Levels: []accessbot.ReviewerRule{accessbot.ReviewerAppOwner}, DueAt: &due},
+			{Name: "once", Scope: accessbot.ReviewScope{AppIDs: []string{"a1"}, PrivilegedOnly: true}, Levels: []accessbot.ReviewerRule{accessbot.ReviewerAppOwner}, DueAt: &due,
+				Source: accessbot.CampaignSourceSlack},
 		}
 		ok(t, s.ReplaceCampaignDefinitions(ctx(), tid, defs), "replace definitions")
 		got, err := s.ListCampaignDefinitions(ctx(), tid)
@@ -41,6 +42,10 @@ func testReviews(t *testing.T, s store.Store) {
 		if len(got) != 2 || got[0].Name != "once" || !got[0].DueAt.Equal(due.UTC().Truncate(time.Microsecond)) || !got[0].Scope.PrivilegedOnly ||
 			got[1].Cron != "0 9 1 */3 *" || got[1].DueAfter != 14*24*time.Hour || len(got[1].Scope.AppIDs) != 2 {
 			t.Fatalf("definitions read back: %+v", got)
+		}
+		// The source round-trips; an unset one is stored as the file's.
+		if got[0].Source != accessbot.CampaignSourceSlack || got[1].Source != accessbot.CampaignSourceFile {
+			t.Fatalf("definition sources read back: %q, %q", got[0].Source, got[1].Source)
 		}
 		ok(t, s.ReplaceCampaignDefinitions(ctx(), tid, defs[:1]), "replace with one")
 		got, err = s.ListCampaignDefinitions(ctx(), tid)

@@ -13,17 +13,19 @@ import (
 
 var _ store.Reviews = (*queries)(nil)
 
-const defCols = `tenant_id, name, scope, levels, cron, time_zone, due_at, due_after_ns, created_at, updated_at`
+const defCols = `tenant_id, name, scope, levels, cron, time_zone, due_at, due_after_ns, created_at, updated_at, source`
 
 func scanDefinition(r scanner) (accessbot.CampaignDefinition, error) {
 	var d accessbot.CampaignDefinition
 	var scope, levels rawJSON
 	var due, c, u dbTime
 	var after int64
-	if err := r.Scan(&d.TenantID, &d.Name, &scope, &levels, &d.Cron, &d.TimeZone, &due, &after, &c, &u); err != nil {
+	var source string
+	if err := r.Scan(&d.TenantID, &d.Name, &scope, &levels, &d.Cron, &d.TimeZone, &due, &after, &c, &u, &source); err != nil {
 		return d, err
 	}
 	d.DueAt, d.DueAfter, d.CreatedAt, d.UpdatedAt = due.ptr(), time.Duration(after), c.T, u.T
+	d.Source = accessbot.CampaignSource(source)
 	if err := unmarshalJSON(scope.B, &d.Scope); err != nil {
 		return d, fmt.Errorf("definition %s scope: %w", d.Name, err)
 	}
@@ -61,6 +63,9 @@ func (q *queries) ReplaceCampaignDefinitions(ctx context.Context, tenantID strin
 			d.CreatedAt = now
 		}
 		d.CreatedAt, d.UpdatedAt, d.DueAt = Round(d.CreatedAt), now, roundPtr(d.DueAt)
+		if d.Source == "" {
+			d.Source = accessbot.CampaignSourceFile
+		}
 		scope, err := marshalJSON(d.Scope)
 		if err != nil {
 			return fmt.Errorf("replace campaign definition %s: %w", d.Name, err)
@@ -69,11 +74,11 @@ func (q *queries) ReplaceCampaignDefinitions(ctx context.Context, tenantID strin
 		if err != nil {
 			return fmt.Errorf("replace campaign definition %s: %w", d.Name, err)
 		}
-		_, err = q.exec(ctx, `INSERT INTO review_definitions (`+defCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		_, err = q.exec(ctx, `INSERT INTO review_definitions (`+defCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, name) DO UPDATE SET scope = excluded.scope, levels = excluded.levels,
 				cron = excluded.cron, time_zone = excluded.time_zone, due_at = excluded.due_at,
-				due_after_ns = excluded.due_after_ns, updated_at = excluded.updated_at`,
-			tenantID, d.Name, scope, levels, d.Cron, d.TimeZone, q.tmp(d.DueAt), int64(d.DueAfter), q.tm(d.CreatedAt), q.tm(d.UpdatedAt))
+				due_after_ns = excluded.due_after_ns, updated_at = excluded.updated_at, source = excluded.source`,
+			tenantID, d.Name, scope, levels, d.Cron, d.TimeZone, q.tmp(d.DueAt), int64(d.DueAfter), q.tm(d.CreatedAt), q.tm(d.UpdatedAt), string(d.Source))
 		if err != nil {
 			return fmt.Errorf("replace campaign definition %s: %w", d.Name, q.writeErr(err))
 		}
