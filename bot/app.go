@@ -59,6 +59,16 @@ type App struct {
 	Identity   Resolver
 	Dispatcher *Dispatcher
 	Manager    *Manager
+
+	resolver *identity.Resolver
+}
+
+// Forget drops what is cached in process about a workspace (its Web API
+// client and its binding); call it when the app is installed or uninstalled
+// there. Other replicas catch up within identity.DefaultWorkspaceTTL.
+func (a *App) Forget(teamID string) {
+	a.Clients.Forget(teamID)
+	a.resolver.ForgetWorkspace(teamID)
 }
 
 // NewApp wires everything; it fails on bad config or bad routes.
@@ -100,7 +110,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new slack app: %w", err)
 	}
-	return &App{Clients: clients, Identity: id, Dispatcher: d, Manager: m}, nil
+	return &App{Clients: clients, Identity: id, Dispatcher: d, Manager: m, resolver: res}, nil
 }
 
 // Run serves Slack until ctx ends or the app token is rejected.

@@ -22,20 +22,21 @@ import (
 	"github.com/accessbot/accessbot/store/storetest"
 )
 
-// forgets records Forget calls and passes them to the app's clients.
+// forgets records Forget calls and passes them to the app (its clients and
+// its in-process workspace bindings).
 type forgets struct {
-	mu      sync.Mutex
-	teams   []string
-	clients *slackapi.Clients
+	mu    sync.Mutex
+	teams []string
+	app   *bot.App
 }
 
 func (f *forgets) Forget(team string) {
 	f.mu.Lock()
 	f.teams = append(f.teams, team)
-	c := f.clients
+	a := f.app
 	f.mu.Unlock()
-	if c != nil {
-		c.Forget(team)
+	if a != nil {
+		a.Forget(team)
 	}
 }
 
@@ -94,7 +95,7 @@ func startLifecycle(t *testing.T, driver string) *lifecycleEnv {
 	})
 	must(t, err)
 	f.mu.Lock()
-	f.clients = app.Clients
+	f.app = app
 	f.mu.Unlock()
 	runApp(t, ctx, fake, app)
 	return &lifecycleEnv{fake: fake, st: st, team: team, tenant: tenant, forgets: f, ctx: ctx}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -20,6 +21,13 @@ import (
 // DefaultTTL is how long a Slack user → tenant user mapping is trusted when
 // slack.identity_cache_ttl is not set.
 const DefaultTTL = 10 * time.Minute
+
+// Workspace bindings change rarely (install, uninstall), so each replica
+// keeps them briefly in process: a resolve then reads only the user.
+const (
+	DefaultWorkspaceTTL = 30 * time.Second
+	maxWorkspaces       = 1000
+)
 
 // Store is the slice of store.Queries the resolver reads.
 type Store interface {
@@ -49,8 +57,11 @@ type Options struct {
 	// Cache: a RedisCache when Redis is configured, else a MemoryCache. nil: a fresh MemoryCache.
 	Cache Cache
 	TTL   time.Duration // <=0: DefaultTTL
-	Now   func() time.Time
-	Log   zerolog.Logger
+	// WorkspaceTTL is how long a team's binding is kept in process
+	// (<=0: DefaultWorkspaceTTL); ForgetWorkspace drops it sooner.
+	WorkspaceTTL time.Duration
+	Now          func() time.Time
+	Log          zerolog.Logger
 }
 
 // Resolver maps Slack users to tenant users.
@@ -61,6 +72,15 @@ type Resolver struct {
 	ttl   time.Duration
 	now   func() time.Time
 	log   zerolog.Logger
+
+	wsTTL time.Duration
+	wsMu  sync.Mutex
+	ws    map[string]wsEntry // team id → binding
+}
+
+type wsEntry struct {
+	ws      accessbot.Workspace
+	expires time.Time
 }
 
 // NewResolver builds a resolver.
@@ -74,7 +94,11 @@ func NewResolver(st Store, su SlackUsers, o Options) *Resolver {
 	if o.Cache == nil {
 		o.Cache = NewMemoryCache(0, o.Now)
 	}
-	return &Resolver{store: st, slack: su, cache: o.Cache, ttl: o.TTL, now: o.Now, log: o.Log}
+	if o.WorkspaceTTL <= 0 {
+		o.WorkspaceTTL = DefaultWorkspaceTTL
+	}
+	return &Resolver{store: st, slack: su, cache: o.Cache, ttl: o.TTL, now: o.Now, log: o.Log,
+		wsTTL: o.WorkspaceTTL, ws: map[string]wsEntry{}}
 }
 
 func cacheKey(teamID, slackUserID string) string {
@@ -86,14 +110,43 @@ func (r *Resolver) Workspace(ctx context.Context, teamID string) (*accessbot.Wor
 	if teamID == "" {
 		return nil, &NotLinkedError{TeamID: "(none)"}
 	}
+	now := r.now()
+	r.wsMu.Lock()
+	e, ok := r.ws[teamID]
+	r.wsMu.Unlock()
+	if ok && now.Before(e.expires) {
+		ws := e.ws // a copy: callers may change theirs
+		return &ws, nil
+	}
 	ws, err := r.store.WorkspaceByTeam(ctx, teamID)
-	if errors.Is(err, accessbot.ErrNotFound) {
+	if errors.Is(err, accessbot.ErrNotFound) { // not cached, so a new install works at once
 		return nil, &NotLinkedError{TeamID: teamID}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("resolve team %s: %w", teamID, err)
 	}
+	r.wsMu.Lock()
+	if len(r.ws) >= maxWorkspaces {
+		for k, e := range r.ws {
+			if !now.Before(e.expires) {
+				delete(r.ws, k)
+			}
+		}
+		if len(r.ws) >= maxWorkspaces {
+			clear(r.ws) // all fresh: start over rather than grow
+		}
+	}
+	r.ws[teamID] = wsEntry{ws: *ws, expires: now.Add(r.wsTTL)}
+	r.wsMu.Unlock()
 	return ws, nil
+}
+
+// ForgetWorkspace drops the team's binding kept in process; call it when the
+// app is installed or uninstalled there.
+func (r *Resolver) ForgetWorkspace(teamID string) {
+	r.wsMu.Lock()
+	delete(r.ws, teamID)
+	r.wsMu.Unlock()
 }
 
 // Resolve returns the tenant user behind a Slack user. Errors: *NotLinkedError

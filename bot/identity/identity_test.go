@@ -54,6 +54,7 @@ type env struct {
 	users    map[string]*accessbot.User // by short name
 	cacheTTL time.Duration
 	redisTTL func(key string) time.Duration // nil for the memory cache
+	clients  teamClients
 }
 
 const (
@@ -127,6 +128,7 @@ func setup(t *testing.T, driver, cacheKind string) *env {
 		must(t, err)
 		clients[tm.ID] = c
 	}
+	e.clients = clients
 
 	var cache identity.Cache
 	switch cacheKind {

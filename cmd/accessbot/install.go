@@ -12,7 +12,6 @@ import (
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/oauth"
-	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/internal/config"
 )
 
@@ -151,15 +150,15 @@ func (m *Main) mountInstaller(rt *Runtime, onInstalled func(teamID string)) erro
 }
 
 // lateForgetter lets handlers registered while the Slack app is assembled
-// drop cached clients of the app built afterwards.
+// drop what the app built afterwards caches about a workspace (bot.App.Forget).
 type lateForgetter struct {
-	clients atomic.Pointer[slackapi.Clients]
+	forget atomic.Pointer[func(teamID string)]
 }
 
-func (f *lateForgetter) set(c *slackapi.Clients) { f.clients.Store(c) }
+func (f *lateForgetter) set(forget func(teamID string)) { f.forget.Store(&forget) }
 
 func (f *lateForgetter) Forget(teamID string) {
-	if c := f.clients.Load(); c != nil {
-		c.Forget(teamID)
+	if fn := f.forget.Load(); fn != nil {
+		(*fn)(teamID)
 	}
 }

@@ -57,13 +57,13 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return fmt.Errorf("slack runtime: %w", err)
 	}
-	forget.set(app.Clients)
+	forget.set(app.Forget)
 	for _, c := range app.Dispatcher.Collectors() {
 		if err := rt.HTTP.Registry().Register(c); err != nil {
 			return fmt.Errorf("slack runtime metrics: %w", err)
 		}
 	}
-	if err := m.mountInstaller(rt, app.Clients.Forget); err != nil {
+	if err := m.mountInstaller(rt, app.Forget); err != nil {
 		return err
 	}
 	rt.HTTP.AddCheck("slack", func(context.Context) error {
