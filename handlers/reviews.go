@@ -25,6 +25,7 @@ type ReviewFlows interface {
 	Nominate(ctx context.Context, in reviews.NominateInput) (*accessbot.ReviewItem, error)
 	PendingItems(ctx context.Context, tenantID, reviewerID, campaignID string) ([]accessbot.ReviewItem, error)
 	PendingCount(ctx context.Context, tenantID, reviewerID string) (int, error)
+	StopRepeat(ctx context.Context, tenantID, actorID, name string) (string, error)
 }
 
 var _ ReviewFlows = (*reviews.Service)(nil)
@@ -71,6 +72,7 @@ func (h *Reviews) helpEntries() []views.HelpEntry {
 	return []views.HelpEntry{
 		{Usage: views.SubReviews, Description: "Show the access review items waiting for your decision."},
 		{Usage: views.SubReview + " " + views.ReviewNewArg, Description: "Start an access review campaign (admins)."},
+		{Usage: views.SubReview + " " + views.ReviewStopArg + " NAME", Description: "Stop a recurring access review started in Slack (admins)."},
 	}
 }
 
@@ -112,9 +114,13 @@ func (h *Reviews) list(ctx context.Context, req *bot.Request) error {
 	return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks})
 }
 
-// review answers "/access review new" (admins only).
+// review answers "/access review new" and "/access review stop NAME" (admins only).
 func (h *Reviews) review(ctx context.Context, req *bot.Request) error {
-	if !strings.EqualFold(strings.TrimSpace(req.Args), views.ReviewNewArg) {
+	args := strings.TrimSpace(req.Args)
+	if verb, name, _ := strings.Cut(args, " "); strings.EqualFold(verb, views.ReviewStopArg) {
+		return h.stop(ctx, req, strings.TrimSpace(name))
+	}
+	if !strings.EqualFold(args, views.ReviewNewArg) {
 		return h.say(ctx, req, fmt.Sprintf("Try `%s %s %s` to start a review, or `%s %s` to see yours.",
 			views.Command, views.SubReview, views.ReviewNewArg, views.Command, views.SubReviews))
 	}
@@ -420,4 +426,27 @@ func (h *Reviews) submitNominate(ctx context.Context, req *bot.Request) error {
 		return err
 	}
 	return viewUpdate(req, views.ReviewDoneModal("Access review", fmt.Sprintf("Handed on: %s. They have been told.", views.ItemLine(*it))))
+}
+
+// stop answers "/access review stop NAME": the recurring review started in
+// Slack launches no more; campaigns it launched run on.
+func (h *Reviews) stop(ctx context.Context, req *bot.Request, name string) error {
+	if !req.Actor.IsAdmin() {
+		return h.say(ctx, req, "Only accessbot admins can stop a recurring access review. Ask your accessbot admin.")
+	}
+	if name == "" {
+		return h.say(ctx, req, fmt.Sprintf("Name the recurring review to stop: `%s %s %s NAME`.", views.Command, views.SubReview, views.ReviewStopArg))
+	}
+	stopped, err := h.flows.StopRepeat(ctx, req.Actor.Tenant.ID, req.Actor.User.ID, name)
+	switch {
+	case errors.Is(err, reviews.ErrForbidden):
+		return h.say(ctx, req, "Only accessbot admins can stop a recurring access review. Ask your accessbot admin.")
+	case errors.Is(err, accessbot.ErrNotFound):
+		return h.say(ctx, req, fmt.Sprintf("There is no recurring review named %q. Check the name and try again.", name))
+	case errors.Is(err, reviews.ErrFileManaged):
+		return h.say(ctx, req, fmt.Sprintf("%q comes from the tenant file: remove it from `campaigns:` and run `accessbot apply` to stop it.", name))
+	case err != nil:
+		return err
+	}
+	return h.say(ctx, req, fmt.Sprintf("Stopped the recurring review %q: it will not launch again. Reviews it already launched carry on.", stopped))
 }

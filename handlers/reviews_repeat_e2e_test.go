@@ -113,4 +113,34 @@ func testE2EReviewRepeat(t *testing.T, driver string) {
 	if len(camps) != 2 || camps[1].Slot == nil || !camps[1].Slot.Equal(april) || !camps[1].DueAt.Equal(april.Add(29*24*time.Hour)) {
 		t.Fatalf("campaigns after 1 April %+v", camps)
 	}
+
+	// /access review stop: refused politely for a non-admin and an unknown
+	// name; an admin's stop (any case) is audited and launches no more.
+	for _, tc := range []struct{ user, text, want string }{
+		{"mia", "review stop Monthly GitLab", "Only accessbot admins can stop"},
+		{"ada", "review stop Weekly Nothing", `There is no recurring review named "Weekly Nothing"`},
+		{"ada", "review stop", "Name the recurring review to stop"},
+	} {
+		if a := e.command(tc.user, tc.text); !strings.Contains(a.Text, tc.want) {
+			t.Fatalf("%s %q: reply %q, want %q", tc.user, tc.text, a.Text, tc.want)
+		}
+	}
+	if defs, _ := stored(); len(defs) != 1 {
+		t.Fatalf("refused stops left %d definitions", len(defs))
+	}
+	if a := e.command("ada", "review stop monthly gitlab"); !strings.Contains(a.Text, `Stopped the recurring review "Monthly GitLab"`) {
+		t.Fatalf("stop reply %q", a.Text)
+	}
+	if defs, camps := stored(); len(defs) != 0 || len(camps) != 2 {
+		t.Fatalf("after stop: %d definitions and %d campaigns, want 0 and the 2 launched", len(defs), len(camps))
+	}
+	audit, err = e.st.ListAudit(e.ctx, e.tenant.ID, "Monthly GitLab")
+	must(t, err)
+	if len(audit) != 2 || audit[1].Action != reviews.ActionStopped || audit[1].ActorID != e.users["ada"].ID {
+		t.Fatalf("stop audit %+v", audit)
+	}
+	may := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	if n, err := e.svc.LaunchDue(e.ctx, may.Add(5*time.Minute)); err != nil || n != 0 {
+		t.Fatalf("LaunchDue after stop launched %d, %v", n, err)
+	}
 }

@@ -181,7 +181,8 @@ func (p *planner) planCampaigns(ctx context.Context) error {
 	for _, c := range p.f.Campaigns {
 		names[c.Name] = true
 		if sd := fromSlack[strings.ToLower(c.Name)]; sd != nil {
-			p.errorf(c.nameAt, "%q is a recurring review started in Slack, which this file does not manage: give this campaign another name", sd.Name)
+			p.errorf(c.nameAt, "%q is a recurring review started in Slack, which this file does not manage: give this campaign another name, or stop that review first (/access review stop %s)",
+				sd.Name, sd.Name)
 			continue
 		}
 		cur := byName[c.Name]

@@ -125,6 +125,8 @@ const (
 	SubReviews   = "reviews"
 	SubReview    = "review"
 	ReviewNewArg = "new"
+	// ReviewStopArg: "/access review stop NAME" stops a Slack-started repeat.
+	ReviewStopArg = "stop"
 )
 
 // Access reviews: callback ids.
