@@ -14,8 +14,8 @@ func TestREADMEAndCIAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := regexp.MustCompile("(?s)```sh\n(.*?)\n```").FindAllStringSubmatch(string(readme), 2)
-	if len(blocks) < 2 || blocks[0][1] != "go run ./cmd/accessbot run" || blocks[1][1] != "./scripts/test" {
-		t.Fatalf("README must open with `go run ./cmd/accessbot run` then `./scripts/test`; got %q", blocks)
+	if len(blocks) < 2 || blocks[0][1] != "go run ./cmd/accessbot playground" || blocks[1][1] != "./scripts/test" {
+		t.Fatalf("README must open with `go run ./cmd/accessbot playground` then `./scripts/test`; got %q", blocks)
 	}
 	ci, err := os.ReadFile("../../.ci/run")
 	if err != nil {
