@@ -183,7 +183,7 @@ func (r *Resolver) Resolve(ctx context.Context, teamID, slackUserID string) (Act
 	}
 	u, err := r.store.GetUserByEmail(ctx, tenant, accessbot.NormalizeEmail(email))
 	if errors.Is(err, accessbot.ErrNotFound) {
-		return Actor{}, &NoMatchError{Email: email, TenantID: tenant, SlackUserID: slackUserID}
+		return Actor{}, &NoMatchError{Email: email, TenantID: tenant, SlackUserID: slackUserID, Admins: r.admins(ctx, tenant, teamID)}
 	}
 	if err != nil {
 		return Actor{}, fmt.Errorf("resolve slack user %s: find tenant user by email: %w", slackUserID, err)

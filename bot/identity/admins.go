@@ -1,0 +1,89 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot"
+)
+
+// maxAdminsNamed bounds how many admins an unknown user is told about (and
+// how many users.lookupByEmail calls that costs).
+const maxAdminsNamed = 5
+
+// Admin is a tenant admin an unmatched user can ask to add them.
+type Admin struct {
+	Name, Email string
+	SlackUserID string // "" when the admin's email is not a member of this workspace
+}
+
+// UserLister lists a tenant's users; store.Queries has it. A Store that
+// also implements it lets NoMatchError name the tenant's admins.
+type UserLister interface {
+	ListUsers(ctx context.Context, tenantID string) ([]accessbot.User, error)
+}
+
+// SlackEmailLookup finds a workspace member by email (users.lookupByEmail);
+// *slackapi.Clients has it. With it, admins are named as Slack mentions.
+type SlackEmailLookup interface {
+	UserByEmail(ctx context.Context, teamID, email string) (*slack.User, error)
+}
+
+// admins returns up to maxAdminsNamed active admins of tenant, each with
+// their Slack id in teamID when the lookup finds one. It never fails: an
+// unknown user still gets the rest of the message.
+func (r *Resolver) admins(ctx context.Context, tenant, teamID string) []Admin {
+	ul, ok := r.store.(UserLister)
+	if !ok {
+		return nil
+	}
+	users, err := ul.ListUsers(ctx, tenant)
+	if err != nil {
+		r.log.Warn().Err(err).Str("tenant", tenant).Msg("list admins for an unmatched user")
+		return nil
+	}
+	lookup, _ := r.slack.(SlackEmailLookup)
+	var out []Admin
+	for _, u := range users {
+		if u.Role != accessbot.RoleAdmin || u.Status == accessbot.UserTerminated ||
+			(u.TerminatedAt != nil && !r.now().Before(*u.TerminatedAt)) {
+			continue
+		}
+		a := Admin{Name: u.Name, Email: u.Email}
+		if lookup != nil {
+			if su, err := lookup.UserByEmail(ctx, teamID, u.Email); err == nil && su != nil && !su.Deleted {
+				a.SlackUserID = su.ID
+			}
+		}
+		if out = append(out, a); len(out) == maxAdminsNamed {
+			break
+		}
+	}
+	return out
+}
+
+// AdminsWords names admins for a message: Slack mentions where known, else
+// "Name (email)"; "" when there are none.
+func AdminsWords(admins []Admin) string {
+	words := make([]string, 0, len(admins))
+	for _, a := range admins {
+		switch {
+		case a.SlackUserID != "":
+			words = append(words, "<@"+a.SlackUserID+">")
+		case a.Name != "":
+			words = append(words, fmt.Sprintf("%s (%s)", a.Name, a.Email))
+		default:
+			words = append(words, a.Email)
+		}
+	}
+	switch len(words) {
+	case 0:
+		return ""
+	case 1:
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
