@@ -96,8 +96,8 @@ func setup(t *testing.T, driver, cacheKind string) *env {
 	for _, u := range []*accessbot.User{
 		{Email: "alice@example.com", Name: "Alice", Role: accessbot.RoleAdmin},
 		{Email: "bob@example.com", Name: "Bob", Status: accessbot.UserTerminated, TerminatedAt: &past},
-		{Email: "carol@example.com", Name: "Carol", TerminatedAt: &past}, // leaving date passed
-		{Email: "dave@example.com", Name: "Dave", TerminatedAt: &future}, // leaving next week
+		{Email: "carol@example.com", Name: "Carol", TerminatedAt: &past},   // leaving date passed
+		{Email: "dave@example.com", Name: "Dave", TerminatedAt: &future},   // leaving next week
 		{Email: "zed@example.com", Name: "Zed", Role: accessbot.RoleAdmin}, // not in the Slack workspace
 		{Email: "olaf@example.com", Name: "Olaf", Role: accessbot.RoleAdmin, Status: accessbot.UserTerminated, TerminatedAt: &past},
 	} {
@@ -195,7 +195,7 @@ func TestResolve(t *testing.T) {
 		{name: "app lacks users:read.email", team: noScopeTeamID, user: "USCOPE",
 			wantErr: identity.ErrNoEmail, wantInMsg: []string{"USCOPE"}},
 		{name: "no tenant user with the email", team: teamID, user: "UNOBODY",
-			wantErr:   identity.ErrNoMatch,
+			wantErr: identity.ErrNoMatch,
 			// The tenant's active admins are named: a Slack mention when
 			// their email is in the workspace, else name and email.
 			wantInMsg: []string{"nobody@Example.com", "accessbot apply", "accessbot import users", "Your accessbot administrator (<@UALICE> or Zed (zed@example.com)) must add"},
