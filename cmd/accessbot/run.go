@@ -138,9 +138,9 @@ func (m *Main) run(ctx context.Context) error {
 }
 
 func connectRedis(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
-	opts, err := redis.ParseURL(cfg.Redis.URL.Reveal())
-	if err != nil { // Validate already checked; don't echo the URL (it may hold a password).
-		return nil, errors.New("redis.url: not a valid Redis URL")
+	opts, err := cfg.Redis.ClientOptions()
+	if err != nil { // Validate already checked.
+		return nil, fmt.Errorf("redis.url: %w", err)
 	}
 	rdb := redis.NewClient(opts)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)

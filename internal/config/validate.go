@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/accessbot/accessbot/internal/logging"
 )
 
@@ -108,7 +106,7 @@ func (c *Config) validateRedis() *Error {
 		return nil
 	}
 	// ParseURL's error can quote the URL, password included: don't pass it on.
-	if _, err := redis.ParseURL(c.Redis.URL.Reveal()); err != nil {
+	if _, err := c.Redis.ClientOptions(); err != nil {
 		return bad("redis.url", "must be a Redis URL such as redis://127.0.0.1:6379/0 or rediss://:PASSWORD@HOST:6380/0 (leave it unset to run without Redis)")
 	}
 	return nil
