@@ -121,3 +121,31 @@ func TestRunReadyzWhenRedisHangs(t *testing.T) {
 		t.Fatalf("GET /readyz took %s, want about 2s (the check deadline)", took)
 	}
 }
+
+// With http.admin_listen, /readyz and /metrics move off the public listener
+// that carries the OAuth callback and the findings API.
+func TestRunAdminListener(t *testing.T) {
+	t.Parallel()
+	m, _, _ := testMain(map[string]string{
+		"ACCESSBOT_HTTP_LISTEN":       "127.0.0.1:0",
+		"ACCESSBOT_HTTP_ADMIN_LISTEN": "127.0.0.1:0",
+		"ACCESSBOT_STORE_DSN":         "file:" + t.TempDir() + "/a.db",
+	})
+	addr, _ := startRun(t, m)
+	admin := m.AdminAddr()
+	if admin == "" || admin == addr {
+		t.Fatalf("admin addr %q, public %q", admin, addr)
+	}
+	for _, c := range []struct {
+		addr, path string
+		want       int
+	}{
+		{addr, "/healthz", 200}, {addr, "/readyz", 404}, {addr, "/metrics", 404}, {addr, "/debug/pprof/", 404},
+		{admin, "/healthz", 200}, {admin, "/readyz", 200}, {admin, "/metrics", 200}, {admin, "/debug/pprof/", 200},
+		{admin, "/api/v1/findings", 404},
+	} {
+		if code, body := httpGet(t, "http://"+c.addr+c.path); code != c.want {
+			t.Errorf("GET %s on %s = %d, want %d: %.200s", c.path, c.addr, code, c.want, body)
+		}
+	}
+}

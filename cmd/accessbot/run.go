@@ -24,7 +24,8 @@ func (m *Main) runCommand() *cobra.Command {
 		Short: "Run the bot: store, Slack connections and the HTTP health server",
 		Long: `Run the bot until SIGINT or SIGTERM: open and migrate the store, connect to
 Redis when redis.url is set, connect to Slack when its tokens are set, and
-serve /healthz, /readyz and /metrics on http.listen.
+serve /healthz, /readyz and /metrics on http.listen (or /readyz, /metrics
+and /debug/pprof/ on http.admin_listen when it is set).
 
 Without Slack tokens it still starts, and logs what to configure next.`,
 		Args: cobra.NoArgs,
@@ -91,7 +92,7 @@ func (m *Main) run(ctx context.Context) error {
 		defer rdb.Close()
 	}
 
-	srv := httpserver.New(cfg.HTTP.Listen, log)
+	srv := httpserver.New(cfg.HTTP.Listen, cfg.HTTP.AdminListen, log)
 	srv.AddCheck("store", st.Ping)
 	srv.Handle("POST /api/v1/findings", findings.NewHandler(st, m.Now, log))
 	if rdb != nil {
@@ -129,8 +130,12 @@ func (m *Main) run(ctx context.Context) error {
 		return err
 	}
 	rt.Go("http", srv.Serve)
-	m.setReady(srv.Addr())
-	log.Info().Str("healthz", "http://"+srv.Addr()+"/healthz").Msg("ready")
+	m.setReady(srv.Addr(), srv.AdminAddr())
+	ready := log.Info().Str("healthz", "http://"+srv.Addr()+"/healthz")
+	if a := srv.AdminAddr(); a != "" {
+		ready = ready.Str("readyz", "http://"+a+"/readyz")
+	}
+	ready.Msg("ready")
 
 	err = g.wait()
 	log.Info().Msg("stopped")

@@ -66,8 +66,9 @@ type Redis struct {
 func (r Redis) Enabled() bool { return r.URL.IsSet() }
 
 type HTTP struct {
-	Listen    string `yaml:"listen"`
-	PublicURL string `yaml:"public_url"`
+	Listen      string `yaml:"listen"`
+	AdminListen string `yaml:"admin_listen"`
+	PublicURL   string `yaml:"public_url"`
 }
 
 type Log struct {

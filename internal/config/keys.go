@@ -39,6 +39,7 @@ func Keys() []Key {
 		{Name: "store.dsn", Secret: true, field: func(c *Config) any { return &c.Store.DSN }},
 		{Name: "redis.url", Secret: true, field: func(c *Config) any { return &c.Redis.URL }},
 		{Name: "http.listen", Default: "127.0.0.1:8080", field: func(c *Config) any { return &c.HTTP.Listen }},
+		{Name: "http.admin_listen", field: func(c *Config) any { return &c.HTTP.AdminListen }},
 		{Name: "http.public_url", field: func(c *Config) any { return &c.HTTP.PublicURL }},
 		{Name: "log.level", Default: "info", field: func(c *Config) any { return &c.Log.Level }},
 		{Name: "log.format", Default: "json", field: func(c *Config) any { return &c.Log.Format }},

@@ -113,9 +113,16 @@ func (c *Config) validateRedis() *Error {
 }
 
 func (c *Config) validateHTTP() *Error {
-	_, port, err := net.SplitHostPort(c.HTTP.Listen)
-	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+	if !isHostPort(c.HTTP.Listen) {
 		return bad("http.listen", "must be HOST:PORT such as 127.0.0.1:8080, or :8080 for every interface (got %q)", c.HTTP.Listen)
+	}
+	if a := c.HTTP.AdminListen; a != "" {
+		if !isHostPort(a) {
+			return bad("http.admin_listen", "must be HOST:PORT such as 127.0.0.1:9090, or empty to serve /readyz and /metrics on http.listen (got %q)", a)
+		}
+		if a == c.HTTP.Listen && !strings.HasSuffix(a, ":0") {
+			return bad("http.admin_listen", "must differ from http.listen (%s): it is a second listener, for /readyz, /metrics and /debug/pprof/ only", c.HTTP.Listen)
+		}
 	}
 	if c.HTTP.PublicURL != "" {
 		if e := checkURL("http.public_url", c.HTTP.PublicURL, false, "https://accessbot.example.com"); e != nil {
@@ -123,6 +130,12 @@ func (c *Config) validateHTTP() *Error {
 		}
 	}
 	return nil
+}
+
+func isHostPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	return err == nil && perr == nil && n >= 0 && n <= 65535
 }
 
 func (c *Config) validateLog() *Error {
