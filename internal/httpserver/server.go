@@ -44,6 +44,7 @@ type Server struct {
 	mux       *http.ServeMux // public
 	admin     *http.ServeMux // nil without an admin listener
 	registry  *prometheus.Registry
+	timeouts  timeouts
 
 	mu      sync.Mutex
 	checks  []namedCheck
@@ -73,6 +74,7 @@ func New(addr, adminAddr string, log zerolog.Logger) *Server {
 		adminAddr: adminAddr,
 		mux:       http.NewServeMux(),
 		registry:  reg,
+		timeouts:  defaultTimeouts,
 	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	ops := s.mux
@@ -177,9 +179,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		srv  *http.Server
 		ln   net.Listener
 	}
-	all := []served{{"http", s.newHTTPServer(ctx, s.mux), s.ln}}
+	all := []served{{"http", s.newHTTPServer(ctx, s.mux, s.timeouts.Write), s.ln}}
 	if s.adminLn != nil {
-		all = append(all, served{"admin http", s.newHTTPServer(ctx, s.admin), s.adminLn})
+		all = append(all, served{"admin http", s.newHTTPServer(ctx, s.admin, s.timeouts.AdminWrite), s.adminLn})
 	}
 	s.mu.Unlock()
 
@@ -221,10 +223,38 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) newHTTPServer(ctx context.Context, h http.Handler) *http.Server {
+// timeouts bound each phase of a connection, so a client that trickles its
+// request or idles on a keep-alive connection cannot pin a connection and a
+// goroutine forever. Tests shorten them.
+type timeouts struct {
+	ReadHeader time.Duration // request line and headers
+	Read       time.Duration // the whole request, body included
+	Write      time.Duration // from the end of the headers to the end of the answer
+	AdminWrite time.Duration // Write on the admin listener, where pprof profiles for up to this long
+	Idle       time.Duration // a keep-alive connection between requests
+}
+
+// Every request accessbot serves is small (an OAuth redirect, a findings
+// batch, a probe) and answered in seconds, so these are generous.
+var defaultTimeouts = timeouts{
+	ReadHeader: 5 * time.Second,
+	Read:       30 * time.Second,
+	Write:      30 * time.Second,
+	AdminWrite: 2 * time.Minute,
+	Idle:       60 * time.Second,
+}
+
+// maxHeaderBytes caps a request's headers (net/http's default is 1 MB).
+const maxHeaderBytes = 64 << 10
+
+func (s *Server) newHTTPServer(ctx context.Context, h http.Handler, write time.Duration) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.timeouts.ReadHeader,
+		ReadTimeout:       s.timeouts.Read,
+		WriteTimeout:      write,
+		IdleTimeout:       s.timeouts.Idle,
+		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 }
