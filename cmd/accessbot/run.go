@@ -28,7 +28,7 @@ serve /healthz, /readyz and /metrics on http.listen (or /readyz, /metrics
 and /debug/pprof/ on http.admin_listen when it is set).
 
 Without Slack tokens it still starts, and logs what to configure next.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return m.run(cmd.Context()) },
 	}
 }
