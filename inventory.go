@@ -97,6 +97,30 @@ type SnapshotResult struct {
 	Restored  int // rows that had been removed and are back
 	Removed   int // rows newly marked removed
 	Unchanged int
+	Kept      int // current rows the snapshot left out but SnapshotKeep kept as they were
+}
+
+// Current is how many rows were current before the snapshot.
+func (r SnapshotResult) Current() int { return r.Updated + r.Unchanged + r.Removed + r.Kept }
+
+// SnapshotKeep names current rows a snapshot must not remove even though
+// it leaves them out: what the rows an import rejected name. A rejected row
+// is no evidence that what it names is gone.
+type SnapshotKeep struct {
+	// All keeps every current row: a rejected row named nothing that could
+	// be told apart, so any row may be the one it meant.
+	All bool
+	// Identities are external ids: keep those identities, or (relations)
+	// every relation they hold.
+	Identities []string
+	// Entitlements are external ids: keep those entitlements, or
+	// (relations) every relation that grants them.
+	Entitlements []string
+}
+
+// Empty reports whether k keeps nothing.
+func (k SnapshotKeep) Empty() bool {
+	return !k.All && len(k.Identities) == 0 && len(k.Entitlements) == 0
 }
 
 // Findings

@@ -107,8 +107,10 @@ func NewReader(name string, r io.Reader, c Columns) (*Reader, error) {
 
 // Next returns the next row that is not blank (spreadsheets export
 // trailing ",,," rows), or io.EOF after the last. A row with more or fewer
-// fields than the header is a *RowError: skip it and read on. Broken CSV
-// is a *FileError: stop there.
+// fields than the header is a *RowError: skip it and read on; the Row
+// returned with it has the cells that are there, by position, so an import
+// can tell what the row names and keep that. Broken CSV is a *FileError:
+// stop there.
 func (r *Reader) Next() (Row, error) {
 	for {
 		rec, err := r.cr.Read()
@@ -122,23 +124,27 @@ func (r *Reader) Next() (Row, error) {
 		if allEmpty(rec) {
 			continue
 		}
-		if len(rec) != len(r.cols) {
-			return Row{}, &RowError{File: r.name, Line: line, Msg: fmt.Sprintf("%d fields, but the header has %d", len(rec), len(r.cols))}
-		}
 		cell := make(map[string]string, len(r.cols))
 		for i, v := range rec {
-			cell[r.cols[i]] = strings.TrimSpace(v)
+			if i < len(r.cols) {
+				cell[r.cols[i]] = strings.TrimSpace(v)
+			}
+		}
+		if len(rec) != len(r.cols) {
+			return Row{Line: line, Cell: cell}, &RowError{File: r.name, Line: line, Msg: fmt.Sprintf("%d fields, but the header has %d", len(rec), len(r.cols))}
 		}
 		return Row{Line: line, Cell: cell}, nil
 	}
 }
 
 // Table is a whole file: the columns its header names, its rows, and the
-// rows rejected before any meaning was given to them (wrong field count).
+// rows rejected before any meaning was given to them (wrong field count),
+// with their cells by position in Malformed.
 type Table struct {
-	Has      map[string]bool
-	Rows     []Row
-	Rejected []*RowError
+	Has       map[string]bool
+	Rows      []Row
+	Rejected  []*RowError
+	Malformed []Row
 }
 
 // ReadAll reads the header and every row.
@@ -156,6 +162,7 @@ func ReadAll(name string, r io.Reader, c Columns) (*Table, error) {
 			return t, nil
 		case errors.As(err, &bad):
 			t.Rejected = append(t.Rejected, bad)
+			t.Malformed = append(t.Malformed, row)
 		case err != nil:
 			return nil, err
 		default:

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -75,8 +76,6 @@ type Result struct {
 	Kind Kind
 	App  string // application name; "" for mappings of every application
 	accessbot.SnapshotResult
-	// Kept counts rejected rows whose stored row was kept as it was.
-	Kept     int
 	Rejected []*userimport.RowError
 	Findings *findings.RunResult // nil when no rules ran
 	DryRun   bool
@@ -92,7 +91,7 @@ func (r *Result) Summary() string {
 	s := fmt.Sprintf("%s: %s: created %d, updated %d, restored %d, removed %d, unchanged %d, rejected %d",
 		r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
 	if r.Kept > 0 {
-		s += fmt.Sprintf(" (%d rejected row(s) kept as stored)", r.Kept)
+		s += fmt.Sprintf(" (%d stored row(s) kept as they were: rejected rows name them)", r.Kept)
 	}
 	switch {
 	case r.DryRun:
@@ -200,6 +199,9 @@ type job struct {
 	file     string
 	at       time.Time
 	res      *Result
+	// keep is what rejected rows name: the store keeps those rows as they
+	// are instead of removing them.
+	keep accessbot.SnapshotKeep
 }
 
 func (j *job) reject(rec csvrows.Row, field, msg string) {
@@ -210,8 +212,25 @@ func (j *job) reject(rec csvrows.Row, field, msg string) {
 	j.res.Rejected = append(j.res.Rejected, e)
 }
 
+// keepNamed records what a rejected row names, by the given id columns:
+// each non-empty one is kept; a row that names nothing keeps everything,
+// since any stored row may be the one it meant.
+func (j *job) keepNamed(rec csvrows.Row, identCol, entCol string) {
+	ident, ent := rec.Cell[identCol], rec.Cell[entCol]
+	if identCol != "" && ident != "" {
+		j.keep.Identities = append(j.keep.Identities, ident)
+	}
+	if entCol != "" && ent != "" {
+		j.keep.Entitlements = append(j.keep.Entitlements, ent)
+	}
+	if (identCol == "" || ident == "") && (entCol == "" || ent == "") {
+		j.keep.All = true
+	}
+}
+
 // rowID is the row's id column, or "" after rejecting the row when that is
-// empty or repeats an earlier row's.
+// empty or repeats an earlier row's. Either way the row names what it
+// names: keepNamed is the caller's.
 func (j *job) rowID(rec csvrows.Row, col string, dups dupCheck) string {
 	id := rec.Cell[col]
 	if id == "" {
@@ -219,17 +238,15 @@ func (j *job) rowID(rec csvrows.Row, col string, dups dupCheck) string {
 		return ""
 	}
 	if first, dup := dups.seen(id, rec.Line); dup {
-		j.reject(rec, col, fmt.Sprintf("already on line %d", first))
+		j.reject(rec, col, fmt.Sprintf("already on line %d (both rows skipped)", first))
 		return ""
 	}
 	return id
 }
 
-// done records the store's snapshot result. Stored rows kept in place of
-// rejected ones (Kept) are not counted as unchanged.
+// done records the store's snapshot result.
 func (j *job) done(sr accessbot.SnapshotResult, err error) error {
 	j.res.SnapshotResult = sr
-	j.res.Unchanged -= j.res.Kept
 	return err
 }
 
@@ -255,18 +272,41 @@ func (d dupCheck) seen(key string, line int) (int, bool) {
 	return 0, false
 }
 
+// withoutKept drops the good rows whose id a rejected row also names (a
+// repeated id: which row is right cannot be told), so the stored row stays
+// as it was.
+func withoutKept[T any](good []T, kept []string, id func(T) string) []T {
+	if len(kept) == 0 {
+		return good
+	}
+	k := make(map[string]bool, len(kept))
+	for _, e := range kept {
+		k[e] = true
+	}
+	out := good[:0]
+	for _, g := range good {
+		if !k[id(g)] {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) error {
 	app, err := j.app(ctx, appName)
 	if err != nil {
 		return err
 	}
+	for _, rec := range t.Malformed {
+		j.keepNamed(rec, "identity_id", "")
+	}
 	var good []accessbot.Identity
-	badKeys := map[string]bool{}
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		c := rec.Cell
 		id := j.rowID(rec, "identity_id", dups)
 		if id == "" {
+			j.keepNamed(rec, "identity_id", "")
 			continue
 		}
 		in := accessbot.Identity{ExternalID: id, Email: c["email"], DisplayName: c["display_name"], Status: accessbot.IdentityActive}
@@ -295,24 +335,13 @@ func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) 
 		}
 		if field != "" {
 			j.reject(rec, field, msg)
-			badKeys[id] = true
+			j.keepNamed(rec, "identity_id", "")
 			continue
 		}
 		good = append(good, in)
 	}
-	if len(badKeys) > 0 {
-		current, err := j.q.ListIdentities(ctx, j.tenantID, app.ID, false)
-		if err != nil {
-			return err
-		}
-		for _, cur := range current {
-			if badKeys[cur.ExternalID] {
-				good = append(good, cur)
-				j.res.Kept++
-			}
-		}
-	}
-	return j.done(j.q.ReplaceIdentities(ctx, j.tenantID, app.ID, good, j.at))
+	good = withoutKept(good, j.keep.Identities, func(i accessbot.Identity) string { return i.ExternalID })
+	return j.done(j.q.ReplaceIdentities(ctx, j.tenantID, app.ID, good, j.keep, j.at))
 }
 
 func splitLabels(s string) []string {
@@ -330,12 +359,16 @@ func (j *job) entitlements(ctx context.Context, appName string, t *csvrows.Table
 	if err != nil {
 		return err
 	}
+	for _, rec := range t.Malformed {
+		j.keepNamed(rec, "", "entitlement_id")
+	}
 	var good []accessbot.AppEntitlement
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		c := rec.Cell
 		id := j.rowID(rec, "entitlement_id", dups)
 		if id == "" {
+			j.keepNamed(rec, "", "entitlement_id")
 			continue
 		}
 		name := c["name"]
@@ -344,9 +377,13 @@ func (j *job) entitlements(ctx context.Context, appName string, t *csvrows.Table
 		}
 		good = append(good, accessbot.AppEntitlement{ExternalID: id, Name: name, Type: c["type"], Labels: splitLabels(c["labels"])})
 	}
-	return j.done(j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.at))
+	good = withoutKept(good, j.keep.Entitlements, func(e accessbot.AppEntitlement) string { return e.ExternalID })
+	return j.done(j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.keep, j.at))
 }
 
+// relations replaces the application's relations. A rejected row keeps
+// every stored relation of the identity and of the entitlement it names
+// (either may be the typo), and every relation when it names neither.
 func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) error {
 	app, err := j.app(ctx, appName)
 	if err != nil {
@@ -360,18 +397,18 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 	if err != nil {
 		return err
 	}
-	identExt := make(map[string]string, len(idents)) // id → external
 	hasIdent := make(map[string]bool, len(idents))
 	for _, i := range idents {
-		identExt[i.ID], hasIdent[i.ExternalID] = i.ExternalID, true
+		hasIdent[i.ExternalID] = true
 	}
-	entExt := make(map[string]string, len(ents))
 	hasEnt := make(map[string]bool, len(ents))
 	for _, e := range ents {
-		entExt[e.ID], hasEnt[e.ExternalID] = e.ExternalID, true
+		hasEnt[e.ExternalID] = true
+	}
+	for _, rec := range t.Malformed {
+		j.keepNamed(rec, "identity_id", "entitlement_id")
 	}
 	keys := make([]accessbot.RelationKey, 0, len(t.Rows))
-	bad := map[accessbot.RelationKey]bool{}
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		k := accessbot.RelationKey{IdentityExternalID: rec.Cell["identity_id"], EntitlementExternalID: rec.Cell["entitlement_id"]}
@@ -385,6 +422,7 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 		case !hasEnt[k.EntitlementExternalID]:
 			j.reject(rec, "entitlement_id", fmt.Sprintf("application %s has no such entitlement (upload it with import entitlements first)", app.Name))
 		default:
+			// A repeated pair says the same thing twice: the first stands.
 			if first, dup := dups.seen(k.IdentityExternalID+"\x00"+k.EntitlementExternalID, rec.Line); dup {
 				j.reject(rec, "", fmt.Sprintf("relation %s → %s already on line %d", k.IdentityExternalID, k.EntitlementExternalID, first))
 				continue
@@ -392,24 +430,14 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 			keys = append(keys, k)
 			continue
 		}
-		bad[k] = true
+		j.keepNamed(rec, "identity_id", "entitlement_id")
 	}
-	if len(bad) > 0 {
-		current, err := j.q.ListRelations(ctx, j.tenantID, app.ID, false)
-		if err != nil {
-			return err
-		}
-		for _, r := range current {
-			k := accessbot.RelationKey{IdentityExternalID: identExt[r.IdentityID], EntitlementExternalID: entExt[r.EntitlementID]}
-			if bad[k] {
-				keys = append(keys, k)
-				j.res.Kept++
-			}
-		}
-	}
-	return j.done(j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.at))
+	return j.done(j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.keep, j.at))
 }
 
+// mappings replaces identity→employee mappings. A rejected row keeps the
+// stored mappings of every identity (with that id) and of the employee it
+// names, and every mapping in scope when it names neither.
 func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) error {
 	var scope []string
 	var only *accessbot.Application
@@ -428,13 +456,17 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 	for i := range apps {
 		appByName[strings.ToLower(apps[i].Name)] = &apps[i]
 	}
-	idents, err := j.q.ListIdentities(ctx, j.tenantID, "", false)
+	idents, err := j.q.ListIdentities(ctx, j.tenantID, "", true)
 	if err != nil {
 		return err
 	}
-	byExt := map[string][]*accessbot.Identity{}
+	byExt := map[string][]*accessbot.Identity{} // current identities only
+	appOf := map[string]string{}                // identity id → application id
 	for i := range idents {
-		byExt[idents[i].ExternalID] = append(byExt[idents[i].ExternalID], &idents[i])
+		appOf[idents[i].ID] = idents[i].AppID
+		if idents[i].RemovedAt == nil {
+			byExt[idents[i].ExternalID] = append(byExt[idents[i].ExternalID], &idents[i])
+		}
 	}
 	users, err := j.q.ListUsers(ctx, j.tenantID)
 	if err != nil {
@@ -448,11 +480,27 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 	if err != nil {
 		return err
 	}
-	mapped := map[string]string{}
-	for _, m := range current {
-		mapped[m.IdentityID] = m.UserID
-	}
 
+	keepIdent, keepUser, keepAll := map[string]bool{}, map[string]bool{}, false
+	// keepNamed records what a rejected row names (app narrows the
+	// identities when known).
+	keepNamed := func(rec csvrows.Row, app *accessbot.Application) {
+		ext, uid := rec.Cell["identity_id"], userByEmail[accessbot.NormalizeEmail(rec.Cell["employee_email"])]
+		for _, i := range byExt[ext] {
+			if app == nil || i.AppID == app.ID {
+				keepIdent[i.ID] = true
+			}
+		}
+		if uid != "" {
+			keepUser[uid] = true
+		}
+		if ext == "" && uid == "" {
+			keepAll = true
+		}
+	}
+	for _, rec := range t.Malformed {
+		keepNamed(rec, only)
+	}
 	var good []accessbot.IdentityMapping
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
@@ -460,6 +508,7 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 		ext := c["identity_id"]
 		if ext == "" {
 			j.reject(rec, "", "identity_id is empty")
+			keepNamed(rec, only)
 			continue
 		}
 		app := only
@@ -468,10 +517,11 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 			switch {
 			case a == nil:
 				j.reject(rec, "app", "the tenant has no such application")
+				keepNamed(rec, only)
 				continue
 			case only != nil && a.ID != only.ID:
 				j.reject(rec, "app", fmt.Sprintf("--app is %s", only.Name))
-				continue
+				continue // names nothing in scope
 			}
 			app = a
 		}
@@ -484,14 +534,17 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 		switch {
 		case len(cands) == 0:
 			j.reject(rec, "identity_id", "no such identity (upload the application's identities first)")
+			keepNamed(rec, app)
 			continue
 		case len(cands) > 1:
 			j.reject(rec, "identity_id", "several applications have this identity: add an app column or use --app")
+			keepNamed(rec, app)
 			continue
 		}
 		ident := cands[0]
 		if first, dup := dups.seen(ident.ID, rec.Line); dup {
-			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d", first))
+			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d (both rows skipped)", first))
+			keepNamed(rec, app)
 			continue
 		}
 		email := c["employee_email"]
@@ -505,10 +558,29 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 			good = append(good, accessbot.IdentityMapping{IdentityID: ident.ID, UserID: uid})
 			continue
 		}
-		if u, ok := mapped[ident.ID]; ok {
-			good = append(good, accessbot.IdentityMapping{IdentityID: ident.ID, UserID: u})
-			j.res.Kept++
+		keepNamed(rec, app)
+	}
+	kept := 0
+	out := good[:0]
+	for _, m := range good {
+		if !keepIdent[m.IdentityID] {
+			out = append(out, m)
 		}
 	}
-	return j.done(j.q.ReplaceIdentityMappings(ctx, j.tenantID, scope, good))
+	good = out
+	inFile := map[string]bool{}
+	for _, m := range good {
+		inFile[m.IdentityID] = true
+	}
+	for _, m := range current {
+		inScope := len(scope) == 0 || slices.Contains(scope, appOf[m.IdentityID])
+		if inScope && !inFile[m.IdentityID] && (keepAll || keepIdent[m.IdentityID] || keepUser[m.UserID]) {
+			good = append(good, accessbot.IdentityMapping{IdentityID: m.IdentityID, UserID: m.UserID})
+			kept++
+		}
+	}
+	sr, err := j.q.ReplaceIdentityMappings(ctx, j.tenantID, scope, good)
+	// The store counts kept mappings as unchanged: they were left out.
+	sr.Kept, sr.Unchanged = kept, sr.Unchanged-kept
+	return j.done(sr, err)
 }
