@@ -76,11 +76,7 @@ status 1). A bad header or broken CSV quoting imports nothing.`,
 			if res == nil {
 				return err
 			}
-			summaries := []string{res.Summary()}
-			if res.Findings != nil {
-				summaries = append(summaries, res.Findings.Summary())
-			}
-			return writeImportResult(cmd, t.Slug, res.Rejected, err, summaries...)
+			return writeImportResult(cmd, t.Slug, res.Rejected, err, res.Summaries()...)
 		},
 	}
 	addTenantFlag(cmd, &tenant, " to import into")

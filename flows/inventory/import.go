@@ -82,14 +82,21 @@ type Result struct {
 	Written  bool
 }
 
-// Summary is the closing line.
+// Summary is the closing line. Counts of what did not happen (a dry run, a
+// strict import with rejects) read "would remove 4", not "removed 4".
 func (r *Result) Summary() string {
 	what := string(r.Kind)
 	if r.App != "" {
 		what = r.App + " " + what
 	}
-	s := fmt.Sprintf("%s: %s: created %d, updated %d, restored %d, removed %d, unchanged %d, rejected %d",
-		r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
+	var s string
+	if r.Written {
+		s = fmt.Sprintf("%s: %s: created %d, updated %d, restored %d, removed %d, unchanged %d, rejected %d",
+			r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
+	} else {
+		s = fmt.Sprintf("%s: %s: would create %d, would update %d, would restore %d, would remove %d, unchanged %d, rejected %d",
+			r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
+	}
 	if r.Kept > 0 {
 		s += fmt.Sprintf(" (%d stored row(s) kept as they were: rejected rows name them)", r.Kept)
 	}
@@ -100,6 +107,19 @@ func (r *Result) Summary() string {
 		s += " (--strict: nothing was written)"
 	}
 	return s
+}
+
+// Summaries are the closing lines: Summary, then the rule run's, if any.
+func (r *Result) Summaries() []string {
+	out := []string{r.Summary()}
+	if r.Findings != nil {
+		if r.Written {
+			out = append(out, r.Findings.Summary())
+		} else {
+			out = append(out, r.Findings.WouldSummary())
+		}
+	}
+	return out
 }
 
 // Importer imports inventory CSV files.

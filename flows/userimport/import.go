@@ -45,9 +45,13 @@ type Result struct {
 	Written bool
 }
 
-// Summary is the closing line: "created 2, updated 1, unchanged 5, rejected 1".
+// Summary is the closing line: "created 2, updated 1, unchanged 5, rejected 1",
+// or "would create 2, ..." when nothing was written.
 func (r *Result) Summary() string {
 	s := fmt.Sprintf("%s: created %d, updated %d, unchanged %d, rejected %d", r.File, r.Created, r.Updated, r.Unchanged, len(r.Rejected))
+	if !r.Written {
+		s = fmt.Sprintf("%s: would create %d, would update %d, unchanged %d, rejected %d", r.File, r.Created, r.Updated, r.Unchanged, len(r.Rejected))
+	}
 	switch {
 	case r.DryRun:
 		s += " (dry run: nothing was written)"

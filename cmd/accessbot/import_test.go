@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// importEnv is a SQLite store holding tenant acme with application GitLab
+// and the issue's snapshot: u-200 is bob, a terminated employee holding the
+// privileged role-admin.
+func importEnv(t *testing.T) (run func(args ...string) (string, string, error), write func(name, content string) string) {
+	t.Helper()
+	dir := t.TempDir()
+	env := map[string]string{"ACCESSBOT_STORE_DSN": "file:" + filepath.Join(dir, "a.db")}
+	run = func(args ...string) (string, string, error) {
+		m, stdout, stderr := testMain(env)
+		err := m.Run(context.Background(), args)
+		return stdout.String(), stderr.String(), err
+	}
+	write = func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tenant := write("tenant.yaml", `tenant: {slug: acme, name: Acme}
+users:
+  - {email: alice@acme.com, name: Alice, role: admin}
+  - {email: bob@acme.com, name: Bob, status: terminated, terminated_at: 2025-01-01}
+  - {email: carol@acme.com, name: Carol}
+applications:
+  - {name: GitLab, connector: manual, primary_owner: alice@acme.com}
+`)
+	for _, args := range [][]string{
+		{"apply", "-f", tenant},
+		{"import", "identities", "GitLab", write("ids.csv", "identity_id,email\nu-100,alice@acme.com\nu-200,bob@acme.com\nu-300,carol@acme.com\n")},
+		{"import", "entitlements", "GitLab", write("ents.csv", "entitlement_id,labels\nrole-read,\nrole-write,\nrole-admin,privileged\n")},
+		{"import", "relations", "GitLab", write("rels.csv", "identity_id,entitlement_id\nu-100,role-read\nu-200,role-admin\nu-200,role-read\nu-300,role-read\nu-300,role-write\n")},
+	} {
+		if out, errOut, err := run(args...); err != nil {
+			t.Fatalf("%v: %v\n%s%s", args, err, out, errOut)
+		}
+	}
+	return run, write
+}
+
+// With --dry-run or --strict nothing is written, and the summary says so in
+// every count: "would remove 4", never "removed 4".
+func TestImportSummarySaysWould(t *testing.T) {
+	t.Parallel()
+	run, write := importEnv(t)
+	// Everything but u-100 → role-read goes: 4 of 5 relations.
+	file := write("upload.csv", "identity_id,entitlement_id\nu-100,role-read\n")
+	out, _, err := run("import", "relations", "GitLab", file, "--dry-run")
+	if err != nil {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"would remove 4", "would create 0", "(dry run: nothing was written)", "findings: would open 0", "would resolve 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "removed 4") || strings.Contains(out, " resolved") {
+		t.Errorf("dry run output claims what did not happen:\n%s", out)
+	}
+
+	bad := write("bad.csv", "identity_id,entitlement_id\nu-100,role-read\nu-404,role-write\n")
+	out, _, err = run("import", "relations", "GitLab", bad, "--strict")
+	if err == nil || !strings.Contains(out, "would remove 3") || strings.Contains(out, "removed 3") {
+		t.Errorf("strict: %v\n%s", err, out)
+	}
+
+	csv := write("users.csv", "email,name,status\ncarol@acme.com,Carol,terminated\nnew@acme.com,New,\n")
+	out, _, err = run("import", "users", csv, "--dry-run")
+	if err != nil || !strings.Contains(out, "would create 1, would update 1, unchanged 0") {
+		t.Errorf("users dry run: %v\n%s", err, out)
+	}
+}
