@@ -123,6 +123,38 @@ func (k SnapshotKeep) Empty() bool {
 	return !k.All && len(k.Identities) == 0 && len(k.Entitlements) == 0
 }
 
+// ImportSettings are a tenant's upload settings (the tenant file's
+// imports: section). The accidental-removal guard refuses an import or sync
+// that would remove more than MaxRemovedRows rows and more than
+// MaxRemovedPercent percent of an application's current rows at once: a
+// truncated export, or a file for the wrong application, looks like that.
+type ImportSettings struct {
+	TenantID          string
+	MaxRemovedRows    int
+	MaxRemovedPercent int // 0 to 100; 100 turns the guard off
+	UpdatedAt         time.Time
+}
+
+// The guard's defaults: normal churn (leavers, role changes) stays well
+// under 10% of an application between uploads, while a partial export
+// loses far more; the 20-row floor lets small applications, where one
+// leaver is already more than 10%, import without --allow-removals.
+const (
+	DefaultMaxRemovedRows    = 20
+	DefaultMaxRemovedPercent = 10
+)
+
+// DefaultImportSettings are the settings of a tenant whose file has no imports: section.
+func DefaultImportSettings(tenantID string) ImportSettings {
+	return ImportSettings{TenantID: tenantID, MaxRemovedRows: DefaultMaxRemovedRows, MaxRemovedPercent: DefaultMaxRemovedPercent}
+}
+
+// RefusesRemoval reports whether the guard refuses removing removed of
+// current rows: more than both limits.
+func (s ImportSettings) RefusesRemoval(removed, current int) bool {
+	return removed > s.MaxRemovedRows && removed*100 > s.MaxRemovedPercent*current
+}
+
 // Findings
 
 type Severity string

@@ -37,6 +37,11 @@ type Inventory interface {
 	ListAppEntitlements(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.AppEntitlement, error)
 	ListRelations(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.Relation, error)
 	ListIdentityMappings(ctx context.Context, tenantID string) ([]accessbot.IdentityMapping, error)
+	// PutImportSettings creates or replaces the tenant's upload settings.
+	PutImportSettings(ctx context.Context, s *accessbot.ImportSettings) error
+	// GetImportSettings returns ErrNotFound when the tenant has none.
+	GetImportSettings(ctx context.Context, tenantID string) (*accessbot.ImportSettings, error)
+
 	// GetIdentity returns the identity with internal id, removed or not;
 	// ErrNotFound when the tenant has none.
 	GetIdentity(ctx context.Context, tenantID, id string) (*accessbot.Identity, error)

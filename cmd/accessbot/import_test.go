@@ -2,11 +2,21 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+const importTenantYAML = `tenant: {slug: acme, name: Acme}
+users:
+  - {email: alice@acme.com, name: Alice, role: admin}
+  - {email: bob@acme.com, name: Bob, status: terminated, terminated_at: 2025-01-01}
+  - {email: carol@acme.com, name: Carol}
+applications:
+  - {name: GitLab, connector: manual, primary_owner: alice@acme.com}
+`
 
 // importEnv is a SQLite store holding tenant acme with application GitLab
 // and the issue's snapshot: u-200 is bob, a terminated employee holding the
@@ -27,14 +37,7 @@ func importEnv(t *testing.T) (run func(args ...string) (string, string, error), 
 		}
 		return p
 	}
-	tenant := write("tenant.yaml", `tenant: {slug: acme, name: Acme}
-users:
-  - {email: alice@acme.com, name: Alice, role: admin}
-  - {email: bob@acme.com, name: Bob, status: terminated, terminated_at: 2025-01-01}
-  - {email: carol@acme.com, name: Carol}
-applications:
-  - {name: GitLab, connector: manual, primary_owner: alice@acme.com}
-`)
+	tenant := write("tenant.yaml", importTenantYAML)
 	for _, args := range [][]string{
 		{"apply", "-f", tenant},
 		{"import", "identities", "GitLab", write("ids.csv", "identity_id,email\nu-100,alice@acme.com\nu-200,bob@acme.com\nu-300,carol@acme.com\n")},
@@ -55,7 +58,7 @@ func TestImportSummarySaysWould(t *testing.T) {
 	run, write := importEnv(t)
 	// Everything but u-100 → role-read goes: 4 of 5 relations.
 	file := write("upload.csv", "identity_id,entitlement_id\nu-100,role-read\n")
-	out, _, err := run("import", "relations", "GitLab", file, "--dry-run")
+	out, _, err := run("import", "relations", "GitLab", file, "--dry-run", "--allow-removals")
 	if err != nil {
 		t.Fatalf("dry run: %v\n%s", err, out)
 	}
@@ -78,5 +81,34 @@ func TestImportSummarySaysWould(t *testing.T) {
 	out, _, err = run("import", "users", csv, "--dry-run")
 	if err != nil || !strings.Contains(out, "would create 1, would update 1, unchanged 0") {
 		t.Errorf("users dry run: %v\n%s", err, out)
+	}
+}
+
+// The accidental-removal guard, from the command line and the tenant file.
+func TestImportRemovalGuard(t *testing.T) {
+	t.Parallel()
+	run, write := importEnv(t)
+	var b strings.Builder
+	b.WriteString("identity_id\n")
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&b, "x-%d\n", i)
+	}
+	all := write("all.csv", b.String())
+	if out, errOut, err := run("import", "identities", "GitLab", all, "--allow-removals"); err != nil {
+		t.Fatalf("%v\n%s%s", err, out, errOut)
+	}
+	few := write("few.csv", "identity_id\nx-1\nx-2\n")
+	out, _, err := run("import", "identities", "GitLab", few)
+	if err == nil || !strings.Contains(err.Error(), "would remove 38 of GitLab's 40 current identities (95%)") ||
+		!strings.Contains(err.Error(), "--allow-removals") || !strings.Contains(out, "would remove 38") {
+		t.Fatalf("guard: %v\n%s", err, out)
+	}
+	// The tenant file turns it off.
+	tenant := write("tenant2.yaml", importTenantYAML+"imports: {max_removed_percent: 100}\n")
+	if out, errOut, err := run("apply", "-f", tenant); err != nil || !strings.Contains(out, "+ imports acme: max_removed_rows 20, max_removed_percent 100") {
+		t.Fatalf("apply: %v\n%s%s", err, out, errOut)
+	}
+	if out, _, err = run("import", "identities", "GitLab", few); err != nil || !strings.Contains(out, "removed 38") {
+		t.Fatalf("guard off: %v\n%s", err, out)
 	}
 }

@@ -62,9 +62,40 @@ type RuleRunner interface {
 // was written.
 var ErrRejected = userimport.ErrRejected
 
+// ErrTooManyRemovals is what a *RemovalError wraps.
+var ErrTooManyRemovals = errors.New("too many removals")
+
+// RemovalError is an import the accidental-removal guard refused: it would
+// have removed more rows than the tenant allows at once. Nothing was written.
+type RemovalError struct {
+	Kind             Kind
+	App              string // "" for mappings of every application
+	Removed, Current int
+	Settings         accessbot.ImportSettings
+}
+
+func (e *RemovalError) Error() string {
+	whose := "the tenant's"
+	if e.App != "" {
+		whose = e.App + "'s"
+	}
+	pct := 100
+	if e.Current > 0 {
+		pct = (e.Removed*100 + e.Current/2) / e.Current
+	}
+	return fmt.Sprintf("refused: this upload would remove %d of %s %d current %s (%d%%); the tenant's guard refuses more than %d row(s) and more than %d%% at once, so nothing was written. "+
+		"If the removals are real, run it again with --allow-removals; to change the guard, set imports.max_removed_rows and imports.max_removed_percent in the tenant file",
+		e.Removed, whose, e.Current, e.Kind, pct, e.Settings.MaxRemovedRows, e.Settings.MaxRemovedPercent)
+}
+
+func (e *RemovalError) Unwrap() error { return ErrTooManyRemovals }
+
 type Options struct {
 	Strict bool // write nothing when any row is bad
 	DryRun bool // do everything, then roll back
+	// AllowRemovals lets an import remove more rows than the tenant's
+	// accidental-removal guard allows (accessbot.ImportSettings).
+	AllowRemovals bool
 	// App limits a mappings upload to one application's identities: only
 	// their mappings are replaced. Ignored by the other kinds.
 	App string
@@ -80,6 +111,8 @@ type Result struct {
 	Findings *findings.RunResult // nil when no rules ran
 	DryRun   bool
 	Written  bool
+	// Refused is the guard's refusal; nil when it let the import through.
+	Refused *RemovalError
 }
 
 // Summary is the closing line. Counts of what did not happen (a dry run, a
@@ -101,6 +134,8 @@ func (r *Result) Summary() string {
 		s += fmt.Sprintf(" (%d stored row(s) kept as they were: rejected rows name them)", r.Kept)
 	}
 	switch {
+	case r.Refused != nil:
+		s += " (refused: too many removals: nothing was written)"
 	case r.DryRun:
 		s += " (dry run: nothing was written)"
 	case !r.Written:
@@ -183,6 +218,16 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 		if opt.Strict && len(res.Rejected) > 0 {
 			return errRollback
 		}
+		if !opt.AllowRemovals && res.Removed > 0 {
+			gs, err := importSettings(ctx, q, tenantID)
+			if err != nil {
+				return err
+			}
+			if gs.RefusesRemoval(res.Removed, res.Current()) {
+				res.Refused = &RemovalError{Kind: kind, App: app, Removed: res.Removed, Current: res.Current(), Settings: gs}
+				return errRollback
+			}
+		}
 		if im.rules != nil {
 			if res.Findings, err = im.rules.Run(ctx, q, tenantID); err != nil {
 				return err
@@ -200,7 +245,7 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 		return nil, fmt.Errorf("import %s %s: %w", kind, name, err)
 	}
 	sort.SliceStable(res.Rejected, func(i, k int) bool { return res.Rejected[i].Line < res.Rejected[k].Line })
-	res.Written = !opt.DryRun && !(opt.Strict && len(res.Rejected) > 0)
+	res.Written = !opt.DryRun && !(opt.Strict && len(res.Rejected) > 0) && res.Refused == nil
 	if res.Written {
 		im.log.Info().Str("tenant", tenantID).Str("file", name).Str("kind", string(kind)).Str("app", app).
 			Int("created", res.Created).Int("updated", res.Updated).Int("restored", res.Restored).Int("removed", res.Removed).
@@ -209,7 +254,22 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 	if opt.Strict && len(res.Rejected) > 0 {
 		return res, fmt.Errorf("import %s %s: %d %w; --strict: nothing was written", kind, name, len(res.Rejected), ErrRejected)
 	}
+	if res.Refused != nil {
+		return res, fmt.Errorf("import %s %s: %w", kind, name, res.Refused)
+	}
 	return res, nil
+}
+
+// importSettings are the tenant's, or the defaults when it has none.
+func importSettings(ctx context.Context, q store.Queries, tenantID string) (accessbot.ImportSettings, error) {
+	s, err := q.GetImportSettings(ctx, tenantID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return accessbot.DefaultImportSettings(tenantID), nil
+	}
+	if err != nil {
+		return accessbot.ImportSettings{}, fmt.Errorf("read import settings: %w", err)
+	}
+	return *s, nil
 }
 
 // job is one import inside its transaction.

@@ -65,7 +65,7 @@ func (f *fixture) upload(t *testing.T, kind inventory.Kind, csv string, opt inve
 
 func (f *fixture) ok(t *testing.T, kind inventory.Kind, csv string) *inventory.Result {
 	t.Helper()
-	res, err := f.upload(t, kind, csv, inventory.Options{Strict: true})
+	res, err := f.upload(t, kind, csv, inventory.Options{Strict: true, AllowRemovals: true})
 	if err != nil {
 		if res != nil {
 			for _, r := range res.Rejected {

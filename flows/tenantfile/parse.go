@@ -78,7 +78,7 @@ var connectionTypes = []string{"group", "role", "policy", "account"}
 var schemaTypes = []string{"text", "select", "multiline"}
 
 func (d *decoder) decodeFile(root *yaml.Node, f *File) {
-	top := d.mapping(root, loc{line: root.Line}, "version", "tenant", "slack", "users", "applications", "approval_chains", "prune", "schedules", "alerts", "rules", "campaigns", "reviews")
+	top := d.mapping(root, loc{line: root.Line}, "version", "tenant", "slack", "users", "applications", "approval_chains", "prune", "schedules", "alerts", "rules", "campaigns", "reviews", "imports")
 	if top.has("version") {
 		if v := d.str(top, "version"); v != "1" {
 			l := top.loc("version")
@@ -124,6 +124,7 @@ func (d *decoder) decodeFile(root *yaml.Node, f *File) {
 	d.decodeRules(top, f)     // rules.go
 	d.decodeCampaigns(top, f) // campaigns.go
 	d.decodeReviews(top, f)   // reviews.go
+	d.decodeImports(top, f)   // imports.go
 	if top.has("prune") {
 		p := d.mapping(top.vals["prune"], top.loc("prune"), "applications", "connections", "resources", "approval_chains")
 		f.Prune = Prune{

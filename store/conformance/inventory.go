@@ -473,3 +473,20 @@ func testInventoryKeep(t *testing.T, s store.Store) {
 		t.Fatalf("entitlements %v", got)
 	}
 }
+
+func testImportSettings(t *testing.T, s store.Store) {
+	a, b := newInvWorld(t, s), newInvWorld(t, s)
+	_, err := s.GetImportSettings(ctx(), a.tenant.ID)
+	isErr(t, err, accessbot.ErrNotFound, "settings before any put")
+	ok(t, s.PutImportSettings(ctx(), &accessbot.ImportSettings{TenantID: a.tenant.ID, MaxRemovedRows: 5, MaxRemovedPercent: 30}), "put")
+	ok(t, s.PutImportSettings(ctx(), &accessbot.ImportSettings{TenantID: a.tenant.ID, MaxRemovedRows: 50, MaxRemovedPercent: 100}), "put again")
+	got, err := s.GetImportSettings(ctx(), a.tenant.ID)
+	ok(t, err, "get")
+	if got.MaxRemovedRows != 50 || got.MaxRemovedPercent != 100 || got.UpdatedAt.IsZero() {
+		t.Fatalf("settings %+v", got)
+	}
+	_, err = s.GetImportSettings(ctx(), b.tenant.ID)
+	isErr(t, err, accessbot.ErrNotFound, "other tenant's settings")
+	err = s.PutImportSettings(ctx(), &accessbot.ImportSettings{TenantID: b.tenant.ID, MaxRemovedRows: 1, MaxRemovedPercent: 101})
+	isErr(t, err, accessbot.ErrInvalid, "percent over 100")
+}
