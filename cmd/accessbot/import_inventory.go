@@ -67,6 +67,10 @@ file's imports: section sets the guard.`,
 			if kind != inventory.Mappings {
 				app = args[0]
 			}
+			lim, err := m.csvLimits()
+			if err != nil {
+				return err
+			}
 			file, err := os.Open(path)
 			if err != nil {
 				return fmt.Errorf("import %s: %w", kind, err)
@@ -78,7 +82,7 @@ file's imports: section sets the guard.`,
 			}
 			defer st.Close()
 			im := inventory.NewImporter(st, findings.NewEngine(m.Now, log), m.Now, log)
-			res, err := im.Import(cmd.Context(), t.ID, kind, app, path, file, inventory.Options{Strict: strict, DryRun: dryRun, AllowRemovals: allowRemovals, App: app})
+			res, err := im.Import(cmd.Context(), t.ID, kind, app, path, file, inventory.Options{Strict: strict, DryRun: dryRun, AllowRemovals: allowRemovals, App: app, Limits: lim})
 			if res == nil {
 				return err
 			}

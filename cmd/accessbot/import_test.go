@@ -112,3 +112,40 @@ func TestImportRemovalGuard(t *testing.T) {
 		t.Fatalf("guard off: %v\n%s", err, out)
 	}
 }
+
+// Size limits: a huge cell, a file over limits.upload_bytes and a tenant
+// file over limits.tenant_file_bytes are refused with the limit and the key
+// that changes it, and nothing is imported.
+func TestImportSizeLimits(t *testing.T) {
+	t.Parallel()
+	run, write := importEnv(t)
+	cell := write("cell.csv", "identity_id,display_name\nu-100,"+strings.Repeat("a", 5<<20)+"\n")
+	_, _, err := run("import", "identities", "GitLab", cell)
+	if err == nil || !strings.Contains(err.Error(), "cell.csv:2: the row after line 1 is too long: a cell is over the limit of 4 KiB per cell; nothing was imported (to change it: limits.csv_cell_bytes in the config, or ACCESSBOT_LIMITS_CSV_CELL_BYTES)") {
+		t.Fatalf("5 MiB cell: %v", err)
+	}
+	users := write("users.csv", "email,name\nann@acme.com,"+strings.Repeat("a", 5000)+"\n")
+	if _, _, err = run("import", "users", users); err == nil || !strings.Contains(err.Error(), `users.csv:2: column "name" holds 5000 bytes, over the limit of 4 KiB per cell`) {
+		t.Fatalf("employee cell: %v", err)
+	}
+	var b strings.Builder
+	b.WriteString("identity_id\n")
+	for b.Len() < 2<<20 {
+		fmt.Fprintf(&b, "x-%d\n", b.Len())
+	}
+	big := write("big.csv", b.String())
+	cfg := write("config.yaml", "limits:\n  upload_bytes: 1MiB\n")
+	if _, _, err = run("--config", cfg, "import", "identities", "GitLab", big); err == nil ||
+		!strings.Contains(err.Error(), "the file is larger than the limit of 1 MiB; nothing was imported (to change it: limits.upload_bytes in the config, or ACCESSBOT_LIMITS_UPLOAD_BYTES)") {
+		t.Fatalf("2 MiB file, 1 MiB limit: %v", err)
+	}
+	tenant := write("big.yaml", importTenantYAML+"# "+strings.Repeat("x", 5<<20)+"\n")
+	if _, _, err = run("apply", "-f", tenant); err == nil || !strings.Contains(err.Error(), "larger than the limit of 4 MiB (to change it: limits.tenant_file_bytes in the config, or ACCESSBOT_LIMITS_TENANT_FILE_BYTES)") {
+		t.Fatalf("5 MiB tenant file: %v", err)
+	}
+	// Nothing of the refused files was imported.
+	out, _, err := run("import", "identities", "GitLab", write("same.csv", "identity_id,email\nu-100,alice@acme.com\nu-200,bob@acme.com\nu-300,carol@acme.com\n"), "--dry-run")
+	if err != nil || !strings.Contains(out, "would create 0, would update 0, would restore 0, would remove 0, unchanged 3") {
+		t.Fatalf("after refusals: %v\n%s", err, out)
+	}
+}

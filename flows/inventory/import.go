@@ -99,6 +99,8 @@ type Options struct {
 	// App limits a mappings upload to one application's identities: only
 	// their mappings are replaced. Ignored by the other kinds.
 	App string
+	// Limits bound the file and each cell (zero: the defaults).
+	Limits csvrows.Limits
 }
 
 // Result is what an import did (or would do).
@@ -193,7 +195,7 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 	if kind != Mappings && app == "" {
 		return nil, fmt.Errorf("import %s %s: %w: an application name is required", kind, name, accessbot.ErrInvalid)
 	}
-	t, err := csvrows.ReadAll(name, r, csvrows.Columns{Known: known, Required: required})
+	t, err := csvrows.ReadAll(name, r, csvrows.Columns{Known: known, Required: required, Limits: opt.Limits})
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +287,7 @@ type job struct {
 }
 
 func (j *job) reject(rec csvrows.Row, field, msg string) {
-	e := &userimport.RowError{File: j.file, Line: rec.Line, Field: field, Value: rec.Cell[field], Msg: msg}
+	e := &userimport.RowError{File: j.file, Line: rec.Line, Field: field, Value: rec.Cell.Get(field), Msg: msg}
 	if field == "" {
 		e.Value = ""
 	}
@@ -296,7 +298,7 @@ func (j *job) reject(rec csvrows.Row, field, msg string) {
 // each non-empty one is kept; a row that names nothing keeps everything,
 // since any stored row may be the one it meant.
 func (j *job) keepNamed(rec csvrows.Row, identCol, entCol string) {
-	ident, ent := rec.Cell[identCol], rec.Cell[entCol]
+	ident, ent := rec.Cell.Get(identCol), rec.Cell.Get(entCol)
 	if identCol != "" && ident != "" {
 		j.keep.Identities = append(j.keep.Identities, ident)
 	}
@@ -312,7 +314,7 @@ func (j *job) keepNamed(rec csvrows.Row, identCol, entCol string) {
 // empty or repeats an earlier row's. Either way the row names what it
 // names: keepNamed is the caller's.
 func (j *job) rowID(rec csvrows.Row, col string, dups dupCheck) string {
-	id := rec.Cell[col]
+	id := rec.Cell.Get(col)
 	if id == "" {
 		j.reject(rec, "", col+" is empty")
 		return ""
@@ -389,14 +391,14 @@ func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) 
 			j.keepNamed(rec, "identity_id", "")
 			continue
 		}
-		in := accessbot.Identity{ExternalID: id, Email: c["email"], DisplayName: c["display_name"], Status: accessbot.IdentityActive}
+		in := accessbot.Identity{ExternalID: id, Email: c.Get("email"), DisplayName: c.Get("display_name"), Status: accessbot.IdentityActive}
 		var field, msg string
 		if in.Email != "" {
 			if err := userimport.CheckEmail(in.Email); err != nil {
 				field, msg = "email", err.Error()
 			}
 		}
-		switch s := strings.ToLower(c["status"]); s {
+		switch s := strings.ToLower(c.Get("status")); s {
 		case "", string(accessbot.IdentityActive):
 		case string(accessbot.IdentityDisabled):
 			in.Status = accessbot.IdentityDisabled
@@ -405,7 +407,7 @@ func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) 
 				field, msg = "status", "want active or disabled"
 			}
 		}
-		if s := c["last_seen_at"]; s != "" && field == "" {
+		if s := c.Get("last_seen_at"); s != "" && field == "" {
 			ts, err := time.Parse(time.RFC3339, s)
 			if err != nil {
 				field, msg = "last_seen_at", "not an RFC 3339 time such as 2025-01-31T17:00:00Z"
@@ -451,11 +453,11 @@ func (j *job) entitlements(ctx context.Context, appName string, t *csvrows.Table
 			j.keepNamed(rec, "", "entitlement_id")
 			continue
 		}
-		name := c["name"]
+		name := c.Get("name")
 		if name == "" {
 			name = id
 		}
-		good = append(good, accessbot.AppEntitlement{ExternalID: id, Name: name, Type: c["type"], Labels: splitLabels(c["labels"])})
+		good = append(good, accessbot.AppEntitlement{ExternalID: id, Name: name, Type: c.Get("type"), Labels: splitLabels(c.Get("labels"))})
 	}
 	good = withoutKept(good, j.keep.Entitlements, func(e accessbot.AppEntitlement) string { return e.ExternalID })
 	return j.done(j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.keep, j.at))
@@ -491,7 +493,7 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 	keys := make([]accessbot.RelationKey, 0, len(t.Rows))
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
-		k := accessbot.RelationKey{IdentityExternalID: rec.Cell["identity_id"], EntitlementExternalID: rec.Cell["entitlement_id"]}
+		k := accessbot.RelationKey{IdentityExternalID: rec.Cell.Get("identity_id"), EntitlementExternalID: rec.Cell.Get("entitlement_id")}
 		switch {
 		case k.IdentityExternalID == "":
 			j.reject(rec, "", "identity_id is empty")
@@ -565,7 +567,7 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 	// keepNamed records what a rejected row names (app narrows the
 	// identities when known).
 	keepNamed := func(rec csvrows.Row, app *accessbot.Application) {
-		ext, uid := rec.Cell["identity_id"], userByEmail[accessbot.NormalizeEmail(rec.Cell["employee_email"])]
+		ext, uid := rec.Cell.Get("identity_id"), userByEmail[accessbot.NormalizeEmail(rec.Cell.Get("employee_email"))]
 		for _, i := range byExt[ext] {
 			if app == nil || i.AppID == app.ID {
 				keepIdent[i.ID] = true
@@ -585,14 +587,14 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		c := rec.Cell
-		ext := c["identity_id"]
+		ext := c.Get("identity_id")
 		if ext == "" {
 			j.reject(rec, "", "identity_id is empty")
 			keepNamed(rec, only)
 			continue
 		}
 		app := only
-		if name := c["app"]; name != "" {
+		if name := c.Get("app"); name != "" {
 			a := appByName[strings.ToLower(name)]
 			switch {
 			case a == nil:
@@ -627,7 +629,7 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 			keepNamed(rec, app)
 			continue
 		}
-		email := c["employee_email"]
+		email := c.Get("employee_email")
 		uid := userByEmail[accessbot.NormalizeEmail(email)]
 		switch {
 		case email == "":

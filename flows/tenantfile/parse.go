@@ -14,15 +14,39 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/csvrows"
 	"github.com/accessbot/accessbot/flows/userimport"
 )
 
-// ReadFile reads and parses the tenant file at path. Messages name the file
-// as path spells it.
+// DefaultMaxBytes bounds a tenant file: thousands of users and
+// applications fit in well under it.
+const DefaultMaxBytes = 4 << 20
+
+// ReadFile reads and parses the tenant file at path, refusing one larger
+// than DefaultMaxBytes. Messages name the file as path spells it.
 func ReadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	return ReadFileLimit(path, DefaultMaxBytes, "")
+}
+
+// ReadFileLimit is ReadFile with the size limit maxBytes; setting says
+// where it is changed (default: the config key). It reads at most one byte
+// past the limit.
+func ReadFileLimit(path string, maxBytes int64, setting string) (*File, error) {
+	if setting == "" {
+		setting = "limits.tenant_file_bytes in the config, or ACCESSBOT_LIMITS_TENANT_FILE_BYTES"
+	}
+	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read tenant file: %w", err)
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read tenant file: %w", err)
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, fmt.Errorf("read tenant file %s: %w: larger than the limit of %s (to change it: %s)",
+			path, accessbot.ErrInvalid, csvrows.FormatBytes(maxBytes), setting)
 	}
 	return Parse(path, data)
 }

@@ -20,7 +20,7 @@ var keyIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 // Validate returns the first problem as an *Error naming the key and the
 // fix, or nil. Messages never include secret values.
 func (c *Config) Validate() error {
-	for _, check := range []func() *Error{c.validateSlack, c.validateStore, c.validateRedis, c.validateHTTP, c.validateLog, c.validateEncryption, c.validateApprovals} {
+	for _, check := range []func() *Error{c.validateSlack, c.validateStore, c.validateRedis, c.validateHTTP, c.validateLog, c.validateEncryption, c.validateApprovals, c.validateLimits} {
 		if e := check(); e != nil {
 			return e
 		}
@@ -182,6 +182,18 @@ func (c *Config) validateApprovals() *Error {
 	}
 	if a.ExpireAfter <= a.EscalateAfter {
 		return bad("approvals.expire_after", "must be longer than approvals.escalate_after (%s), so escalation happens before expiry (got %s)", a.EscalateAfter, a.ExpireAfter)
+	}
+	return nil
+}
+
+func (c *Config) validateLimits() *Error {
+	for _, l := range []struct {
+		key string
+		v   ByteSize
+	}{{"limits.upload_bytes", c.Limits.UploadBytes}, {"limits.csv_cell_bytes", c.Limits.CSVCellBytes}, {"limits.tenant_file_bytes", c.Limits.TenantFileBytes}} {
+		if l.v < 1 {
+			return bad(l.key, "must be at least 1 byte, e.g. 32MiB (got %s)", l.v)
+		}
 	}
 	return nil
 }
