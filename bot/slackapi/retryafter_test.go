@@ -3,6 +3,7 @@ package slackapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -128,14 +129,30 @@ func TestRetryAfterHeldPerMethodAcrossWorkers(t *testing.T) {
 	c := f.client(t, slackapi.Options{})
 	r := runStorm(t, f, []*slackapi.Client{c}, []*syncBuffer{f.logs}, 6)
 	checkStorm(t, r)
-	// Other methods of the workspace are not held.
-	start := time.Now()
+	// A hold is per method: with users.info held for a minute, auth.test
+	// goes at once, and a users.info that may wait 5 s fails at once without
+	// reaching Slack.
 	f.fake.RateLimit("users.info", time.Minute, 1)
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := c.GetUserInfo(short, "U1"); err == nil {
+		t.Fatal("users.info answered 429 yet succeeded")
+	}
+	start := time.Now()
 	if _, err := c.AuthTest(context.Background()); err != nil {
 		t.Fatalf("auth.test while users.info is held: %v", err)
 	}
+	short2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	_, err := c.GetUserInfo(short2, "U1")
+	if !errors.Is(err, slackapi.ErrPaceExceeded) {
+		t.Errorf("users.info while held: err = %v, want ErrPaceExceeded", err)
+	}
 	if el := time.Since(start); el > time.Second {
-		t.Errorf("auth.test took %s while another method was held", el)
+		t.Errorf("auth.test and a refused users.info took %s", el)
+	}
+	if n := f.fake.CallCount("users.info"); n != 1 {
+		t.Errorf("users.info reached Slack %d times, want 1 (the 429)", n)
 	}
 }
 
