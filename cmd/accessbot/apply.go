@@ -14,8 +14,8 @@ func (m *Main) applyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
 		Short: "Apply a tenant file: tenant, Slack workspace, users, applications, approval chains, rules, alerts, schedules, campaigns",
-		Long: `Apply a tenant file (YAML; see examples/tenant.yaml and the README section
-"Tenant data as code"). The tenant it names is created or updated to match:
+		Long: `Apply a tenant file (YAML; see examples/tenant.yaml and
+docs/tenant-file.md). The tenant it names is created or updated to match:
 its Slack workspace binding, users, applications with owners, connections
 and resources, approval chains, and (when the file has those sections)
 finding rules, alert channels, schedules, review campaigns and review

@@ -31,8 +31,8 @@ func (m *Main) importUsersCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "users FILE.csv",
 		Short: "Import employees (the HR upload) into a tenant's users",
-		Long: `Import employees from a CSV file into a tenant's users (see the README
-section "Importing employees").
+		Long: `Import employees from a CSV file into a tenant's users (see
+docs/imports-and-findings.md, "Importing employees").
 
 The header row names the columns, in any order and letter case:
   email, name (required), manager_email, department, status (active or

@@ -59,7 +59,7 @@ func (m *Main) installLink(cmd *cobra.Command, slug string, ttl time.Duration) e
 	}
 	if !cfg.Slack.OAuth() {
 		return errors.New("OAuth install mode is not configured, so `accessbot run` serves no /slack/install: " +
-			"set slack.client_id, slack.client_secret and slack.redirect_url (README \"Slack setup\")")
+			"set slack.client_id, slack.client_secret and slack.redirect_url (docs/slack-setup.md)")
 	}
 	base, err := publicBase(cfg)
 	if err != nil {

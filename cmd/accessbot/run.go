@@ -110,7 +110,7 @@ func (m *Main) run(ctx context.Context) error {
 	if !cfg.Slack.SocketMode() && !cfg.Slack.SingleWorkspace() {
 		log.Warn().Msg("slack.app_token and slack.bot_token are not set: the bot is not connected to Slack. " +
 			"Set ACCESSBOT_SLACK_APP_TOKEN (xapp-...) and ACCESSBOT_SLACK_BOT_TOKEN (xoxb-...) and ACCESSBOT_SLACK_TENANT, " +
-			"or slack.app_token, slack.bot_token and slack.tenant in the --config file; README \"Slack setup\" shows how to create the app")
+			"or slack.app_token, slack.bot_token and slack.tenant in the --config file; docs/slack-setup.md shows how to create the app")
 	} else if err := m.startSlack(g.ctx, rt); err != nil {
 		g.cancel()
 		g.wait()

@@ -15,7 +15,7 @@ import (
 	"github.com/accessbot/accessbot/flows/csvrows"
 )
 
-// Columns, in the order the README lists them.
+// Columns, in the order docs/imports-and-findings.md lists them.
 const (
 	colEmail           = "email"
 	colName            = "name"

@@ -70,7 +70,7 @@ func NewImporter(tx Transactor, now func() time.Time, log zerolog.Logger) *Impor
 
 var errRollback = errors.New("roll back")
 
-// Import reads a CSV of employees (see the README, "Importing employees")
+// Import reads a CSV of employees (see docs/imports-and-findings.md, "Importing employees")
 // into the tenant. A file-level problem (header, CSV syntax) returns a
 // *FileError and imports nothing; bad rows are in Result.Rejected.
 func (im *Importer) Import(ctx context.Context, tenantID, name string, r io.Reader, opt Options) (*Result, error) {

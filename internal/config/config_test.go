@@ -356,16 +356,16 @@ func TestExampleFile(t *testing.T) {
 	}
 }
 
-// README's configuration table names every key and its environment variable.
-func TestREADMEDocumentsEveryKey(t *testing.T) {
-	data, err := os.ReadFile("../../README.md")
+// docs/configuration.md's table names every key and its environment variable.
+func TestDocsDocumentEveryKey(t *testing.T) {
+	data, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range config.Keys() {
 		row := "| `" + k.Name + "` | `" + k.Env() + "` |"
 		if !strings.Contains(string(data), row) {
-			t.Errorf("README.md has no table row starting %s", row)
+			t.Errorf("docs/configuration.md has no table row starting %s", row)
 		}
 	}
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // Key describes one configuration key: its YAML path, the environment
-// variable that overrides it, and its default. README and
+// variable that overrides it, and its default. docs/configuration.md and
 // config.example.yaml are tested against this table.
 type Key struct {
 	Name    string // YAML path, e.g. "slack.app_token"
