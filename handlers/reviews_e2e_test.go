@@ -84,14 +84,14 @@ func startReviews(t *testing.T, driver string, extra int) *rvEnv {
 		maps = append(maps, ext)
 	}
 	must(t, st.InTx(ctx, func(q store.Queries) error {
-		if _, err := q.ReplaceIdentities(ctx, e.tenant.ID, e.gitlab.ID, ids, rvNow); err != nil {
+		if _, err := q.ReplaceIdentities(ctx, e.tenant.ID, e.gitlab.ID, ids, accessbot.SnapshotKeep{}, rvNow); err != nil {
 			return err
 		}
 		if _, err := q.ReplaceAppEntitlements(ctx, e.tenant.ID, e.gitlab.ID, []accessbot.AppEntitlement{
-			{ExternalID: "admins", Name: "admins", Labels: []string{accessbot.LabelPrivileged}}, {ExternalID: "devs", Name: "devs"}}, rvNow); err != nil {
+			{ExternalID: "admins", Name: "admins", Labels: []string{accessbot.LabelPrivileged}}, {ExternalID: "devs", Name: "devs"}}, accessbot.SnapshotKeep{}, rvNow); err != nil {
 			return err
 		}
-		_, err := q.ReplaceRelations(ctx, e.tenant.ID, e.gitlab.ID, rels, rvNow)
+		_, err := q.ReplaceRelations(ctx, e.tenant.ID, e.gitlab.ID, rels, accessbot.SnapshotKeep{}, rvNow)
 		return err
 	}))
 	if len(maps) > 0 {
