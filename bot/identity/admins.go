@@ -65,6 +65,9 @@ func (r *Resolver) admins(ctx context.Context, tenant, teamID string) []Admin {
 	return out
 }
 
+// mrkdwnEscape keeps data from reading as Slack markup (&, <, >).
+var mrkdwnEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace
+
 // AdminsWords names admins for a message: Slack mentions where known, else
 // "Name (email)"; "" when there are none.
 func AdminsWords(admins []Admin) string {
@@ -74,9 +77,9 @@ func AdminsWords(admins []Admin) string {
 		case a.SlackUserID != "":
 			words = append(words, "<@"+a.SlackUserID+">")
 		case a.Name != "":
-			words = append(words, fmt.Sprintf("%s (%s)", a.Name, a.Email))
+			words = append(words, fmt.Sprintf("%s (%s)", mrkdwnEscape(a.Name), mrkdwnEscape(a.Email)))
 		default:
-			words = append(words, a.Email)
+			words = append(words, mrkdwnEscape(a.Email))
 		}
 	}
 	switch len(words) {

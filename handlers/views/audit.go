@@ -33,7 +33,7 @@ func AuditPicker() (string, []slack.Block) {
 func AuditRequestPicker(person string, cards []RequestCard) (string, []slack.Block) {
 	who := escape(person, 100)
 	if len(cards) == 0 {
-		text := person + " has no requests. " + auditHint
+		text := who + " has no requests. " + auditHint
 		return text, []slack.Block{
 			slack.NewSectionBlock(mrkdwn(fmt.Sprintf("*%s* has no requests. Choose someone else.\n%s", who, auditHint)), nil, nil,
 				slack.SectionBlockOptionBlockID(BlockCardHeader)),
@@ -45,7 +45,7 @@ func AuditRequestPicker(person string, cards []RequestCard) (string, []slack.Blo
 		opts[i] = Option{Value: c.ID, Text: RequestLine(c)}
 	}
 	reqSel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a request"), ActionAuditRequest, options(opts)...)
-	text := fmt.Sprintf("Recent requests by %s: choose one to audit. %s", person, auditHint)
+	text := fmt.Sprintf("Recent requests by %s: choose one to audit. %s", who, auditHint)
 	return text, []slack.Block{
 		slack.NewSectionBlock(mrkdwn(fmt.Sprintf("*Recent requests by %s* (newest first): choose one to see its history.\n%s", who, auditHint)), nil, nil,
 			slack.SectionBlockOptionBlockID(BlockCardHeader)),

@@ -81,14 +81,14 @@ func ReviewProgressMessage(campaignID, campaign string, due time.Time, pending i
 	switch {
 	case pending > 0 && !open:
 		lead = fmt.Sprintf(":lock: The access review *%s* is closed; %s of yours were left undecided.", name, plural(pending, "item", "items"))
-		text = fmt.Sprintf("Access review %q is closed.", truncate(campaign, 100))
+		text = fmt.Sprintf("Access review %q is closed.", escape(campaign, 100))
 	case pending == 0:
 		lead = fmt.Sprintf(":white_check_mark: You have decided all your items in the access review *%s*. Thank you!", name)
-		text = fmt.Sprintf("Access review %q: you are done.", truncate(campaign, 100))
+		text = fmt.Sprintf("Access review %q: you are done.", escape(campaign, 100))
 	default:
 		lead = fmt.Sprintf("You have %s left to review in the access review *%s*.\n*Due:* %s · *Pending for you:* %d",
 			plural(pending, "item", "items"), name, SlackDate(due), pending)
-		text = fmt.Sprintf("Access review %q: %s left for you, due %s.", truncate(campaign, 100), plural(pending, "item", "items"), due.UTC().Format("2006-01-02"))
+		text = fmt.Sprintf("Access review %q: %s left for you, due %s.", escape(campaign, 100), plural(pending, "item", "items"), due.UTC().Format("2006-01-02"))
 	}
 	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(lead), nil, nil, slack.SectionBlockOptionBlockID(BlockReviewDM))}
 	if open && pending > 0 {
