@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -32,10 +33,36 @@ type SlackEmailLookup interface {
 	UserByEmail(ctx context.Context, teamID, email string) (*slack.User, error)
 }
 
+type adminsEntry struct {
+	tenant  string
+	admins  []Admin
+	expires time.Time
+}
+
 // admins returns up to maxAdminsNamed active admins of tenant, each with
-// their Slack id in teamID when the lookup finds one. It never fails: an
-// unknown user still gets the rest of the message.
+// their Slack id in teamID when the lookup finds one. They are kept for the
+// workspace TTL, so an unmatched user clicking repeatedly costs one listing
+// and a few users.lookupByEmail calls, not that many per click. It never
+// fails: an unknown user still gets the rest of the message.
 func (r *Resolver) admins(ctx context.Context, tenant, teamID string) []Admin {
+	now := r.now()
+	r.adminsMu.Lock()
+	e, ok := r.adminSeen[teamID]
+	r.adminsMu.Unlock()
+	if ok && e.tenant == tenant && now.Before(e.expires) {
+		return e.admins
+	}
+	out := r.loadAdmins(ctx, tenant, teamID)
+	r.adminsMu.Lock()
+	if len(r.adminSeen) >= maxWorkspaces {
+		clear(r.adminSeen)
+	}
+	r.adminSeen[teamID] = adminsEntry{tenant: tenant, admins: out, expires: now.Add(r.wsTTL)}
+	r.adminsMu.Unlock()
+	return out
+}
+
+func (r *Resolver) loadAdmins(ctx context.Context, tenant, teamID string) []Admin {
 	ul, ok := r.store.(UserLister)
 	if !ok {
 		return nil

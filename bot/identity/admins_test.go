@@ -1,7 +1,10 @@
 package identity_test
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/accessbot/accessbot/bot/identity"
 )
@@ -23,5 +26,30 @@ func TestAdminsWords(t *testing.T) {
 				t.Fatalf("AdminsWords = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// An unmatched user clicking again within the workspace TTL costs no new
+// users.lookupByEmail calls; after it, the admins are looked up again.
+func TestUnmatchedUserAdminsAreKeptBriefly(t *testing.T) {
+	t.Parallel()
+	e := setup(t, "sqlite", "memory")
+	ctx := context.Background()
+	lookups := func() int { return len(e.fake.Calls("users.lookupByEmail")) }
+	for range 3 {
+		if _, err := e.res.Resolve(ctx, teamID, "UNOBODY"); !errors.Is(err, identity.ErrNoMatch) {
+			t.Fatalf("err = %v, want ErrNoMatch", err)
+		}
+	}
+	first := lookups()
+	if first != 2 { // alice and zed, the active admins
+		t.Fatalf("%d users.lookupByEmail calls for 3 clicks, want 2", first)
+	}
+	e.clock.Add(identity.DefaultWorkspaceTTL + time.Second)
+	if _, err := e.res.Resolve(ctx, teamID, "UNOBODY"); !errors.Is(err, identity.ErrNoMatch) {
+		t.Fatalf("err = %v, want ErrNoMatch", err)
+	}
+	if n := lookups(); n != first+2 {
+		t.Fatalf("%d lookups after the TTL, want %d", n, first+2)
 	}
 }
