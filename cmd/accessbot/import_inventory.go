@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -36,10 +37,11 @@ func (m *Main) importInventoryCommand(kind inventory.Kind, short, columns string
 		tenant, app    string
 		strict, dryRun bool
 	)
-	use, nargs := string(kind)+" APP FILE.csv", 2
+	names := []string{"APP", "FILE.csv"}
 	if kind == inventory.Mappings {
-		use, nargs = string(kind)+" FILE.csv", 1
+		names = names[1:]
 	}
+	use := string(kind) + " " + strings.Join(names, " ")
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -55,7 +57,7 @@ in one transaction. The finding rules then run in the same transaction.
 Each bad row is reported as FILE:LINE: reason and skipped (what it names is
 kept as stored); with --strict any bad row means nothing is written (exit
 status 1). A bad header or broken CSV quoting imports nothing.`,
-		Args: cobra.ExactArgs(nargs),
+		Args: needArgs(names...),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[len(args)-1]
 			if kind != inventory.Mappings {

@@ -24,7 +24,8 @@ func (m *Main) runCommand() *cobra.Command {
 		Short: "Run the bot: store, Slack connections and the HTTP health server",
 		Long: `Run the bot until SIGINT or SIGTERM: open and migrate the store, connect to
 Redis when redis.url is set, connect to Slack when its tokens are set, and
-serve /healthz, /readyz and /metrics on http.listen.
+serve /healthz, /readyz and /metrics on http.listen (or /readyz, /metrics
+and /debug/pprof/ on http.admin_listen when it is set).
 
 Without Slack tokens it still starts, and says what to configure next.
 
@@ -33,7 +34,7 @@ rest come from --config and the environment (docs/configuration.md).`,
 		Example: `  accessbot run --listen 0.0.0.0:8080
   accessbot run --store-driver postgres --log-format json
   ACCESSBOT_STORE_DSN=postgres://… accessbot run --store-driver postgres`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return m.run(cmd.Context()) },
 	}
 	m.settingFlags(cmd.Flags(),
@@ -109,7 +110,7 @@ func (m *Main) run(ctx context.Context) error {
 		defer rdb.Close()
 	}
 
-	srv := httpserver.New(cfg.HTTP.Listen, log)
+	srv := httpserver.New(cfg.HTTP.Listen, cfg.HTTP.AdminListen, log)
 	srv.AddCheck("store", st.Ping)
 	srv.Handle("POST /api/v1/findings", findings.NewHandler(st, m.Now, log))
 	if rdb != nil {
@@ -150,8 +151,12 @@ func (m *Main) run(ctx context.Context) error {
 		return err
 	}
 	rt.Go("http", srv.Serve)
-	m.setReady(srv.Addr())
-	log.Info().Str("healthz", "http://"+srv.Addr()+"/healthz").Msg("ready")
+	m.setReady(srv.Addr(), srv.AdminAddr())
+	ready := log.Info().Str("healthz", "http://"+srv.Addr()+"/healthz")
+	if a := srv.AdminAddr(); a != "" {
+		ready = ready.Str("readyz", "http://"+a+"/readyz")
+	}
+	ready.Msg("ready")
 	if noSlack && m.console {
 		m.printSlackNextStep()
 	}
@@ -162,9 +167,9 @@ func (m *Main) run(ctx context.Context) error {
 }
 
 func connectRedis(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
-	opts, err := redis.ParseURL(cfg.Redis.URL.Reveal())
-	if err != nil { // Validate already checked; don't echo the URL (it may hold a password).
-		return nil, errors.New("redis.url: not a valid Redis URL")
+	opts, err := cfg.Redis.ClientOptions()
+	if err != nil { // Validate already checked.
+		return nil, fmt.Errorf("redis.url: %w", err)
 	}
 	rdb := redis.NewClient(opts)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
