@@ -117,7 +117,7 @@ and health on http://127.0.0.1:8080/healthz.`,
 	// Every command that opens the store can be pointed at one.
 	for _, c := range root.Commands() {
 		switch c.Name() {
-		case "run", "migrate", "apply", "import", "findings", "install-link":
+		case "run", "migrate", "apply", "import", "findings", "install-link", "secrets", "backup":
 			m.settingFlags(c.PersistentFlags(), storeSettings...)
 		}
 	}
