@@ -309,3 +309,19 @@ func TestDocsConfigTableNamesSettingFlags(t *testing.T) {
 		}
 	}
 }
+
+// Every command of the CLI has a row in docs/commands.md.
+func TestDocsListEveryCommand(t *testing.T) {
+	page, err := os.ReadFile("../../docs/commands.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range NewMain().rootCommand().Commands() {
+		if c.Name() == "help" || c.Name() == "completion" || c.Hidden {
+			continue
+		}
+		if !strings.Contains(string(page), "| `accessbot "+c.Name()) {
+			t.Errorf("docs/commands.md has no row for accessbot %s", c.Name())
+		}
+	}
+}
