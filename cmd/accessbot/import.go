@@ -18,6 +18,7 @@ func (m *Main) importCommand() *cobra.Command {
 		Use:   "import",
 		Short: "Import data from CSV files (manual uploads)",
 		Args:  cobra.NoArgs,
+		RunE:  showHelp,
 	}
 	cmd.AddCommand(m.importUsersCommand())
 	cmd.AddCommand(m.importInventoryCommands()...)
@@ -47,7 +48,7 @@ is written (exit status 1). A bad header or broken CSV quoting imports
 nothing.`,
 		Example: `  accessbot import users employees.csv --dry-run
   accessbot import users employees.csv --tenant acme --strict`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("FILE.csv"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
 			lim, err := m.csvLimits()

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -36,10 +37,11 @@ func (m *Main) importInventoryCommand(kind inventory.Kind, short, columns string
 		tenant, app                   string
 		strict, dryRun, allowRemovals bool
 	)
-	use, nargs := string(kind)+" APP FILE.csv", 2
+	names := []string{"APP", "FILE.csv"}
 	if kind == inventory.Mappings {
-		use, nargs = string(kind)+" FILE.csv", 1
+		names = names[1:]
 	}
+	use := string(kind) + " " + strings.Join(names, " ")
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -61,7 +63,7 @@ An upload that would remove more than the tenant's guard allows (by default
 more than 20 rows and more than 10% of the application's current rows) is
 refused and writes nothing; --allow-removals lets it through. The tenant
 file's imports: section sets the guard.`,
-		Args: cobra.ExactArgs(nargs),
+		Args: needArgs(names...),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[len(args)-1]
 			if kind != inventory.Mappings {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot"
 )
 
 // Duration choices of the access request form (option values).
@@ -20,10 +22,6 @@ var durationChoices = []time.Duration{time.Hour, 8 * time.Hour, 24 * time.Hour, 
 
 // DurationValue is a duration's option value: its length in seconds.
 func DurationValue(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
-
-// JustificationInputMax bounds the justification typed in the form, so it
-// fits the preview's private_metadata (3000 characters) with room to spare.
-const JustificationInputMax = 1500
 
 // RequestForm is the state the "/access request" modal renders.
 type RequestForm struct {
@@ -117,8 +115,8 @@ func RequestModal(f RequestForm) slack.ModalViewRequest {
 	)
 	just := slack.NewPlainTextInputBlockElement(plain("Why do you need this access?"), ActionReqJustification)
 	just.Multiline = true
-	just.MinLength = 10
-	just.MaxLength = JustificationInputMax
+	just.MinLength = accessbot.MinJustification
+	just.MaxLength = accessbot.MaxJustification
 	blocks = append(blocks, input(BlockReqJustification, "Justification", just, false, ""))
 	return slack.ModalViewRequest{
 		Type:       slack.VTModal,
@@ -218,7 +216,7 @@ func ConnectionModal(f ConnectionForm) slack.ModalViewRequest {
 	if f.Kind != "" && f.App != nil {
 		just := slack.NewPlainTextInputBlockElement(plain("Why is this change needed?"), ActionConnJustification)
 		just.Multiline = true
-		just.MaxLength = 1000
+		just.MaxLength = accessbot.MaxConnectionJustification
 		blocks = append(blocks, input(BlockConnJustification, "Justification", just, true, ""))
 	}
 	return slack.ModalViewRequest{
