@@ -6,8 +6,12 @@
 //
 // Bad rows are reported as file:line: field "value": reason (the employee
 // import's style, userimport.RowError) and skipped, unless the import is
-// strict. A skipped row never removes what it names: a bad row for an
-// identity the application already has keeps that identity as it was.
+// strict. A skipped row never removes or changes what it names: every
+// stored row of the identity or entitlement it names is kept as it was
+// (accessbot.SnapshotKeep), so no finding is resolved because of it.
+//
+// An upload that would remove more than the tenant's guard allows
+// (accessbot.ImportSettings) is refused unless Options.AllowRemovals.
 package inventory
 
 import (
