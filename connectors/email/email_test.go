@@ -197,3 +197,29 @@ func TestConfigAndInputErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestDeliveryOverImplicitTLS(t *testing.T) {
+	t.Parallel()
+	fake := startFake(t, smtpfake.Options{ImplicitTLS: true, Username: user, Password: password})
+	c, err := email.New(email.Config{
+		Host: fake.Host(), Port: fake.Port(), TLS: email.ImplicitTLS, Username: user, Password: password,
+		From: user, RootCAs: fake.RootCAs(), Timeout: 5 * time.Second,
+	}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Notify(ctx(t), note); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := fake.Messages(); len(msgs) != 1 || !msgs[0].TLS || msgs[0].AuthUser != user {
+		t.Fatalf("messages %+v", msgs)
+	}
+	// The same server spoken to with STARTTLS (clear text first) fails, and sends nothing.
+	c2, _ := email.New(email.Config{Host: fake.Host(), Port: fake.Port(), From: user, RootCAs: fake.RootCAs(), Timeout: 2 * time.Second}, zerolog.Nop())
+	if err := c2.Notify(ctx(t), note); err == nil {
+		t.Fatal("STARTTLS client against an implicit-TLS server succeeded")
+	}
+	if len(fake.Messages()) != 1 {
+		t.Fatal("a second message arrived")
+	}
+}

@@ -35,6 +35,9 @@ type Options struct {
 	// StartTLS offers STARTTLS with a certificate for 127.0.0.1 and localhost
 	// (trust it with RootCAs).
 	StartTLS bool
+	// ImplicitTLS speaks TLS from the first byte (as on port 465), with the
+	// same certificate.
+	ImplicitTLS bool
 	// Username and Password, when Username is set, are required through AUTH
 	// PLAIN before MAIL. AUTH is only offered after STARTTLS unless
 	// AllowInsecureAuth is set, as a real server would.
@@ -75,7 +78,7 @@ func Start(o Options) (*Server, error) {
 	srv.MaxMessageBytes = 1 << 20
 	srv.MaxRecipients = 50
 	srv.AllowInsecureAuth = o.AllowInsecureAuth
-	if o.StartTLS {
+	if o.StartTLS || o.ImplicitTLS {
 		cert, roots, err := selfSigned()
 		if err != nil {
 			return nil, fmt.Errorf("smtpfake: certificate: %w", err)
@@ -86,6 +89,12 @@ func Start(o Options) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("smtpfake: listen: %w", err)
+	}
+	if o.ImplicitTLS {
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		if !o.StartTLS {
+			srv.TLSConfig = nil // not offered again inside TLS
+		}
 	}
 	s.srv, s.ln = srv, ln
 	go srv.Serve(ln) //nolint:errcheck // returns ErrServerClosed on Close
@@ -98,7 +107,7 @@ func (s *Server) Host() string { return "127.0.0.1" }
 // Port is the listening port.
 func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 
-// RootCAs trusts the STARTTLS certificate (nil without StartTLS).
+// RootCAs trusts the server's certificate (nil without TLS).
 func (s *Server) RootCAs() *x509.CertPool { return s.roots }
 
 // Close stops the server.
