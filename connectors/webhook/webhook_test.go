@@ -130,7 +130,8 @@ func TestRetriesKeepIDAndReceiverIsIdempotent(t *testing.T) {
 		webhookfake.Fault{Status: http.StatusTooManyRequests, RetryAfter: 7 * time.Second},
 		webhookfake.Fault{Delay: 5 * time.Second}, // processed, answer lost to our timeout
 	)
-	c := webhook.New(localClient(t, 300*time.Millisecond), zerolog.Nop())
+	// 1 s: long enough for the normal attempts on a loaded machine, far below the 5 s stall.
+	c := webhook.New(localClient(t, time.Second), zerolog.Nop())
 	ep := webhook.Endpoint{Name: "grant", URL: fake.URL(), Bearer: bearer, SigningSecrets: []secrets.Secret{signing}}
 	msg := webhook.Message{ID: webhook.MessageID("flow-9", "step-1"), Type: "access.granted", Timestamp: time.Unix(1, 0)}
 
