@@ -1,0 +1,129 @@
+package inventory_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/findings"
+	"github.com/accessbot/accessbot/flows/inventory"
+	"github.com/accessbot/accessbot/internal/invgen"
+	"github.com/accessbot/accessbot/store"
+	"github.com/accessbot/accessbot/store/storetest"
+)
+
+// TestScaleFiles imports generated files (internal/invgen) from disk the
+// way the CLI does, finding rules included, and reports each step's time,
+// peak Go heap and peak RSS. By default it runs a tiny size so CI exercises
+// the path; the BENCHMARKS.md figures come from
+//
+//	ACCESSBOT_SCALE_IDENTITIES=100000 ACCESSBOT_SCALE_DRIVER=sqlite go test -run TestScaleFiles -v -count=1 -timeout 60m ./flows/inventory/
+func TestScaleFiles(t *testing.T) {
+	spec := invgen.Spec{Identities: 200, Roles: 40, PerIdentity: 10, Seed: 1, At: time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)}
+	if s := os.Getenv("ACCESSBOT_SCALE_IDENTITIES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 10 {
+			t.Fatalf("ACCESSBOT_SCALE_IDENTITIES=%q: want a number >= 10", s)
+		}
+		spec.Identities, spec.Roles = n, max(20, min(1000, n/100))
+	}
+	dir, changed := t.TempDir(), t.TempDir()
+	must(t, spec.WriteDir(dir))
+	spec1 := spec
+	spec1.ChangePercent = 1
+	must(t, spec1.WriteDir(changed))
+	for _, driver := range storetest.Drivers(t) {
+		if d := os.Getenv("ACCESSBOT_SCALE_DRIVER"); d != "" && d != driver {
+			continue
+		}
+		t.Run(driver, func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.Open(t, driver)
+			clock := func() time.Time { return spec.At }
+			ten := seedEmployees(t, st, spec, clock())
+			im := inventory.NewImporter(st, findings.NewEngine(clock, zerolog.Nop()), clock, zerolog.Nop())
+			step := func(name, path string, kind inventory.Kind, wantWrites bool) {
+				t.Helper()
+				var res *inventory.Result
+				resetPeakRSS()
+				d, peak, err := measure(func() error {
+					f, err := os.Open(path)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					res, err = im.Import(ctx, ten.ID, kind, "Big", filepath.Base(path), f, inventory.Options{Strict: true, AllowRemovals: true})
+					return err
+				})
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				t.Logf("%-8s %-34s %8.2fs  peak heap %6.1f MiB  peak RSS %6.1f MiB  %s",
+					driver, name, d.Seconds(), float64(peak)/(1<<20), float64(peakRSS())/(1<<20), res.Summaries())
+				writes := res.Created+res.Updated+res.Restored+res.Removed > 0
+				if writes != wantWrites {
+					t.Fatalf("%s: writes %v, want %v: %s", name, writes, wantWrites, res.Summary())
+				}
+			}
+			step("identities", filepath.Join(dir, "identities.csv"), inventory.Identities, true)
+			step("entitlements", filepath.Join(dir, "entitlements.csv"), inventory.Entitlements, true)
+			step(fmt.Sprintf("relations %d (first)", spec.Relations()), filepath.Join(dir, "relations.csv"), inventory.Relations, true)
+			step("relations (unchanged)", filepath.Join(dir, "relations.csv"), inventory.Relations, false)
+			step("relations (1% changed)", filepath.Join(changed, "relations.csv"), inventory.Relations, true)
+		})
+	}
+}
+
+// seedEmployees creates the tenant, employees for 90% of the identities
+// (every 50th terminated) and the application "Big".
+func seedEmployees(t *testing.T, st store.Store, spec invgen.Spec, now time.Time) *accessbot.Tenant {
+	t.Helper()
+	ctx := context.Background()
+	ten := &accessbot.Tenant{Slug: "bench", Name: "Bench"}
+	must(t, st.CreateTenant(ctx, ten))
+	var owner *accessbot.User
+	must(t, st.InTx(ctx, func(q store.Queries) error {
+		for i := 0; i < spec.Identities*9/10; i++ {
+			u := &accessbot.User{TenantID: ten.ID, Email: fmt.Sprintf("user%d@acme.com", i), Name: fmt.Sprintf("User %d", i)}
+			if i%50 == 49 {
+				term := now.Add(-time.Hour)
+				u.Status, u.TerminatedAt = accessbot.UserTerminated, &term
+			}
+			if err := q.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			if owner == nil {
+				owner = u
+			}
+		}
+		return nil
+	}))
+	must(t, st.CreateApplication(ctx, &accessbot.Application{TenantID: ten.ID, Name: "Big", PrimaryOwnerID: owner.ID}))
+	return ten
+}
+
+// resetPeakRSS resets the kernel's peak-RSS mark of this process (Linux);
+// peakRSS reads it (VmHWM), 0 where unsupported.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	_, rest, ok := bytes.Cut(b, []byte("VmHWM:"))
+	if !ok {
+		return 0
+	}
+	var kb int64
+	fmt.Sscan(string(rest), &kb)
+	return kb << 10
+}
