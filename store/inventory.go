@@ -26,6 +26,13 @@ type Inventory interface {
 	// (or has removed) fails with ErrNotFound and writes nothing; callers
 	// check keys first to report rows.
 	ReplaceRelations(ctx context.Context, tenantID, appID string, keys []accessbot.RelationKey, keep accessbot.SnapshotKeep, at time.Time) (accessbot.SnapshotResult, error)
+	// ReplaceRelationsFrom is ReplaceRelations for a snapshot read one row
+	// at a time: the rows are staged and compared with the stored snapshot
+	// in the database, so memory does not grow with the snapshot. Rows that
+	// name what the application does not have, or repeat an earlier row,
+	// are told to src.Reject and left out; src.Keep is then asked what to
+	// keep. Only rows that change are written.
+	ReplaceRelationsFrom(ctx context.Context, tenantID, appID string, src RelationSource, at time.Time) (accessbot.SnapshotResult, error)
 	// ReplaceIdentityMappings makes ms the mappings of the given identities'
 	// applications: mappings of identities in appIDs that are not in ms are
 	// deleted. An empty appIDs means every application of the tenant.
@@ -79,4 +86,32 @@ type Findings interface {
 	PutFindingsToken(ctx context.Context, tenantID string, hash []byte, at time.Time) error
 	// FindingsTokenHash returns the stored hash, ErrNotFound when none.
 	FindingsTokenHash(ctx context.Context, tenantID string) ([]byte, error)
+}
+
+// RelationSource is a relations snapshot read one row at a time.
+type RelationSource interface {
+	// Next returns the next row and its line, or io.EOF after the last.
+	Next() (line int, k accessbot.RelationKey, err error)
+	// Reject is told of each row the store leaves out, in line order by
+	// problem; an error stops the replacement and is returned.
+	Reject(r RelationReject) error
+	// Keep is asked once, after every row was read and rejected.
+	Keep() accessbot.SnapshotKeep
+}
+
+// RelationProblem is why the store left a relation row out.
+type RelationProblem int
+
+const (
+	UnknownIdentity    RelationProblem = iota + 1 // no such current identity
+	UnknownEntitlement                            // no such current entitlement
+	RepeatedRelation                              // the same pair as line FirstLine
+)
+
+// RelationReject is one row the store left out.
+type RelationReject struct {
+	Line      int
+	Key       accessbot.RelationKey
+	Problem   RelationProblem
+	FirstLine int // of the pair's first row, for RepeatedRelation
 }
