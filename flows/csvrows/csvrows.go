@@ -84,6 +84,21 @@ func (c Cells) Get(col string) string {
 	return ""
 }
 
+// CellsOf is cells by column, for a row known by its values only (a row a
+// store reports back by line).
+func CellsOf(m map[string]string) Cells {
+	cols := make([]string, 0, len(m))
+	for c := range m {
+		cols = append(cols, c)
+	}
+	slices.Sort(cols)
+	vals := make([]string, len(cols))
+	for i, c := range cols {
+		vals[i] = m[c]
+	}
+	return Cells{cols: &cols, vals: vals}
+}
+
 // Map is the cells by column, for tests and messages.
 func (c Cells) Map() map[string]string {
 	m := make(map[string]string, len(c.vals))

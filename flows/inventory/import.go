@@ -170,11 +170,24 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 	if kind != Mappings && app == "" {
 		return nil, fmt.Errorf("import %s %s: %w: an application name is required", kind, name, accessbot.ErrInvalid)
 	}
-	t, err := csvrows.ReadAll(name, r, csvrows.Columns{Known: known, Required: required, Limits: opt.Limits})
+	cols := csvrows.Columns{Known: known, Required: required, Limits: opt.Limits}
+	// Relations, the large kind, are read row by row into the store's
+	// staging table; the others are read whole first.
+	var (
+		t   = &csvrows.Table{}
+		rd  *csvrows.Reader
+		err error
+	)
+	if kind == Relations {
+		rd, err = csvrows.NewReader(name, r, cols)
+	} else {
+		t, err = csvrows.ReadAll(name, r, cols)
+	}
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{File: name, Kind: kind, App: app, DryRun: opt.DryRun}
+	var fileErr error // a file-level problem found while streaming
 	err = im.tx.InTx(ctx, func(q store.Queries) error {
 		*res = Result{File: name, Kind: kind, App: app, DryRun: opt.DryRun, Rejected: append([]*userimport.RowError(nil), t.Rejected...)}
 		j := &job{q: q, tenantID: tenantID, file: name, at: im.now(), res: res}
@@ -185,7 +198,8 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 		case Entitlements:
 			err = j.entitlements(ctx, app, t)
 		case Relations:
-			err = j.relations(ctx, app, t)
+			err = j.relations(ctx, app, rd)
+			fileErr = j.fileErr
 		case Mappings:
 			err = j.mappings(ctx, app, t)
 		}
@@ -218,6 +232,9 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 	if errors.Is(err, errRollback) {
 		err = nil
 	}
+	if fileErr != nil {
+		return nil, fileErr
+	}
 	if err != nil {
 		return nil, fmt.Errorf("import %s %s: %w", kind, name, err)
 	}
@@ -247,6 +264,8 @@ type job struct {
 	// keep is what rejected rows name: the store keeps those rows as they
 	// are instead of removing them.
 	keep accessbot.SnapshotKeep
+	// fileErr is a *csvrows.FileError met while streaming: nothing is imported.
+	fileErr error
 }
 
 func (j *job) reject(rec csvrows.Row, field, msg string) {
@@ -424,58 +443,4 @@ func (j *job) entitlements(ctx context.Context, appName string, t *csvrows.Table
 	}
 	good = withoutKept(good, j.keep.Entitlements, func(e accessbot.AppEntitlement) string { return e.ExternalID })
 	return j.done(j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.keep, j.at))
-}
-
-// relations replaces the application's relations. A rejected row keeps
-// every stored relation of the identity and of the entitlement it names
-// (either may be the typo), and every relation when it names neither.
-func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) error {
-	app, err := j.app(ctx, appName)
-	if err != nil {
-		return err
-	}
-	idents, err := j.q.ListIdentities(ctx, j.tenantID, app.ID, false)
-	if err != nil {
-		return err
-	}
-	ents, err := j.q.ListAppEntitlements(ctx, j.tenantID, app.ID, false)
-	if err != nil {
-		return err
-	}
-	hasIdent := make(map[string]bool, len(idents))
-	for _, i := range idents {
-		hasIdent[i.ExternalID] = true
-	}
-	hasEnt := make(map[string]bool, len(ents))
-	for _, e := range ents {
-		hasEnt[e.ExternalID] = true
-	}
-	for _, rec := range t.Malformed {
-		j.keepNamed(rec, "identity_id", "entitlement_id")
-	}
-	keys := make([]accessbot.RelationKey, 0, len(t.Rows))
-	dups := dupCheck{}
-	for _, rec := range t.Rows {
-		k := accessbot.RelationKey{IdentityExternalID: rec.Cell.Get("identity_id"), EntitlementExternalID: rec.Cell.Get("entitlement_id")}
-		switch {
-		case k.IdentityExternalID == "":
-			j.reject(rec, "", "identity_id is empty")
-		case k.EntitlementExternalID == "":
-			j.reject(rec, "", "entitlement_id is empty")
-		case !hasIdent[k.IdentityExternalID]:
-			j.reject(rec, "identity_id", fmt.Sprintf("application %s has no such identity (upload it with import identities first)", app.Name))
-		case !hasEnt[k.EntitlementExternalID]:
-			j.reject(rec, "entitlement_id", fmt.Sprintf("application %s has no such entitlement (upload it with import entitlements first)", app.Name))
-		default:
-			// A repeated pair says the same thing twice: the first stands.
-			if first, dup := dups.seen(k.IdentityExternalID+"\x00"+k.EntitlementExternalID, rec.Line); dup {
-				j.reject(rec, "", fmt.Sprintf("relation %s → %s already on line %d", k.IdentityExternalID, k.EntitlementExternalID, first))
-				continue
-			}
-			keys = append(keys, k)
-			continue
-		}
-		j.keepNamed(rec, "identity_id", "entitlement_id")
-	}
-	return j.done(j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.keep, j.at))
 }
