@@ -139,6 +139,11 @@ func (q *queries) stageRelations(ctx context.Context, src store.RelationSource) 
 			return fmt.Errorf("stage relations: %w", err)
 		}
 	}
+	// Indexed after the load (cheaper than row by row): the joins below
+	// look rows up by pair whichever side the planner starts from.
+	if _, err := q.exec(ctx, `CREATE INDEX inv_stage_rows_pair ON inv_stage_rows (ident_ext, ent_ext, line)`); err != nil {
+		return fmt.Errorf("index staging table: %w", err)
+	}
 	if q.d.Name == "postgres" {
 		// Temporary tables get no autovacuum statistics; the joins below need them.
 		if _, err := q.exec(ctx, `ANALYZE inv_stage_rows`); err != nil {
