@@ -145,8 +145,10 @@ func (q *queries) stageRelations(ctx context.Context, src store.RelationSource) 
 		return fmt.Errorf("index staging table: %w", err)
 	}
 	if q.d.Name == "postgres" {
-		// Temporary tables get no autovacuum statistics; the joins below need them.
-		if _, err := q.exec(ctx, `ANALYZE inv_stage_rows`); err != nil {
+		// Temporary tables get no autovacuum statistics, and identities
+		// just uploaded may have none yet: without them the planner scans
+		// a table per staged row.
+		if _, err := q.exec(ctx, `ANALYZE inv_stage_rows, inv_identities, inv_entitlements`); err != nil {
 			return fmt.Errorf("analyze staging table: %w", err)
 		}
 	}
