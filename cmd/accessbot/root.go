@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/accessbot/accessbot/flows/schedule"
 	"github.com/accessbot/accessbot/internal/config"
 	"github.com/accessbot/accessbot/internal/logging"
 	"github.com/accessbot/accessbot/store"
@@ -30,6 +31,9 @@ type Main struct {
 	Version, Commit string
 
 	configPath string // --config
+	// schedulerStarted, when set, is handed the scheduler `run` builds,
+	// before it starts (the playground ticks it after moving its clock).
+	schedulerStarted func(*schedule.Scheduler)
 
 	mu       sync.Mutex
 	httpAddr string
