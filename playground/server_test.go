@@ -222,7 +222,8 @@ func TestCloseNotifiesOnlyWhenAsked(t *testing.T) {
 func TestPageServed(t *testing.T) {
 	f := newFixture(t)
 	for _, p := range []struct{ path, want string }{
-		{"/", "/static/app.js"}, {"/static/app.js", "textContent"}, {"/static/app.css", ".modal"},
+		{"/", "/static/app.js"}, {"/", `rel="icon"`}, {"/static/app.js", "textContent"}, {"/static/app.css", ".modal"},
+		{"/static/favicon.svg", "<svg"},
 	} {
 		resp, err := http.Get(f.srv.URL + p.path)
 		if err != nil {
