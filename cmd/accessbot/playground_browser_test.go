@@ -333,10 +333,19 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	})
 
 	step("clock", func(t *testing.T) {
-		b.click("tabs", "#access-alerts")
-		b.waitText("#channel", "Findings digest")
+		// A request nobody answers: a day on, the approver is reminded; a
+		// week on, it expires.
+		b.be(sofia)
+		b.request("GitLab", "product-developers", "To help the web team this sprint.")
 		b.click("clock", "+1 day")
 		b.waitFor("the clock to move", `document.getElementById('clock-now').textContent.includes('ahead')`)
+		b.be(james)
+		b.waitText("#messages", "still waits for you")
+		b.click("clock", "+1 week")
+		b.be(sofia)
+		b.waitText("#messages", "Expired")
+		b.click("tabs", "#access-alerts")
+		b.waitText("#channel", "Findings digest")
 		n := eval[int](b, "count messages", `document.querySelectorAll('#channel .msg').length`)
 		b.click("clock", "Send the findings digest now")
 		b.waitFor("a new digest", fmt.Sprintf(`document.querySelectorAll('#channel .msg').length > %d`, n))
