@@ -84,7 +84,9 @@ type Config struct {
 	TeamName string
 	// People are the users offered on the page; each must be a user of
 	// TeamID in Fake.
-	People   []Person
+	People []Person
+	// Start is the person the page shows first (default the first of People).
+	Start    string
 	Channels []Channel
 	// Controls, when set, adds the clock and "run now" controls.
 	Controls   Controls
@@ -131,6 +133,9 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("playground: person %s is not a user of team %s in the fake", p.ID, cfg.TeamID)
 		}
 		s.people[p.ID] = p
+	}
+	if _, ok := s.people[cfg.Start]; cfg.Start != "" && !ok {
+		return nil, fmt.Errorf("playground: start person %s is not one of the people", cfg.Start)
 	}
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
@@ -250,6 +255,7 @@ func (s *Server) handlePeople(w http.ResponseWriter, _ *http.Request) {
 		"people":   s.cfg.People,
 		"channels": channels,
 		"controls": s.cfg.Controls != nil,
+		"start":    s.cfg.Start,
 	})
 }
 

@@ -66,6 +66,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	fake := slackfake.New()
 	t.Cleanup(fake.Close)
 	fake.AddTeam(slackfake.Team{ID: "T1"})
+	if _, err := fake.AddUser(slackfake.User{ID: "UADA", TeamID: "T1"}); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		cfg  playground.Config
@@ -74,6 +77,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"no fake", playground.Config{TeamID: "T1", People: []playground.Person{{ID: "U1"}}}, "fake Slack"},
 		{"no people", playground.Config{Fake: fake, TeamID: "T1"}, "no people"},
 		{"unknown person", playground.Config{Fake: fake, TeamID: "T1", People: []playground.Person{{ID: "UNOPE"}}}, "UNOPE"},
+		{"unknown start", playground.Config{Fake: fake, TeamID: "T1", People: []playground.Person{{ID: "UADA"}}, Start: "UBOB"}, "start person UBOB"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -153,7 +153,7 @@ func (m *Main) playground(ctx context.Context, listen, file string) error {
 	}
 
 	pg, err := playground.New(playground.Config{Fake: fake, TeamID: team.ID, TeamName: teamName, People: people,
-		Channels: playgroundChannels(f), Controls: controls})
+		Channels: playgroundChannels(f), Controls: controls, Start: playgroundStart(people, example)})
 	if err != nil {
 		return errors.Join(err, stop())
 	}
@@ -181,6 +181,17 @@ func (m *Main) playground(ctx context.Context, listen, file string) error {
 		err = serr
 	}
 	return err
+}
+
+// playgroundStart is who the page shows first: with the example, James
+// Okafor, who has the launched review and GitLab approvals to decide.
+func playgroundStart(people []playground.Person, example bool) string {
+	for _, p := range people {
+		if example && p.Email == "james.okafor@acme.com" {
+			return p.ID
+		}
+	}
+	return ""
 }
 
 // playgroundChannels are the tenant's alert channels, named for the page:

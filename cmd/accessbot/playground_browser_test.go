@@ -346,7 +346,8 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		b.waitText("#messages", "Expired")
 		b.click("tabs", "#access-alerts")
 		b.waitText("#channel", "Findings digest")
-		n := eval[int](b, "count messages", `document.querySelectorAll('#channel .msg').length`)
+		// Count what Slack holds (the page may not have drawn it all yet).
+		n := len(c.with(t).waitState(sofia, "the channel", func(pgState) bool { return true }).channel("access-alerts"))
 		b.click("clock", "Send the findings digest now")
 		b.waitFor("a new digest", fmt.Sprintf(`document.querySelectorAll('#channel .msg').length > %d`, n))
 	})

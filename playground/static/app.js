@@ -951,7 +951,7 @@
     });
     if (data.controls) startClock();
     const wanted = decodeURIComponent(location.hash.slice(1));
-    const first = app.people.find((p) => p.id === wanted) || app.people[0];
+    const first = app.people.find((p) => p.id === wanted) || app.people.find((p) => p.id === data.start) || app.people[0];
     if (first) { who.value = first.id; choose(first.id); }
     setInterval(refresh, 1000);
   }
