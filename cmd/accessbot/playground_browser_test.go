@@ -150,6 +150,13 @@ func (b *browser) click(scope, text string) {
 	b.run(fmt.Sprintf("click %q in #%s", text, scope), chromedp.Click(xp, chromedp.NodeVisible))
 }
 
+// tab opens the tab labelled label (its own text: an unread count may follow).
+func (b *browser) tab(label string) {
+	b.t.Helper()
+	xp := chromedp.Search(fmt.Sprintf(`//*[@id="tabs"]/button[normalize-space(text()[1])=%q]`, label))
+	b.run("open the tab "+label, chromedp.Click(xp, chromedp.NodeVisible))
+}
+
 // be switches user with the "You are" select, from the keyboard.
 func (b *browser) be(user string) {
 	b.t.Helper()
@@ -274,9 +281,9 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	})
 
 	step("home tab", func(t *testing.T) {
-		b.click("tabs", "Home")
+		b.tab("Home")
 		b.waitText("#home", "Acme Analytics")
-		b.click("tabs", "Messages")
+		b.tab("Messages")
 	})
 
 	step("review", func(t *testing.T) {
@@ -300,7 +307,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 
 	step("digest action in #access-alerts", func(t *testing.T) {
 		b.be(omar) // an admin: findings are changed by admins and application owners
-		b.click("tabs", "#access-alerts")
+		b.tab("#access-alerts")
 		b.waitText("#channel", "Findings digest")
 		b.waitText("#channel", "Critical finding")
 		b.click("channel", "Acknowledge")
@@ -344,7 +351,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		b.click("clock", "+1 week")
 		b.be(sofia)
 		b.waitText("#messages", "Expired")
-		b.click("tabs", "#access-alerts")
+		b.tab("#access-alerts")
 		b.waitText("#channel", "Findings digest")
 		// Count what Slack holds (the page may not have drawn it all yet).
 		n := len(c.with(t).waitState(sofia, "the channel", func(pgState) bool { return true }).channel("access-alerts"))
@@ -429,7 +436,7 @@ const contrastJS = `(() => {
 func (b *browser) screenshot(path string) {
 	b.t.Helper()
 	b.be("UJAMESOKAFOR")
-	b.click("tabs", "#access-alerts")
+	b.tab("#access-alerts")
 	b.waitText("#channel", "Findings digest")
 	b.run("scroll to the first digest", js(`document.getElementById('channel').scrollTop = 0`))
 	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
