@@ -34,10 +34,15 @@ Output is one line per change: "+" created, "~" updated (with old→new),
 (such as "# review reminders: default schedule 0 9 * * * UTC").`,
 		Example: `  accessbot apply -f examples/tenant.yaml --dry-run
   accessbot apply -f examples/tenant.yaml`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Parse first: a bad file needs no config or store to be reported.
-			f, err := tenantfile.ReadFile(file)
+			// Parse first: a bad file needs no config or store to be
+			// reported (a bad config is, by bootStore, after it).
+			limit := int64(tenantfile.DefaultMaxBytes)
+			if cfg, err := m.loadConfig(); err == nil {
+				limit = int64(cfg.Limits.TenantFileBytes)
+			}
+			f, err := tenantfile.ReadFileLimit(file, limit, "")
 			if err != nil {
 				return err
 			}

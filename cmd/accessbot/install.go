@@ -38,7 +38,7 @@ http.public_url (or, when that is unset, the scheme and host of
 slack.redirect_url). Issuing a link is recorded in the tenant's audit log.`,
 		Example: `  accessbot install-link --tenant acme
   accessbot install-link --tenant acme --ttl 1h`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return m.installLink(cmd, slug, ttl)
 		},

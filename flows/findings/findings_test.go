@@ -191,13 +191,13 @@ func TestTenantRuleEvaluation(t *testing.T) {
 	app := &accessbot.Application{TenantID: ten.ID, Name: "AWS", PrimaryOwnerID: alice.ID}
 	must(t, st.CreateApplication(ctx, app))
 	_, err := st.ReplaceIdentities(ctx, ten.ID, app.ID, []accessbot.Identity{
-		{ExternalID: "a", Email: "alice@acme.com"}, {ExternalID: "b", Email: "bob@acme.com"}}, t0)
+		{ExternalID: "a", Email: "alice@acme.com"}, {ExternalID: "b", Email: "bob@acme.com"}}, accessbot.SnapshotKeep{}, t0)
 	must(t, err)
 	_, err = st.ReplaceAppEntitlements(ctx, ten.ID, app.ID, []accessbot.AppEntitlement{
-		{ExternalID: "root", Name: "Root", Labels: []string{"privileged"}}, {ExternalID: "ro", Name: "ReadOnly"}}, t0)
+		{ExternalID: "root", Name: "Root", Labels: []string{"privileged"}}, {ExternalID: "ro", Name: "ReadOnly"}}, accessbot.SnapshotKeep{}, t0)
 	must(t, err)
 	_, err = st.ReplaceRelations(ctx, ten.ID, app.ID, []accessbot.RelationKey{
-		{IdentityExternalID: "a", EntitlementExternalID: "root"}, {IdentityExternalID: "b", EntitlementExternalID: "ro"}}, t0)
+		{IdentityExternalID: "a", EntitlementExternalID: "root"}, {IdentityExternalID: "b", EntitlementExternalID: "ro"}}, accessbot.SnapshotKeep{}, t0)
 	must(t, err)
 	// Sales people holding privileged access; and employees in Eng.
 	must(t, st.ReplaceTenantRules(ctx, ten.ID, []accessbot.TenantRule{

@@ -44,7 +44,7 @@ func ReviewAssignedMessage(d ReviewDM) (string, []slack.Block) {
 	case "next_level":
 		lead = fmt.Sprintf("The previous reviewers kept %s in the access review *%s*; you decide next.", plural(d.Items, "item", "items"), name)
 	case "nominated":
-		lead = fmt.Sprintf("%s handed you %s in the access review *%s*.", escape(d.From, 100), plural(d.Items, "item", "items"), name)
+		lead = fmt.Sprintf("%s reassigned %s to you in the access review *%s*.", escape(d.From, 100), plural(d.Items, "item", "items"), name)
 		if d.Note != "" {
 			lead += "\n>" + escape(d.Note, maxValue)
 		}
