@@ -316,7 +316,8 @@ func printPlaygroundBanner(w io.Writer, url string, f *tenantfile.File, people [
 	if example {
 		fmt.Fprintf(w, `The example tenant is loaded with its data: AWS and GitLab accounts, groups and
 who holds them, findings, the first findings digest in #access-alerts, and
-%q launched (James Okafor and other managers have items to decide).
+%q launched
+(James Okafor, whom the page shows first, and other managers have items to decide).
 
 `, playgroundReviewName)
 	}
