@@ -19,11 +19,13 @@ type fault struct {
 type faults struct {
 	pending map[string][]fault
 	delays  map[string]time.Duration
+	limits  map[string]*rateLimit // method -> storm armed by RateLimit
 }
 
 func (f *faults) init() {
 	f.pending = map[string][]fault{}
 	f.delays = map[string]time.Duration{}
+	f.limits = map[string]*rateLimit{}
 }
 
 // FailNext makes the next n calls of method (use "response_url" for

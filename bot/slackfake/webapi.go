@@ -115,6 +115,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, hr *http.Request) {
 		s.recordCallLocked(call)
 		return
 	}
+	if wait, limited := s.rateLimitedLocked(method, call.Team); limited {
+		call.Status, call.Error = writeRateLimited(w, wait)
+		s.recordCallLocked(call)
+		return
+	}
 	var (
 		out  map[string]any
 		aerr *apiError

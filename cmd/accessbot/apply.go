@@ -36,8 +36,13 @@ Output is one line per change: "+" created, "~" updated (with old→new),
   accessbot apply -f examples/tenant.yaml`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Parse first: a bad file needs no config or store to be reported.
-			f, err := tenantfile.ReadFile(file)
+			// Parse first: a bad file needs no config or store to be
+			// reported (a bad config is, by bootStore, after it).
+			limit := int64(tenantfile.DefaultMaxBytes)
+			if cfg, err := m.loadConfig(); err == nil {
+				limit = int64(cfg.Limits.TenantFileBytes)
+			}
+			f, err := tenantfile.ReadFileLimit(file, limit, "")
 			if err != nil {
 				return err
 			}

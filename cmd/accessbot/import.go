@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/accessbot/accessbot/flows/csvrows"
 	"github.com/accessbot/accessbot/flows/userimport"
 )
 
@@ -50,6 +51,10 @@ nothing.`,
 		Args: needArgs("FILE.csv"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
+			lim, err := m.csvLimits()
+			if err != nil {
+				return err
+			}
 			file, err := os.Open(path)
 			if err != nil {
 				return fmt.Errorf("import users: %w", err)
@@ -61,7 +66,7 @@ nothing.`,
 			}
 			defer st.Close()
 			res, err := userimport.NewImporter(st, m.Now, log).Import(cmd.Context(), t.ID, path,
-				file, userimport.Options{Strict: strict, DryRun: dryRun})
+				file, userimport.Options{Strict: strict, DryRun: dryRun, Limits: lim})
 			if res == nil {
 				return err
 			}
@@ -75,6 +80,15 @@ nothing.`,
 	cmd.Flags().BoolVar(&strict, "strict", false, "write nothing if any row is bad")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would change, write nothing")
 	return cmd
+}
+
+// csvLimits are the config's limits.upload_bytes and limits.csv_cell_bytes.
+func (m *Main) csvLimits() (csvrows.Limits, error) {
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return csvrows.Limits{}, err
+	}
+	return csvrows.Limits{MaxBytes: int64(cfg.Limits.UploadBytes), MaxCellBytes: int64(cfg.Limits.CSVCellBytes)}, nil
 }
 
 // writeImportResult prints an import's rejected rows (to stderr) and its

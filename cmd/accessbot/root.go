@@ -91,6 +91,9 @@ and health on http://127.0.0.1:8080/healthz.`,
 		m.findingsCommand(),
 		m.installLinkCommand(),
 		m.playgroundCommand(),
+		m.healthcheckCommand(),
+		m.secretsCommand(),
+		m.backupCommand(),
 		// Other commands (apply, import, manifest, findings…) are added here,
 		// each built by a method in its own file.
 	)

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -61,12 +62,45 @@ type RuleRunner interface {
 // was written.
 var ErrRejected = userimport.ErrRejected
 
+// ErrTooManyRemovals is what a *RemovalError wraps.
+var ErrTooManyRemovals = errors.New("too many removals")
+
+// RemovalError is an import the accidental-removal guard refused: it would
+// have removed more rows than the tenant allows at once. Nothing was written.
+type RemovalError struct {
+	Kind             Kind
+	App              string // "" for mappings of every application
+	Removed, Current int
+	Settings         accessbot.ImportSettings
+}
+
+func (e *RemovalError) Error() string {
+	whose := "the tenant's"
+	if e.App != "" {
+		whose = e.App + "'s"
+	}
+	pct := 100
+	if e.Current > 0 {
+		pct = (e.Removed*100 + e.Current/2) / e.Current
+	}
+	return fmt.Sprintf("refused: this upload would remove %d of %s %d current %s (%d%%); the tenant's guard refuses more than %d row(s) and more than %d%% at once, so nothing was written. "+
+		"If the removals are real, run it again with --allow-removals; to change the guard, set imports.max_removed_rows and imports.max_removed_percent in the tenant file",
+		e.Removed, whose, e.Current, e.Kind, pct, e.Settings.MaxRemovedRows, e.Settings.MaxRemovedPercent)
+}
+
+func (e *RemovalError) Unwrap() error { return ErrTooManyRemovals }
+
 type Options struct {
 	Strict bool // write nothing when any row is bad
 	DryRun bool // do everything, then roll back
+	// AllowRemovals lets an import remove more rows than the tenant's
+	// accidental-removal guard allows (accessbot.ImportSettings).
+	AllowRemovals bool
 	// App limits a mappings upload to one application's identities: only
 	// their mappings are replaced. Ignored by the other kinds.
 	App string
+	// Limits bound the file and each cell (zero: the defaults).
+	Limits csvrows.Limits
 }
 
 // Result is what an import did (or would do).
@@ -75,32 +109,54 @@ type Result struct {
 	Kind Kind
 	App  string // application name; "" for mappings of every application
 	accessbot.SnapshotResult
-	// Kept counts rejected rows whose stored row was kept as it was.
-	Kept     int
 	Rejected []*userimport.RowError
 	Findings *findings.RunResult // nil when no rules ran
 	DryRun   bool
 	Written  bool
+	// Refused is the guard's refusal; nil when it let the import through.
+	Refused *RemovalError
 }
 
-// Summary is the closing line.
+// Summary is the closing line. Counts of what did not happen (a dry run, a
+// strict import with rejects) read "would remove 4", not "removed 4".
 func (r *Result) Summary() string {
 	what := string(r.Kind)
 	if r.App != "" {
 		what = r.App + " " + what
 	}
-	s := fmt.Sprintf("%s: %s: created %d, updated %d, restored %d, removed %d, unchanged %d, rejected %d",
-		r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
+	var s string
+	if r.Written {
+		s = fmt.Sprintf("%s: %s: created %d, updated %d, restored %d, removed %d, unchanged %d, rejected %d",
+			r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
+	} else {
+		s = fmt.Sprintf("%s: %s: would create %d, would update %d, would restore %d, would remove %d, unchanged %d, rejected %d",
+			r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
+	}
 	if r.Kept > 0 {
-		s += fmt.Sprintf(" (%d rejected row(s) kept as stored)", r.Kept)
+		s += fmt.Sprintf(" (%d stored row(s) kept as they were: rejected rows name them)", r.Kept)
 	}
 	switch {
+	case r.Refused != nil:
+		s += " (refused: too many removals: nothing was written)"
 	case r.DryRun:
 		s += " (dry run: nothing was written)"
 	case !r.Written:
 		s += " (--strict: nothing was written)"
 	}
 	return s
+}
+
+// Summaries are the closing lines: Summary, then the rule run's, if any.
+func (r *Result) Summaries() []string {
+	out := []string{r.Summary()}
+	if r.Findings != nil {
+		if r.Written {
+			out = append(out, r.Findings.Summary())
+		} else {
+			out = append(out, r.Findings.WouldSummary())
+		}
+	}
+	return out
 }
 
 // Importer imports inventory CSV files.
@@ -139,7 +195,7 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 	if kind != Mappings && app == "" {
 		return nil, fmt.Errorf("import %s %s: %w: an application name is required", kind, name, accessbot.ErrInvalid)
 	}
-	t, err := csvrows.ReadAll(name, r, csvrows.Columns{Known: known, Required: required})
+	t, err := csvrows.ReadAll(name, r, csvrows.Columns{Known: known, Required: required, Limits: opt.Limits})
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +220,16 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 		if opt.Strict && len(res.Rejected) > 0 {
 			return errRollback
 		}
+		if !opt.AllowRemovals && res.Removed > 0 {
+			gs, err := importSettings(ctx, q, tenantID)
+			if err != nil {
+				return err
+			}
+			if gs.RefusesRemoval(res.Removed, res.Current()) {
+				res.Refused = &RemovalError{Kind: kind, App: app, Removed: res.Removed, Current: res.Current(), Settings: gs}
+				return errRollback
+			}
+		}
 		if im.rules != nil {
 			if res.Findings, err = im.rules.Run(ctx, q, tenantID); err != nil {
 				return err
@@ -181,7 +247,7 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 		return nil, fmt.Errorf("import %s %s: %w", kind, name, err)
 	}
 	sort.SliceStable(res.Rejected, func(i, k int) bool { return res.Rejected[i].Line < res.Rejected[k].Line })
-	res.Written = !opt.DryRun && !(opt.Strict && len(res.Rejected) > 0)
+	res.Written = !opt.DryRun && !(opt.Strict && len(res.Rejected) > 0) && res.Refused == nil
 	if res.Written {
 		im.log.Info().Str("tenant", tenantID).Str("file", name).Str("kind", string(kind)).Str("app", app).
 			Int("created", res.Created).Int("updated", res.Updated).Int("restored", res.Restored).Int("removed", res.Removed).
@@ -190,7 +256,22 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 	if opt.Strict && len(res.Rejected) > 0 {
 		return res, fmt.Errorf("import %s %s: %d %w; --strict: nothing was written", kind, name, len(res.Rejected), ErrRejected)
 	}
+	if res.Refused != nil {
+		return res, fmt.Errorf("import %s %s: %w", kind, name, res.Refused)
+	}
 	return res, nil
+}
+
+// importSettings are the tenant's, or the defaults when it has none.
+func importSettings(ctx context.Context, q store.Queries, tenantID string) (accessbot.ImportSettings, error) {
+	s, err := q.GetImportSettings(ctx, tenantID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return accessbot.DefaultImportSettings(tenantID), nil
+	}
+	if err != nil {
+		return accessbot.ImportSettings{}, fmt.Errorf("read import settings: %w", err)
+	}
+	return *s, nil
 }
 
 // job is one import inside its transaction.
@@ -200,36 +281,54 @@ type job struct {
 	file     string
 	at       time.Time
 	res      *Result
+	// keep is what rejected rows name: the store keeps those rows as they
+	// are instead of removing them.
+	keep accessbot.SnapshotKeep
 }
 
 func (j *job) reject(rec csvrows.Row, field, msg string) {
-	e := &userimport.RowError{File: j.file, Line: rec.Line, Field: field, Value: rec.Cell[field], Msg: msg}
+	e := &userimport.RowError{File: j.file, Line: rec.Line, Field: field, Value: rec.Cell.Get(field), Msg: msg}
 	if field == "" {
 		e.Value = ""
 	}
 	j.res.Rejected = append(j.res.Rejected, e)
 }
 
+// keepNamed records what a rejected row names, by the given id columns:
+// each non-empty one is kept; a row that names nothing keeps everything,
+// since any stored row may be the one it meant.
+func (j *job) keepNamed(rec csvrows.Row, identCol, entCol string) {
+	ident, ent := rec.Cell.Get(identCol), rec.Cell.Get(entCol)
+	if identCol != "" && ident != "" {
+		j.keep.Identities = append(j.keep.Identities, ident)
+	}
+	if entCol != "" && ent != "" {
+		j.keep.Entitlements = append(j.keep.Entitlements, ent)
+	}
+	if (identCol == "" || ident == "") && (entCol == "" || ent == "") {
+		j.keep.All = true
+	}
+}
+
 // rowID is the row's id column, or "" after rejecting the row when that is
-// empty or repeats an earlier row's.
+// empty or repeats an earlier row's. Either way the row names what it
+// names: keepNamed is the caller's.
 func (j *job) rowID(rec csvrows.Row, col string, dups dupCheck) string {
-	id := rec.Cell[col]
+	id := rec.Cell.Get(col)
 	if id == "" {
 		j.reject(rec, "", col+" is empty")
 		return ""
 	}
 	if first, dup := dups.seen(id, rec.Line); dup {
-		j.reject(rec, col, fmt.Sprintf("already on line %d", first))
+		j.reject(rec, col, fmt.Sprintf("already on line %d (both rows skipped)", first))
 		return ""
 	}
 	return id
 }
 
-// done records the store's snapshot result. Stored rows kept in place of
-// rejected ones (Kept) are not counted as unchanged.
+// done records the store's snapshot result.
 func (j *job) done(sr accessbot.SnapshotResult, err error) error {
 	j.res.SnapshotResult = sr
-	j.res.Unchanged -= j.res.Kept
 	return err
 }
 
@@ -255,28 +354,51 @@ func (d dupCheck) seen(key string, line int) (int, bool) {
 	return 0, false
 }
 
+// withoutKept drops the good rows whose id a rejected row also names (a
+// repeated id: which row is right cannot be told), so the stored row stays
+// as it was.
+func withoutKept[T any](good []T, kept []string, id func(T) string) []T {
+	if len(kept) == 0 {
+		return good
+	}
+	k := make(map[string]bool, len(kept))
+	for _, e := range kept {
+		k[e] = true
+	}
+	out := good[:0]
+	for _, g := range good {
+		if !k[id(g)] {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) error {
 	app, err := j.app(ctx, appName)
 	if err != nil {
 		return err
 	}
+	for _, rec := range t.Malformed {
+		j.keepNamed(rec, "identity_id", "")
+	}
 	var good []accessbot.Identity
-	badKeys := map[string]bool{}
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		c := rec.Cell
 		id := j.rowID(rec, "identity_id", dups)
 		if id == "" {
+			j.keepNamed(rec, "identity_id", "")
 			continue
 		}
-		in := accessbot.Identity{ExternalID: id, Email: c["email"], DisplayName: c["display_name"], Status: accessbot.IdentityActive}
+		in := accessbot.Identity{ExternalID: id, Email: c.Get("email"), DisplayName: c.Get("display_name"), Status: accessbot.IdentityActive}
 		var field, msg string
 		if in.Email != "" {
 			if err := userimport.CheckEmail(in.Email); err != nil {
 				field, msg = "email", err.Error()
 			}
 		}
-		switch s := strings.ToLower(c["status"]); s {
+		switch s := strings.ToLower(c.Get("status")); s {
 		case "", string(accessbot.IdentityActive):
 		case string(accessbot.IdentityDisabled):
 			in.Status = accessbot.IdentityDisabled
@@ -285,7 +407,7 @@ func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) 
 				field, msg = "status", "want active or disabled"
 			}
 		}
-		if s := c["last_seen_at"]; s != "" && field == "" {
+		if s := c.Get("last_seen_at"); s != "" && field == "" {
 			ts, err := time.Parse(time.RFC3339, s)
 			if err != nil {
 				field, msg = "last_seen_at", "not an RFC 3339 time such as 2025-01-31T17:00:00Z"
@@ -295,24 +417,13 @@ func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) 
 		}
 		if field != "" {
 			j.reject(rec, field, msg)
-			badKeys[id] = true
+			j.keepNamed(rec, "identity_id", "")
 			continue
 		}
 		good = append(good, in)
 	}
-	if len(badKeys) > 0 {
-		current, err := j.q.ListIdentities(ctx, j.tenantID, app.ID, false)
-		if err != nil {
-			return err
-		}
-		for _, cur := range current {
-			if badKeys[cur.ExternalID] {
-				good = append(good, cur)
-				j.res.Kept++
-			}
-		}
-	}
-	return j.done(j.q.ReplaceIdentities(ctx, j.tenantID, app.ID, good, j.at))
+	good = withoutKept(good, j.keep.Identities, func(i accessbot.Identity) string { return i.ExternalID })
+	return j.done(j.q.ReplaceIdentities(ctx, j.tenantID, app.ID, good, j.keep, j.at))
 }
 
 func splitLabels(s string) []string {
@@ -330,23 +441,31 @@ func (j *job) entitlements(ctx context.Context, appName string, t *csvrows.Table
 	if err != nil {
 		return err
 	}
+	for _, rec := range t.Malformed {
+		j.keepNamed(rec, "", "entitlement_id")
+	}
 	var good []accessbot.AppEntitlement
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		c := rec.Cell
 		id := j.rowID(rec, "entitlement_id", dups)
 		if id == "" {
+			j.keepNamed(rec, "", "entitlement_id")
 			continue
 		}
-		name := c["name"]
+		name := c.Get("name")
 		if name == "" {
 			name = id
 		}
-		good = append(good, accessbot.AppEntitlement{ExternalID: id, Name: name, Type: c["type"], Labels: splitLabels(c["labels"])})
+		good = append(good, accessbot.AppEntitlement{ExternalID: id, Name: name, Type: c.Get("type"), Labels: splitLabels(c.Get("labels"))})
 	}
-	return j.done(j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.at))
+	good = withoutKept(good, j.keep.Entitlements, func(e accessbot.AppEntitlement) string { return e.ExternalID })
+	return j.done(j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.keep, j.at))
 }
 
+// relations replaces the application's relations. A rejected row keeps
+// every stored relation of the identity and of the entitlement it names
+// (either may be the typo), and every relation when it names neither.
 func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) error {
 	app, err := j.app(ctx, appName)
 	if err != nil {
@@ -360,21 +479,21 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 	if err != nil {
 		return err
 	}
-	identExt := make(map[string]string, len(idents)) // id → external
 	hasIdent := make(map[string]bool, len(idents))
 	for _, i := range idents {
-		identExt[i.ID], hasIdent[i.ExternalID] = i.ExternalID, true
+		hasIdent[i.ExternalID] = true
 	}
-	entExt := make(map[string]string, len(ents))
 	hasEnt := make(map[string]bool, len(ents))
 	for _, e := range ents {
-		entExt[e.ID], hasEnt[e.ExternalID] = e.ExternalID, true
+		hasEnt[e.ExternalID] = true
+	}
+	for _, rec := range t.Malformed {
+		j.keepNamed(rec, "identity_id", "entitlement_id")
 	}
 	keys := make([]accessbot.RelationKey, 0, len(t.Rows))
-	bad := map[accessbot.RelationKey]bool{}
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
-		k := accessbot.RelationKey{IdentityExternalID: rec.Cell["identity_id"], EntitlementExternalID: rec.Cell["entitlement_id"]}
+		k := accessbot.RelationKey{IdentityExternalID: rec.Cell.Get("identity_id"), EntitlementExternalID: rec.Cell.Get("entitlement_id")}
 		switch {
 		case k.IdentityExternalID == "":
 			j.reject(rec, "", "identity_id is empty")
@@ -385,6 +504,7 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 		case !hasEnt[k.EntitlementExternalID]:
 			j.reject(rec, "entitlement_id", fmt.Sprintf("application %s has no such entitlement (upload it with import entitlements first)", app.Name))
 		default:
+			// A repeated pair says the same thing twice: the first stands.
 			if first, dup := dups.seen(k.IdentityExternalID+"\x00"+k.EntitlementExternalID, rec.Line); dup {
 				j.reject(rec, "", fmt.Sprintf("relation %s → %s already on line %d", k.IdentityExternalID, k.EntitlementExternalID, first))
 				continue
@@ -392,24 +512,14 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 			keys = append(keys, k)
 			continue
 		}
-		bad[k] = true
+		j.keepNamed(rec, "identity_id", "entitlement_id")
 	}
-	if len(bad) > 0 {
-		current, err := j.q.ListRelations(ctx, j.tenantID, app.ID, false)
-		if err != nil {
-			return err
-		}
-		for _, r := range current {
-			k := accessbot.RelationKey{IdentityExternalID: identExt[r.IdentityID], EntitlementExternalID: entExt[r.EntitlementID]}
-			if bad[k] {
-				keys = append(keys, k)
-				j.res.Kept++
-			}
-		}
-	}
-	return j.done(j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.at))
+	return j.done(j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.keep, j.at))
 }
 
+// mappings replaces identity→employee mappings. A rejected row keeps the
+// stored mappings of every identity (with that id) and of the employee it
+// names, and every mapping in scope when it names neither.
 func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) error {
 	var scope []string
 	var only *accessbot.Application
@@ -428,13 +538,17 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 	for i := range apps {
 		appByName[strings.ToLower(apps[i].Name)] = &apps[i]
 	}
-	idents, err := j.q.ListIdentities(ctx, j.tenantID, "", false)
+	idents, err := j.q.ListIdentities(ctx, j.tenantID, "", true)
 	if err != nil {
 		return err
 	}
-	byExt := map[string][]*accessbot.Identity{}
+	byExt := map[string][]*accessbot.Identity{} // current identities only
+	appOf := map[string]string{}                // identity id → application id
 	for i := range idents {
-		byExt[idents[i].ExternalID] = append(byExt[idents[i].ExternalID], &idents[i])
+		appOf[idents[i].ID] = idents[i].AppID
+		if idents[i].RemovedAt == nil {
+			byExt[idents[i].ExternalID] = append(byExt[idents[i].ExternalID], &idents[i])
+		}
 	}
 	users, err := j.q.ListUsers(ctx, j.tenantID)
 	if err != nil {
@@ -448,30 +562,48 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 	if err != nil {
 		return err
 	}
-	mapped := map[string]string{}
-	for _, m := range current {
-		mapped[m.IdentityID] = m.UserID
-	}
 
+	keepIdent, keepUser, keepAll := map[string]bool{}, map[string]bool{}, false
+	// keepNamed records what a rejected row names (app narrows the
+	// identities when known).
+	keepNamed := func(rec csvrows.Row, app *accessbot.Application) {
+		ext, uid := rec.Cell.Get("identity_id"), userByEmail[accessbot.NormalizeEmail(rec.Cell.Get("employee_email"))]
+		for _, i := range byExt[ext] {
+			if app == nil || i.AppID == app.ID {
+				keepIdent[i.ID] = true
+			}
+		}
+		if uid != "" {
+			keepUser[uid] = true
+		}
+		if ext == "" && uid == "" {
+			keepAll = true
+		}
+	}
+	for _, rec := range t.Malformed {
+		keepNamed(rec, only)
+	}
 	var good []accessbot.IdentityMapping
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		c := rec.Cell
-		ext := c["identity_id"]
+		ext := c.Get("identity_id")
 		if ext == "" {
 			j.reject(rec, "", "identity_id is empty")
+			keepNamed(rec, only)
 			continue
 		}
 		app := only
-		if name := c["app"]; name != "" {
+		if name := c.Get("app"); name != "" {
 			a := appByName[strings.ToLower(name)]
 			switch {
 			case a == nil:
 				j.reject(rec, "app", "the tenant has no such application")
+				keepNamed(rec, only)
 				continue
 			case only != nil && a.ID != only.ID:
 				j.reject(rec, "app", fmt.Sprintf("--app is %s", only.Name))
-				continue
+				continue // names nothing in scope
 			}
 			app = a
 		}
@@ -484,17 +616,20 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 		switch {
 		case len(cands) == 0:
 			j.reject(rec, "identity_id", "no such identity (upload the application's identities first)")
+			keepNamed(rec, app)
 			continue
 		case len(cands) > 1:
 			j.reject(rec, "identity_id", "several applications have this identity: add an app column or use --app")
+			keepNamed(rec, app)
 			continue
 		}
 		ident := cands[0]
 		if first, dup := dups.seen(ident.ID, rec.Line); dup {
-			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d", first))
+			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d (both rows skipped)", first))
+			keepNamed(rec, app)
 			continue
 		}
-		email := c["employee_email"]
+		email := c.Get("employee_email")
 		uid := userByEmail[accessbot.NormalizeEmail(email)]
 		switch {
 		case email == "":
@@ -505,10 +640,29 @@ func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) er
 			good = append(good, accessbot.IdentityMapping{IdentityID: ident.ID, UserID: uid})
 			continue
 		}
-		if u, ok := mapped[ident.ID]; ok {
-			good = append(good, accessbot.IdentityMapping{IdentityID: ident.ID, UserID: u})
-			j.res.Kept++
+		keepNamed(rec, app)
+	}
+	kept := 0
+	out := good[:0]
+	for _, m := range good {
+		if !keepIdent[m.IdentityID] {
+			out = append(out, m)
 		}
 	}
-	return j.done(j.q.ReplaceIdentityMappings(ctx, j.tenantID, scope, good))
+	good = out
+	inFile := map[string]bool{}
+	for _, m := range good {
+		inFile[m.IdentityID] = true
+	}
+	for _, m := range current {
+		inScope := len(scope) == 0 || slices.Contains(scope, appOf[m.IdentityID])
+		if inScope && !inFile[m.IdentityID] && (keepAll || keepIdent[m.IdentityID] || keepUser[m.UserID]) {
+			good = append(good, accessbot.IdentityMapping{IdentityID: m.IdentityID, UserID: m.UserID})
+			kept++
+		}
+	}
+	sr, err := j.q.ReplaceIdentityMappings(ctx, j.tenantID, scope, good)
+	// The store counts kept mappings as unchanged: they were left out.
+	sr.Kept, sr.Unchanged = kept, sr.Unchanged-kept
+	return j.done(sr, err)
 }

@@ -57,9 +57,9 @@ type parsed struct {
 
 // parseCSV reads the file and checks every row on its own. References
 // between rows and to the store are checked later, in the transaction.
-func parseCSV(name string, r io.Reader) (*parsed, error) {
+func parseCSV(name string, r io.Reader, lim csvrows.Limits) (*parsed, error) {
 	rd, err := csvrows.NewReader(name, r, csvrows.Columns{Known: knownColumns,
-		Required: []string{colEmail, colName}, RequiredNote: "email and name are required"})
+		Required: []string{colEmail, colName}, RequiredNote: "email and name are required", Limits: lim})
 	if err != nil {
 		return nil, err
 	}
@@ -82,12 +82,12 @@ func parseCSV(name string, r io.Reader) (*parsed, error) {
 		rw, rerr := parseRow(name, line, cell)
 		if rerr == nil {
 			if first, dup := seen[rw.email]; dup {
-				rerr = &RowError{File: name, Line: line, Field: colEmail, Value: cell[colEmail], Msg: fmt.Sprintf("already on line %d (emails are compared ignoring case)", first)}
+				rerr = &RowError{File: name, Line: line, Field: colEmail, Value: cell.Get(colEmail), Msg: fmt.Sprintf("already on line %d (emails are compared ignoring case)", first)}
 			}
 		}
 		if rerr != nil {
 			p.rejected = append(p.rejected, rerr)
-			if e := cell[colEmail]; CheckEmail(e) == nil && rerr.Field != colEmail {
+			if e := cell.Get(colEmail); CheckEmail(e) == nil && rerr.Field != colEmail {
 				if _, ok := p.rejectedEmails[accessbot.NormalizeEmail(e)]; !ok {
 					p.rejectedEmails[accessbot.NormalizeEmail(e)] = line
 				}
@@ -100,12 +100,12 @@ func parseCSV(name string, r io.Reader) (*parsed, error) {
 	return p, nil
 }
 
-func parseRow(file string, line int, cell map[string]string) (*row, *RowError) {
+func parseRow(file string, line int, cell csvrows.Cells) (*row, *RowError) {
 	bad := func(field, msg string) *RowError {
-		return &RowError{File: file, Line: line, Field: field, Value: cell[field], Msg: msg}
+		return &RowError{File: file, Line: line, Field: field, Value: cell.Get(field), Msg: msg}
 	}
-	r := &row{line: line, name: cell[colName], department: cell[colDepartment]}
-	email := cell[colEmail]
+	r := &row{line: line, name: cell.Get(colName), department: cell.Get(colDepartment)}
+	email := cell.Get(colEmail)
 	if email == "" {
 		return nil, &RowError{File: file, Line: line, Msg: "email is empty"}
 	}
@@ -116,7 +116,7 @@ func parseRow(file string, line int, cell map[string]string) (*row, *RowError) {
 	if r.name == "" {
 		return nil, &RowError{File: file, Line: line, Msg: "name is empty"}
 	}
-	if m := cell[colManagerEmail]; m != "" {
+	if m := cell.Get(colManagerEmail); m != "" {
 		if err := CheckEmail(m); err != nil {
 			return nil, bad(colManagerEmail, err.Error())
 		}
@@ -125,14 +125,14 @@ func parseRow(file string, line int, cell map[string]string) (*row, *RowError) {
 			return nil, bad(colManagerEmail, "a user cannot be their own manager")
 		}
 	}
-	switch s := strings.ToLower(cell[colStatus]); s {
+	switch s := strings.ToLower(cell.Get(colStatus)); s {
 	case "":
 	case string(accessbot.UserActive), string(accessbot.UserTerminated):
 		r.status = accessbot.UserStatus(s)
 	default:
 		return nil, bad(colStatus, "want active or terminated")
 	}
-	if d := cell[colTerminationDate]; d != "" {
+	if d := cell.Get(colTerminationDate); d != "" {
 		t, err := ParseDate(d)
 		if err != nil {
 			return nil, bad(colTerminationDate, err.Error())

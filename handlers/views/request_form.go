@@ -36,7 +36,11 @@ type RequestForm struct {
 }
 
 func option(o Option) *slack.OptionBlockObject {
-	return slack.NewOptionBlockObject(truncate(o.Value, 150), plain(truncate(o.Text, 75)), nil)
+	var desc *slack.TextBlockObject
+	if o.Desc != "" {
+		desc = plain(truncate(o.Desc, 75))
+	}
+	return slack.NewOptionBlockObject(truncate(o.Value, 150), plain(truncate(o.Text, 75)), desc)
 }
 
 func options(os []Option) []*slack.OptionBlockObject {
@@ -159,10 +163,12 @@ const (
 	ConnKindDelete = "delete"
 )
 
+// A connection is a group, role or policy in an application (the product's
+// word); each choice says so, since the word alone means little.
 var connKinds = []Option{
-	{Value: ConnKindCreate, Text: "Creation"},
-	{Value: ConnKindAssign, Text: "Assignment"},
-	{Value: ConnKindDelete, Text: "Deletion"},
+	{Value: ConnKindCreate, Text: "Create a connection", Desc: "Add a new group, role or policy to an application."},
+	{Value: ConnKindAssign, Text: "Change what a connection grants", Desc: "Grant or revoke access for an existing group, role or policy."},
+	{Value: ConnKindDelete, Text: "Delete a connection", Desc: "Remove a group, role or policy from an application."},
 }
 
 // ConnectionModal is the "/access connection" form: the kind first, then the
@@ -174,7 +180,7 @@ func ConnectionModal(f ConnectionForm) slack.ModalViewRequest {
 			radio.InitialOption = option(k)
 		}
 	}
-	blocks := []slack.Block{input(BlockConnKind, "What do you want to do?", radio, false, "").WithDispatchAction(true)}
+	blocks := []slack.Block{input(BlockConnKind, "What do you want to do with a group, role or policy?", radio, false, "").WithDispatchAction(true)}
 	if f.Kind != "" {
 		blocks = append(blocks, input(BlockConnApp, "Application", appSelect(ActionConnApp, f.App), false, "").WithDispatchAction(true))
 	}
@@ -222,7 +228,7 @@ func ConnectionModal(f ConnectionForm) slack.ModalViewRequest {
 	return slack.ModalViewRequest{
 		Type:       slack.VTModal,
 		CallbackID: CallbackConnectionForm,
-		Title:      plain("Connection request"),
+		Title:      plain("Groups, roles, policies"),
 		Submit:     plain("Preview"),
 		Close:      plain("Cancel"),
 		Blocks:     slack.Blocks{BlockSet: blocks},

@@ -28,6 +28,7 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	Encryption Encryption `yaml:"encryption"`
 	Approvals  Approvals  `yaml:"approvals"`
+	Limits     Limits     `yaml:"limits"`
 }
 
 type Slack struct {
@@ -92,6 +93,14 @@ type Approvals struct {
 	ReminderAfter time.Duration `yaml:"reminder_after"`
 	EscalateAfter time.Duration `yaml:"escalate_after"`
 	ExpireAfter   time.Duration `yaml:"expire_after"`
+}
+
+// Limits bound what the CLI reads from files (sizes, see ByteSize), so a
+// huge or hostile file is refused while it streams.
+type Limits struct {
+	UploadBytes     ByteSize `yaml:"upload_bytes"`
+	CSVCellBytes    ByteSize `yaml:"csv_cell_bytes"`
+	TenantFileBytes ByteSize `yaml:"tenant_file_bytes"`
 }
 
 // DefaultSQLiteDSN is store.dsn when store.driver is sqlite and no dsn is set:

@@ -35,6 +35,7 @@ func TestDefaults(t *testing.T) {
 		Log:        config.Log{Level: "info", Format: "json"},
 		Encryption: config.Encryption{KeyID: "k1"},
 		Approvals:  config.Approvals{ReminderAfter: 24 * time.Hour, EscalateAfter: 48 * time.Hour, ExpireAfter: 168 * time.Hour},
+		Limits:     config.Limits{UploadBytes: 32 << 20, CSVCellBytes: 4 << 10, TenantFileBytes: 4 << 20},
 	}
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", *cfg, want)
@@ -439,6 +440,29 @@ func TestDocsDocumentEveryKey(t *testing.T) {
 		row := "| `" + k.Name + "` | `" + k.Env() + "` |"
 		if !strings.Contains(string(data), row) {
 			t.Errorf("docs/configuration.md has no table row starting %s", row)
+		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	cfg, err := config.Parse("c.yaml", []byte("limits:\n  upload_bytes: 100MB\n  csv_cell_bytes: 8192\n"),
+		config.EnvMap(map[string]string{"ACCESSBOT_LIMITS_TENANT_FILE_BYTES": "1GiB"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (config.Limits{UploadBytes: 100e6, CSVCellBytes: 8 << 10, TenantFileBytes: 1 << 30}); cfg.Limits != want {
+		t.Fatalf("limits %+v, want %+v", cfg.Limits, want)
+	}
+	if s := cfg.Limits.CSVCellBytes.String(); s != "8KiB" {
+		t.Errorf("String() = %q", s)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"limits:\n  upload_bytes: lots\n", `must be a size such as 4096, 64KiB, 32MiB or 1GiB (got "lots")`},
+		{"limits:\n  csv_cell_bytes: 0\n", "c.yaml:2: limits.csv_cell_bytes: must be at least 1 byte"},
+		{"limits:\n  upload_bytes: -5MiB\n", `(got "-5MiB")`},
+	} {
+		if _, err := config.Parse("c.yaml", []byte(tc.yaml), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
 		}
 	}
 }

@@ -49,6 +49,9 @@ func Keys() []Key {
 		{Name: "approvals.reminder_after", Default: "24h", field: func(c *Config) any { return &c.Approvals.ReminderAfter }},
 		{Name: "approvals.escalate_after", Default: "48h", field: func(c *Config) any { return &c.Approvals.EscalateAfter }},
 		{Name: "approvals.expire_after", Default: "168h", field: func(c *Config) any { return &c.Approvals.ExpireAfter }},
+		{Name: "limits.upload_bytes", Default: "32MiB", field: func(c *Config) any { return &c.Limits.UploadBytes }},
+		{Name: "limits.csv_cell_bytes", Default: "4KiB", field: func(c *Config) any { return &c.Limits.CSVCellBytes }},
+		{Name: "limits.tenant_file_bytes", Default: "4MiB", field: func(c *Config) any { return &c.Limits.TenantFileBytes }},
 	}
 }
 
@@ -76,6 +79,12 @@ func (k Key) set(c *Config, s string) error {
 			return fmt.Errorf("must be a Go duration such as 90m, 24h or 1h30m (got %q)", s)
 		}
 		*p = d
+	case *ByteSize:
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return err
+		}
+		*p = b
 	case *[]PreviousKey:
 		// ID:BASE64KEY[,ID:BASE64KEY...]
 		var out []PreviousKey

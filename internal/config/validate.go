@@ -19,7 +19,7 @@ var keyIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 // fix, or nil. A key is reported once. Messages never include secret values.
 func (c *Config) Validate() error {
 	var errs problems
-	for _, check := range []func(*problems){c.validateSlack, c.validateStore, c.validateRedis, c.validateHTTP, c.validateLog, c.validateEncryption, c.validateApprovals} {
+	for _, check := range []func(*problems){c.validateSlack, c.validateStore, c.validateRedis, c.validateHTTP, c.validateLog, c.validateEncryption, c.validateApprovals, c.validateLimits} {
 		check(&errs)
 	}
 	if len(errs.list) == 0 {
@@ -207,5 +207,16 @@ func (c *Config) validateApprovals(p *problems) {
 	}
 	if a.ExpireAfter <= a.EscalateAfter {
 		p.add(bad("approvals.expire_after", "must be longer than approvals.escalate_after (%s), so escalation happens before expiry (got %s)", a.EscalateAfter, a.ExpireAfter))
+	}
+}
+
+func (c *Config) validateLimits(p *problems) {
+	for _, l := range []struct {
+		key string
+		v   ByteSize
+	}{{"limits.upload_bytes", c.Limits.UploadBytes}, {"limits.csv_cell_bytes", c.Limits.CSVCellBytes}, {"limits.tenant_file_bytes", c.Limits.TenantFileBytes}} {
+		if l.v < 1 {
+			p.add(bad(l.key, "must be at least 1 byte, e.g. 32MiB (got %s)", l.v))
+		}
 	}
 }
