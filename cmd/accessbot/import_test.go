@@ -149,3 +149,28 @@ func TestImportSizeLimits(t *testing.T) {
 		t.Fatalf("after refusals: %v\n%s", err, out)
 	}
 }
+
+// The issue's example through the command: the 4-line upload keeps what its
+// rejected lines name, and the privileged-entitlement finding about u-200
+// (bob, terminated) stays open.
+func TestImportRelationsRejectedRowsKeepAccess(t *testing.T) {
+	t.Parallel()
+	run, write := importEnv(t)
+	file := write("upload.csv", "identity_id,entitlement_id\nu-100,role-read\nu-404,role-read\nu-200,\n")
+	out, errOut, err := run("import", "relations", "GitLab", file)
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, out, errOut)
+	}
+	for _, want := range []string{"removed 1, unchanged 1, rejected 2 (3 stored row(s) kept as they were: rejected rows name them)", "0 resolved"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, `upload.csv:3: identity_id "u-404": application GitLab has no such identity`) || !strings.Contains(errOut, "upload.csv:4: entitlement_id is empty") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	out, _, err = run("findings", "list", "--status", "open")
+	if err != nil || !strings.Contains(out, "privileged_entitlement") || !strings.Contains(out, "u-200") {
+		t.Fatalf("open findings: %v\n%s", err, out)
+	}
+}

@@ -6,8 +6,12 @@
 //
 // Bad rows are reported as file:line: field "value": reason (the employee
 // import's style, userimport.RowError) and skipped, unless the import is
-// strict. A skipped row never removes what it names: a bad row for an
-// identity the application already has keeps that identity as it was.
+// strict. A skipped row never removes or changes what it names: every
+// stored row of the identity or entitlement it names is kept as it was
+// (accessbot.SnapshotKeep), so no finding is resolved because of it.
+//
+// An upload that would remove more than the tenant's guard allows
+// (accessbot.ImportSettings) is refused unless Options.AllowRemovals.
 package inventory
 
 import (
@@ -15,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -61,34 +64,6 @@ type RuleRunner interface {
 // ErrRejected is returned by a strict import that found bad rows: nothing
 // was written.
 var ErrRejected = userimport.ErrRejected
-
-// ErrTooManyRemovals is what a *RemovalError wraps.
-var ErrTooManyRemovals = errors.New("too many removals")
-
-// RemovalError is an import the accidental-removal guard refused: it would
-// have removed more rows than the tenant allows at once. Nothing was written.
-type RemovalError struct {
-	Kind             Kind
-	App              string // "" for mappings of every application
-	Removed, Current int
-	Settings         accessbot.ImportSettings
-}
-
-func (e *RemovalError) Error() string {
-	whose := "the tenant's"
-	if e.App != "" {
-		whose = e.App + "'s"
-	}
-	pct := 100
-	if e.Current > 0 {
-		pct = (e.Removed*100 + e.Current/2) / e.Current
-	}
-	return fmt.Sprintf("refused: this upload would remove %d of %s %d current %s (%d%%); the tenant's guard refuses more than %d row(s) and more than %d%% at once, so nothing was written. "+
-		"If the removals are real, run it again with --allow-removals; to change the guard, set imports.max_removed_rows and imports.max_removed_percent in the tenant file",
-		e.Removed, whose, e.Current, e.Kind, pct, e.Settings.MaxRemovedRows, e.Settings.MaxRemovedPercent)
-}
-
-func (e *RemovalError) Unwrap() error { return ErrTooManyRemovals }
 
 type Options struct {
 	Strict bool // write nothing when any row is bad
@@ -260,18 +235,6 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 		return res, fmt.Errorf("import %s %s: %w", kind, name, res.Refused)
 	}
 	return res, nil
-}
-
-// importSettings are the tenant's, or the defaults when it has none.
-func importSettings(ctx context.Context, q store.Queries, tenantID string) (accessbot.ImportSettings, error) {
-	s, err := q.GetImportSettings(ctx, tenantID)
-	if errors.Is(err, accessbot.ErrNotFound) {
-		return accessbot.DefaultImportSettings(tenantID), nil
-	}
-	if err != nil {
-		return accessbot.ImportSettings{}, fmt.Errorf("read import settings: %w", err)
-	}
-	return *s, nil
 }
 
 // job is one import inside its transaction.
@@ -515,154 +478,4 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 		j.keepNamed(rec, "identity_id", "entitlement_id")
 	}
 	return j.done(j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.keep, j.at))
-}
-
-// mappings replaces identity→employee mappings. A rejected row keeps the
-// stored mappings of every identity (with that id) and of the employee it
-// names, and every mapping in scope when it names neither.
-func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) error {
-	var scope []string
-	var only *accessbot.Application
-	if appName != "" {
-		a, err := j.app(ctx, appName)
-		if err != nil {
-			return err
-		}
-		only, scope = a, []string{a.ID}
-	}
-	apps, err := j.q.ListApplications(ctx, j.tenantID, "", 0)
-	if err != nil {
-		return err
-	}
-	appByName := map[string]*accessbot.Application{}
-	for i := range apps {
-		appByName[strings.ToLower(apps[i].Name)] = &apps[i]
-	}
-	idents, err := j.q.ListIdentities(ctx, j.tenantID, "", true)
-	if err != nil {
-		return err
-	}
-	byExt := map[string][]*accessbot.Identity{} // current identities only
-	appOf := map[string]string{}                // identity id → application id
-	for i := range idents {
-		appOf[idents[i].ID] = idents[i].AppID
-		if idents[i].RemovedAt == nil {
-			byExt[idents[i].ExternalID] = append(byExt[idents[i].ExternalID], &idents[i])
-		}
-	}
-	users, err := j.q.ListUsers(ctx, j.tenantID)
-	if err != nil {
-		return err
-	}
-	userByEmail := map[string]string{}
-	for _, u := range users {
-		userByEmail[accessbot.NormalizeEmail(u.Email)] = u.ID
-	}
-	current, err := j.q.ListIdentityMappings(ctx, j.tenantID)
-	if err != nil {
-		return err
-	}
-
-	keepIdent, keepUser, keepAll := map[string]bool{}, map[string]bool{}, false
-	// keepNamed records what a rejected row names (app narrows the
-	// identities when known).
-	keepNamed := func(rec csvrows.Row, app *accessbot.Application) {
-		ext, uid := rec.Cell.Get("identity_id"), userByEmail[accessbot.NormalizeEmail(rec.Cell.Get("employee_email"))]
-		for _, i := range byExt[ext] {
-			if app == nil || i.AppID == app.ID {
-				keepIdent[i.ID] = true
-			}
-		}
-		if uid != "" {
-			keepUser[uid] = true
-		}
-		if ext == "" && uid == "" {
-			keepAll = true
-		}
-	}
-	for _, rec := range t.Malformed {
-		keepNamed(rec, only)
-	}
-	var good []accessbot.IdentityMapping
-	dups := dupCheck{}
-	for _, rec := range t.Rows {
-		c := rec.Cell
-		ext := c.Get("identity_id")
-		if ext == "" {
-			j.reject(rec, "", "identity_id is empty")
-			keepNamed(rec, only)
-			continue
-		}
-		app := only
-		if name := c.Get("app"); name != "" {
-			a := appByName[strings.ToLower(name)]
-			switch {
-			case a == nil:
-				j.reject(rec, "app", "the tenant has no such application")
-				keepNamed(rec, only)
-				continue
-			case only != nil && a.ID != only.ID:
-				j.reject(rec, "app", fmt.Sprintf("--app is %s", only.Name))
-				continue // names nothing in scope
-			}
-			app = a
-		}
-		var cands []*accessbot.Identity
-		for _, i := range byExt[ext] {
-			if app == nil || i.AppID == app.ID {
-				cands = append(cands, i)
-			}
-		}
-		switch {
-		case len(cands) == 0:
-			j.reject(rec, "identity_id", "no such identity (upload the application's identities first)")
-			keepNamed(rec, app)
-			continue
-		case len(cands) > 1:
-			j.reject(rec, "identity_id", "several applications have this identity: add an app column or use --app")
-			keepNamed(rec, app)
-			continue
-		}
-		ident := cands[0]
-		if first, dup := dups.seen(ident.ID, rec.Line); dup {
-			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d (both rows skipped)", first))
-			keepNamed(rec, app)
-			continue
-		}
-		email := c.Get("employee_email")
-		uid := userByEmail[accessbot.NormalizeEmail(email)]
-		switch {
-		case email == "":
-			j.reject(rec, "", "employee_email is empty")
-		case uid == "":
-			j.reject(rec, "employee_email", "no employee with this email in the tenant")
-		default:
-			good = append(good, accessbot.IdentityMapping{IdentityID: ident.ID, UserID: uid})
-			continue
-		}
-		keepNamed(rec, app)
-	}
-	kept := 0
-	out := good[:0]
-	for _, m := range good {
-		if !keepIdent[m.IdentityID] {
-			out = append(out, m)
-		}
-	}
-	good = out
-	inFile := map[string]bool{}
-	for _, m := range good {
-		inFile[m.IdentityID] = true
-	}
-	for _, m := range current {
-		inScope := len(scope) == 0 || slices.Contains(scope, appOf[m.IdentityID])
-		if inScope && !inFile[m.IdentityID] && (keepAll || keepIdent[m.IdentityID] || keepUser[m.UserID]) {
-			good = append(good, accessbot.IdentityMapping{IdentityID: m.IdentityID, UserID: m.UserID})
-			kept++
-		}
-	}
-	sr, err := j.q.ReplaceIdentityMappings(ctx, j.tenantID, scope, good)
-	// The store counts kept mappings as unchanged: they were left out.
-	sr.Kept, sr.Unchanged = kept, sr.Unchanged-kept
-	return j.done(sr, err)
 }

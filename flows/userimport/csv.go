@@ -38,6 +38,7 @@ type FileError = csvrows.FileError
 type row struct {
 	line       int
 	email      string // normalized
+	rawEmail   string // as the file spells it
 	name       string
 	manager    string // normalized email, "" for none
 	department string
@@ -65,6 +66,10 @@ func parseCSV(name string, r io.Reader, lim csvrows.Limits) (*parsed, error) {
 	}
 	p := &parsed{has: rd.Has, rejectedEmails: map[string]int{}}
 	seen := map[string]int{}
+	// An email on two lines: which row is right cannot be told, so neither
+	// applies and the stored user stays as it was. first maps the email's
+	// email to the line of its first repeat.
+	repeated := map[string]int{}
 	for {
 		rec, err := rd.Next()
 		var bad *RowError
@@ -82,7 +87,10 @@ func parseCSV(name string, r io.Reader, lim csvrows.Limits) (*parsed, error) {
 		rw, rerr := parseRow(name, line, cell)
 		if rerr == nil {
 			if first, dup := seen[rw.email]; dup {
-				rerr = &RowError{File: name, Line: line, Field: colEmail, Value: cell.Get(colEmail), Msg: fmt.Sprintf("already on line %d (emails are compared ignoring case)", first)}
+				rerr = &RowError{File: name, Line: line, Field: colEmail, Value: cell.Get(colEmail), Msg: fmt.Sprintf("already on line %d (emails are compared ignoring case): both rows skipped", first)}
+				if _, ok := repeated[rw.email]; !ok {
+					repeated[rw.email] = line
+				}
 			}
 		}
 		if rerr != nil {
@@ -96,6 +104,22 @@ func parseCSV(name string, r io.Reader, lim csvrows.Limits) (*parsed, error) {
 		}
 		seen[rw.email] = line
 		p.rows = append(p.rows, rw)
+	}
+	if len(repeated) > 0 {
+		kept := p.rows[:0]
+		for _, rw := range p.rows {
+			again, ok := repeated[rw.email]
+			if !ok {
+				kept = append(kept, rw)
+				continue
+			}
+			p.rejected = append(p.rejected, &RowError{File: name, Line: rw.line, Field: colEmail, Value: rw.rawEmail,
+				Msg: fmt.Sprintf("also on line %d (emails are compared ignoring case): both rows skipped", again)})
+			if _, ok := p.rejectedEmails[rw.email]; !ok {
+				p.rejectedEmails[rw.email] = rw.line
+			}
+		}
+		p.rows = kept
 	}
 	return p, nil
 }
@@ -112,7 +136,7 @@ func parseRow(file string, line int, cell csvrows.Cells) (*row, *RowError) {
 	if err := CheckEmail(email); err != nil {
 		return nil, bad(colEmail, err.Error())
 	}
-	r.email = accessbot.NormalizeEmail(email)
+	r.email, r.rawEmail = accessbot.NormalizeEmail(email), email
 	if r.name == "" {
 		return nil, &RowError{File: file, Line: line, Msg: "name is empty"}
 	}
