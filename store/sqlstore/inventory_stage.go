@@ -176,10 +176,14 @@ func (q *queries) rejectStaged(ctx context.Context, tenantID, appID string, src 
 	}, src); err != nil {
 		return fmt.Errorf("check staged relations: %w", err)
 	}
-	rows, err = q.query(ctx, `SELECT s.line, s.ident_ext, s.ent_ext, d.first FROM inv_stage_rows s
-		JOIN (SELECT s.ident_ext, s.ent_ext, MIN(s.line) AS first FROM inv_stage_rows s`+joinIdent+joinEnt+`
-			GROUP BY s.ident_ext, s.ent_ext HAVING COUNT(*) > 1) d ON d.ident_ext = s.ident_ext AND d.ent_ext = s.ent_ext
-		WHERE s.line > d.first ORDER BY s.line`, tenantID, appID, tenantID, appID)
+	// Repeats come from the pair index alone; only repeated pairs are
+	// joined to check that both ends exist (unknown pairs were told above).
+	rows, err = q.query(ctx, `SELECT s.line, s.ident_ext, s.ent_ext, d.first
+		FROM (SELECT ident_ext, ent_ext, MIN(line) AS first FROM inv_stage_rows GROUP BY ident_ext, ent_ext HAVING COUNT(*) > 1) d
+		JOIN inv_identities i ON i.tenant_id = ? AND i.app_id = ? AND i.external_id = d.ident_ext AND i.removed_at IS NULL
+		JOIN inv_entitlements e ON e.tenant_id = ? AND e.app_id = ? AND e.external_id = d.ent_ext AND e.removed_at IS NULL
+		JOIN inv_stage_rows s ON s.ident_ext = d.ident_ext AND s.ent_ext = d.ent_ext AND s.line > d.first
+		ORDER BY s.line`, tenantID, appID, tenantID, appID)
 	if err := eachReject(rows, err, func(r store.RelationReject, first int) store.RelationReject {
 		r.Problem, r.FirstLine = store.RepeatedRelation, first
 		return r
@@ -238,8 +242,11 @@ func (q *queries) applyStaged(ctx context.Context, tenantID, appID string, keep 
 	const inWant = `EXISTS (SELECT 1 FROM inv_stage_want w WHERE w.identity_id = inv_relations.identity_id AND w.entitlement_id = inv_relations.entitlement_id)`
 	kept := `(EXISTS (SELECT 1 FROM inv_stage_keep k WHERE k.kind = 'i' AND k.id = inv_relations.identity_id)
 		OR EXISTS (SELECT 1 FROM inv_stage_keep k WHERE k.kind = 'e' AND k.id = inv_relations.entitlement_id))`
-	if keep.All {
+	switch {
+	case keep.All:
 		kept = `1 = 1`
+	case keep.Empty():
+		kept = `1 = 0`
 	}
 	var want, n int64
 	var err error
@@ -260,9 +267,11 @@ func (q *queries) applyStaged(ctx context.Context, tenantID, appID string, keep 
 	res.Created = int(n)
 	res.Unchanged = int(want) - res.Created - res.Restored
 	var k int64
-	if err = q.queryRow(ctx, `SELECT COUNT(*) FROM inv_relations WHERE tenant_id = ? AND app_id = ? AND removed_at IS NULL
-		AND NOT `+inWant+` AND `+kept, tenantID, appID).Scan(&k); err != nil {
-		return res, fmt.Errorf("count kept relations: %w", err)
+	if !keep.Empty() { // else nothing is kept: skip a pass over the application's relations
+		if err = q.queryRow(ctx, `SELECT COUNT(*) FROM inv_relations WHERE tenant_id = ? AND app_id = ? AND removed_at IS NULL
+			AND NOT `+inWant+` AND `+kept, tenantID, appID).Scan(&k); err != nil {
+			return res, fmt.Errorf("count kept relations: %w", err)
+		}
 	}
 	res.Kept = int(k)
 	if !keep.All {
