@@ -26,6 +26,8 @@ import (
 // the path; the BENCHMARKS.md figures come from
 //
 //	ACCESSBOT_SCALE_IDENTITIES=100000 ACCESSBOT_SCALE_DRIVER=sqlite go test -run TestScaleFiles -v -count=1 -timeout 60m ./flows/inventory/
+//
+// ACCESSBOT_SCALE_RULES=0 leaves the finding rules out, to see the import alone.
 func TestScaleFiles(t *testing.T) {
 	spec := invgen.Spec{Identities: 200, Roles: 40, PerIdentity: 10, Seed: 1, At: time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)}
 	if s := os.Getenv("ACCESSBOT_SCALE_IDENTITIES"); s != "" {
@@ -51,6 +53,9 @@ func TestScaleFiles(t *testing.T) {
 			ten := seedEmployees(t, st, spec, clock())
 			rules := &timedRules{r: findings.NewEngine(clock, zerolog.Nop())}
 			im := inventory.NewImporter(st, rules, clock, zerolog.Nop())
+			if os.Getenv("ACCESSBOT_SCALE_RULES") == "0" { // the import alone
+				im = inventory.NewImporter(st, nil, clock, zerolog.Nop())
+			}
 			step := func(name, path string, kind inventory.Kind, wantWrites bool) {
 				t.Helper()
 				var res *inventory.Result
