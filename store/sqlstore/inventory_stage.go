@@ -62,14 +62,15 @@ func (q *queries) ReplaceRelationsFrom(ctx context.Context, tenantID, appID stri
 		if err := q.createStage(ctx); err != nil {
 			return err
 		}
-		if err := q.stageRelations(ctx, src); err != nil {
+		staged, err := q.stageRelations(ctx, src)
+		if err != nil {
 			return err
 		}
-		if err := q.rejectStaged(ctx, tenantID, appID, src); err != nil {
+		want, err := q.rejectStaged(ctx, tenantID, appID, staged, src)
+		if err != nil {
 			return err
 		}
-		var err error
-		res, err = q.applyStaged(ctx, tenantID, appID, src.Keep(), at)
+		res, err = q.applyStaged(ctx, tenantID, appID, want, src.Keep(), at)
 		if err != nil {
 			return err
 		}
@@ -110,11 +111,11 @@ func (q *queries) createStage(ctx context.Context) error {
 
 // stageRelations copies src into inv_stage_rows in batches: memory holds
 // one batch.
-func (q *queries) stageRelations(ctx context.Context, src store.RelationSource) error {
+func (q *queries) stageRelations(ctx context.Context, src store.RelationSource) (staged int64, err error) {
 	head := `INSERT INTO inv_stage_rows (line, ident_ext, ent_ext) VALUES `
 	full, err := q.prepare(ctx, head+strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", stageBatch), ", "))
 	if err != nil {
-		return fmt.Errorf("prepare staging insert: %w", err)
+		return 0, fmt.Errorf("prepare staging insert: %w", err)
 	}
 	defer full.close()
 	args := make([]any, 0, stageBatch*3)
@@ -124,35 +125,36 @@ func (q *queries) stageRelations(ctx context.Context, src store.RelationSource) 
 			break
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
+		staged++
 		args = append(args, line, k.IdentityExternalID, k.EntitlementExternalID)
 		if len(args) == cap(args) {
 			if err := full.exec(ctx, args...); err != nil {
-				return fmt.Errorf("stage relations: %w", err)
+				return 0, fmt.Errorf("stage relations: %w", err)
 			}
 			args = args[:0]
 		}
 	}
 	if len(args) > 0 {
 		if _, err := q.exec(ctx, head+strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(args)/3), ", "), args...); err != nil {
-			return fmt.Errorf("stage relations: %w", err)
+			return 0, fmt.Errorf("stage relations: %w", err)
 		}
 	}
 	// Indexed after the load (cheaper than row by row): the joins below
 	// look rows up by pair whichever side the planner starts from.
 	if _, err := q.exec(ctx, `CREATE INDEX inv_stage_rows_pair ON inv_stage_rows (ident_ext, ent_ext, line)`); err != nil {
-		return fmt.Errorf("index staging table: %w", err)
+		return 0, fmt.Errorf("index staging table: %w", err)
 	}
 	if q.d.Name == "postgres" {
 		// Temporary tables get no autovacuum statistics, and identities
 		// just uploaded may have none yet: without them the planner scans
 		// a table per staged row.
 		if _, err := q.exec(ctx, `ANALYZE inv_stage_rows, inv_identities, inv_entitlements`); err != nil {
-			return fmt.Errorf("analyze staging table: %w", err)
+			return 0, fmt.Errorf("analyze staging table: %w", err)
 		}
 	}
-	return nil
+	return staged, nil
 }
 
 // Joins of a staged row to its current identity and entitlement; args: tenant, app, tenant, app.
@@ -161,10 +163,19 @@ const (
 	joinEnt   = ` JOIN inv_entitlements e ON e.tenant_id = ? AND e.app_id = ? AND e.external_id = s.ent_ext AND e.removed_at IS NULL`
 )
 
-// rejectStaged tells src of the staged rows that name no current identity
-// or entitlement, then of the rows that repeat an earlier good row, and
-// fills inv_stage_want with the good pairs by internal id.
-func (q *queries) rejectStaged(ctx context.Context, tenantID, appID string, src store.RelationSource) error {
+// rejectStaged fills inv_stage_want with the good pairs by internal id and
+// returns how many; when they are fewer than the staged rows, it tells src
+// of the rows that name no current identity or entitlement, then of the
+// rows that repeat an earlier good row.
+func (q *queries) rejectStaged(ctx context.Context, tenantID, appID string, staged int64, src store.RelationSource) (int64, error) {
+	want, err := q.exec(ctx, `INSERT INTO inv_stage_want (identity_id, entitlement_id)
+		SELECT DISTINCT i.id, e.id FROM inv_stage_rows s`+joinIdent+joinEnt, tenantID, appID, tenantID, appID)
+	if err != nil {
+		return 0, fmt.Errorf("resolve staged relations: %w", err)
+	}
+	if want == staged { // every row good and distinct: skip two passes
+		return want, nil
+	}
 	rows, err := q.query(ctx, `SELECT s.line, s.ident_ext, s.ent_ext, i.id IS NULL FROM inv_stage_rows s
 		LEFT`+joinIdent+` LEFT`+joinEnt+` WHERE i.id IS NULL OR e.id IS NULL ORDER BY s.line`, tenantID, appID, tenantID, appID)
 	if err := eachReject(rows, err, func(r store.RelationReject, noIdent bool) store.RelationReject {
@@ -174,7 +185,7 @@ func (q *queries) rejectStaged(ctx context.Context, tenantID, appID string, src 
 		}
 		return r
 	}, src); err != nil {
-		return fmt.Errorf("check staged relations: %w", err)
+		return 0, fmt.Errorf("check staged relations: %w", err)
 	}
 	// Repeats come from the pair index alone; only repeated pairs are
 	// joined to check that both ends exist (unknown pairs were told above).
@@ -188,13 +199,9 @@ func (q *queries) rejectStaged(ctx context.Context, tenantID, appID string, src 
 		r.Problem, r.FirstLine = store.RepeatedRelation, first
 		return r
 	}, src); err != nil {
-		return fmt.Errorf("check repeated relations: %w", err)
+		return 0, fmt.Errorf("check repeated relations: %w", err)
 	}
-	if _, err := q.exec(ctx, `INSERT INTO inv_stage_want (identity_id, entitlement_id)
-		SELECT DISTINCT i.id, e.id FROM inv_stage_rows s`+joinIdent+joinEnt, tenantID, appID, tenantID, appID); err != nil {
-		return fmt.Errorf("resolve staged relations: %w", err)
-	}
-	return nil
+	return want, nil
 }
 
 // eachReject scans (line, ident, ent, extra) rows into rejects for src.
@@ -223,7 +230,7 @@ func eachReject[X any](rows interface {
 
 // applyStaged makes inv_stage_want the application's current relations,
 // keeping what keep names, and writes only the rows that change.
-func (q *queries) applyStaged(ctx context.Context, tenantID, appID string, keep accessbot.SnapshotKeep, at time.Time) (accessbot.SnapshotResult, error) {
+func (q *queries) applyStaged(ctx context.Context, tenantID, appID string, want int64, keep accessbot.SnapshotKeep, at time.Time) (accessbot.SnapshotResult, error) {
 	var res accessbot.SnapshotResult
 	// Kept relations are named by an end's external id; an end that is not
 	// current keeps nothing by name.
@@ -248,11 +255,8 @@ func (q *queries) applyStaged(ctx context.Context, tenantID, appID string, keep 
 	case keep.Empty():
 		kept = `1 = 0`
 	}
-	var want, n int64
+	var n int64
 	var err error
-	if err = q.queryRow(ctx, `SELECT COUNT(*) FROM inv_stage_want`).Scan(&want); err != nil {
-		return res, fmt.Errorf("count staged relations: %w", err)
-	}
 	if n, err = q.exec(ctx, `UPDATE inv_relations SET removed_at = NULL
 		WHERE tenant_id = ? AND app_id = ? AND removed_at IS NOT NULL AND `+inWant, tenantID, appID); err != nil {
 		return res, fmt.Errorf("restore relations: %w", q.writeErr(err))
