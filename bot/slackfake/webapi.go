@@ -91,6 +91,8 @@ func (s *Server) routes() map[string]route {
 		"users.info":            {TokenBot, s.usersInfo},
 		"users.lookupByEmail":   {TokenBot, s.usersLookupByEmail},
 		"conversations.open":    {TokenBot, s.conversationsOpen},
+		"conversations.history": {TokenBot, s.conversationsHistory},
+		"conversations.replies": {TokenBot, s.conversationsReplies},
 		"oauth.v2.access":       {TokenNone, s.oauthV2Access},
 	}
 }
