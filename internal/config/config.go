@@ -28,6 +28,7 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	Encryption Encryption `yaml:"encryption"`
 	Approvals  Approvals  `yaml:"approvals"`
+	Jobs       Jobs       `yaml:"jobs"`
 }
 
 type Slack struct {
@@ -91,6 +92,14 @@ type Approvals struct {
 	ReminderAfter time.Duration `yaml:"reminder_after"`
 	EscalateAfter time.Duration `yaml:"escalate_after"`
 	ExpireAfter   time.Duration `yaml:"expire_after"`
+}
+
+// Jobs bounds the durable background jobs (notifications, provisioning).
+type Jobs struct {
+	Timeout       time.Duration `yaml:"timeout"`
+	RescueAfter   time.Duration `yaml:"rescue_after"`
+	DeliveryLease time.Duration `yaml:"delivery_lease"`
+	MaxBackoff    time.Duration `yaml:"max_backoff"`
 }
 
 // DefaultSQLiteDSN is store.dsn when store.driver is sqlite and no dsn is set:

@@ -48,6 +48,10 @@ func Keys() []Key {
 		{Name: "approvals.reminder_after", Default: "24h", field: func(c *Config) any { return &c.Approvals.ReminderAfter }},
 		{Name: "approvals.escalate_after", Default: "48h", field: func(c *Config) any { return &c.Approvals.EscalateAfter }},
 		{Name: "approvals.expire_after", Default: "168h", field: func(c *Config) any { return &c.Approvals.ExpireAfter }},
+		{Name: "jobs.timeout", Default: "5m", field: func(c *Config) any { return &c.Jobs.Timeout }},
+		{Name: "jobs.rescue_after", Default: "6m", field: func(c *Config) any { return &c.Jobs.RescueAfter }},
+		{Name: "jobs.delivery_lease", Default: "1m", field: func(c *Config) any { return &c.Jobs.DeliveryLease }},
+		{Name: "jobs.max_backoff", field: func(c *Config) any { return &c.Jobs.MaxBackoff }},
 	}
 }
 

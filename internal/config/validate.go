@@ -20,7 +20,7 @@ var keyIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 // Validate returns the first problem as an *Error naming the key and the
 // fix, or nil. Messages never include secret values.
 func (c *Config) Validate() error {
-	for _, check := range []func() *Error{c.validateSlack, c.validateStore, c.validateRedis, c.validateHTTP, c.validateLog, c.validateEncryption, c.validateApprovals} {
+	for _, check := range []func() *Error{c.validateSlack, c.validateStore, c.validateRedis, c.validateHTTP, c.validateLog, c.validateEncryption, c.validateApprovals, c.validateJobs} {
 		if e := check(); e != nil {
 			return e
 		}
@@ -182,6 +182,21 @@ func (c *Config) validateApprovals() *Error {
 	}
 	if a.ExpireAfter <= a.EscalateAfter {
 		return bad("approvals.expire_after", "must be longer than approvals.escalate_after (%s), so escalation happens before expiry (got %s)", a.EscalateAfter, a.ExpireAfter)
+	}
+	return nil
+}
+
+func (c *Config) validateJobs() *Error {
+	j := c.Jobs
+	switch {
+	case j.Timeout <= 0:
+		return bad("jobs.timeout", "must be a positive duration such as 5m (got %s)", j.Timeout)
+	case j.RescueAfter < j.Timeout:
+		return bad("jobs.rescue_after", "must be at least jobs.timeout (%s): a job still running is not dead (got %s)", j.Timeout, j.RescueAfter)
+	case j.DeliveryLease <= 0 || j.DeliveryLease >= j.Timeout:
+		return bad("jobs.delivery_lease", "must be positive and shorter than jobs.timeout (%s), since a job holds it for each send (got %s)", j.Timeout, j.DeliveryLease)
+	case j.MaxBackoff < 0:
+		return bad("jobs.max_backoff", "must be 0 (River's attempt^4 seconds) or a positive duration (got %s)", j.MaxBackoff)
 	}
 	return nil
 }
