@@ -65,7 +65,6 @@ type onceEnv struct {
 	n     *handlers.Notifier
 }
 
-
 func newOnceEnv(t *testing.T, driver string, lease time.Duration) *onceEnv {
 	t.Helper()
 	f := newNotifyFixture(t, driver)
