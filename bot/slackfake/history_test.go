@@ -1,11 +1,13 @@
 package slackfake_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -162,5 +164,20 @@ func TestMessageMetadataShape(t *testing.T) {
 	if _, err := api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{ChannelID: "C1"}); err == nil ||
 		!strings.Contains(err.Error(), "missing_scope") {
 		t.Errorf("history without channels:history: %v", err)
+	}
+}
+
+// TestDelayAnswer: the post takes effect before its late answer, so a
+// client that gives up has posted without knowing it.
+func TestDelayAnswer(t *testing.T) {
+	f := newFixture(t)
+	f.fake.DelayAnswer("chat.postMessage", time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, _, err := f.api.PostMessageContext(ctx, "C1", slack.MsgOptionText("late", false)); err == nil {
+		t.Fatal("the post answered before its delay")
+	}
+	if got := f.fake.Messages("C1"); len(got) != 1 || got[0].Text != "late" {
+		t.Fatalf("messages %+v, want the post stored", got)
 	}
 }
