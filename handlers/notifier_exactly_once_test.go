@@ -235,3 +235,57 @@ func TestFinalDecisionTellsRequesterOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestEscalationAtShutdown: SIGTERM lands while the escalation tick's DM to
+// the admin is with Slack (stored, not answered yet). The admin gets the
+// card once and the requester's escalation notice is sent, on the retry.
+func TestEscalationAtShutdown(t *testing.T) {
+	t.Parallel()
+	e := newOnceEnv(t, backend.SQLite, 10*time.Second)
+	ada := &accessbot.User{TenantID: e.users["rita"].TenantID, Email: "ada@acme.test", Name: "Ada", Status: accessbot.UserActive, Role: accessbot.RoleAdmin}
+	rqMust(t, e.st.CreateUser(e.ctx, ada))
+	_, err := e.fake.AddUser(slackfake.User{ID: slackID("ada"), TeamID: "T1", Name: "ada", Email: ada.Email})
+	rqMust(t, err)
+	req := e.create(t, 0)
+	rqMust(t, e.n.RequestCreated(e.ctx, req))
+	rqMust(t, e.n.ApprovalNeeded(e.ctx, req, 0, requests.LevelApprovers(req, 0)))
+	// The tick escalates the level (its jobs run here, by hand).
+	svc := requests.New(e.st, nil, nil, func() time.Time { return time.Now().Add(3 * time.Hour) },
+		requests.Policy{ReminderAfter: time.Hour, EscalateAfter: 2 * time.Hour, ExpireAfter: 100 * time.Hour}, zerolog.Nop())
+	_, err = svc.Tick(e.ctx, time.Now().Add(3*time.Hour))
+	rqMust(t, err)
+	esc := e.reload(t, req)
+	if esc.EscalatedAt == nil {
+		t.Fatal("the tick did not escalate")
+	}
+
+	e.fake.DelayAnswer("chat.postMessage", time.Second)
+	ctx, cancel := context.WithCancel(e.ctx)
+	go func() { // SIGTERM once the admin's DM is with Slack
+		defer cancel()
+		for ctx.Err() == nil {
+			if top, _ := e.posts("ada"); top > 0 {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	if err := e.n.ApprovalNeeded(ctx, esc, 0, []string{ada.ID}); err == nil && ctx.Err() == nil {
+		t.Fatal("the escalation finished before the shutdown")
+	}
+	e.fake.DelayAnswer("chat.postMessage", 0)
+	e.clock.Set(e.clock.Now().Add(11 * time.Second))               // past any claim's lease
+	rqMust(t, e.n.ApprovalNeeded(e.ctx, esc, 0, []string{ada.ID})) // the job's retry
+	if top, _ := e.posts("ada"); top != 1 {
+		t.Errorf("the admin got %d escalated cards, want 1", top)
+	}
+	n := 0
+	for _, m := range e.fake.Messages(slackfake.DMChannel(slackID("rita"))) {
+		if m.ThreadTS != "" && strings.Contains(m.Text, "asked the admins too") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the requester was told of the escalation %d times, want 1", n)
+	}
+}
