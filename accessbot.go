@@ -194,6 +194,18 @@ const (
 	StatusExpired   RequestStatus = "expired"
 )
 
+// Justification lengths, in characters after trimming. The request forms'
+// text boxes (min_length, max_length) and the server's check both use these,
+// so what the form lets people type is what the server accepts. The forms'
+// answers ride in the preview's private_metadata (3,000 characters), hence
+// 1,500, and 1,000 for connection requests, whose description and fields
+// ride along too.
+const (
+	MinJustification           = 10
+	MaxJustification           = 1500
+	MaxConnectionJustification = 1000
+)
+
 // AccessRequest is a user or connection access request moving through an approval chain.
 type AccessRequest struct {
 	ID            string

@@ -97,6 +97,62 @@ type SnapshotResult struct {
 	Restored  int // rows that had been removed and are back
 	Removed   int // rows newly marked removed
 	Unchanged int
+	Kept      int // current rows the snapshot left out but SnapshotKeep kept as they were
+}
+
+// Current is how many rows were current before the snapshot.
+func (r SnapshotResult) Current() int { return r.Updated + r.Unchanged + r.Removed + r.Kept }
+
+// SnapshotKeep names current rows a snapshot must not remove even though
+// it leaves them out: what the rows an import rejected name. A rejected row
+// is no evidence that what it names is gone.
+type SnapshotKeep struct {
+	// All keeps every current row: a rejected row named nothing that could
+	// be told apart, so any row may be the one it meant.
+	All bool
+	// Identities are external ids: keep those identities, or (relations)
+	// every relation they hold.
+	Identities []string
+	// Entitlements are external ids: keep those entitlements, or
+	// (relations) every relation that grants them.
+	Entitlements []string
+}
+
+// Empty reports whether k keeps nothing.
+func (k SnapshotKeep) Empty() bool {
+	return !k.All && len(k.Identities) == 0 && len(k.Entitlements) == 0
+}
+
+// ImportSettings are a tenant's upload settings (the tenant file's
+// imports: section). The accidental-removal guard refuses an import or sync
+// that would remove more than MaxRemovedRows rows and more than
+// MaxRemovedPercent percent of an application's current rows at once: a
+// truncated export, or a file for the wrong application, looks like that.
+type ImportSettings struct {
+	TenantID          string
+	MaxRemovedRows    int
+	MaxRemovedPercent int // 0 to 100; 100 turns the guard off
+	UpdatedAt         time.Time
+}
+
+// The guard's defaults: normal churn (leavers, role changes) stays well
+// under 10% of an application between uploads, while a partial export
+// loses far more; the 20-row floor lets small applications, where one
+// leaver is already more than 10%, import without --allow-removals.
+const (
+	DefaultMaxRemovedRows    = 20
+	DefaultMaxRemovedPercent = 10
+)
+
+// DefaultImportSettings are the settings of a tenant whose file has no imports: section.
+func DefaultImportSettings(tenantID string) ImportSettings {
+	return ImportSettings{TenantID: tenantID, MaxRemovedRows: DefaultMaxRemovedRows, MaxRemovedPercent: DefaultMaxRemovedPercent}
+}
+
+// RefusesRemoval reports whether the guard refuses removing removed of
+// current rows: more than both limits.
+func (s ImportSettings) RefusesRemoval(removed, current int) bool {
+	return removed > s.MaxRemovedRows && removed*100 > s.MaxRemovedPercent*current
 }
 
 // Findings

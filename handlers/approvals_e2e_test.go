@@ -234,7 +234,8 @@ func (e *rqEnv) connectionFlow(kind string, values map[string]map[string]slackfa
 	e.t.Helper()
 	rita := slackID("rita")
 	e.ack(e.fake.SendSlashCommand(e.fake.SlashCommand(e.team.ID, rita, "connection")), nil)
-	form := e.topView(rita, views.CallbackConnectionForm, "Creation", "Assignment", "Deletion")
+	form := e.topView(rita, views.CallbackConnectionForm, "Groups, roles, policies", "Create a connection", "Add a new group, role or policy to an application.",
+		"Change what a connection grants", "Delete a connection")
 	kindState := e.chooseConnKind(rita, form.ID, kind)
 	e.topView(rita, views.CallbackConnectionForm, views.BlockConnApp)
 	appState := e.chooseConnApp(rita, form.ID, kindState, e.entra)

@@ -216,7 +216,7 @@ func (h *Digest) byWhom(ctx context.Context, tenantID string, f *accessbot.Findi
 	if who == "" {
 		return ""
 	}
-	s := " by " + who
+	s := " by " + blockkit.Escape(who)
 	if f.StatusAt != nil {
 		s += " at " + f.StatusAt.In(h.zone(ctx, tenantID)).Format("2006-01-02 15:04 MST")
 	}

@@ -24,7 +24,7 @@ func TestDigestIdentityFindingOwnersMayAct(t *testing.T) {
 	must(t, e.st.CreateApplication(ctx, aws))
 	gitlab := &accessbot.Application{TenantID: e.tenant, Name: "GitLab", PrimaryOwnerID: people["bob"].ID}
 	must(t, e.st.CreateApplication(ctx, gitlab))
-	_, err := e.st.ReplaceIdentities(ctx, e.tenant, aws.ID, []accessbot.Identity{{ExternalID: "root", Status: accessbot.IdentityActive}}, start)
+	_, err := e.st.ReplaceIdentities(ctx, e.tenant, aws.ID, []accessbot.Identity{{ExternalID: "root", Status: accessbot.IdentityActive}}, accessbot.SnapshotKeep{}, start)
 	must(t, err)
 	ids, err := e.st.ListIdentities(ctx, e.tenant, aws.ID, false)
 	must(t, err)

@@ -127,7 +127,7 @@ const (
 
 // alreadyWords says who closed a request, and when.
 func (h *Requests) alreadyWords(ctx context.Context, tenantID string, e *requests.AlreadyDecidedError) string {
-	who := h.cards.name(ctx, tenantID, e.ByUserID)
+	who := blockkit.Escape(h.cards.name(ctx, tenantID, e.ByUserID))
 	when := views.SlackDate(e.At)
 	switch {
 	case e.Decision == accessbot.DecisionApprove:

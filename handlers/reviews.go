@@ -421,11 +421,11 @@ func (h *Reviews) submitNominate(ctx context.Context, req *bot.Request) error {
 	}
 	switch {
 	case errors.Is(err, reviews.ErrNotReviewer), errors.Is(err, accessbot.ErrStale), errors.Is(err, accessbot.ErrNotFound):
-		return viewUpdate(req, views.ReviewDoneModal("Access review", "That item is no longer yours to hand on: it was decided or handed on already."))
+		return viewUpdate(req, views.ReviewDoneModal("Access review", "That item is no longer yours to reassign: it was decided or reassigned already."))
 	case err != nil:
 		return err
 	}
-	return viewUpdate(req, views.ReviewDoneModal("Access review", fmt.Sprintf("Handed on: %s. They have been told.", views.ItemLine(*it))))
+	return viewUpdate(req, views.ReviewDoneModal("Access review", fmt.Sprintf("Reassigned: %s. They have been told.", views.ItemLine(*it))))
 }
 
 // stop answers "/access review stop NAME": the recurring review started in

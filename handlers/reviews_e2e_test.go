@@ -84,14 +84,14 @@ func startReviews(t *testing.T, driver string, extra int) *rvEnv {
 		maps = append(maps, ext)
 	}
 	must(t, st.InTx(ctx, func(q store.Queries) error {
-		if _, err := q.ReplaceIdentities(ctx, e.tenant.ID, e.gitlab.ID, ids, rvNow); err != nil {
+		if _, err := q.ReplaceIdentities(ctx, e.tenant.ID, e.gitlab.ID, ids, accessbot.SnapshotKeep{}, rvNow); err != nil {
 			return err
 		}
 		if _, err := q.ReplaceAppEntitlements(ctx, e.tenant.ID, e.gitlab.ID, []accessbot.AppEntitlement{
-			{ExternalID: "admins", Name: "admins", Labels: []string{accessbot.LabelPrivileged}}, {ExternalID: "devs", Name: "devs"}}, rvNow); err != nil {
+			{ExternalID: "admins", Name: "admins", Labels: []string{accessbot.LabelPrivileged}}, {ExternalID: "devs", Name: "devs"}}, accessbot.SnapshotKeep{}, rvNow); err != nil {
 			return err
 		}
-		_, err := q.ReplaceRelations(ctx, e.tenant.ID, e.gitlab.ID, rels, rvNow)
+		_, err := q.ReplaceRelations(ctx, e.tenant.ID, e.gitlab.ID, rels, accessbot.SnapshotKeep{}, rvNow)
 		return err
 	}))
 	if len(maps) > 0 {
@@ -336,11 +336,14 @@ func TestE2EReviewPagesAndNomination(t *testing.T) {
 		t.Fatalf("views.update called %d times, want 1", n)
 	}
 
-	// Hand one item on to xavi, with a reason.
+	// Reassign one item to xavi, with a reason.
+	if !strings.Contains(string(v.JSON), `"Reassign…"`) {
+		t.Fatalf("the review modal has no Reassign button: %s", v.JSON)
+	}
 	item := e.pendingOf("mia")[0]
 	e.fake.SendInteractive(e.fake.BlockActionInView(e.team.ID, rvSlack("mia"), v.ID,
 		slackfake.Action{ActionID: views.ActionReviewNominate, BlockID: views.BlockReviewItem + "." + item.ID, Value: item.ID}))
-	e.top("mia", views.CallbackReviewNominate, "Xavi")
+	e.top("mia", views.CallbackReviewNominate, "Xavi", "Reassign this item", "Who should review it instead")
 	a := e.ack(e.fake.SendInteractive(e.fake.ViewSubmission(e.team.ID, rvSlack("mia"), "", map[string]map[string]slackfake.StateValue{
 		views.BlockReviewNominee: {views.ActionReviewNominee: slackfake.StaticSelectValue(e.users["xavi"].ID, "Xavi")},
 	})))
@@ -351,11 +354,11 @@ func TestE2EReviewPagesAndNomination(t *testing.T) {
 		views.BlockReviewNominee:     {views.ActionReviewNominee: slackfake.StaticSelectValue(e.users["xavi"].ID, "Xavi")},
 		views.BlockReviewNominateWhy: {views.ActionReviewNominateWhy: slackfake.PlainTextValue("Xavi runs the build farm")},
 	})))
-	if a.ResponseAction != "update" || !strings.Contains(string(a.View), "Handed on") {
+	if a.ResponseAction != "update" || !strings.Contains(string(a.View), "Reassigned: ") {
 		t.Fatalf("nomination ack %+v %s", a, a.View)
 	}
 	x := e.dms("xavi", "Big review")
-	if len(x) != 1 || !strings.Contains(string(x[0].Blocks), "Xavi runs the build farm") {
+	if len(x) != 1 || !strings.Contains(string(x[0].Blocks), "Xavi runs the build farm") || !strings.Contains(string(x[0].Blocks), "Mia reassigned 1 item to you") {
 		t.Fatalf("xavi's DMs %+v", x)
 	}
 	audit, err := e.st.ListAudit(e.ctx, e.tenant.ID, item.ID)

@@ -15,15 +15,17 @@ type Inventory interface {
 	// ReplaceIdentities makes ids the application's current identities,
 	// matched by ExternalID: new ones are created, changed ones updated,
 	// removed ones brought back, and current ones missing from ids get
-	// RemovedAt = at. ids must not repeat an ExternalID (ErrInvalid).
-	ReplaceIdentities(ctx context.Context, tenantID, appID string, ids []accessbot.Identity, at time.Time) (accessbot.SnapshotResult, error)
+	// RemovedAt = at, except those keep names (Kept: left as they are).
+	// ids must not repeat an ExternalID (ErrInvalid).
+	ReplaceIdentities(ctx context.Context, tenantID, appID string, ids []accessbot.Identity, keep accessbot.SnapshotKeep, at time.Time) (accessbot.SnapshotResult, error)
 	// ReplaceAppEntitlements does the same for app entitlements.
-	ReplaceAppEntitlements(ctx context.Context, tenantID, appID string, es []accessbot.AppEntitlement, at time.Time) (accessbot.SnapshotResult, error)
-	// ReplaceRelations does the same for relations, named by external ids.
+	ReplaceAppEntitlements(ctx context.Context, tenantID, appID string, es []accessbot.AppEntitlement, keep accessbot.SnapshotKeep, at time.Time) (accessbot.SnapshotResult, error)
+	// ReplaceRelations does the same for relations, named by external ids;
+	// keep keeps the current relations of its identities and entitlements.
 	// A key naming an identity or entitlement the application does not have
 	// (or has removed) fails with ErrNotFound and writes nothing; callers
 	// check keys first to report rows.
-	ReplaceRelations(ctx context.Context, tenantID, appID string, keys []accessbot.RelationKey, at time.Time) (accessbot.SnapshotResult, error)
+	ReplaceRelations(ctx context.Context, tenantID, appID string, keys []accessbot.RelationKey, keep accessbot.SnapshotKeep, at time.Time) (accessbot.SnapshotResult, error)
 	// ReplaceIdentityMappings makes ms the mappings of the given identities'
 	// applications: mappings of identities in appIDs that are not in ms are
 	// deleted. An empty appIDs means every application of the tenant.
@@ -35,6 +37,11 @@ type Inventory interface {
 	ListAppEntitlements(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.AppEntitlement, error)
 	ListRelations(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.Relation, error)
 	ListIdentityMappings(ctx context.Context, tenantID string) ([]accessbot.IdentityMapping, error)
+	// PutImportSettings creates or replaces the tenant's upload settings.
+	PutImportSettings(ctx context.Context, s *accessbot.ImportSettings) error
+	// GetImportSettings returns ErrNotFound when the tenant has none.
+	GetImportSettings(ctx context.Context, tenantID string) (*accessbot.ImportSettings, error)
+
 	// GetIdentity returns the identity with internal id, removed or not;
 	// ErrNotFound when the tenant has none.
 	GetIdentity(ctx context.Context, tenantID, id string) (*accessbot.Identity, error)

@@ -102,6 +102,7 @@ const (
 	RuleRange       = "range"        // a number outside its documented range
 	RuleElement     = "element"      // an element that is not allowed where it is
 	RuleViewType    = "view_type"    // a view with the wrong type
+	RuleMarkup      = "markup"       // mrkdwn with a control sequence (<!channel>, a link) from data
 )
 
 // Violation is one broken limit.

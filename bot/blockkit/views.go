@@ -6,6 +6,7 @@ func (w *walker) messageText(text *string, nblocks int) {
 	if *text == "" && nblocks == 0 {
 		w.add(field("text"), RuleRequired, 0, 0, "a message needs text or blocks")
 	}
+	w.markup(field("text"), text)
 	w.str(field("text"), text, 0, MaxMessageText, true)
 }
 

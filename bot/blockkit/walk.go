@@ -106,6 +106,9 @@ func (w *walker) text(p path, t *slack.TextBlockObject, maxLen int, plainOnly, r
 	default:
 		w.add(p, RuleTextType, 0, 0, "has type %q; want plain_text or mrkdwn", t.Type)
 	}
+	if t.Type == slack.MarkdownType {
+		w.markup(p.f("text"), &t.Text)
+	}
 	w.str(p.f("text"), &t.Text, 1, maxLen, true)
 }
 

@@ -100,10 +100,6 @@ func NewClient(teamID, botToken string, o Options) (*Client, error) {
 	if apiURL[len(apiURL)-1] != '/' {
 		apiURL += "/"
 	}
-	opts := []slack.Option{slack.OptionAPIURL(apiURL)}
-	if o.HTTPClient != nil {
-		opts = append(opts, slack.OptionHTTPClient(o.HTTPClient))
-	}
 	p := DefaultPacing()
 	if o.Pacing != nil {
 		p = *o.Pacing
@@ -116,8 +112,15 @@ func NewClient(teamID, botToken string, o Options) (*Client, error) {
 	if lim == nil {
 		lim = NewMemoryLimiter(nil)
 	}
+	// Every method goes through the hold gate under slack-go, so a
+	// Retry-After holds that method for all callers (see holdGate).
+	hc := &http.Client{}
+	if o.HTTPClient != nil {
+		*hc = *o.HTTPClient
+	}
+	hc.Transport = newHoldGate(hc.Transport, teamID, lim, r.MaxWait, o.Log)
 	return &Client{
-		api:         slack.New(botToken, opts...),
+		api:         slack.New(botToken, slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(hc)),
 		team:        teamID,
 		tenant:      o.TenantID,
 		pacing:      p,

@@ -270,6 +270,25 @@ func TestGuard(t *testing.T) {
 			t.Errorf("refused payloads reached Slack: %d calls", len(calls))
 		}
 	})
+	t.Run("data markup: strict refuses, blockkit escapes", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		hostile := text("<!channel> <http://evil.example/reset|Reset your SSO password>, from <@U1>")
+		strict := f.client(t, slackapi.Options{Guard: slackapi.Strict{}})
+		if _, _, err := strict.PostMessage(context.Background(), "C1", hostile); !errors.Is(err, slackapi.ErrGuard) {
+			t.Errorf("strict: err = %v, want ErrGuard", err)
+		}
+		c := f.client(t, slackapi.Options{Guard: slackapi.BlockKit{}})
+		ch, ts, err := c.PostMessage(context.Background(), "C1", text("<!channel> <http://evil.example/reset|Reset your SSO password>, from <@U1>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := f.fake.Message(ch, ts)
+		const want = "&lt;!channel> &lt;http://evil.example/reset|Reset your SSO password>, from <@U1>"
+		if msg.Text != want || !strings.Contains(string(msg.Blocks), `\u0026lt;!channel\u003e`) || strings.Contains(string(msg.Blocks), `\u003c!channel`) {
+			t.Errorf("sent text %q blocks %s; want the markup escaped and the mention kept", msg.Text, msg.Blocks)
+		}
+	})
 	t.Run("blockkit fits before sending", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)

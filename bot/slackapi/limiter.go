@@ -30,12 +30,18 @@ func (l Limit) burst() int {
 	return l.Burst
 }
 
-// Limiter paces events per key. Implementations: MemoryLimiter (one process)
-// and RedisLimiter (shared by every replica).
+// Limiter paces events per key and keeps Slack's Retry-After holds.
+// Implementations: MemoryLimiter (one process) and RedisLimiter (shared by
+// every replica).
 type Limiter interface {
 	// Wait blocks until one more event under key fits l, or returns an error
 	// (ctx's, or ErrPaceExceeded) without consuming a slot.
 	Wait(ctx context.Context, key string, l Limit) error
+	// Hold records that key may not be used for d from now. A hold is only
+	// ever extended, never shortened.
+	Hold(ctx context.Context, key string, d time.Duration) error
+	// Held says how long key is still held (0 when it is not).
+	Held(ctx context.Context, key string) (time.Duration, error)
 }
 
 // gcra computes a reservation with the generic cell rate algorithm: tat is the
@@ -94,8 +100,9 @@ type MemoryLimiter struct {
 	now     func() time.Time
 	maxKeys int
 
-	mu  sync.Mutex
-	tat map[string]time.Time
+	mu    sync.Mutex
+	tat   map[string]time.Time
+	holds map[string]time.Time // key -> end of its hold
 }
 
 var _ Limiter = (*MemoryLimiter)(nil)
@@ -105,7 +112,7 @@ func NewMemoryLimiter(now func() time.Time) *MemoryLimiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryLimiter{now: now, maxKeys: 10000, tat: map[string]time.Time{}}
+	return &MemoryLimiter{now: now, maxKeys: 10000, tat: map[string]time.Time{}, holds: map[string]time.Time{}}
 }
 
 // Wait implements Limiter.
@@ -137,4 +144,29 @@ func (m *MemoryLimiter) reserve(ctx context.Context, key string, l Limit) (time.
 		}
 	}
 	return delay, nil
+}
+
+// Hold implements Limiter.
+func (m *MemoryLimiter) Hold(_ context.Context, key string, d time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if end := now.Add(d); end.After(m.holds[key]) {
+		m.holds[key] = end
+	}
+	if len(m.holds) > m.maxKeys {
+		for k, t := range m.holds {
+			if !t.After(now) {
+				delete(m.holds, k)
+			}
+		}
+	}
+	return nil
+}
+
+// Held implements Limiter.
+func (m *MemoryLimiter) Held(_ context.Context, key string) (time.Duration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return max(m.holds[key].Sub(m.now()), 0), nil
 }

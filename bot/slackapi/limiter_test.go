@@ -146,3 +146,41 @@ func TestRedisLimiterFallsBackWhenRedisIsDown(t *testing.T) {
 		t.Errorf("%d fallback warnings, want 1 (throttled)", n)
 	}
 }
+
+// TestHoldsOnlyExtend: a Retry-After hold is shared by limiters on the same
+// Redis and is never shortened by a later, shorter Retry-After.
+func TestHoldsOnlyExtend(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := testenv.Redis(t)
+	second := redis.NewClient(rdb.Options())
+	t.Cleanup(func() { _ = second.Close() })
+	mem := slackapi.NewMemoryLimiter(nil)
+	tests := []struct {
+		name        string
+		write, read slackapi.Limiter
+	}{
+		{"memory", mem, mem},
+		{"redis, read by another replica", slackapi.NewRedisLimiter(rdb, prefix, zerolog.Nop()), slackapi.NewRedisLimiter(second, prefix, zerolog.Nop())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			if d, err := tt.read.Held(ctx, "hold:T1:users.info"); err != nil || d != 0 {
+				t.Fatalf("fresh key held %s, %v; want 0", d, err)
+			}
+			if err := tt.write.Hold(ctx, "hold:T1:users.info", 30*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.write.Hold(ctx, "hold:T1:users.info", time.Second); err != nil {
+				t.Fatal(err)
+			}
+			d, err := tt.read.Held(ctx, "hold:T1:users.info")
+			if err != nil || d < 28*time.Second || d > 30*time.Second {
+				t.Errorf("held %s, %v; want about 30s (a shorter hold must not shorten it)", d, err)
+			}
+			if d, _ := tt.read.Held(ctx, "hold:T1:chat.update"); d != 0 {
+				t.Errorf("another method held %s, want 0", d)
+			}
+		})
+	}
+}

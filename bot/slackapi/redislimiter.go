@@ -30,6 +30,16 @@ redis.call('SET', KEYS[1], string.format('%d', nexttat), 'PX', math.ceil((nextta
 return delay
 `
 
+// holdScript extends the hold under KEYS[1] to ARGV[1] ms from now (Redis's
+// clock, through the key's TTL), never shortening it.
+const holdScript = `
+local want = tonumber(ARGV[1])
+if redis.call('PTTL', KEYS[1]) < want then
+  redis.call('SET', KEYS[1], '1', 'PX', want)
+end
+return 1
+`
+
 // RedisLimiter is a Limiter shared by every replica using the same Redis and
 // prefix. If Redis fails, it falls back to pacing in process (logged), since
 // sending slightly too fast beats not sending.
@@ -37,6 +47,7 @@ type RedisLimiter struct {
 	rdb      redis.UniversalClient
 	prefix   string
 	script   *redis.Script
+	hold     *redis.Script
 	fallback *MemoryLimiter
 	log      zerolog.Logger
 	// lastWarn (unix nanos) throttles the fallback warning to one a minute.
@@ -45,12 +56,14 @@ type RedisLimiter struct {
 
 var _ Limiter = (*RedisLimiter)(nil)
 
-// NewRedisLimiter paces under keys prefix+"pace:"+key.
+// NewRedisLimiter paces under keys prefix+"pace:"+key and keeps holds under
+// prefix+"pace:"+key as well (hold keys start with "hold:").
 func NewRedisLimiter(rdb redis.UniversalClient, prefix string, log zerolog.Logger) *RedisLimiter {
 	return &RedisLimiter{
 		rdb:      rdb,
 		prefix:   prefix + "pace:",
 		script:   redis.NewScript(gcraScript),
+		hold:     redis.NewScript(holdScript),
 		fallback: NewMemoryLimiter(nil),
 		log:      log,
 	}
@@ -72,14 +85,49 @@ func (r *RedisLimiter) Wait(ctx context.Context, key string, l Limit) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if now := time.Now().UnixNano(); now-r.lastWarn.Load() > int64(time.Minute) {
-			r.lastWarn.Store(now)
-			r.log.Warn().Err(err).Str("key", key).Msg("redis pacing failed; pacing in process")
-		}
+		r.warn(err, key)
 		return r.fallback.Wait(ctx, key, l)
 	}
 	if res < 0 {
 		return fmt.Errorf("pace %s: may wait %s: %w", key, w, ErrPaceExceeded)
 	}
 	return sleepCtx(ctx, time.Duration(res)*time.Microsecond)
+}
+
+func (r *RedisLimiter) warn(err error, key string) {
+	if now := time.Now().UnixNano(); now-r.lastWarn.Load() > int64(time.Minute) {
+		r.lastWarn.Store(now)
+		r.log.Warn().Err(err).Str("key", key).Msg("redis pacing failed; pacing in process")
+	}
+}
+
+// Hold implements Limiter. The hold is also kept in process, so it still
+// applies here if Redis fails later.
+func (r *RedisLimiter) Hold(ctx context.Context, key string, d time.Duration) error {
+	_ = r.fallback.Hold(ctx, key, d)
+	ms := max(d.Milliseconds(), 1)
+	if err := r.hold.Run(ctx, r.rdb, []string{r.prefix + key}, ms).Err(); err != nil {
+		if ctx.Err() == nil {
+			r.warn(err, key)
+		}
+		return fmt.Errorf("share hold %s: %w", key, err)
+	}
+	return nil
+}
+
+// Held implements Limiter: the longer of the shared hold and the one kept here.
+func (r *RedisLimiter) Held(ctx context.Context, key string) (time.Duration, error) {
+	local, _ := r.fallback.Held(ctx, key)
+	if local > 0 {
+		return local, nil
+	}
+	ttl, err := r.rdb.PTTL(ctx, r.prefix+key).Result()
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		r.warn(err, key)
+		return local, nil
+	}
+	return max(ttl, 0), nil
 }

@@ -20,12 +20,14 @@ type faults struct {
 	pending map[string][]fault
 	delays  map[string]time.Duration
 	late    map[string]time.Duration // answer delays, after the call took effect
+	limits  map[string]*rateLimit    // method -> storm armed by RateLimit
 }
 
 func (f *faults) init() {
 	f.pending = map[string][]fault{}
 	f.delays = map[string]time.Duration{}
 	f.late = map[string]time.Duration{}
+	f.limits = map[string]*rateLimit{}
 }
 
 // FailNext makes the next n calls of method (use "response_url" for

@@ -2,6 +2,7 @@ package slackfake_test
 
 import (
 	"encoding/json"
+	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,28 +15,72 @@ import (
 	"github.com/accessbot/accessbot/bot/slackfake"
 )
 
-// samplesDir finds ../shared/slack/samples next to the repository root.
-func samplesDir(t *testing.T) string {
+// samplesFrom regenerates testdata/slack-samples from Slack's published
+// samples (see testdata/slack-samples/SOURCE.md). Only then does a test read
+// outside the repository, and only the directory given.
+var samplesFrom = flag.String("samples-from", "", "rewrite testdata/slack-samples from this copy of the samples `DIR` (api/, events/, payloads/)")
+
+const samplesDir = "testdata/slack-samples"
+
+// samples returns the directory of the reduced samples, regenerating it
+// first when -samples-from is set.
+func samples(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	if *samplesFrom != "" {
+		reduceSamples(t, *samplesFrom, samplesDir)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+	if _, err := os.Stat(samplesDir); err != nil {
+		t.Fatalf("Slack's sample shapes are missing: %v (regenerate with -samples-from)", err)
+	}
+	return samplesDir
+}
+
+// reduceSamples writes each sample of src as the shape these tests compare:
+// its top-level fields, and the fields of each object among them, whose own
+// objects and arrays are emptied. The samples are field-complete unions of
+// megabytes; the comparison needs two levels of names.
+func reduceSamples(t *testing.T, src, dst string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(src, "*", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("-samples-from %s: no */*.json samples (%v)", src, err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
+		var top map[string]any
+		if err := json.Unmarshal(data, &top); err != nil {
+			t.Fatalf("decode %s: %v", f, err)
 		}
-		dir = parent
+		for k, v := range top {
+			if obj, ok := v.(map[string]any); ok {
+				for kk, vv := range obj {
+					switch vv.(type) {
+					case map[string]any:
+						obj[kk] = map[string]any{}
+					case []any:
+						obj[kk] = []any{}
+					}
+				}
+				top[k] = obj
+			}
+		}
+		out, err := json.MarshalIndent(top, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(src, f)
+		target := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(target, append(out, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	samples := filepath.Join(dir, "..", "shared", "slack", "samples")
-	if _, err := os.Stat(samples); err != nil {
-		t.Skipf("Slack samples not found at %s (%v); skipping the shape comparison", samples, err)
-	}
-	return samples
+	t.Logf("wrote %d reduced samples to %s", len(files), dst)
 }
 
 func topKeys(t *testing.T, data []byte) map[string]json.RawMessage {
@@ -51,7 +96,7 @@ func topKeys(t *testing.T, data []byte) map[string]json.RawMessage {
 // nested user/view/channel/message/team objects) the fake answers with is a
 // field of Slack's published sample for that method, so names cannot drift.
 func TestShapesMatchSamples(t *testing.T) {
-	dir := samplesDir(t)
+	dir := samples(t)
 	// Sample files are large and slow to decode under -race: no trigger expiry.
 	f := newFixture(t, slackfake.WithTriggerTTL(0))
 	ctx := ctxT(t)
@@ -149,7 +194,7 @@ func missingFrom(got, want map[string]json.RawMessage) []string {
 // TestPayloadShapesMatchSamples does the same for the envelope payloads the
 // fake builds.
 func TestPayloadShapesMatchSamples(t *testing.T) {
-	dir := samplesDir(t)
+	dir := samples(t)
 	f := newFixture(t)
 	cases := []struct {
 		sample  string

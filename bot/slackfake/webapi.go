@@ -135,6 +135,11 @@ func (s *Server) serveAPINow(w http.ResponseWriter, hr *http.Request, method str
 		s.recordCallLocked(call)
 		return
 	}
+	if wait, limited := s.rateLimitedLocked(method, call.Team); limited {
+		call.Status, call.Error = writeRateLimited(w, wait)
+		s.recordCallLocked(call)
+		return
+	}
 	var (
 		out  map[string]any
 		aerr *apiError

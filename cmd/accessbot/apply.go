@@ -14,8 +14,8 @@ func (m *Main) applyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
 		Short: "Apply a tenant file: tenant, Slack workspace, users, applications, approval chains, rules, alerts, schedules, campaigns",
-		Long: `Apply a tenant file (YAML; see examples/tenant.yaml and the README section
-"Tenant data as code"). The tenant it names is created or updated to match:
+		Long: `Apply a tenant file (YAML; see examples/tenant.yaml and
+docs/tenant-file.md). The tenant it names is created or updated to match:
 its Slack workspace binding, users, applications with owners, connections
 and resources, approval chains, and (when the file has those sections)
 finding rules, alert channels, schedules, review campaigns and review
@@ -34,10 +34,15 @@ Output is one line per change: "+" created, "~" updated (with old→new),
 (such as "# review reminders: default schedule 0 9 * * * UTC").`,
 		Example: `  accessbot apply -f examples/tenant.yaml --dry-run
   accessbot apply -f examples/tenant.yaml`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Parse first: a bad file needs no config or store to be reported.
-			f, err := tenantfile.ReadFile(file)
+			// Parse first: a bad file needs no config or store to be
+			// reported (a bad config is, by bootStore, after it).
+			limit := int64(tenantfile.DefaultMaxBytes)
+			if cfg, err := m.loadConfig(); err == nil {
+				limit = int64(cfg.Limits.TenantFileBytes)
+			}
+			f, err := tenantfile.ReadFileLimit(file, limit, "")
 			if err != nil {
 				return err
 			}

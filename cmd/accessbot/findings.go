@@ -20,6 +20,7 @@ func (m *Main) findingsCommand() *cobra.Command {
 		Use:   "findings",
 		Short: "List, run, import and receive findings",
 		Args:  cobra.NoArgs,
+		RunE:  showHelp,
 	}
 	cmd.AddCommand(m.findingsListCommand(), m.findingsRunCommand(), m.findingsImportCommand(), m.findingsTokenCommand())
 	return cmd
@@ -54,7 +55,7 @@ func (m *Main) findingsListCommand() *cobra.Command {
 --status and --severity may repeat or take a comma-separated list.`,
 		Example: `  accessbot findings list --status open --severity critical,high
   accessbot findings list --tenant acme --json | jq '.[].subject.display'`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			filter := accessbot.FindingFilter{Rule: rule, Limit: limit}
 			for _, s := range statuses {
@@ -133,7 +134,7 @@ func (m *Main) findingsRunCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the built-in and tenant rules now (they also run after each import)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, t, log, err := m.openTenant(cmd.Context(), tenant)
 			if err != nil {
@@ -171,7 +172,7 @@ func (m *Main) findingsImportCommand() *cobra.Command {
    "details": {...}}
 Any bad item is reported with its index and field, and nothing is recorded.
 A finding already recorded (same rule and subject) is refreshed, not repeated.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("FILE.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := os.ReadFile(args[0])
 			if err != nil {
@@ -210,7 +211,7 @@ SHA-256 hash is stored.`,
 		Example: `  TOKEN=$(accessbot findings token --tenant acme)
   curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
        --data @findings.json http://127.0.0.1:8080/api/v1/findings`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, t, log, err := m.openTenant(cmd.Context(), tenant)
 			if err != nil {

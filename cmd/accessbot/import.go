@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/accessbot/accessbot/flows/csvrows"
 	"github.com/accessbot/accessbot/flows/userimport"
 )
 
@@ -17,6 +18,7 @@ func (m *Main) importCommand() *cobra.Command {
 		Use:   "import",
 		Short: "Import data from CSV files (manual uploads)",
 		Args:  cobra.NoArgs,
+		RunE:  showHelp,
 	}
 	cmd.AddCommand(m.importUsersCommand())
 	cmd.AddCommand(m.importInventoryCommands()...)
@@ -31,8 +33,8 @@ func (m *Main) importUsersCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "users FILE.csv",
 		Short: "Import employees (the HR upload) into a tenant's users",
-		Long: `Import employees from a CSV file into a tenant's users (see the README
-section "Importing employees").
+		Long: `Import employees from a CSV file into a tenant's users (see
+docs/imports-and-findings.md, "Importing employees").
 
 The header row names the columns, in any order and letter case:
   email, name (required), manager_email, department, status (active or
@@ -46,9 +48,13 @@ is written (exit status 1). A bad header or broken CSV quoting imports
 nothing.`,
 		Example: `  accessbot import users employees.csv --dry-run
   accessbot import users employees.csv --tenant acme --strict`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("FILE.csv"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
+			lim, err := m.csvLimits()
+			if err != nil {
+				return err
+			}
 			file, err := os.Open(path)
 			if err != nil {
 				return fmt.Errorf("import users: %w", err)
@@ -60,7 +66,7 @@ nothing.`,
 			}
 			defer st.Close()
 			res, err := userimport.NewImporter(st, m.Now, log).Import(cmd.Context(), t.ID, path,
-				file, userimport.Options{Strict: strict, DryRun: dryRun})
+				file, userimport.Options{Strict: strict, DryRun: dryRun, Limits: lim})
 			if res == nil {
 				return err
 			}
@@ -74,6 +80,15 @@ nothing.`,
 	cmd.Flags().BoolVar(&strict, "strict", false, "write nothing if any row is bad")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would change, write nothing")
 	return cmd
+}
+
+// csvLimits are the config's limits.upload_bytes and limits.csv_cell_bytes.
+func (m *Main) csvLimits() (csvrows.Limits, error) {
+	cfg, err := m.loadConfig()
+	if err != nil {
+		return csvrows.Limits{}, err
+	}
+	return csvrows.Limits{MaxBytes: int64(cfg.Limits.UploadBytes), MaxCellBytes: int64(cfg.Limits.CSVCellBytes)}, nil
 }
 
 // writeImportResult prints an import's rejected rows (to stderr) and its

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,13 +34,14 @@ The upload replaces every mapping (or, with --app, that application's).`),
 
 func (m *Main) importInventoryCommand(kind inventory.Kind, short, columns string) *cobra.Command {
 	var (
-		tenant, app    string
-		strict, dryRun bool
+		tenant, app                   string
+		strict, dryRun, allowRemovals bool
 	)
-	use, nargs := string(kind)+" APP FILE.csv", 2
+	names := []string{"APP", "FILE.csv"}
 	if kind == inventory.Mappings {
-		use, nargs = string(kind)+" FILE.csv", 1
+		names = names[1:]
 	}
+	use := string(kind) + " " + strings.Join(names, " ")
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -52,14 +54,24 @@ The file is the application's whole snapshot: rows missing from it are
 marked removed (kept for history), rows that come back are restored, all
 in one transaction. The finding rules then run in the same transaction.
 
-Each bad row is reported as FILE:LINE: reason and skipped (what it names is
-kept as stored); with --strict any bad row means nothing is written (exit
-status 1). A bad header or broken CSV quoting imports nothing.`,
-		Args: cobra.ExactArgs(nargs),
+Each bad row is reported as FILE:LINE: reason and skipped, and every stored
+row it names is kept as it was (a row that names nothing keeps everything);
+with --strict any bad row means nothing is written (exit status 1). A bad
+header or broken CSV quoting imports nothing.
+
+An upload that would remove more than the tenant's guard allows (by default
+more than 20 rows and more than 10% of the application's current rows) is
+refused and writes nothing; --allow-removals lets it through. The tenant
+file's imports: section sets the guard.`,
+		Args: needArgs(names...),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[len(args)-1]
 			if kind != inventory.Mappings {
 				app = args[0]
+			}
+			lim, err := m.csvLimits()
+			if err != nil {
+				return err
 			}
 			file, err := os.Open(path)
 			if err != nil {
@@ -72,20 +84,17 @@ status 1). A bad header or broken CSV quoting imports nothing.`,
 			}
 			defer st.Close()
 			im := inventory.NewImporter(st, findings.NewEngine(m.Now, log), m.Now, log)
-			res, err := im.Import(cmd.Context(), t.ID, kind, app, path, file, inventory.Options{Strict: strict, DryRun: dryRun, App: app})
+			res, err := im.Import(cmd.Context(), t.ID, kind, app, path, file, inventory.Options{Strict: strict, DryRun: dryRun, AllowRemovals: allowRemovals, App: app, Limits: lim})
 			if res == nil {
 				return err
 			}
-			summaries := []string{res.Summary()}
-			if res.Findings != nil {
-				summaries = append(summaries, res.Findings.Summary())
-			}
-			return writeImportResult(cmd, t.Slug, res.Rejected, err, summaries...)
+			return writeImportResult(cmd, t.Slug, res.Rejected, err, res.Summaries()...)
 		},
 	}
 	addTenantFlag(cmd, &tenant, " to import into")
 	cmd.Flags().BoolVar(&strict, "strict", false, "write nothing if any row is bad")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would change, write nothing")
+	cmd.Flags().BoolVar(&allowRemovals, "allow-removals", false, "apply the upload even if it removes more rows than the tenant's guard allows")
 	if kind == inventory.Mappings {
 		cmd.Flags().StringVar(&app, "app", "", "only replace the mappings of application `NAME`'s identities")
 	}

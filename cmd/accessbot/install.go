@@ -38,7 +38,7 @@ http.public_url (or, when that is unset, the scheme and host of
 slack.redirect_url). Issuing a link is recorded in the tenant's audit log.`,
 		Example: `  accessbot install-link --tenant acme
   accessbot install-link --tenant acme --ttl 1h`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return m.installLink(cmd, slug, ttl)
 		},
@@ -59,7 +59,7 @@ func (m *Main) installLink(cmd *cobra.Command, slug string, ttl time.Duration) e
 	}
 	if !cfg.Slack.OAuth() {
 		return errors.New("OAuth install mode is not configured, so `accessbot run` serves no /slack/install: " +
-			"set slack.client_id, slack.client_secret and slack.redirect_url (README \"Slack setup\")")
+			"set slack.client_id, slack.client_secret and slack.redirect_url (docs/slack-setup.md)")
 	}
 	base, err := publicBase(cfg)
 	if err != nil {

@@ -198,7 +198,7 @@ func TestRunFailsFast(t *testing.T) {
 		{"unreachable redis", []string{"run"}, map[string]string{
 			"ACCESSBOT_STORE_DSN": "file:" + filepath.Join(dir, "r.db"), "ACCESSBOT_HTTP_LISTEN": "127.0.0.1:0",
 			"ACCESSBOT_REDIS_URL": "redis://:hunter2@127.0.0.1:1/0"}, "connect to redis at 127.0.0.1:1 (redis.url)"},
-		{"extra argument", []string{"run", "now"}, nil, `unknown command "now"`},
+		{"extra argument", []string{"run", "now"}, nil, `run: unexpected argument "now": it takes none`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,7 +22,7 @@ Paste it into https://api.slack.com/apps → Create New App → From an app mani
 Give --redirect-url only for multi-workspace OAuth installs.`,
 		Example: `  accessbot manifest > slack-manifest.yaml
   accessbot manifest --name "Access Desk" --redirect-url https://accessbot.example.com/slack/oauth/callback`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			y, err := manifest.YAML(opts)
 			if err != nil {

@@ -15,7 +15,7 @@ func (m *Main) migrateCommand() *cobra.Command {
 		Long: `Apply pending database migrations to the configured store (store.driver,
 store.dsn) and exit. Running it again, or from two replicas at once, is safe.
 'accessbot run' also migrates on start, so this is for deploy pipelines.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := m.boot()
 			if err != nil {

@@ -43,7 +43,7 @@ One extra Slack user has an email the tenant does not know, to show how the
 bot refuses unmatched users. Stop it with Ctrl-C; the temporary store goes.`,
 		Example: `  accessbot playground
   accessbot playground --listen 127.0.0.1:9000 --tenant-file examples/tenant.yaml`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return m.playground(cmd.Context(), listen, file) },
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8090", "`ADDRESS` the playground page serves on")

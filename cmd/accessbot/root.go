@@ -31,9 +31,10 @@ type Main struct {
 
 	configPath string // --config
 
-	mu       sync.Mutex
-	httpAddr string
-	ready    chan struct{} // closed once `run` is serving HTTP
+	mu        sync.Mutex
+	httpAddr  string
+	adminAddr string
+	ready     chan struct{} // closed once `run` is serving HTTP
 }
 
 // NewMain returns a Main wired to the real process: stdio, os.LookupEnv,
@@ -90,6 +91,9 @@ and health on http://127.0.0.1:8080/healthz.`,
 		m.findingsCommand(),
 		m.installLinkCommand(),
 		m.playgroundCommand(),
+		m.healthcheckCommand(),
+		m.secretsCommand(),
+		m.backupCommand(),
 		// Other commands (apply, import, manifest, findings…) are added here,
 		// each built by a method in its own file.
 	)
@@ -132,11 +136,11 @@ func (m *Main) openStore(ctx context.Context, cfg *config.Config, log zerolog.Lo
 	return st, nil
 }
 
-// setReady records the HTTP address and tells waiters `run` is serving.
-func (m *Main) setReady(addr string) {
+// setReady records the HTTP addresses and tells waiters `run` is serving.
+func (m *Main) setReady(addr, adminAddr string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.httpAddr = addr
+	m.httpAddr, m.adminAddr = addr, adminAddr
 	close(m.ready)
 }
 
@@ -148,4 +152,12 @@ func (m *Main) HTTPAddr() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.httpAddr
+}
+
+// AdminAddr is the admin address `run` serves on, "" before Ready or without
+// http.admin_listen.
+func (m *Main) AdminAddr() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.adminAddr
 }

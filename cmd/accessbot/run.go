@@ -24,10 +24,11 @@ func (m *Main) runCommand() *cobra.Command {
 		Short: "Run the bot: store, Slack connections and the HTTP health server",
 		Long: `Run the bot until SIGINT or SIGTERM: open and migrate the store, connect to
 Redis when redis.url is set, connect to Slack when its tokens are set, and
-serve /healthz, /readyz and /metrics on http.listen.
+serve /healthz, /readyz and /metrics on http.listen (or /readyz, /metrics
+and /debug/pprof/ on http.admin_listen when it is set).
 
 Without Slack tokens it still starts, and logs what to configure next.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return m.run(cmd.Context()) },
 	}
 }
@@ -91,7 +92,7 @@ func (m *Main) run(ctx context.Context) error {
 		defer rdb.Close()
 	}
 
-	srv := httpserver.New(cfg.HTTP.Listen, log)
+	srv := httpserver.New(cfg.HTTP.Listen, cfg.HTTP.AdminListen, log)
 	srv.AddCheck("store", st.Ping)
 	srv.Handle("POST /api/v1/findings", findings.NewHandler(st, m.Now, log))
 	if rdb != nil {
@@ -110,7 +111,7 @@ func (m *Main) run(ctx context.Context) error {
 	if !cfg.Slack.SocketMode() && !cfg.Slack.SingleWorkspace() {
 		log.Warn().Msg("slack.app_token and slack.bot_token are not set: the bot is not connected to Slack. " +
 			"Set ACCESSBOT_SLACK_APP_TOKEN (xapp-...) and ACCESSBOT_SLACK_BOT_TOKEN (xoxb-...) and ACCESSBOT_SLACK_TENANT, " +
-			"or slack.app_token, slack.bot_token and slack.tenant in the --config file; README \"Slack setup\" shows how to create the app")
+			"or slack.app_token, slack.bot_token and slack.tenant in the --config file; docs/slack-setup.md shows how to create the app")
 	} else if err := m.startSlack(g.ctx, rt); err != nil {
 		g.cancel()
 		g.wait()
@@ -129,8 +130,12 @@ func (m *Main) run(ctx context.Context) error {
 		return err
 	}
 	rt.Go("http", srv.Serve)
-	m.setReady(srv.Addr())
-	log.Info().Str("healthz", "http://"+srv.Addr()+"/healthz").Msg("ready")
+	m.setReady(srv.Addr(), srv.AdminAddr())
+	ready := log.Info().Str("healthz", "http://"+srv.Addr()+"/healthz")
+	if a := srv.AdminAddr(); a != "" {
+		ready = ready.Str("readyz", "http://"+a+"/readyz")
+	}
+	ready.Msg("ready")
 
 	err = g.wait()
 	log.Info().Msg("stopped")
@@ -138,9 +143,9 @@ func (m *Main) run(ctx context.Context) error {
 }
 
 func connectRedis(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
-	opts, err := redis.ParseURL(cfg.Redis.URL.Reveal())
-	if err != nil { // Validate already checked; don't echo the URL (it may hold a password).
-		return nil, errors.New("redis.url: not a valid Redis URL")
+	opts, err := cfg.Redis.ClientOptions()
+	if err != nil { // Validate already checked.
+		return nil, fmt.Errorf("redis.url: %w", err)
 	}
 	rdb := redis.NewClient(opts)
 	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)

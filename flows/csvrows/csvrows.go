@@ -50,36 +50,77 @@ type Columns struct {
 	// RequiredNote follows a missing column's name in parentheses;
 	// "required: " and the Required list when empty.
 	RequiredNote string
+	// Limits bound the file and each cell.
+	Limits Limits
 }
 
 // Row is one data row: its line and its cells (trimmed) by column.
 type Row struct {
 	Line int
-	Cell map[string]string
+	Cell Cells
+}
+
+// Cells are a row's cells, read by column name. A slice beside the header's
+// columns rather than a map per row: a map costs hundreds of bytes, which
+// for short rows is many times the file's own size.
+type Cells struct {
+	cols *[]string // the header's, shared by every row
+	vals []string  // by position; shorter than the header for a short row
+}
+
+// Get is the cell of column col, "" when the row or the header has none.
+func (c Cells) Get(col string) string {
+	if c.cols == nil {
+		return ""
+	}
+	for i, h := range *c.cols {
+		if h == col {
+			if i < len(c.vals) {
+				return c.vals[i]
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// Map is the cells by column, for tests and messages.
+func (c Cells) Map() map[string]string {
+	m := make(map[string]string, len(c.vals))
+	for i, v := range c.vals {
+		m[(*c.cols)[i]] = v
+	}
+	return m
 }
 
 // Reader reads a file's header, then its rows one at a time.
 type Reader struct {
-	Has  map[string]bool // the columns the header names
-	name string
-	cr   *csv.Reader
-	cols []string
+	Has      map[string]bool // the columns the header names
+	name     string
+	cr       *csv.Reader
+	cols     []string
+	in       *boundedReader
+	lim      Limits
+	lastLine int // of the last record read
 }
 
 // NewReader reads and checks the header of the file called name: unknown,
 // unnamed, repeated and missing required columns are a *FileError.
 func NewReader(name string, r io.Reader, c Columns) (*Reader, error) {
-	cr := csv.NewReader(r)
+	lim := c.Limits.withDefaults()
+	in := &boundedReader{r: r, maxFile: lim.MaxBytes, maxRow: maxRowBytes(len(c.Known), lim.MaxCellBytes)}
+	cr := csv.NewReader(in)
 	cr.FieldsPerRecord = -1 // counted in Next, so the message can say more
 	cr.ReuseRecord = true
-	header, err := cr.Read()
+	rd := &Reader{Has: map[string]bool{}, name: name, cr: cr, in: in, lim: lim}
+	header, err := rd.read()
 	if errors.Is(err, io.EOF) {
 		return nil, &FileError{File: name, Line: 1, Msg: "the file is empty: want a header row such as " + strings.Join(c.Known, ",")}
 	}
 	if err != nil {
-		return nil, csvError(name, err)
+		return nil, err
 	}
-	rd := &Reader{Has: map[string]bool{}, name: name, cr: cr, cols: make([]string, len(header))}
+	rd.cols = make([]string, len(header))
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		switch {
@@ -93,6 +134,7 @@ func NewReader(name string, r io.Reader, c Columns) (*Reader, error) {
 		rd.Has[h] = true
 		rd.cols[i] = h
 	}
+	in.maxRow = maxRowBytes(len(rd.cols), lim.MaxCellBytes)
 	note := c.RequiredNote
 	if note == "" {
 		note = "required: " + strings.Join(c.Required, ", ")
@@ -107,38 +149,78 @@ func NewReader(name string, r io.Reader, c Columns) (*Reader, error) {
 
 // Next returns the next row that is not blank (spreadsheets export
 // trailing ",,," rows), or io.EOF after the last. A row with more or fewer
-// fields than the header is a *RowError: skip it and read on. Broken CSV
-// is a *FileError: stop there.
+// fields than the header is a *RowError: skip it and read on; the Row
+// returned with it has the cells that are there, by position, so an import
+// can tell what the row names and keep that. Broken CSV is a *FileError:
+// stop there.
 func (r *Reader) Next() (Row, error) {
 	for {
-		rec, err := r.cr.Read()
+		rec, err := r.read()
 		if errors.Is(err, io.EOF) {
 			return Row{}, io.EOF
 		}
 		if err != nil {
-			return Row{}, csvError(r.name, err)
+			return Row{}, err
 		}
-		line, _ := r.cr.FieldPos(0)
+		line := r.lastLine
 		if allEmpty(rec) {
 			continue
 		}
-		if len(rec) != len(r.cols) {
-			return Row{}, &RowError{File: r.name, Line: line, Msg: fmt.Sprintf("%d fields, but the header has %d", len(rec), len(r.cols))}
+		vals := make([]string, min(len(rec), len(r.cols)))
+		for i := range vals {
+			vals[i] = strings.TrimSpace(rec[i])
 		}
-		cell := make(map[string]string, len(r.cols))
-		for i, v := range rec {
-			cell[r.cols[i]] = strings.TrimSpace(v)
+		cell := Cells{cols: &r.cols, vals: vals}
+		if len(rec) != len(r.cols) {
+			return Row{Line: line, Cell: cell}, &RowError{File: r.name, Line: line, Msg: fmt.Sprintf("%d fields, but the header has %d", len(rec), len(r.cols))}
 		}
 		return Row{Line: line, Cell: cell}, nil
 	}
 }
 
+// read reads one record within the limits: a file or a cell over its
+// limit is a *FileError that names the limit and where to change it.
+func (r *Reader) read() ([]string, error) {
+	rec, err := r.cr.Read()
+	var le *limitErr
+	switch {
+	case errors.As(err, &le) && le.row:
+		return nil, &FileError{File: r.name, Line: r.lastLine + 1, Msg: fmt.Sprintf(
+			"the row after line %d is too long: a cell is over the limit of %s per cell; nothing was imported (to change it: %s)",
+			r.lastLine, FormatBytes(r.lim.MaxCellBytes), r.lim.CellSetting)}
+	case errors.As(err, &le):
+		return nil, &FileError{File: r.name, Line: r.lastLine + 1, Msg: fmt.Sprintf(
+			"the file is larger than the limit of %s; nothing was imported (to change it: %s)",
+			FormatBytes(r.lim.MaxBytes), r.lim.FileSetting)}
+	case errors.Is(err, io.EOF):
+		return nil, err
+	case err != nil:
+		return nil, csvError(r.name, err)
+	}
+	r.lastLine, _ = r.cr.FieldPos(0)
+	r.in.rowStart = r.cr.InputOffset()
+	for i, v := range rec {
+		if int64(len(v)) > r.lim.MaxCellBytes {
+			col := fmt.Sprintf("column %d", i+1)
+			if i < len(r.cols) {
+				col = fmt.Sprintf("column %q", r.cols[i])
+			}
+			return nil, &FileError{File: r.name, Line: r.lastLine, Msg: fmt.Sprintf(
+				"%s holds %s, over the limit of %s per cell; nothing was imported (to change it: %s)",
+				col, FormatBytes(int64(len(v))), FormatBytes(r.lim.MaxCellBytes), r.lim.CellSetting)}
+		}
+	}
+	return rec, nil
+}
+
 // Table is a whole file: the columns its header names, its rows, and the
-// rows rejected before any meaning was given to them (wrong field count).
+// rows rejected before any meaning was given to them (wrong field count),
+// with their cells by position in Malformed.
 type Table struct {
-	Has      map[string]bool
-	Rows     []Row
-	Rejected []*RowError
+	Has       map[string]bool
+	Rows      []Row
+	Rejected  []*RowError
+	Malformed []Row
 }
 
 // ReadAll reads the header and every row.
@@ -156,6 +238,7 @@ func ReadAll(name string, r io.Reader, c Columns) (*Table, error) {
 			return t, nil
 		case errors.As(err, &bad):
 			t.Rejected = append(t.Rejected, bad)
+			t.Malformed = append(t.Malformed, row)
 		case err != nil:
 			return nil, err
 		default:

@@ -86,6 +86,12 @@ func (r *RunResult) Summary() string {
 	return fmt.Sprintf("findings: %d opened, %d reopened, %d still open, %d resolved", t.Opened, t.Reopened, t.Seen, t.Resolved)
 }
 
+// WouldSummary is Summary for a run that was rolled back (a dry run).
+func (r *RunResult) WouldSummary() string {
+	t := r.Total()
+	return fmt.Sprintf("findings: would open %d, would reopen %d, %d still open, would resolve %d", t.Opened, t.Reopened, t.Seen, t.Resolved)
+}
+
 // RunTx runs every rule for the tenant in one transaction.
 func (e *Engine) RunTx(ctx context.Context, tx Transactor, tenantID string) (*RunResult, error) {
 	var res *RunResult

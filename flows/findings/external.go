@@ -90,9 +90,9 @@ func ParseExternal(source string, data []byte) ([]ExternalFinding, error) {
 			continue
 		}
 		f.Rule = strings.TrimSpace(f.Rule)
-		switch {
-		case f.Rule == "":
-			bad("rule", "required")
+		switch err := CheckRuleName(f.Rule); {
+		case err != nil:
+			bad("rule", "%s", err)
 		case IsBuiltin(f.Rule):
 			bad("rule", "%q is a built-in rule; external findings need their own rule name", f.Rule)
 		}

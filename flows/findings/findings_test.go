@@ -73,6 +73,8 @@ func TestEndpoint(t *testing.T) {
 				{"unknown severity", "Bearer " + tokA, `[{"rule":"x","severity":"urgent","subject":{"kind":"identity","id":"1"}}]`, "", 400, 0, 0, `item 0: severity: \"urgent\" is not one of`},
 				{"unknown field", "Bearer " + tokA, `[{"rule":"x","severity":"low","subject":{"kind":"identity","id":"1"},"colour":1}]`, "", 400, 0, 0, `unknown field`},
 				{"not an array", "Bearer " + tokA, `{"rule":"x"}`, "", 400, 0, 0, "want a JSON array"},
+				{"rule name with Slack markup", "Bearer " + tokA, `[{"rule":"<!channel> <http://evil.example/reset|Reset your SSO password>","severity":"critical","subject":{"kind":"identity","id":"1"}}]`,
+					"", 400, 0, 0, `item 0: rule: may not contain`},
 				{"too large", "Bearer " + tokA, "[" + strings.Repeat(" ", findings.MaxBodyBytes) + "]", "", 413, 0, 0, "over 1 MiB"},
 				{"no content type", "Bearer " + tokA, goodBody, "-", 415, 0, 0, "want Content-Type: application/json"},
 				{"text/plain", "Bearer " + tokA, goodBody, "text/plain", 415, 0, 0, "want Content-Type: application/json"},
@@ -130,6 +132,18 @@ func TestParseExternalNamesItemAndField(t *testing.T) {
 		{`[{"rule":"x","severity":"low","subject":{"kind":"identity","id":"1"},"details":[1]}]`, `f.json: item 0: details: want a JSON object`},
 		{`[{"rule":"x","severity":3}]`, `f.json: item 0: severity: want accessbot.Severity, found a JSON number`},
 		{`[`, `f.json: want a JSON array of findings`},
+		{`[{"rule":"<!channel> <http://evil.example/reset|Reset your SSO password>","severity":"critical","subject":{"kind":"identity","id":"1"}}]`,
+			`f.json: item 0: rule: may not contain "<", "!", ">", "|"; use letters, digits, spaces and _ - . : / # ( ) +`},
+		{`[{"rule":"` + strings.Repeat("r", 101) + `","severity":"low","subject":{"kind":"identity","id":"1"}}]`,
+			`f.json: item 0: rule: 101 characters; at most 100`},
+		{`[{"rule":"-x","severity":"low","subject":{"kind":"identity","id":"1"}}]`, `f.json: item 0: rule: must start with a letter or digit`},
+		{`[{"rule":"a\u0000b","severity":"low","subject":{"kind":"identity","id":"1"}}]`, `f.json: item 0: rule: may not contain "\x00"`},
+	}
+	for _, ok := range []string{"aws:iam/root-key-unused", "CIS 1.4 (root MFA)", "Überprüfung_2024", "C++ #7"} {
+		body := `[{"rule":"` + ok + `","severity":"low","subject":{"kind":"identity","id":"1"}}]`
+		if _, err := findings.ParseExternal("f.json", []byte(body)); err != nil {
+			t.Errorf("rule %q refused: %v", ok, err)
+		}
 	}
 	for _, tc := range cases {
 		_, err := findings.ParseExternal("f.json", []byte(tc.body))
@@ -177,13 +191,13 @@ func TestTenantRuleEvaluation(t *testing.T) {
 	app := &accessbot.Application{TenantID: ten.ID, Name: "AWS", PrimaryOwnerID: alice.ID}
 	must(t, st.CreateApplication(ctx, app))
 	_, err := st.ReplaceIdentities(ctx, ten.ID, app.ID, []accessbot.Identity{
-		{ExternalID: "a", Email: "alice@acme.com"}, {ExternalID: "b", Email: "bob@acme.com"}}, t0)
+		{ExternalID: "a", Email: "alice@acme.com"}, {ExternalID: "b", Email: "bob@acme.com"}}, accessbot.SnapshotKeep{}, t0)
 	must(t, err)
 	_, err = st.ReplaceAppEntitlements(ctx, ten.ID, app.ID, []accessbot.AppEntitlement{
-		{ExternalID: "root", Name: "Root", Labels: []string{"privileged"}}, {ExternalID: "ro", Name: "ReadOnly"}}, t0)
+		{ExternalID: "root", Name: "Root", Labels: []string{"privileged"}}, {ExternalID: "ro", Name: "ReadOnly"}}, accessbot.SnapshotKeep{}, t0)
 	must(t, err)
 	_, err = st.ReplaceRelations(ctx, ten.ID, app.ID, []accessbot.RelationKey{
-		{IdentityExternalID: "a", EntitlementExternalID: "root"}, {IdentityExternalID: "b", EntitlementExternalID: "ro"}}, t0)
+		{IdentityExternalID: "a", EntitlementExternalID: "root"}, {IdentityExternalID: "b", EntitlementExternalID: "ro"}}, accessbot.SnapshotKeep{}, t0)
 	must(t, err)
 	// Sales people holding privileged access; and employees in Eng.
 	must(t, st.ReplaceTenantRules(ctx, ten.ID, []accessbot.TenantRule{

@@ -6,8 +6,12 @@
 //
 // Bad rows are reported as file:line: field "value": reason (the employee
 // import's style, userimport.RowError) and skipped, unless the import is
-// strict. A skipped row never removes what it names: a bad row for an
-// identity the application already has keeps that identity as it was.
+// strict. A skipped row never removes or changes what it names: every
+// stored row of the identity or entitlement it names is kept as it was
+// (accessbot.SnapshotKeep), so no finding is resolved because of it.
+//
+// An upload that would remove more than the tenant's guard allows
+// (accessbot.ImportSettings) is refused unless Options.AllowRemovals.
 package inventory
 
 import (
@@ -64,9 +68,14 @@ var ErrRejected = userimport.ErrRejected
 type Options struct {
 	Strict bool // write nothing when any row is bad
 	DryRun bool // do everything, then roll back
+	// AllowRemovals lets an import remove more rows than the tenant's
+	// accidental-removal guard allows (accessbot.ImportSettings).
+	AllowRemovals bool
 	// App limits a mappings upload to one application's identities: only
 	// their mappings are replaced. Ignored by the other kinds.
 	App string
+	// Limits bound the file and each cell (zero: the defaults).
+	Limits csvrows.Limits
 }
 
 // Result is what an import did (or would do).
@@ -75,32 +84,54 @@ type Result struct {
 	Kind Kind
 	App  string // application name; "" for mappings of every application
 	accessbot.SnapshotResult
-	// Kept counts rejected rows whose stored row was kept as it was.
-	Kept     int
 	Rejected []*userimport.RowError
 	Findings *findings.RunResult // nil when no rules ran
 	DryRun   bool
 	Written  bool
+	// Refused is the guard's refusal; nil when it let the import through.
+	Refused *RemovalError
 }
 
-// Summary is the closing line.
+// Summary is the closing line. Counts of what did not happen (a dry run, a
+// strict import with rejects) read "would remove 4", not "removed 4".
 func (r *Result) Summary() string {
 	what := string(r.Kind)
 	if r.App != "" {
 		what = r.App + " " + what
 	}
-	s := fmt.Sprintf("%s: %s: created %d, updated %d, restored %d, removed %d, unchanged %d, rejected %d",
-		r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
+	var s string
+	if r.Written {
+		s = fmt.Sprintf("%s: %s: created %d, updated %d, restored %d, removed %d, unchanged %d, rejected %d",
+			r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
+	} else {
+		s = fmt.Sprintf("%s: %s: would create %d, would update %d, would restore %d, would remove %d, unchanged %d, rejected %d",
+			r.File, what, r.Created, r.Updated, r.Restored, r.Removed, r.Unchanged, len(r.Rejected))
+	}
 	if r.Kept > 0 {
-		s += fmt.Sprintf(" (%d rejected row(s) kept as stored)", r.Kept)
+		s += fmt.Sprintf(" (%d stored row(s) kept as they were: rejected rows name them)", r.Kept)
 	}
 	switch {
+	case r.Refused != nil:
+		s += " (refused: too many removals: nothing was written)"
 	case r.DryRun:
 		s += " (dry run: nothing was written)"
 	case !r.Written:
 		s += " (--strict: nothing was written)"
 	}
 	return s
+}
+
+// Summaries are the closing lines: Summary, then the rule run's, if any.
+func (r *Result) Summaries() []string {
+	out := []string{r.Summary()}
+	if r.Findings != nil {
+		if r.Written {
+			out = append(out, r.Findings.Summary())
+		} else {
+			out = append(out, r.Findings.WouldSummary())
+		}
+	}
+	return out
 }
 
 // Importer imports inventory CSV files.
@@ -139,7 +170,7 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 	if kind != Mappings && app == "" {
 		return nil, fmt.Errorf("import %s %s: %w: an application name is required", kind, name, accessbot.ErrInvalid)
 	}
-	t, err := csvrows.ReadAll(name, r, csvrows.Columns{Known: known, Required: required})
+	t, err := csvrows.ReadAll(name, r, csvrows.Columns{Known: known, Required: required, Limits: opt.Limits})
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +195,16 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 		if opt.Strict && len(res.Rejected) > 0 {
 			return errRollback
 		}
+		if !opt.AllowRemovals && res.Removed > 0 {
+			gs, err := importSettings(ctx, q, tenantID)
+			if err != nil {
+				return err
+			}
+			if gs.RefusesRemoval(res.Removed, res.Current()) {
+				res.Refused = &RemovalError{Kind: kind, App: app, Removed: res.Removed, Current: res.Current(), Settings: gs}
+				return errRollback
+			}
+		}
 		if im.rules != nil {
 			if res.Findings, err = im.rules.Run(ctx, q, tenantID); err != nil {
 				return err
@@ -181,7 +222,7 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 		return nil, fmt.Errorf("import %s %s: %w", kind, name, err)
 	}
 	sort.SliceStable(res.Rejected, func(i, k int) bool { return res.Rejected[i].Line < res.Rejected[k].Line })
-	res.Written = !opt.DryRun && !(opt.Strict && len(res.Rejected) > 0)
+	res.Written = !opt.DryRun && !(opt.Strict && len(res.Rejected) > 0) && res.Refused == nil
 	if res.Written {
 		im.log.Info().Str("tenant", tenantID).Str("file", name).Str("kind", string(kind)).Str("app", app).
 			Int("created", res.Created).Int("updated", res.Updated).Int("restored", res.Restored).Int("removed", res.Removed).
@@ -189,6 +230,9 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 	}
 	if opt.Strict && len(res.Rejected) > 0 {
 		return res, fmt.Errorf("import %s %s: %d %w; --strict: nothing was written", kind, name, len(res.Rejected), ErrRejected)
+	}
+	if res.Refused != nil {
+		return res, fmt.Errorf("import %s %s: %w", kind, name, res.Refused)
 	}
 	return res, nil
 }
@@ -200,36 +244,54 @@ type job struct {
 	file     string
 	at       time.Time
 	res      *Result
+	// keep is what rejected rows name: the store keeps those rows as they
+	// are instead of removing them.
+	keep accessbot.SnapshotKeep
 }
 
 func (j *job) reject(rec csvrows.Row, field, msg string) {
-	e := &userimport.RowError{File: j.file, Line: rec.Line, Field: field, Value: rec.Cell[field], Msg: msg}
+	e := &userimport.RowError{File: j.file, Line: rec.Line, Field: field, Value: rec.Cell.Get(field), Msg: msg}
 	if field == "" {
 		e.Value = ""
 	}
 	j.res.Rejected = append(j.res.Rejected, e)
 }
 
+// keepNamed records what a rejected row names, by the given id columns:
+// each non-empty one is kept; a row that names nothing keeps everything,
+// since any stored row may be the one it meant.
+func (j *job) keepNamed(rec csvrows.Row, identCol, entCol string) {
+	ident, ent := rec.Cell.Get(identCol), rec.Cell.Get(entCol)
+	if identCol != "" && ident != "" {
+		j.keep.Identities = append(j.keep.Identities, ident)
+	}
+	if entCol != "" && ent != "" {
+		j.keep.Entitlements = append(j.keep.Entitlements, ent)
+	}
+	if (identCol == "" || ident == "") && (entCol == "" || ent == "") {
+		j.keep.All = true
+	}
+}
+
 // rowID is the row's id column, or "" after rejecting the row when that is
-// empty or repeats an earlier row's.
+// empty or repeats an earlier row's. Either way the row names what it
+// names: keepNamed is the caller's.
 func (j *job) rowID(rec csvrows.Row, col string, dups dupCheck) string {
-	id := rec.Cell[col]
+	id := rec.Cell.Get(col)
 	if id == "" {
 		j.reject(rec, "", col+" is empty")
 		return ""
 	}
 	if first, dup := dups.seen(id, rec.Line); dup {
-		j.reject(rec, col, fmt.Sprintf("already on line %d", first))
+		j.reject(rec, col, fmt.Sprintf("already on line %d (both rows skipped)", first))
 		return ""
 	}
 	return id
 }
 
-// done records the store's snapshot result. Stored rows kept in place of
-// rejected ones (Kept) are not counted as unchanged.
+// done records the store's snapshot result.
 func (j *job) done(sr accessbot.SnapshotResult, err error) error {
 	j.res.SnapshotResult = sr
-	j.res.Unchanged -= j.res.Kept
 	return err
 }
 
@@ -255,28 +317,51 @@ func (d dupCheck) seen(key string, line int) (int, bool) {
 	return 0, false
 }
 
+// withoutKept drops the good rows whose id a rejected row also names (a
+// repeated id: which row is right cannot be told), so the stored row stays
+// as it was.
+func withoutKept[T any](good []T, kept []string, id func(T) string) []T {
+	if len(kept) == 0 {
+		return good
+	}
+	k := make(map[string]bool, len(kept))
+	for _, e := range kept {
+		k[e] = true
+	}
+	out := good[:0]
+	for _, g := range good {
+		if !k[id(g)] {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) error {
 	app, err := j.app(ctx, appName)
 	if err != nil {
 		return err
 	}
+	for _, rec := range t.Malformed {
+		j.keepNamed(rec, "identity_id", "")
+	}
 	var good []accessbot.Identity
-	badKeys := map[string]bool{}
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		c := rec.Cell
 		id := j.rowID(rec, "identity_id", dups)
 		if id == "" {
+			j.keepNamed(rec, "identity_id", "")
 			continue
 		}
-		in := accessbot.Identity{ExternalID: id, Email: c["email"], DisplayName: c["display_name"], Status: accessbot.IdentityActive}
+		in := accessbot.Identity{ExternalID: id, Email: c.Get("email"), DisplayName: c.Get("display_name"), Status: accessbot.IdentityActive}
 		var field, msg string
 		if in.Email != "" {
 			if err := userimport.CheckEmail(in.Email); err != nil {
 				field, msg = "email", err.Error()
 			}
 		}
-		switch s := strings.ToLower(c["status"]); s {
+		switch s := strings.ToLower(c.Get("status")); s {
 		case "", string(accessbot.IdentityActive):
 		case string(accessbot.IdentityDisabled):
 			in.Status = accessbot.IdentityDisabled
@@ -285,7 +370,7 @@ func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) 
 				field, msg = "status", "want active or disabled"
 			}
 		}
-		if s := c["last_seen_at"]; s != "" && field == "" {
+		if s := c.Get("last_seen_at"); s != "" && field == "" {
 			ts, err := time.Parse(time.RFC3339, s)
 			if err != nil {
 				field, msg = "last_seen_at", "not an RFC 3339 time such as 2025-01-31T17:00:00Z"
@@ -295,24 +380,13 @@ func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) 
 		}
 		if field != "" {
 			j.reject(rec, field, msg)
-			badKeys[id] = true
+			j.keepNamed(rec, "identity_id", "")
 			continue
 		}
 		good = append(good, in)
 	}
-	if len(badKeys) > 0 {
-		current, err := j.q.ListIdentities(ctx, j.tenantID, app.ID, false)
-		if err != nil {
-			return err
-		}
-		for _, cur := range current {
-			if badKeys[cur.ExternalID] {
-				good = append(good, cur)
-				j.res.Kept++
-			}
-		}
-	}
-	return j.done(j.q.ReplaceIdentities(ctx, j.tenantID, app.ID, good, j.at))
+	good = withoutKept(good, j.keep.Identities, func(i accessbot.Identity) string { return i.ExternalID })
+	return j.done(j.q.ReplaceIdentities(ctx, j.tenantID, app.ID, good, j.keep, j.at))
 }
 
 func splitLabels(s string) []string {
@@ -330,23 +404,31 @@ func (j *job) entitlements(ctx context.Context, appName string, t *csvrows.Table
 	if err != nil {
 		return err
 	}
+	for _, rec := range t.Malformed {
+		j.keepNamed(rec, "", "entitlement_id")
+	}
 	var good []accessbot.AppEntitlement
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
 		c := rec.Cell
 		id := j.rowID(rec, "entitlement_id", dups)
 		if id == "" {
+			j.keepNamed(rec, "", "entitlement_id")
 			continue
 		}
-		name := c["name"]
+		name := c.Get("name")
 		if name == "" {
 			name = id
 		}
-		good = append(good, accessbot.AppEntitlement{ExternalID: id, Name: name, Type: c["type"], Labels: splitLabels(c["labels"])})
+		good = append(good, accessbot.AppEntitlement{ExternalID: id, Name: name, Type: c.Get("type"), Labels: splitLabels(c.Get("labels"))})
 	}
-	return j.done(j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.at))
+	good = withoutKept(good, j.keep.Entitlements, func(e accessbot.AppEntitlement) string { return e.ExternalID })
+	return j.done(j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.keep, j.at))
 }
 
+// relations replaces the application's relations. A rejected row keeps
+// every stored relation of the identity and of the entitlement it names
+// (either may be the typo), and every relation when it names neither.
 func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) error {
 	app, err := j.app(ctx, appName)
 	if err != nil {
@@ -360,21 +442,21 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 	if err != nil {
 		return err
 	}
-	identExt := make(map[string]string, len(idents)) // id → external
 	hasIdent := make(map[string]bool, len(idents))
 	for _, i := range idents {
-		identExt[i.ID], hasIdent[i.ExternalID] = i.ExternalID, true
+		hasIdent[i.ExternalID] = true
 	}
-	entExt := make(map[string]string, len(ents))
 	hasEnt := make(map[string]bool, len(ents))
 	for _, e := range ents {
-		entExt[e.ID], hasEnt[e.ExternalID] = e.ExternalID, true
+		hasEnt[e.ExternalID] = true
+	}
+	for _, rec := range t.Malformed {
+		j.keepNamed(rec, "identity_id", "entitlement_id")
 	}
 	keys := make([]accessbot.RelationKey, 0, len(t.Rows))
-	bad := map[accessbot.RelationKey]bool{}
 	dups := dupCheck{}
 	for _, rec := range t.Rows {
-		k := accessbot.RelationKey{IdentityExternalID: rec.Cell["identity_id"], EntitlementExternalID: rec.Cell["entitlement_id"]}
+		k := accessbot.RelationKey{IdentityExternalID: rec.Cell.Get("identity_id"), EntitlementExternalID: rec.Cell.Get("entitlement_id")}
 		switch {
 		case k.IdentityExternalID == "":
 			j.reject(rec, "", "identity_id is empty")
@@ -385,6 +467,7 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 		case !hasEnt[k.EntitlementExternalID]:
 			j.reject(rec, "entitlement_id", fmt.Sprintf("application %s has no such entitlement (upload it with import entitlements first)", app.Name))
 		default:
+			// A repeated pair says the same thing twice: the first stands.
 			if first, dup := dups.seen(k.IdentityExternalID+"\x00"+k.EntitlementExternalID, rec.Line); dup {
 				j.reject(rec, "", fmt.Sprintf("relation %s → %s already on line %d", k.IdentityExternalID, k.EntitlementExternalID, first))
 				continue
@@ -392,123 +475,7 @@ func (j *job) relations(ctx context.Context, appName string, t *csvrows.Table) e
 			keys = append(keys, k)
 			continue
 		}
-		bad[k] = true
+		j.keepNamed(rec, "identity_id", "entitlement_id")
 	}
-	if len(bad) > 0 {
-		current, err := j.q.ListRelations(ctx, j.tenantID, app.ID, false)
-		if err != nil {
-			return err
-		}
-		for _, r := range current {
-			k := accessbot.RelationKey{IdentityExternalID: identExt[r.IdentityID], EntitlementExternalID: entExt[r.EntitlementID]}
-			if bad[k] {
-				keys = append(keys, k)
-				j.res.Kept++
-			}
-		}
-	}
-	return j.done(j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.at))
-}
-
-func (j *job) mappings(ctx context.Context, appName string, t *csvrows.Table) error {
-	var scope []string
-	var only *accessbot.Application
-	if appName != "" {
-		a, err := j.app(ctx, appName)
-		if err != nil {
-			return err
-		}
-		only, scope = a, []string{a.ID}
-	}
-	apps, err := j.q.ListApplications(ctx, j.tenantID, "", 0)
-	if err != nil {
-		return err
-	}
-	appByName := map[string]*accessbot.Application{}
-	for i := range apps {
-		appByName[strings.ToLower(apps[i].Name)] = &apps[i]
-	}
-	idents, err := j.q.ListIdentities(ctx, j.tenantID, "", false)
-	if err != nil {
-		return err
-	}
-	byExt := map[string][]*accessbot.Identity{}
-	for i := range idents {
-		byExt[idents[i].ExternalID] = append(byExt[idents[i].ExternalID], &idents[i])
-	}
-	users, err := j.q.ListUsers(ctx, j.tenantID)
-	if err != nil {
-		return err
-	}
-	userByEmail := map[string]string{}
-	for _, u := range users {
-		userByEmail[accessbot.NormalizeEmail(u.Email)] = u.ID
-	}
-	current, err := j.q.ListIdentityMappings(ctx, j.tenantID)
-	if err != nil {
-		return err
-	}
-	mapped := map[string]string{}
-	for _, m := range current {
-		mapped[m.IdentityID] = m.UserID
-	}
-
-	var good []accessbot.IdentityMapping
-	dups := dupCheck{}
-	for _, rec := range t.Rows {
-		c := rec.Cell
-		ext := c["identity_id"]
-		if ext == "" {
-			j.reject(rec, "", "identity_id is empty")
-			continue
-		}
-		app := only
-		if name := c["app"]; name != "" {
-			a := appByName[strings.ToLower(name)]
-			switch {
-			case a == nil:
-				j.reject(rec, "app", "the tenant has no such application")
-				continue
-			case only != nil && a.ID != only.ID:
-				j.reject(rec, "app", fmt.Sprintf("--app is %s", only.Name))
-				continue
-			}
-			app = a
-		}
-		var cands []*accessbot.Identity
-		for _, i := range byExt[ext] {
-			if app == nil || i.AppID == app.ID {
-				cands = append(cands, i)
-			}
-		}
-		switch {
-		case len(cands) == 0:
-			j.reject(rec, "identity_id", "no such identity (upload the application's identities first)")
-			continue
-		case len(cands) > 1:
-			j.reject(rec, "identity_id", "several applications have this identity: add an app column or use --app")
-			continue
-		}
-		ident := cands[0]
-		if first, dup := dups.seen(ident.ID, rec.Line); dup {
-			j.reject(rec, "identity_id", fmt.Sprintf("already on line %d", first))
-			continue
-		}
-		email := c["employee_email"]
-		uid := userByEmail[accessbot.NormalizeEmail(email)]
-		switch {
-		case email == "":
-			j.reject(rec, "", "employee_email is empty")
-		case uid == "":
-			j.reject(rec, "employee_email", "no employee with this email in the tenant")
-		default:
-			good = append(good, accessbot.IdentityMapping{IdentityID: ident.ID, UserID: uid})
-			continue
-		}
-		if u, ok := mapped[ident.ID]; ok {
-			good = append(good, accessbot.IdentityMapping{IdentityID: ident.ID, UserID: u})
-			j.res.Kept++
-		}
-	}
-	return j.done(j.q.ReplaceIdentityMappings(ctx, j.tenantID, scope, good))
+	return j.done(j.q.ReplaceRelations(ctx, j.tenantID, app.ID, keys, j.keep, j.at))
 }

@@ -65,7 +65,7 @@ func (f *fixture) upload(t *testing.T, kind inventory.Kind, csv string, opt inve
 
 func (f *fixture) ok(t *testing.T, kind inventory.Kind, csv string) *inventory.Result {
 	t.Helper()
-	res, err := f.upload(t, kind, csv, inventory.Options{Strict: true})
+	res, err := f.upload(t, kind, csv, inventory.Options{Strict: true, AllowRemovals: true})
 	if err != nil {
 		if res != nil {
 			for _, r := range res.Rejected {
@@ -200,7 +200,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{name: "bad time and email", kind: inventory.Identities, csv: "identity_id,email,last_seen_at\nx,nope,\ny,,yesterday\nx,,\n",
 			wantRow: []string{`identities.csv:2: email "nope": not a valid email address`,
 				`identities.csv:3: last_seen_at "yesterday": not an RFC 3339 time such as 2025-01-31T17:00:00Z`,
-				`identities.csv:4: identity_id "x": already on line 2`}},
+				`identities.csv:4: identity_id "x": already on line 2 (both rows skipped)`}},
 		{name: "unknown identity in relation", kind: inventory.Relations, csv: "entitlement_id,identity_id\ndevs,u-alice\ndevs,ghost\nnope,u-alice\n",
 			wantRow: []string{`identities.csv:3: identity_id "ghost": application GitLab has no such identity (upload it with import identities first)`,
 				`identities.csv:4: entitlement_id "nope": application GitLab has no such entitlement (upload it with import entitlements first)`}},

@@ -27,7 +27,7 @@ type ConnectionCreate struct {
 	Type          string // one of ConnectionTypes()
 	Description   string
 	Fields        map[string]string
-	Justification string // optional, at most MaxJustification characters
+	Justification string // optional, at most MaxConnectionJustification characters
 }
 
 // ConnectionCreatePayload is the stored Payload of a connection_create request.
@@ -84,9 +84,9 @@ func (in ConnectionAssign) scope() (string, string) { return in.TenantID, in.Req
 func (in ConnectionDelete) scope() (string, string) { return in.TenantID, in.RequesterID }
 
 func optionalJustification(s string, d *Draft, fe *FieldErrors) {
-	j, ok := checkText(s, 0, MaxJustification)
+	j, ok := checkText(s, 0, MaxConnectionJustification)
 	if !ok {
-		fe.add(FieldJustification, fmt.Sprintf("Keep the justification under %d characters.", MaxJustification))
+		fe.add(FieldJustification, fmt.Sprintf("Keep the justification to %d characters at most.", MaxConnectionJustification))
 	}
 	d.Request.Justification = j
 }

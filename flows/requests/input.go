@@ -12,12 +12,13 @@ import (
 	"github.com/accessbot/accessbot/store"
 )
 
-// Justification length limits, in characters after trimming.
+// Justification length limits, in characters after trimming: the forms'.
 const (
-	MinJustification = 10
-	MaxJustification = 2000
-	maxNameLen       = 200
-	maxFieldLen      = 2000
+	MinJustification           = accessbot.MinJustification
+	MaxJustification           = accessbot.MaxJustification
+	MaxConnectionJustification = accessbot.MaxConnectionJustification
+	maxNameLen                 = 200
+	maxFieldLen                = 2000
 )
 
 // Input is one kind of new request: UserAccess, ConnectionCreate,

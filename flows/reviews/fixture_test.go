@@ -174,13 +174,13 @@ func (f *fixture) inventory(appID string, holds map[string][]string) {
 		es = append(es, ae)
 	}
 	f.must(f.st.InTx(f.ctx, func(q store.Queries) error {
-		if _, err := q.ReplaceIdentities(f.ctx, f.ten.ID, appID, ids, f.clock.Now()); err != nil {
+		if _, err := q.ReplaceIdentities(f.ctx, f.ten.ID, appID, ids, accessbot.SnapshotKeep{}, f.clock.Now()); err != nil {
 			return err
 		}
-		if _, err := q.ReplaceAppEntitlements(f.ctx, f.ten.ID, appID, es, f.clock.Now()); err != nil {
+		if _, err := q.ReplaceAppEntitlements(f.ctx, f.ten.ID, appID, es, accessbot.SnapshotKeep{}, f.clock.Now()); err != nil {
 			return err
 		}
-		_, err := q.ReplaceRelations(f.ctx, f.ten.ID, appID, rels, f.clock.Now())
+		_, err := q.ReplaceRelations(f.ctx, f.ten.ID, appID, rels, accessbot.SnapshotKeep{}, f.clock.Now())
 		return err
 	}))
 }

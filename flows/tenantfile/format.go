@@ -27,6 +27,7 @@ type File struct {
 	Rules        []Rule     // nil: no rules: key, the store's are left alone (rules.go)
 	Campaigns    []Campaign // nil: no campaigns: key, the store's are left alone (campaigns.go)
 	Reviews      *Reviews   // nil: no reviews: key, left alone (reviews.go)
+	Imports      *Imports   // nil: no imports: key, left alone (imports.go)
 
 	usersAt loc
 }

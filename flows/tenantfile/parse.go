@@ -14,15 +14,39 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/csvrows"
 	"github.com/accessbot/accessbot/flows/userimport"
 )
 
-// ReadFile reads and parses the tenant file at path. Messages name the file
-// as path spells it.
+// DefaultMaxBytes bounds a tenant file: thousands of users and
+// applications fit in well under it.
+const DefaultMaxBytes = 4 << 20
+
+// ReadFile reads and parses the tenant file at path, refusing one larger
+// than DefaultMaxBytes. Messages name the file as path spells it.
 func ReadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	return ReadFileLimit(path, DefaultMaxBytes, "")
+}
+
+// ReadFileLimit is ReadFile with the size limit maxBytes; setting says
+// where it is changed (default: the config key). It reads at most one byte
+// past the limit.
+func ReadFileLimit(path string, maxBytes int64, setting string) (*File, error) {
+	if setting == "" {
+		setting = "limits.tenant_file_bytes in the config, or ACCESSBOT_LIMITS_TENANT_FILE_BYTES"
+	}
+	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read tenant file: %w", err)
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read tenant file: %w", err)
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, fmt.Errorf("read tenant file %s: %w: larger than the limit of %s (to change it: %s)",
+			path, accessbot.ErrInvalid, csvrows.FormatBytes(maxBytes), setting)
 	}
 	return Parse(path, data)
 }
@@ -78,7 +102,7 @@ var connectionTypes = []string{"group", "role", "policy", "account"}
 var schemaTypes = []string{"text", "select", "multiline"}
 
 func (d *decoder) decodeFile(root *yaml.Node, f *File) {
-	top := d.mapping(root, loc{line: root.Line}, "version", "tenant", "slack", "users", "applications", "approval_chains", "prune", "schedules", "alerts", "rules", "campaigns", "reviews")
+	top := d.mapping(root, loc{line: root.Line}, "version", "tenant", "slack", "users", "applications", "approval_chains", "prune", "schedules", "alerts", "rules", "campaigns", "reviews", "imports")
 	if top.has("version") {
 		if v := d.str(top, "version"); v != "1" {
 			l := top.loc("version")
@@ -124,6 +148,7 @@ func (d *decoder) decodeFile(root *yaml.Node, f *File) {
 	d.decodeRules(top, f)     // rules.go
 	d.decodeCampaigns(top, f) // campaigns.go
 	d.decodeReviews(top, f)   // reviews.go
+	d.decodeImports(top, f)   // imports.go
 	if top.has("prune") {
 		p := d.mapping(top.vals["prune"], top.loc("prune"), "applications", "connections", "resources", "approval_chains")
 		f.Prune = Prune{

@@ -49,7 +49,7 @@ func notFound(err error) bool { return errors.Is(err, accessbot.ErrNotFound) }
 
 func plan(ctx context.Context, q store.Queries, f *File, now time.Time) (*planner, error) {
 	p := &planner{f: f, q: q, now: now.UTC()}
-	steps := []func(context.Context) error{p.planTenant, p.planWorkspace, p.planUsers, p.planApps, p.planChains, p.planSchedules, p.planRules, p.planCampaigns, p.planReviews, p.noteReminders}
+	steps := []func(context.Context) error{p.planTenant, p.planWorkspace, p.planUsers, p.planApps, p.planChains, p.planSchedules, p.planRules, p.planCampaigns, p.planReviews, p.planImports, p.noteReminders}
 	for _, s := range steps {
 		if err := s(ctx); err != nil {
 			return nil, err

@@ -55,7 +55,7 @@ func (d *decoder) decodeRules(top fields, f *File) {
 		switch {
 		case r.Name == "":
 		case !ruleNameRE.MatchString(r.Name):
-			d.errorf(nl.line, nl.path, "%q is not a rule name: use lower-case letters, digits, '.', '_' and '-'", r.Name)
+			d.errorf(nl.line, nl.path, "%q is not a rule name: use lower-case letters, digits, '.', '_' and '-', at most 63 characters", r.Name)
 		case findings.IsBuiltin(r.Name):
 			d.errorf(nl.line, nl.path, "%q is a built-in rule (built-in: %s)", r.Name, strings.Join(findings.BuiltinRules, ", "))
 		default:

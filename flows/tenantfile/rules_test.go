@@ -91,6 +91,8 @@ func TestBadRuleRefusedWithLineAndField(t *testing.T) {
 		{"unknown severity", "severity: high", "severity: urgent", `rules[0].severity: "urgent" is not one of: critical, high, medium, low`},
 		{"built-in name", "name: stale-accounts", "name: orphan_identity", `rules[1].name: "orphan_identity" is a built-in rule`},
 		{"bad subject", "subject: identity", "subject: application", `rules[0].subject: "application" is not one of: identity, employee`},
+		{"Slack markup in the name", "name: stale-accounts", `name: "<!channel> <http://evil.example/reset|Reset>"`, `rules[1].name: "<!channel> <http://evil.example/reset|Reset>" is not a rule name`},
+		{"name too long", "name: stale-accounts", "name: " + strings.Repeat("s", 64), `is not a rule name: use lower-case letters, digits, '.', '_' and '-', at most 63`},
 	}
 	var edits []badEdit
 	for _, tc := range cases {

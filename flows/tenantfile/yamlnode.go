@@ -2,12 +2,13 @@ package tenantfile
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/accessbot/accessbot/internal/yamlsyntax"
 )
 
 // loc is where something was written: its line and field path.
@@ -205,46 +206,12 @@ func (d *decoder) strMap(n *yaml.Node, at loc) map[string]string {
 	return out
 }
 
-// yaml.v3 reports parser errors (as opposed to scanner errors) with a
-// 0-based line, and drops the "while parsing a block mapping" context that
-// says the line is where the enclosing structure starts. These are the
-// parser's messages; see decode.go (*parser).fail in yaml.v3.
-var yamlParserProblems = map[string]bool{
-	"did not find expected ',' or ']'":    true,
-	"did not find expected ',' or '}'":    true,
-	"did not find expected '-' indicator": true,
-	"did not find expected key":           true,
-	"did not find expected node content":  true,
-}
-
-var yamlOtherParserProblems = map[string]bool{
-	"did not find expected <document start>": true,
-	"did not find expected <stream-start>":   true,
-	"found duplicate %YAML directive":        true,
-	"found incompatible YAML document":       true,
-	"found undefined tag handle":             true,
-	"found duplicate %TAG directive":         true,
-}
-
 // syntaxError turns yaml.v3's "yaml: line 3: did not find expected key" into
 // "tenant.yaml:4: YAML syntax: ...", with a 1-based line.
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 func (d *decoder) syntaxError(err error) {
-	msg := err.Error()
-	m := yamlLineRE.FindStringSubmatch(msg)
-	if m == nil {
-		d.errorf(0, "", "YAML syntax: %s", strings.TrimPrefix(msg, "yaml: "))
-		return
+	e := yamlsyntax.Locate(err)
+	if e.InStructure {
+		e.Problem += " (in the list or mapping that starts on this line)"
 	}
-	line, _ := strconv.Atoi(m[1])
-	problem := m[2]
-	switch {
-	case yamlParserProblems[problem]:
-		line++
-		problem += " (in the list or mapping that starts on this line)"
-	case yamlOtherParserProblems[problem]:
-		line++
-	}
-	d.errorf(line, "", "YAML syntax: %s", problem)
+	d.errorf(e.Line, "", "YAML syntax: %s", e.Problem)
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/accessbot/accessbot/flows/csvrows"
 )
 
-// Columns, in the order the README lists them.
+// Columns, in the order docs/imports-and-findings.md lists them.
 const (
 	colEmail           = "email"
 	colName            = "name"
@@ -38,6 +38,7 @@ type FileError = csvrows.FileError
 type row struct {
 	line       int
 	email      string // normalized
+	rawEmail   string // as the file spells it
 	name       string
 	manager    string // normalized email, "" for none
 	department string
@@ -57,14 +58,18 @@ type parsed struct {
 
 // parseCSV reads the file and checks every row on its own. References
 // between rows and to the store are checked later, in the transaction.
-func parseCSV(name string, r io.Reader) (*parsed, error) {
+func parseCSV(name string, r io.Reader, lim csvrows.Limits) (*parsed, error) {
 	rd, err := csvrows.NewReader(name, r, csvrows.Columns{Known: knownColumns,
-		Required: []string{colEmail, colName}, RequiredNote: "email and name are required"})
+		Required: []string{colEmail, colName}, RequiredNote: "email and name are required", Limits: lim})
 	if err != nil {
 		return nil, err
 	}
 	p := &parsed{has: rd.Has, rejectedEmails: map[string]int{}}
 	seen := map[string]int{}
+	// An email on two lines: which row is right cannot be told, so neither
+	// applies and the stored user stays as it was. first maps the email's
+	// email to the line of its first repeat.
+	repeated := map[string]int{}
 	for {
 		rec, err := rd.Next()
 		var bad *RowError
@@ -82,12 +87,15 @@ func parseCSV(name string, r io.Reader) (*parsed, error) {
 		rw, rerr := parseRow(name, line, cell)
 		if rerr == nil {
 			if first, dup := seen[rw.email]; dup {
-				rerr = &RowError{File: name, Line: line, Field: colEmail, Value: cell[colEmail], Msg: fmt.Sprintf("already on line %d (emails are compared ignoring case)", first)}
+				rerr = &RowError{File: name, Line: line, Field: colEmail, Value: cell.Get(colEmail), Msg: fmt.Sprintf("already on line %d (emails are compared ignoring case): both rows skipped", first)}
+				if _, ok := repeated[rw.email]; !ok {
+					repeated[rw.email] = line
+				}
 			}
 		}
 		if rerr != nil {
 			p.rejected = append(p.rejected, rerr)
-			if e := cell[colEmail]; CheckEmail(e) == nil && rerr.Field != colEmail {
+			if e := cell.Get(colEmail); CheckEmail(e) == nil && rerr.Field != colEmail {
 				if _, ok := p.rejectedEmails[accessbot.NormalizeEmail(e)]; !ok {
 					p.rejectedEmails[accessbot.NormalizeEmail(e)] = line
 				}
@@ -97,26 +105,42 @@ func parseCSV(name string, r io.Reader) (*parsed, error) {
 		seen[rw.email] = line
 		p.rows = append(p.rows, rw)
 	}
+	if len(repeated) > 0 {
+		kept := p.rows[:0]
+		for _, rw := range p.rows {
+			again, ok := repeated[rw.email]
+			if !ok {
+				kept = append(kept, rw)
+				continue
+			}
+			p.rejected = append(p.rejected, &RowError{File: name, Line: rw.line, Field: colEmail, Value: rw.rawEmail,
+				Msg: fmt.Sprintf("also on line %d (emails are compared ignoring case): both rows skipped", again)})
+			if _, ok := p.rejectedEmails[rw.email]; !ok {
+				p.rejectedEmails[rw.email] = rw.line
+			}
+		}
+		p.rows = kept
+	}
 	return p, nil
 }
 
-func parseRow(file string, line int, cell map[string]string) (*row, *RowError) {
+func parseRow(file string, line int, cell csvrows.Cells) (*row, *RowError) {
 	bad := func(field, msg string) *RowError {
-		return &RowError{File: file, Line: line, Field: field, Value: cell[field], Msg: msg}
+		return &RowError{File: file, Line: line, Field: field, Value: cell.Get(field), Msg: msg}
 	}
-	r := &row{line: line, name: cell[colName], department: cell[colDepartment]}
-	email := cell[colEmail]
+	r := &row{line: line, name: cell.Get(colName), department: cell.Get(colDepartment)}
+	email := cell.Get(colEmail)
 	if email == "" {
 		return nil, &RowError{File: file, Line: line, Msg: "email is empty"}
 	}
 	if err := CheckEmail(email); err != nil {
 		return nil, bad(colEmail, err.Error())
 	}
-	r.email = accessbot.NormalizeEmail(email)
+	r.email, r.rawEmail = accessbot.NormalizeEmail(email), email
 	if r.name == "" {
 		return nil, &RowError{File: file, Line: line, Msg: "name is empty"}
 	}
-	if m := cell[colManagerEmail]; m != "" {
+	if m := cell.Get(colManagerEmail); m != "" {
 		if err := CheckEmail(m); err != nil {
 			return nil, bad(colManagerEmail, err.Error())
 		}
@@ -125,14 +149,14 @@ func parseRow(file string, line int, cell map[string]string) (*row, *RowError) {
 			return nil, bad(colManagerEmail, "a user cannot be their own manager")
 		}
 	}
-	switch s := strings.ToLower(cell[colStatus]); s {
+	switch s := strings.ToLower(cell.Get(colStatus)); s {
 	case "":
 	case string(accessbot.UserActive), string(accessbot.UserTerminated):
 		r.status = accessbot.UserStatus(s)
 	default:
 		return nil, bad(colStatus, "want active or terminated")
 	}
-	if d := cell[colTerminationDate]; d != "" {
+	if d := cell.Get(colTerminationDate); d != "" {
 		t, err := ParseDate(d)
 		if err != nil {
 			return nil, bad(colTerminationDate, err.Error())

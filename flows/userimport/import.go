@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/csvrows"
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -31,6 +32,8 @@ type Options struct {
 	Strict bool
 	// DryRun does the whole import in a transaction, then rolls it back.
 	DryRun bool
+	// Limits bound the file and each cell (zero: the defaults).
+	Limits csvrows.Limits
 }
 
 // Result is what an import did (or would do).
@@ -45,9 +48,13 @@ type Result struct {
 	Written bool
 }
 
-// Summary is the closing line: "created 2, updated 1, unchanged 5, rejected 1".
+// Summary is the closing line: "created 2, updated 1, unchanged 5, rejected 1",
+// or "would create 2, ..." when nothing was written.
 func (r *Result) Summary() string {
 	s := fmt.Sprintf("%s: created %d, updated %d, unchanged %d, rejected %d", r.File, r.Created, r.Updated, r.Unchanged, len(r.Rejected))
+	if !r.Written {
+		s = fmt.Sprintf("%s: would create %d, would update %d, unchanged %d, rejected %d", r.File, r.Created, r.Updated, r.Unchanged, len(r.Rejected))
+	}
 	switch {
 	case r.DryRun:
 		s += " (dry run: nothing was written)"
@@ -70,11 +77,11 @@ func NewImporter(tx Transactor, now func() time.Time, log zerolog.Logger) *Impor
 
 var errRollback = errors.New("roll back")
 
-// Import reads a CSV of employees (see the README, "Importing employees")
+// Import reads a CSV of employees (see docs/imports-and-findings.md, "Importing employees")
 // into the tenant. A file-level problem (header, CSV syntax) returns a
 // *FileError and imports nothing; bad rows are in Result.Rejected.
 func (im *Importer) Import(ctx context.Context, tenantID, name string, r io.Reader, opt Options) (*Result, error) {
-	p, err := parseCSV(name, r)
+	p, err := parseCSV(name, r, opt.Limits)
 	if err != nil {
 		return nil, err
 	}

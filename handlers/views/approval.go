@@ -24,12 +24,12 @@ type LevelState struct {
 func ApprovalMessage(c RequestCard, st LevelState) (string, []slack.Block) {
 	lvl := LevelWords(st.Level, c.Levels)
 	header := "Access request waiting for your approval"
-	text := fmt.Sprintf("%s asks for %s (level %s). Approve or deny it here.", c.Requester, plainWhat(c), lvl)
+	text := fmt.Sprintf("%s asks for %s (level %s). Approve or deny it here.", escape(c.Requester, maxValue), plainWhat(c), lvl)
 	var outcome string
 	if st.Closed {
 		header = "Access request decided"
 		outcome = closedWords(c, st)
-		text = fmt.Sprintf("%s: %s's request for %s (level %s).", stripMarkup(outcome), c.Requester, plainWhat(c), lvl)
+		text = fmt.Sprintf("%s: %s's request for %s (level %s).", stripMarkup(outcome), escape(c.Requester, maxValue), plainWhat(c), lvl)
 	}
 	blocks := []slack.Block{slack.NewHeaderBlock(plain(header), slack.HeaderBlockOptionBlockID(BlockCardHeader))}
 	blocks = append(blocks, CardBlocks(c, "")...)
@@ -129,24 +129,29 @@ func RequesterMessage(c RequestCard) (string, []slack.Block) {
 // StepText is a thread reply telling the requester what happened.
 func StepText(c RequestCard, d DecisionLine, levelClosed bool) string {
 	lvl := LevelWords(d.Level, c.Levels)
+	by := escape(d.By, maxValue)
 	switch {
 	case d.Decision == accessbot.DecisionDeny:
-		s := fmt.Sprintf("Level %s: denied by %s.", lvl, d.By)
+		s := fmt.Sprintf("Level %s: denied by %s.", lvl, by)
 		if d.Reason != "" {
-			s += " Reason: " + d.Reason
+			s += " Reason: " + escape(d.Reason, 2000)
 		}
 		return s
 	case levelClosed && c.Status == accessbot.StatusApproved:
-		return fmt.Sprintf("Level %s: approved by %s. Your request is fully approved.", lvl, d.By)
+		return fmt.Sprintf("Level %s: approved by %s. Your request is fully approved.", lvl, by)
 	case levelClosed:
-		return fmt.Sprintf("Level %s: approved by %s. It now goes to level %s.", lvl, d.By, LevelWords(d.Level+1, c.Levels))
+		return fmt.Sprintf("Level %s: approved by %s. It now goes to level %s.", lvl, by, LevelWords(d.Level+1, c.Levels))
 	}
-	return fmt.Sprintf("Level %s: approved by %s; waiting for the other approvers of this level.", lvl, d.By)
+	return fmt.Sprintf("Level %s: approved by %s; waiting for the other approvers of this level.", lvl, by)
 }
 
 // WaitingText tells the requester who decides the current level.
 func WaitingText(c RequestCard, approvers []string, escalated bool) string {
-	who := strings.Join(approvers, ", ")
+	names := make([]string, len(approvers))
+	for i, a := range approvers {
+		names[i] = escape(a, maxValue)
+	}
+	who := strings.Join(names, ", ")
 	if escalated {
 		return fmt.Sprintf("Level %s has waited too long, so I asked the admins too: %s.", LevelWords(c.Level, c.Levels), who)
 	}
@@ -193,7 +198,7 @@ func FinishedText(c RequestCard) string {
 // ReminderText nudges an approver who has not decided yet.
 func ReminderText(c RequestCard) string {
 	return fmt.Sprintf("Reminder: %s's request for %s (level %s) still waits for you. Approve or deny it above.",
-		c.Requester, plainWhat(c), LevelWords(c.Level, c.Levels))
+		escape(c.Requester, maxValue), plainWhat(c), LevelWords(c.Level, c.Levels))
 }
 
 // MaxDenyReason is the deny modal's max_length; the server checks it again

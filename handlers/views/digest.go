@@ -49,9 +49,7 @@ var severityMark = map[accessbot.Severity]string{
 }
 
 // digestEscape keeps user data from being read as mrkdwn links or mentions.
-func digestEscape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func digestEscape(s string) string { return blockkit.Escape(s) }
 
 func mdText(s string) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
@@ -174,7 +172,7 @@ func CriticalAlert(f accessbot.Finding, actions []ItemAction, loc *time.Location
 	if loc == nil {
 		loc = time.UTC
 	}
-	text := fmt.Sprintf("Critical finding: %s on %s", f.Rule, subjectText(f.Subject))
+	text := fmt.Sprintf("Critical finding: %s on %s", digestEscape(f.Rule), subjectText(f.Subject))
 	return Chunk{Text: blockkit.Truncate(text, blockkit.MaxMessageText), Blocks: []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, ":rotating_light: Critical finding", true, false), slack.HeaderBlockOptionBlockID(BlockDigestHeader)),
 		slack.NewSectionBlock(mdText(digestItemLine(f, loc)), nil, nil, slack.SectionBlockOptionBlockID(BlockDigestItemPrefix+f.ID)),

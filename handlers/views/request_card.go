@@ -69,6 +69,8 @@ type DecisionLine struct {
 type Option struct {
 	Value string
 	Text  string
+	// Desc, when set, is shown under Text (radio buttons, checkboxes).
+	Desc string
 }
 
 // KindWords names a request kind for people.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot"
 )
 
 // Duration choices of the access request form (option values).
@@ -21,10 +23,6 @@ var durationChoices = []time.Duration{time.Hour, 8 * time.Hour, 24 * time.Hour, 
 // DurationValue is a duration's option value: its length in seconds.
 func DurationValue(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
 
-// JustificationInputMax bounds the justification typed in the form, so it
-// fits the preview's private_metadata (3000 characters) with room to spare.
-const JustificationInputMax = 1500
-
 // RequestForm is the state the "/access request" modal renders.
 type RequestForm struct {
 	// App is the chosen application, nil until one is chosen.
@@ -38,7 +36,11 @@ type RequestForm struct {
 }
 
 func option(o Option) *slack.OptionBlockObject {
-	return slack.NewOptionBlockObject(truncate(o.Value, 150), plain(truncate(o.Text, 75)), nil)
+	var desc *slack.TextBlockObject
+	if o.Desc != "" {
+		desc = plain(truncate(o.Desc, 75))
+	}
+	return slack.NewOptionBlockObject(truncate(o.Value, 150), plain(truncate(o.Text, 75)), desc)
 }
 
 func options(os []Option) []*slack.OptionBlockObject {
@@ -117,8 +119,8 @@ func RequestModal(f RequestForm) slack.ModalViewRequest {
 	)
 	just := slack.NewPlainTextInputBlockElement(plain("Why do you need this access?"), ActionReqJustification)
 	just.Multiline = true
-	just.MinLength = 10
-	just.MaxLength = JustificationInputMax
+	just.MinLength = accessbot.MinJustification
+	just.MaxLength = accessbot.MaxJustification
 	blocks = append(blocks, input(BlockReqJustification, "Justification", just, false, ""))
 	return slack.ModalViewRequest{
 		Type:       slack.VTModal,
@@ -161,10 +163,12 @@ const (
 	ConnKindDelete = "delete"
 )
 
+// A connection is a group, role or policy in an application (the product's
+// word); each choice says so, since the word alone means little.
 var connKinds = []Option{
-	{Value: ConnKindCreate, Text: "Creation"},
-	{Value: ConnKindAssign, Text: "Assignment"},
-	{Value: ConnKindDelete, Text: "Deletion"},
+	{Value: ConnKindCreate, Text: "Create a connection", Desc: "Add a new group, role or policy to an application."},
+	{Value: ConnKindAssign, Text: "Change what a connection grants", Desc: "Grant or revoke access for an existing group, role or policy."},
+	{Value: ConnKindDelete, Text: "Delete a connection", Desc: "Remove a group, role or policy from an application."},
 }
 
 // ConnectionModal is the "/access connection" form: the kind first, then the
@@ -176,7 +180,7 @@ func ConnectionModal(f ConnectionForm) slack.ModalViewRequest {
 			radio.InitialOption = option(k)
 		}
 	}
-	blocks := []slack.Block{input(BlockConnKind, "What do you want to do?", radio, false, "").WithDispatchAction(true)}
+	blocks := []slack.Block{input(BlockConnKind, "What do you want to do with a group, role or policy?", radio, false, "").WithDispatchAction(true)}
 	if f.Kind != "" {
 		blocks = append(blocks, input(BlockConnApp, "Application", appSelect(ActionConnApp, f.App), false, "").WithDispatchAction(true))
 	}
@@ -218,13 +222,13 @@ func ConnectionModal(f ConnectionForm) slack.ModalViewRequest {
 	if f.Kind != "" && f.App != nil {
 		just := slack.NewPlainTextInputBlockElement(plain("Why is this change needed?"), ActionConnJustification)
 		just.Multiline = true
-		just.MaxLength = 1000
+		just.MaxLength = accessbot.MaxConnectionJustification
 		blocks = append(blocks, input(BlockConnJustification, "Justification", just, true, ""))
 	}
 	return slack.ModalViewRequest{
 		Type:       slack.VTModal,
 		CallbackID: CallbackConnectionForm,
-		Title:      plain("Connection request"),
+		Title:      plain("Groups, roles, policies"),
 		Submit:     plain("Preview"),
 		Close:      plain("Cancel"),
 		Blocks:     slack.Blocks{BlockSet: blocks},

@@ -44,7 +44,7 @@ func ReviewAssignedMessage(d ReviewDM) (string, []slack.Block) {
 	case "next_level":
 		lead = fmt.Sprintf("The previous reviewers kept %s in the access review *%s*; you decide next.", plural(d.Items, "item", "items"), name)
 	case "nominated":
-		lead = fmt.Sprintf("%s handed you %s in the access review *%s*.", escape(d.From, 100), plural(d.Items, "item", "items"), name)
+		lead = fmt.Sprintf("%s reassigned %s to you in the access review *%s*.", escape(d.From, 100), plural(d.Items, "item", "items"), name)
 		if d.Note != "" {
 			lead += "\n>" + escape(d.Note, maxValue)
 		}
@@ -52,7 +52,7 @@ func ReviewAssignedMessage(d ReviewDM) (string, []slack.Block) {
 		lead = fmt.Sprintf("You have %s to review in the access review *%s*.", plural(d.Items, "item", "items"), name)
 	}
 	lead += fmt.Sprintf("\n*Due:* %s · *Pending for you:* %d", SlackDate(d.Due), d.Pending)
-	text := fmt.Sprintf("Access review %q: %s for you, due %s.", truncate(d.Campaign, 100), plural(d.Pending, "item", "items"), d.Due.UTC().Format("2006-01-02"))
+	text := fmt.Sprintf("Access review %q: %s for you, due %s.", escape(d.Campaign, 100), plural(d.Pending, "item", "items"), d.Due.UTC().Format("2006-01-02"))
 	var fields []*slack.TextBlockObject
 	apps := slices.Sorted(maps.Keys(d.ByApp))
 	for i, a := range apps {
@@ -78,7 +78,7 @@ func ReviewReminderMessage(campaignID, campaign string, due time.Time, pending i
 	}
 	lead := fmt.Sprintf(":alarm_clock: Reminder: the access review *%s* %s. You still have %s to decide.",
 		escape(campaign, 100), when, plural(pending, "item", "items"))
-	text := fmt.Sprintf("Reminder: access review %q, %s pending for you.", truncate(campaign, 100), plural(pending, "item", "items"))
+	text := fmt.Sprintf("Reminder: access review %q, %s pending for you.", escape(campaign, 100), plural(pending, "item", "items"))
 	return text, []slack.Block{
 		slack.NewSectionBlock(mrkdwn(lead), nil, nil, slack.SectionBlockOptionBlockID(BlockReviewDM)),
 		slack.NewActionBlock(BlockReviewDMActions, reviewButton(campaignID, "Review now")),
@@ -89,7 +89,7 @@ func ReviewReminderMessage(campaignID, campaign string, due time.Time, pending i
 func ReviewEscalationMessage(campaign string, due time.Time, reviewer string, pending int) (string, []slack.Block) {
 	lead := fmt.Sprintf(":rotating_light: *%s* has not finished the access review *%s*, due %s: %s still pending. Please follow up with them.",
 		escape(reviewer, 100), escape(campaign, 100), SlackDate(due), plural(pending, "item", "items"))
-	text := fmt.Sprintf("Access review %q is late: %s has %s pending.", truncate(campaign, 100), truncate(reviewer, 100), plural(pending, "item", "items"))
+	text := fmt.Sprintf("Access review %q is late: %s has %s pending.", escape(campaign, 100), escape(reviewer, 100), plural(pending, "item", "items"))
 	return text, []slack.Block{slack.NewSectionBlock(mrkdwn(lead), nil, nil, slack.SectionBlockOptionBlockID(BlockReviewDM))}
 }
 
@@ -114,7 +114,7 @@ func RevocationMessage(campaign string, lines []RevokedLine) (string, []slack.Bl
 	}
 	lead := fmt.Sprintf(":no_entry: Reviewers revoked %s in the access review *%s*. Please remove this access; it is recorded as a pending revocation for you.",
 		plural(len(lines), "entitlement", "entitlements"), escape(campaign, 100))
-	text := fmt.Sprintf("Access review %q: %s to remove.", truncate(campaign, 100), plural(len(lines), "entitlement", "entitlements"))
+	text := fmt.Sprintf("Access review %q: %s to remove.", escape(campaign, 100), plural(len(lines), "entitlement", "entitlements"))
 	return text, []slack.Block{
 		slack.NewSectionBlock(mrkdwn(lead), nil, nil, slack.SectionBlockOptionBlockID(BlockReviewDM)),
 		slack.NewSectionBlock(mrkdwn(truncate(strings.TrimSuffix(b.String(), "\n"), 2900)), nil, nil, slack.SectionBlockOptionBlockID(BlockReviewList)),

@@ -78,7 +78,7 @@ func ReviewModal(p ReviewPage) slack.ModalViewRequest {
 		if p.Levels > 1 {
 			label += " · " + fmt.Sprintf("level %s", LevelWords(it.Level, p.Levels))
 		}
-		nominate := slack.NewButtonBlockElement(ActionReviewNominate, it.ID, plain("Hand on…"))
+		nominate := slack.NewButtonBlockElement(ActionReviewNominate, it.ID, plain("Reassign…"))
 		blocks = append(blocks,
 			slack.NewSectionBlock(mrkdwn(label), nil, slack.NewAccessory(nominate), slack.SectionBlockOptionBlockID(BlockReviewItem+"."+it.ID)),
 			input(BlockReviewDecision+"."+it.ID, "Decision",
@@ -168,16 +168,16 @@ func ReviewNewModal(apps []Option, today time.Time) slack.ModalViewRequest {
 	}
 }
 
-// NominateModal hands one item to someone else, with a reason. meta is the
-// item id.
+// NominateModal reassigns one item to another reviewer, with a reason.
+// meta is the item id.
 func NominateModal(it accessbot.ReviewItem, people []Option) slack.ModalViewRequest {
 	sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose a person"), ActionReviewNominee, options(people)...)
 	return slack.ModalViewRequest{
 		Type: slack.VTModal, CallbackID: CallbackReviewNominate, PrivateMetadata: it.ID,
-		Title: plain("Hand on an item"), Submit: plain("Hand on"), Close: plain("Back"),
+		Title: plain("Reassign this item"), Submit: plain("Reassign"), Close: plain("Back"),
 		Blocks: slack.Blocks{BlockSet: []slack.Block{
 			slack.NewSectionBlock(mrkdwn("*"+escape(ItemLine(it), 300)+"*"), nil, nil, slack.SectionBlockOptionBlockID(BlockReviewHeader)),
-			input(BlockReviewNominee, "Who should review it", sel, false, ""),
+			input(BlockReviewNominee, "Who should review it instead", sel, false, ""),
 			input(BlockReviewNominateWhy, "Reason", slack.NewPlainTextInputBlockElement(plain("Why they are better placed"), ActionReviewNominateWhy).WithMaxLength(500), false, ""),
 		}},
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/blockkit"
 )
 
 func plain(s string) *slack.TextBlockObject {
@@ -26,7 +27,7 @@ const maxValue = 250
 // escape cuts user-supplied text to n runes and makes it safe inside mrkdwn
 // (Slack's three escapes).
 func escape(s string, n int) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(truncate(s, n))
+	return blockkit.Escape(truncate(s, n))
 }
 
 // HelpEntry is one line of /access help.

@@ -28,6 +28,7 @@ type Config struct {
 	Log        Log        `yaml:"log"`
 	Encryption Encryption `yaml:"encryption"`
 	Approvals  Approvals  `yaml:"approvals"`
+	Limits     Limits     `yaml:"limits"`
 	Jobs       Jobs       `yaml:"jobs"`
 }
 
@@ -67,8 +68,9 @@ type Redis struct {
 func (r Redis) Enabled() bool { return r.URL.IsSet() }
 
 type HTTP struct {
-	Listen    string `yaml:"listen"`
-	PublicURL string `yaml:"public_url"`
+	Listen      string `yaml:"listen"`
+	AdminListen string `yaml:"admin_listen"`
+	PublicURL   string `yaml:"public_url"`
 }
 
 type Log struct {
@@ -94,6 +96,14 @@ type Approvals struct {
 	ExpireAfter   time.Duration `yaml:"expire_after"`
 }
 
+// Limits bound what the CLI reads from files (sizes, see ByteSize), so a
+// huge or hostile file is refused while it streams.
+type Limits struct {
+	UploadBytes     ByteSize `yaml:"upload_bytes"`
+	CSVCellBytes    ByteSize `yaml:"csv_cell_bytes"`
+	TenantFileBytes ByteSize `yaml:"tenant_file_bytes"`
+}
+
 // Jobs bounds the durable background jobs (notifications, provisioning).
 type Jobs struct {
 	Timeout       time.Duration `yaml:"timeout"`
@@ -116,7 +126,7 @@ func EnvMap(m map[string]string) LookupEnv {
 
 // Load reads path ("" means no file: defaults only), applies defaults, then
 // environment overrides from env (nil means none), then validates. The error,
-// if any, is one *Error naming the key and the fix.
+// if any, names every problem: one *Error, or Errors when there are several.
 func Load(path string, env LookupEnv) (*Config, error) {
 	var data []byte
 	if path != "" {
@@ -137,13 +147,17 @@ func Parse(name string, data []byte, env LookupEnv) (*Config, error) {
 	var cfg Config
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlSyntaxError(name, err)
+		return nil, yamlSyntaxError(name, err) // nothing else can be read
 	}
 	idx := indexNode(&doc)
+	var errs problems
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, decodeError(name, idx, err)
+		// yaml.v3 decodes what it can and lists every field it could not.
+		for _, e := range decodeErrors(name, idx, err, &cfg) {
+			errs.add(e)
+		}
 	}
 	keys := Keys()
 	for _, k := range keys {
@@ -159,24 +173,29 @@ func Parse(name string, data []byte, env LookupEnv) (*Config, error) {
 		if !ok {
 			continue
 		}
-		if err := k.set(&cfg, v); err != nil {
-			return nil, &Error{Key: k.Name, Env: k.Env(), Msg: err.Error()}
-		}
 		fromEnv[k.Name] = k.Env()
+		if err := k.set(&cfg, v); err != nil {
+			errs.add(&Error{Key: k.Name, Env: k.Env(), Msg: err.Error()})
+		}
 	}
 	cfg.normalize()
 	if err := cfg.Validate(); err != nil {
-		var ce *Error
-		if errors.As(err, &ce) {
+		for _, ce := range err.(Errors) {
 			if e, ok := fromEnv[rootKey(ce.Key)]; ok {
 				ce.Env = e
 			} else if line, ok := idx.lineOf[ce.Key]; ok {
 				ce.File, ce.Line = name, line
 			}
+			errs.add(ce) // not when the key's value already failed to read
 		}
-		return nil, err
 	}
-	return &cfg, nil
+	switch len(errs.list) {
+	case 0:
+		return &cfg, nil
+	case 1:
+		return nil, errs.list[0]
+	}
+	return nil, Errors(errs.list)
 }
 
 // rootKey maps "encryption.previous_keys[1].id" to "encryption.previous_keys".
@@ -264,4 +283,25 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(e.Msg)
 	return b.String()
+}
+
+// Errors is every problem found in one load: the file's values that could
+// not be read, in file order, then the environment's, then the rest. It
+// unwraps to each *Error.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
 }

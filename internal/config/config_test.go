@@ -35,6 +35,7 @@ func TestDefaults(t *testing.T) {
 		Log:        config.Log{Level: "info", Format: "json"},
 		Encryption: config.Encryption{KeyID: "k1"},
 		Approvals:  config.Approvals{ReminderAfter: 24 * time.Hour, EscalateAfter: 48 * time.Hour, ExpireAfter: 168 * time.Hour},
+		Limits:     config.Limits{UploadBytes: 32 << 20, CSVCellBytes: 4 << 10, TenantFileBytes: 4 << 20},
 		Jobs:       config.Jobs{Timeout: 5 * time.Minute, RescueAfter: 6 * time.Minute, DeliveryLease: time.Minute},
 	}
 	if !reflect.DeepEqual(*cfg, want) {
@@ -146,7 +147,8 @@ func TestErrors(t *testing.T) {
 		{"unknown section", "slak:\n  bot_token: x\n", nil,
 			"c.yaml:1: slak: unknown section (did you mean slack? every key is listed in config.example.yaml)"},
 		{"unknown key in previous key", "encryption:\n  previous_keys:\n    - id: k0\n      secret: x\n", nil,
-			"c.yaml:4: encryption.previous_keys[0].secret: unknown key (each previous key has only id and key)"},
+			"c.yaml:4: encryption.previous_keys[0].secret: unknown key (each previous key has only id and key)\n" +
+				`encryption.previous_keys[0].key: required: the retired key that sealed secrets under id "k0"`},
 		{"not a number", "slack:\n  connections: many\n", nil,
 			`c.yaml:2: slack.connections: must be a whole number (got "many")`},
 		{"not a duration", "approvals:\n  reminder_after: 1 day\n", nil,
@@ -155,8 +157,13 @@ func TestErrors(t *testing.T) {
 			`c.yaml:1: slack: must be a mapping of keys indented under it (got "yes")`},
 		{"secret value not echoed", "slack:\n  bot_token: [xoxb-secret-in-list]\n", nil,
 			"c.yaml:2: slack.bot_token: must be a single value, not a list or mapping"},
+		// yaml.v3 numbers parser errors from 0: the bad line is the third.
 		{"not yaml", "slack:\n  app_token: a\n bot_token: b\n", nil,
-			"c.yaml:2: not valid YAML: did not find expected key"},
+			"c.yaml:3: not valid YAML: did not find expected key"},
+		{"not yaml: unclosed list", "slack:\n  connections: 2\nlog: [a, b\nstore:\n  driver: sqlite\n", nil,
+			"c.yaml:3: not valid YAML: did not find expected ',' or ']'"},
+		{"not yaml: tab", "slack:\n\tconnections: 2\n", nil,
+			"c.yaml:2: not valid YAML: found character that cannot start any token"},
 		{"top level list", "- a\n- b\n", nil,
 			"c.yaml:1: the file must be a mapping of sections such as slack:, store:, http:"},
 
@@ -166,11 +173,14 @@ func TestErrors(t *testing.T) {
 		{"store.dsn for postgres", "store:\n  driver: postgres\n", nil,
 			`store.dsn: required when store.driver is "postgres": set ACCESSBOT_STORE_DSN=postgres://USER:PASSWORD@HOST:5432/DB`},
 		{"slack.app_token prefix", "", map[string]string{"ACCESSBOT_SLACK_APP_TOKEN": "xoxb-wrong"},
-			`slack.app_token (from ACCESSBOT_SLACK_APP_TOKEN): must be an app-level token starting with "xapp-" (Slack app settings → Basic Information → App-Level Tokens, scope connections:write)`},
+			`slack.app_token (from ACCESSBOT_SLACK_APP_TOKEN): must be an app-level token starting with "xapp-" (Slack app settings → Basic Information → App-Level Tokens, scope connections:write)` + "\n" +
+				"slack.bot_token: required with slack.app_token unless OAuth install is configured (slack.client_id, slack.client_secret, slack.redirect_url); set ACCESSBOT_SLACK_BOT_TOKEN"},
 		{"slack.bot_token prefix", "slack:\n  app_token: " + appToken + "\n  bot_token: xoxp-user\n", nil,
-			`c.yaml:3: slack.bot_token: must be a bot token starting with "xoxb-" (Slack app settings → OAuth & Permissions → Bot User OAuth Token)`},
+			`c.yaml:3: slack.bot_token: must be a bot token starting with "xoxb-" (Slack app settings → OAuth & Permissions → Bot User OAuth Token)` + "\n" +
+				"slack.tenant: required when slack.bot_token is set: the slug of the tenant this workspace belongs to, as in your tenant file"},
 		{"bot token without app token", "slack:\n  bot_token: " + botToken + "\n", nil,
-			"slack.app_token: required when slack.bot_token is set: Socket Mode needs an app-level token (xapp-...); set ACCESSBOT_SLACK_APP_TOKEN"},
+			"slack.app_token: required when slack.bot_token is set: Socket Mode needs an app-level token (xapp-...); set ACCESSBOT_SLACK_APP_TOKEN\n" +
+				"slack.tenant: required when slack.bot_token is set: the slug of the tenant this workspace belongs to, as in your tenant file"},
 		{"app token alone", "slack:\n  app_token: " + appToken + "\n", nil,
 			"slack.bot_token: required with slack.app_token unless OAuth install is configured (slack.client_id, slack.client_secret, slack.redirect_url); set ACCESSBOT_SLACK_BOT_TOKEN"},
 		{"slack.tenant", "slack:\n  app_token: " + appToken + "\n  bot_token: " + botToken + "\n", nil,
@@ -184,7 +194,9 @@ func TestErrors(t *testing.T) {
 		{"slack.workers zero", "slack:\n  workers: 0\n", nil,
 			"c.yaml:2: slack.workers: must be between 1 and 1024 (got 0)"},
 		{"oauth incomplete", "slack:\n  client_id: \"123.456\"\n", nil,
-			"slack.client_secret: required for OAuth install mode: set slack.client_id, slack.client_secret and slack.redirect_url together (Slack app settings → Basic Information → App Credentials)"},
+			"slack.client_secret: required for OAuth install mode: set slack.client_id, slack.client_secret and slack.redirect_url together (Slack app settings → Basic Information → App Credentials)\n" +
+				"slack.redirect_url: required for OAuth install mode: set slack.client_id, slack.client_secret and slack.redirect_url together (Slack app settings → Basic Information → App Credentials)\n" +
+				"slack.app_token: required for OAuth install mode too: events arrive over Socket Mode; set ACCESSBOT_SLACK_APP_TOKEN (xapp-...)"},
 		{"oauth without app token", "slack:\n  client_id: \"1\"\n  client_secret: s\n  redirect_url: https://x.example/slack/oauth/callback\n", nil,
 			"slack.app_token: required for OAuth install mode too: events arrive over Socket Mode; set ACCESSBOT_SLACK_APP_TOKEN (xapp-...)"},
 		{"slack.redirect_url https", "slack:\n  app_token: " + appToken + "\n  client_id: \"1\"\n  client_secret: s\n  redirect_url: http://x.example/cb\n", nil,
@@ -195,6 +207,10 @@ func TestErrors(t *testing.T) {
 			"redis.url (from ACCESSBOT_REDIS_URL): must be a Redis URL such as redis://127.0.0.1:6379/0 or rediss://:PASSWORD@HOST:6380/0 (leave it unset to run without Redis)"},
 		{"http.listen", "http:\n  listen: 8080\n", nil,
 			`c.yaml:2: http.listen: must be HOST:PORT such as 127.0.0.1:8080, or :8080 for every interface (got "8080")`},
+		{"http.admin_listen", "http:\n  admin_listen: localhost\n", nil,
+			`c.yaml:2: http.admin_listen: must be HOST:PORT such as 127.0.0.1:9090, or empty to serve /readyz and /metrics on http.listen (got "localhost")`},
+		{"http.admin_listen same as listen", "", map[string]string{"ACCESSBOT_HTTP_ADMIN_LISTEN": "127.0.0.1:8080"},
+			"http.admin_listen (from ACCESSBOT_HTTP_ADMIN_LISTEN): must differ from http.listen (127.0.0.1:8080): it is a second listener, for /readyz, /metrics and /debug/pprof/ only"},
 		{"http.public_url", "http:\n  public_url: /relative\n", nil,
 			`c.yaml:2: http.public_url: must be an absolute http(s) URL such as https://accessbot.example.com (got "/relative")`},
 		{"log.level", "log:\n  level: verbose\n", nil,
@@ -223,6 +239,8 @@ func TestErrors(t *testing.T) {
 			"c.yaml:2: jobs.delivery_lease: must be positive and shorter than jobs.timeout (5m0s), since a job holds it for each send (got 5m0s)"},
 
 		// Environment parse errors name the variable.
+		{"quoted not a number", "slack:\n  connections: \"three\"\n", nil,
+			`c.yaml:2: slack.connections: must be a whole number (got "three")`},
 		{"env not a number", "", map[string]string{"ACCESSBOT_SLACK_CONNECTIONS": "two"},
 			`slack.connections (from ACCESSBOT_SLACK_CONNECTIONS): must be a whole number (got "two")`},
 		{"env not a duration", "", map[string]string{"ACCESSBOT_APPROVALS_EXPIRE_AFTER": "7d"},
@@ -266,6 +284,7 @@ func TestEnvOverrides(t *testing.T) {
 		"ACCESSBOT_ENCRYPTION_KEY":           key1,
 		"ACCESSBOT_ENCRYPTION_PREVIOUS_KEYS": "k0:" + key2 + ", old:" + key2,
 		"ACCESSBOT_HTTP_LISTEN":              "127.0.0.1:0",
+		"ACCESSBOT_HTTP_ADMIN_LISTEN":        "127.0.0.1:9090",
 		"ACCESSBOT_SLACK_CONNECTIONS":        "10",
 		"ACCESSBOT_APPROVALS_REMINDER_AFTER": "2h",
 	}
@@ -282,6 +301,7 @@ func TestEnvOverrides(t *testing.T) {
 		"redis.url":                {cfg.Redis.URL.Reveal(), "redis://127.0.0.1:6379/0"},
 		"encryption.key":           {cfg.Encryption.Key.Reveal(), key1},
 		"http.listen":              {cfg.HTTP.Listen, "127.0.0.1:0"},
+		"http.admin_listen":        {cfg.HTTP.AdminListen, "127.0.0.1:9090"},
 		"slack.connections":        {strings.Repeat("x", cfg.Slack.Connections), strings.Repeat("x", 10)},
 		"approvals.reminder_after": {cfg.Approvals.ReminderAfter.String(), "2h0m0s"},
 		"previous key ids":         {cfg.Encryption.PreviousKeys[0].ID + "," + cfg.Encryption.PreviousKeys[1].ID, "k0,old"},
@@ -299,6 +319,60 @@ func TestEnvOverrides(t *testing.T) {
 		if k.Env() != "ACCESSBOT_"+strings.ToUpper(strings.ReplaceAll(k.Name, ".", "_")) {
 			t.Errorf("%s: env %s", k.Name, k.Env())
 		}
+	}
+}
+
+// Every problem is reported at once, each on its own line, in file order,
+// then the environment's, then the rest; a key is reported once.
+func TestEveryErrorAtOnce(t *testing.T) {
+	y := "slack:\n  bot_tokn: x\n  connections: many\nstore:\n  driver: mysql\nlog:\n  level: verbose\n"
+	env := map[string]string{"ACCESSBOT_APPROVALS_EXPIRE_AFTER": "7d", "ACCESSBOT_HTTP_LISTEN": "8080"}
+	_, err := config.Parse("c.yaml", []byte(y), config.EnvMap(env))
+	want := strings.Join([]string{
+		"c.yaml:2: slack.bot_tokn: unknown key (did you mean slack.bot_token? every key is listed in config.example.yaml)",
+		`c.yaml:3: slack.connections: must be a whole number (got "many")`,
+		`approvals.expire_after (from ACCESSBOT_APPROVALS_EXPIRE_AFTER): must be a Go duration such as 90m, 24h or 1h30m (got "7d")`,
+		`c.yaml:5: store.driver: must be "sqlite" or "postgres" (got "mysql")`,
+		`http.listen (from ACCESSBOT_HTTP_LISTEN): must be HOST:PORT such as 127.0.0.1:8080, or :8080 for every interface (got "8080")`,
+		`c.yaml:7: log.level: must be one of debug, info, warn, error (got "verbose")`,
+	}, "\n")
+	if err == nil || err.Error() != want {
+		t.Fatalf("error:\n got %v\nwant %s", err, want)
+	}
+	var errs config.Errors
+	if !errors.As(err, &errs) || len(errs) != 6 {
+		t.Fatalf("error is %T, want config.Errors of 6", err)
+	}
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Key != "slack.bot_tokn" {
+		t.Fatalf("errors.As *config.Error = %+v", ce)
+	}
+}
+
+// A number written as a YAML string, or quoted in an environment file
+// (docker --env-file keeps the quotes), is still the number.
+func TestQuotedNumbersAndDurations(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+	}{
+		{"yaml string", "slack:\n  connections: \"3\"\n  workers: '40'\n  identity_cache_ttl: \"5m\"\n", nil},
+		{"env quoted", "", map[string]string{"ACCESSBOT_SLACK_CONNECTIONS": `"3"`, "ACCESSBOT_SLACK_WORKERS": "'40'",
+			"ACCESSBOT_SLACK_IDENTITY_CACHE_TTL": `"5m"`}},
+		{"env spaces", "", map[string]string{"ACCESSBOT_SLACK_CONNECTIONS": " 3 ", "ACCESSBOT_SLACK_WORKERS": "40",
+			"ACCESSBOT_SLACK_IDENTITY_CACHE_TTL": "5m"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse("c.yaml", []byte(tt.yaml), config.EnvMap(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Slack.Connections != 3 || cfg.Slack.Workers != 40 || cfg.Slack.IdentityCacheTTL != 5*time.Minute {
+				t.Fatalf("got connections %d, workers %d, ttl %s", cfg.Slack.Connections, cfg.Slack.Workers, cfg.Slack.IdentityCacheTTL)
+			}
+		})
 	}
 }
 
@@ -361,16 +435,39 @@ func TestExampleFile(t *testing.T) {
 	}
 }
 
-// README's configuration table names every key and its environment variable.
-func TestREADMEDocumentsEveryKey(t *testing.T) {
-	data, err := os.ReadFile("../../README.md")
+// docs/configuration.md's table names every key and its environment variable.
+func TestDocsDocumentEveryKey(t *testing.T) {
+	data, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range config.Keys() {
 		row := "| `" + k.Name + "` | `" + k.Env() + "` |"
 		if !strings.Contains(string(data), row) {
-			t.Errorf("README.md has no table row starting %s", row)
+			t.Errorf("docs/configuration.md has no table row starting %s", row)
+		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	cfg, err := config.Parse("c.yaml", []byte("limits:\n  upload_bytes: 100MB\n  csv_cell_bytes: 8192\n"),
+		config.EnvMap(map[string]string{"ACCESSBOT_LIMITS_TENANT_FILE_BYTES": "1GiB"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (config.Limits{UploadBytes: 100e6, CSVCellBytes: 8 << 10, TenantFileBytes: 1 << 30}); cfg.Limits != want {
+		t.Fatalf("limits %+v, want %+v", cfg.Limits, want)
+	}
+	if s := cfg.Limits.CSVCellBytes.String(); s != "8KiB" {
+		t.Errorf("String() = %q", s)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"limits:\n  upload_bytes: lots\n", `must be a size such as 4096, 64KiB, 32MiB or 1GiB (got "lots")`},
+		{"limits:\n  csv_cell_bytes: 0\n", "c.yaml:2: limits.csv_cell_bytes: must be at least 1 byte"},
+		{"limits:\n  upload_bytes: -5MiB\n", `(got "-5MiB")`},
+	} {
+		if _, err := config.Parse("c.yaml", []byte(tc.yaml), nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
 		}
 	}
 }

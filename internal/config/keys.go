@@ -10,7 +10,7 @@ import (
 )
 
 // Key describes one configuration key: its YAML path, the environment
-// variable that overrides it, and its default. README and
+// variable that overrides it, and its default. docs/configuration.md and
 // config.example.yaml are tested against this table.
 type Key struct {
 	Name    string // YAML path, e.g. "slack.app_token"
@@ -39,6 +39,7 @@ func Keys() []Key {
 		{Name: "store.dsn", Secret: true, field: func(c *Config) any { return &c.Store.DSN }},
 		{Name: "redis.url", Secret: true, field: func(c *Config) any { return &c.Redis.URL }},
 		{Name: "http.listen", Default: "127.0.0.1:8080", field: func(c *Config) any { return &c.HTTP.Listen }},
+		{Name: "http.admin_listen", field: func(c *Config) any { return &c.HTTP.AdminListen }},
 		{Name: "http.public_url", field: func(c *Config) any { return &c.HTTP.PublicURL }},
 		{Name: "log.level", Default: "info", field: func(c *Config) any { return &c.Log.Level }},
 		{Name: "log.format", Default: "json", field: func(c *Config) any { return &c.Log.Format }},
@@ -48,6 +49,9 @@ func Keys() []Key {
 		{Name: "approvals.reminder_after", Default: "24h", field: func(c *Config) any { return &c.Approvals.ReminderAfter }},
 		{Name: "approvals.escalate_after", Default: "48h", field: func(c *Config) any { return &c.Approvals.EscalateAfter }},
 		{Name: "approvals.expire_after", Default: "168h", field: func(c *Config) any { return &c.Approvals.ExpireAfter }},
+		{Name: "limits.upload_bytes", Default: "32MiB", field: func(c *Config) any { return &c.Limits.UploadBytes }},
+		{Name: "limits.csv_cell_bytes", Default: "4KiB", field: func(c *Config) any { return &c.Limits.CSVCellBytes }},
+		{Name: "limits.tenant_file_bytes", Default: "4MiB", field: func(c *Config) any { return &c.Limits.TenantFileBytes }},
 		{Name: "jobs.timeout", Default: "5m", field: func(c *Config) any { return &c.Jobs.Timeout }},
 		{Name: "jobs.rescue_after", Default: "6m", field: func(c *Config) any { return &c.Jobs.RescueAfter }},
 		{Name: "jobs.delivery_lease", Default: "1m", field: func(c *Config) any { return &c.Jobs.DeliveryLease }},
@@ -68,17 +72,23 @@ func (k Key) set(c *Config, s string) error {
 	case *secrets.Secret:
 		*p = secrets.Secret(s)
 	case *int:
-		n, err := strconv.Atoi(strings.TrimSpace(s))
+		n, err := strconv.Atoi(unquote(s))
 		if err != nil {
 			return fmt.Errorf("must be a whole number (got %q)", s)
 		}
 		*p = n
 	case *time.Duration:
-		d, err := time.ParseDuration(strings.TrimSpace(s))
+		d, err := time.ParseDuration(unquote(s))
 		if err != nil {
 			return fmt.Errorf("must be a Go duration such as 90m, 24h or 1h30m (got %q)", s)
 		}
 		*p = d
+	case *ByteSize:
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return err
+		}
+		*p = b
 	case *[]PreviousKey:
 		// ID:BASE64KEY[,ID:BASE64KEY...]
 		var out []PreviousKey
@@ -98,4 +108,15 @@ func (k Key) set(c *Config, s string) error {
 		return fmt.Errorf("unsupported field type %T (a bug in config.Keys)", p)
 	}
 	return nil
+}
+
+// unquote trims spaces and one pair of matching quotes around a number or
+// duration: docker --env-file keeps the quotes of NAME="3", and a quote is
+// never part of either.
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		s = strings.TrimSpace(s[1 : len(s)-1])
+	}
+	return s
 }

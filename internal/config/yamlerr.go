@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/accessbot/accessbot/internal/yamlsyntax"
 )
 
 // nodeIndex remembers where each key is in the file, so decode and
@@ -19,7 +21,7 @@ type nodeIndex struct {
 	valAtLine map[int][]valueAt // line → values that start on it
 }
 
-type valueAt struct{ path, tag string }
+type valueAt struct{ path, tag, value string }
 
 func indexNode(doc *yaml.Node) *nodeIndex {
 	idx := &nodeIndex{
@@ -44,7 +46,7 @@ func indexNode(doc *yaml.Node) *nodeIndex {
 				}
 				idx.lineOf[p] = k.Line
 				idx.keyAtLine[k.Line] = append(idx.keyAtLine[k.Line], p)
-				idx.valAtLine[v.Line] = append(idx.valAtLine[v.Line], valueAt{p, v.Tag})
+				idx.valAtLine[v.Line] = append(idx.valAtLine[v.Line], valueAt{p, v.Tag, v.Value})
 				if v.Tag != "!!null" {
 					idx.present[p] = true
 				}
@@ -54,7 +56,7 @@ func indexNode(doc *yaml.Node) *nodeIndex {
 			for i, c := range n.Content {
 				p := fmt.Sprintf("%s[%d]", path, i)
 				idx.lineOf[p] = c.Line
-				idx.valAtLine[c.Line] = append(idx.valAtLine[c.Line], valueAt{p, c.Tag})
+				idx.valAtLine[c.Line] = append(idx.valAtLine[c.Line], valueAt{p, c.Tag, c.Value})
 				walk(c, p)
 			}
 		}
@@ -69,23 +71,29 @@ var (
 	typeRe     = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
 )
 
-func yamlSyntaxError(name string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	e := &Error{File: name, Msg: "not valid YAML: " + msg}
-	if m := lineMsgRe.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
-		e.Msg = "not valid YAML: " + m[2]
-	}
-	return e
+func yamlSyntaxError(name string, err error) *Error {
+	e := yamlsyntax.Locate(err)
+	return &Error{File: name, Line: e.Line, Msg: "not valid YAML: " + e.Problem}
 }
 
-// decodeError turns yaml.v3's first decode error into one *Error naming the key.
-func decodeError(name string, idx *nodeIndex, err error) error {
+// decodeErrors turns each of yaml.v3's decode errors into an *Error naming
+// the key. A number written as a string ("3") is not an error: it is set
+// into cfg, as an environment variable would be.
+func decodeErrors(name string, idx *nodeIndex, err error, cfg *Config) []*Error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) || len(te.Errors) == 0 {
-		return yamlSyntaxError(name, err)
+		return []*Error{yamlSyntaxError(name, err)}
 	}
-	first := te.Errors[0]
+	var out []*Error
+	for _, msg := range te.Errors {
+		if e := decodeError(name, idx, msg, cfg); e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func decodeError(name string, idx *nodeIndex, first string, cfg *Config) *Error {
 	m := lineMsgRe.FindStringSubmatch(first)
 	if m == nil {
 		return &Error{File: name, Msg: first}
@@ -109,9 +117,15 @@ func decodeError(name string, idx *nodeIndex, err error) error {
 			e.Msg = "the file must be a mapping of sections such as slack:, store:, http:"
 			return e
 		}
+		var value string
 		for _, v := range idx.valAtLine[line] {
 			if v.tag == tm[1] || e.Key == "" {
-				e.Key = v.path
+				e.Key, value = v.path, v.value
+			}
+		}
+		if tm[1] == "!!str" && tm[3] == "int" {
+			if k, ok := keyNamed(e.Key); ok && k.set(cfg, value) == nil {
+				return nil
 			}
 		}
 		e.Msg = typeHint(tm[3])
@@ -121,6 +135,15 @@ func decodeError(name string, idx *nodeIndex, err error) error {
 		return e
 	}
 	return e
+}
+
+func keyNamed(name string) (Key, bool) {
+	for _, k := range Keys() {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
 }
 
 func typeHint(into string) string {

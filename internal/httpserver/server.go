@@ -1,6 +1,7 @@
 // Package httpserver serves accessbot's operational HTTP endpoints —
-// /healthz, /readyz, /metrics — and whatever else callers mount (the Slack
-// OAuth install pages), with graceful shutdown.
+// /healthz, /readyz, /metrics, and pprof on the admin listener — and
+// whatever else callers mount (the Slack OAuth install pages, the findings
+// API), with graceful shutdown.
 package httpserver
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -32,16 +34,22 @@ const (
 // CheckFunc reports whether a dependency is usable; nil means ready.
 type CheckFunc func(ctx context.Context) error
 
-// Server is the HTTP server. Mount handlers and checks before Serve.
+// Server is the HTTP server: a public listener for what callers mount (OAuth
+// pages, the findings API) and, optionally, an admin listener for the
+// operational endpoints. Mount handlers and checks before Serve.
 type Server struct {
-	log      zerolog.Logger
-	addr     string
-	mux      *http.ServeMux
-	registry *prometheus.Registry
+	log       zerolog.Logger
+	addr      string
+	adminAddr string
+	mux       *http.ServeMux // public
+	admin     *http.ServeMux // nil without an admin listener
+	registry  *prometheus.Registry
+	timeouts  timeouts
 
-	mu     sync.Mutex
-	checks []namedCheck
-	ln     net.Listener
+	mu      sync.Mutex
+	checks  []namedCheck
+	ln      net.Listener
+	adminLn net.Listener
 }
 
 type namedCheck struct {
@@ -49,31 +57,47 @@ type namedCheck struct {
 	fn   CheckFunc
 }
 
-// New returns a server for addr (host:port; port 0 picks a free one) with
-// /healthz, /readyz and /metrics mounted. Metrics use their own registry,
-// never prometheus' global default.
-func New(addr string, log zerolog.Logger) *Server {
+// New returns a server for addr (host:port; port 0 picks a free one).
+// /healthz is served on every listener. /readyz and /metrics are served on
+// adminAddr when it is set, with /debug/pprof/, and then not on addr; with
+// no adminAddr they are served on addr and pprof is not served at all.
+// Metrics use their own registry, never prometheus' global default.
+func New(addr, adminAddr string, log zerolog.Logger) *Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	s := &Server{
-		log:      log.With().Str("component", "http").Logger(),
-		addr:     addr,
-		mux:      http.NewServeMux(),
-		registry: reg,
+		log:       log.With().Str("component", "http").Logger(),
+		addr:      addr,
+		adminAddr: adminAddr,
+		mux:       http.NewServeMux(),
+		registry:  reg,
+		timeouts:  defaultTimeouts,
 	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	ops := s.mux
+	if adminAddr != "" {
+		s.admin = http.NewServeMux()
+		s.admin.HandleFunc("GET /healthz", s.healthz)
+		s.admin.HandleFunc("/debug/pprof/", pprof.Index)
+		s.admin.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		s.admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		s.admin.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		s.admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		ops = s.admin
+	}
+	ops.HandleFunc("GET /readyz", s.readyz)
+	ops.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return s
 }
 
-// Handle mounts h on pattern (net/http ServeMux syntax, e.g. "GET /slack/install").
+// Handle mounts h on pattern (net/http ServeMux syntax, e.g. "GET /slack/install")
+// on the public listener.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
-// HandleFunc mounts f on pattern.
+// HandleFunc mounts f on pattern on the public listener.
 func (s *Server) HandleFunc(pattern string, f http.HandlerFunc) { s.mux.HandleFunc(pattern, f) }
 
 // Registry is where callers register their own metrics.
@@ -87,23 +111,39 @@ func (s *Server) AddCheck(name string, fn CheckFunc) {
 	s.checks = append(s.checks, namedCheck{name, fn})
 }
 
-// Handler is the server's whole handler, for tests with httptest.
+// Handler is the public listener's handler, for tests with httptest.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Listen binds the address, so Addr is known before Serve and a busy port
-// fails at start-up with a clear error.
+// AdminHandler is the admin listener's handler, nil without one.
+func (s *Server) AdminHandler() http.Handler {
+	if s.admin == nil {
+		return nil
+	}
+	return s.admin
+}
+
+// Listen binds the addresses, so Addr and AdminAddr are known before Serve
+// and a busy port fails at start-up with a clear error.
 func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (http.listen): %w", s.addr, err)
 	}
+	var adminLn net.Listener
+	if s.adminAddr != "" {
+		adminLn, err = net.Listen("tcp", s.adminAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (http.admin_listen): %w", s.adminAddr, err)
+		}
+	}
 	s.mu.Lock()
-	s.ln = ln
+	s.ln, s.adminLn = ln, adminLn
 	s.mu.Unlock()
 	return nil
 }
 
-// Addr is the bound address (host:port), "" before Listen.
+// Addr is the bound public address (host:port), "" before Listen.
 func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,9 +153,20 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
+// AdminAddr is the bound admin address, "" before Listen or without one.
+func (s *Server) AdminAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
+}
+
 // Serve serves until ctx is cancelled, then shuts down gracefully: it stops
 // accepting and lets in-flight requests finish (up to 10s). It calls Listen
-// first if needed. A clean shutdown returns nil.
+// first if needed. A clean shutdown returns nil; if a listener fails, the
+// other is shut down too.
 func (s *Server) Serve(ctx context.Context) error {
 	if s.Addr() == "" {
 		if err := s.Listen(); err != nil {
@@ -123,32 +174,89 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	ln := s.ln
-	s.mu.Unlock()
-	srv := &http.Server{
-		Handler:           s.mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	type served struct {
+		name string
+		srv  *http.Server
+		ln   net.Listener
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info().Str("addr", ln.Addr().String()).Msg("http listening")
+	all := []served{{"http", s.newHTTPServer(ctx, s.mux, s.timeouts.Write), s.ln}}
+	if s.adminLn != nil {
+		all = append(all, served{"admin http", s.newHTTPServer(ctx, s.admin, s.timeouts.AdminWrite), s.adminLn})
+	}
+	s.mu.Unlock()
 
+	errc := make(chan error, len(all))
+	for _, sv := range all {
+		go func() {
+			if err := sv.srv.Serve(sv.ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("serve %s: %w", sv.name, err)
+				return
+			}
+			errc <- nil
+		}()
+		s.log.Info().Str("addr", sv.ln.Addr().String()).Msg(sv.name + " listening")
+	}
+
+	var first error
+	pending := len(all)
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve http: %w", err)
+	case first = <-errc:
+		pending--
 	case <-ctx.Done():
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shut down http: %w", err)
+	for _, sv := range all {
+		if err := sv.srv.Shutdown(shutdownCtx); err != nil && first == nil {
+			first = fmt.Errorf("shut down %s: %w", sv.name, err)
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve http: %w", err)
+	for ; pending > 0; pending-- {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
 	}
 	s.log.Info().Msg("http stopped")
 	return nil
+}
+
+// timeouts bound each phase of a connection, so a client that trickles its
+// request or idles on a keep-alive connection cannot pin a connection and a
+// goroutine forever. Tests shorten them.
+type timeouts struct {
+	ReadHeader time.Duration // request line and headers
+	Read       time.Duration // the whole request, body included
+	Write      time.Duration // from the end of the headers to the end of the answer
+	AdminWrite time.Duration // Write on the admin listener, where pprof profiles for up to this long
+	Idle       time.Duration // a keep-alive connection between requests
+}
+
+// Every request accessbot serves is small (an OAuth redirect, a findings
+// batch, a probe) and answered in seconds, so these are generous.
+var defaultTimeouts = timeouts{
+	ReadHeader: 5 * time.Second,
+	Read:       30 * time.Second,
+	Write:      30 * time.Second,
+	AdminWrite: 2 * time.Minute,
+	Idle:       60 * time.Second,
+}
+
+// maxHeaderBytes caps a request's headers (net/http's default is 1 MB).
+const maxHeaderBytes = 64 << 10
+
+func (s *Server) newHTTPServer(ctx context.Context, h http.Handler, write time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.timeouts.ReadHeader,
+		ReadTimeout:       s.timeouts.Read,
+		WriteTimeout:      write,
+		IdleTimeout:       s.timeouts.Idle,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -160,7 +268,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 type Readiness struct {
 	Status string            `json:"status"`           // "ok" or "unavailable"
 	Failed []string          `json:"failed,omitempty"` // names of failed checks, sorted
-	Checks map[string]string `json:"checks"`           // name → "ok" or the error
+	Checks map[string]string `json:"checks"`           // name → "ok", "failed" or "timed out"
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -185,7 +293,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	for i, c := range checks {
 		if err := results[i]; err != nil {
 			body.Failed = append(body.Failed, c.name)
-			body.Checks[c.name] = err.Error()
+			// The driver's error names users, hosts and databases: it goes
+			// to the log, and /readyz says only which check failed.
+			body.Checks[c.name] = "failed"
+			if errors.Is(err, context.DeadlineExceeded) {
+				body.Checks[c.name] = "timed out"
+			}
 			s.log.Warn().Str("check", c.name).Err(err).Msg("not ready")
 		} else {
 			body.Checks[c.name] = "ok"

@@ -1,6 +1,7 @@
 package httpserver_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,7 +33,7 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 
 func TestHealthz(t *testing.T) {
 	t.Parallel()
-	s := httpserver.New("127.0.0.1:0", zerolog.Nop())
+	s := httpserver.New("127.0.0.1:0", "", zerolog.Nop())
 	// Liveness does not depend on readiness checks.
 	s.AddCheck("store", func(context.Context) error { return errors.New("down") })
 	code, body := get(t, s.Handler(), "/healthz")
@@ -82,7 +83,7 @@ func TestReadyz(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := httpserver.New("127.0.0.1:0", zerolog.Nop())
+			s := httpserver.New("127.0.0.1:0", "", zerolog.Nop())
 			for name, fn := range tt.checks {
 				s.AddCheck(name, fn)
 			}
@@ -115,11 +116,11 @@ func TestReadyz(t *testing.T) {
 
 func TestReadyzHungCheckTimesOut(t *testing.T) {
 	t.Parallel()
-	s := httpserver.New("127.0.0.1:0", zerolog.Nop())
+	s := httpserver.New("127.0.0.1:0", "", zerolog.Nop())
 	s.AddCheck("slow", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() })
 	start := time.Now()
 	code, body := get(t, s.Handler(), "/readyz")
-	if code != 503 || !strings.Contains(body, "deadline") {
+	if code != 503 || !strings.Contains(body, `"slow":"timed out"`) {
 		t.Fatalf("GET /readyz = %d %s", code, body)
 	}
 	if d := time.Since(start); d > 5*time.Second {
@@ -129,7 +130,7 @@ func TestReadyzHungCheckTimesOut(t *testing.T) {
 
 func TestMetricsAndHandle(t *testing.T) {
 	t.Parallel()
-	s := httpserver.New("127.0.0.1:0", zerolog.Nop())
+	s := httpserver.New("127.0.0.1:0", "", zerolog.Nop())
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "accessbot_test_things_total", Help: "test"})
 	s.Registry().MustRegister(c)
 	c.Add(3)
@@ -161,7 +162,7 @@ func TestMetricsAndHandle(t *testing.T) {
 
 func TestServeAndGracefulShutdown(t *testing.T) {
 	t.Parallel()
-	s := httpserver.New("127.0.0.1:0", zerolog.Nop())
+	s := httpserver.New("127.0.0.1:0", "", zerolog.Nop())
 	entered, release := make(chan struct{}), make(chan struct{})
 	s.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
 		close(entered)
@@ -228,8 +229,112 @@ func TestListenBusyPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	s := httpserver.New(ln.Addr().String(), zerolog.Nop())
+	s := httpserver.New(ln.Addr().String(), "", zerolog.Nop())
 	if err := s.Listen(); err == nil || !strings.Contains(err.Error(), "http.listen") {
 		t.Fatalf("Listen on a busy port: %v", err)
+	}
+}
+
+// /readyz is reachable by anyone who reaches the listener: it names the
+// failed dependency but never the driver's error (user, database, host,
+// port); the detail goes to the log.
+func TestReadyzRedactsErrors(t *testing.T) {
+	t.Parallel()
+	var logBuf bytes.Buffer
+	s := httpserver.New("127.0.0.1:0", "", zerolog.New(&logBuf))
+	driverErr := errors.New(`failed to connect to user=alice database=payroll_prod: dial tcp 10.1.2.3:5432: connect: connection refused`)
+	s.AddCheck("store", func(context.Context) error { return driverErr })
+	s.AddCheck("redis", func(context.Context) error { return nil })
+	code, body := get(t, s.Handler(), "/readyz")
+	if code != 503 {
+		t.Fatalf("GET /readyz = %d %s", code, body)
+	}
+	for _, leak := range []string{"alice", "payroll_prod", "10.1.2.3", "5432", "connection refused"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("/readyz body leaks %q: %s", leak, body)
+		}
+	}
+	var r httpserver.Readiness
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r.Failed, []string{"store"}) || r.Checks["store"] != "failed" || r.Checks["redis"] != "ok" {
+		t.Fatalf("readyz body = %s", body)
+	}
+	if !strings.Contains(logBuf.String(), "payroll_prod") || !strings.Contains(logBuf.String(), `"check":"store"`) {
+		t.Fatalf("the log lacks the detail:\n%s", logBuf.String())
+	}
+}
+
+// With an admin listener, the operational endpoints leave the public one
+// (which faces Slack's OAuth redirect and the findings API), and pprof is
+// served only there.
+func TestAdminListener(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		admin     bool
+		wantPub   map[string]int
+		wantAdmin map[string]int
+	}{
+		{"no admin listener", false,
+			map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/debug/pprof/": 404, "/slack/install": 200}, nil},
+		{"admin listener", true,
+			map[string]int{"/healthz": 200, "/readyz": 404, "/metrics": 404, "/debug/pprof/": 404, "/slack/install": 200},
+			map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/debug/pprof/": 200, "/debug/pprof/cmdline": 200, "/slack/install": 404}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			adminAddr := ""
+			if tt.admin {
+				adminAddr = "127.0.0.1:0"
+			}
+			s := httpserver.New("127.0.0.1:0", adminAddr, zerolog.Nop())
+			s.HandleFunc("GET /slack/install", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "install") })
+			if err := s.Listen(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			served := make(chan error, 1)
+			go func() { served <- s.Serve(ctx) }()
+			defer func() {
+				cancel()
+				if err := <-served; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			}()
+			if tt.admin == (s.AdminAddr() == "") {
+				t.Fatalf("AdminAddr = %q", s.AdminAddr())
+			}
+			check := func(addr string, want map[string]int) {
+				for path, code := range want {
+					resp, err := http.Get("http://" + addr + path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp.Body.Close()
+					if resp.StatusCode != code {
+						t.Errorf("GET %s on %s = %d, want %d", path, addr, resp.StatusCode, code)
+					}
+				}
+			}
+			check(s.Addr(), tt.wantPub)
+			if tt.admin {
+				check(s.AdminAddr(), tt.wantAdmin)
+			}
+		})
+	}
+}
+
+func TestAdminListenBusy(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s := httpserver.New("127.0.0.1:0", ln.Addr().String(), zerolog.Nop())
+	if err := s.Listen(); err == nil || !strings.Contains(err.Error(), "http.admin_listen") {
+		t.Fatalf("Listen on a busy admin port: %v", err)
 	}
 }

@@ -16,6 +16,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/accessbot/accessbot/internal/config"
 )
 
 // Environment variables read by this package.
@@ -176,11 +178,10 @@ func redactDSN(dsn string) string {
 func Redis(t testing.TB) (*redis.Client, string) {
 	t.Helper()
 	raw := envOr(EnvRedisURL, DefaultRedisURL)
-	opts, err := redis.ParseURL(raw)
+	opts, err := config.RedisOptions(raw)
 	if err != nil {
 		t.Fatalf("testenv: parse %s: %v", EnvRedisURL, err)
 	}
-	opts.DialTimeout = connectTimeout
 	client := redis.NewClient(opts)
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()

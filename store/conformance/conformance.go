@@ -49,7 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Transactions", testTransactions},
 		{"Concurrency", testConcurrency},
-		{"Inventory", testInventory}, {"Findings", testFindings}, {"InventoryIsolation", testInventoryIsolation},
+		{"Inventory", testInventory}, {"InventoryKeep", testInventoryKeep}, {"ImportSettings", testImportSettings}, {"Findings", testFindings}, {"InventoryIsolation", testInventoryIsolation},
 		{"Reviews", testReviews}, // review.go
 		{"Schedules", testSchedules},
 	}

@@ -51,7 +51,7 @@ func testInventory(t *testing.T, s store.Store) {
 		identity("u1", "A@example.com", accessbot.IdentityActive),
 		{ExternalID: "u2", Email: "b@example.com", Status: accessbot.IdentityDisabled, LastSeenAt: &seen},
 		identity("u3", "", ""),
-	}, t0)
+	}, accessbot.SnapshotKeep{}, t0)
 	ok(t, err, "replace identities")
 	if res != (accessbot.SnapshotResult{Created: 3}) {
 		t.Fatalf("first upload: %+v", res)
@@ -76,7 +76,7 @@ func testInventory(t *testing.T, s store.Store) {
 	_, err = s.ReplaceAppEntitlements(ctx(), tid, aid, []accessbot.AppEntitlement{
 		{ExternalID: "admins", Name: "Admins", Type: "group", Labels: []string{" Privileged ", "ops", "ops"}},
 		{ExternalID: "devs", Name: "Devs", Type: "group"},
-	}, t0)
+	}, accessbot.SnapshotKeep{}, t0)
 	ok(t, err, "replace entitlements")
 	ents, err := s.ListAppEntitlements(ctx(), tid, aid, false)
 	ok(t, err, "list entitlements")
@@ -84,13 +84,13 @@ func testInventory(t *testing.T, s store.Store) {
 		t.Fatalf("entitlements %+v", ents)
 	}
 
-	_, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u1", "admins"), rel("u1", "devs"), rel("u2", "devs")}, t0)
+	_, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u1", "admins"), rel("u1", "devs"), rel("u2", "devs")}, accessbot.SnapshotKeep{}, t0)
 	ok(t, err, "replace relations")
-	_, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u1", "admins"), rel("nobody", "devs")}, t0)
+	_, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u1", "admins"), rel("nobody", "devs")}, accessbot.SnapshotKeep{}, t0)
 	isErr(t, err, accessbot.ErrNotFound, "relation to unknown identity")
-	_, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u1", "nothing")}, t0)
+	_, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u1", "nothing")}, accessbot.SnapshotKeep{}, t0)
 	isErr(t, err, accessbot.ErrNotFound, "relation to unknown entitlement")
-	_, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u1", "devs"), rel("u1", "devs")}, t0)
+	_, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u1", "devs"), rel("u1", "devs")}, accessbot.SnapshotKeep{}, t0)
 	isErr(t, err, accessbot.ErrInvalid, "repeated relation")
 	rels, err := s.ListRelations(ctx(), tid, aid, false)
 	ok(t, err, "list relations")
@@ -104,7 +104,7 @@ func testInventory(t *testing.T, s store.Store) {
 		identity("u1", "a@example.com", accessbot.IdentityDisabled),
 		{ExternalID: "u2", Email: "b@example.com", DisplayName: "", Status: accessbot.IdentityDisabled, LastSeenAt: &seen},
 		identity("u4", "d@example.com", accessbot.IdentityActive),
-	}, t1)
+	}, accessbot.SnapshotKeep{}, t1)
 	ok(t, err, "re-upload identities")
 	if res != (accessbot.SnapshotResult{Created: 1, Updated: 1, Removed: 1, Unchanged: 1}) {
 		t.Fatalf("re-upload: %+v", res)
@@ -120,7 +120,7 @@ func testInventory(t *testing.T, s store.Store) {
 		}
 	}
 	// Removing entitlement "admins" hides u1's relation to it, without touching the relation.
-	_, err = s.ReplaceAppEntitlements(ctx(), tid, aid, []accessbot.AppEntitlement{{ExternalID: "devs", Name: "Devs", Type: "group"}}, t1)
+	_, err = s.ReplaceAppEntitlements(ctx(), tid, aid, []accessbot.AppEntitlement{{ExternalID: "devs", Name: "Devs", Type: "group"}}, accessbot.SnapshotKeep{}, t1)
 	ok(t, err, "re-upload entitlements")
 	rels, err = s.ListRelations(ctx(), tid, aid, false)
 	ok(t, err, "list relations")
@@ -132,17 +132,17 @@ func testInventory(t *testing.T, s store.Store) {
 		identity("u1", "a@example.com", accessbot.IdentityDisabled),
 		{ExternalID: "u2", Email: "b@example.com", DisplayName: "", Status: accessbot.IdentityDisabled, LastSeenAt: &seen},
 		identity("u3", "", ""), identity("u4", "d@example.com", accessbot.IdentityActive),
-	}, t1)
+	}, accessbot.SnapshotKeep{}, t1)
 	ok(t, err, "restore identity")
 	if res.Restored != 1 || res.Removed != 0 {
 		t.Fatalf("restore: %+v", res)
 	}
-	res, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u2", "devs"), rel("u4", "devs")}, t1)
+	res, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u2", "devs"), rel("u4", "devs")}, accessbot.SnapshotKeep{}, t1)
 	ok(t, err, "re-upload relations")
 	if res != (accessbot.SnapshotResult{Created: 1, Removed: 2, Unchanged: 1}) {
 		t.Fatalf("relations re-upload: %+v", res)
 	}
-	res, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u2", "devs"), rel("u4", "devs"), rel("u1", "devs")}, t1)
+	res, err = s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u2", "devs"), rel("u4", "devs"), rel("u1", "devs")}, accessbot.SnapshotKeep{}, t1)
 	ok(t, err, "restore relation")
 	if res != (accessbot.SnapshotResult{Restored: 1, Unchanged: 2}) {
 		t.Fatalf("relation restore: %+v", res)
@@ -166,7 +166,7 @@ func testInventory(t *testing.T, s store.Store) {
 	}
 
 	// Atomic: a repeated id changes nothing.
-	_, err = s.ReplaceIdentities(ctx(), tid, aid, []accessbot.Identity{identity("x", "", ""), identity("x", "", "")}, t1)
+	_, err = s.ReplaceIdentities(ctx(), tid, aid, []accessbot.Identity{identity("x", "", ""), identity("x", "", "")}, accessbot.SnapshotKeep{}, t1)
 	isErr(t, err, accessbot.ErrInvalid, "repeated identity")
 	again, err := s.ListIdentities(ctx(), tid, aid, true)
 	ok(t, err, "list after failed replace")
@@ -176,7 +176,7 @@ func testInventory(t *testing.T, s store.Store) {
 
 	// Inside a transaction that rolls back, nothing stays.
 	_ = s.InTx(ctx(), func(q store.Queries) error {
-		_, err := q.ReplaceIdentities(ctx(), tid, aid, nil, t1)
+		_, err := q.ReplaceIdentities(ctx(), tid, aid, nil, accessbot.SnapshotKeep{}, t1)
 		ok(t, err, "replace in tx")
 		return accessbot.ErrInvalid
 	})
@@ -325,11 +325,11 @@ func testInventoryIsolation(t *testing.T, s store.Store) {
 	a, b := newInvWorld(t, s), newInvWorld(t, s)
 	t0 := fixedTime()
 	for _, w := range []*invWorld{a, b} {
-		_, err := s.ReplaceIdentities(ctx(), w.tenant.ID, w.app.ID, []accessbot.Identity{identity("same", "x@example.com", "")}, t0)
+		_, err := s.ReplaceIdentities(ctx(), w.tenant.ID, w.app.ID, []accessbot.Identity{identity("same", "x@example.com", "")}, accessbot.SnapshotKeep{}, t0)
 		ok(t, err, "identities")
-		_, err = s.ReplaceAppEntitlements(ctx(), w.tenant.ID, w.app.ID, []accessbot.AppEntitlement{{ExternalID: "same"}}, t0)
+		_, err = s.ReplaceAppEntitlements(ctx(), w.tenant.ID, w.app.ID, []accessbot.AppEntitlement{{ExternalID: "same"}}, accessbot.SnapshotKeep{}, t0)
 		ok(t, err, "entitlements")
-		_, err = s.ReplaceRelations(ctx(), w.tenant.ID, w.app.ID, []accessbot.RelationKey{rel("same", "same")}, t0)
+		_, err = s.ReplaceRelations(ctx(), w.tenant.ID, w.app.ID, []accessbot.RelationKey{rel("same", "same")}, accessbot.SnapshotKeep{}, t0)
 		ok(t, err, "relations")
 		_, err = s.SyncFindings(ctx(), w.tenant.ID, "r", []accessbot.FindingMatch{match(accessbot.SeverityLow, "same")}, t0)
 		ok(t, err, "findings")
@@ -353,10 +353,10 @@ func testInventoryIsolation(t *testing.T, s store.Store) {
 	if len(ids) != 0 {
 		t.Fatalf("tenant b sees tenant a's identities")
 	}
-	_, err = s.ReplaceIdentities(ctx(), b.tenant.ID, a.app.ID, []accessbot.Identity{identity("evil", "", "")}, t0)
+	_, err = s.ReplaceIdentities(ctx(), b.tenant.ID, a.app.ID, []accessbot.Identity{identity("evil", "", "")}, accessbot.SnapshotKeep{}, t0)
 	isErr(t, err, accessbot.ErrNotFound, "write into another tenant's application")
 	// Emptying tenant b's snapshot leaves tenant a's alone.
-	_, err = s.ReplaceIdentities(ctx(), b.tenant.ID, b.app.ID, nil, t0)
+	_, err = s.ReplaceIdentities(ctx(), b.tenant.ID, b.app.ID, nil, accessbot.SnapshotKeep{}, t0)
 	ok(t, err, "empty b")
 	bIDs, err := s.ListIdentities(ctx(), b.tenant.ID, b.app.ID, true)
 	ok(t, err, "list b identities")
@@ -387,4 +387,106 @@ func testInventoryIsolation(t *testing.T, s store.Store) {
 
 func rel(ident, ent string) accessbot.RelationKey {
 	return accessbot.RelationKey{IdentityExternalID: ident, EntitlementExternalID: ent}
+}
+
+// testInventoryKeep: a snapshot leaves out rows that SnapshotKeep names
+// (what an import's rejected rows name) as they are, and counts them Kept.
+func testInventoryKeep(t *testing.T, s store.Store) {
+	w := newInvWorld(t, s)
+	tid, aid := w.tenant.ID, w.app.ID
+	t0 := fixedTime()
+	none := accessbot.SnapshotKeep{}
+	_, err := s.ReplaceIdentities(ctx(), tid, aid, []accessbot.Identity{identity("u1", "", ""), identity("u2", "", ""), identity("u3", "", "")}, none, t0)
+	ok(t, err, "identities")
+	_, err = s.ReplaceAppEntitlements(ctx(), tid, aid, []accessbot.AppEntitlement{{ExternalID: "admins"}, {ExternalID: "devs"}, {ExternalID: "ops"}}, none, t0)
+	ok(t, err, "entitlements")
+	all := []accessbot.RelationKey{rel("u1", "devs"), rel("u2", "admins"), rel("u2", "devs"), rel("u3", "devs"), rel("u3", "ops")}
+	_, err = s.ReplaceRelations(ctx(), tid, aid, all, none, t0)
+	ok(t, err, "relations")
+	curRels := func() []string {
+		ids, err := s.ListIdentities(ctx(), tid, aid, true)
+		ok(t, err, "list identities")
+		es, err := s.ListAppEntitlements(ctx(), tid, aid, true)
+		ok(t, err, "list entitlements")
+		name := map[string]string{}
+		for _, i := range ids {
+			name[i.ID] = i.ExternalID
+		}
+		for _, e := range es {
+			name[e.ID] = e.ExternalID
+		}
+		rs, err := s.ListRelations(ctx(), tid, aid, false)
+		ok(t, err, "list relations")
+		var out []string
+		for _, r := range rs {
+			out = append(out, name[r.IdentityID]+"→"+name[r.EntitlementID])
+		}
+		slices.Sort(out)
+		return out
+	}
+	t1 := t0.Add(time.Hour)
+
+	// Relations: keep u2's and every grant of ops; u1→devs is in the
+	// snapshot; only u3→devs goes.
+	res, err := s.ReplaceRelations(ctx(), tid, aid, []accessbot.RelationKey{rel("u1", "devs")},
+		accessbot.SnapshotKeep{Identities: []string{"u2", "nobody"}, Entitlements: []string{"ops"}}, t1)
+	ok(t, err, "relations with keep")
+	if want := (accessbot.SnapshotResult{Unchanged: 1, Removed: 1, Kept: 3}); res != want {
+		t.Fatalf("relations with keep: %+v, want %+v", res, want)
+	}
+	if got, want := curRels(), []string{"u1→devs", "u2→admins", "u2→devs", "u3→ops"}; !slices.Equal(got, want) {
+		t.Fatalf("relations %v, want %v", got, want)
+	}
+	// All keeps every current relation.
+	res, err = s.ReplaceRelations(ctx(), tid, aid, nil, accessbot.SnapshotKeep{All: true}, t1)
+	ok(t, err, "relations keep all")
+	if res != (accessbot.SnapshotResult{Kept: 4}) || len(curRels()) != 4 {
+		t.Fatalf("relations keep all: %+v, %v", res, curRels())
+	}
+
+	// Identities: u2 kept as it was (not updated, not removed).
+	res, err = s.ReplaceIdentities(ctx(), tid, aid, []accessbot.Identity{identity("u1", "", "")}, accessbot.SnapshotKeep{Identities: []string{"u2"}}, t1)
+	ok(t, err, "identities with keep")
+	if want := (accessbot.SnapshotResult{Unchanged: 1, Removed: 1, Kept: 1}); res != want || res.Current() != 3 {
+		t.Fatalf("identities with keep: %+v, want %+v", res, want)
+	}
+	ids, err := s.ListIdentities(ctx(), tid, aid, false)
+	ok(t, err, "list identities")
+	if got := extIDs(ids, identExt); !slices.Equal(got, []string{"u1", "u2"}) {
+		t.Fatalf("identities %v", got)
+	}
+	res, err = s.ReplaceIdentities(ctx(), tid, aid, nil, accessbot.SnapshotKeep{All: true}, t1)
+	ok(t, err, "identities keep all")
+	if res != (accessbot.SnapshotResult{Kept: 2}) {
+		t.Fatalf("identities keep all: %+v", res)
+	}
+
+	// Entitlements: ops kept, admins removed.
+	res, err = s.ReplaceAppEntitlements(ctx(), tid, aid, []accessbot.AppEntitlement{{ExternalID: "devs"}}, accessbot.SnapshotKeep{Entitlements: []string{"ops"}}, t1)
+	ok(t, err, "entitlements with keep")
+	if want := (accessbot.SnapshotResult{Unchanged: 1, Removed: 1, Kept: 1}); res != want {
+		t.Fatalf("entitlements with keep: %+v, want %+v", res, want)
+	}
+	es, err := s.ListAppEntitlements(ctx(), tid, aid, false)
+	ok(t, err, "list entitlements")
+	if got := extIDs(es, entExt); !slices.Equal(got, []string{"devs", "ops"}) {
+		t.Fatalf("entitlements %v", got)
+	}
+}
+
+func testImportSettings(t *testing.T, s store.Store) {
+	a, b := newInvWorld(t, s), newInvWorld(t, s)
+	_, err := s.GetImportSettings(ctx(), a.tenant.ID)
+	isErr(t, err, accessbot.ErrNotFound, "settings before any put")
+	ok(t, s.PutImportSettings(ctx(), &accessbot.ImportSettings{TenantID: a.tenant.ID, MaxRemovedRows: 5, MaxRemovedPercent: 30}), "put")
+	ok(t, s.PutImportSettings(ctx(), &accessbot.ImportSettings{TenantID: a.tenant.ID, MaxRemovedRows: 50, MaxRemovedPercent: 100}), "put again")
+	got, err := s.GetImportSettings(ctx(), a.tenant.ID)
+	ok(t, err, "get")
+	if got.MaxRemovedRows != 50 || got.MaxRemovedPercent != 100 || got.UpdatedAt.IsZero() {
+		t.Fatalf("settings %+v", got)
+	}
+	_, err = s.GetImportSettings(ctx(), b.tenant.ID)
+	isErr(t, err, accessbot.ErrNotFound, "other tenant's settings")
+	err = s.PutImportSettings(ctx(), &accessbot.ImportSettings{TenantID: b.tenant.ID, MaxRemovedRows: 1, MaxRemovedPercent: 101})
+	isErr(t, err, accessbot.ErrInvalid, "percent over 100")
 }

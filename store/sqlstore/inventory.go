@@ -152,7 +152,16 @@ func (q *queries) markRemoved(ctx context.Context, table, tenantID string, ids [
 	return int(n), err
 }
 
-func (q *queries) ReplaceIdentities(ctx context.Context, tenantID, appID string, ids []accessbot.Identity, at time.Time) (accessbot.SnapshotResult, error) {
+// keepSet is the rows a SnapshotKeep names, by external id.
+func keepSet(ext []string) map[string]bool {
+	m := make(map[string]bool, len(ext))
+	for _, e := range ext {
+		m[e] = true
+	}
+	return m
+}
+
+func (q *queries) ReplaceIdentities(ctx context.Context, tenantID, appID string, ids []accessbot.Identity, keep accessbot.SnapshotKeep, at time.Time) (accessbot.SnapshotResult, error) {
 	var res accessbot.SnapshotResult
 	at = Round(at)
 	err := q.atomic(ctx, func(q *queries) error {
@@ -208,9 +217,14 @@ func (q *queries) ReplaceIdentities(ctx context.Context, tenantID, appID string,
 			return fmt.Errorf("insert identities: %w", q.writeErr(err))
 		}
 		res.Created = len(create)
+		kept := keepSet(keep.Identities)
 		var gone []string
 		for _, c := range current {
-			if !seen[c.ExternalID] && c.RemovedAt == nil {
+			switch {
+			case seen[c.ExternalID] || c.RemovedAt != nil:
+			case keep.All || kept[c.ExternalID]:
+				res.Kept++
+			default:
 				gone = append(gone, c.ID)
 			}
 		}
@@ -239,7 +253,7 @@ func normLabels(in []string) []string {
 	return slices.Compact(out)
 }
 
-func (q *queries) ReplaceAppEntitlements(ctx context.Context, tenantID, appID string, es []accessbot.AppEntitlement, at time.Time) (accessbot.SnapshotResult, error) {
+func (q *queries) ReplaceAppEntitlements(ctx context.Context, tenantID, appID string, es []accessbot.AppEntitlement, keep accessbot.SnapshotKeep, at time.Time) (accessbot.SnapshotResult, error) {
 	var res accessbot.SnapshotResult
 	at = Round(at)
 	err := q.atomic(ctx, func(q *queries) error {
@@ -303,9 +317,14 @@ func (q *queries) ReplaceAppEntitlements(ctx context.Context, tenantID, appID st
 			return fmt.Errorf("insert entitlements: %w", q.writeErr(err))
 		}
 		res.Created = len(create)
+		kept := keepSet(keep.Entitlements)
 		var gone []string
 		for _, c := range current {
-			if !seen[c.ExternalID] && c.RemovedAt == nil {
+			switch {
+			case seen[c.ExternalID] || c.RemovedAt != nil:
+			case keep.All || kept[c.ExternalID]:
+				res.Kept++
+			default:
 				gone = append(gone, c.ID)
 			}
 		}
@@ -340,7 +359,7 @@ func (q *queries) extIDs(ctx context.Context, table, tenantID, appID string) (ma
 	return out, rows.Err()
 }
 
-func (q *queries) ReplaceRelations(ctx context.Context, tenantID, appID string, keys []accessbot.RelationKey, at time.Time) (accessbot.SnapshotResult, error) {
+func (q *queries) ReplaceRelations(ctx context.Context, tenantID, appID string, keys []accessbot.RelationKey, keep accessbot.SnapshotKeep, at time.Time) (accessbot.SnapshotResult, error) {
 	var res accessbot.SnapshotResult
 	at = Round(at)
 	type pair struct{ ident, ent string }
@@ -403,9 +422,26 @@ func (q *queries) ReplaceRelations(ctx context.Context, tenantID, appID string, 
 			return fmt.Errorf("insert relations: %w", q.writeErr(err))
 		}
 		res.Created = len(create)
+		// Kept relations are named by an end's external id; map them to
+		// internal ids (an end that is not current keeps nothing by name).
+		keptIdent, keptEnt := map[string]bool{}, map[string]bool{}
+		for _, ext := range keep.Identities {
+			if id := idents[ext]; id != "" {
+				keptIdent[id] = true
+			}
+		}
+		for _, ext := range keep.Entitlements {
+			if id := ents[ext]; id != "" {
+				keptEnt[id] = true
+			}
+		}
 		var gone []pair
 		for p, removed := range current {
-			if !removed && !want[p] {
+			switch {
+			case removed || want[p]:
+			case keep.All || keptIdent[p.ident] || keptEnt[p.ent]:
+				res.Kept++
+			default:
 				gone = append(gone, p)
 			}
 		}

@@ -1,0 +1,151 @@
+package slackapi
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"path"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// holdGate is the http.RoundTripper under a Client's slack-go client, so
+// every Web API method the client calls passes it. It keeps Slack's
+// Retry-After per workspace and method: a 429 holds that method for every
+// worker of this process and, through the Limiter (Redis when configured),
+// of every replica; a call to a held method waits for the hold to end, or
+// fails at once (ErrPaceExceeded) when its deadline or Retry.MaxWait ends
+// first. Nothing is sent while a hold is known.
+//
+// Bound: a call reaches Slack inside a wait only if it passed the gate
+// before its process learned of the hold, so it was in flight then. Each
+// worker has one call in flight at a time, and one of those is the call that
+// opened the window, so at most workers-1 calls (across all replicas) land
+// inside it. Each client logs "slack method held" with in_flight when it
+// learns of a hold (new=true), so the bound can be checked per storm.
+type holdGate struct {
+	base    http.RoundTripper
+	team    string
+	lim     Limiter
+	maxWait time.Duration
+	log     zerolog.Logger
+
+	mu       sync.Mutex
+	until    map[string]time.Time // method -> end of the hold known here
+	inFlight map[string]int       // method -> calls past the gate, unanswered
+}
+
+func newHoldGate(base http.RoundTripper, team string, lim Limiter, maxWait time.Duration, log zerolog.Logger) *holdGate {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &holdGate{base: base, team: team, lim: lim, maxWait: maxWait, log: log,
+		until: map[string]time.Time{}, inFlight: map[string]int{}}
+}
+
+// holdKey is the Limiter key of a workspace's method hold.
+func holdKey(team, method string) string { return "hold:" + team + ":" + method }
+
+func (g *holdGate) RoundTrip(req *http.Request) (*http.Response, error) {
+	method := path.Base(req.URL.Path)
+	ctx := req.Context()
+	if err := g.enter(ctx, method); err != nil {
+		return nil, err
+	}
+	resp, err := g.base.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+		g.leave(method)
+		return resp, err
+	}
+	d := retryAfter(resp.Header.Get("Retry-After"))
+	// Record the hold here before this call stops counting as in flight, so
+	// the in_flight logged covers every call that may land inside the wait.
+	isNew, n := g.learn(method, d)
+	g.leave(method)
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if herr := g.lim.Hold(hctx, holdKey(g.team, method), d); herr != nil {
+		g.log.Warn().Err(herr).Str("method", method).Str("team", g.team).Msg("could not share a Slack Retry-After hold")
+	}
+	g.logHeld(method, d, isNew, n, "429")
+	return resp, nil
+}
+
+// enter waits until method is not held, here or in the Limiter, and counts
+// the call as in flight.
+func (g *holdGate) enter(ctx context.Context, method string) error {
+	for {
+		g.mu.Lock()
+		wait := time.Until(g.until[method])
+		if wait <= 0 {
+			g.inFlight[method]++
+		}
+		g.mu.Unlock()
+		if wait <= 0 {
+			shared, err := g.lim.Held(ctx, holdKey(g.team, method))
+			if err != nil || shared <= 0 {
+				return nil // a failing Limiter has already fallen back in process
+			}
+			g.leave(method)
+			isNew, n := g.learn(method, shared)
+			g.logHeld(method, shared, isNew, n, "shared")
+			wait = shared
+		}
+		if err := g.sleep(ctx, method, wait); err != nil {
+			return err
+		}
+	}
+}
+
+func (g *holdGate) leave(method string) {
+	g.mu.Lock()
+	g.inFlight[method]--
+	g.mu.Unlock()
+}
+
+// learn extends the hold known here to now+d. It reports whether the hold
+// is news to this process and how many calls were then in flight.
+func (g *holdGate) learn(method string, d time.Duration) (bool, int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	cur := g.until[method]
+	isNew := !cur.After(now)
+	if end := now.Add(d); end.After(cur) {
+		g.until[method] = end
+	}
+	return isNew, g.inFlight[method]
+}
+
+func (g *holdGate) logHeld(method string, d time.Duration, isNew bool, inFlight int, source string) {
+	g.log.Info().Str("method", method).Str("team", g.team).Dur("hold", d).Bool("new", isNew).
+		Int("in_flight", inFlight).Str("source", source).Msg("slack method held")
+}
+
+// sleep waits out a hold of d (plus a little jitter, so the workers released
+// together do not trip the limit again at once), or fails at once if the
+// caller could not wait that long anyway.
+func (g *holdGate) sleep(ctx context.Context, method string, d time.Duration) error {
+	if g.maxWait > 0 && d > g.maxWait {
+		return fmt.Errorf("slack %s held %s by Retry-After, may wait %s: %w", method, d.Round(time.Millisecond), g.maxWait, ErrPaceExceeded)
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return fmt.Errorf("slack %s held %s by Retry-After, deadline in %s: %w", method, d.Round(time.Millisecond),
+			time.Until(dl).Round(time.Millisecond), ErrPaceExceeded)
+	}
+	return sleepCtx(ctx, d+rand.N(min(d/10, 250*time.Millisecond)+1))
+}
+
+// retryAfter reads Slack's Retry-After (whole seconds); a 429 without a
+// usable one holds for a second.
+func retryAfter(h string) time.Duration {
+	secs, err := strconv.Atoi(h)
+	if err != nil || secs <= 0 {
+		return time.Second
+	}
+	return time.Duration(secs) * time.Second
+}
