@@ -199,21 +199,29 @@ func (h *Requests) approvals(ctx context.Context, req *bot.Request) error {
 	return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks})
 }
 
-// audit answers "/access audit REQUEST_ID", for admins only.
+// audit answers "/access audit REQUEST_ID", for admins only; without an
+// id it offers a picker (audit_picker.go).
 func (h *Requests) audit(ctx context.Context, req *bot.Request) error {
 	id, _, _ := strings.Cut(strings.TrimSpace(req.Args), " ")
 	if !req.Actor.IsAdmin() {
 		return req.Respond(ctx, bot.Message{Text: msgAdminsOnly})
 	}
 	if id == "" {
-		return req.Respond(ctx, bot.Message{Text: fmt.Sprintf("Which request? Try `%s %s REQUEST_ID`.", views.Command, views.SubAudit)})
+		text, blocks := views.AuditPicker()
+		return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks})
 	}
+	return h.showAudit(ctx, req, id, false)
+}
+
+// showAudit answers with request id's history; replace swaps it in for the
+// picker message.
+func (h *Requests) showAudit(ctx context.Context, req *bot.Request, id string, replace bool) error {
 	hist, err := h.flows.History(ctx, req.Actor.Tenant.ID, req.Actor.User.ID, id)
 	switch {
 	case errors.Is(err, requests.ErrForbidden):
-		return req.Respond(ctx, bot.Message{Text: msgAdminsOnly})
+		return req.Respond(ctx, bot.Message{Text: msgAdminsOnly, ReplaceOriginal: replace})
 	case errors.Is(err, accessbot.ErrNotFound):
-		return req.Respond(ctx, bot.Message{Text: msgNotFound})
+		return req.Respond(ctx, bot.Message{Text: msgNotFound, ReplaceOriginal: replace})
 	case err != nil:
 		return err
 	}
@@ -226,7 +234,7 @@ func (h *Requests) audit(ctx context.Context, req *bot.Request) error {
 		lines = append(lines, views.AuditLine{At: e.At, Actor: h.cards.name(ctx, e.TenantID, e.ActorID), Action: e.Action, Detail: auditDetail(e.After)})
 	}
 	text, blocks := views.AuditMessage(card, lines)
-	return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks})
+	return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks, ReplaceOriginal: replace})
 }
 
 // auditDetail summarises an audit entry's after-state: status, level, reason.

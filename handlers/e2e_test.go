@@ -187,6 +187,7 @@ func TestE2ECommands(t *testing.T) {
 		{"help", "UADA", "help", "/access help"},
 		{"bare command is help", "UADA", "", "/access help"},
 		{"unmatched email refused, named", "UEVE", "help", "eve@acme.test"},
+		{"unmatched user told who the admins are", "UEVE", "help", "Your accessbot administrator (<@UADA>) must add a user"},
 		{"unknown subcommand", "UADA", "frobnicate now", "I don't know that command. Try `/access help`."},
 		{"oversized text", "UADA", strings.Repeat("ü", 5000), "I don't know that command"},
 		{"oversized help args", "UADA", "help " + strings.Repeat("x", 5000), "/access help"},
@@ -242,7 +243,7 @@ func TestE2EAppHome(t *testing.T) {
 	e.fake.SendEvent(e.fake.AppHomeOpened(e.team.ID, "UADA"))
 	e.home("UADA", "Acme Corp", "Admin", "Linked")
 	e.fake.SendEvent(e.fake.AppHomeOpened(e.team.ID, "UEVE"))
-	e.home("UEVE", "not linked", "eve@acme.test", "What to do")
+	e.home("UEVE", "not linked", "eve@acme.test", "What to do", `ask your accessbot admin (\u003c@UADA\u003e)`) // the view JSON escapes < and >
 }
 
 func TestE2EAppHomeAfter429(t *testing.T) {

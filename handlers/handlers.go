@@ -112,7 +112,7 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 			view.Blocks.BlockSet = append(view.Blocks.BlockSet, views.HomeReviews(n))
 		}
 	} else {
-		view = views.UnlinkedHome(views.UnlinkedInfo{Reason: bot.PlainWords(req.ActorErr), Email: reportedEmail(req.ActorErr)})
+		view = views.UnlinkedHome(views.UnlinkedInfo{Reason: bot.PlainWords(req.ActorErr), Email: reportedEmail(req.ActorErr), Admins: admins(req.ActorErr)})
 	}
 	if err := blockkit.ValidateHome(view); err != nil {
 		return fmt.Errorf("app home for %s: %w", req.UserID, err)
@@ -130,6 +130,14 @@ func reportedEmail(err error) string {
 	}
 	if e, ok := errors.AsType[*identity.TerminatedError](err); ok {
 		return e.Email
+	}
+	return ""
+}
+
+// admins names the tenant admins an unmatched user can ask, if known.
+func admins(err error) string {
+	if e, ok := errors.AsType[*identity.NoMatchError](err); ok {
+		return identity.AdminsWords(e.Admins)
 	}
 	return ""
 }

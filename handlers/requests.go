@@ -38,6 +38,7 @@ type RequestStore interface {
 	ListConnections(ctx context.Context, tenantID, appID string) ([]accessbot.Connection, error)
 	ListResources(ctx context.Context, tenantID, appID string) ([]accessbot.Resource, error)
 	GetRequest(ctx context.Context, tenantID, id string) (*accessbot.AccessRequest, error)
+	ListUsers(ctx context.Context, tenantID string) ([]accessbot.User, error)
 }
 
 // viewAPI is the modal part of a workspace's Web API; *slackapi.Client has it.
@@ -103,6 +104,10 @@ func (h *Requests) register(r *bot.Router) {
 	r.Action(views.ActionDetails, h.details)
 	r.Action(views.ActionCancel, h.cancel)
 	r.View(views.CallbackDenyReason, h.submitDeny)
+
+	r.Suggestion(views.ActionAuditPerson, h.suggestAuditPeople)
+	r.Action(views.ActionAuditPerson, h.auditPersonChosen)
+	r.Action(views.ActionAuditRequest, h.auditRequestChosen)
 }
 
 func (h *Requests) helpEntries() []views.HelpEntry {
@@ -111,7 +116,7 @@ func (h *Requests) helpEntries() []views.HelpEntry {
 		{Usage: views.SubConnection, Description: "Ask to create, assign or delete a connection (group, role, policy)."},
 		{Usage: views.SubMine, Description: "List your requests and their status."},
 		{Usage: views.SubApprovals, Description: "List the requests waiting for your approval."},
-		{Usage: views.SubAudit + " REQUEST_ID", Description: "Show a request's history (admins)."},
+		{Usage: views.SubAudit + " [REQUEST_ID]", Description: "Show a request's history (admins); without an id, pick the person and the request."},
 	}
 }
 

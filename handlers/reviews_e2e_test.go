@@ -263,6 +263,9 @@ func testE2EReviewCampaign(t *testing.T, driver string) {
 		t.Fatalf("mia's submission ack %+v %s", a, a.View)
 	}
 
+	// mia's DM no longer says she has items pending: it is rewritten in place.
+	waitMessage(t, e, dms[0].Channel, dms[0].TS, "You have decided all your items in the access review *Q1 GitLab review*")
+
 	// olga: one DM with the two kept items, one asking her to remove cat's admins.
 	next := e.dms("olga", "2 items for you")
 	if len(next) != 1 || !strings.Contains(string(next[0].Blocks), "previous reviewers kept 2 items") {
@@ -311,6 +314,10 @@ func testE2EReviewCampaign(t *testing.T, driver string) {
 	if c.Status != accessbot.CampaignCompleted {
 		t.Fatalf("campaign %s after every item was decided", c.Status)
 	}
+	waitMessage(t, e, next[0].Channel, next[0].TS, "You have decided all your items")
+	if m, _ := e.fake.Message(next[0].Channel, next[0].TS); strings.Contains(string(m.Blocks), "Pending for you") || strings.Contains(string(m.Blocks), views.ActionReviewOpen) {
+		t.Fatalf("olga's finished DM still offers a count or Review now: %s", m.Blocks)
+	}
 	if a := e.command("olga", "reviews"); !strings.Contains(a.Text, "no access reviews pending") {
 		t.Fatalf("/access reviews after finishing: %q", a.Text)
 	}
@@ -357,6 +364,7 @@ func TestE2EReviewPagesAndNomination(t *testing.T) {
 	if a.ResponseAction != "update" || !strings.Contains(string(a.View), "Reassigned: ") {
 		t.Fatalf("nomination ack %+v %s", a, a.View)
 	}
+	waitMessage(t, e, dms[0].Channel, dms[0].TS, "*Pending for you:* 42") // one item fewer for mia
 	x := e.dms("xavi", "Big review")
 	if len(x) != 1 || !strings.Contains(string(x[0].Blocks), "Xavi runs the build farm") || !strings.Contains(string(x[0].Blocks), "Mia reassigned 1 item to you") {
 		t.Fatalf("xavi's DMs %+v", x)
@@ -365,6 +373,19 @@ func TestE2EReviewPagesAndNomination(t *testing.T) {
 	must(t, err)
 	if len(audit) != 1 || audit[0].Action != reviews.ActionNominated || audit[0].ActorID != e.users["mia"].ID {
 		t.Fatalf("nomination audit %+v", audit)
+	}
+}
+
+// waitMessage waits until the message at channel/ts contains want (chat.update
+// may land after the ack).
+func waitMessage(t *testing.T, e *rvEnv, channel, ts, want string) {
+	t.Helper()
+	if err := e.fake.WaitFor(e.ctx, func() bool {
+		m, ok := e.fake.Message(channel, ts)
+		return ok && strings.Contains(string(m.Blocks), want)
+	}); err != nil {
+		m, _ := e.fake.Message(channel, ts)
+		t.Fatalf("message %s/%s never said %q; it says %s", channel, ts, want, m.Blocks)
 	}
 }
 

@@ -18,7 +18,13 @@ import (
 type ReviewNotifierStore interface {
 	WorkspaceByTenant(ctx context.Context, tenantID string) (*accessbot.Workspace, error)
 	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
+	SaveMessageRef(ctx context.Context, m *accessbot.MessageRef) error
+	ListMessageRefs(ctx context.Context, tenantID, objectID string) ([]accessbot.MessageRef, error)
 }
+
+// purposeReviewDM marks, under the campaign id, a reviewer's DMs that carry
+// their pending count (assignment, reminders): Progress rewrites them.
+const purposeReviewDM = "review_dm"
 
 // ReviewNotifier tells reviewers, managers and application owners about
 // access reviews in Slack DMs.
@@ -31,7 +37,10 @@ type ReviewNotifier struct {
 	slackIDs map[string]string // team|email → Slack user id
 }
 
-var _ reviews.Notifier = (*ReviewNotifier)(nil)
+var (
+	_ reviews.Notifier         = (*ReviewNotifier)(nil)
+	_ reviews.ProgressNotifier = (*ReviewNotifier)(nil)
+)
 
 // NewReviewNotifier builds the notifier.
 func NewReviewNotifier(st ReviewNotifierStore, clients ChatClients, log zerolog.Logger) *ReviewNotifier {
@@ -40,17 +49,71 @@ func NewReviewNotifier(st ReviewNotifierStore, clients ChatClients, log zerolog.
 
 // send DMs a tenant user.
 func (n *ReviewNotifier) send(ctx context.Context, tenantID, userID, text string, blocks []slack.Block) error {
-	ws, err := n.st.WorkspaceByTenant(ctx, tenantID)
+	_, _, err := n.post(ctx, tenantID, userID, text, blocks)
+	return err
+}
+
+// sendTracked DMs a reviewer about a campaign and remembers the message, so
+// Progress can bring it up to date.
+func (n *ReviewNotifier) sendTracked(ctx context.Context, c *accessbot.Campaign, userID, text string, blocks []slack.Block) error {
+	ch, ts, err := n.post(ctx, c.TenantID, userID, text, blocks)
 	if err != nil {
-		return fmt.Errorf("find the Slack workspace of tenant %s: %w", tenantID, err)
+		return err
+	}
+	if err := n.st.SaveMessageRef(ctx, &accessbot.MessageRef{TenantID: c.TenantID, ObjectID: c.ID, Purpose: purposeReviewDM,
+		UserID: userID, ChannelID: ch, TS: ts}); err != nil {
+		return fmt.Errorf("remember the review DM to %s: %w", userID, err)
+	}
+	return nil
+}
+
+// Progress rewrites the reviewer's tracked DMs about c with what is left for
+// them now, or that they are done, or that the review is closed.
+func (n *ReviewNotifier) Progress(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int) error {
+	refs, err := n.st.ListMessageRefs(ctx, c.TenantID, c.ID)
+	if err != nil {
+		return fmt.Errorf("review DMs of %s: %w", reviewerID, err)
+	}
+	var mine []accessbot.MessageRef
+	for _, r := range refs {
+		if r.Purpose == purposeReviewDM && r.UserID == reviewerID {
+			mine = append(mine, r)
+		}
+	}
+	if len(mine) == 0 {
+		return nil
+	}
+	ws, err := n.st.WorkspaceByTenant(ctx, c.TenantID)
+	if err != nil {
+		return fmt.Errorf("find the Slack workspace of tenant %s: %w", c.TenantID, err)
 	}
 	cl, err := n.clients.For(ctx, ws.TeamID)
 	if err != nil {
 		return fmt.Errorf("slack client for team %s: %w", ws.TeamID, err)
 	}
+	text, blocks := views.ReviewProgressMessage(c.ID, c.Name, c.DueAt, pending, c.Status == accessbot.CampaignActive)
+	var errs []error
+	for _, r := range mine {
+		if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
+			errs = append(errs, fmt.Errorf("update review DM %s/%s: %w", r.ChannelID, r.TS, err))
+		}
+	}
+	return joinErrs(errs)
+}
+
+// post DMs a tenant user and returns where the message went.
+func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, text string, blocks []slack.Block) (string, string, error) {
+	ws, err := n.st.WorkspaceByTenant(ctx, tenantID)
+	if err != nil {
+		return "", "", fmt.Errorf("find the Slack workspace of tenant %s: %w", tenantID, err)
+	}
+	cl, err := n.clients.For(ctx, ws.TeamID)
+	if err != nil {
+		return "", "", fmt.Errorf("slack client for team %s: %w", ws.TeamID, err)
+	}
 	u, err := n.st.GetUser(ctx, tenantID, userID)
 	if err != nil {
-		return fmt.Errorf("load user %s: %w", userID, err)
+		return "", "", fmt.Errorf("load user %s: %w", userID, err)
 	}
 	key := ws.TeamID + "|" + accessbot.NormalizeEmail(u.Email)
 	n.mu.Lock()
@@ -59,7 +122,7 @@ func (n *ReviewNotifier) send(ctx context.Context, tenantID, userID, text string
 	if !ok {
 		su, err := cl.GetUserByEmail(ctx, u.Email)
 		if err != nil {
-			return fmt.Errorf("find Slack user of %s: %w", userID, err)
+			return "", "", fmt.Errorf("find Slack user of %s: %w", userID, err)
 		}
 		sid = su.ID
 		n.mu.Lock()
@@ -68,13 +131,14 @@ func (n *ReviewNotifier) send(ctx context.Context, tenantID, userID, text string
 	}
 	ch, err := cl.OpenConversation(ctx, sid)
 	if err != nil {
-		return fmt.Errorf("open DM with %s: %w", userID, err)
+		return "", "", fmt.Errorf("open DM with %s: %w", userID, err)
 	}
-	if _, _, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
-		return fmt.Errorf("DM %s: %w", userID, err)
+	ch, ts, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
+	if err != nil {
+		return "", "", fmt.Errorf("DM %s: %w", userID, err)
 	}
 	n.log.Debug().Str("tenant", tenantID).Str("user", userID).Msg("review DM sent")
-	return nil
+	return ch, ts, nil
 }
 
 func (n *ReviewNotifier) name(ctx context.Context, tenantID, userID string) string {
@@ -96,12 +160,12 @@ func (n *ReviewNotifier) Assigned(ctx context.Context, a reviews.Assignment) err
 		dm.From = n.name(ctx, a.Campaign.TenantID, a.FromUserID)
 	}
 	text, blocks := views.ReviewAssignedMessage(dm)
-	return n.send(ctx, a.Campaign.TenantID, a.ReviewerID, text, blocks)
+	return n.sendTracked(ctx, &a.Campaign, a.ReviewerID, text, blocks)
 }
 
 func (n *ReviewNotifier) Remind(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int, overdue bool) error {
 	text, blocks := views.ReviewReminderMessage(c.ID, c.Name, c.DueAt, pending, overdue)
-	return n.send(ctx, c.TenantID, reviewerID, text, blocks)
+	return n.sendTracked(ctx, c, reviewerID, text, blocks)
 }
 
 func (n *ReviewNotifier) Escalated(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int, toIDs []string) error {

@@ -37,7 +37,9 @@ func Migrate(ctx context.Context, driver string, db *sql.DB, log zerolog.Logger)
 		return fmt.Errorf("migrate jobs (river) on %s: %w", driver, err)
 	}
 	for _, v := range res.Versions {
-		log.Info().Int("version", v.Version).Str("name", v.Name).Msg("river migration applied")
+		// Debug: River's tables are part of the database, which the store's
+		// migration line already reports.
+		log.Debug().Int("version", v.Version).Str("name", v.Name).Msg("river migration applied")
 	}
 	return nil
 }

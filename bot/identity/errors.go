@@ -68,6 +68,7 @@ type NoMatchError struct {
 	Email       string // as Slack reports it
 	TenantID    string
 	SlackUserID string
+	Admins      []Admin // the tenant's admins, who can add the user
 }
 
 func (e *NoMatchError) Error() string {
@@ -75,10 +76,14 @@ func (e *NoMatchError) Error() string {
 }
 func (e *NoMatchError) Unwrap() error { return ErrNoMatch }
 func (e *NoMatchError) UserMessage() string {
+	who := "An accessbot administrator"
+	if w := AdminsWords(e.Admins); w != "" {
+		who = "Your accessbot administrator (" + w + ")"
+	}
 	return fmt.Sprintf("Slack says your email is *%s*, but nobody with that email is registered in accessbot "+
 		"for your organisation, so I can't act for you and nothing was filed. "+
-		"An accessbot administrator must add a user with exactly that email, "+
-		"with `accessbot apply` (tenant file) or `accessbot import users` (CSV).", e.Email)
+		"%s must add a user with exactly that email, "+
+		"with `accessbot apply` (tenant file) or `accessbot import users` (CSV).", e.Email, who)
 }
 
 // TerminatedError: the matched tenant user is terminated.

@@ -76,6 +76,9 @@ type Resolver struct {
 	wsTTL time.Duration
 	wsMu  sync.Mutex
 	ws    map[string]wsEntry // team id → binding
+
+	adminsMu  sync.Mutex
+	adminSeen map[string]adminsEntry // team id → admins named to unmatched users
 }
 
 type wsEntry struct {
@@ -98,7 +101,7 @@ func NewResolver(st Store, su SlackUsers, o Options) *Resolver {
 		o.WorkspaceTTL = DefaultWorkspaceTTL
 	}
 	return &Resolver{store: st, slack: su, cache: o.Cache, ttl: o.TTL, now: o.Now, log: o.Log,
-		wsTTL: o.WorkspaceTTL, ws: map[string]wsEntry{}}
+		wsTTL: o.WorkspaceTTL, ws: map[string]wsEntry{}, adminSeen: map[string]adminsEntry{}}
 }
 
 func cacheKey(teamID, slackUserID string) string {
@@ -183,7 +186,7 @@ func (r *Resolver) Resolve(ctx context.Context, teamID, slackUserID string) (Act
 	}
 	u, err := r.store.GetUserByEmail(ctx, tenant, accessbot.NormalizeEmail(email))
 	if errors.Is(err, accessbot.ErrNotFound) {
-		return Actor{}, &NoMatchError{Email: email, TenantID: tenant, SlackUserID: slackUserID}
+		return Actor{}, &NoMatchError{Email: email, TenantID: tenant, SlackUserID: slackUserID, Admins: r.admins(ctx, tenant, teamID)}
 	}
 	if err != nil {
 		return Actor{}, fmt.Errorf("resolve slack user %s: find tenant user by email: %w", slackUserID, err)

@@ -32,6 +32,14 @@ func (tc teamClients) UserInfo(ctx context.Context, teamID, userID string) (*sla
 	return c.GetUserInfo(ctx, userID)
 }
 
+func (tc teamClients) UserByEmail(ctx context.Context, teamID, email string) (*slack.User, error) {
+	c, ok := tc[teamID]
+	if !ok {
+		return nil, fmt.Errorf("no client for %s", teamID)
+	}
+	return c.GetUserByEmail(ctx, email)
+}
+
 // clock is a settable test clock.
 type clock struct {
 	mu sync.Mutex
@@ -88,8 +96,10 @@ func setup(t *testing.T, driver, cacheKind string) *env {
 	for _, u := range []*accessbot.User{
 		{Email: "alice@example.com", Name: "Alice", Role: accessbot.RoleAdmin},
 		{Email: "bob@example.com", Name: "Bob", Status: accessbot.UserTerminated, TerminatedAt: &past},
-		{Email: "carol@example.com", Name: "Carol", TerminatedAt: &past}, // leaving date passed
-		{Email: "dave@example.com", Name: "Dave", TerminatedAt: &future}, // leaving next week
+		{Email: "carol@example.com", Name: "Carol", TerminatedAt: &past},   // leaving date passed
+		{Email: "dave@example.com", Name: "Dave", TerminatedAt: &future},   // leaving next week
+		{Email: "zed@example.com", Name: "Zed", Role: accessbot.RoleAdmin}, // not in the Slack workspace
+		{Email: "olaf@example.com", Name: "Olaf", Role: accessbot.RoleAdmin, Status: accessbot.UserTerminated, TerminatedAt: &past},
 	} {
 		u.TenantID = ten.ID
 		if u.Status == "" {
@@ -172,6 +182,7 @@ func TestResolve(t *testing.T) {
 		wantUser   string // short name of the tenant user
 		wantErr    error
 		wantInMsg  []string // UserMessage must contain these
+		notInMsg   []string // and must not contain these
 	}{
 		{name: "email matched case-insensitively", team: teamID, user: "UALICE", wantUser: "alice"},
 		{name: "future leaving date still active", team: teamID, user: "UDAVE", wantUser: "dave"},
@@ -184,8 +195,11 @@ func TestResolve(t *testing.T) {
 		{name: "app lacks users:read.email", team: noScopeTeamID, user: "USCOPE",
 			wantErr: identity.ErrNoEmail, wantInMsg: []string{"USCOPE"}},
 		{name: "no tenant user with the email", team: teamID, user: "UNOBODY",
-			wantErr:   identity.ErrNoMatch,
-			wantInMsg: []string{"nobody@Example.com", "accessbot apply", "accessbot import users"}},
+			wantErr: identity.ErrNoMatch,
+			// The tenant's active admins are named: a Slack mention when
+			// their email is in the workspace, else name and email.
+			wantInMsg: []string{"nobody@Example.com", "accessbot apply", "accessbot import users", "Your accessbot administrator (<@UALICE> or Zed (zed@example.com)) must add"},
+			notInMsg:  []string{"Olaf"}},
 		{name: "email only known in another tenant", team: teamID, user: "UERIN",
 			wantErr: identity.ErrNoMatch, wantInMsg: []string{"erin@example.com"}},
 		{name: "workspace not linked", team: unlinkedTeam, user: "UALICE",
@@ -215,6 +229,11 @@ func TestResolve(t *testing.T) {
 					for _, s := range tt.wantInMsg {
 						if !strings.Contains(msg, s) {
 							t.Errorf("%s: user message %q lacks %q", tt.name, msg, s)
+						}
+					}
+					for _, s := range tt.notInMsg {
+						if strings.Contains(msg, s) {
+							t.Errorf("%s: user message %q names %q", tt.name, msg, s)
 						}
 					}
 				}

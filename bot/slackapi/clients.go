@@ -139,6 +139,16 @@ func (c *Clients) token(ctx context.Context, ws *accessbot.Workspace) (secrets.S
 	return secrets.Secret(plain), nil
 }
 
+// UserByEmail calls users.lookupByEmail in the team's workspace
+// (identity.SlackEmailLookup).
+func (c *Clients) UserByEmail(ctx context.Context, teamID, email string) (*slack.User, error) {
+	cl, err := c.For(ctx, teamID)
+	if err != nil {
+		return nil, err
+	}
+	return cl.GetUserByEmail(ctx, email)
+}
+
 // UserInfo calls users.info in the team's workspace (identity.SlackUsers).
 func (c *Clients) UserInfo(ctx context.Context, teamID, userID string) (*slack.User, error) {
 	cl, err := c.For(ctx, teamID)

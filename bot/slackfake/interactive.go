@@ -127,6 +127,24 @@ func (s *Server) BlockSuggestion(team, user, viewID, blockID, actionID, query st
 	return p
 }
 
+// BlockSuggestionOnMessage builds the block_suggestion Slack sends while
+// user types query into the external_select (blockID, actionID) of the
+// message (channel, ts): the container names the message, and there is no view.
+func (s *Server) BlockSuggestionOnMessage(team, user, channel, ts, blockID, actionID, query string) SuggestionPayload {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tr, _ := s.teamRefLocked(team)
+	eph := false
+	if m := s.findMessageLocked(channel, ts); m != nil {
+		eph = m.Ephemeral
+	}
+	return SuggestionPayload{
+		Type: "block_suggestion", Team: tr, User: s.userRefLocked(team, user), APIAppID: s.cfg.appID,
+		Token: verificationToken, Container: map[string]any{"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": eph},
+		ActionID: actionID, BlockID: blockID, Value: query,
+	}
+}
+
 // Suggestions is a block_suggestion ack: options or option_groups, raw.
 type Suggestions struct {
 	Options      []json.RawMessage `json:"options"`

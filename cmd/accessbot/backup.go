@@ -17,7 +17,7 @@ func (m *Main) backupCommand() *cobra.Command {
 not exist, with SQLite's VACUUM INTO. The bot may keep running: the copy reads
 one snapshot and does not block it. The container image has no sqlite3 shell,
 so this is its way to back up. For PostgreSQL use pg_dump.`,
-		Args: cobra.ExactArgs(1),
+		Args: needArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := m.loadConfig()
 			if err != nil {

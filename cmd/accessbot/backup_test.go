@@ -50,6 +50,10 @@ func TestBackupWhileOpen(t *testing.T) {
 		t.Fatalf("the copy has %d users, want 2 (ada, and bo from the WAL)", len(users))
 	}
 
+	emptyDB := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(emptyDB, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		env     map[string]string
@@ -59,7 +63,9 @@ func TestBackupWhileOpen(t *testing.T) {
 		{name: "existing file", env: env, dest: dest, wantErr: "already exists"},
 		{name: "postgres", env: map[string]string{"ACCESSBOT_STORE_DRIVER": "postgres", "ACCESSBOT_STORE_DSN": "postgres://x@127.0.0.1:1/x"},
 			dest: filepath.Join(t.TempDir(), "pg.db"), wantErr: "use pg_dump"},
-		{name: "not the bot's database", env: map[string]string{"ACCESSBOT_STORE_DSN": "file:" + filepath.Join(t.TempDir(), "empty.db")},
+		{name: "no database there", env: map[string]string{"ACCESSBOT_STORE_DSN": "file:" + filepath.Join(t.TempDir(), "missing.db")},
+			dest: filepath.Join(t.TempDir(), "m.db"), wantErr: "no database at"},
+		{name: "not the bot's database", env: map[string]string{"ACCESSBOT_STORE_DSN": "file:" + emptyDB},
 			dest: filepath.Join(t.TempDir(), "e.db"), wantErr: "holds no tables"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -71,17 +71,21 @@ func docPages(t *testing.T) map[string]string {
 }
 
 // codeLines returns the lines of fenced blocks and the text of `code spans`:
-// where the docs show commands, flags and keys.
+// where the docs show commands, flags and keys. A ```text block (output
+// shown as it is) is not code.
 func codeLines(page string) []string {
 	var out []string
-	fenced := false
+	fenced, text := false, false
 	for _, line := range strings.Split(page, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+		if l := strings.TrimSpace(line); strings.HasPrefix(l, "```") {
 			fenced = !fenced
+			text = fenced && l == "```text"
 			continue
 		}
 		if fenced {
-			out = append(out, line)
+			if !text {
+				out = append(out, line)
+			}
 			continue
 		}
 		for _, m := range codeSpan.FindAllStringSubmatch(line, -1) {
@@ -132,7 +136,7 @@ func TestDocsCommandsAndFlagsExist(t *testing.T) {
 				for _, f := range flagName.FindAllStringSubmatch(rest, -1) {
 					checked++
 					flag := strings.TrimPrefix(f[1], "--")
-					if cmd.Flags().Lookup(flag) == nil && cmd.InheritedFlags().Lookup(flag) == nil &&
+					if cmd.Flags().Lookup(flag) == nil && cmd.PersistentFlags().Lookup(flag) == nil && cmd.InheritedFlags().Lookup(flag) == nil &&
 						flag != "help" && flag != "version" {
 						t.Errorf("%s: `%s`: %q has no flag --%s", name, strings.TrimSpace(line), cmd.CommandPath(), flag)
 					}
@@ -271,4 +275,54 @@ func yamlPaths(t *testing.T, path string) map[string]bool {
 	}
 	walk(&doc, "")
 	return out
+}
+
+// Every flag that sets a config key is in that key's row of
+// docs/configuration.md, and every flag the table names sets that key.
+func TestDocsConfigTableNamesSettingFlags(t *testing.T) {
+	m := NewMain()
+	m.rootCommand()
+	page, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(page), "\n") {
+		if m := regexp.MustCompile("^\\| `([a-z_.]+)` \\| `ACCESSBOT_[A-Z_]+` \\| ([^|]*) \\|").FindStringSubmatch(line); m != nil {
+			rows[m[1]] = strings.TrimSpace(m[2])
+		}
+	}
+	want := map[string]string{}
+	for _, s := range m.settings {
+		want[s.key] = "`--" + s.name + "`"
+	}
+	if len(want) < 8 {
+		t.Fatalf("only %d setting flags: %v", len(want), want)
+	}
+	for key, cell := range rows {
+		if cell != want[key] {
+			t.Errorf("docs/configuration.md: %s has flag %q, the CLI has %q", key, cell, want[key])
+		}
+	}
+	for key := range want {
+		if _, ok := rows[key]; !ok {
+			t.Errorf("docs/configuration.md has no row for %s", key)
+		}
+	}
+}
+
+// Every command of the CLI has a row in docs/commands.md.
+func TestDocsListEveryCommand(t *testing.T) {
+	page, err := os.ReadFile("../../docs/commands.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range NewMain().rootCommand().Commands() {
+		if c.Name() == "help" || c.Name() == "completion" || c.Hidden {
+			continue
+		}
+		if !strings.Contains(string(page), "| `accessbot "+c.Name()) {
+			t.Errorf("docs/commands.md has no row for accessbot %s", c.Name())
+		}
+	}
 }

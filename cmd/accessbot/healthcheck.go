@@ -22,7 +22,7 @@ func (m *Main) healthcheckCommand() *cobra.Command {
 		Long: `GET /healthz of the accessbot serving on http.listen (an unspecified host
 such as 0.0.0.0 means 127.0.0.1) and exit 0 on 200, 1 otherwise. The
 Dockerfile's HEALTHCHECK runs it, since the image has no shell or curl.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
 				cfg, err := m.loadConfig()

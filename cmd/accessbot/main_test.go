@@ -126,8 +126,7 @@ func TestRunServesHealthWithSQLite(t *testing.T) {
 
 	log := stderr.String()
 	for _, want := range []string{
-		"slack.app_token and slack.bot_token are not set: the bot is not connected to Slack. Set ACCESSBOT_SLACK_APP_TOKEN",
-		"encryption.key is not set: secrets (such as OAuth bot tokens) cannot be stored until it is",
+		`"set":"ACCESSBOT_SLACK_APP_TOKEN, ACCESSBOT_SLACK_BOT_TOKEN, ACCESSBOT_SLACK_TENANT"`,
 		`"message":"stopped"`,
 	} {
 		if !strings.Contains(log, want) {

@@ -20,7 +20,7 @@ func TestManifestCommand(t *testing.T) {
 			manifest.Options{Name: "Access Desk", RedirectURL: "https://a.example/slack/oauth/callback"}, ""},
 		{[]string{"--redirect-url", "http://a.example/cb"}, manifest.Options{}, "https"},
 		{[]string{"--name", strings.Repeat("x", 36)}, manifest.Options{}, "35"},
-		{[]string{"extra"}, manifest.Options{}, "unknown command"},
+		{[]string{"extra"}, manifest.Options{}, "unexpected argument"},
 	}
 	for _, tc := range cases {
 		var out bytes.Buffer

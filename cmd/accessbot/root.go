@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
@@ -28,8 +29,13 @@ type Main struct {
 	Now func() time.Time
 	// Version and Commit are printed by `version` and logged at start.
 	Version, Commit string
+	// IsTerminal reports whether w is a terminal: log.format auto then
+	// logs for people instead of JSON.
+	IsTerminal func(w io.Writer) bool
 
-	configPath string // --config
+	configPath string        // --config
+	settings   []settingFlag // flags that set config keys (--listen, --log-format…)
+	console    bool          // the logger writes for people (log.format console)
 
 	mu        sync.Mutex
 	httpAddr  string
@@ -42,15 +48,22 @@ type Main struct {
 func NewMain() *Main {
 	v, c := buildVersion()
 	return &Main{
-		Stdin:   os.Stdin,
-		Stdout:  os.Stdout,
-		Stderr:  os.Stderr,
-		Env:     os.LookupEnv,
-		Now:     time.Now,
-		Version: v,
-		Commit:  c,
-		ready:   make(chan struct{}),
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		Env:        os.LookupEnv,
+		Now:        time.Now,
+		Version:    v,
+		Commit:     c,
+		IsTerminal: isTerminal,
+		ready:      make(chan struct{}),
 	}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // Run executes the command line args (without the program name) until it
@@ -81,6 +94,10 @@ and health on http://127.0.0.1:8080/healthz.`,
 	}
 	root.SetVersionTemplate(m.versionLine() + "\n")
 	root.PersistentFlags().StringVar(&m.configPath, "config", "", "YAML config `FILE` (default: built-in defaults + ACCESSBOT_* environment)")
+	m.settingFlags(root.PersistentFlags(),
+		setting{"log-level", "log.level", "`LEVEL`: debug, info, warn or error"},
+		setting{"log-format", "log.format", "`FORMAT`: auto (console on a terminal, else json), json or console"},
+	)
 	root.AddCommand(
 		m.runCommand(),
 		m.migrateCommand(),
@@ -97,20 +114,38 @@ and health on http://127.0.0.1:8080/healthz.`,
 		// Other commands (apply, import, manifest, findings…) are added here,
 		// each built by a method in its own file.
 	)
+	// Every command that opens the store can be pointed at one.
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "run", "migrate", "apply", "import", "findings", "install-link", "secrets", "backup":
+			m.settingFlags(c.PersistentFlags(), storeSettings...)
+		}
+	}
 	return root
 }
 
-// loadConfig loads --config (or defaults) with m.Env overrides, validated.
-func (m *Main) loadConfig() (*config.Config, error) {
-	return config.Load(m.configPath, m.Env)
+// storeSettings are the flags that choose the store.
+var storeSettings = []setting{
+	{"store-driver", "store.driver", "`DRIVER`: sqlite (embedded) or postgres"},
+	{"store-dsn", "store.dsn", "database `DSN`, e.g. file:accessbot.db or postgres://…; other users of the machine can see flags, so prefer the environment for a password"},
 }
 
-// logger builds the process logger from cfg, writing to m.Stderr.
+// loadConfig loads --config (or defaults) with m.Env overrides, then the
+// settings flags given on the command line, validated.
+func (m *Main) loadConfig() (*config.Config, error) {
+	return config.Load(m.configPath, m.Env, m.givenSettings()...)
+}
+
+// logger builds the process logger from cfg, writing to m.Stderr: for
+// people on a terminal, JSON for services (log.format auto).
 func (m *Main) logger(cfg *config.Config) (zerolog.Logger, error) {
-	log, err := logging.New(cfg.Log.Level, cfg.Log.Format, m.Stderr)
+	terminal := m.IsTerminal != nil && m.IsTerminal(m.Stderr)
+	format := logging.Resolve(cfg.Log.Format, terminal)
+	log, err := logging.New(cfg.Log.Level, format, m.Stderr)
 	if err != nil {
 		return log, fmt.Errorf("build logger: %w", err)
 	}
+	m.console = format == "console"
 	return log, nil
 }
 

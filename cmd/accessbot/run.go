@@ -19,7 +19,7 @@ import (
 )
 
 func (m *Main) runCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the bot: store, Slack connections and the HTTP health server",
 		Long: `Run the bot until SIGINT or SIGTERM: open and migrate the store, connect to
@@ -27,10 +27,23 @@ Redis when redis.url is set, connect to Slack when its tokens are set, and
 serve /healthz, /readyz and /metrics on http.listen (or /readyz, /metrics
 and /debug/pprof/ on http.admin_listen when it is set).
 
-Without Slack tokens it still starts, and logs what to configure next.`,
+Without Slack tokens it still starts, and says what to configure next.
+
+Each setting flag overrides its config key and ACCESSBOT_* variable; the
+rest come from --config and the environment (docs/configuration.md).`,
+		Example: `  accessbot run --listen 0.0.0.0:8080
+  accessbot run --store-driver postgres --log-format json
+  ACCESSBOT_STORE_DSN=postgres://… accessbot run --store-driver postgres`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return m.run(cmd.Context()) },
 	}
+	m.settingFlags(cmd.Flags(),
+		setting{"listen", "http.listen", "`ADDRESS` for /healthz, /readyz, /metrics, OAuth pages and the findings API"},
+		setting{"public-url", "http.public_url", "public base `URL` of this server, for OAuth install links"},
+		setting{"redis-url", "redis.url", "optional Redis `URL`, e.g. redis://127.0.0.1:6379/0; prefer the environment for a password"},
+		setting{"slack-tenant", "slack.tenant", "`SLUG` of the tenant bound to slack.bot_token"},
+	)
+	return cmd
 }
 
 // Runtime is what `run` has built, handed to the parts it starts.
@@ -69,8 +82,13 @@ func (m *Main) run(ctx context.Context) error {
 		return err
 	}
 	if !keyring.CanSeal() {
-		log.Warn().Msg("encryption.key is not set: secrets (such as OAuth bot tokens) cannot be stored until it is. " +
-			"Generate one with `openssl rand -base64 32` and set ACCESSBOT_ENCRYPTION_KEY")
+		// Only OAuth installs store secrets today; without them this is no news.
+		ev := log.Debug()
+		if cfg.Slack.OAuth() {
+			ev = log.Warn()
+		}
+		ev.Str("fix", "ACCESSBOT_ENCRYPTION_KEY=$(openssl rand -base64 32)").
+			Msg("encryption.key is not set: secrets cannot be stored")
 	}
 
 	st, err := m.openStore(ctx, cfg, log)
@@ -108,14 +126,17 @@ func (m *Main) run(ctx context.Context) error {
 	rt.Requests = m.buildRequests(rt)
 	rt.Reviews = m.buildReviews(rt)
 
-	if !cfg.Slack.SocketMode() && !cfg.Slack.SingleWorkspace() {
-		log.Warn().Msg("slack.app_token and slack.bot_token are not set: the bot is not connected to Slack. " +
-			"Set ACCESSBOT_SLACK_APP_TOKEN (xapp-...) and ACCESSBOT_SLACK_BOT_TOKEN (xoxb-...) and ACCESSBOT_SLACK_TENANT, " +
-			"or slack.app_token, slack.bot_token and slack.tenant in the --config file; docs/slack-setup.md shows how to create the app")
-	} else if err := m.startSlack(g.ctx, rt); err != nil {
-		g.cancel()
-		g.wait()
-		return fmt.Errorf("start slack: %w", err)
+	noSlack := !cfg.Slack.SocketMode() && !cfg.Slack.SingleWorkspace()
+	switch {
+	case !noSlack:
+		if err := m.startSlack(g.ctx, rt); err != nil {
+			g.cancel()
+			g.wait()
+			return fmt.Errorf("start slack: %w", err)
+		}
+	case !m.console: // a person at a terminal gets plain lines after "ready"
+		log.Warn().Str("set", "ACCESSBOT_SLACK_APP_TOKEN, ACCESSBOT_SLACK_BOT_TOKEN, ACCESSBOT_SLACK_TENANT").
+			Str("docs", "docs/slack-setup.md").Msg("not connected to Slack: no Slack tokens are set")
 	}
 
 	if err := m.startScheduler(rt, rt.Requests.Service); err != nil { // scheduler.go: Tick runs approvals reminders, escalation, expiry
@@ -136,6 +157,9 @@ func (m *Main) run(ctx context.Context) error {
 		ready = ready.Str("readyz", "http://"+a+"/readyz")
 	}
 	ready.Msg("ready")
+	if noSlack && m.console {
+		m.printSlackNextStep()
+	}
 
 	err = g.wait()
 	log.Info().Msg("stopped")
@@ -200,4 +224,18 @@ func (g *group) Go(name string, fn func(ctx context.Context) error) {
 func (g *group) wait() error {
 	g.wg.Wait()
 	return g.err
+}
+
+// printSlackNextStep tells a person at a terminal what to do when run has
+// no Slack tokens, in plain lines after the log (services get the warning).
+func (m *Main) printSlackNextStep() {
+	fmt.Fprint(m.Stderr, `
+accessbot is running, but not connected to Slack: no tokens are set. Next:
+  1. Create the Slack app and its two tokens: docs/slack-setup.md
+  2. Set them, and the slug of the tenant you applied, then run again:
+  ACCESSBOT_SLACK_APP_TOKEN=xapp-...
+  ACCESSBOT_SLACK_BOT_TOKEN=xoxb-...
+  ACCESSBOT_SLACK_TENANT=your-tenant-slug
+To try it without Slack: accessbot playground
+`)
 }

@@ -16,6 +16,7 @@ func (m *Main) secretsCommand() *cobra.Command {
 		Use:   "secrets",
 		Short: "Manage the encrypted secrets in the store",
 		Args:  cobra.NoArgs,
+		RunE:  showHelp,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "rotate",
@@ -26,7 +27,7 @@ The older keys must still be listed in encryption.previous_keys so their
 secrets can be opened. Each tenant is re-encrypted in one transaction, and
 running it again is harmless: when it reports nothing left under an old key,
 that key can be removed from encryption.previous_keys.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, log, err := m.boot()
 			if err != nil {

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/base64"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/accessbot/accessbot/internal/config"
 )
@@ -53,5 +56,39 @@ func TestShipFilesMatchTheCode(t *testing.T) {
 				t.Errorf("%s runs `accessbot %s`: %v", tc.file, line, err)
 			}
 		}
+	}
+}
+
+// compose.yaml's accessbot environment, with its defaults filled in, is a
+// valid configuration: PostgreSQL, Redis, and the replicas' listen address.
+func TestComposeEnvironmentIsValidConfig(t *testing.T) {
+	data, err := os.ReadFile("../../compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Env map[string]string `yaml:"x-accessbot-env"`
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatal(err)
+	}
+	// ${VAR:-default} → default; ${VAR:?why} must be given: a fresh key.
+	ref := regexp.MustCompile(`\$\{([A-Z0-9_]+)(:-([^}]*)|:\?[^}]*)?\}`)
+	env := map[string]string{}
+	for k, v := range compose.Env {
+		env[k] = ref.ReplaceAllStringFunc(v, func(m string) string {
+			p := ref.FindStringSubmatch(m)
+			if strings.HasPrefix(p[2], ":?") {
+				return base64.StdEncoding.EncodeToString(make([]byte, 32))
+			}
+			return p[3]
+		})
+	}
+	cfg, err := config.Parse("compose.yaml", nil, config.EnvMap(env))
+	if err != nil {
+		t.Fatalf("compose.yaml's environment: %v", err)
+	}
+	if cfg.Store.Driver != "postgres" || !cfg.Redis.Enabled() || cfg.HTTP.Listen != "0.0.0.0:8080" {
+		t.Fatalf("compose config: store %q, redis %v, listen %q", cfg.Store.Driver, cfg.Redis.Enabled(), cfg.HTTP.Listen)
 	}
 }

@@ -159,6 +159,9 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*DecideResult, er
 	s.log.Info().Str("tenant", in.TenantID).Str("actor", in.ActorID).Int("decided", len(res.Decided)).
 		Int("refused", len(res.Refused)).Int("next_level", len(res.Next)).Msg("review decisions")
 	s.afterDecide(ctx, campaigns, res, revoked)
+	for id := range campaigns {
+		s.progress(ctx, id, in.TenantID, in.ActorID)
+	}
 	return res, nil
 }
 

@@ -102,6 +102,7 @@ func (s *Service) Nominate(ctx context.Context, in NominateInput) (*accessbot.Re
 		return nil, fmt.Errorf("nominate for item %s: %w", in.ItemID, err)
 	}
 	s.log.Info().Str("tenant", in.TenantID).Str("item", item.ID).Str("from", in.ActorID).Str("to", item.ReviewerID).Msg("review item nominated")
+	s.progress(ctx, camp.ID, in.TenantID, in.ActorID) // one item fewer for the nominator
 	pending, err := s.st.ListReviewItems(ctx, in.TenantID, accessbot.ReviewItemFilter{CampaignID: camp.ID, ReviewerID: item.ReviewerID, Status: accessbot.ReviewPending})
 	if err != nil {
 		s.logNotify(in.TenantID, "assigned", err)

@@ -95,6 +95,34 @@ type Notifier interface {
 	RevocationRequested(ctx context.Context, c *accessbot.Campaign, ownerID string, items []accessbot.ReviewItem) error
 }
 
+// ProgressNotifier is an optional Notifier capability: bring the messages
+// a reviewer was sent about a campaign up to date after their items
+// changed (pending is what is left for them; c.Status says whether the
+// campaign is still open), so no message keeps an old count.
+type ProgressNotifier interface {
+	Progress(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int) error
+}
+
+// progress tells a ProgressNotifier what reviewerID has left in campaign c,
+// re-read after commit.
+func (s *Service) progress(ctx context.Context, campaignID, tenantID, reviewerID string) {
+	pn, ok := s.notify.(ProgressNotifier)
+	if !ok || reviewerID == "" {
+		return
+	}
+	c, err := s.st.GetCampaign(ctx, tenantID, campaignID)
+	if err != nil {
+		s.logNotify(tenantID, "progress", err)
+		return
+	}
+	left, err := s.st.ListReviewItems(ctx, tenantID, accessbot.ReviewItemFilter{CampaignID: campaignID, ReviewerID: reviewerID, Status: accessbot.ReviewPending})
+	if err != nil {
+		s.logNotify(tenantID, "progress", err)
+		return
+	}
+	s.logNotify(tenantID, "progress", pn.Progress(ctx, c, reviewerID, len(left)))
+}
+
 // NopNotifier tells no one.
 type NopNotifier struct{}
 

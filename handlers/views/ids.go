@@ -118,6 +118,11 @@ const (
 	ActionDetails    = "approval_details"
 	ActionCancel     = "request_cancel"
 	ActionDenyReason = "deny_reason_input"
+
+	// "/access audit" without an id: pick the requester, then the request.
+	BlockAuditPick     = "audit_pick"
+	ActionAuditPerson  = "audit_person_select"
+	ActionAuditRequest = "audit_request_select"
 )
 
 // Access reviews (issue 6): subcommands ("/access reviews", "/access review new").

@@ -214,3 +214,25 @@ func TestLevelFromBlockID(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditPickersGolden(t *testing.T) {
+	text, blocks := views.AuditPicker()
+	checkMsg(t, "audit_picker", text, blocks)
+	cc := connCards()
+	long := userCard()
+	long.App, long.Connection = strings.Repeat("Application ", 6), strings.Repeat("Entitlement ", 6)
+	text, blocks = views.AuditRequestPicker("Ada Lovelace", []views.RequestCard{userCard(), cc["create"], cc["assign"], cc["delete"], long})
+	checkMsg(t, "audit_request_picker", text, blocks)
+	text, blocks = views.AuditRequestPicker("Bob <Builder>", nil)
+	checkMsg(t, "audit_request_picker_empty", text, blocks)
+}
+
+// RequestLine keeps the status and day when the names are long.
+func TestRequestLineKeepsStatusAndDay(t *testing.T) {
+	c := userCard()
+	c.App, c.Connection = strings.Repeat("A", 80), strings.Repeat("B", 80)
+	line := views.RequestLine(c)
+	if n := len([]rune(line)); n > 75 || !strings.HasSuffix(line, " · pending · 4 Mar 2025") {
+		t.Fatalf("RequestLine = %q (%d runes)", line, n)
+	}
+}

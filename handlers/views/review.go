@@ -70,6 +70,33 @@ func ReviewAssignedMessage(d ReviewDM) (string, []slack.Block) {
 	return text, blocks
 }
 
+// ReviewProgressMessage replaces a reviewer's earlier review DMs
+// (assignment, reminders) once their items change, so none keeps an old
+// count: what is left and "Review now", that they are done, or that the
+// review closed with items of theirs undecided. open is false once the
+// campaign is no longer active.
+func ReviewProgressMessage(campaignID, campaign string, due time.Time, pending int, open bool) (string, []slack.Block) {
+	name := escape(campaign, 100)
+	var lead, text string
+	switch {
+	case pending > 0 && !open:
+		lead = fmt.Sprintf(":lock: The access review *%s* is closed; %s of yours were left undecided.", name, plural(pending, "item", "items"))
+		text = fmt.Sprintf("Access review %q is closed.", escape(campaign, 100))
+	case pending == 0:
+		lead = fmt.Sprintf(":white_check_mark: You have decided all your items in the access review *%s*. Thank you!", name)
+		text = fmt.Sprintf("Access review %q: you are done.", escape(campaign, 100))
+	default:
+		lead = fmt.Sprintf("You have %s left to review in the access review *%s*.\n*Due:* %s · *Pending for you:* %d",
+			plural(pending, "item", "items"), name, SlackDate(due), pending)
+		text = fmt.Sprintf("Access review %q: %s left for you, due %s.", escape(campaign, 100), plural(pending, "item", "items"), due.UTC().Format("2006-01-02"))
+	}
+	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn(lead), nil, nil, slack.SectionBlockOptionBlockID(BlockReviewDM))}
+	if open && pending > 0 {
+		blocks = append(blocks, slack.NewActionBlock(BlockReviewDMActions, reviewButton(campaignID, "Review now")))
+	}
+	return text, blocks
+}
+
 // ReviewReminderMessage nudges a reviewer with pending items.
 func ReviewReminderMessage(campaignID, campaign string, due time.Time, pending int, overdue bool) (string, []slack.Block) {
 	when := "is due " + SlackDate(due)

@@ -36,6 +36,20 @@ func TestReviewMessagesGolden(t *testing.T) {
 			checkMsg(t, c.name, text, blocks)
 		})
 	}
+	for _, c := range []struct {
+		name    string
+		pending int
+		open    bool
+	}{
+		{"review_progress_left", 2, true},
+		{"review_progress_done", 0, true},
+		{"review_progress_closed_undecided", 3, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text, blocks := views.ReviewProgressMessage("c1", "Q1 *review*", reviewDue, c.pending, c.open)
+			checkMsg(t, c.name, text, blocks)
+		})
+	}
 	many := map[string]int{}
 	for i := range 30 {
 		many[fmt.Sprintf("app-%02d", i)] = i + 1

@@ -98,6 +98,9 @@ type UnlinkedInfo struct {
 	Reason string
 	// Email is the address Slack reports, "" when none is visible.
 	Email string
+	// Admins names the tenant's admins (Slack mentions, or name and email);
+	// "" when unknown.
+	Admins string
 }
 
 // UnlinkedHome tells an unmatched user what is wrong and what an admin must do.
@@ -106,7 +109,11 @@ func UnlinkedHome(u UnlinkedInfo) slack.HomeTabViewRequest {
 	if u.Email != "" {
 		email = escape(u.Email, maxValue)
 	}
-	fix := "*What to do:* ask your accessbot admin to add you as a user with the email above " +
+	admin := "your accessbot admin"
+	if u.Admins != "" {
+		admin += " (" + truncate(u.Admins, 1000) + ")"
+	}
+	fix := "*What to do:* ask " + admin + " to add you as a user with the email above " +
 		"(`accessbot apply` or `accessbot import users`). If Slack shows no email, the admin must grant " +
 		"accessbot the `users:read.email` scope and reinstall it."
 	return slack.HomeTabViewRequest{

@@ -68,7 +68,8 @@ func TestUnlinkedHomeGolden(t *testing.T) {
 		name string
 		info views.UnlinkedInfo
 	}{
-		{"home_unlinked", views.UnlinkedInfo{Reason: "No accessbot user has the email eve@acme.test that Slack reports for you.", Email: "eve@acme.test"}},
+		{"home_unlinked", views.UnlinkedInfo{Reason: "No accessbot user has the email eve@acme.test that Slack reports for you.", Email: "eve@acme.test",
+			Admins: "<@UADA> or Bo (bo@acme.test)"}},
 		{"home_no_email", views.UnlinkedInfo{Reason: "Slack shows accessbot no email for you."}},
 	}
 	for _, c := range cases {

@@ -124,10 +124,19 @@ func EnvMap(m map[string]string) LookupEnv {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
+// Flag is a key's value given on the command line. Flags win over the
+// environment, which wins over the file.
+type Flag struct {
+	Key   string // e.g. "http.listen"
+	Name  string // as typed, e.g. "--listen"; named in errors
+	Value string
+}
+
 // Load reads path ("" means no file: defaults only), applies defaults, then
-// environment overrides from env (nil means none), then validates. The error,
-// if any, names every problem: one *Error, or Errors when there are several.
-func Load(path string, env LookupEnv) (*Config, error) {
+// environment overrides from env (nil means none), then flags, then
+// validates. The error, if any, names every problem: one *Error, or Errors
+// when there are several.
+func Load(path string, env LookupEnv, flags ...Flag) (*Config, error) {
 	var data []byte
 	if path != "" {
 		b, err := os.ReadFile(path)
@@ -136,11 +145,11 @@ func Load(path string, env LookupEnv) (*Config, error) {
 		}
 		data = b
 	}
-	return Parse(path, data, env)
+	return Parse(path, data, env, flags...)
 }
 
 // Parse is Load for bytes already read; name is used in messages.
-func Parse(name string, data []byte, env LookupEnv) (*Config, error) {
+func Parse(name string, data []byte, env LookupEnv, flags ...Flag) (*Config, error) {
 	if env == nil {
 		env = EnvMap(nil)
 	}
@@ -176,6 +185,16 @@ func Parse(name string, data []byte, env LookupEnv) (*Config, error) {
 		fromEnv[k.Name] = k.Env()
 		if err := k.set(&cfg, v); err != nil {
 			errs.add(&Error{Key: k.Name, Env: k.Env(), Msg: err.Error()})
+		}
+	}
+	for _, f := range flags {
+		k, ok := keyNamed(f.Key)
+		if !ok {
+			return nil, fmt.Errorf("config: flag %s sets unknown key %q", f.Name, f.Key) // a bug in the command
+		}
+		fromEnv[k.Name] = f.Name
+		if err := k.set(&cfg, f.Value); err != nil {
+			errs.add(&Error{Key: k.Name, Env: f.Name, Msg: err.Error()})
 		}
 	}
 	cfg.normalize()
@@ -260,7 +279,7 @@ func decodeKey(s secrets.Secret) ([]byte, error) {
 type Error struct {
 	File string // config file, when the value came from it
 	Line int
-	Env  string // environment variable, when the value came from it
+	Env  string // environment variable or flag (--listen), when the value came from it
 	Key  string // e.g. "store.driver"
 	Msg  string
 }

@@ -32,7 +32,7 @@ func TestDefaults(t *testing.T) {
 		Slack:      config.Slack{APIURL: "https://slack.com/api/", Connections: 2, Workers: 32, IdentityCacheTTL: 10 * time.Minute},
 		Store:      config.Store{Driver: "sqlite", DSN: config.DefaultSQLiteDSN},
 		HTTP:       config.HTTP{Listen: "127.0.0.1:8080"},
-		Log:        config.Log{Level: "info", Format: "json"},
+		Log:        config.Log{Level: "info", Format: "auto"},
 		Encryption: config.Encryption{KeyID: "k1"},
 		Approvals:  config.Approvals{ReminderAfter: 24 * time.Hour, EscalateAfter: 48 * time.Hour, ExpireAfter: 168 * time.Hour},
 		Limits:     config.Limits{UploadBytes: 32 << 20, CSVCellBytes: 4 << 10, TenantFileBytes: 4 << 20},
@@ -216,7 +216,7 @@ func TestErrors(t *testing.T) {
 		{"log.level", "log:\n  level: verbose\n", nil,
 			`c.yaml:2: log.level: must be one of debug, info, warn, error (got "verbose")`},
 		{"log.format", "log:\n  format: text\n", nil,
-			`c.yaml:2: log.format: must be "json" (for machines) or "console" (for humans) (got "text")`},
+			`c.yaml:2: log.format: must be "auto" (console on a terminal, else json), "json" (for machines) or "console" (for humans) (got "text")`},
 		{"encryption.key not base64", "", map[string]string{"ACCESSBOT_ENCRYPTION_KEY": "not base64!"},
 			"encryption.key (from ACCESSBOT_ENCRYPTION_KEY): must be base64 of 32 random bytes (generate one with: openssl rand -base64 32); it is not valid base64"},
 		{"encryption.key short", "encryption:\n  key: c2hvcnQ=\n", nil,
@@ -446,6 +446,43 @@ func TestDocsDocumentEveryKey(t *testing.T) {
 		if !strings.Contains(string(data), row) {
 			t.Errorf("docs/configuration.md has no table row starting %s", row)
 		}
+	}
+}
+
+// A flag wins over the environment, which wins over the file; a bad flag
+// value is reported with the flag's name.
+func TestFlagsOverEnvOverFile(t *testing.T) {
+	file := []byte("http:\n  listen: 127.0.0.1:1000\n  public_url: https://file.example\nlog:\n  level: warn\n")
+	env := config.EnvMap(map[string]string{"ACCESSBOT_HTTP_LISTEN": "127.0.0.1:2000", "ACCESSBOT_LOG_LEVEL": "error"})
+	flags := []config.Flag{{Key: "http.listen", Name: "--listen", Value: "127.0.0.1:3000"}}
+	tests := []struct {
+		name              string
+		env               config.LookupEnv
+		flags             []config.Flag
+		listen, level, pu string
+	}{
+		{"file", nil, nil, "127.0.0.1:1000", "warn", "https://file.example"},
+		{"env over file", env, nil, "127.0.0.1:2000", "error", "https://file.example"},
+		{"flag over env", env, flags, "127.0.0.1:3000", "error", "https://file.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse("c.yaml", file, tt.env, tt.flags...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.HTTP.Listen != tt.listen || cfg.Log.Level != tt.level || cfg.HTTP.PublicURL != tt.pu {
+				t.Errorf("got listen %s, level %s, public_url %s", cfg.HTTP.Listen, cfg.Log.Level, cfg.HTTP.PublicURL)
+			}
+		})
+	}
+	_, err := config.Parse("c.yaml", file, env, config.Flag{Key: "store.driver", Name: "--store-driver", Value: "mysql"})
+	if err == nil || err.Error() != `store.driver (from --store-driver): must be "sqlite" or "postgres" (got "mysql")` {
+		t.Errorf("bad flag: %v", err)
+	}
+	_, err = config.Parse("c.yaml", file, env, config.Flag{Key: "slack.connections", Name: "--slack-connections", Value: "many"})
+	if err == nil || !strings.Contains(err.Error(), `slack.connections (from --slack-connections): must be a whole number`) {
+		t.Errorf("unparsable flag: %v", err)
 	}
 }
 

@@ -42,7 +42,7 @@ func Keys() []Key {
 		{Name: "http.admin_listen", field: func(c *Config) any { return &c.HTTP.AdminListen }},
 		{Name: "http.public_url", field: func(c *Config) any { return &c.HTTP.PublicURL }},
 		{Name: "log.level", Default: "info", field: func(c *Config) any { return &c.Log.Level }},
-		{Name: "log.format", Default: "json", field: func(c *Config) any { return &c.Log.Format }},
+		{Name: "log.format", Default: "auto", field: func(c *Config) any { return &c.Log.Format }},
 		{Name: "encryption.key", Secret: true, field: func(c *Config) any { return &c.Encryption.Key }},
 		{Name: "encryption.key_id", Default: "k1", field: func(c *Config) any { return &c.Encryption.KeyID }},
 		{Name: "encryption.previous_keys", Secret: true, field: func(c *Config) any { return &c.Encryption.PreviousKeys }},

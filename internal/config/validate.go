@@ -155,7 +155,7 @@ func (c *Config) validateLog(p *problems) {
 		p.add(bad("log.level", "must be one of %s (got %q)", strings.Join(logging.Levels(), ", "), c.Log.Level))
 	}
 	if !slices.Contains(logging.Formats(), c.Log.Format) {
-		p.add(bad("log.format", `must be "json" (for machines) or "console" (for humans) (got %q)`, c.Log.Format))
+		p.add(bad("log.format", `must be "auto" (console on a terminal, else json), "json" (for machines) or "console" (for humans) (got %q)`, c.Log.Format))
 	}
 }
 

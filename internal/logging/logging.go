@@ -13,11 +13,24 @@ import (
 func Levels() []string { return []string{"debug", "info", "warn", "error"} }
 
 // Formats returns the accepted values of log.format.
-func Formats() []string { return []string{"json", "console"} }
+func Formats() []string { return []string{"auto", "json", "console"} }
+
+// Resolve turns format "auto" into "console" when the log goes to a
+// terminal (a person reads it) and "json" otherwise (a service's collector
+// does); other formats are returned as they are.
+func Resolve(format string, terminal bool) string {
+	if format != "auto" {
+		return format
+	}
+	if terminal {
+		return "console"
+	}
+	return "json"
+}
 
 // New returns a logger writing JSON (format "json" or "") or human-readable
 // lines ("console") to w, dropping events below level ("" means info).
-// It never touches zerolog's global settings.
+// Resolve "auto" first. It never touches zerolog's global settings.
 func New(level, format string, w io.Writer) (zerolog.Logger, error) {
 	var lvl zerolog.Level
 	switch level {
@@ -35,7 +48,8 @@ func New(level, format string, w io.Writer) (zerolog.Logger, error) {
 	switch format {
 	case "json", "":
 	case "console":
-		w = zerolog.ConsoleWriter{Out: w, NoColor: true, TimeFormat: time.RFC3339}
+		// A person reads this: the time of day is enough.
+		w = zerolog.ConsoleWriter{Out: w, NoColor: true, TimeFormat: time.TimeOnly}
 	default:
 		return zerolog.Nop(), fmt.Errorf("log format %q: must be json or console", format)
 	}

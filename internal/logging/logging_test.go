@@ -72,3 +72,20 @@ func TestForTenant(t *testing.T) {
 		t.Fatalf("line = %v", line)
 	}
 }
+
+func TestResolve(t *testing.T) {
+	for _, tt := range []struct {
+		format   string
+		terminal bool
+		want     string
+	}{
+		{"auto", true, "console"},
+		{"auto", false, "json"},
+		{"json", true, "json"},
+		{"console", false, "console"},
+	} {
+		if got := logging.Resolve(tt.format, tt.terminal); got != tt.want {
+			t.Errorf("Resolve(%q, %v) = %q, want %q", tt.format, tt.terminal, got, tt.want)
+		}
+	}
+}

@@ -152,19 +152,18 @@ func summarize(r io.Reader, w io.Writer) error {
 
 var logPrefix = regexp.MustCompile(`^\s*[\w.-]+\.go:\d+: `)
 
-// skipReason is what the skipped test logged, without the RUN/SKIP lines and
-// the file:line prefix.
+// skipReason is the message the skipped test gave t.Skip: the last
+// "file.go:NN: " line before "--- SKIP", without that prefix. Other output
+// (a library's stderr, a banner) is ignored, so equal reasons group.
 func skipReason(out []string) string {
-	var parts []string
+	last := ""
 	for _, o := range out {
-		o = strings.TrimSpace(o)
-		if o == "" || strings.HasPrefix(o, "=== ") || strings.HasPrefix(o, "--- SKIP") {
-			continue
+		if logPrefix.MatchString(o) {
+			last = strings.TrimSpace(logPrefix.ReplaceAllString(o, ""))
 		}
-		parts = append(parts, logPrefix.ReplaceAllString(o, ""))
 	}
-	if len(parts) == 0 {
+	if last == "" {
 		return "(no reason given)"
 	}
-	return strings.Join(parts, " / ")
+	return last
 }

@@ -14,6 +14,8 @@ func TestSummarize(t *testing.T) {
 {"Action":"pass","Package":"p","Test":"TestA"}
 `
 		skipPG = `{"Action":"output","Package":"p","Test":"TestPG%d","Output":"=== RUN   TestPG%d\n"}
+{"Action":"output","Package":"p","Test":"TestPG%d","Output":"redis: 2026/12/04 21:08:1%d pool.go:770: failed to dial\n"}
+{"Action":"output","Package":"p","Test":"TestPG%d","Output":"*** POSTGRES NOT REACHABLE *** (printed to stderr too)\n"}
 {"Action":"output","Package":"p","Test":"TestPG%d","Output":"    testenv.go:40: *** POSTGRES NOT REACHABLE ***\n"}
 {"Action":"output","Package":"p","Test":"TestPG%d","Output":"--- SKIP: TestPG%d (0.00s)\n"}
 {"Action":"skip","Package":"p","Test":"TestPG%d"}
@@ -62,7 +64,7 @@ func TestSummarize(t *testing.T) {
 			[]string{"tests: 1 passed, 0 failed, 6 skipped",
 				"skipped 5: *** POSTGRES NOT REACHABLE ***\n    p TestPG0\n    p TestPG1\n    p TestPG2\n    … and 2 more",
 				"skipped 1: load test: set ACCESSBOT_LOAD=1 to run it\n    p TestLoad"},
-			[]string{"testenv.go:40"}},
+			[]string{"testenv.go:40", "pool.go", "printed to stderr"}},
 		{"a failure shows its output and fails", pass + pkgOK + fail, true,
 			[]string{"b_test.go:9: want 2, got 3", "--- FAIL: TestB", "FAIL\tq\t0.1s", "tests: 1 passed, 1 failed, 0 skipped"},
 			nil},

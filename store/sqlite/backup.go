@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // Backup writes a consistent copy of the database at dsn to the new file
@@ -15,6 +16,12 @@ import (
 func Backup(ctx context.Context, dsn, dest string) error {
 	if isMemory(dsn) {
 		return errors.New("backup sqlite: an in-memory database has nothing on disk to back up")
+	}
+	// Opening a missing database would create an empty one there.
+	if p := dsnPath(dsn); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("backup sqlite: no database at %s (store.dsn): %w", p, err)
+		}
 	}
 	if _, err := os.Stat(dest); err == nil {
 		return fmt.Errorf("backup sqlite: %s already exists: choose a new file", dest)
@@ -35,4 +42,15 @@ func Backup(ctx context.Context, dsn, dest string) error {
 		return fmt.Errorf("backup sqlite to %s: %w", dest, err)
 	}
 	return nil
+}
+
+// dsnPath is the file a "file:PATH?..." or plain-path DSN names, "" when it
+// can't tell.
+func dsnPath(dsn string) string {
+	base, _, _ := strings.Cut(dsn, "?")
+	base = strings.TrimPrefix(base, "file:")
+	if base == "" || strings.HasPrefix(base, "//") {
+		return ""
+	}
+	return base
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -26,9 +27,16 @@ func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, fsys fs.FS,
 	if err != nil {
 		return fmt.Errorf("migrate %s: %w", dialect, err)
 	}
+	// One line for people and collectors alike; each migration at debug.
+	var took time.Duration
 	for _, r := range results {
-		log.Info().Str("dialect", string(dialect)).Int64("version", r.Source.Version).
+		took += r.Duration
+		log.Debug().Str("dialect", string(dialect)).Int64("version", r.Source.Version).
 			Dur("took", r.Duration).Msg("migration applied")
+	}
+	if len(results) > 0 {
+		log.Info().Str("dialect", string(dialect)).Int("migrations", len(results)).
+			Int64("version", results[len(results)-1].Source.Version).Dur("took", took).Msg("database migrated")
 	}
 	return nil
 }
