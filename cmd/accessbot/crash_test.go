@@ -236,7 +236,7 @@ func runCrashTest(t *testing.T, driver string, plan crashPlan) {
 	}
 	untagged := w.fake.CallCount("chat.postMessage") - total
 	lookups := w.fake.CallCount("conversations.history") + w.fake.CallCount("conversations.replies")
-	t.Logf("%s: kills %d, outages %d (%s each, lease %s), runs %d (%d refused to start in an outage), requests %d, "+
+	t.Logf("[counts] crash/outage on %s: kills %d, outages %d (%s each, lease %s), runs %d (%d refused to start in an outage), requests %d, "+
 		"posts %d, duplicated %d, lost %d, history lookups %d, jobs settled %v",
 		driver, kills, outages, plan.outage, plan.lease, c.runs, refused, len(w.created), total, dups, lost, lookups, settled)
 	if kills < plan.kills || outages < plan.outages {
