@@ -122,6 +122,7 @@ type Notifier struct {
 	slackIDs map[string]cachedSlackID // team|email → Slack user id
 	idTTL    time.Duration
 	lease    time.Duration
+	out      *outbox
 }
 
 type cachedSlackID struct {
@@ -144,6 +145,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 	if n.clock == nil {
 		n.clock = time.Now
 	}
+	n.out = &outbox{st: cfg.Store, now: n.now, lease: n.lease, log: n.log}
 	for range cfg.Workers {
 		n.queues = append(n.queues, make(chan func(context.Context), 64))
 	}
@@ -296,7 +298,7 @@ func (n *Notifier) dm(ctx context.Context, cl ChatAPI, teamID, tenantID, userID 
 // dmOnce DMs m to a tenant user once per delivery key (a retried job does
 // not post it again) and returns the DM channel and the message ts.
 func (n *Notifier) dmOnce(ctx context.Context, cl ChatAPI, teamID, tenantID, key, userID string, m slackapi.Message) (string, string, error) {
-	return n.once(ctx, cl, tenantID, delivery{key: key, msg: m,
+	return n.out.once(ctx, cl, tenantID, delivery{key: key, msg: m,
 		to: func(ctx context.Context) (string, error) { return n.dm(ctx, cl, teamID, tenantID, userID) }})
 }
 
@@ -422,7 +424,7 @@ func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot
 	}
 	var errs []error
 	for _, r := range refs {
-		_, _, err := n.once(ctx, cl, req.TenantID, delivery{key: deliveryKey(req.ID, what, r.UserID+"@"+r.ChannelID),
+		_, _, err := n.out.once(ctx, cl, req.TenantID, delivery{key: deliveryKey(req.ID, what, r.UserID+"@"+r.ChannelID),
 			to: fixed(r.ChannelID), thread: r.TS, msg: slackapi.Message{Text: say}})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reply to requester of %s: %w", req.ID, err))
@@ -507,7 +509,7 @@ func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, lev
 			}
 			key := deliveryKey(req.ID, "remind:L"+strconv.Itoa(level), id)
 			if thread == "" {
-				c, ts, err := n.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch),
+				c, ts, err := n.out.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch),
 					msg: slackapi.Message{Text: views.ReminderText(v.card) + " " + v.msg.Text, Blocks: v.msg.Blocks}})
 				if err != nil {
 					errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
@@ -518,7 +520,7 @@ func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, lev
 				posted = true
 				continue
 			}
-			_, _, err := n.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch), thread: thread,
+			_, _, err := n.out.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch), thread: thread,
 				msg: slackapi.Message{Text: views.ReminderText(v.card)}})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("remind %s: %w", id, err))

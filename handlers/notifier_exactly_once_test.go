@@ -62,6 +62,7 @@ type onceEnv struct {
 	fake  *slackfake.Server
 	st    *outageStore
 	clock *rqClock
+	cl    *slackapi.Client
 	n     *handlers.Notifier
 }
 
@@ -77,7 +78,7 @@ func newOnceEnv(t *testing.T, driver string, lease time.Duration) *onceEnv {
 	}
 	cl, err := slackapi.NewClient("T1", team.BotToken, slackapi.Options{APIURL: fake.URL(), Guard: slackapi.Strict{}, Pacing: &slackapi.Pacing{}})
 	rqMust(t, err)
-	e := &onceEnv{notifyFixture: f, fake: fake, st: &outageStore{Store: f.st}, clock: &rqClock{now: time.Now().UTC()}}
+	e := &onceEnv{notifyFixture: f, fake: fake, st: &outageStore{Store: f.st}, clock: &rqClock{now: time.Now().UTC()}, cl: cl}
 	e.n = handlers.NewNotifier(handlers.NotifierConfig{Store: e.st, Now: e.clock.Now, Lease: lease,
 		Log:     zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 		Clients: handlers.ChatClientsFunc(func(context.Context, string) (handlers.ChatAPI, error) { return cl, nil })})

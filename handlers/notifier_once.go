@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/store"
@@ -28,6 +30,22 @@ var errInFlight = errors.New("the same notification is being sent by another run
 // store's delivery outbox and tag the post in Slack (message metadata).
 func deliveryKey(requestID, what, recipient string) string {
 	return "request:" + requestID + ":" + what + ":" + recipient
+}
+
+// deliveryStore is the store's delivery outbox.
+type deliveryStore interface {
+	ClaimDelivery(ctx context.Context, tenantID, key string, now time.Time, lease time.Duration) (*store.Delivery, bool, error)
+	CompleteDelivery(ctx context.Context, tenantID, key, channelID, ts string, now time.Time) error
+	ReleaseDelivery(ctx context.Context, tenantID, key string, retryAt time.Time) error
+}
+
+// outbox sends messages exactly once through the store's delivery outbox;
+// the request and review notifiers share it.
+type outbox struct {
+	st    deliveryStore
+	now   func() time.Time
+	lease time.Duration
+	log   zerolog.Logger
 }
 
 // delivery is one message sent through the outbox.
@@ -55,7 +73,7 @@ type delivery struct {
 //
 // The post's deadline, half the lease, keeps it from still being on its way
 // when a retry looks. A failed post releases the claim so the retry sends it.
-func (n *Notifier) once(ctx context.Context, cl ChatAPI, tenantID string, d delivery) (string, string, error) {
+func (n *outbox) once(ctx context.Context, cl ChatAPI, tenantID string, d delivery) (string, string, error) {
 	row, won, err := n.st.ClaimDelivery(ctx, tenantID, d.key, n.now(), n.lease)
 	if err != nil {
 		return "", "", fmt.Errorf("claim notification %s: %w", d.key, err)
@@ -110,7 +128,7 @@ func (n *Notifier) once(ctx context.Context, cl ChatAPI, tenantID string, d deli
 
 // record marks key sent, retrying with backoff while the database refuses
 // (an outage) until ctx ends: a retry after the lease finds the post anyway.
-func (n *Notifier) record(ctx context.Context, tenantID, key, ch, ts string) error {
+func (n *outbox) record(ctx context.Context, tenantID, key, ch, ts string) error {
 	wait := 50 * time.Millisecond
 	for {
 		err := n.st.CompleteDelivery(ctx, tenantID, key, ch, ts, n.now())

@@ -60,7 +60,7 @@ func (r *recorder) Assigned(_ context.Context, a reviews.Assignment) error {
 	return r.add(call{Method: "Assigned", To: a.ReviewerID, Campaign: a.Campaign.ID, Items: a.Items, Pending: a.Pending, Reason: a.Reason})
 }
 
-func (r *recorder) Remind(_ context.Context, c *accessbot.Campaign, rid string, pending int, overdue bool) error {
+func (r *recorder) Remind(_ context.Context, c *accessbot.Campaign, rid, _ string, pending int, overdue bool) error {
 	return r.add(call{Method: "Remind", To: rid, Campaign: c.ID, Pending: pending, Overdue: overdue})
 }
 

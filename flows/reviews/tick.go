@@ -197,7 +197,7 @@ func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, pol P
 			if first {
 				reminded++
 				notified = append(notified, rid)
-				s.logNotify(c.TenantID, "remind", s.notify.Remind(ctx, c, rid, pending[rid], overdue))
+				s.logNotify(c.TenantID, "remind", s.notify.Remind(ctx, c, rid, key, pending[rid], overdue))
 			}
 		}
 		if !escalate {
