@@ -96,8 +96,11 @@ type Application struct {
 	// MaxDuration caps time-bound access; 0 means permanent access is allowed.
 	MaxDuration      time.Duration
 	ConnectionSchema []SchemaField
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// Labels apply to every entitlement of the application in the
+	// inventory (see DeclareLabels), e.g. ["privileged"].
+	Labels    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Connection is a group, role or policy inside an application.
@@ -109,8 +112,11 @@ type Connection struct {
 	Type        string // group, role, policy, account
 	Description string
 	Attributes  map[string]string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Labels apply to the inventory entitlement of the same name (see
+	// DeclareLabels), e.g. ["privileged"].
+	Labels    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Resource is something inside an application that a connection can be granted.

@@ -2,6 +2,8 @@ package accessbot
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -61,6 +63,46 @@ func (e *AppEntitlement) HasLabel(label string) bool {
 		}
 	}
 	return false
+}
+
+// NormalizeLabels is how labels are kept: trimmed, lower case, sorted,
+// unique; nil when there are none.
+func NormalizeLabels(in []string) []string {
+	var out []string
+	for _, l := range in {
+		if l = strings.ToLower(strings.TrimSpace(l)); l != "" {
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// DeclareLabels adds to each of ents (app entitlements of any of apps) the
+// labels the tenant file declares: an application's apply to all its
+// entitlements, a connection's to the entitlement of its application whose
+// external id or name is the connection's name, ignoring case. So privilege
+// can be declared once in the tenant file, whatever the uploads say.
+func DeclareLabels(ents []AppEntitlement, apps []Application, conns []Connection) {
+	byApp := map[string][]string{}
+	for _, a := range apps {
+		byApp[a.ID] = a.Labels
+	}
+	byConn := map[[2]string][]string{} // app id, lower-case name
+	for _, c := range conns {
+		k := [2]string{c.AppID, strings.ToLower(c.Name)}
+		byConn[k] = append(byConn[k], c.Labels...)
+	}
+	for i := range ents {
+		e := &ents[i]
+		add := slices.Concat(byApp[e.AppID], byConn[[2]string{e.AppID, strings.ToLower(e.ExternalID)}])
+		if !strings.EqualFold(e.Name, e.ExternalID) {
+			add = append(add, byConn[[2]string{e.AppID, strings.ToLower(e.Name)}]...)
+		}
+		if len(add) > 0 {
+			e.Labels = NormalizeLabels(slices.Concat(e.Labels, add))
+		}
+	}
 }
 
 // Relation says an identity holds an app entitlement. IdentityID and

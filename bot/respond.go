@@ -76,6 +76,10 @@ func (p *responder) postResponseURL(ctx context.Context, url string, m Message) 
 // Slack's limits is replaced by its text alone (cut to size), and the fault
 // logged.
 func guardMessage(r *Request, m Message) Message {
+	if paths := blockkit.MarkupPaths(m.Text, m.Blocks); len(paths) > 0 {
+		r.Log.Warn().Str("envelope", r.EnvelopeID).Strs("paths", paths).
+			Msg("answer carries unescaped Slack markup from data; escaped")
+	}
 	text, blocks, err := blockkit.FitMessage(m.Text, m.Blocks)
 	if err == nil {
 		m.Text, m.Blocks = text, blocks

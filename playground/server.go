@@ -47,6 +47,36 @@ type Person struct {
 	Note string `json:"note,omitempty"`
 }
 
+// Channel is a public channel the page shows (the bot posts digests and
+// critical alerts to the tenant's alert channels).
+type Channel struct {
+	ID   string `json:"id"`
+	Name string `json:"name"` // without "#"
+}
+
+// Controls run the bot's clock forward and its scheduled jobs now; the
+// playground command gives the real scheduler and its injected clock.
+type Controls interface {
+	// Now is the bot's clock.
+	Now() time.Time
+	// Advance moves the clock forward by d and runs one scheduler tick, so
+	// what became due (reminders, escalations, expiries, digests) happens.
+	Advance(ctx context.Context, d time.Duration) error
+	// RunNow runs a scheduled job (one of Jobs) for the tenant at once.
+	RunNow(ctx context.Context, job string) error
+	// Jobs are the jobs RunNow accepts, with a label for the page.
+	Jobs() []Job
+}
+
+// Job is a scheduled job the page offers to run now.
+type Job struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+}
+
+// MaxAdvance caps one move of the clock.
+const MaxAdvance = 31 * 24 * time.Hour
+
 // Config is what a Server drives.
 type Config struct {
 	Fake     *slackfake.Server
@@ -54,7 +84,12 @@ type Config struct {
 	TeamName string
 	// People are the users offered on the page; each must be a user of
 	// TeamID in Fake.
-	People     []Person
+	People []Person
+	// Start is the person the page shows first (default the first of People).
+	Start    string
+	Channels []Channel
+	// Controls, when set, adds the clock and "run now" controls.
+	Controls   Controls
 	AckTimeout time.Duration // DefaultAckTimeout when zero
 	Log        zerolog.Logger
 }
@@ -69,6 +104,9 @@ type Config struct {
 //	POST /api/suggest  {user,view_id,block_id,action_id,value}  block_suggestion options
 //	POST /api/submit   {user,view_id,values}  view_submission; answers the ack
 //	POST /api/close    {user,view_id}          closes the user's modals
+//	GET  /api/clock                  the bot's time and the jobs that can run now
+//	POST /api/clock    {advance}     moves the clock forward ("24h") and ticks
+//	POST /api/run      {job}         runs a scheduled job now
 type Server struct {
 	cfg    Config
 	people map[string]Person
@@ -96,6 +134,9 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.people[p.ID] = p
 	}
+	if _, ok := s.people[cfg.Start]; cfg.Start != "" && !ok {
+		return nil, fmt.Errorf("playground: start person %s is not one of the people", cfg.Start)
+	}
 	sub, err := fs.Sub(static, "static")
 	if err != nil {
 		return nil, fmt.Errorf("playground: static files: %w", err)
@@ -111,6 +152,9 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /api/suggest", s.handleSuggest)
 	s.mux.HandleFunc("POST /api/submit", s.handleSubmit)
 	s.mux.HandleFunc("POST /api/close", s.handleClose)
+	s.mux.HandleFunc("GET /api/clock", s.handleClock)
+	s.mux.HandleFunc("POST /api/clock", s.handleAdvance)
+	s.mux.HandleFunc("POST /api/run", s.handleRun)
 	return s, nil
 }
 
@@ -202,9 +246,16 @@ func (s *Server) awaitAck(ctx context.Context, env string) (json.RawMessage, err
 }
 
 func (s *Server) handlePeople(w http.ResponseWriter, _ *http.Request) {
+	channels := s.cfg.Channels
+	if channels == nil {
+		channels = []Channel{}
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"team":   map[string]string{"id": s.cfg.TeamID, "name": s.cfg.TeamName},
-		"people": s.cfg.People,
+		"team":     map[string]string{"id": s.cfg.TeamID, "name": s.cfg.TeamName},
+		"people":   s.cfg.People,
+		"channels": channels,
+		"controls": s.cfg.Controls != nil,
+		"start":    s.cfg.Start,
 	})
 }
 
@@ -314,7 +365,7 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 		p = s.cfg.Fake.ViewAction(s.cfg.TeamID, b.User, b.ViewID, b.Values, b.Action)
 	case b.Channel != "" && b.TS != "":
 		m, ok := s.cfg.Fake.Message(b.Channel, b.TS)
-		if !ok || m.Deleted || !visibleTo(m, b.User) {
+		if !ok || m.Deleted || !visibleTo(m, b.User) || !s.inView(b.Channel, b.User) {
 			s.fail(w, r, badRequest("no message %s in your conversation", b.TS))
 			return
 		}
@@ -329,6 +380,20 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ack": ack})
+}
+
+// inView reports whether the page shows channel to user: their DM with
+// the bot, or one of the configured channels.
+func (s *Server) inView(channel, user string) bool {
+	if channel == slackfake.DMChannel(user) {
+		return true
+	}
+	for _, c := range s.cfg.Channels {
+		if c.ID == channel {
+			return true
+		}
+	}
+	return false
 }
 
 // ownView refuses views that are not the user's: one visitor tab can be

@@ -36,13 +36,19 @@ func newFixture(t *testing.T) *fixture {
 	}
 	pg, err := playground.New(playground.Config{Fake: fake, TeamID: "T1", TeamName: "Acme",
 		People:     []playground.Person{{ID: "UADA", Name: "Ada"}, {ID: "UBOB", Name: "Bob"}},
+		Channels:   []playground.Channel{{ID: "CALERTS", Name: "access-alerts"}},
 		AckTimeout: 200 * time.Millisecond, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(pg)
+	return &fixture{fake: fake, api: slack.New(team.BotToken, slack.OptionAPIURL(fake.URL())), srv: newServer(t, pg)}
+}
+
+func newServer(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &fixture{fake: fake, api: slack.New(team.BotToken, slack.OptionAPIURL(fake.URL())), srv: srv}
+	return srv
 }
 
 func (f *fixture) post(t *testing.T, path, contentType, body string) (int, string) {
@@ -60,6 +66,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	fake := slackfake.New()
 	t.Cleanup(fake.Close)
 	fake.AddTeam(slackfake.Team{ID: "T1"})
+	if _, err := fake.AddUser(slackfake.User{ID: "UADA", TeamID: "T1"}); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		cfg  playground.Config
@@ -68,6 +77,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"no fake", playground.Config{TeamID: "T1", People: []playground.Person{{ID: "U1"}}}, "fake Slack"},
 		{"no people", playground.Config{Fake: fake, TeamID: "T1"}, "no people"},
 		{"unknown person", playground.Config{Fake: fake, TeamID: "T1", People: []playground.Person{{ID: "UNOPE"}}}, "UNOPE"},
+		{"unknown start", playground.Config{Fake: fake, TeamID: "T1", People: []playground.Person{{ID: "UADA"}}, Start: "UBOB"}, "start person UBOB"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -103,10 +113,55 @@ func TestStateShowsOnlyWhatTheUserSees(t *testing.T) {
 	}
 }
 
+func TestStateShowsChannels(t *testing.T) {
+	f := newFixture(t)
+	if _, _, err := f.api.PostMessage("CALERTS", slack.MsgOptionText("Findings digest: 2 new", false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.api.PostMessage("COTHER", slack.MsgOptionText("not shown", false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.api.PostEphemeral("CALERTS", "UBOB", slack.MsgOptionText("for bob only", false)); err != nil {
+		t.Fatal(err)
+	}
+	var st playground.State
+	getJSON(t, f.srv.URL+"/api/state?user=UADA", &st)
+	if len(st.Channels) != 1 || st.Channels[0].Name != "access-alerts" || len(st.Channels[0].Messages) != 1 ||
+		st.Channels[0].Messages[0].Text != "Findings digest: 2 new" || len(st.Messages) != 0 {
+		t.Fatalf("state = %+v", st)
+	}
+	// A button in a channel message can be clicked by anyone in the channel.
+	ts := st.Channels[0].Messages[0].TS
+	code, body := f.post(t, "/api/action", "application/json", `{"user":"UADA","channel":"CALERTS","ts":"`+ts+`","action":{"action_id":"ack"}}`)
+	if code != 504 || !strings.Contains(body, "did not answer") { // sent: no bot in this fixture acks it
+		t.Fatalf("action in channel = %d %s", code, body)
+	}
+}
+
+func getJSON(t *testing.T, url string, out any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s = %d %s", url, resp.StatusCode, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestAPIRefusals(t *testing.T) {
 	f := newFixture(t)
 	v, err := f.api.OpenView(f.fake.NewTriggerID("T1", "UBOB"), slack.ModalViewRequest{Type: slack.VTModal,
 		Title: slack.NewTextBlockObject("plain_text", "Bob's", false, false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bobTS, err := f.api.PostMessage("UBOB", slack.MsgOptionText("Bob's DM", false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +180,9 @@ func TestAPIRefusals(t *testing.T) {
 		{"suggest in someone else's view", "/api/suggest", "application/json",
 			`{"user":"UADA","view_id":"` + v.ID + `","action_id":"x","value":"a"}`, 400, "not open for UADA"},
 		{"action without id", "/api/action", "application/json", `{"user":"UADA","view_id":"V1","action":{}}`, 400, "action_id"},
+		{"action on someone else's DM", "/api/action", "application/json",
+			`{"user":"UADA","channel":"DUBOB","ts":"` + bobTS + `","action":{"action_id":"x"}}`, 400, "no message"},
+		{"clock without controls", "/api/clock", "application/json", `{"advance":"1h"}`, 404, "no clock controls"},
 		{"action on an unknown message", "/api/action", "application/json",
 			`{"user":"UADA","channel":"DUADA","ts":"1.000001","action":{"action_id":"x"}}`, 400, "no message"},
 		{"submit a view not open", "/api/submit", "application/json", `{"user":"UADA","view_id":"` + v.ID + `"}`, 400, "not open"},
@@ -168,7 +226,8 @@ func TestCloseNotifiesOnlyWhenAsked(t *testing.T) {
 func TestPageServed(t *testing.T) {
 	f := newFixture(t)
 	for _, p := range []struct{ path, want string }{
-		{"/", "/static/app.js"}, {"/static/app.js", "textContent"}, {"/static/app.css", ".modal"},
+		{"/", "/static/app.js"}, {"/", `rel="icon"`}, {"/static/app.js", "textContent"}, {"/static/app.css", ".modal"},
+		{"/static/favicon.svg", "<svg"},
 	} {
 		resp, err := http.Get(f.srv.URL + p.path)
 		if err != nil {

@@ -26,13 +26,20 @@ type ViewState struct {
 	View json.RawMessage `json:"view"`
 }
 
+// ChannelState is a channel's messages as one user sees them.
+type ChannelState struct {
+	Channel
+	Messages []Message `json:"messages"`
+}
+
 // State is GET /api/state: everything the visitor sees as one user.
 type State struct {
-	User     Person     `json:"user"`
-	Messages []Message  `json:"messages"`
-	Modal    *ViewState `json:"modal"` // top of the modal stack, nil when none
-	Stack    int        `json:"stack"` // modals open (Slack allows 3)
-	Home     *ViewState `json:"home"`  // last published Home view, nil before one
+	User     Person         `json:"user"`
+	Messages []Message      `json:"messages"` // the DM with the bot
+	Channels []ChannelState `json:"channels"`
+	Modal    *ViewState     `json:"modal"` // top of the modal stack, nil when none
+	Stack    int            `json:"stack"` // modals open (Slack allows 3)
+	Home     *ViewState     `json:"home"`  // last published Home view, nil before one
 }
 
 // visibleTo reports whether user sees m: ephemeral messages only their recipient.
@@ -40,16 +47,25 @@ func visibleTo(m slackfake.Message, user string) bool {
 	return !m.Ephemeral || m.Recipient == user
 }
 
-// state collects the user's DM (with the ephemeral answers meant for them),
-// modal stack and Home view.
-func (s *Server) state(p Person) State {
-	st := State{User: p, Messages: []Message{}}
-	for _, m := range s.cfg.Fake.Messages(slackfake.DMChannel(p.ID)) {
-		if !visibleTo(m, p.ID) {
+// messages are the live messages of channel that user sees.
+func (s *Server) messages(channel, user string) []Message {
+	out := []Message{}
+	for _, m := range s.cfg.Fake.Messages(channel) {
+		if !visibleTo(m, user) {
 			continue
 		}
-		st.Messages = append(st.Messages, Message{Channel: m.Channel, TS: m.TS, ThreadTS: m.ThreadTS, Text: m.Text,
+		out = append(out, Message{Channel: m.Channel, TS: m.TS, ThreadTS: m.ThreadTS, Text: m.Text,
 			Blocks: m.Blocks, Ephemeral: m.Ephemeral, Edited: m.Edits > 0, Source: m.Source})
+	}
+	return out
+}
+
+// state collects the user's DM (with the ephemeral answers meant for them),
+// the channels, modal stack and Home view.
+func (s *Server) state(p Person) State {
+	st := State{User: p, Messages: s.messages(slackfake.DMChannel(p.ID), p.ID), Channels: []ChannelState{}}
+	for _, c := range s.cfg.Channels {
+		st.Channels = append(st.Channels, ChannelState{Channel: c, Messages: s.messages(c.ID, p.ID)})
 	}
 	if vs := s.cfg.Fake.OpenViews(p.ID); len(vs) > 0 {
 		top := vs[len(vs)-1]

@@ -3,6 +3,8 @@ package blockkit
 import (
 	"regexp"
 	"strings"
+
+	"github.com/slack-go/slack"
 )
 
 // Slack reads <…> in mrkdwn (a message's text, mrkdwn text objects) as a
@@ -88,4 +90,17 @@ func (w *walker) markup(p path, s *string) {
 	for _, m := range foreignMarkup(*s) {
 		w.add(p, RuleMarkup, 0, 0, "has Slack markup accessbot does not write (%.60q): data must be escaped (& < >)", m)
 	}
+}
+
+// MarkupPaths lists where a message carries markup accessbot does not write
+// (see RuleMarkup), for a warning: the production guard escapes it, but a
+// builder let data through unescaped.
+func MarkupPaths(text string, blocks []slack.Block) []string {
+	var out []string
+	for _, v := range CheckMessage(text, blocks) {
+		if v.Rule == RuleMarkup && (len(out) == 0 || out[len(out)-1] != v.Path) {
+			out = append(out, v.Path)
+		}
+	}
+	return out
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot/bot/blockkit"
 )
 
 // Pacing sets how fast messages may go out of one workspace.
@@ -223,6 +225,10 @@ func (c *Client) logCall(method string, attempt int, took time.Duration, outcome
 }
 
 func (c *Client) fitMessage(method string, m Message) (Message, error) {
+	if paths := blockkit.MarkupPaths(m.Text, m.Blocks); len(paths) > 0 {
+		c.log.Warn().Str("method", method).Str("team", c.team).Strs("paths", paths).
+			Msg("message carries unescaped Slack markup from data; the guard escapes or refuses it")
+	}
 	text, blocks, err := c.guard.Message(m.Text, m.Blocks)
 	if err != nil {
 		c.logCall(method, 0, 0, "refused_by_guard", err)

@@ -283,6 +283,9 @@ func TestGuard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if !strings.Contains(f.logs.String(), `"paths":["text","blocks[0].text.text"]`) {
+			t.Errorf("no warning naming where the markup was:\n%s", f.logs.String())
+		}
 		msg, _ := f.fake.Message(ch, ts)
 		const want = "&lt;!channel> &lt;http://evil.example/reset|Reset your SSO password>, from <@U1>"
 		if msg.Text != want || !strings.Contains(string(msg.Blocks), `\u0026lt;!channel\u003e`) || strings.Contains(string(msg.Blocks), `\u003c!channel`) {

@@ -21,12 +21,16 @@ import (
 // fails at once (ErrPaceExceeded) when its deadline or Retry.MaxWait ends
 // first. Nothing is sent while a hold is known.
 //
-// Bound: a call reaches Slack inside a wait only if it passed the gate
-// before its process learned of the hold, so it was in flight then. Each
-// worker has one call in flight at a time, and one of those is the call that
-// opened the window, so at most workers-1 calls (across all replicas) land
-// inside it. Each client logs "slack method held" with in_flight when it
-// learns of a hold (new=true), so the bound can be checked per storm.
+// Bound. Let t be the moment a process first learns of a hold (its first
+// 429 answer is recorded, or it finds the hold in Redis). A call that
+// reaches Slack inside Slack's window is answered 429; it passed the gate
+// before t (after t the gate holds it back until the window is over), and it
+// is still counted in flight at t (a call stops counting only after its 429
+// is recorded, which is at or after t). So the calls inside the wait are at
+// most the calls in flight at t, less the one that opened the window: with
+// one call per worker at a time, at most workers-1 across all replicas. Each
+// process logs "slack method held" with new=true and in_flight at its t, so
+// the bound can be checked after a storm (bot/slackapi/retryafter_test.go).
 type holdGate struct {
 	base    http.RoundTripper
 	team    string

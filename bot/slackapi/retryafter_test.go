@@ -35,7 +35,7 @@ type stormResult struct {
 // the notifier's are) while Slack answers conversations.open with one
 // "Retry-After: 2" window. Half the workers' jobs may wait 5 s, half give up
 // after 250 ms and take the next job, which is what made calls pile into the
-// wait. It runs for a fixed 2.8 s.
+// wait. It runs for 2.8 s, longer (up to 10 s) until a call succeeds after the wait.
 func runStorm(t *testing.T, f fixture, clients []*slackapi.Client, logs []*syncBuffer, workers int) stormResult {
 	t.Helper()
 	const (
@@ -49,12 +49,18 @@ func runStorm(t *testing.T, f fixture, clients []*slackapi.Client, logs []*syncB
 	f.fake.RateLimit(method, retryAfter, 1)
 	var ok, failed, okLate atomic.Int64
 	start := time.Now()
-	stop := start.Add(runFor)
+	// Run at least runFor, and on (at most 10 s in all) until a call has
+	// gone through after the wait, so a slow machine cannot end it early.
+	minStop, maxStop := start.Add(runFor), start.Add(10*time.Second)
+	running := func() bool {
+		now := time.Now()
+		return now.Before(minStop) || (okLate.Load() == 0 && now.Before(maxStop))
+	}
 	var wg sync.WaitGroup
 	for _, c := range clients {
 		for w := range workers {
 			wg.Go(func() {
-				for time.Now().Before(stop) {
+				for running() {
 					budget := 250 * time.Millisecond
 					if w%2 == 0 {
 						budget = 5 * time.Second

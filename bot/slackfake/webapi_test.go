@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -412,5 +413,54 @@ func TestResponseURL(t *testing.T) {
 	live := f.fake.Messages("C5")
 	if len(live) != 2 || !live[1].Ephemeral || live[1].Recipient != "U1" || live[1].Text != "only you" {
 		t.Fatalf("messages = %+v", live)
+	}
+}
+
+// TestRateLimit: a window of 429s per team and method, Retry-After being
+// the time left, counted; other teams and methods are served.
+func TestRateLimit(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	f := newFixture(t, slackfake.WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now }))
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	other := slack.New(f.other.BotToken, slack.OptionAPIURL(f.fake.URL()))
+	f.fake.RateLimit("users.info", 3*time.Second, 1)
+	ctx := ctxT(t)
+	retryAfter := func(c *slack.Client, user string) time.Duration {
+		t.Helper()
+		_, err := c.GetUserInfoContext(ctx, user)
+		var rl *slack.RateLimitedError
+		if err == nil {
+			return 0
+		}
+		if !errors.As(err, &rl) {
+			t.Fatalf("users.info: %v", err)
+		}
+		return rl.RetryAfter
+	}
+	steps := []struct {
+		name    string
+		client  *slack.Client
+		user    string
+		advance time.Duration
+		want    time.Duration
+	}{
+		{"trips the window", f.api, "U1", 0, 3 * time.Second},
+		{"inside, time left rounded up", f.api, "U1", 1500 * time.Millisecond, 2 * time.Second},
+		{"another team is not limited", other, "U9", 0, 0},
+		{"after the window", f.api, "U1", 1600 * time.Millisecond, 0},
+		{"no more windows", f.api, "U1", 0, 0},
+	}
+	for _, s := range steps {
+		advance(s.advance)
+		if got := retryAfter(s.client, s.user); got != s.want {
+			t.Errorf("%s: Retry-After %s, want %s", s.name, got, s.want)
+		}
+	}
+	if _, _, _, err := f.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{"U1"}}); err != nil {
+		t.Errorf("another method: %v", err)
+	}
+	if got, want := f.fake.RateLimitCounts("users.info"), (slackfake.RateLimitStats{Limited: 2, Windows: 1, InsideWait: 1}); got != want {
+		t.Errorf("counts %+v, want %+v", got, want)
 	}
 }

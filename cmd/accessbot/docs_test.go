@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/accessbot/accessbot/internal/config"
+	"github.com/accessbot/accessbot/internal/testenv"
 )
 
 // README opens with the two commands, and CI runs exactly README's test command.
@@ -183,7 +184,7 @@ func TestDocsConfigKeysExist(t *testing.T) {
 		sections[strings.SplitN(k.Name, ".", 2)[0]] = true
 		envs[k.Env()] = true
 	}
-	for _, extra := range []string{"ACCESSBOT_REQUIRE_SERVICES"} { // read by scripts/test, .ci/run and internal/testenv
+	for _, extra := range []string{testenv.EnvRequireServices, testenv.EnvChromium} { // read by scripts/test, .ci/run and internal/testenv
 		envs[extra] = true
 	}
 	tenantKeys := yamlPaths(t, "../../examples/tenant.yaml")

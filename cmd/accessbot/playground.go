@@ -17,6 +17,8 @@ import (
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/flows/digest"
+	"github.com/accessbot/accessbot/flows/schedule"
 	"github.com/accessbot/accessbot/flows/tenantfile"
 	"github.com/accessbot/accessbot/playground"
 )
@@ -36,25 +38,38 @@ func (m *Main) playgroundCommand() *cobra.Command {
 SQLite store in a temporary directory (or the --config store), the tenant
 file applied to it, and the real bot (the same code as ` + "`run`" + `) connected to
 the fake over Socket Mode. A web page on --listen lets you be any user of
-the tenant file, type /access commands, read your DMs, open the App Home
-and fill in modals; every click is the payload Slack would send.
+the tenant file, type /access commands, read your DMs and the alert
+channels, open the App Home and fill in modals; every click is the payload
+Slack would send. The page can also run the bot's clock forward, or send
+the digest or review reminders now, through the bot's own scheduler.
+
+Without --tenant-file the built-in example tenant (Acme Analytics) is used,
+with its inventory and findings imported and a review launched, so the
+digest and the review are there at once, from any directory.
 
 One extra Slack user has an email the tenant does not know, to show how the
 bot refuses unmatched users. Stop it with Ctrl-C; the temporary store goes.`,
 		Example: `  accessbot playground
-  accessbot playground --listen 127.0.0.1:9000 --tenant-file examples/tenant.yaml`,
+  accessbot playground --listen 127.0.0.1:9000 --tenant-file my-tenant.yaml`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return m.playground(cmd.Context(), listen, file) },
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8090", "`ADDRESS` the playground page serves on")
-	cmd.Flags().StringVar(&file, "tenant-file", "examples/tenant.yaml", "tenant `FILE` applied before the bot starts")
+	cmd.Flags().StringVar(&file, "tenant-file", "", "tenant `FILE` applied before the bot starts (default: the built-in example tenant, with its inventory and findings)")
 	return cmd
 }
 
 func (m *Main) playground(ctx context.Context, listen, file string) error {
-	f, err := tenantfile.ReadFile(file)
+	f, example, err := loadPlaygroundTenant(file)
 	if err != nil {
-		return fmt.Errorf("playground: %w (set --tenant-file)", err)
+		return err
+	}
+	clock := &offsetClock{base: m.Now}
+	if clock.base == nil {
+		clock.base = time.Now
+	}
+	if example {
+		addPlaygroundReview(f, clock.Now())
 	}
 	fake := slackfake.New()
 	defer fake.Close()
@@ -92,14 +107,21 @@ func (m *Main) playground(ctx context.Context, listen, file string) error {
 		setDefault(over, m.Env, "ACCESSBOT_LOG_LEVEL", "warn")
 		setDefault(over, m.Env, "ACCESSBOT_LOG_FORMAT", "console")
 	}
-	// The bot is a second Main: same config path and clock, the fake's
-	// tokens in its environment, so `run` itself starts it.
+	// The bot is a second Main: same config path, the playground's clock
+	// (which the page can run forward), the fake's tokens in its
+	// environment, so `run` itself starts it.
+	controls := &playgroundControls{clock: clock}
 	botMain := &Main{
 		Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: m.Stderr,
-		Env: overlayEnv(over, m.Env), Now: m.Now, Version: m.Version, Commit: m.Commit,
+		Env: overlayEnv(over, m.Env), Now: clock.Now, Version: m.Version, Commit: m.Commit,
 		configPath: m.configPath, ready: make(chan struct{}),
+		schedulerStarted: func(s *schedule.Scheduler) {
+			controls.mu.Lock()
+			controls.sched = s
+			controls.mu.Unlock()
+		},
 	}
-	if err := botMain.applyPlaygroundTenant(ctx, f); err != nil {
+	if controls.tenantID, err = botMain.applyPlaygroundTenant(ctx, f, example); err != nil {
 		return err
 	}
 
@@ -123,8 +145,15 @@ func (m *Main) playground(ctx context.Context, listen, file string) error {
 	if err := fake.WaitForConnections(wait, 1); err != nil {
 		return errors.Join(fmt.Errorf("playground: the bot did not connect to the fake Slack: %w", err), stop())
 	}
+	// The first digest at once, so #access-alerts shows one without waiting
+	// for the schedule (the scheduler's first tick has already posted the
+	// critical alerts and launched the review).
+	if err := controls.RunNow(ctx, digest.Job); err != nil {
+		return errors.Join(fmt.Errorf("playground: first digest: %w", err), stop())
+	}
 
-	pg, err := playground.New(playground.Config{Fake: fake, TeamID: team.ID, TeamName: teamName, People: people})
+	pg, err := playground.New(playground.Config{Fake: fake, TeamID: team.ID, TeamName: teamName, People: people,
+		Channels: playgroundChannels(f), Controls: controls, Start: playgroundStart(people, example)})
 	if err != nil {
 		return errors.Join(err, stop())
 	}
@@ -135,7 +164,7 @@ func (m *Main) playground(ctx context.Context, listen, file string) error {
 	srv := &http.Server{Handler: pg, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	printPlaygroundBanner(m.Stdout, "http://"+ln.Addr().String()+"/", f, people)
+	printPlaygroundBanner(m.Stdout, "http://"+ln.Addr().String()+"/", f, people, example)
 
 	select {
 	case <-ctx.Done():
@@ -154,21 +183,56 @@ func (m *Main) playground(ctx context.Context, listen, file string) error {
 	return err
 }
 
-// applyPlaygroundTenant applies the tenant file to the store `run` will open.
-func (m *Main) applyPlaygroundTenant(ctx context.Context, f *tenantfile.File) error {
+// playgroundStart is who the page shows first: with the example, James
+// Okafor, who has the launched review and GitLab approvals to decide.
+func playgroundStart(people []playground.Person, example bool) string {
+	for _, p := range people {
+		if example && p.Email == "james.okafor@acme.com" {
+			return p.ID
+		}
+	}
+	return ""
+}
+
+// playgroundChannels are the tenant's alert channels, named for the page:
+// the first #access-alerts, as the Slack setup suggests.
+func playgroundChannels(f *tenantfile.File) []playground.Channel {
+	if f.Alerts == nil {
+		return nil
+	}
+	var out []playground.Channel
+	for i, id := range f.Alerts.Channels {
+		name := "access-alerts"
+		if i > 0 {
+			name = fmt.Sprintf("access-alerts-%d", i+1)
+		}
+		out = append(out, playground.Channel{ID: id, Name: name})
+	}
+	return out
+}
+
+// applyPlaygroundTenant applies the tenant file to the store `run` will
+// open and, for the example tenant, imports its data. It returns the tenant id.
+func (m *Main) applyPlaygroundTenant(ctx context.Context, f *tenantfile.File, example bool) (string, error) {
 	cfg, log, err := m.boot()
 	if err != nil {
-		return err
+		return "", err
 	}
 	st, err := m.openStore(ctx, cfg, log)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer st.Close()
-	if _, err := tenantfile.NewApplier(st, m.Now, log).Apply(ctx, f, false); err != nil {
-		return fmt.Errorf("playground: apply %s: %w", f.Name, err)
+	res, err := tenantfile.NewApplier(st, m.Now, log).Apply(ctx, f, false)
+	if err != nil {
+		return "", fmt.Errorf("playground: apply %s: %w", f.Name, err)
 	}
-	return nil
+	if example {
+		if err := importExampleData(ctx, st, res.TenantID, m.Now, log); err != nil {
+			return "", err
+		}
+	}
+	return res.TenantID, nil
 }
 
 // addPlaygroundPeople makes every tenant-file user a Slack user of team
@@ -246,9 +310,17 @@ func setDefault(over map[string]string, env func(string) (string, bool), key, va
 	over[key] = value
 }
 
-func printPlaygroundBanner(w io.Writer, url string, f *tenantfile.File, people []playground.Person) {
+func printPlaygroundBanner(w io.Writer, url string, f *tenantfile.File, people []playground.Person, example bool) {
 	fmt.Fprintf(w, "accessbot playground for %s (tenant %q) is ready.\n\n", f.Tenant.Name, f.Tenant.Slug)
 	fmt.Fprintf(w, "Open %s\n\n", url)
+	if example {
+		fmt.Fprintf(w, `The example tenant is loaded with its data: AWS and GitLab accounts, groups and
+who holds them, findings, the first findings digest in #access-alerts, and
+%q launched
+(James Okafor, whom the page shows first, and other managers have items to decide).
+
+`, playgroundReviewName)
+	}
 	fmt.Fprintln(w, "You can be any of these Slack users (pick one at the top of the page):")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	for _, p := range people {
@@ -261,7 +333,9 @@ Things to try:
   Home tab                  who the bot thinks you are
   /access request           ask for access (type-ahead on the application), then
                             switch to the approver (your manager, or the owners) to approve
-  /access mine, /access approvals
+  /access mine, /access approvals, /access reviews
+  #access-alerts            the findings digest and critical alerts
+  Clock (on the right)      run time forward: reminders, escalations, expiry, digests
   any command as Sam Visitor: the refusal naming the unknown email
 
 Stop with Ctrl-C (the temporary store is removed).

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,15 +26,16 @@ type pgClient struct {
 }
 
 // startPlayground runs `accessbot playground` in process on a free port
-// with the example tenant file and returns a client once the banner names
-// the URL. The command is stopped (and must exit cleanly) on cleanup.
-func startPlayground(t *testing.T) (*pgClient, *syncBuffer) {
+// with args (the built-in example tenant when they name no file) and
+// returns a client once the banner names the URL. The command is stopped
+// (and must exit cleanly) on cleanup.
+func startPlayground(t *testing.T, args ...string) (*pgClient, *syncBuffer) {
 	t.Helper()
 	m, stdout, stderr := testMain(map[string]string{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- m.Run(ctx, []string{"playground", "--listen", "127.0.0.1:0", "--tenant-file", "../../examples/tenant.yaml"})
+		done <- m.Run(ctx, append([]string{"playground", "--listen", "127.0.0.1:0"}, args...))
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -61,6 +64,9 @@ func startPlayground(t *testing.T) (*pgClient, *syncBuffer) {
 		}
 	}
 }
+
+// with is c for a subtest, whose failures it reports.
+func (c *pgClient) with(t *testing.T) *pgClient { return &pgClient{t: t, base: c.base} }
 
 // call sends method path with body (JSON) and decodes the answer into out.
 func (c *pgClient) call(method, path string, body, out any) int {
@@ -129,13 +135,42 @@ type pgView struct {
 	} `json:"view"`
 }
 
+type pgMessage struct {
+	Channel   string `json:"channel"`
+	TS        string `json:"ts"`
+	Text      string `json:"text"`
+	Ephemeral bool   `json:"ephemeral"`
+}
+
 type pgState struct {
-	Messages []struct {
-		Text      string `json:"text"`
-		Ephemeral bool   `json:"ephemeral"`
-	} `json:"messages"`
+	Messages []pgMessage `json:"messages"`
+	Channels []struct {
+		ID       string      `json:"id"`
+		Name     string      `json:"name"`
+		Messages []pgMessage `json:"messages"`
+	} `json:"channels"`
 	Modal *pgView `json:"modal"`
 	Home  *pgView `json:"home"`
+}
+
+// channel returns the messages of the channel called name.
+func (s pgState) channel(name string) []pgMessage {
+	for _, c := range s.Channels {
+		if c.Name == name {
+			return c.Messages
+		}
+	}
+	return nil
+}
+
+// anyText reports whether a message's text contains want.
+func anyText(ms []pgMessage, want string) bool {
+	for _, m := range ms {
+		if strings.Contains(m.Text, want) {
+			return true
+		}
+	}
+	return false
 }
 
 // waitState polls /api/state for user until cond holds (deadline 20 s).
@@ -155,12 +190,16 @@ func (c *pgClient) waitState(user string, what string, cond func(pgState) bool) 
 	}
 }
 
+// TestPlayground runs the playground from an empty directory, with the
+// built-in example tenant and data (not parallel: it changes directory).
 func TestPlayground(t *testing.T) {
-	t.Parallel()
+	t.Chdir(t.TempDir())
 	c, stdout := startPlayground(t)
 	const (
 		maya  = "UMAYACHEN"    // member, matched
 		sofia = "USOFIAROSSI"  // member, matched
+		james = "UJAMESOKAFOR" // Sofia's manager: reviews her GitLab access
+		priya = "UPRIYANAIR"   // James's manager
 		noah  = "UNOAHWILLIAM" // terminated in the tenant file
 		guest = "UGUEST"       // email unknown to the tenant
 	)
@@ -173,16 +212,17 @@ func TestPlayground(t *testing.T) {
 	t.Run("people", func(t *testing.T) {
 		var p struct {
 			Team   struct{ ID string } `json:"team"`
+			Start  string              `json:"start"`
 			People []struct {
 				ID, Email, Note string
 			} `json:"people"`
 		}
 		c.call("GET", "/api/people", nil, &p)
-		f, err := tenantfile.ReadFile("../../examples/tenant.yaml")
+		f, _, err := loadPlaygroundTenant("")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Team.ID != f.Slack.TeamID || len(p.People) != len(f.Users)+1 || p.People[len(p.People)-1].ID != guest {
+		if p.Team.ID != f.Slack.TeamID || len(p.People) != len(f.Users)+1 || p.People[len(p.People)-1].ID != guest || p.Start != james {
 			t.Fatalf("people = %+v", p)
 		}
 	})
@@ -274,6 +314,24 @@ func TestPlayground(t *testing.T) {
 		}
 	})
 
+	t.Run("starts with a digest, alerts and a review", func(t *testing.T) {
+		c := c.with(t)
+		st := c.waitState(james, "the review DM and #access-alerts", func(s pgState) bool {
+			return anyText(s.Messages, playgroundReviewName) && anyText(s.channel("access-alerts"), "Critical finding")
+		})
+		if !anyText(st.channel("access-alerts"), "Findings digest") {
+			t.Fatalf("#access-alerts has no digest: %+v", st.channel("access-alerts"))
+		}
+		// The review has items (it used to close at once: nothing to review).
+		if !anyText(st.Messages, "2 items for you") {
+			t.Fatalf("James's review DM: %+v", st.Messages)
+		}
+		// Another person sees the same channel (alerts may still be arriving).
+		c.waitState(maya, "the digest and alerts in the channel", func(s pgState) bool {
+			return anyText(s.channel("access-alerts"), "Findings digest") && anyText(s.channel("access-alerts"), "Critical finding")
+		})
+	})
+
 	t.Run("bad calls", func(t *testing.T) {
 		var e struct{ Error string }
 		if code := c.call("POST", "/api/command", map[string]string{"user": "UNOBODY", "text": "help"}, &e); code != 400 || !strings.Contains(e.Error, "UNOBODY") {
@@ -304,6 +362,65 @@ func TestPlayground(t *testing.T) {
 			t.Fatalf("GET / = %d %s", resp.StatusCode, resp.Header)
 		}
 	})
+
+	// Last: it moves the bot's clock.
+	t.Run("clock and run now", func(t *testing.T) {
+		c := c.with(t)
+		var clk struct {
+			Now   time.Time
+			Jobs  []struct{ Name string }
+			Error string
+		}
+		c.call("GET", "/api/clock", nil, &clk)
+		start := clk.Now
+		if time.Since(start).Abs() > time.Minute || len(clk.Jobs) != 2 {
+			t.Fatalf("clock = %+v", clk)
+		}
+		before := len(c.waitState(maya, "the channel", func(pgState) bool { return true }).channel("access-alerts"))
+		if code := c.call("POST", "/api/run", map[string]string{"job": "findings_digest"}, &clk); code != 200 {
+			t.Fatalf("run the digest = %d %s", code, clk.Error)
+		}
+		c.waitState(maya, "a second digest", func(s pgState) bool { return len(s.channel("access-alerts")) > before })
+		// 17 days on, the review (due in 14) is overdue: James is reminded
+		// and, past the 2-day grace, escalated to his manager Priya.
+		if code := c.call("POST", "/api/clock", map[string]string{"advance": "408h"}, &clk); code != 200 || clk.Now.Sub(start) < 408*time.Hour {
+			t.Fatalf("advance = %d %+v", code, clk)
+		}
+		if code := c.call("POST", "/api/run", map[string]string{"job": "review_reminders"}, &clk); code != 200 {
+			t.Fatalf("send reminders = %d %s", code, clk.Error)
+		}
+		c.waitState(james, "a reminder", func(s pgState) bool { return anyText(s.Messages, "Reminder: access review") })
+		c.waitState(priya, "an escalation about James", func(s pgState) bool { return anyText(s.Messages, "James Okafor") })
+	})
+}
+
+// TestPlaygroundTenantFile: --tenant-file replaces the built-in tenant,
+// whose example data is then not imported.
+func TestPlaygroundTenantFile(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "tenant.yaml")
+	if err := os.WriteFile(file, []byte(`version: 1
+tenant: {slug: tiny, name: Tiny Co}
+users:
+  - {email: ada@tiny.test, name: Ada Admin, role: admin}
+alerts:
+  channels: [C0TINY]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, stdout := startPlayground(t, "--tenant-file", file)
+	var p struct {
+		People []struct{ ID string } `json:"people"`
+	}
+	c.call("GET", "/api/people", nil, &p)
+	if len(p.People) != 2 || p.People[0].ID != "UADA" || strings.Contains(stdout.String(), "example tenant is loaded") {
+		t.Fatalf("people = %+v\n%s", p, stdout)
+	}
+	// The first digest still runs: nothing to report, so all clear.
+	st := c.waitState("UADA", "the all-clear digest", func(s pgState) bool { return len(s.channel("access-alerts")) > 0 })
+	if ms := st.channel("access-alerts"); len(ms) != 1 || strings.Contains(ms[0].Text, "new (") {
+		t.Fatalf("#access-alerts = %+v", ms)
+	}
 }
 
 func mustJSON(t *testing.T, v any) []byte {

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/accessbot/accessbot/flows/schedule"
 	"github.com/accessbot/accessbot/internal/config"
 	"github.com/accessbot/accessbot/internal/logging"
 	"github.com/accessbot/accessbot/store"
@@ -36,6 +37,9 @@ type Main struct {
 	configPath string        // --config
 	settings   []settingFlag // flags that set config keys (--listen, --log-format…)
 	console    bool          // the logger writes for people (log.format console)
+	// schedulerStarted, when set, is handed the scheduler `run` builds,
+	// before it starts (the playground ticks it after moving its clock).
+	schedulerStarted func(*schedule.Scheduler)
 
 	mu        sync.Mutex
 	httpAddr  string

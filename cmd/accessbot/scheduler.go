@@ -40,6 +40,9 @@ func (m *Main) startScheduler(rt *Runtime, reqs *requests.Service) error {
 	} else {
 		rt.Log.Warn().Msg("slack is not configured: findings digests and alerts are not sent")
 	}
+	if m.schedulerStarted != nil {
+		m.schedulerStarted(s)
+	}
 	rt.Go("scheduler", s.Run)
 	return nil
 }

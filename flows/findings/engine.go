@@ -194,9 +194,17 @@ func loadSnapshot(ctx context.Context, q store.Queries, tenantID string) (*snaps
 		return nil, err
 	}
 	appName := make(map[string]string, len(apps))
+	var conns []accessbot.Connection
 	for _, a := range apps {
 		appName[a.ID] = a.Name
+		cs, err := q.ListConnections(ctx, tenantID, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		conns = append(conns, cs...)
 	}
+	// Labels declared in the tenant file (privileged) count as the upload's.
+	accessbot.DeclareLabels(ents, apps, conns)
 	s := &snapshot{users: users, byUser: map[string][]*identRow{}}
 	userByID := make(map[string]*accessbot.User, len(users))
 	userByEmail := make(map[string]*accessbot.User, len(users))

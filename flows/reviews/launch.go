@@ -247,6 +247,12 @@ func buildItems(ctx context.Context, q store.Queries, dir *directory, c *accessb
 		if err != nil {
 			return nil, nil, fmt.Errorf("list entitlements of %s: %w", app.Name, err)
 		}
+		conns, err := q.ListConnections(ctx, c.TenantID, appID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list connections of %s: %w", app.Name, err)
+		}
+		// Privilege declared in the tenant file counts as the upload's does.
+		accessbot.DeclareLabels(ents, []accessbot.Application{*app}, conns)
 		rels, err := q.ListRelations(ctx, c.TenantID, appID, false)
 		if err != nil {
 			return nil, nil, fmt.Errorf("list relations of %s: %w", app.Name, err)

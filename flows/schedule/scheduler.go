@@ -243,6 +243,27 @@ func (s *Scheduler) withDefaults(ctx context.Context, tenantID string, scheds []
 	return scheds, errors.Join(errs...)
 }
 
+// RunNow runs the registered job for a tenant at once, as a slot at the
+// clock's now (an operator's "send the digest now"). The slot is claimed,
+// retried and finished like a scheduled one, so the next scheduled slot's
+// window starts here and no other replica runs it too.
+func (s *Scheduler) RunNow(ctx context.Context, tenantID, job string) error {
+	j := s.jobs[job]
+	if j == nil {
+		return fmt.Errorf("run %s now: no such job (registered: %v)", job, s.Kinds())
+	}
+	now := s.cfg.Clock().UTC().Truncate(time.Microsecond) // the store keeps microseconds
+	claimed, won, err := s.cfg.Store.ClaimSlot(ctx, tenantID, job, now, s.cfg.Owner, now, s.cfg.Lease)
+	if err != nil {
+		return fmt.Errorf("run %s now for tenant %s: %w", job, tenantID, err)
+	}
+	if !won {
+		return fmt.Errorf("run %s now for tenant %s: slot %s is taken; try again", job, tenantID, now.Format(time.RFC3339Nano))
+	}
+	log := s.log.With().Str("tenant", tenantID).Str("job", job).Time("slot", now).Bool("now", true).Logger()
+	return s.run(ctx, j, claimed, now, log)
+}
+
 func (s *Scheduler) tickOne(ctx context.Context, sc store.Schedule, now time.Time) error {
 	log := s.log.With().Str("tenant", sc.TenantID).Str("job", sc.Job).Logger()
 	job := s.jobs[sc.Job]

@@ -276,3 +276,33 @@ func TestDefaultSchedule(t *testing.T) {
 		t.Fatalf("ran %v, want %v", rec.done, want)
 	}
 }
+
+// TestRunNow runs a job outside its cron: it runs once at the clock's now,
+// and the next scheduled slot still runs, with this one as the previous.
+func TestRunNow(t *testing.T) {
+	st := storetest.Open(t, backend.SQLite)
+	c := &clock{t: utc(2026, 7, 1, 12, 0)}
+	ten := newTenant(t, st, "acme")
+	putSchedule(t, st, ten, "findings_digest", "0 9 * * *", "UTC", utc(2026, 7, 1, 10, 0))
+	rec := newRecorder()
+	s := newSchedulers(t, st, c, rec, 1)[0]
+	ctx := context.Background()
+	if err := s.RunNow(ctx, ten, "findings_digest"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RunNow(ctx, ten, "no_such_job"); err == nil || !contains(err.Error(), "findings_digest") {
+		t.Fatalf("unknown job: %v, want an error listing the registered jobs", err)
+	}
+	last, err := st.LastSlot(ctx, ten, "findings_digest")
+	if err != nil || !last.At.Equal(utc(2026, 7, 1, 12, 0)) || last.Status != store.SlotDone {
+		t.Fatalf("last slot = %+v, %v; want done at 12:00", last, err)
+	}
+	c.Set(utc(2026, 7, 2, 9, 1))
+	tickAll(t, []*schedule.Scheduler{s})
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	want := map[string]int{ten + "/findings_digest/2026-07-01T12:00:00Z": 1, ten + "/findings_digest/2026-07-02T09:00:00Z": 1}
+	if fmt.Sprint(rec.done) != fmt.Sprint(want) {
+		t.Fatalf("ran %v, want %v", rec.done, want)
+	}
+}

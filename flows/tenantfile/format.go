@@ -66,6 +66,7 @@ type Application struct {
 	SecondaryOwner   string // email, "" for none
 	MaxDuration      time.Duration
 	ConnectionSchema []accessbot.SchemaField
+	Labels           []string // normalized; apply to all the application's inventory entitlements
 	Connections      []Connection
 	Resources        []Resource
 
@@ -77,6 +78,7 @@ type Connection struct {
 	Type        string
 	Description string
 	Attributes  map[string]string
+	Labels      []string // normalized; apply to the inventory entitlement of this name
 	at          loc
 }
 

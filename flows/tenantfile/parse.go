@@ -240,7 +240,7 @@ func (d *decoder) decodeUser(n *yaml.Node, at loc) User {
 }
 
 func (d *decoder) decodeApp(n *yaml.Node, at loc) Application {
-	m := d.mapping(n, at, "name", "description", "connector", "primary_owner", "secondary_owner", "max_duration", "connection_schema", "connections", "resources")
+	m := d.mapping(n, at, "name", "description", "connector", "primary_owner", "secondary_owner", "max_duration", "labels", "connection_schema", "connections", "resources")
 	a := Application{at: at}
 	a.Name = d.required(m, "name")
 	a.Description = d.str(m, "description")
@@ -251,6 +251,7 @@ func (d *decoder) decodeApp(n *yaml.Node, at loc) Application {
 		l := m.loc("connector")
 		d.errorf(l.line, l.path, "%q is not a connector type (lower-case name such as azuread, gitlab, manual)", a.Connector)
 	}
+	a.Labels = d.labels(m, "labels")
 	a.PrimaryOwner, a.primaryAt = d.email(m, "primary_owner", true)
 	a.SecondaryOwner, a.secondaryAt = d.email(m, "secondary_owner", false)
 	if s := d.str(m, "max_duration"); s != "" {
@@ -306,12 +307,13 @@ func (d *decoder) decodeApp(n *yaml.Node, at loc) Application {
 	seenConn := map[string]int{}
 	for i, cn := range d.seq(m.vals["connections"], cl) {
 		l := loc{line: resolve(cn).Line, path: index(cl.path, i)}
-		cm := d.mapping(cn, l, "name", "type", "description", "attributes")
+		cm := d.mapping(cn, l, "name", "type", "description", "labels", "attributes")
 		c := Connection{at: l}
 		c.Name = d.required(cm, "name")
 		c.Type = d.oneOf(cm, "type", "group", connectionTypes...)
 		c.Description = d.str(cm, "description")
 		c.Attributes = d.strMap(cm.vals["attributes"], cm.loc("attributes"))
+		c.Labels = d.labels(cm, "labels")
 		if first, dup := seenConn[strings.ToLower(c.Name)]; dup && c.Name != "" {
 			nl := cm.loc("name")
 			d.errorf(nl.line, nl.path, "duplicate connection %q (first at line %d)", c.Name, first)
@@ -334,6 +336,25 @@ func (d *decoder) decodeApp(n *yaml.Node, at loc) Application {
 		a.Resources = append(a.Resources, r)
 	}
 	return a
+}
+
+// labels reads a list of labels, such as [privileged], as the entitlement
+// CSV's labels column: stored trimmed, in lower case.
+func (d *decoder) labels(m fields, key string) []string {
+	l := m.loc(key)
+	var out []string
+	for j, n := range d.seq(m.vals[key], l) {
+		n = resolve(n)
+		switch {
+		case n.Kind != yaml.ScalarNode || strings.TrimSpace(n.Value) == "":
+			d.errorf(n.Line, index(l.path, j), "want a label such as privileged, found %s", kindName(n))
+		case strings.ContainsAny(n.Value, ";,"):
+			d.errorf(n.Line, index(l.path, j), "%q is several labels: write each as its own list item, e.g. [privileged, ops]", n.Value)
+		default:
+			out = append(out, n.Value)
+		}
+	}
+	return accessbot.NormalizeLabels(out)
 }
 
 func (d *decoder) decodeChain(n *yaml.Node, at loc) Chain {

@@ -50,11 +50,11 @@ func (p *planner) planApps(ctx context.Context) error {
 		}
 		d.Name, d.Description, d.Connector = fa.Name, fa.Description, fa.Connector
 		d.PrimaryOwnerID, d.SecondaryOwnerID = userID(fa.PrimaryOwner), userID(fa.SecondaryOwner)
-		d.MaxDuration, d.ConnectionSchema = fa.MaxDuration, fa.ConnectionSchema
+		d.MaxDuration, d.ConnectionSchema, d.Labels = fa.MaxDuration, fa.ConnectionSchema, fa.Labels
 		p.apps[strings.ToLower(fa.Name)] = d
 
 		if cur == nil {
-			c := p.change(&Change{Op: OpCreate, Kind: "application", Name: fa.Name, at: fa.at, after: d})
+			c := p.change(&Change{Op: OpCreate, Kind: "application", Name: fa.Name, Fields: newLabels(d.Labels), at: fa.at, after: d})
 			c.objectID = func() string { return d.ID }
 			c.add(phaseAppWrite, 0, func(ctx context.Context, q store.Queries) error {
 				d.PrimaryOwnerID, d.SecondaryOwnerID = userID(fa.PrimaryOwner), userID(fa.SecondaryOwner)
@@ -70,6 +70,7 @@ func (p *planner) planApps(ctx context.Context) error {
 			df.ref("max_duration", FormatDuration(cur.MaxDuration), FormatDuration(d.MaxDuration))
 			df.changed("connection_schema", sameSchema(cur.ConnectionSchema, d.ConnectionSchema),
 				schemaString(cur.ConnectionSchema)+"→"+schemaString(d.ConnectionSchema))
+			df.ref("labels", labelsString(cur.Labels), labelsString(d.Labels))
 			if len(df) > 0 {
 				c := p.change(&Change{Op: OpUpdate, Kind: "application", Name: fa.Name, Fields: df, at: fa.at, before: cur, after: d})
 				c.objectID = func() string { return d.ID }
@@ -136,10 +137,10 @@ func (p *planner) planConnections(ctx context.Context, fa *Application, app *acc
 			d = &c
 			matched[cur.ID] = true
 		}
-		d.Name, d.Type, d.Description, d.Attributes = fc.Name, fc.Type, fc.Description, fc.Attributes
+		d.Name, d.Type, d.Description, d.Attributes, d.Labels = fc.Name, fc.Type, fc.Description, fc.Attributes, fc.Labels
 		desired[strings.ToLower(fc.Name)] = d
 		if cur == nil {
-			c := p.change(&Change{Op: OpCreate, Kind: "connection", Name: name, at: fc.at, after: d})
+			c := p.change(&Change{Op: OpCreate, Kind: "connection", Name: name, Fields: newLabels(d.Labels), at: fc.at, after: d})
 			c.objectID = func() string { return d.ID }
 			c.add(phaseConnWrite, 0, func(ctx context.Context, q store.Queries) error {
 				d.AppID = app.ID
@@ -151,6 +152,7 @@ func (p *planner) planConnections(ctx context.Context, fa *Application, app *acc
 		df.str("name", cur.Name, d.Name)
 		df.ref("type", cur.Type, d.Type)
 		df.str("description", cur.Description, d.Description)
+		df.ref("labels", labelsString(cur.Labels), labelsString(d.Labels))
 		for _, k := range sortedKeys(cur.Attributes, d.Attributes) {
 			old, had := cur.Attributes[k]
 			new, has := d.Attributes[k]
@@ -431,4 +433,15 @@ func attr(v string, ok bool) string {
 		return "(none)"
 	}
 	return quote(v)
+}
+
+// labelsString shows labels in a diff: "privileged,ops", "" for none.
+func labelsString(ls []string) string { return strings.Join(accessbot.NormalizeLabels(ls), ",") }
+
+// newLabels is what a created object's line shows of its labels.
+func newLabels(ls []string) []string {
+	if len(ls) == 0 {
+		return nil
+	}
+	return []string{"labels " + labelsString(ls)}
 }

@@ -114,14 +114,6 @@ func (s *Server) AddCheck(name string, fn CheckFunc) {
 // Handler is the public listener's handler, for tests with httptest.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// AdminHandler is the admin listener's handler, nil without one.
-func (s *Server) AdminHandler() http.Handler {
-	if s.admin == nil {
-		return nil
-	}
-	return s.admin
-}
-
 // Listen binds the addresses, so Addr and AdminAddr are known before Serve
 // and a busy port fails at start-up with a clear error.
 func (s *Server) Listen() error {

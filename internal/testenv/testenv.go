@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -61,6 +62,8 @@ func lowerService(s string) string {
 		return "postgres"
 	case "REDIS":
 		return "redis"
+	case "CHROMIUM":
+		return "browser"
 	}
 	return s
 }
@@ -214,4 +217,31 @@ func Redis(t testing.TB) (*redis.Client, string) {
 		_ = client.Close()
 	})
 	return client, prefix
+}
+
+// EnvChromium names the Chromium (or Chrome) binary for browser tests; by
+// default chromium, chromium-browser or google-chrome on PATH.
+const EnvChromium = "ACCESSBOT_CHROMIUM"
+
+// Chromium returns the path of a Chromium binary for a browser test, or
+// skips it with the banner (fails under ACCESSBOT_REQUIRE_SERVICES=1).
+// Debian's chromium package provides it; .ci/run installs it.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv(EnvChromium); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			report(t, "CHROMIUM", p, err)
+			t.SkipNow()
+		}
+		return p
+	}
+	var err error
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		var p string
+		if p, err = exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip(report(t, "CHROMIUM", "PATH (install Debian's chromium package)", err))
+	return ""
 }

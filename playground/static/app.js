@@ -10,11 +10,13 @@
   const app = {
     people: [],
     me: '',
-    tab: 'messages',
-    seen: { messages: '', modal: '', home: '' },
+    channels: [], // [{id, name}]
+    tab: 'messages', // 'messages', 'home' or a channel id
+    seen: {}, // what was last rendered, by pane; reset when the user changes
     modal: null, // {id, hash, values, errors}
     home: null, // {id, hash, view}
     busy: false,
+    returnFocus: null, // where focus goes back when the modal closes
   };
 
   // ---- DOM helpers -------------------------------------------------------
@@ -221,6 +223,12 @@
     return b.block_id || 'blk-' + i;
   }
 
+  // fieldId is a stable DOM id for an element, so a label can name it and
+  // focus survives a views.update that redraws the form.
+  function fieldId(ctx, bid, e) {
+    return ('f-' + ctx.where + '-' + bid + '-' + (e.action_id || e.type)).replace(/[^A-Za-z0-9_-]/g, '_');
+  }
+
   // stateFor keeps what the visitor entered in blocks that survive a views.update.
   function stateFor(view, old) {
     const values = {};
@@ -297,8 +305,9 @@
   // element renders one interactive element; dispatch says whether a change
   // is sent to the bot at once (as Slack does for actions blocks,
   // accessories and dispatch_action inputs).
-  function element(e, bid, ctx, dispatch) {
+  function element(e, bid, ctx, dispatch, labelId) {
     const cur = currentValue(ctx, bid, e);
+    const id = fieldId(ctx, bid, e);
     const changed = (v) => {
       setValue(ctx, bid, e, v);
       if (dispatch) send(ctx, e, bid, v);
@@ -306,12 +315,13 @@
     switch (e.type) {
       case 'button':
         return el('button', {
-          type: 'button', class: 'btn' + (e.style ? ' ' + e.style : ''),
+          type: 'button', class: 'btn' + (e.style ? ' ' + e.style : ''), id,
           onclick: () => send(ctx, e, bid),
         }, textObject(e.text));
       case 'static_select': case 'overflow': case 'users_select': {
-        const sel = el('select', { 'data-action': e.action_id });
         const ph = e.type === 'overflow' ? '\u2026' : plainOf(e.placeholder) || 'Choose\u2026';
+        const sel = el('select', { 'data-action': e.action_id, id,
+          'aria-labelledby': labelId, 'aria-label': labelId ? null : (e.type === 'overflow' ? 'More actions' : ph) });
         sel.append(el('option', { value: '', text: ph }));
         const all = [];
         if (e.type === 'users_select') {
@@ -337,7 +347,7 @@
         return sel;
       }
       case 'multi_static_select': {
-        const sel = el('select', { multiple: true, size: Math.min(6, (e.options || []).length + 1) });
+        const sel = el('select', { multiple: true, id, 'aria-labelledby': labelId, size: Math.min(6, (e.options || []).length + 1) });
         const all = [];
         const chosen = (cur.selected_options || []).map((o) => o && o.value);
         optionsList(e).forEach((g) => {
@@ -355,7 +365,7 @@
         return sel;
       }
       case 'radio_buttons': case 'checkboxes': {
-        const box = el('div', { role: e.type === 'radio_buttons' ? 'radiogroup' : 'group' });
+        const box = el('div', { role: e.type === 'radio_buttons' ? 'radiogroup' : 'group', id, 'aria-labelledby': labelId });
         const name = 'r-' + bid + '-' + e.action_id;
         const chosen = e.type === 'radio_buttons'
           ? [cur.selected_option && cur.selected_option.value]
@@ -378,19 +388,19 @@
         return box;
       }
       case 'datepicker': {
-        const input = el('input', { type: 'date', value: cur.selected_date || '' });
+        const input = el('input', { type: 'date', id, value: cur.selected_date || '' });
         input.addEventListener('change', () => changed({ type: e.type, selected_date: input.value || null }));
         return input;
       }
       case 'timepicker': {
-        const input = el('input', { type: 'time', value: cur.selected_time || '' });
+        const input = el('input', { type: 'time', id, value: cur.selected_time || '' });
         input.addEventListener('change', () => changed({ type: e.type, selected_time: input.value || null }));
         return input;
       }
       case 'plain_text_input': case 'number_input': case 'email_text_input': case 'url_text_input': {
         const input = e.multiline
-          ? el('textarea', { maxlength: e.max_length })
-          : el('input', { type: 'text', maxlength: e.max_length });
+          ? el('textarea', { id, maxlength: e.max_length })
+          : el('input', { type: 'text', id, maxlength: e.max_length });
         input.value = cur.value || '';
         input.placeholder = plainOf(e.placeholder);
         input.addEventListener('input', () => setValue(ctx, bid, e, { type: e.type, value: input.value === '' ? null : input.value }));
@@ -402,7 +412,7 @@
         return input;
       }
       case 'external_select': case 'multi_external_select':
-        return externalSelect(e, bid, ctx, cur, changed);
+        return externalSelect(e, bid, ctx, cur, changed, id);
       case 'image':
         return el('span', { class: 'muted', text: '[image: ' + (e.alt_text || '') + ']' });
       default:
@@ -412,12 +422,13 @@
 
   // externalSelect is a type-ahead: each keystroke (past min_query_length,
   // Slack's default 3) sends a block_suggestion and lists the options.
-  function externalSelect(e, bid, ctx, cur, changed) {
+  function externalSelect(e, bid, ctx, cur, changed, id) {
     const multi = e.type === 'multi_external_select';
     const box = el('div', { class: 'ext' });
-    const input = el('input', { type: 'text', placeholder: plainOf(e.placeholder) || 'Type to search\u2026' });
-    const menu = el('div', { class: 'menu', hidden: true });
-    const chosen = el('div', { class: 'chosen' });
+    const input = el('input', { type: 'text', id, placeholder: plainOf(e.placeholder) || 'Type to search\u2026',
+      'aria-controls': id + '-menu', 'aria-describedby': id + '-chosen', 'aria-autocomplete': 'list' });
+    const menu = el('div', { class: 'menu', id: id + '-menu', role: 'group', 'aria-label': 'Matches', hidden: true });
+    const chosen = el('div', { class: 'chosen', id: id + '-chosen', 'aria-live': 'polite' });
     const min = e.min_query_length === undefined ? 3 : e.min_query_length;
     const show = () => {
       const picked = multi ? (cur.selected_options || []) : (cur.selected_option ? [cur.selected_option] : []);
@@ -426,6 +437,7 @@
     show();
     let timer = null;
     let seq = 0;
+    let picked = false;
     const pick = (o) => {
       if (multi) cur = { type: e.type, selected_options: (cur.selected_options || []).concat([option(o)]) };
       else cur = { type: e.type, selected_option: option(o) };
@@ -433,6 +445,8 @@
       input.value = '';
       show();
       changed(cur);
+      picked = true; // back in the input without listing everything again
+      input.focus();
     };
     const lookup = async () => {
       const q = input.value;
@@ -457,7 +471,24 @@
       }
     };
     input.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(lookup, 200); });
-    input.addEventListener('focus', () => { if (min === 0) lookup(); });
+    // Down arrow moves into the matches; Escape closes them (not the modal).
+    input.addEventListener('keydown', (ev) => {
+      if (ev.key === 'ArrowDown' && !menu.hidden) {
+        const first = menu.querySelector('button');
+        if (first) { ev.preventDefault(); first.focus(); }
+      } else if (ev.key === 'Escape' && !menu.hidden) {
+        ev.stopPropagation();
+        menu.hidden = true;
+      }
+    });
+    menu.addEventListener('keydown', (ev) => {
+      const items = Array.from(menu.querySelectorAll('button'));
+      const i = items.indexOf(document.activeElement);
+      if (ev.key === 'ArrowDown' && i < items.length - 1) { ev.preventDefault(); items[i + 1].focus(); }
+      else if (ev.key === 'ArrowUp') { ev.preventDefault(); (i > 0 ? items[i - 1] : input).focus(); }
+      else if (ev.key === 'Escape') { ev.stopPropagation(); menu.hidden = true; input.focus(); }
+    });
+    input.addEventListener('focus', () => { if (min === 0 && !picked) lookup(); picked = false; });
     box.append(input, menu, chosen);
     return box;
   }
@@ -495,11 +526,26 @@
           break;
         case 'input': {
           n = el('div', { class: 'block input' + (err ? ' has-error' : '') });
-          const label = el('label', { class: 'lbl' }, textObject(b.label));
+          const e = b.element || {};
+          const fid = fieldId(ctx, bid, e);
+          // A group (radio buttons, checkboxes) is named by aria-labelledby;
+          // a single control by the label's for.
+          const group = e.type === 'radio_buttons' || e.type === 'checkboxes';
+          const label = el('label', { class: 'lbl', id: fid + '-label', for: group ? null : fid }, textObject(b.label));
           if (b.optional) label.append(el('span', { class: 'optional', text: ' (optional)' }));
-          n.append(label, element(b.element || {}, bid, ctx, !!b.dispatch_action));
-          if (b.hint) n.append(el('div', { class: 'hint-text' }, textObject(b.hint)));
-          break;
+          const control = element(e, bid, ctx, !!b.dispatch_action, group ? fid + '-label' : null);
+          const described = [];
+          if (b.hint) described.push(fid + '-hint');
+          if (err) described.push(fid + '-error');
+          const target = control.matches && control.matches('input, select, textarea, [role]') ? control : control.querySelector && control.querySelector('input');
+          if (target && target.getAttribute('aria-describedby')) described.unshift(target.getAttribute('aria-describedby'));
+          if (target && described.length) target.setAttribute('aria-describedby', described.join(' '));
+          if (target && err) target.setAttribute('aria-invalid', 'true');
+          n.append(label, control);
+          if (b.hint) n.append(el('div', { class: 'hint-text', id: fid + '-hint' }, textObject(b.hint)));
+          if (err) { n.append(el('div', { class: 'error', id: fid + '-error', text: err })); }
+          frag.append(n);
+          return;
         }
         case 'markdown':
           n = el('div', { class: 'block section' }, el('div', { class: 'text' }, mrkdwn(b.text)));
@@ -532,10 +578,10 @@
 
   // ---- panes -------------------------------------------------------------------
 
-  function renderMessages(list) {
-    const box = clear($('messages'));
+  function renderMessages(box, list, empty) {
+    clear(box);
     if (!list.length) {
-      box.append(el('p', { class: 'muted', text: 'No messages yet. Send /access help below.' }));
+      box.append(el('p', { class: 'muted', text: empty }));
       return;
     }
     for (const m of list) {
@@ -547,7 +593,7 @@
       if (m.blocks) { try { blocks = typeof m.blocks === 'string' ? JSON.parse(m.blocks) : m.blocks; } catch (e) { blocks = null; } }
       if (blocks && blocks.length) body.append(renderBlocks(blocks, ctx));
       else body.append(el('div', { class: 'section' }, el('div', { class: 'text' }, mrkdwn(m.text))));
-      box.append(el('div', { class: 'msg' + (m.thread_ts ? ' thread' : '') + (m.ephemeral ? ' ephemeral' : '') }, meta, body));
+      box.append(el('div', { class: 'msg' + (m.thread_ts ? ' thread' : '') + (m.ephemeral ? ' ephemeral' : ''), 'data-ts': m.ts }, meta, body));
     }
     box.scrollTop = box.scrollHeight;
   }
@@ -561,10 +607,38 @@
     box.append(renderBlocks(app.home.view.blocks, { where: 'home', viewId: app.home.id }));
   }
 
+  // ---- modal -------------------------------------------------------------------
+
+  function focusables(root) {
+    return Array.from(root.querySelectorAll('button, [href], input, select, textarea, [tabindex]:not([tabindex="-1"])'))
+      .filter((n) => !n.disabled && !n.hidden && n.offsetParent !== null);
+  }
+
+  // setBackground makes the page behind the modal inert (no focus, no
+  // clicks, hidden from screen readers) while a modal is open.
+  function setBackground(open) {
+    ['top', 'main'].forEach((id) => {
+      if (open) $(id).setAttribute('inert', '');
+      else $(id).removeAttribute('inert');
+    });
+  }
+
   function renderModal(stack) {
     const back = $('modal-backdrop');
-    const box = clear($('modal'));
-    if (!app.modal) { back.hidden = true; return; }
+    const box = $('modal');
+    const wasOpen = !back.hidden;
+    const focusedId = box.contains(document.activeElement) ? document.activeElement.id : '';
+    clear(box);
+    if (!app.modal) {
+      back.hidden = true;
+      setBackground(false);
+      if (wasOpen) {
+        const to = app.returnFocus && document.contains(app.returnFocus) ? app.returnFocus : $('command');
+        app.returnFocus = null;
+        to.focus();
+      }
+      return;
+    }
     const v = app.modal.view;
     const ctx = { where: 'modal', viewId: app.modal.id, errors: app.modal.errors };
     const closeBtn = el('button', { type: 'button', class: 'btn', onclick: closeModal }, v.close ? textObject(v.close) : 'Close');
@@ -573,10 +647,39 @@
       foot.append(el('button', { type: 'button', class: 'btn primary', onclick: submitModal, disabled: v.submit_disabled }, textObject(v.submit)));
     }
     box.append(
-      el('div', { class: 'mhead' }, el('span', {}, textObject(v.title)), el('span', { class: 'stack', text: stack > 1 ? stack + ' views stacked' : '' })),
+      el('div', { class: 'mhead' }, el('h2', { id: 'modal-title', class: 'mtitle' }, textObject(v.title)),
+        el('span', { class: 'stack', text: stack > 1 ? stack + ' views stacked' : '' })),
       el('div', { class: 'mbody' }, renderBlocks(v.blocks, ctx)),
       foot);
     back.hidden = false;
+    setBackground(true);
+    if (!wasOpen) {
+      if (!app.returnFocus && document.activeElement && document.activeElement !== document.body) app.returnFocus = document.activeElement;
+    }
+    // Focus goes into the modal: back to the field that had it before a
+    // redraw, else the first field with an error, else the first control.
+    const again = focusedId && document.getElementById(focusedId);
+    const bad = box.querySelector('[aria-invalid="true"]');
+    const first = focusables(box.querySelector('.mbody'))[0] || focusables(box)[0];
+    (again || bad || first || box).focus();
+  }
+
+  // Tab and Shift+Tab cycle inside the open modal; Escape closes it.
+  function modalKeys(ev) {
+    if ($('modal-backdrop').hidden) return;
+    if (ev.key === 'Escape') {
+      ev.preventDefault();
+      closeModal();
+      return;
+    }
+    if (ev.key !== 'Tab') return;
+    const items = focusables($('modal'));
+    if (!items.length) { ev.preventDefault(); $('modal').focus(); return; }
+    const first = items[0];
+    const last = items[items.length - 1];
+    const inside = $('modal').contains(document.activeElement);
+    if (ev.shiftKey && (document.activeElement === first || !inside)) { ev.preventDefault(); last.focus(); }
+    else if (!ev.shiftKey && (document.activeElement === last || !inside)) { ev.preventDefault(); first.focus(); }
   }
 
   async function submitModal() {
@@ -601,7 +704,8 @@
 
   async function closeModal() {
     if (!app.modal) return;
-    try { await api('POST', '/api/close', { user: app.me, view_id: app.modal.id }); } catch (err) { status(err.message, true); }
+    const me = app.me;
+    try { await api('POST', '/api/close', { user: me, view_id: app.modal.id }); } catch (err) { status(err.message, true); }
     refresh();
   }
 
@@ -630,9 +734,22 @@
       status('Cannot reach the playground: ' + err.message, true);
       return;
     }
-    if (me !== app.me) return;
+    if (me !== app.me) return; // the visitor became someone else meanwhile
     const msgKey = JSON.stringify(st.messages);
-    if (msgKey !== app.seen.messages) { app.seen.messages = msgKey; renderMessages(st.messages); }
+    if (msgKey !== app.seen.messages) {
+      app.seen.messages = msgKey;
+      renderMessages($('messages'), st.messages, 'No messages yet. Send /access help below.');
+    }
+    for (const c of st.channels || []) {
+      const key = JSON.stringify(c.messages);
+      if (key === app.seen['ch:' + c.id]) continue;
+      const before = app.seen['ch:' + c.id] === undefined ? null : app.seen['count:' + c.id];
+      app.seen['ch:' + c.id] = key;
+      app.seen['count:' + c.id] = c.messages.length;
+      if (app.tab === c.id) renderChannel(c);
+      else if (before !== null && c.messages.length > before) markUnread(c.id, c.messages.length - before);
+      app.channelState[c.id] = c;
+    }
     const modalKey = st.modal ? st.modal.id + '/' + st.modal.hash : '';
     if (modalKey !== app.seen.modal) {
       app.seen.modal = modalKey;
@@ -654,6 +771,23 @@
     status('Live \u00B7 ' + new Date().toLocaleTimeString());
   }
 
+  function renderChannel(c) {
+    const box = $('channel');
+    box.setAttribute('aria-labelledby', 'tab-' + c.id);
+    renderMessages(box, c.messages, 'Nothing posted in #' + c.name + ' yet.');
+  }
+
+  function markUnread(id, n) {
+    const tab = $('tab-' + id);
+    if (!tab) return;
+    let badge = tab.querySelector('.unread');
+    if (!badge) { badge = el('span', { class: 'unread' }); tab.append(badge); }
+    const total = (Number(badge.dataset.n) || 0) + n;
+    badge.dataset.n = String(total);
+    badge.textContent = String(total);
+    badge.setAttribute('aria-label', total + ' new');
+  }
+
   async function sendCommand(text) {
     if (!app.me) return;
     status('Sending ' + text + '\u2026');
@@ -669,12 +803,27 @@
     refreshSoon();
   }
 
-  async function showTab(tab) {
+  function tabs() {
+    return Array.from(document.querySelectorAll('#tabs [role=tab]'));
+  }
+
+  function showTab(tab) {
     app.tab = tab;
-    $('tab-messages').classList.toggle('active', tab === 'messages');
-    $('tab-home').classList.toggle('active', tab === 'home');
+    for (const t of tabs()) {
+      const on = t.dataset.tab === tab;
+      t.classList.toggle('active', on);
+      t.setAttribute('aria-selected', on ? 'true' : 'false');
+      t.tabIndex = on ? 0 : -1;
+    }
     $('messages').hidden = tab !== 'messages';
     $('home').hidden = tab !== 'home';
+    const ch = app.channels.find((c) => c.id === tab);
+    $('channel').hidden = !ch;
+    if (ch) {
+      const badge = $('tab-' + ch.id).querySelector('.unread');
+      if (badge) badge.remove();
+      renderChannel(app.channelState[ch.id] || { id: ch.id, name: ch.name, messages: [] });
+    }
   }
 
   async function openHome() {
@@ -690,16 +839,63 @@
 
   function choose(id) {
     app.me = id;
-    app.seen = { messages: '', modal: '', home: '' };
+    // Forget everything shown for the previous user, and take their modal
+    // off the screen now: the next refresh draws this user's state.
+    app.seen = {};
+    app.channelState = {};
     app.modal = null;
     app.home = null;
+    app.returnFocus = null;
+    renderModal(0);
+    renderHome();
+    clear($('messages'));
+    document.querySelectorAll('#tabs .unread').forEach((b) => b.remove());
     const p = app.people.find((x) => x.id === id);
     $('who-note').textContent = p ? p.email + (p.note ? ' \u00B7 ' + p.note : '') : '';
     clear($('answer')).append(document.createTextNode('Send a command to see the bot\u2019s acknowledgement here.'));
     $('answer').className = 'answer muted';
     if (location.hash !== '#' + id) history.replaceState(null, '', '#' + id);
-    showTab('messages');
+    showTab(app.tab === 'home' ? 'messages' : app.tab);
     refresh();
+  }
+
+  // ---- clock -----------------------------------------------------------------
+
+  function showClock(c) {
+    const now = new Date(c.now);
+    const ahead = now.getTime() - Date.now();
+    const days = Math.round(ahead / 86400000 * 10) / 10;
+    $('clock-now').textContent = now.toLocaleString(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' }) +
+      (ahead > 60000 ? ' (' + (days >= 1 ? days + (days === 1 ? ' day' : ' days') : Math.round(ahead / 3600000) + ' h') + ' ahead)' : '');
+    const jobs = clear($('jobs'));
+    (c.jobs || []).forEach((j) => jobs.append(el('button', { type: 'button', class: 'btn', 'data-job': j.name, onclick: () => runJob(j) }, j.label)));
+  }
+
+  async function clockCall(path, body, what) {
+    status(what + '\u2026');
+    document.querySelectorAll('#clock button').forEach((b) => { b.disabled = true; });
+    try {
+      showClock(await api('POST', path, body));
+      status(what + ': done');
+    } catch (err) {
+      status(err.message, true);
+    } finally {
+      document.querySelectorAll('#clock button').forEach((b) => { b.disabled = false; });
+    }
+    refreshSoon();
+  }
+
+  function runJob(j) {
+    return clockCall('/api/run', { job: j.name }, j.label);
+  }
+
+  async function startClock() {
+    let c;
+    try { c = await api('GET', '/api/clock'); } catch (err) { status(err.message, true); return; }
+    $('clock').hidden = false;
+    showClock(c);
+    document.querySelectorAll('#clock [data-advance]').forEach((b) => b.addEventListener('click', () =>
+      clockCall('/api/clock', { advance: b.dataset.advance }, 'Clock ' + b.textContent)));
   }
 
   async function start() {
@@ -711,7 +907,28 @@
       return;
     }
     app.people = data.people || [];
+    app.channels = data.channels || [];
+    app.channelState = {};
     $('team').textContent = 'Workspace: ' + (data.team.name || data.team.id);
+    $('tab-messages').dataset.tab = 'messages';
+    $('tab-home').dataset.tab = 'home';
+    for (const c of app.channels) {
+      const t = el('button', { id: 'tab-' + c.id, class: 'tab', type: 'button', role: 'tab', 'aria-selected': 'false',
+        'aria-controls': 'channel', tabindex: '-1', text: '#' + c.name });
+      t.dataset.tab = c.id;
+      t.addEventListener('click', () => showTab(c.id));
+      $('tabs').append(t);
+    }
+    // Arrow keys move between tabs, as in a WAI-ARIA tab list.
+    $('tabs').addEventListener('keydown', (ev) => {
+      const all = tabs();
+      const i = all.indexOf(document.activeElement);
+      if (i < 0 || (ev.key !== 'ArrowRight' && ev.key !== 'ArrowLeft')) return;
+      ev.preventDefault();
+      const next = all[(i + (ev.key === 'ArrowRight' ? 1 : all.length - 1)) % all.length];
+      next.focus();
+      next.click();
+    });
     const who = $('who');
     app.people.forEach((p) => who.append(el('option', { value: p.id, text: p.name + (p.note ? ' (' + p.note + ')' : '') })));
     who.addEventListener('change', () => choose(who.value));
@@ -726,8 +943,15 @@
     }));
     $('tab-messages').addEventListener('click', () => showTab('messages'));
     $('tab-home').addEventListener('click', openHome);
+    document.addEventListener('keydown', modalKeys);
+    // Editing the URL's #USER (or going back) switches user, even with a modal open.
+    window.addEventListener('hashchange', () => {
+      const id = decodeURIComponent(location.hash.slice(1));
+      if (id !== app.me && app.people.some((p) => p.id === id)) { who.value = id; choose(id); }
+    });
+    if (data.controls) startClock();
     const wanted = decodeURIComponent(location.hash.slice(1));
-    const first = app.people.find((p) => p.id === wanted) || app.people[0];
+    const first = app.people.find((p) => p.id === wanted) || app.people.find((p) => p.id === data.start) || app.people[0];
     if (first) { who.value = first.id; choose(first.id); }
     setInterval(refresh, 1000);
   }

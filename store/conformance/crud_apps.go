@@ -16,8 +16,10 @@ func testApplications(t *testing.T, s store.Store) {
 		TenantID: ten.ID, Name: "GitLab", Description: "code", Connector: "gitlab",
 		PrimaryOwnerID: o1.ID, SecondaryOwnerID: o2.ID, MaxDuration: 72 * time.Hour,
 		ConnectionSchema: []accessbot.SchemaField{{Name: "group", Label: "Group", Type: "select", Required: true, Options: []string{"a", "b"}}},
+		Labels:           []string{" Privileged ", "ops", "ops"},
 	}
 	ok(t, s.CreateApplication(ctx(), a), "create application")
+	same(t, a.Labels, []string{"ops", "privileged"}, "labels normalized on create")
 	got, err := s.GetApplication(ctx(), ten.ID, a.ID)
 	ok(t, err, "get application")
 	same(t, got, a, "get application")
@@ -50,7 +52,7 @@ func testApplications(t *testing.T, s store.Store) {
 		same(t, names, tc.want, "ListApplications("+tc.query+")")
 	}
 
-	a.Name, a.SecondaryOwnerID, a.MaxDuration, a.ConnectionSchema = "GitLab EE", "", 0, nil
+	a.Name, a.SecondaryOwnerID, a.MaxDuration, a.ConnectionSchema, a.Labels = "GitLab EE", "", 0, nil, nil
 	ok(t, s.UpdateApplication(ctx(), a), "update application")
 	got, err = s.GetApplication(ctx(), ten.ID, a.ID)
 	ok(t, err, "get updated application")
@@ -72,7 +74,7 @@ func testConnections(t *testing.T, s store.Store) {
 	ten := newTenant(t, s)
 	a := newApp(t, s, ten.ID, "App", "")
 	c := &accessbot.Connection{TenantID: ten.ID, AppID: a.ID, Name: "admins", Type: "role", Description: "d",
-		Attributes: map[string]string{"object_id": "123"}}
+		Attributes: map[string]string{"object_id": "123"}, Labels: []string{"privileged"}}
 	ok(t, s.CreateConnection(ctx(), c), "create connection")
 	got, err := s.GetConnection(ctx(), ten.ID, c.ID)
 	ok(t, err, "get connection")
@@ -87,11 +89,12 @@ func testConnections(t *testing.T, s store.Store) {
 		t.Fatalf("ListConnections = %+v", list)
 	}
 
-	c.Name, c.Attributes, c.Description = "owners", map[string]string{"object_id": "456", "x": "y"}, ""
+	c.Name, c.Attributes, c.Description, c.Labels = "owners", map[string]string{"object_id": "456", "x": "y"}, "", []string{"Break-Glass", "privileged"}
 	ok(t, s.UpdateConnection(ctx(), c), "update connection")
 	got, err = s.GetConnection(ctx(), ten.ID, c.ID)
 	ok(t, err, "get updated connection")
 	same(t, got, c, "updated connection")
+	same(t, got.Labels, []string{"break-glass", "privileged"}, "updated connection labels")
 
 	ok(t, s.DeleteConnection(ctx(), ten.ID, c.ID), "delete connection")
 	_, err = s.GetConnection(ctx(), ten.ID, c.ID)

@@ -12,17 +12,21 @@ import (
 )
 
 const appCols = `tenant_id, id, name, description, connector, primary_owner_id, secondary_owner_id,
-	max_duration_ns, connection_schema, created_at, updated_at`
+	max_duration_ns, connection_schema, labels, created_at, updated_at`
 
 func scanApp(r scanner) (accessbot.Application, error) {
 	var a accessbot.Application
 	var primary, secondary sql.NullString
 	var maxDur int64
-	var schema rawJSON
+	var schema, labels rawJSON
 	var c, u dbTime
 	if err := r.Scan(&a.TenantID, &a.ID, &a.Name, &a.Description, &a.Connector, &primary, &secondary,
-		&maxDur, &schema, &c, &u); err != nil {
+		&maxDur, &schema, &labels, &c, &u); err != nil {
 		return a, err
+	}
+	var err error
+	if a.Labels, err = scanLabels(labels); err != nil {
+		return a, fmt.Errorf("application %s labels: %w", a.ID, err)
 	}
 	a.PrimaryOwnerID, a.SecondaryOwnerID = primary.String, secondary.String
 	a.MaxDuration = time.Duration(maxDur)
@@ -42,6 +46,24 @@ func marshalJSON(v any) (string, error) {
 	return string(b), nil
 }
 
+// scanLabels reads a labels column; no labels is nil.
+func scanLabels(col rawJSON) ([]string, error) {
+	var ls []string
+	if err := unmarshalJSON(col.B, &ls); err != nil {
+		return nil, err
+	}
+	return accessbot.NormalizeLabels(ls), nil
+}
+
+// labelsJSON normalizes *ls and encodes it for a labels column, "[]" for none.
+func labelsJSON(ls *[]string) (string, error) {
+	*ls = accessbot.NormalizeLabels(*ls)
+	if *ls == nil {
+		return "[]", nil
+	}
+	return marshalJSON(*ls)
+}
+
 func unmarshalJSON(b []byte, v any) error {
 	if len(b) == 0 {
 		return nil
@@ -59,9 +81,13 @@ func (q *queries) CreateApplication(ctx context.Context, a *accessbot.Applicatio
 	if err != nil {
 		return fmt.Errorf("create application %s: %w", a.Name, err)
 	}
-	_, err = q.exec(ctx, `INSERT INTO applications (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	labels, err := labelsJSON(&a.Labels)
+	if err != nil {
+		return fmt.Errorf("create application %s: %w", a.Name, err)
+	}
+	_, err = q.exec(ctx, `INSERT INTO applications (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.TenantID, a.ID, a.Name, a.Description, a.Connector, nullStr(a.PrimaryOwnerID), nullStr(a.SecondaryOwnerID),
-		int64(a.MaxDuration), schema, q.tm(a.CreatedAt), q.tm(a.UpdatedAt))
+		int64(a.MaxDuration), schema, labels, q.tm(a.CreatedAt), q.tm(a.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create application %s: %w", a.Name, q.writeErr(err))
 	}
@@ -73,12 +99,16 @@ func (q *queries) UpdateApplication(ctx context.Context, a *accessbot.Applicatio
 	if err != nil {
 		return fmt.Errorf("update application %s: %w", a.ID, err)
 	}
+	labels, err := labelsJSON(&a.Labels)
+	if err != nil {
+		return fmt.Errorf("update application %s: %w", a.ID, err)
+	}
 	now := Round(q.now())
 	err = affected(q.exec(ctx, `UPDATE applications SET name = ?, description = ?, connector = ?, primary_owner_id = ?,
-		secondary_owner_id = ?, max_duration_ns = ?, connection_schema = ?, updated_at = ?
+		secondary_owner_id = ?, max_duration_ns = ?, connection_schema = ?, labels = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ?`,
 		a.Name, a.Description, a.Connector, nullStr(a.PrimaryOwnerID), nullStr(a.SecondaryOwnerID), int64(a.MaxDuration),
-		schema, q.tm(now), a.TenantID, a.ID))
+		schema, labels, q.tm(now), a.TenantID, a.ID))
 	if err != nil {
 		return fmt.Errorf("update application %s: %w", a.ID, q.writeErr(err))
 	}
@@ -127,14 +157,18 @@ func (q *queries) DeleteApplication(ctx context.Context, tenantID, id string) er
 	return nil
 }
 
-const connCols = `tenant_id, id, app_id, name, type, description, attributes, created_at, updated_at`
+const connCols = `tenant_id, id, app_id, name, type, description, attributes, labels, created_at, updated_at`
 
 func scanConn(r scanner) (accessbot.Connection, error) {
 	var c accessbot.Connection
-	var attrs rawJSON
+	var attrs, labels rawJSON
 	var cr, up dbTime
-	if err := r.Scan(&c.TenantID, &c.ID, &c.AppID, &c.Name, &c.Type, &c.Description, &attrs, &cr, &up); err != nil {
+	if err := r.Scan(&c.TenantID, &c.ID, &c.AppID, &c.Name, &c.Type, &c.Description, &attrs, &labels, &cr, &up); err != nil {
 		return c, err
+	}
+	var err error
+	if c.Labels, err = scanLabels(labels); err != nil {
+		return c, fmt.Errorf("connection %s labels: %w", c.ID, err)
 	}
 	c.CreatedAt, c.UpdatedAt = cr.T, up.T
 	if err := unmarshalJSON(attrs.B, &c.Attributes); err != nil {
@@ -153,25 +187,33 @@ func (q *queries) CreateConnection(ctx context.Context, c *accessbot.Connection)
 	if err != nil {
 		return fmt.Errorf("create connection %s: %w", c.Name, err)
 	}
-	_, err = q.exec(ctx, `INSERT INTO connections (`+connCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.TenantID, c.ID, c.AppID, c.Name, c.Type, c.Description, attrs, q.tm(c.CreatedAt), q.tm(c.UpdatedAt))
+	labels, err := labelsJSON(&c.Labels)
+	if err != nil {
+		return fmt.Errorf("create connection %s: %w", c.Name, err)
+	}
+	_, err = q.exec(ctx, `INSERT INTO connections (`+connCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.TenantID, c.ID, c.AppID, c.Name, c.Type, c.Description, attrs, labels, q.tm(c.CreatedAt), q.tm(c.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create connection %s: %w", c.Name, q.writeErr(err))
 	}
 	return nil
 }
 
-// UpdateConnection changes name, type, description and attributes; the
-// application a connection belongs to never changes.
+// UpdateConnection changes name, type, description, attributes and labels;
+// the application a connection belongs to never changes.
 func (q *queries) UpdateConnection(ctx context.Context, c *accessbot.Connection) error {
 	attrs, err := marshalJSON(c.Attributes)
 	if err != nil {
 		return fmt.Errorf("update connection %s: %w", c.ID, err)
 	}
+	labels, err := labelsJSON(&c.Labels)
+	if err != nil {
+		return fmt.Errorf("update connection %s: %w", c.ID, err)
+	}
 	now := Round(q.now())
-	err = affected(q.exec(ctx, `UPDATE connections SET name = ?, type = ?, description = ?, attributes = ?, updated_at = ?
+	err = affected(q.exec(ctx, `UPDATE connections SET name = ?, type = ?, description = ?, attributes = ?, labels = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ?`,
-		c.Name, c.Type, c.Description, attrs, q.tm(now), c.TenantID, c.ID))
+		c.Name, c.Type, c.Description, attrs, labels, q.tm(now), c.TenantID, c.ID))
 	if err != nil {
 		return fmt.Errorf("update connection %s: %w", c.ID, q.writeErr(err))
 	}
