@@ -65,7 +65,7 @@ type Store interface {
 	ListSchedules(ctx context.Context, tenantID string) ([]store.Schedule, error)
 	GetAlertSettings(ctx context.Context, tenantID string) (*store.AlertSettings, error)
 	LastDoneSlotBefore(ctx context.Context, tenantID, job string, at time.Time) (*store.Slot, error)
-	NewFindingsSince(ctx context.Context, tenantID string, since time.Time) ([]accessbot.Finding, error)
+	NewFindings(ctx context.Context, tenantID string, from, to time.Time, limit int) (*store.NewFindings, error)
 	ListFindings(ctx context.Context, tenantID string, f accessbot.FindingFilter) ([]accessbot.Finding, error)
 	ClaimDelivery(ctx context.Context, tenantID, key string, now time.Time, lease time.Duration) (*store.Delivery, bool, error)
 	CompleteDelivery(ctx context.Context, tenantID, key, channelID, ts string, now time.Time) error
@@ -149,21 +149,15 @@ func (s *Service) Build(ctx context.Context, tenantID string, slot time.Time) (*
 	default:
 		d.From = prev.At
 	}
-	found, err := s.st.NewFindingsSince(ctx, tenantID, d.From)
+	found, err := s.st.NewFindings(ctx, tenantID, d.From, slot, s.cfg.MaxItems)
 	if err != nil {
 		return nil, fmt.Errorf("digest of tenant %s: %w", tenantID, err)
 	}
-	for _, f := range found {
-		if f.OpenedAt.After(slot) {
-			continue // the next digest's
-		}
-		d.Counts[f.Severity]++
-		if s.cfg.MaxItems < 0 || len(d.Items) < s.cfg.MaxItems {
-			d.Items = append(d.Items, f)
-		} else {
-			d.More++
-		}
+	d.Counts, d.Items = found.Counts, found.Items
+	for _, n := range d.Counts {
+		d.More += n
 	}
+	d.More = max(0, d.More-len(d.Items))
 	return d, nil
 }
 
