@@ -89,7 +89,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 	}
 	clients := slackapi.NewClients(cfg.Store, cfg.Keys, cfg.BotToken, opts)
 	res := identity.NewResolver(cfg.Store, clients, identity.Options{Cache: cache, TTL: cfg.IdentityTTL, Now: cfg.Now, Log: cfg.Log})
-	id := NewIdentity(res, cfg.Store)
+	id := NewIdentity(res, cfg.Store, cfg.Now)
 
 	r := NewRouter()
 	if err := cfg.Register(r, id); err != nil {

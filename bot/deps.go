@@ -3,6 +3,8 @@ package bot
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -41,28 +43,72 @@ type TenantGetter interface {
 }
 
 // NewIdentity adapts bot/identity to Resolver, adding the tenant record.
-func NewIdentity(src IdentitySource, tenants TenantGetter) Resolver {
-	return identityAdapter{src: src, tenants: tenants}
+// Tenants are kept in process for TenantTTL: a resolve whose user the
+// resolver holds then reads no store. now may be nil (time.Now).
+func NewIdentity(src IdentitySource, tenants TenantGetter, now func() time.Time) Resolver {
+	if now == nil {
+		now = time.Now
+	}
+	return &identityAdapter{src: src, tenants: tenants, now: now, kept: map[string]keptTenant{}}
 }
+
+// TenantTTL is how long a tenant record is reused in process. It holds only
+// names (slug, display name), and the workspace binding that leads to it is
+// kept as long (identity.DefaultWorkspaceTTL).
+const TenantTTL = identity.DefaultWorkspaceTTL
+
+// maxKeptTenants bounds the tenants kept in process.
+const maxKeptTenants = 1000
 
 type identityAdapter struct {
 	src     IdentitySource
 	tenants TenantGetter
+	now     func() time.Time
+
+	mu   sync.Mutex
+	kept map[string]keptTenant
 }
 
-func (a identityAdapter) Resolve(ctx context.Context, teamID, slackUserID string) (Actor, error) {
+type keptTenant struct {
+	t       accessbot.Tenant
+	expires time.Time
+}
+
+func (a *identityAdapter) Resolve(ctx context.Context, teamID, slackUserID string) (Actor, error) {
 	ia, err := a.src.Resolve(ctx, teamID, slackUserID)
 	if err != nil {
 		return Actor{}, err
 	}
-	t, err := a.tenants.GetTenant(ctx, ia.TenantID)
+	t, err := a.tenant(ctx, ia.TenantID)
 	if err != nil {
 		return Actor{}, fmt.Errorf("resolve %s/%s: read tenant %s: %w", teamID, slackUserID, ia.TenantID, err)
 	}
-	return Actor{TeamID: ia.TeamID, SlackUserID: ia.SlackUserID, Tenant: *t, User: ia.User}, nil
+	return Actor{TeamID: ia.TeamID, SlackUserID: ia.SlackUserID, Tenant: t, User: ia.User}, nil
 }
 
-func (a identityAdapter) Invalidate(ctx context.Context, teamID, slackUserID string) error {
+// tenant returns the tenant record, from the store at most once per TenantTTL.
+func (a *identityAdapter) tenant(ctx context.Context, id string) (accessbot.Tenant, error) {
+	now := a.now()
+	a.mu.Lock()
+	k, ok := a.kept[id]
+	a.mu.Unlock()
+	if ok && now.Before(k.expires) {
+		return k.t, nil
+	}
+	t, err := a.tenants.GetTenant(ctx, id)
+	if err != nil {
+		return accessbot.Tenant{}, err
+	}
+	a.mu.Lock()
+	if len(a.kept) >= maxKeptTenants {
+		clear(a.kept) // rare: start over rather than grow
+	}
+	a.kept[id] = keptTenant{t: *t, expires: now.Add(TenantTTL)}
+	a.mu.Unlock()
+	return *t, nil
+}
+
+func (a *identityAdapter) Invalidate(ctx context.Context, teamID, slackUserID string) error {
 	return a.src.Invalidate(ctx, teamID, slackUserID)
 }
 

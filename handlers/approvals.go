@@ -161,8 +161,9 @@ func (h *Requests) cancel(ctx context.Context, req *bot.Request) error {
 
 func (h *Requests) cardsOf(ctx context.Context, rs []accessbot.AccessRequest) ([]views.RequestCard, error) {
 	out := make([]views.RequestCard, 0, len(rs))
+	cards := h.cards.memo()
 	for i := range rs {
-		c, err := h.cards.card(ctx, &rs[i], false)
+		c, err := cards.card(ctx, &rs[i], false)
 		if err != nil {
 			return nil, err
 		}

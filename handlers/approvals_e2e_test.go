@@ -30,8 +30,7 @@ func TestE2EDenyWithReason(t *testing.T) {
 		t.Fatalf("deny with reason: %+v, want the modal closed", ra)
 	}
 	e.waitUpdated(msg, "Denied by Mona")
-	e.thread(confirm, "Reason: Not during the freeze")
-	e.thread(confirm, "Denied. Your request will not go ahead.")
+	e.thread(confirm, "denied by Mona. Your request will not go ahead. Reason: Not during the freeze")
 	if got := e.request(r.ID); got.Status != accessbot.StatusDenied {
 		t.Fatalf("status %s, want denied", got.Status)
 	}

@@ -109,23 +109,45 @@ func (h *Digest) zone(ctx context.Context, tenantID string) *time.Location {
 	return loc
 }
 
-// Post sends a rendered message to a channel of the tenant's workspace.
-func (h *Digest) Post(ctx context.Context, tenantID, channelID string, m digest.Message, threadTS string) (string, error) {
+// Post sends a rendered message to a channel of the tenant's workspace,
+// tagged with its delivery key.
+func (h *Digest) Post(ctx context.Context, tenantID, channelID string, m digest.Message, threadTS, key string) (string, error) {
 	c, ok := m.(views.Chunk)
 	if !ok {
 		return "", fmt.Errorf("post digest message: unexpected %T", m)
 	}
-	ws, err := h.cfg.Store.WorkspaceByTenant(ctx, tenantID)
-	if err != nil {
-		return "", fmt.Errorf("post to %s: workspace of tenant %s: %w", channelID, tenantID, err)
-	}
-	cl, err := h.cfg.Clients.For(ctx, ws.TeamID)
+	cl, err := h.client(ctx, tenantID)
 	if err != nil {
 		return "", fmt.Errorf("post to %s: %w", channelID, err)
 	}
-	_, ts, err := cl.PostMessage(ctx, channelID, slackapi.Message{Text: c.Text, Blocks: c.Blocks, ThreadTS: threadTS})
+	_, ts, err := cl.PostMessage(ctx, channelID, slackapi.Message{Text: c.Text, Blocks: c.Blocks, ThreadTS: threadTS, DeliveryKey: key})
 	if err != nil {
 		return "", err
 	}
 	return ts, nil
+}
+
+// Find looks for the message tagged key (see Post) in the channel or thread.
+func (h *Digest) Find(ctx context.Context, tenantID, channelID, threadTS, key string, since time.Time) (string, error) {
+	cl, err := h.client(ctx, tenantID)
+	if err != nil {
+		return "", fmt.Errorf("look in %s: %w", channelID, err)
+	}
+	ts, err := cl.FindDelivery(ctx, channelID, threadTS, key, since)
+	if slackapi.SlackErrorCode(err) == "missing_scope" {
+		// Installed before the history scopes were asked for: sending at
+		// least once beats never; reinstalling grants them.
+		h.cfg.Log.Warn().Err(err).Str("tenant", tenantID).Str("key", key).
+			Msg("cannot check whether an earlier attempt posted (reinstall the Slack app to grant the history scopes); posting")
+		return "", nil
+	}
+	return ts, err
+}
+
+func (h *Digest) client(ctx context.Context, tenantID string) (ChatAPI, error) {
+	ws, err := h.cfg.Store.WorkspaceByTenant(ctx, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("workspace of tenant %s: %w", tenantID, err)
+	}
+	return h.cfg.Clients.For(ctx, ws.TeamID)
 }

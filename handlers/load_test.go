@@ -421,7 +421,7 @@ func (r loadResult) report(t testing.TB, sc loadScenario) {
 		rate = fmt.Sprintf("%.0f/s", sc.rate)
 	}
 	t.Logf("%s: K=%d rate=%s slow=%v GOMAXPROCS=%d load=%s", sc.name, r.k, rate, sc.slow, runtime.GOMAXPROCS(0), loadavg())
-	t.Logf("  ack ms: p50 %s p90 %s p99 %s max %s | sent in %v (lag %v), all acked after %v = %.0f acks/s, work drained after %v (%v after the last send)",
+	t.Logf("[counts] ack ms: p50 %s p90 %s p99 %s max %s | sent in %v (lag %v), all acked after %v = %.0f acks/s, work drained after %v (%v after the last send)",
 		ms(pct(r.lat, .5)), ms(pct(r.lat, .9)), ms(pct(r.lat, .99)), ms(pct(r.lat, 1)),
 		r.sendFor.Round(time.Millisecond), r.maxSendLag.Round(time.Millisecond), r.ackedAfter.Round(time.Millisecond),
 		float64(len(r.lat))/r.ackedAfter.Seconds(), r.drainedAfter.Round(time.Millisecond), r.workLag.Round(time.Millisecond))
@@ -432,7 +432,7 @@ func (r loadResult) report(t testing.TB, sc loadScenario) {
 	if r.sampled {
 		blocked = fmt.Sprint(r.maxBlockedOnQueue)
 	}
-	t.Logf("  lost %d, redelivered %d, extra acks %d, busy answers %d, help acks without help %d, most drain loops blocked on the full work queue %s, most jobs queued %d, jobs dropped %d",
+	t.Logf("[counts] lost %d, redelivered %d, extra acks %d, busy answers %d, help acks without help %d, most drain loops blocked on the full work queue %s, most jobs queued %d, jobs dropped %d",
 		r.lost, r.redelivered, r.extraAcks, r.busy, r.badHelp, blocked, r.maxQueued, r.dropped)
 	t.Logf("  web api calls: %s", sortedCounts(r.calls))
 	if len(r.warns) > 0 {

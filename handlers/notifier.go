@@ -29,6 +29,10 @@ type ChatAPI interface {
 	UpdateMessage(ctx context.Context, channelID, ts string, m slackapi.Message) error
 	OpenConversation(ctx context.Context, userIDs ...string) (string, error)
 	GetUserByEmail(ctx context.Context, email string) (*slack.User, error)
+	// FindDelivery returns the ts of the message tagged with delivery key
+	// (slackapi.Message.DeliveryKey) in the channel, or the thread, posted
+	// since then; "" if there is none.
+	FindDelivery(ctx context.Context, channelID, threadTS, key string, since time.Time) (string, error)
 }
 
 var _ ChatAPI = (*slackapi.Client)(nil)
@@ -85,7 +89,10 @@ type NotifierConfig struct {
 	// trusted (slack.identity_cache_ttl); <= 0 means identity.DefaultTTL.
 	// user_change events drop it sooner (ForgetSlackUser).
 	IdentityTTL time.Duration
-	Log         zerolog.Logger
+	// Lease is how long one send may hold its delivery claim before a retry
+	// takes it over (jobs.delivery_lease); <= 0 means DefaultDeliveryLease.
+	Lease time.Duration
+	Log   zerolog.Logger
 }
 
 // Message purposes remembered with store.SaveMessageRef.
@@ -114,6 +121,8 @@ type Notifier struct {
 	mu       sync.Mutex
 	slackIDs map[string]cachedSlackID // team|email → Slack user id
 	idTTL    time.Duration
+	lease    time.Duration
+	out      *outbox
 }
 
 type cachedSlackID struct {
@@ -126,13 +135,17 @@ var _ requests.Notifier = (*Notifier)(nil)
 // NewNotifier builds a notifier; call Start to send in the background.
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	n := &Notifier{st: cfg.Store, clients: cfg.Clients, cards: cardLoader{st: cfg.Store}, slackIDs: map[string]cachedSlackID{},
-		clock: cfg.Now, idTTL: cfg.IdentityTTL, log: cfg.Log.With().Str("component", "request_notifier").Logger()}
+		clock: cfg.Now, idTTL: cfg.IdentityTTL, lease: cfg.Lease, log: cfg.Log.With().Str("component", "request_notifier").Logger()}
 	if n.idTTL <= 0 {
 		n.idTTL = identity.DefaultTTL
+	}
+	if n.lease <= 0 {
+		n.lease = DefaultDeliveryLease
 	}
 	if n.clock == nil {
 		n.clock = time.Now
 	}
+	n.out = &outbox{st: cfg.Store, now: n.now, lease: n.lease, log: n.log}
 	for range cfg.Workers {
 		n.queues = append(n.queues, make(chan func(context.Context), 64))
 	}
@@ -285,13 +298,13 @@ func (n *Notifier) dm(ctx context.Context, cl ChatAPI, teamID, tenantID, userID 
 // dmOnce DMs m to a tenant user once per delivery key (a retried job does
 // not post it again) and returns the DM channel and the message ts.
 func (n *Notifier) dmOnce(ctx context.Context, cl ChatAPI, teamID, tenantID, key, userID string, m slackapi.Message) (string, string, error) {
-	return n.once(ctx, tenantID, key, func(ctx context.Context) (string, string, error) {
-		ch, err := n.dm(ctx, cl, teamID, tenantID, userID)
-		if err != nil {
-			return "", "", err
-		}
-		return cl.PostMessage(ctx, ch, m)
-	})
+	return n.out.once(ctx, cl, tenantID, delivery{key: key, msg: m,
+		to: func(ctx context.Context) (string, error) { return n.dm(ctx, cl, teamID, tenantID, userID) }})
+}
+
+// fixed is a delivery's channel when it is known up front.
+func fixed(ch string) func(context.Context) (string, error) {
+	return func(context.Context) (string, error) { return ch, nil }
 }
 
 func (n *Notifier) refs(ctx context.Context, req *accessbot.AccessRequest, purpose string) ([]accessbot.MessageRef, error) {
@@ -411,9 +424,8 @@ func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot
 	}
 	var errs []error
 	for _, r := range refs {
-		_, _, err := n.once(ctx, req.TenantID, deliveryKey(req.ID, what, r.UserID+"@"+r.ChannelID), func(ctx context.Context) (string, string, error) {
-			return cl.PostMessage(ctx, r.ChannelID, slackapi.Message{Text: say, ThreadTS: r.TS})
-		})
+		_, _, err := n.out.once(ctx, cl, req.TenantID, delivery{key: deliveryKey(req.ID, what, r.UserID+"@"+r.ChannelID),
+			to: fixed(r.ChannelID), thread: r.TS, msg: slackapi.Message{Text: say}})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reply to requester of %s: %w", req.ID, err))
 		}
@@ -432,7 +444,10 @@ func (n *Notifier) LevelDecided(ctx context.Context, req *accessbot.AccessReques
 		}
 		closed := requests.LevelClosed(req, level)
 		errs := []error{n.sync(ctx, cl, req, approvalPurpose(level), approvalView(level), "")}
-		if len(decisions) > 0 {
+		// The decision that ended the request is told by RequestFinished, in
+		// one reply; telling it here too made two near-duplicates.
+		ended := (req.Status == accessbot.StatusApproved || req.Status == accessbot.StatusDenied) && level == req.Level
+		if len(decisions) > 0 && !ended {
 			last := decisions[len(decisions)-1]
 			line := views.DecisionLine{Level: level, By: n.cards.name(ctx, req.TenantID, last.ApproverID), Decision: last.Decision, Reason: last.Reason, At: last.DecidedAt}
 			errs = append(errs, n.tellRequester(ctx, cl, req, card, "decided:"+last.ID, views.StepText(card, line, closed)))
@@ -494,9 +509,8 @@ func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, lev
 			}
 			key := deliveryKey(req.ID, "remind:L"+strconv.Itoa(level), id)
 			if thread == "" {
-				c, ts, err := n.once(ctx, req.TenantID, key, func(ctx context.Context) (string, string, error) {
-					return cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(v.card) + " " + v.msg.Text, Blocks: v.msg.Blocks})
-				})
+				c, ts, err := n.out.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch),
+					msg: slackapi.Message{Text: views.ReminderText(v.card) + " " + v.msg.Text, Blocks: v.msg.Blocks}})
 				if err != nil {
 					errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
 					continue
@@ -506,9 +520,8 @@ func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, lev
 				posted = true
 				continue
 			}
-			_, _, err := n.once(ctx, req.TenantID, key, func(ctx context.Context) (string, string, error) {
-				return cl.PostMessage(ctx, ch, slackapi.Message{Text: views.ReminderText(v.card), ThreadTS: thread})
-			})
+			_, _, err := n.out.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch), thread: thread,
+				msg: slackapi.Message{Text: views.ReminderText(v.card)}})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
 			}

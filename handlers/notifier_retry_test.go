@@ -21,8 +21,9 @@ import (
 // flakyChat is a ChatAPI that records posts and fails DMs to the users in failFor.
 type flakyChat struct {
 	mu      sync.Mutex
-	failFor map[string]bool // Slack user id → the next PostMessage to their DM fails
-	posts   []string        // channel of every successful top-level post
+	failFor map[string]bool   // Slack user id → the next PostMessage to their DM fails
+	posts   []string          // channel of every successful top-level post
+	sent    map[string]string // delivery key → ts of successful posts
 }
 
 func (c *flakyChat) PostMessage(_ context.Context, ch string, m slackapi.Message) (string, string, error) {
@@ -35,7 +36,18 @@ func (c *flakyChat) PostMessage(_ context.Context, ch string, m slackapi.Message
 	if m.ThreadTS == "" {
 		c.posts = append(c.posts, ch)
 	}
-	return ch, time.Now().Format("150405.000000000"), nil
+	ts := time.Now().Format("150405.000000000")
+	if c.sent == nil {
+		c.sent = map[string]string{}
+	}
+	c.sent[m.DeliveryKey] = ts
+	return ch, ts, nil
+}
+
+func (c *flakyChat) FindDelivery(_ context.Context, _, _, key string, _ time.Time) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent[key], nil
 }
 
 func (c *flakyChat) UpdateMessage(context.Context, string, string, slackapi.Message) error {

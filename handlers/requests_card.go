@@ -26,6 +26,52 @@ type cardLoader struct {
 	st cardStore
 }
 
+// memo is l reading each user, application and connection at most once:
+// for one list of cards (the App Home, /access mine), where the same
+// requester, approver and application recur. Not for longer: it never
+// sees later changes.
+func (l cardLoader) memo() cardLoader {
+	return cardLoader{st: &memoCardStore{cardStore: l.st, users: map[string]memoRead[accessbot.User]{},
+		apps: map[string]memoRead[accessbot.Application]{}, conns: map[string]memoRead[accessbot.Connection]{}}}
+}
+
+type memoRead[T any] struct {
+	v   *T
+	err error
+}
+
+type memoCardStore struct {
+	cardStore
+	users map[string]memoRead[accessbot.User]
+	apps  map[string]memoRead[accessbot.Application]
+	conns map[string]memoRead[accessbot.Connection]
+}
+
+// once reads key through read unless m has it; errors other than not
+// found are not kept.
+func once[T any](m map[string]memoRead[T], key string, read func() (*T, error)) (*T, error) {
+	if r, ok := m[key]; ok {
+		return r.v, r.err
+	}
+	v, err := read()
+	if err == nil || errors.Is(err, accessbot.ErrNotFound) {
+		m[key] = memoRead[T]{v, err}
+	}
+	return v, err
+}
+
+func (m *memoCardStore) GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error) {
+	return once(m.users, tenantID+"/"+id, func() (*accessbot.User, error) { return m.cardStore.GetUser(ctx, tenantID, id) })
+}
+
+func (m *memoCardStore) GetApplication(ctx context.Context, tenantID, id string) (*accessbot.Application, error) {
+	return once(m.apps, tenantID+"/"+id, func() (*accessbot.Application, error) { return m.cardStore.GetApplication(ctx, tenantID, id) })
+}
+
+func (m *memoCardStore) GetConnection(ctx context.Context, tenantID, id string) (*accessbot.Connection, error) {
+	return once(m.conns, tenantID+"/"+id, func() (*accessbot.Connection, error) { return m.cardStore.GetConnection(ctx, tenantID, id) })
+}
+
 // name is a user's display name; a vanished user is named by id.
 func (l cardLoader) name(ctx context.Context, tenantID, userID string) string {
 	if userID == requests.SystemActor {

@@ -498,8 +498,7 @@ func TestE2ERequestModalTwoLevels(t *testing.T) {
 			if cur, _ := e.fake.Message(monaMsg.Channel, monaMsg.TS); !strings.Contains(cur.Text, "Approved by Mona") {
 				t.Fatalf("level-1 copy changed to %q", cur.Text)
 			}
-			e.thread(confirm, "fully approved")
-			e.thread(confirm, "Approved. The application owners have been asked to grant it.")
+			e.thread(confirm, "Level 2 of 2: approved by Olga. Your request is fully approved, and the application owners have been asked to grant it.")
 			e.waitUpdated(confirm, "Approved")
 			if r := e.request(r.ID); r.Status != accessbot.StatusApproved {
 				t.Fatalf("status %s, want approved", r.Status)
@@ -542,7 +541,7 @@ func TestE2EApprovedRequestAsksOwnersToGrant(t *testing.T) {
 					t.Fatalf("%s was asked %q, want %q", owner, m.Text, want)
 				}
 			}
-			e.thread(confirm, "Approved. The application owners have been asked to grant it.")
+			e.thread(confirm, "approved by Olga. Your request is fully approved, and the application owners have been asked to grant it.")
 			e.noDM(slackID("rita"), "handed over")
 
 			// The provision job again, as after a retry: nobody is asked twice.

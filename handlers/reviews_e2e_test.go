@@ -113,9 +113,10 @@ func startReviews(t *testing.T, driver string, extra int) *rvEnv {
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 	clock := func() time.Time { return rvNow }
 	var app *bot.App
-	notifier := handlers.NewReviewNotifier(st, handlers.ChatClientsFunc(func(ctx context.Context, teamID string) (handlers.ChatAPI, error) {
-		return app.Clients.For(ctx, teamID)
-	}), log)
+	notifier := handlers.NewReviewNotifier(handlers.ReviewNotifierConfig{Store: st, Log: log,
+		Clients: handlers.ChatClientsFunc(func(ctx context.Context, teamID string) (handlers.ChatAPI, error) {
+			return app.Clients.For(ctx, teamID)
+		})})
 	e.svc = reviews.New(st, notifier, clock, reviews.DefaultPolicy(), log)
 	app, err := bot.NewApp(bot.AppConfig{
 		Store: st, AppToken: secrets.Secret(fake.AppToken()), BotToken: secrets.Secret(team.BotToken),

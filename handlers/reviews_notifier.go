@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
@@ -16,6 +17,7 @@ import (
 
 // ReviewNotifierStore is what the review notifier reads.
 type ReviewNotifierStore interface {
+	deliveryStore
 	WorkspaceByTenant(ctx context.Context, tenantID string) (*accessbot.Workspace, error)
 	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
 	SaveMessageRef(ctx context.Context, m *accessbot.MessageRef) error
@@ -32,6 +34,7 @@ type ReviewNotifier struct {
 	st      ReviewNotifierStore
 	clients ChatClients
 	log     zerolog.Logger
+	out     *outbox
 
 	mu       sync.Mutex
 	slackIDs map[string]string // team|email → Slack user id
@@ -42,21 +45,49 @@ var (
 	_ reviews.ProgressNotifier = (*ReviewNotifier)(nil)
 )
 
-// NewReviewNotifier builds the notifier.
-func NewReviewNotifier(st ReviewNotifierStore, clients ChatClients, log zerolog.Logger) *ReviewNotifier {
-	return &ReviewNotifier{st: st, clients: clients, slackIDs: map[string]string{}, log: log.With().Str("component", "review_notifier").Logger()}
+// ReviewNotifierConfig wires a ReviewNotifier.
+type ReviewNotifierConfig struct {
+	Store   ReviewNotifierStore
+	Clients ChatClients
+	// Now is the clock of the delivery outbox; nil means time.Now.
+	Now func() time.Time
+	// Lease is how long one send may hold its delivery claim before a retry
+	// takes it over (jobs.delivery_lease); <= 0 means DefaultDeliveryLease.
+	Lease time.Duration
+	Log   zerolog.Logger
 }
 
-// send DMs a tenant user.
-func (n *ReviewNotifier) send(ctx context.Context, tenantID, userID, text string, blocks []slack.Block) error {
-	_, _, err := n.post(ctx, tenantID, userID, text, blocks)
+// NewReviewNotifier builds the notifier.
+func NewReviewNotifier(cfg ReviewNotifierConfig) *ReviewNotifier {
+	n := &ReviewNotifier{st: cfg.Store, clients: cfg.Clients, slackIDs: map[string]string{},
+		log: cfg.Log.With().Str("component", "review_notifier").Logger()}
+	now, lease := cfg.Now, cfg.Lease
+	if now == nil {
+		now = time.Now
+	}
+	if lease <= 0 {
+		lease = DefaultDeliveryLease
+	}
+	n.out = &outbox{st: cfg.Store, now: func() time.Time { return now().UTC() }, lease: lease, log: n.log}
+	return n
+}
+
+// reviewKey names one review DM in the delivery outbox: the campaign, the
+// slot (which assignment, reminder day or escalation) and the recipient.
+func reviewKey(campaignID, slot, recipient string) string {
+	return "review:" + campaignID + ":" + slot + ":" + recipient
+}
+
+// send DMs a tenant user; a non-empty key sends it exactly once (see once).
+func (n *ReviewNotifier) send(ctx context.Context, tenantID, userID, key, text string, blocks []slack.Block) error {
+	_, _, err := n.post(ctx, tenantID, userID, key, text, blocks)
 	return err
 }
 
-// sendTracked DMs a reviewer about a campaign and remembers the message, so
-// Progress can bring it up to date.
-func (n *ReviewNotifier) sendTracked(ctx context.Context, c *accessbot.Campaign, userID, text string, blocks []slack.Block) error {
-	ch, ts, err := n.post(ctx, c.TenantID, userID, text, blocks)
+// sendTracked DMs a reviewer about a campaign exactly once per key and
+// remembers the message, so Progress can bring it up to date.
+func (n *ReviewNotifier) sendTracked(ctx context.Context, c *accessbot.Campaign, userID, key, text string, blocks []slack.Block) error {
+	ch, ts, err := n.post(ctx, c.TenantID, userID, key, text, blocks)
 	if err != nil {
 		return err
 	}
@@ -101,8 +132,10 @@ func (n *ReviewNotifier) Progress(ctx context.Context, c *accessbot.Campaign, re
 	return joinErrs(errs)
 }
 
-// post DMs a tenant user and returns where the message went.
-func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, text string, blocks []slack.Block) (string, string, error) {
+// post DMs a tenant user and returns where the message went. With a key it
+// goes through the outbox: sent once however often it is retried; without
+// one it is posted every time.
+func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, key, text string, blocks []slack.Block) (string, string, error) {
 	ws, err := n.st.WorkspaceByTenant(ctx, tenantID)
 	if err != nil {
 		return "", "", fmt.Errorf("find the Slack workspace of tenant %s: %w", tenantID, err)
@@ -115,30 +148,48 @@ func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, text string
 	if err != nil {
 		return "", "", fmt.Errorf("load user %s: %w", userID, err)
 	}
-	key := ws.TeamID + "|" + accessbot.NormalizeEmail(u.Email)
-	n.mu.Lock()
-	sid, ok := n.slackIDs[key]
-	n.mu.Unlock()
-	if !ok {
-		su, err := cl.GetUserByEmail(ctx, u.Email)
+	open := func(ctx context.Context) (string, error) {
+		sid, err := n.slackID(ctx, cl, ws.TeamID, u)
 		if err != nil {
-			return "", "", fmt.Errorf("find Slack user of %s: %w", userID, err)
+			return "", err
 		}
-		sid = su.ID
-		n.mu.Lock()
-		n.slackIDs[key] = sid
-		n.mu.Unlock()
+		ch, err := cl.OpenConversation(ctx, sid)
+		if err != nil {
+			return "", fmt.Errorf("open DM with %s: %w", userID, err)
+		}
+		return ch, nil
 	}
-	ch, err := cl.OpenConversation(ctx, sid)
-	if err != nil {
-		return "", "", fmt.Errorf("open DM with %s: %w", userID, err)
+	msg := slackapi.Message{Text: text, Blocks: blocks}
+	var ch, ts string
+	if key != "" {
+		ch, ts, err = n.out.once(ctx, cl, tenantID, delivery{key: key, to: open, msg: msg})
+	} else if ch, err = open(ctx); err == nil {
+		ch, ts, err = cl.PostMessage(ctx, ch, msg)
 	}
-	ch, ts, err := cl.PostMessage(ctx, ch, slackapi.Message{Text: text, Blocks: blocks})
 	if err != nil {
 		return "", "", fmt.Errorf("DM %s: %w", userID, err)
 	}
-	n.log.Debug().Str("tenant", tenantID).Str("user", userID).Msg("review DM sent")
+	n.log.Debug().Str("tenant", tenantID).Str("user", userID).Str("key", key).Msg("review DM sent")
 	return ch, ts, nil
+}
+
+// slackID finds u's Slack user by email, cached per team.
+func (n *ReviewNotifier) slackID(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User) (string, error) {
+	key := teamID + "|" + accessbot.NormalizeEmail(u.Email)
+	n.mu.Lock()
+	sid, ok := n.slackIDs[key]
+	n.mu.Unlock()
+	if ok {
+		return sid, nil
+	}
+	su, err := cl.GetUserByEmail(ctx, u.Email)
+	if err != nil {
+		return "", fmt.Errorf("find Slack user of %s: %w", u.ID, err)
+	}
+	n.mu.Lock()
+	n.slackIDs[key] = su.ID
+	n.mu.Unlock()
+	return su.ID, nil
 }
 
 func (n *ReviewNotifier) name(ctx context.Context, tenantID, userID string) string {
@@ -159,20 +210,27 @@ func (n *ReviewNotifier) Assigned(ctx context.Context, a reviews.Assignment) err
 	if a.FromUserID != "" {
 		dm.From = n.name(ctx, a.Campaign.TenantID, a.FromUserID)
 	}
+	if a.Slot == "" {
+		return fmt.Errorf("review assignment DM to %s: no slot to send it once by", a.ReviewerID)
+	}
 	text, blocks := views.ReviewAssignedMessage(dm)
-	return n.sendTracked(ctx, &a.Campaign, a.ReviewerID, text, blocks)
+	return n.sendTracked(ctx, &a.Campaign, a.ReviewerID, reviewKey(a.Campaign.ID, "assigned:"+a.Slot, a.ReviewerID), text, blocks)
 }
 
-func (n *ReviewNotifier) Remind(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int, overdue bool) error {
+func (n *ReviewNotifier) Remind(ctx context.Context, c *accessbot.Campaign, reviewerID, slot string, pending int, overdue bool) error {
+	if slot == "" {
+		return fmt.Errorf("review reminder to %s: no slot to send it once by", reviewerID)
+	}
 	text, blocks := views.ReviewReminderMessage(c.ID, c.Name, c.DueAt, pending, overdue)
-	return n.sendTracked(ctx, c, reviewerID, text, blocks)
+	return n.sendTracked(ctx, c, reviewerID, reviewKey(c.ID, slot, reviewerID), text, blocks)
 }
 
 func (n *ReviewNotifier) Escalated(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int, toIDs []string) error {
 	text, blocks := views.ReviewEscalationMessage(c.Name, c.DueAt, n.name(ctx, c.TenantID, reviewerID), pending)
 	var errs []error
 	for _, to := range toIDs {
-		if err := n.send(ctx, c.TenantID, to, text, blocks); err != nil {
+		// One escalation per late reviewer and campaign (the flow's notice).
+		if err := n.send(ctx, c.TenantID, to, reviewKey(c.ID, "escalate:"+reviewerID, to), text, blocks); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -186,7 +244,9 @@ func (n *ReviewNotifier) RevocationRequested(ctx context.Context, c *accessbot.C
 			By: n.name(ctx, c.TenantID, it.DecidedBy), Comment: it.Comment})
 	}
 	text, blocks := views.RevocationMessage(c.Name, lines)
-	return n.send(ctx, c.TenantID, ownerID, text, blocks)
+	// No outbox key yet: a revocation request has no slot that tells a
+	// retry from a new batch, so it goes out at least once.
+	return n.send(ctx, c.TenantID, ownerID, "", text, blocks)
 }
 
 func joinErrs(errs []error) error {

@@ -60,8 +60,21 @@ type Config struct {
 	Backoff func(attempt int) time.Duration
 	// PollInterval is how often idle workers look for new jobs; 0 means 1s.
 	PollInterval time.Duration
-	Log          zerolog.Logger
+	// Timeout bounds one run of a job (its context is cancelled then); 0
+	// means DefaultTimeout. It must cover the longest step: a notification
+	// job posting to every admin, each post holding its delivery lease.
+	Timeout time.Duration
+	// RescueAfter is how long a job may stay running before it is taken for
+	// dead (its process crashed) and retried; 0 means Timeout plus a minute.
+	// At least Timeout. River checks every 30 s, on the leader.
+	RescueAfter time.Duration
+	Log         zerolog.Logger
 }
+
+// DefaultTimeout is Config.Timeout's default: River's own is one minute
+// and its stuck-job rescue one hour, so a job of a crashed process waited an
+// hour; these bound the wait to minutes.
+const DefaultTimeout = 5 * time.Minute
 
 // Queue is a River client on the store's database.
 type Queue struct {
@@ -85,6 +98,18 @@ func New(cfg Config) (*Queue, error) {
 		MaxAttempts:  orInt(cfg.MaxAttempts, 12),
 		Logger:       slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel)))),
 		ErrorHandler: &errorLogger{log: log},
+	}
+	rc.JobTimeout = cfg.Timeout
+	if rc.JobTimeout <= 0 {
+		rc.JobTimeout = DefaultTimeout
+	}
+	rc.RescueStuckJobsAfter = cfg.RescueAfter
+	if rc.RescueStuckJobsAfter <= 0 {
+		rc.RescueStuckJobsAfter = rc.JobTimeout + time.Minute
+	}
+	if rc.RescueStuckJobsAfter < rc.JobTimeout {
+		return nil, fmt.Errorf("new job queue: rescue after %s is shorter than the job timeout %s: %w",
+			rc.RescueStuckJobsAfter, rc.JobTimeout, accessbot.ErrInvalid)
 	}
 	if cfg.PollInterval > 0 {
 		rc.FetchPollInterval = cfg.PollInterval
@@ -134,15 +159,26 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Run works jobs until ctx ends, then stops within stopTimeout.
+// Run works jobs until ctx ends, then stops: running jobs get stopTimeout
+// to finish (their contexts are not cancelled: a send in flight completes),
+// then they are cancelled. River would cancel them at once if ctx were its
+// own, so it gets one that is not cancelled.
 func (q *Queue) Run(ctx context.Context, stopTimeout time.Duration) error {
-	if err := q.Start(ctx); err != nil {
+	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
 	<-ctx.Done()
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
 	defer cancel()
-	return q.Stop(stopCtx)
+	if err := q.Stop(stopCtx); err != nil {
+		hardCtx, cancelHard := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancelHard()
+		q.log.Warn().Err(err).Dur("waited", stopTimeout).Msg("jobs still running at shutdown; cancelling them")
+		if herr := q.client.StopAndCancel(hardCtx); herr != nil {
+			return fmt.Errorf("stop job queue: %w", herr)
+		}
+	}
+	return nil
 }
 
 // InsertTx inserts a job in the store transaction tx (the Queries InTx hands

@@ -69,9 +69,11 @@ type Findings interface {
 	GetFinding(ctx context.Context, tenantID, id string) (*accessbot.Finding, error)
 	// ListFindings returns matching findings, most severe first, then newest.
 	ListFindings(ctx context.Context, tenantID string, f accessbot.FindingFilter) ([]accessbot.Finding, error)
-	// NewFindingsSince returns findings still open that were opened (first,
-	// or again) after since, most severe first: what a digest announces.
-	NewFindingsSince(ctx context.Context, tenantID string, since time.Time) ([]accessbot.Finding, error)
+	// NewFindings is what a digest announces: the findings still open that
+	// were opened (first, or again) in (from, to], counted by severity, and
+	// the first limit of them (all when limit < 0), most severe first, then
+	// newest, then by id.
+	NewFindings(ctx context.Context, tenantID string, from, to time.Time, limit int) (*NewFindings, error)
 	// SetFindingStatus moves a finding to status (acknowledged or resolved,
 	// by a user) if its status is one of from; otherwise ErrStale, so two
 	// people clicking at once get one winner.
@@ -114,4 +116,11 @@ type RelationReject struct {
 	Key       accessbot.RelationKey
 	Problem   RelationProblem
 	FirstLine int // of the pair's first row, for RepeatedRelation
+}
+
+// NewFindings is a digest's findings: Items are the first of them, Counts
+// counts them all by severity.
+type NewFindings struct {
+	Counts map[accessbot.Severity]int
+	Items  []accessbot.Finding
 }

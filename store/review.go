@@ -49,6 +49,8 @@ type Reviews interface {
 	// "escalate") went to userID about campaignID. first is false when it
 	// was recorded before: the caller must not send it again.
 	MarkReviewNotice(ctx context.Context, tenantID, campaignID, userID, key string, at time.Time) (first bool, err error)
+	// ReviewNoticeMarked reports whether MarkReviewNotice recorded key.
+	ReviewNoticeMarked(ctx context.Context, tenantID, campaignID, userID, key string) (bool, error)
 
 	// PutReviewSettings creates or replaces the tenant's reminder timing.
 	PutReviewSettings(ctx context.Context, s *accessbot.ReviewSettings) error

@@ -22,6 +22,11 @@ import (
 // slack.identity_cache_ttl is not set.
 const DefaultTTL = 10 * time.Minute
 
+// DefaultUserTTL is how long a resolved user is reused in process without
+// reading the store: a user terminated or changed by another process (apply,
+// import) is seen within it. user_change (Invalidate) drops it at once.
+const DefaultUserTTL = time.Second
+
 // Workspace bindings change rarely (install, uninstall), so each replica
 // keeps them briefly in process: a resolve then reads only the user.
 const (
@@ -60,8 +65,11 @@ type Options struct {
 	// WorkspaceTTL is how long a team's binding is kept in process
 	// (<=0: DefaultWorkspaceTTL); ForgetWorkspace drops it sooner.
 	WorkspaceTTL time.Duration
-	Now          func() time.Time
-	Log          zerolog.Logger
+	// UserTTL is how long a resolved user is reused in process before the
+	// store is read again (0: DefaultUserTTL, <0: read it on every resolve).
+	UserTTL time.Duration
+	Now     func() time.Time
+	Log     zerolog.Logger
 }
 
 // Resolver maps Slack users to tenant users.
@@ -77,8 +85,21 @@ type Resolver struct {
 	wsMu  sync.Mutex
 	ws    map[string]wsEntry // team id → binding
 
+	userTTL time.Duration
+	usersMu sync.Mutex
+	users   map[string]userEntry // cacheKey → resolved user
+	// usersGen counts invalidations: a resolve that started before one
+	// does not keep what it read.
+	usersGen uint64
+
 	adminsMu  sync.Mutex
 	adminSeen map[string]adminsEntry // team id → admins named to unmatched users
+}
+
+type userEntry struct {
+	tenant  string
+	user    accessbot.User
+	expires time.Time
 }
 
 type wsEntry struct {
@@ -100,8 +121,12 @@ func NewResolver(st Store, su SlackUsers, o Options) *Resolver {
 	if o.WorkspaceTTL <= 0 {
 		o.WorkspaceTTL = DefaultWorkspaceTTL
 	}
+	if o.UserTTL == 0 {
+		o.UserTTL = DefaultUserTTL
+	}
 	return &Resolver{store: st, slack: su, cache: o.Cache, ttl: o.TTL, now: o.Now, log: o.Log,
-		wsTTL: o.WorkspaceTTL, ws: map[string]wsEntry{}, adminSeen: map[string]adminsEntry{}}
+		wsTTL: o.WorkspaceTTL, ws: map[string]wsEntry{}, userTTL: o.UserTTL, users: map[string]userEntry{},
+		adminSeen: map[string]adminsEntry{}}
 }
 
 func cacheKey(teamID, slackUserID string) string {
@@ -167,7 +192,14 @@ func (r *Resolver) Resolve(ctx context.Context, teamID, slackUserID string) (Act
 	actor := Actor{TenantID: tenant, TeamID: teamID, SlackUserID: slackUserID}
 	log := r.log.With().Str("tenant", tenant).Str("team", teamID).Str("slack_user", slackUserID).Logger()
 
+	key := cacheKey(teamID, slackUserID)
+	if u, ok := r.recent(key, tenant); ok {
+		actor.User = u
+		return actor, r.checkActive(&u)
+	}
+	gen := r.generation()
 	if u, ok := r.fromCache(ctx, log, tenant, teamID, slackUserID); ok {
+		r.remember(key, tenant, u, gen)
 		actor.User = *u
 		return actor, r.checkActive(u)
 	}
@@ -191,11 +223,12 @@ func (r *Resolver) Resolve(ctx context.Context, teamID, slackUserID string) (Act
 	if err != nil {
 		return Actor{}, fmt.Errorf("resolve slack user %s: find tenant user by email: %w", slackUserID, err)
 	}
-	// The mapping is cached even for a terminated user: status is re-read on
-	// every hit, so reactivation works at once.
-	if err := r.cache.Set(ctx, cacheKey(teamID, slackUserID), tenant+"/"+u.ID, r.ttl); err != nil {
+	// The mapping is cached even for a terminated user: status is re-read
+	// once the in-process copy is older than userTTL, so reactivation works.
+	if err := r.cache.Set(ctx, key, tenant+"/"+u.ID, r.ttl); err != nil {
 		log.Warn().Err(err).Msg("identity cache write failed")
 	}
+	r.remember(key, tenant, u, gen)
 	actor.User = *u
 	return actor, r.checkActive(u)
 }
@@ -238,9 +271,73 @@ func (r *Resolver) checkActive(u *accessbot.User) error {
 	return nil
 }
 
+// recent returns the user resolved for key less than userTTL ago.
+func (r *Resolver) recent(key, tenant string) (accessbot.User, bool) {
+	if r.userTTL < 0 {
+		return accessbot.User{}, false
+	}
+	now := r.now()
+	r.usersMu.Lock()
+	e, ok := r.users[key]
+	r.usersMu.Unlock()
+	if !ok || e.tenant != tenant || !now.Before(e.expires) {
+		return accessbot.User{}, false
+	}
+	u := e.user // its times are pointers: copy them, callers may change theirs
+	u.TerminatedAt, u.DelegateUntil = clone(u.TerminatedAt), clone(u.DelegateUntil)
+	return u, true
+}
+
+func clone(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+func (r *Resolver) generation() uint64 {
+	r.usersMu.Lock()
+	defer r.usersMu.Unlock()
+	return r.usersGen
+}
+
+// remember keeps u for key unless an invalidation happened since gen was read.
+func (r *Resolver) remember(key, tenant string, u *accessbot.User, gen uint64) {
+	if r.userTTL < 0 {
+		return
+	}
+	now := r.now()
+	r.usersMu.Lock()
+	defer r.usersMu.Unlock()
+	if gen != r.usersGen {
+		return
+	}
+	if len(r.users) >= maxUsers {
+		for k, e := range r.users {
+			if !now.Before(e.expires) {
+				delete(r.users, k)
+			}
+		}
+		if len(r.users) >= maxUsers {
+			clear(r.users) // all fresh: start over rather than grow
+		}
+	}
+	c := *u
+	c.TerminatedAt, c.DelegateUntil = clone(c.TerminatedAt), clone(c.DelegateUntil)
+	r.users[key] = userEntry{tenant: tenant, user: c, expires: now.Add(r.userTTL)}
+}
+
+// maxUsers bounds the users kept in process.
+const maxUsers = 10000
+
 // Invalidate forgets the cached mapping; call it on user_change events (the
 // Slack profile, maybe its email, changed) and after admin edits.
 func (r *Resolver) Invalidate(ctx context.Context, teamID, slackUserID string) error {
+	r.usersMu.Lock()
+	delete(r.users, cacheKey(teamID, slackUserID))
+	r.usersGen++
+	r.usersMu.Unlock()
 	if err := r.cache.Delete(ctx, cacheKey(teamID, slackUserID)); err != nil {
 		return fmt.Errorf("invalidate identity %s/%s: %w", teamID, slackUserID, err)
 	}

@@ -293,13 +293,16 @@ func TestCaching(t *testing.T) {
 			t.Fatalf("after adding the user: actor %+v, err %v", a, err)
 		}
 
-		// Status is re-read on a hit: terminating a cached user refuses at once.
+		// Status is re-read once the in-process copy is older than UserTTL:
+		// terminating a cached user (apply, import: another process)
+		// refuses from then on, whatever the mapping's TTL.
 		dave := e.users["dave"]
 		if _, err := resolve("UDAVE"); err != nil {
 			t.Fatal(err)
 		}
 		dave.Status = accessbot.UserTerminated
 		must(t, e.st.UpdateUser(ctx, dave))
+		e.clock.Add(identity.DefaultUserTTL)
 		if _, err := resolve("UDAVE"); !errors.Is(err, identity.ErrTerminated) {
 			t.Errorf("terminated after caching: err = %v, want ErrTerminated", err)
 		}
@@ -347,4 +350,52 @@ func TestMemoryCacheIsBounded(t *testing.T) {
 	if _, ok, _ := c.Get(ctx, "9"); !ok {
 		t.Error("newest entry evicted")
 	}
+}
+
+// TestCachedUserFreshness: a hit within UserTTL reads no store and calls no
+// Slack; a changed user is read again once UserTTL has passed, and at once
+// after Invalidate (user_change); a caller changing its actor does not
+// change the cached copy.
+func TestCachedUserFreshness(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		st := &countingStore{Store: e.st}
+		count := func() int32 { return st.workspaces.Load() + st.users.Load() }
+		res := identity.NewResolver(st, e.clients, identity.Options{
+			Cache: identity.NewMemoryCache(100, e.clock.Now), TTL: e.cacheTTL, UserTTL: 10 * time.Second, Now: e.clock.Now, Log: zerolog.Nop(),
+		})
+		resolve := func(user string) (identity.Actor, error) { return res.Resolve(ctx, teamID, user) }
+		a, err := resolve("UDAVE")
+		must(t, err)
+		reads, infos := count(), len(e.fake.Calls("users.info"))
+		a.User.Role = accessbot.RoleAdmin // the caller's copy
+		*a.User.TerminatedAt = e.clock.Now().Add(-time.Hour)
+		e.clock.Add(9 * time.Second)
+		a, err = resolve("UDAVE")
+		if err != nil || a.User.Role != accessbot.RoleMember {
+			t.Fatalf("hit: %+v, %v; want the stored member, still active", a.User, err)
+		}
+		if count() != reads || len(e.fake.Calls("users.info")) != infos {
+			t.Fatalf("hit read the store %d times, users.info %d times", count()-reads, len(e.fake.Calls("users.info"))-infos)
+		}
+
+		dave := e.users["dave"]
+		dave.Role = accessbot.RoleAdmin
+		must(t, e.st.UpdateUser(ctx, dave))
+		e.clock.Add(time.Second) // 10 s since the store was read
+		if a, err := resolve("UDAVE"); err != nil || a.User.Role != accessbot.RoleAdmin {
+			t.Fatalf("after UserTTL: role %s, %v; want admin", a.User.Role, err)
+		}
+		if count() != reads+1 {
+			t.Errorf("after UserTTL: %d store reads, want 1 (the user)", count()-reads)
+		}
+
+		dave.Status = accessbot.UserTerminated
+		must(t, e.st.UpdateUser(ctx, dave))
+		must(t, res.Invalidate(ctx, teamID, "UDAVE"))
+		if _, err := resolve("UDAVE"); !errors.Is(err, identity.ErrTerminated) {
+			t.Fatalf("after Invalidate: %v, want ErrTerminated", err)
+		}
+	})
 }

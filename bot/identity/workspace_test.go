@@ -38,7 +38,8 @@ func TestWorkspaceBindingKeptBriefly(t *testing.T) {
 	cs := &countingStore{Store: e.st}
 	res := identity.NewResolver(cs, e.clients, identity.Options{
 		Cache: identity.NewMemoryCache(100, e.clock.Now), TTL: time.Hour, WorkspaceTTL: 30 * time.Second,
-		Now: e.clock.Now, Log: zerolog.Nop(),
+		UserTTL: -1, // the user is read on every resolve: only bindings are kept here
+		Now:     e.clock.Now, Log: zerolog.Nop(),
 	})
 	reads := func(step string, wantWS, wantUsers int32) {
 		t.Helper()

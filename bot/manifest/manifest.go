@@ -18,12 +18,20 @@ import (
 // BotScopesCSV is the bot scope list in the comma-separated form the OAuth v2
 // authorize URL takes (scope=...). Each scope is there because code calls for it:
 //
+//	channels:history conversations.history/replies of a digest or alert channel
 //	chat:write       post and update approval DMs, digests and reminders
 //	commands         the /access slash command
+//	groups:history   the same for a private digest or alert channel
+//	im:history       the same for the bot's DMs
 //	im:write         conversations.open to DM a requester or approver
 //	users:read       users.info (also needed to receive user_change)
 //	users:read.email the email on users.info, matched to tenant users
-const BotScopesCSV = "chat:write,commands,im:write,users:read,users:read.email"
+//
+// The history scopes let a retry after a crash or an outage look for the
+// post it may have made (by its message metadata) before posting again:
+// without them a notification could be sent twice. They let the bot read
+// only conversations it is in: its own DMs and the channels it posts to.
+const BotScopesCSV = "channels:history,chat:write,commands,groups:history,im:history,im:write,users:read,users:read.email"
 
 // BotScopes returns the bot scopes (a fresh slice each call). The manifest and
 // the OAuth install URL both use it, so they cannot drift apart.

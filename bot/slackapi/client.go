@@ -81,6 +81,9 @@ type Message struct {
 	Text     string
 	Blocks   []slack.Block
 	ThreadTS string
+	// DeliveryKey, when set, tags the post with message metadata
+	// (DeliveryEventType) so FindDelivery can tell later whether it went out.
+	DeliveryKey string
 }
 
 // NewClient builds a client for one workspace's bot token. The token is
@@ -245,6 +248,10 @@ func (m Message) options() []slack.MsgOption {
 	}
 	if m.ThreadTS != "" {
 		opts = append(opts, slack.MsgOptionTS(m.ThreadTS))
+	}
+	if m.DeliveryKey != "" {
+		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{EventType: DeliveryEventType,
+			EventPayload: map[string]any{"key": m.DeliveryKey}}))
 	}
 	return opts
 }

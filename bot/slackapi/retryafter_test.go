@@ -102,7 +102,7 @@ func runStorm(t *testing.T, f fixture, clients []*slackapi.Client, logs []*syncB
 			}
 		}
 	}
-	t.Logf("storm: %d workers; fake: %d rate-limited answers, %d windows, %d calls inside the wait; "+
+	t.Logf("[counts] storm: %d workers; fake: %d rate-limited answers, %d windows, %d calls inside the wait; "+
 		"clients: in flight when they learned of the hold %d (%d held lines); jobs ok %d (after the wait %d), gave up %d",
 		r.workers, r.fake.Limited, r.fake.Windows, r.fake.InsideWait, r.inFlight, r.heldLines, r.ok, r.okLate, r.failed)
 	return r

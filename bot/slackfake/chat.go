@@ -92,6 +92,9 @@ func (s *Server) messageJSON(m *Message, t *Team) map[string]any {
 	if m.ThreadTS != "" {
 		out["thread_ts"] = m.ThreadTS
 	}
+	if m.Metadata != nil {
+		out["metadata"] = m.Metadata
+	}
 	return out
 }
 
@@ -107,6 +110,11 @@ func (s *Server) chatPostMessage(r *request) (map[string]any, *apiError) {
 	if m.Text == "" && m.Blocks == nil && m.Attachments == nil {
 		return nil, errResp("no_text")
 	}
+	md, aerr := messageMetadata(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	m.Metadata = md
 	m.TS = s.nextTSLocked()
 	s.messages[ch] = append(s.messages[ch], m)
 	return map[string]any{"channel": ch, "ts": m.TS, "message": s.messageJSON(m, r.team)}, nil

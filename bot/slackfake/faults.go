@@ -19,12 +19,14 @@ type fault struct {
 type faults struct {
 	pending map[string][]fault
 	delays  map[string]time.Duration
-	limits  map[string]*rateLimit // method -> storm armed by RateLimit
+	late    map[string]time.Duration // answer delays, after the call took effect
+	limits  map[string]*rateLimit    // method -> storm armed by RateLimit
 }
 
 func (f *faults) init() {
 	f.pending = map[string][]fault{}
 	f.delays = map[string]time.Duration{}
+	f.late = map[string]time.Duration{}
 	f.limits = map[string]*rateLimit{}
 }
 
@@ -61,6 +63,26 @@ func (s *Server) Delay(method string, d time.Duration) {
 		return
 	}
 	s.delays[method] = d
+}
+
+// DelayAnswer makes every later call of method take effect at once but be
+// answered only after d (0 removes it): Slack slow to answer a post it has
+// already stored. A client that gives up first, or dies, has posted without
+// knowing it.
+func (s *Server) DelayAnswer(method string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d <= 0 {
+		delete(s.late, method)
+		return
+	}
+	s.late[method] = d
+}
+
+func (s *Server) answerDelay(method string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.late[method]
 }
 
 // ClearFaults removes every pending failure and delay.

@@ -80,8 +80,9 @@ type Message struct {
 	Ephemeral   bool
 	Recipient   string // ephemeral target user
 	Deleted     bool
-	Edits       int    // chat.update / replace_original count
-	Source      string // "chat.postMessage", "chat.postEphemeral", "response_url"
+	Edits       int       // chat.update / replace_original count
+	Source      string    // "chat.postMessage", "chat.postEphemeral", "response_url"
+	Metadata    *Metadata // chat.postMessage's metadata, if any
 }
 
 // View is a modal or Home tab the fake holds.

@@ -102,7 +102,7 @@ type Team struct {
 }
 
 // DefaultScope is the scope list granted to teams that do not set one.
-const DefaultScope = "app_mentions:read,chat:write,commands,im:history,im:write,users:read,users:read.email"
+const DefaultScope = "app_mentions:read,channels:history,chat:write,commands,groups:history,im:history,im:write,users:read,users:read.email"
 
 // User is a member of a team.
 type User struct {

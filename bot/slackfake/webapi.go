@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 )
@@ -91,12 +92,31 @@ func (s *Server) routes() map[string]route {
 		"users.info":            {TokenBot, s.usersInfo},
 		"users.lookupByEmail":   {TokenBot, s.usersLookupByEmail},
 		"conversations.open":    {TokenBot, s.conversationsOpen},
+		"conversations.history": {TokenBot, s.conversationsHistory},
+		"conversations.replies": {TokenBot, s.conversationsReplies},
 		"oauth.v2.access":       {TokenNone, s.oauthV2Access},
 	}
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, hr *http.Request) {
 	method := strings.TrimPrefix(hr.URL.Path, "/api/")
+	if d := s.answerDelay(method); d > 0 {
+		rec := httptest.NewRecorder()
+		s.serveAPINow(rec, hr, method)
+		if !sleepCtx(hr.Context(), d) {
+			return
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
+	s.serveAPINow(w, hr, method)
+}
+
+func (s *Server) serveAPINow(w http.ResponseWriter, hr *http.Request, method string) {
 	req, perr := parseRequest(method, hr)
 	f, failing, delay := s.takeFault(method)
 	if !sleepCtx(hr.Context(), delay) {

@@ -184,7 +184,8 @@ func TestDocsConfigKeysExist(t *testing.T) {
 		sections[strings.SplitN(k.Name, ".", 2)[0]] = true
 		envs[k.Env()] = true
 	}
-	for _, extra := range []string{testenv.EnvRequireServices, testenv.EnvChromium} { // read by scripts/test, .ci/run and internal/testenv
+	for _, extra := range []string{testenv.EnvRequireServices, testenv.EnvChromium, // read by scripts/test, .ci/run and internal/testenv
+		crashFullEnv, crashEventsEnv} { // read by the crash test
 		envs[extra] = true
 	}
 	tenantKeys := yamlPaths(t, "../../examples/tenant.yaml")

@@ -39,7 +39,7 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 	if clients := rt.chatClients(); clients != nil {
 		// Inline sends (no Workers): the job queue runs them and retries errors.
 		slackNotifier = handlers.NewNotifier(handlers.NotifierConfig{Store: rt.Store, Clients: clients,
-			Now: rt.Now, IdentityTTL: rt.Config.Slack.IdentityCacheTTL, Log: rt.Log})
+			Now: rt.Now, IdentityTTL: rt.Config.Slack.IdentityCacheTTL, Lease: rt.Config.Jobs.DeliveryLease, Log: rt.Log})
 		notifier = slackNotifier
 	}
 	var svc *requests.Service
@@ -76,7 +76,14 @@ func (rt *Runtime) jobQueue(workers *river.Workers) (*jobs.Queue, error) {
 	if !ok {
 		return nil, fmt.Errorf("durable jobs need a SQL store, not %T", rt.Store)
 	}
-	q, err := jobs.New(jobs.Config{Driver: rt.Config.Store.Driver, DB: db.DB(), Workers: workers, Log: rt.Log})
+	jc := rt.Config.Jobs
+	cfg := jobs.Config{Driver: rt.Config.Store.Driver, DB: db.DB(), Workers: workers, Timeout: jc.Timeout, RescueAfter: jc.RescueAfter, Log: rt.Log}
+	if jc.MaxBackoff > 0 {
+		cfg.Backoff = func(attempt int) time.Duration {
+			return min(time.Duration(attempt*attempt*attempt*attempt)*time.Second, jc.MaxBackoff)
+		}
+	}
+	q, err := jobs.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("durable jobs (store.driver %s): %w", rt.Config.Store.Driver, err)
 	}

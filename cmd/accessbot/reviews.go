@@ -19,7 +19,8 @@ type reviewParts struct {
 func (m *Main) buildReviews(rt *Runtime) *reviewParts {
 	var notifier reviews.Notifier
 	if clients := rt.chatClients(); clients != nil {
-		notifier = handlers.NewReviewNotifier(rt.Store, clients, rt.Log)
+		notifier = handlers.NewReviewNotifier(handlers.ReviewNotifierConfig{Store: rt.Store, Clients: clients,
+			Now: rt.Now, Lease: rt.Config.Jobs.DeliveryLease, Log: rt.Log})
 	}
 	svc := reviews.New(rt.Store, notifier, rt.Now, reviews.DefaultPolicy(), rt.Log)
 	return &reviewParts{Service: svc, Handlers: handlers.NewReviews(svc, rt.Store, rt.Now, rt.Log)}

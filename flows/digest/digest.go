@@ -51,8 +51,12 @@ type Notifier interface {
 	// Critical renders the immediate alert for one critical finding, with
 	// times in loc (the tenant's digest time zone).
 	Critical(f *accessbot.Finding, loc *time.Location) (Message, error)
-	// Post sends m to channelID (as a reply to threadTS when set) and returns its ts.
-	Post(ctx context.Context, tenantID, channelID string, m Message, threadTS string) (ts string, err error)
+	// Post sends m to channelID (as a reply to threadTS when set), tagged
+	// with its delivery key, and returns its ts.
+	Post(ctx context.Context, tenantID, channelID string, m Message, threadTS, key string) (ts string, err error)
+	// Find returns the ts of the message tagged key in channelID (or the
+	// thread threadTS) posted since then, "" when there is none.
+	Find(ctx context.Context, tenantID, channelID, threadTS, key string, since time.Time) (ts string, err error)
 }
 
 // Store is what the digest reads and records; store.Store has it.
@@ -61,7 +65,7 @@ type Store interface {
 	ListSchedules(ctx context.Context, tenantID string) ([]store.Schedule, error)
 	GetAlertSettings(ctx context.Context, tenantID string) (*store.AlertSettings, error)
 	LastDoneSlotBefore(ctx context.Context, tenantID, job string, at time.Time) (*store.Slot, error)
-	NewFindingsSince(ctx context.Context, tenantID string, since time.Time) ([]accessbot.Finding, error)
+	NewFindings(ctx context.Context, tenantID string, from, to time.Time, limit int) (*store.NewFindings, error)
 	ListFindings(ctx context.Context, tenantID string, f accessbot.FindingFilter) ([]accessbot.Finding, error)
 	ClaimDelivery(ctx context.Context, tenantID, key string, now time.Time, lease time.Duration) (*store.Delivery, bool, error)
 	CompleteDelivery(ctx context.Context, tenantID, key, channelID, ts string, now time.Time) error
@@ -145,21 +149,15 @@ func (s *Service) Build(ctx context.Context, tenantID string, slot time.Time) (*
 	default:
 		d.From = prev.At
 	}
-	found, err := s.st.NewFindingsSince(ctx, tenantID, d.From)
+	found, err := s.st.NewFindings(ctx, tenantID, d.From, slot, s.cfg.MaxItems)
 	if err != nil {
 		return nil, fmt.Errorf("digest of tenant %s: %w", tenantID, err)
 	}
-	for _, f := range found {
-		if f.OpenedAt.After(slot) {
-			continue // the next digest's
-		}
-		d.Counts[f.Severity]++
-		if s.cfg.MaxItems < 0 || len(d.Items) < s.cfg.MaxItems {
-			d.Items = append(d.Items, f)
-		} else {
-			d.More++
-		}
+	d.Counts, d.Items = found.Counts, found.Items
+	for _, n := range d.Counts {
+		d.More += n
 	}
+	d.More = max(0, d.More-len(d.Items))
 	return d, nil
 }
 
@@ -229,7 +227,11 @@ func (s *Service) deliver(ctx context.Context, tenantID, channel, prefix string,
 // errBusy means another runner holds a delivery: retry later.
 var errBusy = errors.New("delivery is being sent by another runner")
 
-// send posts one message through the outbox and returns its ts.
+// send posts one message through the outbox and returns its ts, exactly
+// once as the request notifier does (handlers' once): once the claim is
+// won a shutdown no longer cuts the send (the post gets half the lease),
+// a record the database refuses is retried until the lease ends, and a
+// claim taken over first looks for the earlier post by its key.
 func (s *Service) send(ctx context.Context, tenantID, channel, key string, m Message, thread string) (string, error) {
 	now := s.cfg.Clock().UTC()
 	d, won, err := s.st.ClaimDelivery(ctx, tenantID, key, now, s.cfg.Lease)
@@ -242,18 +244,37 @@ func (s *Service) send(ctx context.Context, tenantID, channel, key string, m Mes
 		}
 		return "", fmt.Errorf("%s: %w", key, errBusy)
 	}
-	ts, err := s.notify.Post(ctx, tenantID, channel, m, thread)
+	held, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Lease)
+	defer cancel()
+	postCtx, cancelPost := context.WithTimeout(held, s.cfg.Lease/2)
+	defer cancelPost()
+	ts := ""
+	if d.Attempts > 1 {
+		ts, err = s.notify.Find(postCtx, tenantID, channel, thread, key, d.CreatedAt.Add(-2*time.Minute))
+	}
+	if err == nil && ts == "" {
+		ts, err = s.notify.Post(postCtx, tenantID, channel, m, thread, key)
+	}
 	if err != nil {
 		// Let the next attempt claim it at once; the slot's backoff paces retries.
-		if rerr := s.st.ReleaseDelivery(context.WithoutCancel(ctx), tenantID, key, now); rerr != nil {
+		if rerr := s.st.ReleaseDelivery(held, tenantID, key, now); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		return "", fmt.Errorf("post %s: %w", key, err)
 	}
-	if err := s.st.CompleteDelivery(context.WithoutCancel(ctx), tenantID, key, channel, ts, s.cfg.Clock().UTC()); err != nil {
-		return "", fmt.Errorf("record %s as sent: %w", key, err)
+	wait := 50 * time.Millisecond
+	for {
+		err := s.st.CompleteDelivery(held, tenantID, key, channel, ts, s.cfg.Clock().UTC())
+		if err == nil || errors.Is(err, accessbot.ErrStale) {
+			return ts, nil
+		}
+		select {
+		case <-held.Done():
+			return "", fmt.Errorf("record %s as sent: %w", key, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
 	}
-	return ts, nil
 }
 
 // AlertCritical posts every open critical finding that has not been alerted

@@ -39,8 +39,8 @@
 //
 // # For digests and reviews
 //
-// A digest reads store.Findings.NewFindingsSince(tenant, lastDigest) for
-// the new items and ListFindings with a status filter for counts; the
+// A digest reads store.Findings.NewFindings(tenant, lastDigest, slot, cap)
+// for the new items and their counts by severity; the
 // Acknowledge and Resolve buttons call SetFindingStatus with from = the
 // statuses the button may leave (e.g. open for Acknowledge), so two clicks
 // at once get one winner and one accessbot.ErrStale. Review campaigns scope

@@ -2,6 +2,7 @@ package reviews_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -44,6 +45,7 @@ type recorder struct {
 	mu    sync.Mutex
 	clock *clock
 	calls []call
+	fails map[string]int // method → calls still to fail (Slack down), recording nothing
 }
 
 var _ reviews.Notifier = (*recorder)(nil)
@@ -51,6 +53,10 @@ var _ reviews.Notifier = (*recorder)(nil)
 func (r *recorder) add(c call) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fails[c.Method] > 0 {
+		r.fails[c.Method]--
+		return fmt.Errorf("%s: slack is down", c.Method)
+	}
 	c.At = r.clock.Now()
 	r.calls = append(r.calls, c)
 	return nil
@@ -60,7 +66,7 @@ func (r *recorder) Assigned(_ context.Context, a reviews.Assignment) error {
 	return r.add(call{Method: "Assigned", To: a.ReviewerID, Campaign: a.Campaign.ID, Items: a.Items, Pending: a.Pending, Reason: a.Reason})
 }
 
-func (r *recorder) Remind(_ context.Context, c *accessbot.Campaign, rid string, pending int, overdue bool) error {
+func (r *recorder) Remind(_ context.Context, c *accessbot.Campaign, rid, _ string, pending int, overdue bool) error {
 	return r.add(call{Method: "Remind", To: rid, Campaign: c.ID, Pending: pending, Overdue: overdue})
 }
 

@@ -145,7 +145,8 @@ func (s *Service) announce(ctx context.Context, c *accessbot.Campaign, items []a
 	}
 	for _, rid := range order {
 		its := byReviewer[rid]
-		a := Assignment{Campaign: *c, ReviewerID: rid, Reason: why, Items: len(its), ByApp: map[string]int{}}
+		a := Assignment{Campaign: *c, ReviewerID: rid, Reason: why, Items: len(its), ByApp: map[string]int{},
+			Slot: string(why) + ":" + its[0].ID}
 		for _, it := range its {
 			a.ByApp[it.AppName]++
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/accessbot/accessbot"
@@ -109,7 +110,8 @@ func (s *Service) Nominate(ctx context.Context, in NominateInput) (*accessbot.Re
 		return &item, nil
 	}
 	s.logNotify(in.TenantID, "assigned", s.notify.Assigned(ctx, Assignment{Campaign: *camp, ReviewerID: item.ReviewerID, Reason: AssignNominated,
-		Items: 1, ByApp: map[string]int{item.AppName: 1}, Pending: len(pending), FromUserID: in.ActorID, Note: in.Reason}))
+		Items: 1, ByApp: map[string]int{item.AppName: 1}, Pending: len(pending), FromUserID: in.ActorID, Note: in.Reason,
+		Slot: string(AssignNominated) + ":" + item.ID + ":" + strconv.FormatInt(now.UnixNano(), 10)}))
 	return &item, nil
 }
 

@@ -81,14 +81,20 @@ type Assignment struct {
 	Pending    int            // all of the reviewer's pending items in the campaign
 	FromUserID string         // the nominator, for AssignNominated
 	Note       string         // the nomination reason
+	// Slot names this assignment among the reviewer's in the campaign (why,
+	// and the first item it is about), so a retried send is recognised as
+	// the same DM and a later assignment is not.
+	Slot string
 }
 
 // Notifier tells people about reviews. The Slack layer implements it.
 type Notifier interface {
 	// Assigned sends the reviewer ONE message with counts, the due date and "Review now".
 	Assigned(ctx context.Context, a Assignment) error
-	// Remind nudges a reviewer with pending items; overdue after the due date.
-	Remind(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int, overdue bool) error
+	// Remind nudges a reviewer with pending items; overdue after the due
+	// date. slot is the reminder's notice key ("remind:<day>",
+	// "overdue:<day>"): one DM per reviewer and slot.
+	Remind(ctx context.Context, c *accessbot.Campaign, reviewerID, slot string, pending int, overdue bool) error
 	// Escalated tells toIDs (the reviewer's manager, else the admins) that reviewerID is late.
 	Escalated(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int, toIDs []string) error
 	// RevocationRequested asks an application owner to remove what reviewers revoked.
@@ -129,7 +135,7 @@ type NopNotifier struct{}
 var _ Notifier = NopNotifier{}
 
 func (NopNotifier) Assigned(context.Context, Assignment) error { return nil }
-func (NopNotifier) Remind(context.Context, *accessbot.Campaign, string, int, bool) error {
+func (NopNotifier) Remind(context.Context, *accessbot.Campaign, string, string, int, bool) error {
 	return nil
 }
 func (NopNotifier) Escalated(context.Context, *accessbot.Campaign, string, int, []string) error {

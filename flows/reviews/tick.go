@@ -117,8 +117,8 @@ func dayOf(t time.Time, loc *time.Location) time.Time {
 // Tick runs one reminder slot of a tenant at now: it launches due
 // definitions, reminds reviewers with pending items on the configured days
 // before the due date and daily once overdue, and escalates each late
-// reviewer once after the grace period. Each notice is recorded before it
-// is sent, so a retried or concurrent Tick never sends it twice.
+// reviewer once after the grace period. Each notice is recorded after it is
+// sent (see notice); a failed send fails the Tick, so the slot is retried.
 func (s *Service) Tick(ctx context.Context, tenantID string, now time.Time) (TickResult, error) {
 	var res TickResult
 	now = now.UTC()
@@ -189,31 +189,32 @@ func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, pol P
 	var notified, escalatedTo []string
 	for _, rid := range reviewers {
 		if key != "" {
-			first, err := s.st.MarkReviewNotice(ctx, c.TenantID, c.ID, rid, key, now)
+			first, err := s.notice(ctx, c, rid, key, now, func() error {
+				return s.notify.Remind(ctx, c, rid, key, pending[rid], overdue)
+			})
 			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if first {
+				errs = append(errs, fmt.Errorf("remind %s: %w", rid, err))
+			} else if first {
 				reminded++
 				notified = append(notified, rid)
-				s.logNotify(c.TenantID, "remind", s.notify.Remind(ctx, c, rid, pending[rid], overdue))
 			}
 		}
 		if !escalate {
 			continue
 		}
-		first, err := s.st.MarkReviewNotice(ctx, c.TenantID, c.ID, rid, "escalate", now)
+		var to []string
+		first, err := s.notice(ctx, c, rid, "escalate", now, func() error {
+			var err error
+			if to, err = s.escalationTargets(ctx, c.TenantID, rid, now); err != nil {
+				return err
+			}
+			return s.notify.Escalated(ctx, c, rid, pending[rid], to)
+		})
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("escalate %s: %w", rid, err))
 			continue
 		}
 		if !first {
-			continue
-		}
-		to, err := s.escalationTargets(ctx, c.TenantID, rid, now)
-		if err != nil {
-			errs = append(errs, err)
 			continue
 		}
 		escalated++
@@ -222,7 +223,6 @@ func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, pol P
 			map[string]any{"reviewer_id": rid, "pending": pending[rid], "notified": to}); err != nil {
 			errs = append(errs, err)
 		}
-		s.logNotify(c.TenantID, "escalate", s.notify.Escalated(ctx, c, rid, pending[rid], to))
 	}
 	if len(notified) > 0 {
 		if err := audit(ctx, s.st, c.TenantID, now, actorSystem, ActionReminded, AuditCampaign, c.ID, nil,
@@ -235,6 +235,22 @@ func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, pol P
 		s.log.Info().Str("tenant", c.TenantID).Str("campaign", c.ID).Strs("to", escalatedTo).Msg("late reviewers escalated")
 	}
 	return reminded, escalated, errors.Join(errs...)
+}
+
+// notice sends notice key to rid unless it is marked sent, then marks it;
+// first is true for the run whose mark won. The mark follows the send, so a
+// failed send or a crash before the mark leaves the notice due and the
+// slot's retry sends it; the notifier's delivery outbox keeps that retry
+// from posting twice. A send error is returned, so the slot is retried.
+func (s *Service) notice(ctx context.Context, c *accessbot.Campaign, rid, key string, now time.Time, send func() error) (first bool, err error) {
+	marked, err := s.st.ReviewNoticeMarked(ctx, c.TenantID, c.ID, rid, key)
+	if err != nil || marked {
+		return false, err
+	}
+	if err := send(); err != nil {
+		return false, err
+	}
+	return s.st.MarkReviewNotice(ctx, c.TenantID, c.ID, rid, key, now)
 }
 
 // escalationTargets is the reviewer's active manager, else the tenant's admins.

@@ -200,3 +200,30 @@ func TestDefaultReminderSchedule(t *testing.T) {
 		}
 	})
 }
+
+// A reminder or escalation whose send fails is not marked sent: the Tick
+// fails (so the scheduler retries the slot) and the retry sends it, once.
+func TestFailedNoticeIsRetried(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver)
+		f.launch(accessbot.ReviewerAppOwner) // olga reviews everything; she has no manager
+		late := t0.Add(13 * 24 * time.Hour)  // due + 3 days: an overdue reminder and an escalation
+		f.rec.fails = map[string]int{"Remind": 1, "Escalated": 1}
+		if _, err := f.svc.Tick(f.ctx, f.ten.ID, late); err == nil {
+			t.Fatal("Tick with Slack down: no error, so the slot would not be retried")
+		}
+		if n, e := len(f.rec.of("Remind")), len(f.rec.of("Escalated")); n != 0 || e != 0 {
+			t.Fatalf("with Slack down: %d reminders, %d escalations delivered, want 0", n, e)
+		}
+		for range 2 { // the slot's retry, then a later retry that finds both sent
+			_, err := f.svc.Tick(f.ctx, f.ten.ID, late)
+			f.must(err)
+		}
+		if n, e := len(f.rec.of("Remind")), len(f.rec.of("Escalated")); n != 1 || e != 1 {
+			t.Fatalf("after the retries: %d reminders, %d escalations, want 1 each", n, e)
+		}
+		if n := len(f.audits(reviews.ActionEscalated)); n != 1 {
+			t.Fatalf("%d escalation audit entries, want 1", n)
+		}
+	})
+}

@@ -158,20 +158,38 @@ func WaitingText(c RequestCard, approvers []string, escalated bool) string {
 	return fmt.Sprintf("Level %s is now with %s.", LevelWords(c.Level, c.Levels), who)
 }
 
-// FinishedText tells the requester how the request ended.
+// FinishedText tells the requester how the request ended. An approval or
+// denial names who made the final decision (and why, for a denial), so it
+// is the one reply the decision gets (LevelDecided says nothing then).
 func FinishedText(c RequestCard) string {
-	switch c.Status {
-	case accessbot.StatusApproved:
-		// Fulfilment, the only provisioner yet, asks the owners to do it by hand.
-		if c.Kind == accessbot.RequestUserAccess {
-			return "Approved. The application owners have been asked to grant it."
+	var final *DecisionLine
+	for i := range c.Decisions {
+		if d := &c.Decisions[i]; d.Level == c.Level {
+			final = d
 		}
-		return "Approved. The application owners have been asked to carry it out."
-	case accessbot.StatusDenied:
+	}
+	asked := "grant it"
+	if c.Kind != accessbot.RequestUserAccess {
+		asked = "carry it out"
+	}
+	switch {
+	case c.Status == accessbot.StatusApproved && final != nil:
+		return fmt.Sprintf("Level %s: approved by %s. Your request is fully approved, and the application owners have been asked to %s.",
+			LevelWords(final.Level, c.Levels), final.By, asked)
+	case c.Status == accessbot.StatusApproved:
+		// Fulfilment, the only provisioner yet, asks the owners to do it by hand.
+		return "Approved. The application owners have been asked to " + asked + "."
+	case c.Status == accessbot.StatusDenied && final != nil:
+		s := fmt.Sprintf("Level %s: denied by %s. Your request will not go ahead.", LevelWords(final.Level, c.Levels), final.By)
+		if final.Reason != "" {
+			s += " Reason: " + final.Reason
+		}
+		return s
+	case c.Status == accessbot.StatusDenied:
 		return "Denied. Your request will not go ahead."
-	case accessbot.StatusCancelled:
+	case c.Status == accessbot.StatusCancelled:
 		return "Cancelled. Its approvers are no longer asked."
-	case accessbot.StatusExpired:
+	case c.Status == accessbot.StatusExpired:
 		return "Expired: nobody decided in time. Ask again if you still need it."
 	}
 	return "Your request is now " + string(c.Status) + "."

@@ -29,6 +29,7 @@ type Config struct {
 	Encryption Encryption `yaml:"encryption"`
 	Approvals  Approvals  `yaml:"approvals"`
 	Limits     Limits     `yaml:"limits"`
+	Jobs       Jobs       `yaml:"jobs"`
 }
 
 type Slack struct {
@@ -101,6 +102,14 @@ type Limits struct {
 	UploadBytes     ByteSize `yaml:"upload_bytes"`
 	CSVCellBytes    ByteSize `yaml:"csv_cell_bytes"`
 	TenantFileBytes ByteSize `yaml:"tenant_file_bytes"`
+}
+
+// Jobs bounds the durable background jobs (notifications, provisioning).
+type Jobs struct {
+	Timeout       time.Duration `yaml:"timeout"`
+	RescueAfter   time.Duration `yaml:"rescue_after"`
+	DeliveryLease time.Duration `yaml:"delivery_lease"`
+	MaxBackoff    time.Duration `yaml:"max_backoff"`
 }
 
 // DefaultSQLiteDSN is store.dsn when store.driver is sqlite and no dsn is set:

@@ -36,6 +36,7 @@ func TestDefaults(t *testing.T) {
 		Encryption: config.Encryption{KeyID: "k1"},
 		Approvals:  config.Approvals{ReminderAfter: 24 * time.Hour, EscalateAfter: 48 * time.Hour, ExpireAfter: 168 * time.Hour},
 		Limits:     config.Limits{UploadBytes: 32 << 20, CSVCellBytes: 4 << 10, TenantFileBytes: 4 << 20},
+		Jobs:       config.Jobs{Timeout: 5 * time.Minute, RescueAfter: 6 * time.Minute, DeliveryLease: time.Minute},
 	}
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", *cfg, want)
@@ -232,6 +233,10 @@ func TestErrors(t *testing.T) {
 			"c.yaml:2: approvals.escalate_after: must be longer than approvals.reminder_after (24h0m0s), so the reminder comes first (got 12h0m0s)"},
 		{"approvals expiry", "approvals:\n  expire_after: 48h\n", nil,
 			"c.yaml:2: approvals.expire_after: must be longer than approvals.escalate_after (48h0m0s), so escalation happens before expiry (got 48h0m0s)"},
+		{"jobs rescue before timeout", "jobs:\n  rescue_after: 1m\n", nil,
+			"c.yaml:2: jobs.rescue_after: must be at least jobs.timeout (5m0s): a job still running is not dead (got 1m0s)"},
+		{"jobs lease too long", "jobs:\n  delivery_lease: 5m\n", nil,
+			"c.yaml:2: jobs.delivery_lease: must be positive and shorter than jobs.timeout (5m0s), since a job holds it for each send (got 5m0s)"},
 
 		// Environment parse errors name the variable.
 		{"quoted not a number", "slack:\n  connections: \"three\"\n", nil,

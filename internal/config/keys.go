@@ -52,6 +52,10 @@ func Keys() []Key {
 		{Name: "limits.upload_bytes", Default: "32MiB", field: func(c *Config) any { return &c.Limits.UploadBytes }},
 		{Name: "limits.csv_cell_bytes", Default: "4KiB", field: func(c *Config) any { return &c.Limits.CSVCellBytes }},
 		{Name: "limits.tenant_file_bytes", Default: "4MiB", field: func(c *Config) any { return &c.Limits.TenantFileBytes }},
+		{Name: "jobs.timeout", Default: "5m", field: func(c *Config) any { return &c.Jobs.Timeout }},
+		{Name: "jobs.rescue_after", Default: "6m", field: func(c *Config) any { return &c.Jobs.RescueAfter }},
+		{Name: "jobs.delivery_lease", Default: "1m", field: func(c *Config) any { return &c.Jobs.DeliveryLease }},
+		{Name: "jobs.max_backoff", field: func(c *Config) any { return &c.Jobs.MaxBackoff }},
 	}
 }
 

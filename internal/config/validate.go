@@ -19,7 +19,7 @@ var keyIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 // fix, or nil. A key is reported once. Messages never include secret values.
 func (c *Config) Validate() error {
 	var errs problems
-	for _, check := range []func(*problems){c.validateSlack, c.validateStore, c.validateRedis, c.validateHTTP, c.validateLog, c.validateEncryption, c.validateApprovals, c.validateLimits} {
+	for _, check := range []func(*problems){c.validateSlack, c.validateStore, c.validateRedis, c.validateHTTP, c.validateLog, c.validateEncryption, c.validateApprovals, c.validateLimits, c.validateJobs} {
 		check(&errs)
 	}
 	if len(errs.list) == 0 {
@@ -218,5 +218,22 @@ func (c *Config) validateLimits(p *problems) {
 		if l.v < 1 {
 			p.add(bad(l.key, "must be at least 1 byte, e.g. 32MiB (got %s)", l.v))
 		}
+	}
+}
+
+func (c *Config) validateJobs(p *problems) {
+	j := c.Jobs
+	if j.Timeout <= 0 {
+		p.add(bad("jobs.timeout", "must be a positive duration such as 5m (got %s)", j.Timeout))
+	} else {
+		if j.RescueAfter < j.Timeout {
+			p.add(bad("jobs.rescue_after", "must be at least jobs.timeout (%s): a job still running is not dead (got %s)", j.Timeout, j.RescueAfter))
+		}
+		if j.DeliveryLease <= 0 || j.DeliveryLease >= j.Timeout {
+			p.add(bad("jobs.delivery_lease", "must be positive and shorter than jobs.timeout (%s), since a job holds it for each send (got %s)", j.Timeout, j.DeliveryLease))
+		}
+	}
+	if j.MaxBackoff < 0 {
+		p.add(bad("jobs.max_backoff", "must be 0 (River's attempt^4 seconds) or a positive duration (got %s)", j.MaxBackoff))
 	}
 }

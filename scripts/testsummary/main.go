@@ -27,6 +27,10 @@ func main() {
 	}
 }
 
+// CountsMarker starts a test log line that the summary prints even when the
+// test passes: what a fault, kill or load run counted.
+const CountsMarker = "[counts]"
+
 // event is one line of `go test -json` (cmd/test2json).
 type event struct {
 	Action     string
@@ -97,6 +101,13 @@ func summarize(r io.Reader, w io.Writer) error {
 			outputs[k] = append(outputs[k], e.Output)
 		case e.Action == "pass":
 			passed++
+			// Fault, kill and load tests log what they counted behind
+			// CountsMarker; print it even when they pass.
+			for _, o := range outputs[k] {
+				if strings.Contains(o, CountsMarker) {
+					fmt.Fprintf(w, "counted (%s %s):%s", e.Package, e.Test, strings.SplitN(o, CountsMarker, 2)[1])
+				}
+			}
 			delete(outputs, k)
 		case e.Action == "fail":
 			failed++

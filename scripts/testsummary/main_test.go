@@ -20,6 +20,10 @@ func TestSummarize(t *testing.T) {
 {"Action":"output","Package":"p","Test":"TestPG%d","Output":"--- SKIP: TestPG%d (0.00s)\n"}
 {"Action":"skip","Package":"p","Test":"TestPG%d"}
 `
+		counted = `{"Action":"output","Package":"p","Test":"TestKill","Output":"    kill_test.go:9: [counts] kills 30, duplicated 0\n"}
+{"Action":"output","Package":"p","Test":"TestKill","Output":"    kill_test.go:10: noise\n"}
+{"Action":"pass","Package":"p","Test":"TestKill"}
+`
 		pkgOK = `{"Action":"output","Package":"p","Output":"PASS\n"}
 {"Action":"output","Package":"p","Output":"ok  \tp\t0.1s\n"}
 {"Action":"pass","Package":"p"}
@@ -55,6 +59,9 @@ func TestSummarize(t *testing.T) {
 		want    []string
 		wantNot []string
 	}{
+		{"counts of a passing test", counted + pkgOK, false,
+			[]string{"counted (p TestKill): kills 30, duplicated 0", "tests: 1 passed"},
+			[]string{"noise"}},
 		{"all pass", pass + pkgOK, false,
 			[]string{"ok  \tp\t0.1s", "tests: 1 passed, 0 failed, 0 skipped"},
 			[]string{"=== RUN", "--- PASS", "skipped "}},

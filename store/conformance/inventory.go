@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -255,10 +256,18 @@ func testFindings(t *testing.T, s store.Store) {
 	if res != (accessbot.SyncResult{Seen: 1, Reopened: 1}) {
 		t.Fatalf("sync 4: %+v", res)
 	}
-	fresh, err := s.NewFindingsSince(ctx(), tid, t2)
+	fresh, err := s.NewFindings(ctx(), tid, t2, t3, 10)
 	ok(t, err, "new since")
-	if len(fresh) != 1 || fresh[0].Subject.ID != "b" || fresh[0].Severity != accessbot.SeverityCritical || string(fresh[0].Details) != string(details) {
+	if len(fresh.Items) != 1 || fresh.Items[0].Subject.ID != "b" || fresh.Items[0].Severity != accessbot.SeverityCritical ||
+		string(fresh.Items[0].Details) != string(details) || !reflect.DeepEqual(fresh.Counts, map[accessbot.Severity]int{accessbot.SeverityCritical: 1}) {
 		t.Fatalf("new since: %+v", fresh)
+	}
+	// Opened at t3: not in a window ending before it; counted beyond the limit.
+	if fresh, err = s.NewFindings(ctx(), tid, t2, t3.Add(-time.Microsecond), 10); err != nil || len(fresh.Items)+len(fresh.Counts) != 0 {
+		t.Fatalf("new in (t2, t3): %+v, %v", fresh, err)
+	}
+	if fresh, err = s.NewFindings(ctx(), tid, t2, t3, 0); err != nil || len(fresh.Items) != 0 || fresh.Counts[accessbot.SeverityCritical] != 1 {
+		t.Fatalf("new since, none listed: %+v, %v", fresh, err)
 	}
 	// Filters.
 	crit, err := s.ListFindings(ctx(), tid, accessbot.FindingFilter{Severities: []accessbot.Severity{accessbot.SeverityCritical}})

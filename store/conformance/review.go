@@ -173,8 +173,20 @@ func testReviews(t *testing.T, s store.Store) {
 		if len(got) != 1 || got[0].Status != accessbot.RevocationPending || got[0].ItemID != items[0].ID {
 			t.Fatalf("revocations: %+v", got)
 		}
+		marked, err := s.ReviewNoticeMarked(ctx(), tid, c.ID, "mgr", "remind:2031-01-01")
+		ok(t, err, "notice marked before")
+		if marked {
+			t.Fatal("notice marked before MarkReviewNotice")
+		}
 		first, err := s.MarkReviewNotice(ctx(), tid, c.ID, "mgr", "remind:2031-01-01", fixedTime())
 		ok(t, err, "mark notice")
+		marked, err = s.ReviewNoticeMarked(ctx(), tid, c.ID, "mgr", "remind:2031-01-01")
+		ok(t, err, "notice marked after")
+		other, err := s.ReviewNoticeMarked(ctx(), tid, c.ID, "mgr", "remind:2031-01-02")
+		ok(t, err, "other notice")
+		if !marked || other {
+			t.Fatalf("notice marked: %v (want true), another day's: %v (want false)", marked, other)
+		}
 		again2, err := s.MarkReviewNotice(ctx(), tid, c.ID, "mgr", "remind:2031-01-01", fixedTime())
 		ok(t, err, "mark notice again")
 		if !first || again2 {

@@ -38,7 +38,7 @@ func Migrations() fs.FS {
 
 // Dialect is SQLite's flavour of the shared SQL store.
 func Dialect() sqlstore.Dialect {
-	return sqlstore.Dialect{Name: "sqlite", TextTime: true, Classify: classify}
+	return sqlstore.Dialect{Name: "sqlite", TextTime: true, Classify: classify, CacheStatements: true}
 }
 
 func classify(err error) sqlstore.Violation {

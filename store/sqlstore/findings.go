@@ -225,12 +225,41 @@ func (q *queries) ListFindings(ctx context.Context, tenantID string, f accessbot
 	return out, nil
 }
 
-func (q *queries) NewFindingsSince(ctx context.Context, tenantID string, since time.Time) ([]accessbot.Finding, error) {
-	rows, err := q.query(ctx, `SELECT `+findingCols+` FROM findings WHERE tenant_id = ? AND status = 'open' AND opened_at > ?
-		ORDER BY `+severityOrder+`, opened_at DESC, id`, tenantID, q.tm(since))
-	out, err := collect(rows, err, scanFinding)
+// NewFindings counts in SQL and reads only the rows it returns: one
+// ordered, limited query per severity, most severe first, each a range of
+// the findings_new index (tenant_id, status, severity, opened_at DESC, id).
+// The reads are not one snapshot: a rule run committing in between can
+// make Counts and Items disagree by its changes, which the next digest
+// shows anyway.
+func (q *queries) NewFindings(ctx context.Context, tenantID string, from, to time.Time, limit int) (*store.NewFindings, error) {
+	const window = ` FROM findings WHERE tenant_id = ? AND status = 'open' AND opened_at > ? AND opened_at <= ?`
+	out := &store.NewFindings{Counts: map[accessbot.Severity]int{}}
+	rows, err := q.query(ctx, `SELECT severity, COUNT(*)`+window+` GROUP BY severity`, tenantID, q.tm(from), q.tm(to))
+	_, err = collect(rows, err, func(r scanner) (int, error) {
+		var sev accessbot.Severity
+		var n int
+		err := r.Scan(&sev, &n)
+		out.Counts[sev] = n
+		return n, err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list new findings: %w", err)
+		return nil, fmt.Errorf("count new findings: %w", err)
+	}
+	for _, sev := range accessbot.Severities {
+		n := out.Counts[sev]
+		if limit >= 0 {
+			n = min(n, limit-len(out.Items))
+		}
+		if n <= 0 {
+			continue
+		}
+		rows, err := q.query(ctx, `SELECT `+findingCols+window+` AND severity = ? ORDER BY opened_at DESC, id`+limitClause(n),
+			tenantID, q.tm(from), q.tm(to), string(sev))
+		items, err := collect(rows, err, scanFinding)
+		if err != nil {
+			return nil, fmt.Errorf("list new %s findings: %w", sev, err)
+		}
+		out.Items = append(out.Items, items...)
 	}
 	return out, nil
 }

@@ -167,3 +167,13 @@ func (q *queries) MarkReviewNotice(ctx context.Context, tenantID, campaignID, us
 	}
 	return n == 1, nil
 }
+
+func (q *queries) ReviewNoticeMarked(ctx context.Context, tenantID, campaignID, userID, key string) (bool, error) {
+	var n int
+	err := q.queryRow(ctx, `SELECT COUNT(*) FROM review_notices WHERE tenant_id = ? AND campaign_id = ? AND user_id = ? AND notice = ?`,
+		tenantID, campaignID, userID, key).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read review notice %s for %s: %w", key, userID, err)
+	}
+	return n > 0, nil
+}

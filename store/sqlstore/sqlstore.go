@@ -29,6 +29,9 @@ type Dialect struct {
 	TextTime bool
 	// Classify maps a driver error to a constraint kind.
 	Classify func(err error) Violation
+	// CacheStatements keeps statements run outside transactions prepared,
+	// for a driver that does not cache them itself (SQLite; pgx does).
+	CacheStatements bool
 }
 
 // Violation is the kind of constraint a driver error reports.
@@ -68,6 +71,9 @@ func New(db *sql.DB, d Dialect, log zerolog.Logger, opts ...Option) *Store {
 		o(s)
 	}
 	s.queries = &queries{x: db, d: &s.dialect, now: s.now}
+	if d.CacheStatements {
+		s.queries.stmts = newStmtCache(db)
+	}
 	return s
 }
 
@@ -113,7 +119,13 @@ func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) (err e
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	var err error
+	if s.stmts != nil {
+		err = s.stmts.close()
+	}
+	return errors.Join(err, s.db.Close())
+}
 
 // execer is what *sql.DB and *sql.Tx share.
 type execer interface {
@@ -127,6 +139,9 @@ type queries struct {
 	x   execer
 	d   *Dialect
 	now func() time.Time
+	// stmts is set on the Store's own queries (not a transaction's) when
+	// the dialect caches statements.
+	stmts *stmtCache
 }
 
 // rebind turns "?" placeholders into "$n" for numbered dialects. Queries
@@ -150,8 +165,26 @@ func (q *queries) rebind(query string) string {
 	return b.String()
 }
 
+// cached is the statement kept prepared for query, nil to run it as is.
+func (q *queries) cached(ctx context.Context, query string) (*sql.Stmt, error) {
+	if q.stmts == nil {
+		return nil, nil
+	}
+	return q.stmts.get(ctx, query)
+}
+
 func (q *queries) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := q.x.ExecContext(ctx, q.rebind(query), args...)
+	query = q.rebind(query)
+	var res sql.Result
+	s, err := q.cached(ctx, query)
+	switch {
+	case err != nil:
+		return 0, err
+	case s != nil:
+		res, err = s.ExecContext(ctx, args...)
+	default:
+		res, err = q.x.ExecContext(ctx, query, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -159,11 +192,24 @@ func (q *queries) exec(ctx context.Context, query string, args ...any) (int64, e
 }
 
 func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return q.x.QueryContext(ctx, q.rebind(query), args...)
+	query = q.rebind(query)
+	s, err := q.cached(ctx, query)
+	switch {
+	case err != nil:
+		return nil, err
+	case s != nil:
+		return s.QueryContext(ctx, args...)
+	}
+	return q.x.QueryContext(ctx, query, args...)
 }
 
 func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return q.x.QueryRowContext(ctx, q.rebind(query), args...)
+	query = q.rebind(query)
+	if s, err := q.cached(ctx, query); err == nil && s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	// A statement that cannot be prepared fails again here, in the Row.
+	return q.x.QueryRowContext(ctx, query, args...)
 }
 
 // writeErr maps constraint errors of inserts and updates: a duplicate is a
