@@ -19,7 +19,7 @@ import (
 // peak Go heap of the import does not grow with the snapshot: the file is
 // streamed and compared with the stored snapshot in the database.
 func TestRelationsMemoryFlat(t *testing.T) {
-	const small = 1000 // identities; ×10 relations each
+	const small = 500 // identities; ×10 relations each
 	at := time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
 	for _, driver := range storetest.Drivers(t) {
 		t.Run(driver, func(t *testing.T) {
