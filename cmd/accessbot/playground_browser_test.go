@@ -344,6 +344,12 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		// week on, it expires.
 		b.be(sofia)
 		b.request("GitLab", "product-developers", "To help the web team this sprint.")
+		// Move the clock only once James has been asked: a reminder that
+		// overtakes the approval DM (a day passing in a second) is posted as
+		// a new card rather than in the DM's thread.
+		b.be(james)
+		b.waitText("#messages", "To help the web team this sprint.")
+		b.be(sofia)
 		b.click("clock", "+1 day")
 		b.waitFor("the clock to move", `document.getElementById('clock-now').textContent.includes('ahead')`)
 		b.be(james)
