@@ -3,8 +3,8 @@
 // that fits oversized content (truncating text, splitting or shortening block
 // lists) so nothing Slack would reject leaves the bot.
 //
-// Limits come from ../shared/reference/slack.md §2 (modal view object) and §3
-// (Block Kit limits). Lengths are counted in runes, as Slack counts characters.
+// Limits are Slack's documented ones for the modal view object and for Block
+// Kit blocks and elements. Lengths are counted in runes, as Slack counts characters.
 package blockkit
 
 import (

@@ -90,14 +90,14 @@ func (g *holdGate) enter(ctx context.Context, method string) error {
 		}
 		g.mu.Unlock()
 		if wait <= 0 {
-			shared, err := g.lim.Held(ctx, holdKey(g.team, method))
-			if err != nil || shared <= 0 {
+			remote, err := g.lim.Held(ctx, holdKey(g.team, method))
+			if err != nil || remote <= 0 {
 				return nil // a failing Limiter has already fallen back in process
 			}
 			g.leave(method)
-			isNew, n := g.learn(method, shared)
-			g.logHeld(method, shared, isNew, n, "shared")
-			wait = shared
+			isNew, n := g.learn(method, remote)
+			g.logHeld(method, remote, isNew, n, "shared")
+			wait = remote
 		}
 		if err := g.sleep(ctx, method, wait); err != nil {
 			return err
