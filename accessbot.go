@@ -98,9 +98,13 @@ type Application struct {
 	ConnectionSchema []SchemaField
 	// Labels apply to every entitlement of the application in the
 	// inventory (see DeclareLabels), e.g. ["privileged"].
-	Labels    []string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	Labels []string
+	// Provisioning holds the action chains by relationship type (account,
+	// group, role, policy, connection_create, …); a type without one runs
+	// the default chain, a manual step.
+	Provisioning map[string]ActionChain
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Connection is a group, role or policy inside an application.
@@ -117,6 +121,18 @@ type Connection struct {
 	Labels    []string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// ConnectionAssignment records that a connection was granted another
+// connection or a resource of its application (an approved connection_assign
+// request), named by type and name.
+type ConnectionAssignment struct {
+	TenantID     string
+	ConnectionID string
+	MemberType   string // a connection type (group, role...) or a resource type
+	MemberName   string
+	RequestID    string // the connection_assign request that granted it
+	GrantedAt    time.Time
 }
 
 // Resource is something inside an application that a connection can be granted.
@@ -138,6 +154,35 @@ type Entitlement struct {
 	RequestID    string // the request that granted it, "" when imported
 	GrantedAt    time.Time
 	ExpiresAt    *time.Time
+	// EndingFlowID is the deprovisioning flow that ends the grant, once
+	// started (expiry, review Revoke, finding Revoke, connection deletion);
+	// EndingAt is when it started. The engine removes the row when done.
+	EndingFlowID string
+	EndingAt     *time.Time
+}
+
+// Ending reports whether the grant's deprovisioning has started.
+func (e *Entitlement) Ending() bool { return e.EndingFlowID != "" }
+
+// GrantEnd is when access granted by req at grantedAt ends: grantedAt plus
+// the request's duration, nil for permanent access. The engine stores it as
+// the entitlement's ExpiresAt when the provisioning flow finishes, so the
+// holder gets the whole duration from when the access exists.
+func GrantEnd(req *AccessRequest, grantedAt time.Time) *time.Time {
+	if req == nil || req.Duration <= 0 {
+		return nil
+	}
+	t := grantedAt.Add(req.Duration).UTC()
+	return &t
+}
+
+// GrantSettings are a tenant's time-bound access settings (the tenant
+// file's grants: section): how long before a grant's end its holder is
+// told, each offset once (e.g. 24h and 1h).
+type GrantSettings struct {
+	TenantID      string
+	ExpiryNotices []time.Duration
+	UpdatedAt     time.Time
 }
 
 type ApproverKind string
@@ -161,11 +206,41 @@ type ApprovalRule string
 const (
 	RuleAny ApprovalRule = "any"
 	RuleAll ApprovalRule = "all"
+	// RuleQuorum closes the level at Quorum approvals (k of n).
+	RuleQuorum ApprovalRule = "quorum"
 )
 
 type ApprovalLevel struct {
 	Approvers []Approver   `json:"approvers"`
 	Rule      ApprovalRule `json:"rule"`
+	// Quorum is k under RuleQuorum: the level closes at exactly k approvals.
+	Quorum int `json:"quorum,omitempty"`
+	// Channel is a Slack channel id where the level's card is also posted;
+	// any approver of the level may decide there.
+	Channel string `json:"channel,omitempty"`
+	// ChannelOnly: the approvers are asked in Channel only, not by DM.
+	ChannelOnly bool `json:"channel_only,omitempty"`
+	// StepUp: an approval counts only after the approver re-authenticates
+	// with the tenant's OIDC provider (a high-risk request).
+	StepUp bool `json:"step_up,omitempty"`
+}
+
+// Needed is how many approvals close the level: 1 for any, every approver
+// for all, k for a quorum (never more than there are approvers).
+func (l ApprovalLevel) Needed() int {
+	n := 0
+	for _, a := range l.Approvers {
+		if a.UserID != "" {
+			n++
+		}
+	}
+	switch l.Rule {
+	case RuleAll:
+		return max(n, 1)
+	case RuleQuorum:
+		return max(min(l.Quorum, n), 1)
+	}
+	return 1
 }
 
 // ApprovalChain is the ordered approval levels for an application, a

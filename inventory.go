@@ -333,3 +333,17 @@ type Filter struct {
 	// Value is a string, a list of strings (in) or a bool (exists).
 	Value any `json:"value,omitempty"`
 }
+
+// ConnectorSync is where an application's connector sync left off and how
+// its last run went.
+type ConnectorSync struct {
+	TenantID   string
+	AppID      string
+	Connector  string     // "azuread", "scim"
+	Cursor     string     // the connector's resume state (delta links); "" means a full read next
+	LastFullAt *time.Time // last complete read
+	LastRunAt  *time.Time // last attempt, good or not
+	LastOKAt   *time.Time // last run whose snapshot was written
+	LastError  string     // of the last run; "" when it worked
+	Summary    string     // counts of the last good run, one line
+}

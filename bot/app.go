@@ -79,7 +79,18 @@ func NewApp(cfg AppConfig) (*App, error) {
 	if cfg.Guard == nil {
 		cfg.Guard = slackapi.BlockKit{}
 	}
-	opts := slackapi.Options{APIURL: cfg.APIURL, HTTPClient: cfg.HTTPClient, Pacing: cfg.Pacing, Guard: cfg.Guard, Log: cfg.Log}
+	apiHTTP, respHTTP, sockHTTP := cfg.HTTPClient, cfg.HTTPClient, cfg.HTTPClient
+	if cfg.HTTPClient == nil {
+		// One transport keeping enough idle connections for every worker:
+		// http.DefaultTransport keeps 2 per host, so 32 workers calling
+		// slack.com dial (and in production TLS-handshake) again and again.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = max(cfg.Workers, DefaultWorkers) + 8
+		apiHTTP = &http.Client{Transport: tr}
+		respHTTP = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		sockHTTP = &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	}
+	opts := slackapi.Options{APIURL: cfg.APIURL, HTTPClient: apiHTTP, Pacing: cfg.Pacing, Guard: cfg.Guard, Log: cfg.Log}
 	var dedupe Deduper
 	var cache identity.Cache
 	if cfg.Redis != nil {
@@ -98,14 +109,14 @@ func NewApp(cfg AppConfig) (*App, error) {
 	d, err := NewDispatcher(DispatcherConfig{
 		Router: r, Resolver: id, Clients: SlackAPIClients(clients), Deduper: dedupe,
 		AckDeadline: cfg.AckDeadline, Workers: cfg.Workers, ShutdownGrace: cfg.ShutdownGrace,
-		HTTPClient: cfg.HTTPClient, Log: cfg.Log,
+		HTTPClient: respHTTP, Log: cfg.Log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new slack app: %w", err)
 	}
 	m, err := NewManager(ManagerConfig{
 		AppToken: cfg.AppToken.Reveal(), APIURL: cfg.APIURL, Connections: cfg.Connections,
-		PingInterval: cfg.PingInterval, HTTPClient: cfg.HTTPClient,
+		PingInterval: cfg.PingInterval, HTTPClient: sockHTTP,
 	}, d, cfg.Log)
 	if err != nil {
 		return nil, fmt.Errorf("new slack app: %w", err)

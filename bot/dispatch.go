@@ -13,6 +13,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
+
+	"github.com/accessbot/accessbot/internal/metrics"
 )
 
 // Acker acknowledges an envelope on the connection it arrived on.
@@ -85,6 +87,7 @@ type Dispatcher struct {
 	log     zerolog.Logger
 	resp    *responder
 	queue   *workQueue
+	gate    *cpuGate // how many workers may run a job now
 	syncSem chan struct{}
 	busySem chan struct{}
 	answers *answers
@@ -157,6 +160,7 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		log:      cfg.Log,
 		resp:     &responder{http: cfg.HTTPClient},
 		queue:    newWorkQueue(cfg.Queue),
+		gate:     newCPUGate(cfg.Workers),
 		syncSem:  make(chan struct{}, cfg.MaxSync),
 		busySem:  make(chan struct{}, busyReplies),
 		answers:  newAnswers(1000, 10*time.Minute),
@@ -170,9 +174,12 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 func (d *Dispatcher) Start(ctx context.Context) {
 	d.start.Do(func() {
 		var workers sync.WaitGroup
+		d.wg.Go(func() { d.gate.watch(ctx) })
 		for range d.cfg.Workers {
 			workers.Go(func() {
 				d.queue.work(d.hardStop, func(job func()) {
+					d.gate.enter()
+					defer d.gate.leave()
 					d.running.Add(1)
 					defer d.running.Add(-1)
 					job()
@@ -229,9 +236,11 @@ func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Re
 		log = log.With().Int("retry_attempt", env.RetryAttempt).Str("retry_reason", env.RetryReason).Logger()
 	}
 	if env.EnvelopeID == "" {
+		metrics.Envelopes.WithLabelValues(envType(env.Type), "no_id").Inc()
 		log.Warn().Msg("envelope without envelope_id ignored")
 		return
 	}
+	acker = &meteredAcker{Acker: acker, typ: envType(env.Type), start: time.Now()}
 	switch env.Type {
 	case socketmode.RequestTypeEventsAPI:
 		d.ack(ctx, acker, env.EnvelopeID, nil, log)
@@ -240,7 +249,7 @@ func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Re
 			log.Warn().Err(err).Msg("malformed events_api payload")
 			return
 		}
-		d.async(ctx, outer.TeamID, "", log, func(ctx context.Context) { d.handleEvent(ctx, env, outer, log) })
+		d.async(ctx, outer.TeamID, queueEvents, "", log, func(ctx context.Context) { d.handleEvent(ctx, env, outer, log) })
 	case socketmode.RequestTypeSlashCommands:
 		cmd, ok := data.(slack.SlashCommand) // a fresh value per envelope
 		if !ok {
@@ -273,7 +282,7 @@ func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Re
 			if url == "" && len(cb.ResponseURLs) > 0 {
 				url = cb.ResponseURLs[0].ResponseURL
 			}
-			d.async(ctx, team, url, log, func(ctx context.Context) { d.handleInteractive(ctx, nil, env, cb, log) })
+			d.async(ctx, team, queueClicks, url, log, func(ctx context.Context) { d.handleInteractive(ctx, nil, env, cb, log) })
 		}
 	default:
 		log.Warn().Msg("unknown envelope type acked and ignored")
@@ -298,6 +307,33 @@ func (d *Dispatcher) HandleBadMessage(ctx context.Context, acker Acker, bad *soc
 	d.Handle(ctx, acker, &env)
 }
 
+// meteredAcker counts an envelope's acks and their latency.
+type meteredAcker struct {
+	Acker
+	typ   string
+	start time.Time
+}
+
+func (m *meteredAcker) AckCtx(ctx context.Context, envelopeID string, payload any) error {
+	err := m.Acker.AckCtx(ctx, envelopeID, payload)
+	outcome := "acked"
+	if err != nil {
+		outcome = "ack_failed"
+	}
+	metrics.Envelopes.WithLabelValues(m.typ, outcome).Inc()
+	metrics.Since(metrics.AckLatency.WithLabelValues(m.typ), m.start)
+	return err
+}
+
+// envType bounds the type label: Slack's three, or "other".
+func envType(t string) string {
+	switch t {
+	case socketmode.RequestTypeEventsAPI, socketmode.RequestTypeSlashCommands, socketmode.RequestTypeInteractive:
+		return t
+	}
+	return "other"
+}
+
 // ack sends the one ack of an envelope, bounded so a dead connection cannot
 // stall the caller.
 func (d *Dispatcher) ack(ctx context.Context, acker Acker, envelopeID string, payload any, log zerolog.Logger) error {
@@ -315,18 +351,26 @@ func (d *Dispatcher) handlerCtx(ctx context.Context) (context.Context, context.C
 	return context.WithTimeout(context.WithoutCancel(ctx), d.cfg.HandlerTimeout)
 }
 
+// Work classes: each workspace's events and clicks wait in separate turns,
+// so a click (someone waiting to see its result) is not queued behind a
+// burst of App Home opens or other events.
+const (
+	queueEvents = "events"
+	queueClicks = "clicks"
+)
+
 // async queues slow work that runs after the ack, taking turns with other
-// workspaces (team). It never waits: when the queue is full the work is
+// workspaces (team) and with the workspace's other class of work. It never waits: when the queue is full the work is
 // dropped, logged and counted, and the user gets a busy answer by
 // responseURL when there is one.
-func (d *Dispatcher) async(ctx context.Context, team, responseURL string, log zerolog.Logger, fn func(ctx context.Context)) {
+func (d *Dispatcher) async(ctx context.Context, team, class, responseURL string, log zerolog.Logger, fn func(ctx context.Context)) {
 	job := func() {
 		hctx, cancel := d.handlerCtx(ctx)
 		defer cancel()
 		defer context.AfterFunc(d.hardStop, cancel)() // past the shutdown grace
 		fn(hctx)
 	}
-	if d.queue.put(team, job) {
+	if d.queue.put(team+"/"+class, job) {
 		return
 	}
 	d.dropped.Add(1)

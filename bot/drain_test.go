@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -194,4 +196,57 @@ func TestFullQueueDropsWithBusyAnswer(t *testing.T) {
 	close(release)
 	released = true
 	waitUntil(t, 5*time.Second, "the kept work done", func() bool { return ran.Load() == 6 })
+}
+
+// TestClickNotQueuedBehindEvents: with the one worker busy and 30 App Home
+// events queued, a click queued after them runs third (after the running
+// event and the events' turn), not last: the workspace's clicks and events
+// take turns.
+func TestClickNotQueuedBehindEvents(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	record := func(what string) {
+		mu.Lock()
+		order = append(order, what)
+		mu.Unlock()
+	}
+	r := bot.NewRouter()
+	r.Event("app_home_opened", bot.NoActor, func(context.Context, *bot.Request) error {
+		<-release
+		record("home")
+		return nil
+	})
+	r.Action("approve", func(context.Context, *bot.Request) error { record("click"); return nil })
+	d, err := bot.NewDispatcher(bot.DispatcherConfig{
+		Router: r, Resolver: &stubResolver{}, Workers: 1,
+		Clients: bot.ClientsFunc(func(context.Context, string) (bot.WebAPI, error) { return nil, errors.New("no client") }),
+		Log:     zerolog.New(io.Discard),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.Start(ctx)
+	t.Cleanup(func() { cancel(); d.Wait() })
+	acks := newAckRecorder()
+	const homes = 31
+	for i := range homes {
+		payload := `{"type":"event_callback","team_id":"T1","event_id":"Ev` + strconv.Itoa(i) + `","event":{"type":"app_home_opened","user":"U1","tab":"home"}}`
+		d.Handle(ctx, acks, &socketmode.Request{Type: "events_api", EnvelopeID: "h" + strconv.Itoa(i), Payload: json.RawMessage(payload)})
+		if i == 0 {
+			waitUntil(t, 5*time.Second, "the worker busy", func() bool { return d.Stats().Running == 1 })
+		}
+	}
+	click := `{"type":"block_actions","team":{"id":"T1"},"user":{"id":"U1"},"trigger_id":"tr1","actions":[{"block_id":"b","action_id":"approve","value":"v","action_ts":"1"}]}`
+	d.Handle(ctx, acks, &socketmode.Request{Type: "interactive", EnvelopeID: "c1", Payload: json.RawMessage(click)})
+	close(release)
+	waitUntil(t, 5*time.Second, "all work done", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == homes+1 })
+	mu.Lock()
+	defer mu.Unlock()
+	at := slices.Index(order, "click")
+	t.Logf("[counts] %d Home events queued before a click; the click ran %d of %d", homes-1, at+1, len(order))
+	if at > 2 {
+		t.Fatalf("the click ran %d of %d, want 3rd at the latest (the running event, one event's turn, the click's)", at+1, len(order))
+	}
 }

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
+
+	"github.com/accessbot/accessbot/internal/metrics"
 )
 
 // newRequest builds the request shell and looks up the workspace's client.
@@ -89,6 +92,7 @@ func (d *Dispatcher) first(ctx context.Context, key string, log zerolog.Logger) 
 		return true
 	}
 	if !ok {
+		metrics.Duplicates.Inc()
 		log.Info().Str("key", key).Msg("duplicate delivery ignored")
 	}
 	return ok
@@ -103,16 +107,30 @@ func (d *Dispatcher) replay(st *ackState, envelopeID string) {
 
 // run calls h, turning a panic or an error into a logged, polite answer.
 func (d *Dispatcher) run(ctx context.Context, req *Request, route string, h Handler) {
+	start, outcome := time.Now(), "ok"
 	defer func() {
 		if p := recover(); p != nil {
+			outcome = "panic"
 			req.Log.Error().Str("route", route).Interface("panic", p).Str("stack", string(debug.Stack())).Msg("handler panicked")
 			d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgSorry, req.EnvelopeID)})
 		}
+		metrics.Since(metrics.HandlerLatency.WithLabelValues(routeLabel(route), outcome), start)
 	}()
 	if err := h(ctx, req); err != nil {
+		outcome = "error"
 		req.Log.Error().Err(err).Str("route", route).Msg("handler failed")
 		d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgSorry, req.EnvelopeID)})
 	}
+}
+
+// routeLabel keeps the route label's values few: routes are registered
+// names, except view callbacks and commands, which are bounded too since
+// only registered ones reach run.
+func routeLabel(route string) string {
+	if len(route) > 80 {
+		return route[:80]
+	}
+	return route
 }
 
 func (d *Dispatcher) handleCommand(ctx context.Context, st *ackState, env *socketmode.Request, cmd *slack.SlashCommand, log zerolog.Logger) {

@@ -13,6 +13,10 @@ func (d *Dispatcher) Collectors() []prometheus.Collector {
 			Name: "accessbot_slack_work_running",
 			Help: "Acked Slack envelopes whose work is running.",
 		}, func() float64 { return float64(d.running.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "accessbot_slack_workers_admitted",
+			Help: "Workers that may run at once now: slack.workers, lowered while goroutines wait for CPU so acks are not late.",
+		}, func() float64 { return float64(d.gate.admitted()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "accessbot_slack_work_dropped_total",
 			Help: "Acked Slack envelopes whose work was dropped because the work queue was full.",

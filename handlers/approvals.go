@@ -51,8 +51,21 @@ func (h *Requests) approve(ctx context.Context, req *bot.Request) error {
 	if !ok {
 		return err
 	}
-	_, err = h.flows.Decide(ctx, requests.DecideInput{TenantID: req.Actor.Tenant.ID, RequestID: r.ID, ActorID: req.Actor.User.ID,
-		Level: level, Decision: accessbot.DecisionApprove})
+	decide := func(ctx context.Context) error {
+		_, err := h.flows.Decide(ctx, requests.DecideInput{TenantID: req.Actor.Tenant.ID, RequestID: r.ID, ActorID: req.Actor.User.ID,
+			Level: level, Decision: accessbot.DecisionApprove})
+		return err
+	}
+	if fromTrackedDM(req) && h.clicked != nil {
+		// The clicked copy shows the decision at once (response_url); the
+		// notifier updates the other copies.
+		err = h.clicked.OnClicked(ctx, req, r, level, decide)
+	} else {
+		err = decide(ctx)
+	}
+	if errors.Is(err, requests.ErrStepUpRequired) {
+		return h.offerStepUp(ctx, req, r, level) // stepup.go
+	}
 	if err != nil {
 		words, ok := h.decisionWords(ctx, req.Actor.Tenant.ID, err)
 		if !ok {
@@ -61,7 +74,7 @@ func (h *Requests) approve(ctx context.Context, req *bot.Request) error {
 		return req.Respond(ctx, bot.Message{Text: words})
 	}
 	if fromTrackedDM(req) {
-		return nil // the notifier updates every copy, this one included
+		return nil // the notifier updates every copy (OnClicked: the others)
 	}
 	return req.Respond(ctx, bot.Message{Text: "You approved request " + r.ID + ".", ReplaceOriginal: req.Interaction.Container.IsEphemeral})
 }
@@ -82,6 +95,8 @@ func (h *Requests) deny(ctx context.Context, req *bot.Request) error {
 	switch {
 	case r.RequesterID == req.Actor.User.ID:
 		return req.Respond(ctx, bot.Message{Text: msgSelf})
+	case r.TargetUserID == req.Actor.User.ID:
+		return req.Respond(ctx, bot.Message{Text: msgTargetSelf})
 	case r.Status == accessbot.StatusPending && r.Level == level && !slices.Contains(requests.LevelApprovers(r, level), req.Actor.User.ID):
 		return req.Respond(ctx, bot.Message{Text: msgNotApprover})
 	}
@@ -141,6 +156,7 @@ func (h *Requests) details(ctx context.Context, req *bot.Request) error {
 	if err != nil {
 		return err
 	}
+	card.Why = req.Actor.IsAdmin() && requests.Explainable(r.Kind)
 	return openModal(ctx, req, views.DetailsModal(card, h.cards.chain(ctx, r)))
 }
 
@@ -182,7 +198,11 @@ func (h *Requests) mine(ctx context.Context, req *bot.Request) error {
 	if err != nil {
 		return err
 	}
-	text, blocks := views.MineList(cards)
+	held, err := h.myGrants(ctx, req.Actor)
+	if err != nil {
+		return err
+	}
+	text, blocks := views.MineList(cards, held)
 	return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks})
 }
 
@@ -230,6 +250,7 @@ func (h *Requests) showAudit(ctx context.Context, req *bot.Request, id string, r
 	if err != nil {
 		return err
 	}
+	card.Why = requests.Explainable(hist.Request.Kind) // History let only admins through
 	lines := make([]views.AuditLine, 0, len(hist.Audit))
 	for _, e := range hist.Audit {
 		lines = append(lines, views.AuditLine{At: e.At, Actor: h.cards.name(ctx, e.TenantID, e.ActorID), Action: e.Action, Detail: auditDetail(e.After)})
@@ -276,6 +297,9 @@ func (h *Requests) homeSections(ctx context.Context, actor *bot.Actor) (views.Ho
 		return out, err
 	}
 	if out.Waiting, err = h.cardsOf(ctx, waiting); err != nil {
+		return out, err
+	}
+	if out.Grants, err = h.myGrants(ctx, actor); err != nil {
 		return out, err
 	}
 	return out, nil

@@ -164,7 +164,8 @@ func TestE2ECrossTenantRequestRefused(t *testing.T) {
 	rqMust(t, err)
 
 	// Acme's admin presses buttons carrying Globex's request id.
-	for _, action := range []string{views.ActionApprove, views.ActionDeny, views.ActionDetails, views.ActionCancel} {
+	actions := []string{views.ActionApprove, views.ActionDeny, views.ActionDetails, views.ActionCancel, views.ActionWhyApprovers}
+	for _, action := range actions {
 		e.fake.SendInteractive(e.fake.BlockAction(e.team.ID, slackID("ada"), slackfake.Action{
 			ActionID: action, BlockID: views.ApprovalActionsBlockID(0, 0), Value: theirs.ID}))
 	}
@@ -175,7 +176,7 @@ func TestE2ECrossTenantRequestRefused(t *testing.T) {
 				n++
 			}
 		}
-		return n == 4
+		return n == len(actions)
 	})
 	if err != nil {
 		t.Fatalf("cross-tenant clicks were not all refused: %v", err)

@@ -23,6 +23,7 @@ type DigestStore interface {
 	GetApplication(ctx context.Context, tenantID, id string) (*accessbot.Application, error)
 	GetIdentity(ctx context.Context, tenantID, id string) (*accessbot.Identity, error)
 	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
+	GetUserByEmail(ctx context.Context, tenantID, email string) (*accessbot.User, error)
 	ListSchedules(ctx context.Context, tenantID string) ([]store.Schedule, error)
 	AppendAudit(ctx context.Context, e *accessbot.AuditEntry) error
 }
@@ -36,6 +37,8 @@ type DigestConfig struct {
 	// Location renders times when the flow names no zone (the tenant's
 	// digest schedule decides: digest.Zone); nil means UTC.
 	Location *time.Location
+	// Playbooks, when set, offers the finding playbooks on each item.
+	Playbooks *PlaybookMenus
 	// TopItems listed with buttons in the top message; default 10.
 	TopItems int
 	Now      func() time.Time
@@ -65,10 +68,10 @@ func NewDigest(cfg DigestConfig) *Digest {
 
 // Digest renders d; every message is checked by the Block Kit guard here,
 // so a digest that Slack would refuse fails before anything is sent.
-func (h *Digest) Digest(d *digest.Digest) ([]digest.Message, error) {
+func (h *Digest) Digest(ctx context.Context, d *digest.Digest) ([]digest.Message, error) {
 	chunks := views.Digest(views.DigestInfo{
 		Since: d.From, At: d.Slot, Location: h.loc(d.Location), Counts: d.Counts, Items: d.Items, More: d.More,
-		Actions: h.cfg.Actions.Views(), TopItems: h.cfg.TopItems,
+		Actions: h.cfg.Actions.Views(), TopItems: h.cfg.TopItems, Playbooks: h.cfg.Playbooks.findingChoices(ctx, d.TenantID, d.Items),
 	})
 	out := make([]digest.Message, 0, len(chunks))
 	for i, c := range chunks {
@@ -85,8 +88,8 @@ func (h *Digest) AllClear(d *digest.Digest) (digest.Message, error) {
 	return c, blockkit.ValidateMessageText(c.Text, c.Blocks)
 }
 
-func (h *Digest) Critical(f *accessbot.Finding, loc *time.Location) (digest.Message, error) {
-	c := views.CriticalAlert(*f, h.cfg.Actions.Views(), h.loc(loc))
+func (h *Digest) Critical(ctx context.Context, f *accessbot.Finding, loc *time.Location) (digest.Message, error) {
+	c := views.CriticalAlert(*f, h.cfg.Actions.Views(), h.cfg.Playbooks.findingChoices(ctx, f.TenantID, []accessbot.Finding{*f})[f.ID], h.loc(loc))
 	return c, blockkit.ValidateMessageText(c.Text, c.Blocks)
 }
 

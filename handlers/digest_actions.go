@@ -22,7 +22,10 @@ import (
 // checked that the user may act.
 type ItemAction struct {
 	views.ItemAction
-	Run func(ctx context.Context, h *Digest, actor *bot.Actor, f *accessbot.Finding) (*accessbot.Finding, error)
+	// AdminOnly refuses the click to anyone but a tenant admin (application
+	// owners may otherwise act on their application's findings).
+	AdminOnly bool
+	Run       func(ctx context.Context, h *Digest, actor *bot.Actor, f *accessbot.Finding) (*accessbot.Finding, error)
 }
 
 // ItemActions is the registry of digest item actions, in button order.
@@ -123,6 +126,10 @@ func RegisterDigest(r *bot.Router, h *Digest) error {
 		if !ok {
 			return fmt.Errorf("finding menu: bad value %q", req.Action.SelectedOption.Value)
 		}
+		if id == views.ItemPlaybook && h.cfg.Playbooks != nil { // "playbook:<finding id>:<playbook id>"
+			findingID, playbookID, _ := strings.Cut(findingID, ":")
+			return h.cfg.Playbooks.runOn(ctx, req, accessbot.PlaybookFinding, findingID, playbookID)
+		}
 		return h.click(ctx, req, id, findingID)
 	})
 	return r.Err()
@@ -192,7 +199,14 @@ func (h *Digest) click(ctx context.Context, req *bot.Request, actionID, findingI
 	if !ok {
 		return h.say(ctx, req, "Only tenant admins (or the owners of the application concerned) can change findings.")
 	}
+	if a.AdminOnly && !actor.IsAdmin() {
+		return h.say(ctx, req, "Only tenant admins can "+strings.ToLower(a.Label)+" from a finding.")
+	}
 	nf, err := a.Run(ctx, h, actor, f)
+	if say, ok := errors.AsType[sayError](err); ok {
+		log.Info().Str("answer", string(say)).Msg("finding action refused")
+		return h.say(ctx, req, string(say))
+	}
 	if errors.Is(err, accessbot.ErrStale) {
 		cur, gerr := h.cfg.Store.GetFinding(ctx, tid, findingID)
 		if gerr != nil {
@@ -238,27 +252,52 @@ func (h *Digest) name(ctx context.Context, tenantID, userID string) string {
 
 // updateItem rewrites the clicked message: the item's buttons become its
 // status line; on a thread item (a section with a menu) the menu goes and
-// the status joins the text.
+// the status joins the text. A "Run playbook" menu stays: a finding someone
+// acknowledged or resolved may still want one.
 func (h *Digest) updateItem(ctx context.Context, req *bot.Request, f *accessbot.Finding) error {
 	if req.Interaction == nil || len(req.Interaction.Message.Blocks.BlockSet) == 0 {
 		return nil
 	}
 	who := h.name(ctx, f.TenantID, f.StatusBy)
 	status := views.ItemStatus(*f, who, h.zone(ctx, f.TenantID))
-	blocks := slices.Clone(req.Interaction.Message.Blocks.BlockSet)
-	for i, b := range blocks {
+	blocks := make([]slack.Block, 0, len(req.Interaction.Message.Blocks.BlockSet)+1)
+	for _, b := range req.Interaction.Message.Blocks.BlockSet {
 		switch bb := b.(type) {
 		case *slack.ActionBlock:
 			if bb.BlockID == views.BlockDigestActionsPrefix+f.ID {
-				blocks[i] = status
+				blocks = append(blocks, status)
+				var menus []slack.BlockElement
+				for _, el := range bb.Elements.ElementSet {
+					if sel, ok := el.(*slack.SelectBlockElement); ok && sel.ActionID == views.ActionPlaybookRun {
+						menus = append(menus, sel)
+					}
+				}
+				if len(menus) > 0 {
+					blocks = append(blocks, slack.NewActionBlock(views.BlockPlaybookRun+"."+f.ID, menus...))
+				}
+				continue
 			}
 		case *slack.SectionBlock:
 			if bb.BlockID == views.BlockDigestItemPrefix+f.ID && bb.Accessory != nil && bb.Text != nil {
 				line := status.(*slack.ContextBlock).ContextElements.Elements[0].(*slack.TextBlockObject).Text
-				blocks[i] = slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, blockkit.Truncate(bb.Text.Text+"\n"+line, blockkit.MaxSectionText), false, false), nil, nil,
-					slack.SectionBlockOptionBlockID(bb.BlockID))
+				var acc *slack.Accessory
+				if o := bb.Accessory.OverflowElement; o != nil {
+					var runs []*slack.OptionBlockObject
+					for _, opt := range o.Options {
+						if strings.HasPrefix(opt.Value, views.ItemPlaybook+":") {
+							runs = append(runs, opt)
+						}
+					}
+					if len(runs) > 0 {
+						acc = slack.NewAccessory(slack.NewOverflowBlockElement(o.ActionID, runs...))
+					}
+				}
+				blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, blockkit.Truncate(bb.Text.Text+"\n"+line, blockkit.MaxSectionText), false, false), nil, acc,
+					slack.SectionBlockOptionBlockID(bb.BlockID)))
+				continue
 			}
 		}
+		blocks = append(blocks, b)
 	}
 	return req.Respond(ctx, bot.Message{Text: req.Interaction.Message.Text, Blocks: blocks, InChannel: true, ReplaceOriginal: true})
 }

@@ -39,6 +39,8 @@ type e2eOpts struct {
 	redis       bool
 	replicas    int
 	ackTimeout  time.Duration // the fake redelivers unacked envelopes, as Slack does
+	connectors  bool          // show admins the directory connectors on the Home tab
+	published   handlers.Memo // the memo of published Home tabs; nil: publish every time
 }
 
 // start runs replicas of the bot (each its own App and sockets) against one
@@ -82,7 +84,12 @@ func start(t *testing.T, o e2eOpts) *e2e {
 		APIURL: fake.URL(), Connections: o.connections, PingInterval: 5 * time.Second,
 		Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{},
 		Register: func(r *bot.Router, id bot.Resolver) error {
-			return handlers.Register(r, handlers.Deps{Identity: id})
+			deps := handlers.Deps{Identity: id}
+			if o.connectors {
+				deps.Connectors = handlers.NewConnectors(st)
+			}
+			deps.Published = o.published
+			return handlers.Register(r, deps)
 		},
 	}
 	if o.redis {

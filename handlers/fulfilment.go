@@ -69,16 +69,28 @@ func (f *Fulfilment) Provision(ctx context.Context, req *accessbot.AccessRequest
 // owners are the active owners of the request's application, else the
 // tenant's active admins.
 func (f *Fulfilment) owners(ctx context.Context, req *accessbot.AccessRequest) ([]string, error) {
-	st := f.n.st
+	return ownersOf(ctx, f.n.st, req.TenantID, req.AppID)
+}
+
+// ownersStore is what ownersOf reads.
+type ownersStore interface {
+	GetApplication(ctx context.Context, tenantID, id string) (*accessbot.Application, error)
+	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
+	ListUsers(ctx context.Context, tenantID string) ([]accessbot.User, error)
+}
+
+// ownersOf are the active owners of an application, else the tenant's
+// active admins.
+func ownersOf(ctx context.Context, st ownersStore, tenantID, appID string) ([]string, error) {
 	var ids []string
-	app, err := st.GetApplication(ctx, req.TenantID, req.AppID)
+	app, err := st.GetApplication(ctx, tenantID, appID)
 	switch {
 	case err == nil:
 		for _, id := range []string{app.PrimaryOwnerID, app.SecondaryOwnerID} {
 			if id == "" || slices.Contains(ids, id) {
 				continue
 			}
-			u, err := st.GetUser(ctx, req.TenantID, id)
+			u, err := st.GetUser(ctx, tenantID, id)
 			if errors.Is(err, accessbot.ErrNotFound) {
 				continue
 			}
@@ -90,12 +102,12 @@ func (f *Fulfilment) owners(ctx context.Context, req *accessbot.AccessRequest) (
 			}
 		}
 	case !errors.Is(err, accessbot.ErrNotFound):
-		return nil, fmt.Errorf("load application %s: %w", req.AppID, err)
+		return nil, fmt.Errorf("load application %s: %w", appID, err)
 	}
 	if len(ids) > 0 {
 		return ids, nil
 	}
-	users, err := st.ListUsers(ctx, req.TenantID)
+	users, err := st.ListUsers(ctx, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list tenant admins: %w", err)
 	}

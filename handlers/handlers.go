@@ -29,6 +29,29 @@ type Deps struct {
 	Reviews *Reviews
 	// Lifecycle, when set, handles app_uninstalled and tokens_revoked (see NewLifecycle).
 	Lifecycle *Lifecycle
+	// Steps, when set, handles the buttons of flow steps (see NewSteps).
+	Steps *Steps
+	// Flows, when set, adds the admins' buttons on failed provisioning
+	// flows and their list on the Home tab (see NewFlows).
+	Flows *Flows
+	// Playbooks, when set, adds "/access playbooks" (see NewPlaybooks).
+	Playbooks *Playbooks
+	// PlaybookMenus, when set, runs the playbook chosen in a "Run
+	// playbook" menu (see NewPlaybookMenus).
+	PlaybookMenus *PlaybookMenus
+	// Connectors, when set, shows admins the directory connectors' status
+	// on the Home tab (see NewConnectors).
+	Connectors *Connectors
+	// Purposes, when set, adds "/access purposes", "/access start",
+	// "/access sessions" and the Home tab's purposes (see NewPurposes).
+	Purposes *Purposes
+	// Reports, when set, adds "/access report": audit reports as a file
+	// in a DM (see NewReports).
+	Reports *Reports
+	// Published, when set, remembers a hash of the Home tab last published
+	// to each user (see publishHome), so opening an unchanged Home does not
+	// publish it again. Shared across replicas when it is Redis-backed.
+	Published Memo
 }
 
 // Handlers holds the dependencies of every handler.
@@ -56,6 +79,24 @@ func Register(r *bot.Router, deps Deps) error {
 	if deps.Lifecycle != nil {
 		deps.Lifecycle.register(r)
 	}
+	if deps.Steps != nil {
+		deps.Steps.register(r)
+	}
+	if deps.Flows != nil {
+		deps.Flows.register(r)
+	}
+	if deps.Playbooks != nil {
+		deps.Playbooks.register(r)
+	}
+	if deps.PlaybookMenus != nil {
+		deps.PlaybookMenus.register(r)
+	}
+	if deps.Purposes != nil {
+		deps.Purposes.register(r)
+	}
+	if deps.Reports != nil {
+		deps.Reports.register(r)
+	}
 	return r.Err()
 }
 
@@ -73,6 +114,15 @@ func (h *Handlers) help(ctx context.Context, req *bot.Request) error {
 	}
 	if h.deps.Reviews != nil {
 		entries = append(entries, h.deps.Reviews.helpEntries()...)
+	}
+	if h.deps.Playbooks != nil {
+		entries = append(entries, h.deps.Playbooks.helpEntries()...)
+	}
+	if h.deps.Purposes != nil {
+		entries = append(entries, h.deps.Purposes.helpEntries()...)
+	}
+	if h.deps.Reports != nil {
+		entries = append(entries, h.deps.Reports.helpEntries()...)
 	}
 	text, blocks := views.Help(views.Command, entries)
 	return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks})
@@ -110,6 +160,32 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 				return err
 			}
 			view.Blocks.BlockSet = append(view.Blocks.BlockSet, views.HomeReviews(n))
+			progress, err := h.deps.Reviews.HomeBlocks(ctx, req.Actor)
+			if err != nil {
+				return err
+			}
+			view.Blocks.BlockSet = append(view.Blocks.BlockSet, progress...)
+		}
+		if h.deps.Purposes != nil {
+			blocks, err := h.deps.Purposes.HomeBlocks(ctx, req.Actor)
+			if err != nil {
+				return err
+			}
+			view.Blocks.BlockSet = append(view.Blocks.BlockSet, blocks...)
+		}
+		if h.deps.Flows != nil {
+			blocks, err := h.deps.Flows.HomeBlocks(ctx, req.Actor)
+			if err != nil {
+				return err
+			}
+			view.Blocks.BlockSet = append(view.Blocks.BlockSet, blocks...)
+		}
+		if h.deps.Connectors != nil {
+			blocks, err := h.deps.Connectors.HomeBlocks(ctx, req.Actor)
+			if err != nil {
+				return err
+			}
+			view.Blocks.BlockSet = append(view.Blocks.BlockSet, blocks...)
 		}
 	} else {
 		view = views.UnlinkedHome(views.UnlinkedInfo{Reason: bot.PlainWords(req.ActorErr), Email: reportedEmail(req.ActorErr), Admins: admins(req.ActorErr)})
@@ -117,10 +193,7 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 	if err := blockkit.ValidateHome(view); err != nil {
 		return fmt.Errorf("app home for %s: %w", req.UserID, err)
 	}
-	if _, err := req.API.PublishView(ctx, req.UserID, view, ""); err != nil {
-		return fmt.Errorf("publish app home for %s: %w", req.UserID, err)
-	}
-	return nil
+	return h.publishHome(ctx, req, view)
 }
 
 // reportedEmail is the email Slack reported for an unmatched user, if known.

@@ -18,7 +18,7 @@ type background interface {
 
 // runApp runs app (and bg) until the test ends, when Run must return nil,
 // and waits for its first Socket Mode connection.
-func runApp(t *testing.T, ctx context.Context, fake *slackfake.Server, app *bot.App, bg ...background) {
+func runApp(t testing.TB, ctx context.Context, fake *slackfake.Server, app *bot.App, bg ...background) {
 	t.Helper()
 	runCtx, stop := context.WithCancel(context.Background())
 	for _, b := range bg {
@@ -42,7 +42,7 @@ func runApp(t *testing.T, ctx context.Context, fake *slackfake.Server, app *bot.
 
 // waitTopView waits until the Slack user's top modal has callbackID and
 // contains every want, and returns it.
-func waitTopView(t *testing.T, ctx context.Context, fake *slackfake.Server, user, callbackID string, want ...string) slackfake.View {
+func waitTopView(t testing.TB, ctx context.Context, fake *slackfake.Server, user, callbackID string, want ...string) slackfake.View {
 	t.Helper()
 	var top slackfake.View
 	err := fake.WaitFor(ctx, func() bool {

@@ -67,12 +67,14 @@ type NotifierStore interface {
 	GetRequest(ctx context.Context, tenantID, id string) (*accessbot.AccessRequest, error)
 	WorkspaceByTenant(ctx context.Context, tenantID string) (*accessbot.Workspace, error)
 	ListUsers(ctx context.Context, tenantID string) ([]accessbot.User, error) // admins, for Fulfilment
+	GetEntitlement(ctx context.Context, tenantID, id string) (*accessbot.Entitlement, error)
 	SaveMessageRef(ctx context.Context, m *accessbot.MessageRef) error
 	ListMessageRefs(ctx context.Context, tenantID, objectID string) ([]accessbot.MessageRef, error)
 	// The delivery outbox, so a retried job posts nothing twice.
 	ClaimDelivery(ctx context.Context, tenantID, key string, now time.Time, lease time.Duration) (*store.Delivery, bool, error)
 	CompleteDelivery(ctx context.Context, tenantID, key, channelID, ts string, now time.Time) error
 	ReleaseDelivery(ctx context.Context, tenantID, key string, retryAt time.Time) error
+	ReleaseUnsentDelivery(ctx context.Context, tenantID, key string, attempt int, retryAt time.Time) error
 }
 
 // NotifierConfig wires a Notifier.
@@ -98,6 +100,7 @@ type NotifierConfig struct {
 // Message purposes remembered with store.SaveMessageRef.
 const (
 	purposeRequester = "requester"
+	purposeTarget    = "target"    // the person a request made by someone else is for
 	purposeApproval  = "approval:" // + 1-based level
 )
 
@@ -120,9 +123,11 @@ type Notifier struct {
 
 	mu       sync.Mutex
 	slackIDs map[string]cachedSlackID // team|email → Slack user id
+	dms      map[string]string        // team|Slack user id → DM channel
 	idTTL    time.Duration
 	lease    time.Duration
 	out      *outbox
+	shown    shownMemo
 }
 
 type cachedSlackID struct {
@@ -132,9 +137,16 @@ type cachedSlackID struct {
 
 var _ requests.Notifier = (*Notifier)(nil)
 
+// WithPlaybooks offers the request playbooks ("Run playbook" menu) on the
+// approval and requester messages; call it before Start. It returns n.
+func (n *Notifier) WithPlaybooks(m *PlaybookMenus) *Notifier {
+	n.cards.playbooks = m
+	return n
+}
+
 // NewNotifier builds a notifier; call Start to send in the background.
 func NewNotifier(cfg NotifierConfig) *Notifier {
-	n := &Notifier{st: cfg.Store, clients: cfg.Clients, cards: cardLoader{st: cfg.Store}, slackIDs: map[string]cachedSlackID{},
+	n := &Notifier{st: cfg.Store, clients: cfg.Clients, cards: cardLoader{st: cfg.Store}, slackIDs: map[string]cachedSlackID{}, dms: map[string]string{},
 		clock: cfg.Now, idTTL: cfg.IdentityTTL, lease: cfg.Lease, log: cfg.Log.With().Str("component", "request_notifier").Logger()}
 	if n.idTTL <= 0 {
 		n.idTTL = identity.DefaultTTL
@@ -288,10 +300,22 @@ func (n *Notifier) dm(ctx context.Context, cl ChatAPI, teamID, tenantID, userID 
 	if err != nil {
 		return "", err
 	}
-	ch, err := cl.OpenConversation(ctx, sid)
+	// A DM channel does not change: open it once per Slack user, since
+	// conversations.open is Tier 3 and paced (see ReviewNotifier.dms).
+	key := teamID + "|" + sid
+	n.mu.Lock()
+	ch, ok := n.dms[key]
+	n.mu.Unlock()
+	if ok {
+		return ch, nil
+	}
+	ch, err = cl.OpenConversation(ctx, sid)
 	if err != nil {
 		return "", fmt.Errorf("open DM with %s: %w", userID, err)
 	}
+	n.mu.Lock()
+	n.dms[key] = ch
+	n.mu.Unlock()
 	return ch, nil
 }
 
@@ -326,7 +350,7 @@ func (n *Notifier) refs(ctx context.Context, req *accessbot.AccessRequest, purpo
 func (n *Notifier) RequestCreated(ctx context.Context, req *accessbot.AccessRequest) error {
 	return n.do(ctx, req, "request_created", func(ctx context.Context) error {
 		if sent, err := n.refs(ctx, req, purposeRequester); err != nil || len(sent) > 0 {
-			return err
+			return errors.Join(err, n.tellTarget(ctx, req))
 		}
 		cl, team, card, err := n.clientAndCard(ctx, req)
 		if err != nil {
@@ -338,8 +362,38 @@ func (n *Notifier) RequestCreated(ctx context.Context, req *accessbot.AccessRequ
 		if err != nil {
 			return fmt.Errorf("post confirmation of request %s: %w", req.ID, err)
 		}
-		return n.save(ctx, req, purposeRequester, req.RequesterID, ch, ts)
+		if err := n.save(ctx, req, purposeRequester, req.RequesterID, ch, ts); err != nil {
+			return err
+		}
+		return n.tellTarget(ctx, req)
 	})
+}
+
+// tellTarget DMs the person a request made by someone else is for, once,
+// with a Cancel button.
+func (n *Notifier) tellTarget(ctx context.Context, req *accessbot.AccessRequest) error {
+	if req.TargetUserID == "" || req.TargetUserID == req.RequesterID {
+		return nil
+	}
+	if sent, err := n.refs(ctx, req, purposeTarget); err != nil || len(sent) > 0 {
+		return err
+	}
+	cl, team, card, err := n.clientAndCard(ctx, req)
+	if err != nil {
+		return err
+	}
+	text, blocks := views.TargetMessage(card)
+	ch, ts, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, purposeTarget, req.TargetUserID), req.TargetUserID,
+		slackapi.Message{Text: text, Blocks: blocks})
+	if err != nil {
+		return fmt.Errorf("tell the person request %s is for: %w", req.ID, err)
+	}
+	return n.save(ctx, req, purposeTarget, req.TargetUserID, ch, ts)
+}
+
+// targetView renders the message to the person a request is for.
+func targetView(_ *accessbot.AccessRequest, card views.RequestCard) (string, []slack.Block) {
+	return views.TargetMessage(card)
 }
 
 func (n *Notifier) save(ctx context.Context, req *accessbot.AccessRequest, purpose, userID, ch, ts string) error {
@@ -378,7 +432,29 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 		}
 		var errs []error
 		var names []string
+		escalated := v.req.EscalatedAt != nil && level == v.req.Level
+		var lvl accessbot.ApprovalLevel
+		if level < len(v.req.Levels) {
+			lvl = v.req.Levels[level]
+		}
+		if lvl.Channel != "" && !escalated {
+			// The approvers' channel gets one card; any approver of the level
+			// may decide on it. Its ref has no user, so sync updates it with the DMs.
+			if !slices.ContainsFunc(sent, func(r accessbot.MessageRef) bool { return r.UserID == "" && r.ChannelID == lvl.Channel }) {
+				ch, ts, err := n.out.once(ctx, cl, req.TenantID, delivery{key: deliveryKey(req.ID, approvalPurpose(level), "channel:"+lvl.Channel),
+					to: fixed(lvl.Channel), msg: v.msg})
+				if err != nil {
+					errs = append(errs, fmt.Errorf("post approval card of %s in channel %s: %w", req.ID, lvl.Channel, err))
+				} else {
+					errs = append(errs, n.save(ctx, req, approvalPurpose(level), "", ch, ts))
+				}
+			}
+			names = append(names, "the approvers' channel")
+		}
 		for _, id := range approverIDs {
+			if lvl.ChannelOnly && !escalated {
+				continue // asked in the channel only
+			}
 			names = append(names, n.cards.name(ctx, req.TenantID, id))
 			if slices.ContainsFunc(sent, func(r accessbot.MessageRef) bool { return r.UserID == id }) {
 				continue
@@ -390,18 +466,17 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 			}
 			errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, ch, ts))
 		}
-		escalated := v.req.EscalatedAt != nil && level == v.req.Level
 		what := "waiting:L" + strconv.Itoa(level)
 		if escalated {
 			what = "escalated:L" + strconv.Itoa(level)
 			// The approvers asked before keep their buttons (they still may
 			// decide) and learn that the admins were asked too.
 			for _, r := range sent {
-				if slices.Contains(approverIDs, r.UserID) {
+				if r.UserID != "" && slices.Contains(approverIDs, r.UserID) {
 					continue
 				}
-				if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, v.msg); err != nil {
-					errs = append(errs, fmt.Errorf("mark approval message %s/%s of %s escalated: %w", r.ChannelID, r.TS, req.ID, err))
+				if err := n.update(ctx, cl, req, approvalPurpose(level), r, v); err != nil {
+					errs = append(errs, fmt.Errorf("mark escalated: %w", err))
 				}
 			}
 		}
@@ -431,6 +506,7 @@ func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot
 		}
 	}
 	errs = append(errs, n.sync(ctx, cl, req, purposeRequester, requesterView, ""))
+	errs = append(errs, n.sync(ctx, cl, req, purposeTarget, targetView, ""))
 	return errors.Join(errs...)
 }
 
@@ -493,6 +569,20 @@ func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, lev
 			return err
 		}
 		var errs []error
+		if level < len(v.req.Levels) && v.req.Levels[level].ChannelOnly {
+			// Asked in the approvers' channel only: remind there, in the card's thread.
+			for _, r := range refs {
+				if r.UserID != "" {
+					continue
+				}
+				_, _, err := n.out.once(ctx, cl, req.TenantID, delivery{key: deliveryKey(req.ID, "remind:L"+strconv.Itoa(level), "channel:"+r.ChannelID),
+					to: fixed(r.ChannelID), thread: r.TS, msg: slackapi.Message{Text: views.ReminderText(v.card)}})
+				if err != nil {
+					errs = append(errs, fmt.Errorf("remind in channel %s: %w", r.ChannelID, err))
+				}
+			}
+			return errors.Join(errs...)
+		}
 		posted := false
 		for _, id := range approverIDs {
 			ch, thread := "", ""

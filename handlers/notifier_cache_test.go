@@ -62,6 +62,19 @@ func TestNotifierSlackIDCacheExpires(t *testing.T) {
 	if got := dms("D-UOWEN3"); got != 1 {
 		t.Fatalf("after ForgetSlackUser: %d DMs to UOWEN3, want 1", got)
 	}
+
+	// Each DM channel was opened once, however many DMs went to it.
+	chat.mu.Lock()
+	channels := map[string]bool{}
+	for _, p := range chat.posts {
+		channels[p.channel] = true
+	}
+	opened, posts := chat.opened, len(chat.posts)
+	chat.mu.Unlock()
+	t.Logf("[counts] posts %d to %d DM channels, conversations.open %d", posts, len(channels), opened)
+	if opened != len(channels) {
+		t.Errorf("conversations.open called %d times for %d DM channels, want once each", opened, len(channels))
+	}
 }
 
 // A user_change event drops the notifier's cached Slack id of that user, so

@@ -10,6 +10,7 @@ import (
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/slackapi"
+	"github.com/accessbot/accessbot/internal/metrics"
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -37,6 +38,7 @@ type deliveryStore interface {
 	ClaimDelivery(ctx context.Context, tenantID, key string, now time.Time, lease time.Duration) (*store.Delivery, bool, error)
 	CompleteDelivery(ctx context.Context, tenantID, key, channelID, ts string, now time.Time) error
 	ReleaseDelivery(ctx context.Context, tenantID, key string, retryAt time.Time) error
+	ReleaseUnsentDelivery(ctx context.Context, tenantID, key string, attempt int, retryAt time.Time) error
 }
 
 // outbox sends messages exactly once through the store's delivery outbox;
@@ -56,6 +58,9 @@ type delivery struct {
 	to     func(ctx context.Context) (string, error)
 	thread string // the thread it replies in, if any
 	msg    slackapi.Message
+	// posted, when set, is set to true when this call posted msg (not
+	// when it found an earlier post, which may show something older).
+	posted *bool
 }
 
 // once posts d exactly once, however often the job that calls it is
@@ -72,14 +77,19 @@ type delivery struct {
 //     metadata) and records the one found instead of posting again.
 //
 // The post's deadline, half the lease, keeps it from still being on its way
-// when a retry looks. A failed post releases the claim so the retry sends it.
+// when a retry looks. A failed post releases the claim so the retry sends it;
+// a post certainly not sent (refused by the pace, say) after no earlier claim
+// could have posted releases it as unsent, so the retry posts without
+// looking in the history first.
 func (n *outbox) once(ctx context.Context, cl ChatAPI, tenantID string, d delivery) (string, string, error) {
 	row, won, err := n.st.ClaimDelivery(ctx, tenantID, d.key, n.now(), n.lease)
 	if err != nil {
+		metrics.StoreErrors.WithLabelValues("claim_delivery").Inc()
 		return "", "", fmt.Errorf("claim notification %s: %w", d.key, err)
 	}
 	if !won {
 		if row.Status == store.DeliverySent {
+			metrics.Notifications.WithLabelValues("deduplicated").Inc()
 			return row.ChannelID, row.TS, nil
 		}
 		return "", "", fmt.Errorf("notification %s: %w", d.key, errInFlight)
@@ -88,18 +98,30 @@ func (n *outbox) once(ctx context.Context, cl ChatAPI, tenantID string, d delive
 	defer cancel()
 	postCtx, cancelPost := context.WithTimeout(held, n.lease/2)
 	defer cancelPost()
-	release := func(err error) (string, string, error) {
-		if rerr := n.st.ReleaseDelivery(held, tenantID, d.key, n.now()); rerr != nil {
+	// clean: no earlier claim posted, as far as this one knows (the outbox
+	// says so, or the history was searched).
+	clean := !row.EarlierMayHavePosted()
+	// release lets a retry claim d again. unsent: this claim posted nothing;
+	// with clean, the retry then skips the history lookup.
+	release := func(err error, unsent bool) (string, string, error) {
+		metrics.Notifications.WithLabelValues("failed").Inc()
+		var rerr error
+		if unsent && clean {
+			rerr = n.st.ReleaseUnsentDelivery(held, tenantID, d.key, row.Attempts, n.now())
+		} else {
+			rerr = n.st.ReleaseDelivery(held, tenantID, d.key, n.now())
+		}
+		if rerr != nil {
 			n.log.Warn().Err(rerr).Str("tenant", tenantID).Str("key", d.key).Msg("release notification claim failed; retried after the lease")
 		}
 		return "", "", err
 	}
 	ch, err := d.to(postCtx)
 	if err != nil {
-		return release(err)
+		return release(err, true) // nothing was posted yet
 	}
 	ts := ""
-	if row.Attempts > 1 {
+	if !clean {
 		// An earlier claim ran out or failed: its post may have gone through.
 		ts, err = cl.FindDelivery(postCtx, ch, d.thread, d.key, row.CreatedAt.Add(-lookback))
 		if slackapi.SlackErrorCode(err) == "missing_scope" {
@@ -108,17 +130,26 @@ func (n *outbox) once(ctx context.Context, cl ChatAPI, tenantID string, d delive
 			n.log.Warn().Err(err).Str("tenant", tenantID).Str("key", d.key).
 				Msg("cannot check whether an earlier attempt posted (reinstall the Slack app to grant the history scopes); posting")
 			ts, err = "", nil
+		} else if err == nil {
+			clean = ts == ""
 		}
 		if err != nil {
-			return release(fmt.Errorf("check whether notification %s went out: %w", d.key, err))
+			return release(fmt.Errorf("check whether notification %s went out: %w", d.key, err), true)
 		}
 	}
 	if ts == "" {
 		m := d.msg
 		m.ThreadTS, m.DeliveryKey = d.thread, d.key
 		if ch, ts, err = cl.PostMessage(postCtx, ch, m); err != nil {
-			return release(err)
+			// Refused before it left (the pace, say): certainly not sent.
+			return release(err, slackapi.NotSent(err))
 		}
+		metrics.Notifications.WithLabelValues("sent").Inc()
+		if d.posted != nil {
+			*d.posted = true
+		}
+	} else {
+		metrics.Notifications.WithLabelValues("deduplicated").Inc() // an earlier attempt's post, found
 	}
 	if err := n.record(held, tenantID, d.key, ch, ts); err != nil {
 		return "", "", err
@@ -136,6 +167,7 @@ func (n *outbox) record(ctx context.Context, tenantID, key, ch, ts string) error
 			// Stale: a run that took the claim over found this post and recorded it.
 			return nil
 		}
+		metrics.StoreErrors.WithLabelValues("complete_delivery").Inc()
 		n.log.Warn().Err(err).Str("tenant", tenantID).Str("key", key).Dur("retry_in", wait).Msg("record notification as sent failed; retrying")
 		t := time.NewTimer(wait)
 		select {

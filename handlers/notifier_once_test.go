@@ -30,6 +30,9 @@ type scriptChat struct {
 	posts      []sentPost        // every successful post
 	lookups    map[string]string // email → Slack id; default "U" + upper-cased local part
 	lookedUp   int
+	opened     int
+	updated    map[string]string // channel/ts → text of its last successful update
+	updates    map[string]int    // channel/ts → successful updates
 }
 
 func (c *scriptChat) PostMessage(_ context.Context, ch string, m slackapi.Message) (string, string, error) {
@@ -63,7 +66,7 @@ func (c *scriptChat) FindDelivery(_ context.Context, ch, thread, key string, _ t
 	return "", nil
 }
 
-func (c *scriptChat) UpdateMessage(context.Context, string, string, slackapi.Message) error {
+func (c *scriptChat) UpdateMessage(_ context.Context, ch, ts string, m slackapi.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.failUpdate > 0 {
@@ -71,10 +74,18 @@ func (c *scriptChat) UpdateMessage(context.Context, string, string, slackapi.Mes
 			return errors.New("connection reset")
 		}
 	}
+	if c.updated == nil {
+		c.updated, c.updates = map[string]string{}, map[string]int{}
+	}
+	c.updated[ch+"/"+ts] = m.Text
+	c.updates[ch+"/"+ts]++
 	return nil
 }
 
 func (c *scriptChat) OpenConversation(_ context.Context, ids ...string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opened++
 	return "D-" + ids[0], nil
 }
 

@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/handlers/views"
+	"github.com/accessbot/accessbot/jobs"
 )
 
 // Notification jobs of one request run concurrently (River works jobs in
@@ -33,8 +36,11 @@ type renderer func(req *accessbot.AccessRequest, card views.RequestCard) (string
 // is open, who decided (or how it ended) once closed.
 func approvalView(level int) renderer {
 	return func(req *accessbot.AccessRequest, card views.RequestCard) (string, []slack.Block) {
-		return views.ApprovalMessage(card, views.LevelState{Level: level, Closed: requests.LevelClosed(req, level),
-			Decisions: decisionsAt(card.Decisions, level)})
+		st := views.LevelState{Level: level, Closed: requests.LevelClosed(req, level), Decisions: decisionsAt(card.Decisions, level)}
+		if level >= 0 && level < len(req.Levels) {
+			st.Needed = req.Levels[level].Needed()
+		}
+		return views.ApprovalMessage(card, st)
 	}
 }
 
@@ -92,9 +98,7 @@ func (n *Notifier) sync(ctx context.Context, cl ChatAPI, req *accessbot.AccessRe
 		}
 		var errs []error
 		for _, r := range refs {
-			if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, v.msg); err != nil {
-				errs = append(errs, fmt.Errorf("update %s message %s/%s of %s: %w", purpose, r.ChannelID, r.TS, req.ID, err))
-			}
+			errs = append(errs, n.update(ctx, cl, req, purpose, r, v))
 		}
 		if err := errors.Join(errs...); err != nil {
 			return err
@@ -102,4 +106,47 @@ func (n *Notifier) sync(ctx context.Context, cl ChatAPI, req *accessbot.AccessRe
 		shown = v.key
 	}
 	return fmt.Errorf("update %s messages of request %s: it kept changing meanwhile (%d rounds); retry", purpose, req.ID, maxSyncRounds)
+}
+
+// updateMessage rewrites the message at ch/ts to show msg, unless the job
+// running in ctx already made that very write, in this run or an earlier one
+// (jobs.Wrote): a job retried or snoozed after a partial run (one of its
+// later Slack calls refused by a full pace) goes on from where it was
+// instead of spending the pace on its earlier updates again.
+func updateMessage(ctx context.Context, cl ChatAPI, ch, ts string, msg slackapi.Message) error {
+	target, digest := messageTarget(ch, ts), messageDigest(msg)
+	if jobs.Wrote(ctx, target, digest) {
+		return nil
+	}
+	if err := cl.UpdateMessage(ctx, ch, ts, msg); err != nil {
+		return err
+	}
+	jobs.NoteWrite(ctx, target, digest)
+	return nil
+}
+
+// messageTarget names the Slack message at ch/ts for jobs.Wrote.
+func messageTarget(ch, ts string) string { return "slack:" + ch + "/" + ts }
+
+// messageDigest tells apart what two messages show.
+func messageDigest(m slackapi.Message) string {
+	h := sha256.New()
+	h.Write([]byte(m.Text))
+	h.Write([]byte{0})
+	_ = json.NewEncoder(h).Encode(m.Blocks)
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// update writes v to one message, unless this process knows it shows v already.
+func (n *Notifier) update(ctx context.Context, cl ChatAPI, req *accessbot.AccessRequest, purpose string, r accessbot.MessageRef, v view) error {
+	if n.shown.skip(r.ChannelID, r.TS, v.key, n.now()) {
+		return nil
+	}
+	n.shown.begin(r.ChannelID, r.TS)
+	if err := updateMessage(ctx, cl, r.ChannelID, r.TS, v.msg); err != nil {
+		n.shown.end(r.ChannelID, r.TS, "", n.now())
+		return fmt.Errorf("update %s message %s/%s of %s: %w", purpose, r.ChannelID, r.TS, req.ID, err)
+	}
+	n.shown.end(r.ChannelID, r.TS, v.key, n.now())
+	return nil
 }

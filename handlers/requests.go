@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
@@ -25,6 +27,7 @@ type RequestFlows interface {
 	MyRequests(ctx context.Context, tenantID, userID string) ([]accessbot.AccessRequest, error)
 	PendingFor(ctx context.Context, tenantID, approverID string) ([]accessbot.AccessRequest, error)
 	History(ctx context.Context, tenantID, actorID, requestID string) (*requests.History, error)
+	ExplainRequest(ctx context.Context, tenantID, actorID, requestID string) (*requests.RequestExplanation, error)
 }
 
 var _ RequestFlows = (*requests.Service)(nil)
@@ -39,6 +42,9 @@ type RequestStore interface {
 	ListResources(ctx context.Context, tenantID, appID string) ([]accessbot.Resource, error)
 	GetRequest(ctx context.Context, tenantID, id string) (*accessbot.AccessRequest, error)
 	ListUsers(ctx context.Context, tenantID string) ([]accessbot.User, error)
+	GetEntitlement(ctx context.Context, tenantID, id string) (*accessbot.Entitlement, error)
+	ListEntitlements(ctx context.Context, tenantID, userID string) ([]accessbot.Entitlement, error)
+	GetRequestPolicy(ctx context.Context, tenantID string) (*accessbot.RequestPolicy, error)
 }
 
 // viewAPI is the modal part of a workspace's Web API; *slackapi.Client has it.
@@ -54,7 +60,23 @@ type Requests struct {
 	st       RequestStore
 	cards    cardLoader
 	slackIDs SlackIDCache
+	clicked  ClickedMessages
+	stepUps  StepUps // nil: high-risk approvals cannot be completed (stepup.go)
+	clock    func() time.Time
 	log      zerolog.Logger
+}
+
+// WithClock sets the clock the Extend choices count from (default time.Now).
+func (h *Requests) WithClock(now func() time.Time) *Requests {
+	h.clock = now
+	return h
+}
+
+func (h *Requests) now() time.Time {
+	if h.clock == nil {
+		return time.Now().UTC()
+	}
+	return h.clock().UTC()
 }
 
 // SlackIDCache forgets cached Slack ids of a Slack user; *Notifier is one.
@@ -71,6 +93,20 @@ func NewRequests(flows RequestFlows, st RequestStore, log zerolog.Logger) *Reque
 // the changed user (the request notifier's lookups by email).
 func (h *Requests) WithSlackIDCache(c SlackIDCache) *Requests {
 	h.slackIDs = c
+	return h
+}
+
+// ClickedMessages shows an approver's decision on the message they clicked
+// at once; *Notifier is one.
+type ClickedMessages interface {
+	OnClicked(ctx context.Context, req *bot.Request, r *accessbot.AccessRequest, level int, decide func(context.Context) error) error
+}
+
+// WithClickedMessages has an Approve click on an approval DM replace that
+// message at once through the click's response_url (c.OnClicked), instead
+// of leaving it to the notifier's paced chat.update.
+func (h *Requests) WithClickedMessages(c ClickedMessages) *Requests {
+	h.clicked = c
 	return h
 }
 
@@ -91,6 +127,7 @@ func (h *Requests) register(r *bot.Router) {
 
 	r.Suggestion(views.ActionReqApp, h.suggestApps)
 	r.Suggestion(views.ActionConnApp, h.suggestApps)
+	r.Suggestion(views.ActionReqTarget, h.suggestTargets) // requests_target.go
 	r.Action(views.ActionReqApp, h.requestAppChosen)
 	r.Action(views.ActionConnKind, h.connectionFormChanged)
 	r.Action(views.ActionConnApp, h.connectionFormChanged)
@@ -102,8 +139,13 @@ func (h *Requests) register(r *bot.Router) {
 	r.Action(views.ActionApprove, h.approve)
 	r.Action(views.ActionDeny, h.deny)
 	r.Action(views.ActionDetails, h.details)
+	r.Action(views.ActionWhyApprovers, h.whyApprovers) // requests_why.go
 	r.Action(views.ActionCancel, h.cancel)
+	r.Action(views.ActionStepUp, h.stepUpLinkClicked) // stepup.go
 	r.View(views.CallbackDenyReason, h.submitDeny)
+
+	r.Action(views.ActionGrantExtend, h.openExtend) // grants.go
+	r.View(views.CallbackGrantExtend, h.submitExtend)
 
 	r.Suggestion(views.ActionAuditPerson, h.suggestAuditPeople)
 	r.Action(views.ActionAuditPerson, h.auditPersonChosen)
@@ -126,7 +168,8 @@ const (
 	msgNotApprover  = "You are not an approver of this request at its current level, so I can't take your decision."
 	msgSelf         = "You can't approve or deny your own request. Someone else on its approval chain will decide."
 	msgNoViewAPI    = "Sorry, I can't open forms in this workspace right now. Please try again later."
-	msgNotRequester = "Only the person who asked can cancel this request."
+	msgNotRequester = "Only the person who asked, or the person it is for, can cancel this request."
+	msgTargetSelf   = "You can't approve or deny a request made for you. Someone else on its approval chain will decide."
 	msgAdminsOnly   = "Sorry, only accessbot admins can read a request's audit history."
 )
 
@@ -157,6 +200,8 @@ func (h *Requests) decisionWords(ctx context.Context, tenantID string, err error
 		return h.alreadyWords(ctx, tenantID, already), true
 	case errors.Is(err, accessbot.ErrNotFound):
 		return msgNotFound, true
+	case errors.Is(err, requests.ErrTargetApproval):
+		return msgTargetSelf, true
 	case errors.Is(err, requests.ErrSelfApproval):
 		return msgSelf, true
 	case errors.Is(err, requests.ErrNotApprover):
@@ -285,6 +330,16 @@ func (h *Requests) suggestApps(ctx context.Context, req *bot.Request) error {
 	if err != nil {
 		_ = req.SetAck(map[string]any{"options": []any{}})
 		return fmt.Errorf("suggest applications: %w", err)
+	}
+	// A routed channel's applications come first.
+	if route, err := h.channelRoute(ctx, req.Actor.Tenant.ID, formChannel(req)); err == nil && route != nil {
+		rank := func(a accessbot.Application) int {
+			if i := slices.Index(route.AppIDs, a.ID); i >= 0 {
+				return i
+			}
+			return len(route.AppIDs)
+		}
+		slices.SortStableFunc(apps, func(a, b accessbot.Application) int { return rank(a) - rank(b) })
 	}
 	opts := make([]*slack.OptionBlockObject, 0, len(apps))
 	for _, a := range apps {

@@ -24,6 +24,9 @@ type cardStore interface {
 // cardLoader resolves the names a request card shows.
 type cardLoader struct {
 	st cardStore
+	// playbooks, when set, offers the request playbooks on the cards of
+	// standing messages (those built with their decisions).
+	playbooks *PlaybookMenus
 }
 
 // memo is l reading each user, application and connection at most once:
@@ -31,7 +34,7 @@ type cardLoader struct {
 // requester, approver and application recur. Not for longer: it never
 // sees later changes.
 func (l cardLoader) memo() cardLoader {
-	return cardLoader{st: &memoCardStore{cardStore: l.st, users: map[string]memoRead[accessbot.User]{},
+	return cardLoader{playbooks: l.playbooks, st: &memoCardStore{cardStore: l.st, users: map[string]memoRead[accessbot.User]{},
 		apps: map[string]memoRead[accessbot.Application]{}, conns: map[string]memoRead[accessbot.Connection]{}}}
 }
 
@@ -101,10 +104,17 @@ func (l cardLoader) card(ctx context.Context, req *accessbot.AccessRequest, deci
 	if req.EscalatedAt != nil {
 		c.EscalatedAt = req.EscalatedAt.UTC()
 	}
+	if p, ok := requests.ExtensionOf(req); ok {
+		from := p.From.UTC()
+		c.ExtendsFrom = &from
+	}
 	if req.TargetUserID != "" {
 		c.Target = l.name(ctx, req.TenantID, req.TargetUserID)
 	}
 	app, err := l.st.GetApplication(ctx, req.TenantID, req.AppID)
+	if pp, ok := requests.PurposeOf(req); ok {
+		app, err = &accessbot.Application{Name: pp.Purpose}, nil // a purpose has no application
+	}
 	switch {
 	case err == nil:
 		c.App = app.Name
@@ -164,6 +174,7 @@ func (l cardLoader) card(ctx context.Context, req *accessbot.AccessRequest, deci
 		}
 	}
 	if decisions && req.ID != "" {
+		c.Playbooks = l.playbooks.choices(ctx, req.TenantID, accessbot.PlaybookRequest, req.AppID)
 		ds, err := l.st.ListDecisions(ctx, req.TenantID, req.ID)
 		if err != nil {
 			return c, fmt.Errorf("card of request %s: list decisions: %w", req.ID, err)
@@ -193,9 +204,12 @@ func (l cardLoader) chain(ctx context.Context, req *accessbot.AccessRequest) []s
 			names = append(names, l.name(ctx, req.TenantID, id))
 		}
 		s := strings.Join(names, ", ")
-		if lvl.Rule == accessbot.RuleAll && len(names) > 1 {
+		switch {
+		case lvl.Rule == accessbot.RuleAll && len(names) > 1:
 			s += " (all must approve)"
-		} else if len(names) > 1 {
+		case lvl.Rule == accessbot.RuleQuorum && len(names) > 1:
+			s += fmt.Sprintf(" (%d of %d must approve)", lvl.Needed(), len(names))
+		case len(names) > 1:
 			s += " (any one)"
 		}
 		out[i] = s

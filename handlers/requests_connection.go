@@ -286,7 +286,7 @@ func (h *Requests) submitConnectionForm(ctx context.Context, req *bot.Request) e
 		}
 		return viewErrors(req, errs)
 	}
-	return h.showPreview(ctx, req, views.CallbackConnectionPreview, &draft.Request, d,
+	return h.showPreview(ctx, req, views.CallbackConnectionPreview, draft, d,
 		views.BlockConnJustification, "Your answers are too long for one request: shorten the description, fields or justification.")
 }
 

@@ -7,6 +7,7 @@ package handlers_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,8 @@ import (
 	"github.com/accessbot/accessbot/bot"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/flows/grants"
+	"github.com/accessbot/accessbot/flows/provision"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/handlers"
 	"github.com/accessbot/accessbot/handlers/views"
@@ -55,7 +58,7 @@ var rqT0 = time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC)
 //     a resource "lake" and a connection form with a required nickname; the
 //     tenant default chain is ada.
 type rqEnv struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	fake   *slackfake.Server
 	st     store.Store
@@ -68,25 +71,54 @@ type rqEnv struct {
 	entra  *accessbot.Application
 	conns  map[string]*accessbot.Connection // by name
 	lake   *accessbot.Resource
+	// grants ends grants through dep, a recording Deprovisioner; its
+	// Extender wraps the manual fulfilment (grants_e2e_test.go).
+	grants *grants.Service
+	dep    *recDeprovisioner
 }
 
 // slackID is the fake Slack id of a tenant user: "U" + upper-cased first name.
 func slackID(name string) string { return "U" + strings.ToUpper(name) }
 
-func rqMust(t *testing.T, err error) {
+func rqMust(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func startRequests(t *testing.T, driver string, policy requests.Policy) *rqEnv {
+// rqProvisioner builds the provisioner of a test env from its store and
+// notifier; the default is the notifier's Fulfilment.
+type rqProvisioner func(st store.Store, n *handlers.Notifier) requests.Provisioner
+
+func startRequests(t *testing.T, driver string, policy requests.Policy, prov ...rqProvisioner) *rqEnv {
 	t.Helper()
+	return startRequestsWith(t, driver, policy, rqOpts{prov: prov})
+}
+
+// rqOpts tunes startRequestsWith for fuzzing, which outlives 30 s and must
+// not log through its *testing.F.
+type rqOpts struct {
+	timeout time.Duration // default 90 s
+	log     io.Writer     // default the test's log, at info level
+	prov    []rqProvisioner
+	// deps adds handlers beside the requests' (purposes_e2e_test.go).
+	deps func(e *rqEnv, d *handlers.Deps)
+}
+
+func startRequestsWith(t testing.TB, driver string, policy requests.Policy, o rqOpts) *rqEnv {
+	t.Helper()
+	if o.timeout == 0 {
+		// A ceiling, not a wait: the action-chain test's steps run as River
+		// jobs, which take a while on a loaded CI machine.
+		o.timeout = 90 * time.Second
+	}
+	prov := o.prov
 	fake := slackfake.New(slackfake.WithPingInterval(200*time.Millisecond), slackfake.WithTriggerTTL(0))
 	t.Cleanup(fake.Close)
 	team := fake.AddTeam(slackfake.Team{ID: "T1", Name: "Acme"})
 	st := storetest.Open(t, driver)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	t.Cleanup(cancel)
 	e := &rqEnv{t: t, ctx: ctx, fake: fake, st: st, team: team, clock: &rqClock{now: rqT0},
 		users: map[string]*accessbot.User{}, conns: map[string]*accessbot.Connection{}}
@@ -139,19 +171,37 @@ func startRequests(t *testing.T, driver string, policy requests.Policy) *rqEnv {
 	}
 
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	if o.log != nil {
+		log = zerolog.New(o.log).Level(zerolog.InfoLevel)
+	}
 	// The notifier needs the App's clients, which exist once NewApp returns.
 	var app *bot.App
 	notifier := handlers.NewNotifier(handlers.NotifierConfig{Store: st, Workers: 2, Log: log,
 		Clients: handlers.ChatClientsFunc(func(ctx context.Context, teamID string) (handlers.ChatAPI, error) {
 			return app.Clients.For(ctx, teamID)
 		})})
-	e.svc = requests.New(st, notifier, notifier.Fulfilment(), e.clock.Now, policy, log)
-	app, err := bot.NewApp(bot.AppConfig{
+	var p requests.Provisioner = notifier.Fulfilment()
+	if len(prov) > 0 {
+		p = prov[0](st, notifier)
+	}
+	e.dep = &recDeprovisioner{}
+	gs, err := grants.New(grants.Config{Store: st, Deprovisioner: e.dep, Notifier: notifier, Clock: e.clock.Now, Log: log})
+	rqMust(t, err)
+	e.grants = gs
+	e.svc = requests.New(st, notifier, gs.Extender(p), e.clock.Now, policy, log)
+	app, err = bot.NewApp(bot.AppConfig{
 		Store: st, AppToken: secrets.Secret(fake.AppToken()), BotToken: secrets.Secret(team.BotToken),
 		APIURL: fake.URL(), Connections: 1, PingInterval: 5 * time.Second,
 		Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{}, Log: log,
 		Register: func(r *bot.Router, id bot.Resolver) error {
-			return handlers.Register(r, handlers.Deps{Identity: id, Requests: handlers.NewRequests(e.svc, st, log).WithSlackIDCache(notifier)})
+			deps := handlers.Deps{Identity: id, Requests: handlers.NewRequests(e.svc, st, log).WithSlackIDCache(notifier).WithClickedMessages(notifier).WithClock(e.clock.Now)}
+			if eng, ok := p.(*provision.Engine); ok {
+				deps.Flows = handlers.NewFlows(eng, st)
+			}
+			if o.deps != nil {
+				o.deps(e, &deps)
+			}
+			return handlers.Register(r, deps)
 		},
 	})
 	rqMust(t, err)
@@ -273,7 +323,7 @@ func (e *rqEnv) approvalDM(user, id string) slackfake.Message {
 }
 
 // actionsBlockID finds the block id of the Approve/Deny/Details buttons in a message.
-func actionsBlockID(t *testing.T, m slackfake.Message) string {
+func actionsBlockID(t testing.TB, m slackfake.Message) string {
 	t.Helper()
 	var blocks []struct {
 		BlockID string `json:"block_id"`
@@ -506,13 +556,26 @@ func TestE2ERequestModalTwoLevels(t *testing.T) {
 			if ds := e.decisions(r.ID); len(ds) != 2 {
 				t.Fatalf("%d decisions, want 2", len(ds))
 			}
-			updated := map[string]bool{}
+			// The clicked copies were replaced through their clicks'
+			// response_url (not counted against chat.update), and not
+			// updated again; the others by chat.update.
+			updated, replaced := map[string]int{}, map[string]int{}
 			for _, c := range e.fake.Calls("chat.update") {
-				updated[c.Param("channel")] = true
+				updated[c.Param("channel")+"/"+c.Param("ts")]++
 			}
-			for _, u := range []string{"mona", "owen", "olga", "rita"} {
-				if !updated[slackfake.DMChannel(slackID(u))] {
-					t.Fatalf("no chat.update in %s's DM; updated %v", u, updated)
+			for _, c := range e.fake.Calls("response_url") {
+				if strings.Contains(string(c.JSON), `"replace_original":true`) {
+					replaced[c.Param("channel")+"/"+c.Param("ts")]++
+				}
+			}
+			for _, m := range []slackfake.Message{monaMsg, olgaMsg} {
+				if k := m.Channel + "/" + m.TS; replaced[k] != 1 || updated[k] != 0 {
+					t.Errorf("clicked copy %s: %d replaces by response_url, %d chat.update; want 1 and 0", k, replaced[k], updated[k])
+				}
+			}
+			for _, m := range []slackfake.Message{owenMsg, confirm} {
+				if k := m.Channel + "/" + m.TS; updated[k] == 0 {
+					t.Errorf("no chat.update of %s; updated %v", k, updated)
 				}
 			}
 		})
@@ -547,17 +610,14 @@ func TestE2EApprovedRequestAsksOwnersToGrant(t *testing.T) {
 			// The provision job again, as after a retry: nobody is asked twice.
 			// The notifier works a request's jobs in order, so once the
 			// request_finished job queued after it updated the confirmation,
-			// the provision job is done.
+			// the provision job is done. An unchanged confirmation is not
+			// updated again, so the application is renamed first.
 			e.waitUpdated(confirm, "Approved")
-			before, _ := e.fake.Message(confirm.Channel, confirm.TS)
+			e.gitlab.Name = "GitLab EE"
+			rqMust(t, e.st.UpdateApplication(e.ctx, e.gitlab))
 			rqMust(t, e.svc.RunJob(e.ctx, requests.Job{Kind: requests.JobProvision, TenantID: e.tenant.ID, RequestID: r.ID}))
 			rqMust(t, e.svc.RunJob(e.ctx, requests.Job{Kind: requests.JobRequestFinished, TenantID: e.tenant.ID, RequestID: r.ID}))
-			if err := e.fake.WaitFor(e.ctx, func() bool {
-				cur, _ := e.fake.Message(confirm.Channel, confirm.TS)
-				return cur.Edits > before.Edits
-			}); err != nil {
-				t.Fatal(err)
-			}
+			e.waitUpdated(confirm, "GitLab EE")
 			for _, owner := range []string{"owen", "olga"} {
 				n := 0
 				for _, m := range e.fake.Messages(slackfake.DMChannel(slackID(owner))) {

@@ -3,14 +3,17 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot"
+	"github.com/accessbot/accessbot/bot/blockkit"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/handlers/views"
 )
@@ -27,17 +30,33 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// requestForm builds the form state for the actor, with app chosen or not.
-func (h *Requests) requestForm(ctx context.Context, actor *bot.Actor, app *accessbot.Application) (views.RequestForm, error) {
+// requestForm builds the form state for the actor, with app chosen or not,
+// opened in channel (a channel route preselects its first application).
+func (h *Requests) requestForm(ctx context.Context, actor *bot.Actor, app *accessbot.Application, channel string) (views.RequestForm, error) {
 	var f views.RequestForm
-	reports, err := h.st.ListReports(ctx, actor.Tenant.ID, actor.User.ID)
+	policy, err := h.requestPolicy(ctx, actor.Tenant.ID)
 	if err != nil {
-		return f, fmt.Errorf("list reports of %s: %w", actor.User.ID, err)
+		return f, err
 	}
-	for _, u := range reports {
-		if u.Status == accessbot.UserActive {
-			f.Reports = append(f.Reports, views.Option{Value: u.ID, Text: userName(&u)})
+	route := policy.Route(channel)
+	if route != nil {
+		f.Channel = route.ChannelID
+		for i, id := range route.AppIDs {
+			a, err := h.loadApp(ctx, actor.Tenant.ID, id)
+			if err != nil {
+				return f, err
+			}
+			if a == nil {
+				continue // deleted since the tenant file was applied
+			}
+			f.ChannelApps = append(f.ChannelApps, a.Name)
+			if app == nil && i == 0 {
+				app = a
+			}
 		}
+	}
+	if err := h.targetChoices(ctx, actor, policy.OnBehalf, &f); err != nil {
+		return f, err
 	}
 	if app == nil {
 		return f, nil
@@ -56,7 +75,7 @@ func (h *Requests) requestForm(ctx context.Context, actor *bot.Actor, app *acces
 
 // openRequestForm answers "/access request" with the request modal.
 func (h *Requests) openRequestForm(ctx context.Context, req *bot.Request) error {
-	f, err := h.requestForm(ctx, req.Actor, nil)
+	f, err := h.requestForm(ctx, req.Actor, nil, req.ChannelID)
 	if err != nil {
 		return err
 	}
@@ -70,7 +89,7 @@ func (h *Requests) requestAppChosen(ctx context.Context, req *bot.Request) error
 	if err != nil {
 		return err
 	}
-	f, err := h.requestForm(ctx, req.Actor, app)
+	f, err := h.requestForm(ctx, req.Actor, app, formChannel(req))
 	if err != nil {
 		return err
 	}
@@ -85,13 +104,47 @@ type userDraft struct {
 	Target        string `json:"t,omitempty"`
 	DurationS     int64  `json:"d,omitempty"`
 	Justification string `json:"j"`
+	Channel       string `json:"ch,omitempty"`
+}
+
+// formChannel is the routed channel a request form was opened in: its
+// private_metadata (set by RequestModal, "" when not routed).
+func formChannel(req *bot.Request) string {
+	if req.Interaction == nil {
+		return ""
+	}
+	return blockkit.Truncate(req.Interaction.View.PrivateMetadata, 40)
+}
+
+// channelRoute is the tenant's route for channel, nil for none.
+func (h *Requests) channelRoute(ctx context.Context, tenantID, channel string) (*accessbot.ChannelRoute, error) {
+	if channel == "" {
+		return nil, nil
+	}
+	p, err := h.requestPolicy(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return p.Route(channel), nil
+}
+
+// requestPolicy is the tenant's request policy; none is the default.
+func (h *Requests) requestPolicy(ctx context.Context, tenantID string) (*accessbot.RequestPolicy, error) {
+	p, err := h.st.GetRequestPolicy(ctx, tenantID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return &accessbot.RequestPolicy{TenantID: tenantID}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read request policies: %w", err)
+	}
+	return p, nil
 }
 
 func (d userDraft) input(actor *bot.Actor) requests.UserAccess {
 	return requests.UserAccess{
 		TenantID: actor.Tenant.ID, RequesterID: actor.User.ID, TargetUserID: d.Target,
 		AppID: d.App, ConnectionID: d.Connection, Duration: time.Duration(d.DurationS) * time.Second,
-		Justification: d.Justification,
+		Justification: d.Justification, Channel: d.Channel,
 	}
 }
 
@@ -117,6 +170,7 @@ func (h *Requests) submitRequestForm(ctx context.Context, req *bot.Request) erro
 		App:           selectedValue(req, views.BlockReqApp, views.ActionReqApp),
 		Connection:    selectedValue(req, views.BlockReqEntitlement, views.ActionReqEntitlement),
 		Justification: textValue(req, views.BlockReqJustification, views.ActionReqJustification),
+		Channel:       formChannel(req),
 	}
 	if t := selectedValue(req, views.BlockReqTarget, views.ActionReqTarget); t != "" && t != "me" {
 		d.Target = t
@@ -164,13 +218,14 @@ func (h *Requests) submitRequestForm(ctx context.Context, req *bot.Request) erro
 		}
 		return fmt.Errorf("prepare access request: %w", err)
 	}
-	return h.showPreview(ctx, req, views.CallbackRequestPreview, &draft.Request, d, views.BlockReqJustification, "Please shorten the justification.")
+	return h.showPreview(ctx, req, views.CallbackRequestPreview, draft, d, views.BlockReqJustification, "Please shorten the justification.")
 }
 
 // showPreview turns the form into the preview of r. The form's answers (d)
 // ride along in private_metadata, which holds 3,000 characters: longer
 // answers are refused on block tooLong with msg.
-func (h *Requests) showPreview(ctx context.Context, req *bot.Request, callback string, r *accessbot.AccessRequest, d any, tooLong, msg string) error {
+func (h *Requests) showPreview(ctx context.Context, req *bot.Request, callback string, draft *requests.Draft, d any, tooLong, msg string) error {
+	r := &draft.Request
 	meta, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encode draft: %w", err)
@@ -182,7 +237,7 @@ func (h *Requests) showPreview(ctx context.Context, req *bot.Request, callback s
 	if err != nil {
 		return err
 	}
-	return viewUpdate(req, views.RequestPreview(callback, card, views.PreviewInfo{Chain: h.cards.chain(ctx, r)}, string(meta)))
+	return viewUpdate(req, views.RequestPreview(callback, card, views.PreviewInfo{Chain: h.cards.chain(ctx, r), ChainName: chainName(draft), ChainWhy: draft.ChainWhy}, string(meta)))
 }
 
 // submitRequestPreview creates the request the preview shows.
@@ -198,6 +253,11 @@ func (h *Requests) submitRequestPreview(ctx context.Context, req *bot.Request) e
 // create creates a previewed request; on failure the preview comes back
 // with the problem in plain words.
 func (h *Requests) create(ctx context.Context, req *bot.Request, in requests.Input, callback, meta string) error {
+	// The draft rides back on the preview if creation fails: one no
+	// preview could have carried (a forged submission) is unreadable.
+	if n := utf8.RuneCountInString(meta); n > blockkit.MaxPrivateMetadata {
+		return badDraft(req, callback, kindOf(in), fmt.Errorf("draft of %d characters, over Slack's %d", n, blockkit.MaxPrivateMetadata))
+	}
 	r, err := h.flows.Create(ctx, in)
 	if err != nil {
 		errs, ok := prepareErrors(err, func(string) string { return "" }, "problem", "problem")
@@ -242,4 +302,11 @@ func kindOf(in requests.Input) accessbot.RequestKind {
 		return accessbot.RequestConnectionDelete
 	}
 	return accessbot.RequestUserAccess
+}
+
+func chainName(d *requests.Draft) string {
+	if d.Chain == nil {
+		return ""
+	}
+	return d.Chain.Name
 }

@@ -41,10 +41,18 @@ type ReviewStore interface {
 // Reviews handles access reviews in Slack: "/access reviews", "/access
 // review new", "Review now" and the paginated review modal.
 type Reviews struct {
-	flows ReviewFlows
-	st    ReviewStore
-	clock func() time.Time
-	log   zerolog.Logger
+	flows     ReviewFlows
+	st        ReviewStore
+	clock     func() time.Time
+	log       zerolog.Logger
+	playbooks *PlaybookMenus // offers review playbooks on each item; nil: none
+}
+
+// WithPlaybooks offers the review playbooks ("Run playbook" menu) on each
+// item of the review modal; it returns h.
+func (h *Reviews) WithPlaybooks(m *PlaybookMenus) *Reviews {
+	h.playbooks = m
+	return h
 }
 
 // NewReviews builds the review handlers; pass them in Deps.Reviews.
@@ -73,6 +81,7 @@ func (h *Reviews) helpEntries() []views.HelpEntry {
 		{Usage: views.SubReviews, Description: "Show the access review items waiting for your decision."},
 		{Usage: views.SubReview + " " + views.ReviewNewArg, Description: "Start an access review campaign (admins)."},
 		{Usage: views.SubReview + " " + views.ReviewStopArg + " NAME", Description: "Stop a recurring access review started in Slack (admins)."},
+		{Usage: views.SubReview + " " + views.ReviewStatusArg + " NAME", Description: "A campaign's progress: decided and pending by reviewer and level, late reviewers, revocations (admins, the campaign's owner)."},
 	}
 }
 
@@ -119,6 +128,8 @@ func (h *Reviews) review(ctx context.Context, req *bot.Request) error {
 	args := strings.TrimSpace(req.Args)
 	if verb, name, _ := strings.Cut(args, " "); strings.EqualFold(verb, views.ReviewStopArg) {
 		return h.stop(ctx, req, strings.TrimSpace(name))
+	} else if strings.EqualFold(verb, views.ReviewStatusArg) {
+		return h.status(ctx, req, strings.TrimSpace(name))
 	}
 	if !strings.EqualFold(args, views.ReviewNewArg) {
 		return h.say(ctx, req, fmt.Sprintf("Try `%s %s %s` to start a review, or `%s %s` to see yours.",
@@ -200,7 +211,7 @@ func (h *Reviews) submitNew(ctx context.Context, req *bot.Request) error {
 	case err != nil:
 		return err
 	}
-	summary := fmt.Sprintf("Launched: %d items for %d reviewers, due %s. Each reviewer got one message.",
+	summary := fmt.Sprintf("Launched: %d items for %d reviewers, due %s. Each reviewer gets one message.",
 		res.Items, res.Reviewers, res.Campaign.DueAt.UTC().Format(time.DateOnly))
 	if res.Items == 0 {
 		summary = "Nothing to review: no one holds an entitlement in the chosen scope. The campaign is closed."
@@ -232,8 +243,22 @@ func (h *Reviews) page(ctx context.Context, actor *bot.Actor, campaignID string,
 	pages := views.Pages(len(items))
 	p = max(0, min(p, pages-1))
 	end := min((p+1)*views.ReviewPageSize, len(items))
-	return views.ReviewModal(views.ReviewPage{CampaignID: c.ID, Campaign: c.Name, Due: c.DueAt, Items: items[p*views.ReviewPageSize : end],
-		Page: p, Total: len(items), Levels: len(c.Levels), Notice: notice}), nil
+	shown := items[p*views.ReviewPageSize : end]
+	var offers map[string][]views.PlaybookChoice
+	if h.playbooks != nil {
+		offers = map[string][]views.PlaybookChoice{}
+		byApp := map[string][]views.PlaybookChoice{}
+		for _, it := range shown {
+			cs, ok := byApp[it.AppID]
+			if !ok {
+				cs = h.playbooks.choices(ctx, actor.Tenant.ID, accessbot.PlaybookReview, it.AppID)
+				byApp[it.AppID] = cs
+			}
+			offers[it.ID] = cs
+		}
+	}
+	return views.ReviewModal(views.ReviewPage{CampaignID: c.ID, Campaign: c.Name, Due: c.DueAt, Items: shown,
+		Page: p, Total: len(items), Levels: len(c.Levels), Notice: notice, Playbooks: offers}), nil
 }
 
 // open answers "Review now".

@@ -10,6 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/reviews"
 	"github.com/accessbot/accessbot/handlers/views"
@@ -36,8 +37,15 @@ type ReviewNotifier struct {
 	log     zerolog.Logger
 	out     *outbox
 
+	now   func() time.Time
+	idTTL time.Duration
+
 	mu       sync.Mutex
-	slackIDs map[string]string // team|email → Slack user id
+	slackIDs map[string]cachedSlackID // team|email → Slack user id, trusted for idTTL
+	// dms: team|Slack user id → DM channel, which does not change. A
+	// fan-out of reminders would otherwise call conversations.open (Tier 3,
+	// 50+ a minute) once per DM, faster than Slack allows.
+	dms map[string]string
 }
 
 var (
@@ -54,17 +62,24 @@ type ReviewNotifierConfig struct {
 	// Lease is how long one send may hold its delivery claim before a retry
 	// takes it over (jobs.delivery_lease); <= 0 means DefaultDeliveryLease.
 	Lease time.Duration
-	Log   zerolog.Logger
+	// IdentityTTL bounds how long a reviewer's Slack id, looked up by email,
+	// is trusted (slack.identity_cache_ttl); <= 0 means identity.DefaultTTL.
+	IdentityTTL time.Duration
+	Log         zerolog.Logger
 }
 
 // NewReviewNotifier builds the notifier.
 func NewReviewNotifier(cfg ReviewNotifierConfig) *ReviewNotifier {
-	n := &ReviewNotifier{st: cfg.Store, clients: cfg.Clients, slackIDs: map[string]string{},
-		log: cfg.Log.With().Str("component", "review_notifier").Logger()}
+	n := &ReviewNotifier{st: cfg.Store, clients: cfg.Clients, slackIDs: map[string]cachedSlackID{}, dms: map[string]string{},
+		idTTL: cfg.IdentityTTL, log: cfg.Log.With().Str("component", "review_notifier").Logger()}
+	if n.idTTL <= 0 {
+		n.idTTL = identity.DefaultTTL
+	}
 	now, lease := cfg.Now, cfg.Lease
 	if now == nil {
 		now = time.Now
 	}
+	n.now = now
 	if lease <= 0 {
 		lease = DefaultDeliveryLease
 	}
@@ -125,7 +140,7 @@ func (n *ReviewNotifier) Progress(ctx context.Context, c *accessbot.Campaign, re
 	text, blocks := views.ReviewProgressMessage(c.ID, c.Name, c.DueAt, pending, c.Status == accessbot.CampaignActive)
 	var errs []error
 	for _, r := range mine {
-		if err := cl.UpdateMessage(ctx, r.ChannelID, r.TS, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
+		if err := updateMessage(ctx, cl, r.ChannelID, r.TS, slackapi.Message{Text: text, Blocks: blocks}); err != nil {
 			errs = append(errs, fmt.Errorf("update review DM %s/%s: %w", r.ChannelID, r.TS, err))
 		}
 	}
@@ -153,10 +168,20 @@ func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, key, text s
 		if err != nil {
 			return "", err
 		}
-		ch, err := cl.OpenConversation(ctx, sid)
+		key := ws.TeamID + "|" + sid
+		n.mu.Lock()
+		ch, ok := n.dms[key]
+		n.mu.Unlock()
+		if ok {
+			return ch, nil
+		}
+		ch, err = cl.OpenConversation(ctx, sid)
 		if err != nil {
 			return "", fmt.Errorf("open DM with %s: %w", userID, err)
 		}
+		n.mu.Lock()
+		n.dms[key] = ch
+		n.mu.Unlock()
 		return ch, nil
 	}
 	msg := slackapi.Message{Text: text, Blocks: blocks}
@@ -173,21 +198,23 @@ func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, key, text s
 	return ch, ts, nil
 }
 
-// slackID finds u's Slack user by email, cached per team.
+// slackID finds u's Slack user by email, cached per team for idTTL (an
+// email may move to another Slack user).
 func (n *ReviewNotifier) slackID(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User) (string, error) {
 	key := teamID + "|" + accessbot.NormalizeEmail(u.Email)
+	now := n.now()
 	n.mu.Lock()
-	sid, ok := n.slackIDs[key]
+	c, ok := n.slackIDs[key]
 	n.mu.Unlock()
-	if ok {
-		return sid, nil
+	if ok && now.Before(c.until) {
+		return c.id, nil
 	}
 	su, err := cl.GetUserByEmail(ctx, u.Email)
 	if err != nil {
 		return "", fmt.Errorf("find Slack user of %s: %w", u.ID, err)
 	}
 	n.mu.Lock()
-	n.slackIDs[key] = su.ID
+	n.slackIDs[key] = cachedSlackID{team: teamID, id: su.ID, until: now.Add(n.idTTL)}
 	n.mu.Unlock()
 	return su.ID, nil
 }

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -60,6 +61,12 @@ type Config struct {
 	Backoff func(attempt int) time.Duration
 	// PollInterval is how often idle workers look for new jobs; 0 means 1s.
 	PollInterval time.Duration
+	// ListenDSN, PostgreSQL only, is the store's DSN: the queue keeps one
+	// more connection on it that LISTENs for new jobs, so a job committed
+	// by any process starts at once rather than at the next poll (up to
+	// PollInterval later). Jobs inserted outside a transaction, and every
+	// job on SQLite, are started at once anyway.
+	ListenDSN string
 	// Timeout bounds one run of a job (its context is cancelled then); 0
 	// means DefaultTimeout. It must cover the longest step: a notification
 	// job posting to every admin, each post holding its delivery lease.
@@ -79,7 +86,10 @@ const DefaultTimeout = 5 * time.Minute
 // Queue is a River client on the store's database.
 type Queue struct {
 	client *river.Client[*sql.Tx]
+	db     *sql.DB
+	listen *pgxpool.Pool // ListenDSN's connection, nil without
 	log    zerolog.Logger
+	unsub  func()
 }
 
 // New builds the queue; Start (or Run) works jobs, InsertTx needs neither.
@@ -91,6 +101,13 @@ func New(cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new job queue: %w", err)
 	}
+	pool, err := listenPool(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if pool != nil {
+		driver = riverdatabasesql.NewWithPgxListener(cfg.DB, pool)
+	}
 	log := cfg.Log.With().Str("component", "jobs").Logger()
 	rc := &river.Config{
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: orInt(cfg.MaxWorkers, 4)}},
@@ -98,6 +115,8 @@ func New(cfg Config) (*Queue, error) {
 		MaxAttempts:  orInt(cfg.MaxAttempts, 12),
 		Logger:       slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel)))),
 		ErrorHandler: &errorLogger{log: log},
+		// Every job: a Busy error snoozes it; its writes are remembered across runs.
+		Middleware: []rivertype.Middleware{&middleware{}},
 	}
 	rc.JobTimeout = cfg.Timeout
 	if rc.JobTimeout <= 0 {
@@ -120,9 +139,12 @@ func New(cfg Config) (*Queue, error) {
 	}
 	client, err := river.NewClient(driver, rc)
 	if err != nil {
+		if pool != nil {
+			pool.Close()
+		}
 		return nil, fmt.Errorf("new job queue on %s: %w", cfg.Driver, err)
 	}
-	return &Queue{client: client, log: log}, nil
+	return &Queue{client: client, db: cfg.DB, listen: pool, log: log}, nil
 }
 
 func newDriver(name string, db *sql.DB) (riverdriver.Driver[*sql.Tx], error) {
@@ -135,6 +157,24 @@ func newDriver(name string, db *sql.DB) (riverdriver.Driver[*sql.Tx], error) {
 	return nil, fmt.Errorf("unknown store driver %q (want sqlite or postgres): %w", name, accessbot.ErrInvalid)
 }
 
+// listenPool is Config.ListenDSN's pool: one connection, opened on first use.
+func listenPool(cfg Config) (*pgxpool.Pool, error) {
+	if cfg.Driver != Postgres || cfg.ListenDSN == "" {
+		return nil, nil
+	}
+	pc, err := pgxpool.ParseConfig(cfg.ListenDSN)
+	if err != nil {
+		// Not wrapped: pgx's error may quote the DSN, password included.
+		return nil, fmt.Errorf("new job queue: the store DSN does not parse for listening for new jobs: %w", accessbot.ErrInvalid)
+	}
+	pc.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, fmt.Errorf("new job queue: listen for new jobs: %w", err)
+	}
+	return pool, nil
+}
+
 func orInt(v, dflt int) int {
 	if v > 0 {
 		return v
@@ -144,16 +184,28 @@ func orInt(v, dflt int) int {
 
 // Start works jobs in the background until Stop.
 func (q *Queue) Start(ctx context.Context) error {
+	events, unsub := q.client.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed,
+		river.EventKindJobCancelled, river.EventKindJobSnoozed)
 	if err := q.client.Start(ctx); err != nil {
+		unsub()
 		return fmt.Errorf("start job queue: %w", err)
 	}
+	q.unsub = unsub
+	go observe(events)
 	return nil
 }
 
 // Stop waits for running jobs to finish (or ctx to end), then stops.
 // Unfinished jobs stay in the database for the next start to work.
 func (q *Queue) Stop(ctx context.Context) error {
-	if err := q.client.Stop(ctx); err != nil {
+	err := q.client.Stop(ctx)
+	if q.unsub != nil && err == nil {
+		q.unsub()
+	}
+	if q.listen != nil && err == nil {
+		q.listen.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("stop job queue: %w", err)
 	}
 	return nil
@@ -174,7 +226,11 @@ func (q *Queue) Run(ctx context.Context, stopTimeout time.Duration) error {
 		hardCtx, cancelHard := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancelHard()
 		q.log.Warn().Err(err).Dur("waited", stopTimeout).Msg("jobs still running at shutdown; cancelling them")
-		if herr := q.client.StopAndCancel(hardCtx); herr != nil {
+		herr := q.client.StopAndCancel(hardCtx)
+		if q.listen != nil {
+			q.listen.Close()
+		}
+		if herr != nil {
 			return fmt.Errorf("stop job queue: %w", herr)
 		}
 	}

@@ -82,9 +82,11 @@ func dbOf(t *testing.T, st store.Store) *sql.DB {
 	return d.DB()
 }
 
+// waitFor polls cond for up to 30 s: SQLite jobs on a machine at load 30
+// took longer than 10 s to run four times.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/connectors/webhook/receiver"
 )
 
 //go:embed static
@@ -68,6 +69,13 @@ type Controls interface {
 	Jobs() []Job
 }
 
+// Webhooks is what the page shows of a webhook receiver
+// (*receiver.Receiver is one).
+type Webhooks interface {
+	Deliveries() []receiver.Delivery
+	Stats() receiver.Stats
+}
+
 // Job is a scheduled job the page offers to run now.
 type Job struct {
 	Name  string `json:"name"`
@@ -89,7 +97,11 @@ type Config struct {
 	Start    string
 	Channels []Channel
 	// Controls, when set, adds the clock and "run now" controls.
-	Controls   Controls
+	Controls Controls
+	// Webhooks, when set, is the webhook receiver in the playground
+	// process that the example tenant's chains deliver to: the page shows
+	// its deliveries (GET /api/webhooks).
+	Webhooks   Webhooks
 	AckTimeout time.Duration // DefaultAckTimeout when zero
 	Log        zerolog.Logger
 }
@@ -107,6 +119,7 @@ type Config struct {
 //	GET  /api/clock                  the bot's time and the jobs that can run now
 //	POST /api/clock    {advance}     moves the clock forward ("24h") and ticks
 //	POST /api/run      {job}         runs a scheduled job now
+//	GET  /api/webhooks               the playground receiver's deliveries, newest first
 type Server struct {
 	cfg    Config
 	people map[string]Person
@@ -155,6 +168,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /api/clock", s.handleClock)
 	s.mux.HandleFunc("POST /api/clock", s.handleAdvance)
 	s.mux.HandleFunc("POST /api/run", s.handleRun)
+	s.mux.HandleFunc("GET /api/webhooks", s.handleWebhooks)
 	return s, nil
 }
 
@@ -255,8 +269,21 @@ func (s *Server) handlePeople(w http.ResponseWriter, _ *http.Request) {
 		"people":   s.cfg.People,
 		"channels": channels,
 		"controls": s.cfg.Controls != nil,
+		"webhooks": s.cfg.Webhooks != nil,
 		"start":    s.cfg.Start,
 	})
+}
+
+func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Webhooks == nil {
+		s.fail(w, r, &apiError{status: http.StatusNotFound, msg: "this playground has no webhook receiver"})
+		return
+	}
+	ds := s.cfg.Webhooks.Deliveries()
+	if ds == nil {
+		ds = []receiver.Delivery{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"deliveries": ds, "stats": s.cfg.Webhooks.Stats()})
 }
 
 // commandBody is POST /api/command.

@@ -33,6 +33,10 @@ type Inventory interface {
 	// are told to src.Reject and left out; src.Keep is then asked what to
 	// keep. Only rows that change are written.
 	ReplaceRelationsFrom(ctx context.Context, tenantID, appID string, src RelationSource, at time.Time) (accessbot.SnapshotResult, error)
+	// ReplaceIdentitiesFrom is ReplaceIdentities for a snapshot read one
+	// row at a time: the store stages the rows and compares them with the
+	// stored snapshot in the database, so memory holds neither side.
+	ReplaceIdentitiesFrom(ctx context.Context, tenantID, appID string, src IdentitySource, at time.Time) (accessbot.SnapshotResult, error)
 	// ReplaceIdentityMappings makes ms the mappings of the given identities'
 	// applications: mappings of identities in appIDs that are not in ms are
 	// deleted. An empty appIDs means every application of the tenant.
@@ -44,6 +48,20 @@ type Inventory interface {
 	ListAppEntitlements(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.AppEntitlement, error)
 	ListRelations(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.Relation, error)
 	ListIdentityMappings(ctx context.Context, tenantID string) ([]accessbot.IdentityMapping, error)
+	// ListIdentitiesAfter returns at most limit current identities of the
+	// tenant (every application) whose internal id sorts after afterID
+	// ("" for the first page), in id order: keyset pages, so a walk over
+	// every identity holds one page at a time.
+	ListIdentitiesAfter(ctx context.Context, tenantID, afterID string, limit int) ([]accessbot.Identity, error)
+	// EachRelation calls fn with each current relation of the tenant
+	// (ends not checked), by identity; with identityIDs, only theirs. Rows
+	// are streamed, so memory does not grow with the relations; fn must not
+	// use the store.
+	EachRelation(ctx context.Context, tenantID string, identityIDs []string, fn func(identityID, entitlementID string) error) error
+	// EachRelationBetween is EachRelation for the identities whose id
+	// sorts after after and not after through (no upper bound when
+	// through is ""), in ListIdentitiesAfter's order: a page of that walk.
+	EachRelationBetween(ctx context.Context, tenantID, after, through string, fn func(identityID, entitlementID string) error) error
 	// PutImportSettings creates or replaces the tenant's upload settings.
 	PutImportSettings(ctx context.Context, s *accessbot.ImportSettings) error
 	// GetImportSettings returns ErrNotFound when the tenant has none.
@@ -62,6 +80,21 @@ type Findings interface {
 	// acknowledged findings of rule that are not in matches are resolved by
 	// accessbot.ActorSystem. Subjects must not repeat (ErrInvalid). Atomic.
 	SyncFindings(ctx context.Context, tenantID, rule string, matches []accessbot.FindingMatch, at time.Time) (accessbot.SyncResult, error)
+	// SyncFindingsOf is SyncFindings for some subjects only: matches must
+	// be of them, and only their findings of rule are resolved when missing.
+	SyncFindingsOf(ctx context.Context, tenantID, rule string, kind accessbot.SubjectKind, subjectIDs []string, matches []accessbot.FindingMatch, at time.Time) (accessbot.SyncResult, error)
+	// SyncFindingsBetween is SyncFindings for the subjects of kind whose
+	// id sorts after after and not after through (no upper bound when
+	// through is ""), in the store's order, that of ListIdentitiesAfter:
+	// a page of that walk, with the ids between its identities (removed
+	// ones) resolved when missing. matches must be of those subjects.
+	SyncFindingsBetween(ctx context.Context, tenantID, rule string, kind accessbot.SubjectKind, after, through string, matches []accessbot.FindingMatch, at time.Time) (accessbot.SyncResult, error)
+	// ResolveFindingsBeyond resolves (by accessbot.ActorSystem) the open
+	// and acknowledged findings of rule whose subject is not of kind, or
+	// is of kind with an id that sorts after after (every one of kind when
+	// after is ""): what a walk of SyncFindingsBetween pages through after
+	// leaves for SyncFindings to resolve. It returns how many it resolved.
+	ResolveFindingsBeyond(ctx context.Context, tenantID, rule string, kind accessbot.SubjectKind, after string, at time.Time) (int, error)
 	// ReportFindings records findings from outside (external tools): like
 	// SyncFindings, each is opened, reopened or seen again, but nothing
 	// else is resolved. Atomic.
@@ -69,6 +102,9 @@ type Findings interface {
 	GetFinding(ctx context.Context, tenantID, id string) (*accessbot.Finding, error)
 	// ListFindings returns matching findings, most severe first, then newest.
 	ListFindings(ctx context.Context, tenantID string, f accessbot.FindingFilter) ([]accessbot.Finding, error)
+	// CountFindings counts the findings f selects (all of them: f.Limit
+	// does not apply).
+	CountFindings(ctx context.Context, tenantID string, f accessbot.FindingFilter) (int, error)
 	// NewFindings is what a digest announces: the findings still open that
 	// were opened (first, or again) in (from, to], counted by severity, and
 	// the first limit of them (all when limit < 0), most severe first, then
@@ -99,6 +135,44 @@ type RelationSource interface {
 	Reject(r RelationReject) error
 	// Keep is asked once, after every row was read and rejected.
 	Keep() accessbot.SnapshotKeep
+}
+
+// IdentitySource is an identities snapshot read one row at a time.
+type IdentitySource interface {
+	// Next returns the next row, or io.EOF after the last.
+	Next() (IdentityRow, error)
+	// Reject is told, in line order, of each row whose id repeats an
+	// earlier row's; an error stops the replacement and is returned.
+	Reject(r IdentityReject) error
+	// Keep is asked once, after every row was read and rejected: the
+	// stored identities it names are left as they are, and rows of the
+	// snapshot naming them are not written.
+	Keep() accessbot.SnapshotKeep
+}
+
+// IdentityRow is one row of an identities snapshot.
+type IdentityRow struct {
+	Line     int
+	Identity accessbot.Identity // ExternalID not empty
+	// Skip: the caller rejected the row; it is not written and only
+	// counts when looking for repeated ids.
+	Skip bool
+}
+
+// IdentityReject is a row whose id repeats the row on FirstLine.
+type IdentityReject struct {
+	Line       int
+	ExternalID string
+	FirstLine  int
+}
+
+// RelationChanges, when a RelationSource also implements it, is told which
+// identities the replacement changed, so finding rules can re-evaluate only
+// those: Changed is called once, before ReplaceRelationsFrom returns, with
+// the internal ids of the identities that gained or lost a relation, or
+// with all set (and no ids) when they are too many to list.
+type RelationChanges interface {
+	Changed(identityIDs []string, all bool)
 }
 
 // RelationProblem is why the store left a relation row out.

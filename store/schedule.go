@@ -72,16 +72,22 @@ const (
 // (e.g. "findings_digest:2026-07-01T07:00:00Z:C123:0"), so a retry never
 // resends what already went out.
 type Delivery struct {
-	TenantID   string
-	Key        string
-	Status     DeliveryStatus
-	ChannelID  string // set once sent
-	TS         string // Slack message ts, set once sent
-	Attempts   int
-	LeaseUntil time.Time
-	CreatedAt  time.Time
-	SentAt     *time.Time
+	TenantID  string
+	Key       string
+	Status    DeliveryStatus
+	ChannelID string // set once sent
+	TS        string // Slack message ts, set once sent
+	Attempts  int
+	// UnsentThrough: no claim up to this attempt posted (ReleaseUnsentDelivery).
+	UnsentThrough int
+	LeaseUntil    time.Time
+	CreatedAt     time.Time
+	SentAt        *time.Time
 }
+
+// EarlierMayHavePosted says whether a claim before the current one may
+// have posted the message, so the current one must look for it first.
+func (d *Delivery) EarlierMayHavePosted() bool { return d.Attempts-1 > d.UnsentThrough }
 
 // ScheduleQueries persist schedules, slot claims, alert settings and the
 // delivery outbox. Claims are conditional writes: of racing callers exactly
@@ -127,6 +133,11 @@ type ScheduleQueries interface {
 	CompleteDelivery(ctx context.Context, tenantID, key, channelID, ts string, now time.Time) error
 	// ReleaseDelivery lets a failed send be claimed again from retryAt.
 	ReleaseDelivery(ctx context.Context, tenantID, key string, retryAt time.Time) error
+	// ReleaseUnsentDelivery releases claim attempt of key, as
+	// ReleaseDelivery, and records that no claim up to it posted: the caller
+	// knows its send never left and that no earlier claim's did. ErrStale
+	// when attempt is no longer the current claim.
+	ReleaseUnsentDelivery(ctx context.Context, tenantID, key string, attempt int, retryAt time.Time) error
 	// ListDeliveries lists the tenant's deliveries whose key starts with prefix, by key.
 	ListDeliveries(ctx context.Context, tenantID, prefix string) ([]Delivery, error)
 	// PruneDeliveries deletes the tenant's sent deliveries sent before

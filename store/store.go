@@ -44,6 +44,11 @@ type Queries interface {
 	// GetUserByEmail matches case-insensitively.
 	GetUserByEmail(ctx context.Context, tenantID, email string) (*accessbot.User, error)
 	ListUsers(ctx context.Context, tenantID string) ([]accessbot.User, error)
+	// ListUsersOf returns the tenant's users whose id is one of ids or
+	// whose email, lower-cased, is one of emails (give them normalized,
+	// accessbot.NormalizeEmail), each once, in no set order: the employees
+	// of a page of identities, without listing every user.
+	ListUsersOf(ctx context.Context, tenantID string, ids, emails []string) ([]accessbot.User, error)
 	ListReports(ctx context.Context, tenantID, managerID string) ([]accessbot.User, error)
 	DeleteUser(ctx context.Context, tenantID, id string) error
 
@@ -67,10 +72,52 @@ type Queries interface {
 	DeleteResource(ctx context.Context, tenantID, id string) error
 
 	CreateEntitlement(ctx context.Context, e *accessbot.Entitlement) error
+	GetEntitlement(ctx context.Context, tenantID, id string) (*accessbot.Entitlement, error)
 	ListEntitlements(ctx context.Context, tenantID, userID string) ([]accessbot.Entitlement, error)
-	// ListExpiringEntitlements returns entitlements with ExpiresAt <= before, across one tenant.
+	// AssignToConnection records a connection assignment; one already
+	// recorded is left as it is (no error).
+	AssignToConnection(ctx context.Context, a *accessbot.ConnectionAssignment) error
+	// UnassignFromConnection removes one; ErrNotFound when there is none.
+	UnassignFromConnection(ctx context.Context, tenantID, connectionID, memberType, memberName string) error
+	// ListConnectionAssignments lists what a connection was granted, by type and name.
+	ListConnectionAssignments(ctx context.Context, tenantID, connectionID string) ([]accessbot.ConnectionAssignment, error)
+	// ListConnectionEntitlements lists the grants of one connection.
+	ListConnectionEntitlements(ctx context.Context, tenantID, connectionID string) ([]accessbot.Entitlement, error)
+	// ListExpiringEntitlements returns the entitlements with ExpiresAt <=
+	// before whose deprovisioning has not started, across one tenant, by end.
 	ListExpiringEntitlements(ctx context.Context, tenantID string, before time.Time) ([]accessbot.Entitlement, error)
+	// ClaimExpiredEntitlement claims the right to start an expired grant's
+	// deprovisioning until now+lease. It wins only when ExpiresAt <= now, the
+	// deprovisioning has not started and no other claim holds: of racing
+	// replicas exactly one wins; a crashed winner's claim runs out.
+	ClaimExpiredEntitlement(ctx context.Context, tenantID, id string, now time.Time, lease time.Duration) (won bool, err error)
+	// MarkEntitlementEnding records the deprovisioning flow that ends the
+	// grant. Marking it again with the same flow is a no-op; with another,
+	// ErrStale.
+	MarkEntitlementEnding(ctx context.Context, tenantID, id, flowID string, at time.Time) error
+	// ExtendEntitlement moves ExpiresAt from from to to, only while it is
+	// still from and the deprovisioning has not started; else ErrStale.
+	ExtendEntitlement(ctx context.Context, tenantID, id string, from, to time.Time) error
 	DeleteEntitlement(ctx context.Context, tenantID, id string) error
+
+	// PutGrantSettings creates or replaces the tenant's expiry notices.
+	PutGrantSettings(ctx context.Context, s *accessbot.GrantSettings) error
+	// GetGrantSettings returns ErrNotFound when the tenant has none.
+	GetGrantSettings(ctx context.Context, tenantID string) (*accessbot.GrantSettings, error)
+	// PutRequestPolicy creates or replaces the tenant's request policies
+	// (channel routes, requests on behalf of others, risk).
+	PutRequestPolicy(ctx context.Context, p *accessbot.RequestPolicy) error
+	// GetRequestPolicy returns ErrNotFound when the tenant has none.
+	GetRequestPolicy(ctx context.Context, tenantID string) (*accessbot.RequestPolicy, error)
+	// CreateStepUp stores a new step-up link (issue 16).
+	CreateStepUp(ctx context.Context, s *accessbot.StepUp) error
+	GetStepUp(ctx context.Context, tenantID, id string) (*accessbot.StepUp, error)
+	GetStepUpByState(ctx context.Context, tenantID, state string) (*accessbot.StepUp, error)
+	// StartStepUp marks the link opened with its OIDC state and nonce, once
+	// and before it expires; else ErrStale.
+	StartStepUp(ctx context.Context, tenantID, id, state, nonce string, now time.Time) error
+	// CompleteStepUp marks an opened step-up done, once; else ErrStale.
+	CompleteStepUp(ctx context.Context, tenantID, id string, now time.Time) error
 
 	// UpsertApprovalChain creates or replaces the chain with the same name.
 	UpsertApprovalChain(ctx context.Context, c *accessbot.ApprovalChain) error
@@ -109,7 +156,12 @@ type Queries interface {
 	SaveMessageRef(ctx context.Context, m *accessbot.MessageRef) error
 	ListMessageRefs(ctx context.Context, tenantID, objectID string) ([]accessbot.MessageRef, error)
 
-	Inventory // store/inventory.go
-	Findings  // store/inventory.go
-	Reviews   // store/review.go
+	Inventory      // store/inventory.go
+	Findings       // store/inventory.go
+	Reviews        // store/review.go
+	Provisioning   // store/provisioning.go
+	Connectors     // store/connectors.go
+	Playbooks      // store/playbooks.go
+	ConnectorSyncs // store/connector_syncs.go
+	Purposes       // store/purposes.go
 }

@@ -21,6 +21,7 @@ import (
 //	channels:history conversations.history/replies of a digest or alert channel
 //	chat:write       post and update approval DMs, digests and reminders
 //	commands         the /access slash command
+//	files:write      files.getUploadURLExternal/completeUploadExternal: a report in a DM
 //	groups:history   the same for a private digest or alert channel
 //	im:history       the same for the bot's DMs
 //	im:write         conversations.open to DM a requester or approver
@@ -31,7 +32,7 @@ import (
 // post it may have made (by its message metadata) before posting again:
 // without them a notification could be sent twice. They let the bot read
 // only conversations it is in: its own DMs and the channels it posts to.
-const BotScopesCSV = "channels:history,chat:write,commands,groups:history,im:history,im:write,users:read,users:read.email"
+const BotScopesCSV = "channels:history,chat:write,commands,files:write,groups:history,im:history,im:write,users:read,users:read.email"
 
 // BotScopes returns the bot scopes (a fresh slice each call). The manifest and
 // the OAuth install URL both use it, so they cannot drift apart.

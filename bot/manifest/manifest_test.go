@@ -210,7 +210,7 @@ func TestManifestContent(t *testing.T) {
 	if err := yaml.Unmarshal(mustYAML(t, Options{}), &m); err != nil {
 		t.Fatal(err)
 	}
-	wantScopes := []string{"channels:history", "chat:write", "commands", "groups:history", "im:history", "im:write", "users:read", "users:read.email"}
+	wantScopes := []string{"channels:history", "chat:write", "commands", "files:write", "groups:history", "im:history", "im:write", "users:read", "users:read.email"}
 	if !reflect.DeepEqual(m.OAuthConfig.Scopes.Bot, wantScopes) || !reflect.DeepEqual(BotScopes(), wantScopes) {
 		t.Errorf("bot scopes %v / %v, want exactly %v", m.OAuthConfig.Scopes.Bot, BotScopes(), wantScopes)
 	}

@@ -5,6 +5,7 @@
 package slackapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot/bot/blockkit"
+	"github.com/accessbot/accessbot/internal/metrics"
+	"github.com/accessbot/accessbot/internal/waitbudget"
 )
 
 // Pacing sets how fast messages may go out of one workspace.
@@ -25,6 +28,10 @@ type Pacing struct {
 	PerWorkspace Limit
 	// Updates paces chat.update across the workspace (Tier 3: 50+/min).
 	Updates Limit
+	// Lookups paces users.lookupByEmail and, separately, conversations.open
+	// across the workspace (each Tier 3: 50+/min): a reminder fan-out from
+	// a process that has cached no reviewer yet makes one of each per reviewer.
+	Lookups Limit
 }
 
 // DefaultPacing stays inside Slack's documented limits with room for bursts.
@@ -33,6 +40,7 @@ func DefaultPacing() Pacing {
 		PerChannel:   Limit{Interval: time.Second, Burst: 3, MaxWait: 2 * time.Minute},
 		PerWorkspace: Limit{Interval: 200 * time.Millisecond, Burst: 30, MaxWait: 2 * time.Minute},
 		Updates:      Limit{Interval: time.Second, Burst: 20, MaxWait: 2 * time.Minute},
+		Lookups:      Limit{Interval: time.Second, Burst: 20, MaxWait: 2 * time.Minute},
 	}
 }
 
@@ -158,7 +166,9 @@ func SlackErrorCode(err error) string {
 }
 
 // call runs fn, retrying 429s after Retry-After within c.retry and ctx, and
-// logs each attempt. pace runs before every attempt.
+// logs each attempt. pace runs before every attempt. A wait longer than
+// ctx's wait budget (a job's) is not slept through: the call fails with
+// ErrPaceExceeded, so the job is snoozed and its worker freed.
 func (c *Client) call(ctx context.Context, method string, pace func(context.Context) error, fn func(context.Context) error) error {
 	for attempt := 1; ; attempt++ {
 		if pace != nil {
@@ -184,6 +194,12 @@ func (c *Client) call(ctx context.Context, method string, pace func(context.Cont
 			if attempt >= c.retry.MaxAttempts || (c.retry.MaxWait > 0 && wait > c.retry.MaxWait) {
 				return fmt.Errorf("slack %s (team %s): gave up after %d attempt(s): %w", method, c.team, attempt, err)
 			}
+			if b, ok := waitbudget.Of(ctx); ok && wait > b {
+				// A job gives its worker back rather than sleep: it is
+				// snoozed until the hold (now known to the gate) ends.
+				return fmt.Errorf("slack %s (team %s): Retry-After %s, may wait %s: %w", method, c.team, wait, b, paceExceeded{after: wait})
+			}
+			metrics.SlackRetryWait.WithLabelValues(method).Add(wait.Seconds())
 			if werr := sleepCtx(ctx, wait); werr != nil {
 				return fmt.Errorf("slack %s (team %s): waiting %s after 429: %w", method, c.team, wait, werr)
 			}
@@ -199,8 +215,13 @@ func (c *Client) call(ctx context.Context, method string, pace func(context.Cont
 
 // callValue is call (unpaced) for a method that answers one value.
 func callValue[T any](ctx context.Context, c *Client, method string, fn func(context.Context) (T, error)) (T, error) {
+	return pacedValue(ctx, c, method, nil, fn)
+}
+
+// pacedValue is call for a method that answers one value.
+func pacedValue[T any](ctx context.Context, c *Client, method string, pace func(context.Context) error, fn func(context.Context) (T, error)) (T, error) {
 	var v T
-	err := c.call(ctx, method, nil, func(ctx context.Context) error {
+	err := c.call(ctx, method, pace, func(ctx context.Context) error {
 		var e error
 		v, e = fn(ctx)
 		return e
@@ -209,6 +230,10 @@ func callValue[T any](ctx context.Context, c *Client, method string, fn func(con
 }
 
 func (c *Client) logCall(method string, attempt int, took time.Duration, outcome string, err error) {
+	metrics.SlackCalls.WithLabelValues(method, outcome).Inc()
+	if outcome != "paced_out" {
+		metrics.SlackCallLatency.WithLabelValues(method).Observe(took.Seconds())
+	}
 	e := c.log.Debug()
 	if !e.Enabled() {
 		return
@@ -373,17 +398,36 @@ func (c *Client) GetUserInfo(ctx context.Context, userID string) (*slack.User, e
 	})
 }
 
-// GetUserByEmail looks a Slack user up by email (users.lookupByEmail).
+// ConversationInfo reads a channel (conversations.info). A private channel
+// the bot is not in answers channel_not_found, as an unknown one does.
+func (c *Client) ConversationInfo(ctx context.Context, channelID string) (*slack.Channel, error) {
+	return callValue(ctx, c, "conversations.info", func(ctx context.Context) (*slack.Channel, error) {
+		return c.api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: channelID})
+	})
+}
+
+// paceTier3 paces a Tier 3 method used in fan-outs per workspace (Pacing.Lookups).
+func (c *Client) paceTier3(method string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		return c.limiter.Wait(ctx, "tier3:"+method+":"+c.team, c.pacing.Lookups)
+	}
+}
+
+// GetUserByEmail looks a Slack user up by email (users.lookupByEmail),
+// paced by Pacing.Lookups.
 func (c *Client) GetUserByEmail(ctx context.Context, email string) (*slack.User, error) {
-	return callValue(ctx, c, "users.lookupByEmail", func(ctx context.Context) (*slack.User, error) {
+	const method = "users.lookupByEmail"
+	return pacedValue(ctx, c, method, c.paceTier3(method), func(ctx context.Context) (*slack.User, error) {
 		return c.api.GetUserByEmailContext(ctx, email)
 	})
 }
 
-// OpenConversation opens (or finds) a DM or group DM and returns its channel id.
+// OpenConversation opens (or finds) a DM or group DM and returns its
+// channel id, paced by Pacing.Lookups.
 func (c *Client) OpenConversation(ctx context.Context, userIDs ...string) (string, error) {
+	const method = "conversations.open"
 	var ch *slack.Channel
-	err := c.call(ctx, "conversations.open", nil, func(ctx context.Context) error {
+	err := c.call(ctx, method, c.paceTier3(method), func(ctx context.Context) error {
 		var e error
 		ch, _, _, e = c.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: userIDs, ReturnIM: true})
 		return e
@@ -402,4 +446,26 @@ func (c *Client) AuthTest(ctx context.Context) (*slack.AuthTestResponse, error) 
 	return callValue(ctx, c, "auth.test", func(ctx context.Context) (*slack.AuthTestResponse, error) {
 		return c.api.AuthTestContext(ctx)
 	})
+}
+
+// UploadFile shares content as a file named filename in channelID (a DM
+// from OpenConversation, say), with comment above it, through Slack's
+// external upload flow (files.getUploadURLExternal, the upload,
+// files.completeUploadExternal); it returns the file's id. A 429 is
+// retried from the start, with a new upload URL.
+func (c *Client) UploadFile(ctx context.Context, channelID, filename, title, comment string, content []byte) (string, error) {
+	const method = "files.uploadV2"
+	pace := func(ctx context.Context) error {
+		return c.limiter.Wait(ctx, "post:"+c.team, c.pacing.PerWorkspace)
+	}
+	var id string
+	err := c.call(ctx, method, pace, func(ctx context.Context) error {
+		f, e := c.api.UploadFileContext(ctx, slack.UploadFileParameters{Reader: bytes.NewReader(content), FileSize: len(content),
+			Filename: filename, Title: title, InitialComment: comment, Channel: channelID})
+		if e == nil {
+			id = f.ID
+		}
+		return e
+	})
+	return id, err
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot/internal/metrics"
 )
 
 // holdGate is the http.RoundTripper under a Client's slack-go client, so
@@ -18,8 +20,8 @@ import (
 // Retry-After per workspace and method: a 429 holds that method for every
 // worker of this process and, through the Limiter (Redis when configured),
 // of every replica; a call to a held method waits for the hold to end, or
-// fails at once (ErrPaceExceeded) when its deadline or Retry.MaxWait ends
-// first. Nothing is sent while a hold is known.
+// fails at once (ErrPaceExceeded) when its deadline, Retry.MaxWait or its
+// wait budget (a job's) ends first. Nothing is sent while a hold is known.
 //
 // Bound. Let t be the moment a process first learns of a hold (its first
 // 429 answer is recorded, or it finds the hold in Redis). A call that
@@ -96,7 +98,7 @@ func (g *holdGate) enter(ctx context.Context, method string) error {
 			}
 			g.leave(method)
 			isNew, n := g.learn(method, remote)
-			g.logHeld(method, remote, isNew, n, "shared")
+			g.logHeld(method, remote, isNew, n, "remote")
 			wait = remote
 		}
 		if err := g.sleep(ctx, method, wait); err != nil {
@@ -134,14 +136,14 @@ func (g *holdGate) logHeld(method string, d time.Duration, isNew bool, inFlight 
 // together do not trip the limit again at once), or fails at once if the
 // caller could not wait that long anyway.
 func (g *holdGate) sleep(ctx context.Context, method string, d time.Duration) error {
-	if g.maxWait > 0 && d > g.maxWait {
-		return fmt.Errorf("slack %s held %s by Retry-After, may wait %s: %w", method, d.Round(time.Millisecond), g.maxWait, ErrPaceExceeded)
+	// The caller's limit: Retry.MaxWait, its deadline, a job's wait budget.
+	if w := callerWait(ctx, g.maxWait); w >= 0 && d > w {
+		return fmt.Errorf("slack %s held %s by Retry-After, may wait %s: %w", method, d.Round(time.Millisecond),
+			w.Round(time.Millisecond), paceExceeded{after: d})
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return fmt.Errorf("slack %s held %s by Retry-After, deadline in %s: %w", method, d.Round(time.Millisecond),
-			time.Until(dl).Round(time.Millisecond), ErrPaceExceeded)
-	}
-	return sleepCtx(ctx, d+rand.N(min(d/10, 250*time.Millisecond)+1))
+	d += rand.N(min(d/10, 250*time.Millisecond) + 1)
+	metrics.SlackRetryWait.WithLabelValues(method).Add(d.Seconds())
+	return sleepCtx(ctx, d)
 }
 
 // retryAfter reads Slack's Retry-After (whole seconds); a 429 without a

@@ -6,11 +6,39 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot/internal/waitbudget"
 )
 
-// ErrPaceExceeded means waiting for a pacing slot would take longer than
-// allowed (the context deadline or Limit.MaxWait). Nothing was reserved.
-var ErrPaceExceeded = errors.New("slack pacing: wait would exceed the allowed time")
+// ErrPaceExceeded means waiting for a pacing slot, or for a Retry-After
+// hold to end, would take longer than allowed (the context deadline,
+// Limit.MaxWait, Retry.MaxWait, or the caller's waitbudget: a job's ~1 s).
+// Nothing was reserved and nothing was sent. Nothing failed either: a job
+// whose error holds it is snoozed (it is a jobs.Busy) instead of spending
+// an attempt, for PaceRetry or, for a longer Retry-After hold, until the
+// hold ends. Test for it with errors.Is.
+var ErrPaceExceeded error = paceExceeded{}
+
+// PaceRetry is how long a job refused by a full pace waits before it runs
+// again (at least: a longer Retry-After hold counts in full).
+const PaceRetry = 5 * time.Second
+
+// paceExceeded is ErrPaceExceeded; after, when set, is how long the hold
+// that refused the call still lasts.
+type paceExceeded struct{ after time.Duration }
+
+func (paceExceeded) Error() string { return "slack pacing: wait would exceed the allowed time" }
+
+// Is makes every paceExceeded match ErrPaceExceeded.
+func (paceExceeded) Is(target error) bool {
+	_, ok := target.(paceExceeded)
+	return ok
+}
+
+// BusyFor makes ErrPaceExceeded a jobs.Busy error.
+func (p paceExceeded) BusyFor() time.Duration { return max(p.after, PaceRetry) }
 
 // Limit lets one event through every Interval, with up to Burst at once.
 // The zero Limit (Interval 0) means unpaced.
@@ -59,22 +87,34 @@ func gcra(now, tat time.Time, l Limit) (delay time.Duration, next time.Time) {
 	return delay, tat.Add(l.Interval)
 }
 
-// maxWait is the longest this caller may queue: the smaller of l.MaxWait and
-// the time left before ctx's deadline; -1 means unbounded. The deadline is
-// measured on the real clock, which is what the wait sleeps on.
+// maxWait is the longest this caller may queue: the smallest of l.MaxWait,
+// the time left before ctx's deadline and ctx's wait budget (a job's); -1
+// means unbounded. The deadline is measured on the real clock, which is
+// what the wait sleeps on.
 func maxWait(ctx context.Context, l Limit) time.Duration {
+	return callerWait(ctx, l.MaxWait)
+}
+
+// callerWait is the smallest of limit (when > 0), the time left before
+// ctx's deadline and ctx's wait budget; -1 means unbounded.
+func callerWait(ctx context.Context, limit time.Duration) time.Duration {
 	w := time.Duration(-1)
-	if l.MaxWait > 0 {
-		w = l.MaxWait
+	if limit > 0 {
+		w = limit
 	}
 	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl)
-		if left < 0 {
-			left = 0
-		}
-		if w < 0 || left < w {
-			w = left
-		}
+		w = shorter(w, max(time.Until(dl), 0))
+	}
+	if b, ok := waitbudget.Of(ctx); ok {
+		w = shorter(w, max(b, 0))
+	}
+	return w
+}
+
+// shorter is the smaller of two waits, where -1 means unbounded.
+func shorter(w, d time.Duration) time.Duration {
+	if w < 0 || d < w {
+		return d
 	}
 	return w
 }
@@ -169,4 +209,25 @@ func (m *MemoryLimiter) Held(_ context.Context, key string) (time.Duration, erro
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return max(m.holds[key].Sub(m.now()), 0), nil
+}
+
+// NotSent says whether a failed call certainly sent nothing Slack acted on:
+// refused by the pace or a hold (ErrPaceExceeded), by the Block Kit guard
+// (ErrGuard), by a final 429, or answered ok:false with a refusal. Any
+// other error (a timeout, a 5xx, a broken connection, or one of Slack's
+// server-side errors, which "may have partly succeeded") may hide a post
+// that went out.
+func NotSent(err error) bool {
+	var rl *slack.RateLimitedError
+	if errors.Is(err, ErrPaceExceeded) || errors.Is(err, ErrGuard) || errors.As(err, &rl) {
+		return true
+	}
+	code := SlackErrorCode(err)
+	return code != "" && !mayHavePartlySucceeded[code]
+}
+
+// mayHavePartlySucceeded are ok:false codes Slack documents as transient
+// failures on its side, after which the operation may have gone through.
+var mayHavePartlySucceeded = map[string]bool{
+	"internal_error": true, "fatal_error": true, "request_timeout": true, "service_unavailable": true,
 }

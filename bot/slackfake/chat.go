@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -233,6 +234,12 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, hr *http.Request) {
 		return
 	}
 	call.Team = ru.team
+	// Which message the URL answers for, so a test can tell a replace of
+	// the clicked message from a new one.
+	call.Params = url.Values{"channel": {ru.channel}}
+	if ru.messageTS != "" {
+		call.Params.Set("ts", ru.messageTS)
+	}
 	if ru.uses >= responseURLUses || s.now().Sub(ru.issued) > responseURLMaxAge {
 		fail(http.StatusNotFound, "expired_url")
 		return

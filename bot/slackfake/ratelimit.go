@@ -12,6 +12,10 @@ type rateLimit struct {
 	trips      int                  // windows still to open
 	until      map[string]time.Time // team -> end of its open window
 	stats      RateLimitStats
+	// capN, per: RateCap's limit; served holds each team's recent served calls.
+	capN   int
+	per    time.Duration
+	served map[string][]time.Time
 }
 
 // RateLimitStats is what the fake counted for a method armed by RateLimit.
@@ -37,6 +41,16 @@ func (s *Server) RateLimit(method string, retryAfter time.Duration, trips int) {
 	s.limits[method] = &rateLimit{retryAfter: retryAfter, trips: trips, until: map[string]time.Time{}}
 }
 
+// RateCap makes method behave as a Slack rate tier: a team may make n calls
+// of it in any per (on the fake's clock); a call over that is answered 429
+// with Retry-After until the oldest counted call leaves the window. Counts
+// land in RateLimitCounts (Limited; Windows stays 0). It replaces RateLimit.
+func (s *Server) RateCap(method string, n int, per time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits[method] = &rateLimit{capN: n, per: per, until: map[string]time.Time{}, served: map[string][]time.Time{}}
+}
+
 // RateLimitCounts returns what the fake counted for method since RateLimit.
 func (s *Server) RateLimitCounts(method string) RateLimitStats {
 	s.mu.Lock()
@@ -55,6 +69,19 @@ func (s *Server) rateLimitedLocked(method, team string) (time.Duration, bool) {
 		return 0, false
 	}
 	now := s.now()
+	if rl.capN > 0 {
+		recent := rl.served[team]
+		for len(recent) > 0 && !recent[0].After(now.Add(-rl.per)) {
+			recent = recent[1:]
+		}
+		if len(recent) >= rl.capN {
+			rl.served[team] = recent
+			rl.stats.Limited++
+			return recent[0].Add(rl.per).Sub(now), true
+		}
+		rl.served[team] = append(recent, now)
+		return 0, false
+	}
 	if until, ok := rl.until[team]; ok && now.Before(until) {
 		rl.stats.Limited++
 		rl.stats.InsideWait++

@@ -18,7 +18,8 @@ const (
 )
 
 // Call is one Web API request the fake answered (response_url posts are
-// recorded with Method "response_url").
+// recorded with Method "response_url", and Params "channel" and, for a
+// click on a message, "ts": the message the URL answers for).
 type Call struct {
 	Method    string
 	Team      string // team the token (or code) belongs to; "" when unknown

@@ -133,6 +133,7 @@ type Server struct {
 	revoked   map[string]bool
 	users     map[string]*User
 	dmOpened  map[string]bool
+	channels  map[string]*Channel   // conversations.info; nil until AddChannel
 	messages  map[string][]*Message // channel -> messages in post order
 	views     map[string]*View
 	stacks    map[string][]string // user id -> modal view ids, bottom first
@@ -141,6 +142,7 @@ type Server struct {
 	responses map[string]*responseURL
 	codes     map[string]*oauthCode
 	tickets   map[string]bool
+	files     map[string]*File // files.getUploadURLExternal, by id (files.go)
 
 	calls []Call
 	acks  []Ack
@@ -185,6 +187,7 @@ func New(opts ...Option) *Server {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/response/", s.serveResponseURL)
 	mux.HandleFunc("/link/", s.serveSocket)
+	mux.HandleFunc("/upload/v1/", s.serveUpload)
 	s.http = httptest.NewServer(mux)
 	return s
 }

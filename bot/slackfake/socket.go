@@ -280,12 +280,15 @@ func (s *Server) deliver(env *envelope) {
 		c := s.conns[s.rr%len(s.conns)]
 		s.rr++
 		s.mu.Unlock()
+		// Stamped before the write: an ack can be recorded before the
+		// write returns.
+		at := s.now()
 		if err := c.write(frame); err != nil {
 			s.dropConn(c, false)
 			continue
 		}
 		s.mu.Lock()
-		s.deliveries = append(s.deliveries, Delivery{Envelope: env.Envelope, ConnID: c.id, Time: s.now()})
+		s.deliveries = append(s.deliveries, Delivery{Envelope: env.Envelope, ConnID: c.id, Time: at})
 		if env.raw == nil && s.cfg.ackTimeout > 0 && env.RetryAttempt < s.cfg.maxRetries && !s.closed {
 			id := env.EnvelopeID
 			env.timer = time.AfterFunc(s.cfg.ackTimeout, func() { s.redeliverUnacked(id) })

@@ -18,8 +18,11 @@ func (m *Main) applyCommand() *cobra.Command {
 docs/tenant-file.md). The tenant it names is created or updated to match:
 its Slack workspace binding, users, applications with owners, connections
 and resources, approval chains, and (when the file has those sections)
-finding rules, alert channels, schedules, review campaigns and review
-reminder timing.
+finding rules, alert channels, schedules, review campaigns, review
+reminder timing, connectors and the outbound allow-list. Connector
+secrets are read from the environment variables the file names (never
+from the file) and stored encrypted with encryption.key; the diff shows
+them only as "(secret) changed".
 
 The whole file is checked before the store is touched, and applied in one
 transaction: any error applies nothing and names the file, line and field.
@@ -46,12 +49,31 @@ Output is one line per change: "+" created, "~" updated (with old→new),
 			if err != nil {
 				return err
 			}
-			st, log, err := m.bootStore(cmd.Context())
+			cfg, log, err := m.boot()
+			if err != nil {
+				return err
+			}
+			keys, err := cfg.Keyring()
+			if err != nil {
+				return err
+			}
+			st, err := m.openStore(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			res, err := tenantfile.NewApplier(st, m.Now, log).Apply(cmd.Context(), f, dryRun)
+			// Connector secrets are read from the environment variables
+			// the file names, and stored sealed with the key ring.
+			// Approvers' channels are checked in Slack when a bot token is configured.
+			team := ""
+			if f.Slack != nil {
+				team = f.Slack.TeamID
+			}
+			channels, err := applyChannels(cfg.Slack, team)
+			if err != nil {
+				return err
+			}
+			res, err := tenantfile.NewApplier(st, m.Now, log).WithSecrets(keys, m.Env).WithChannels(channels).Apply(cmd.Context(), f, dryRun)
 			if err != nil {
 				return err
 			}

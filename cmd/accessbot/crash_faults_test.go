@@ -3,17 +3,32 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/flows/requests"
+	"github.com/accessbot/accessbot/flows/requests/requestjobs"
+	"github.com/accessbot/accessbot/jobs"
+	"github.com/accessbot/accessbot/store"
 )
 
 // childEnv marks a re-executed test binary that is to run `accessbot run`.
@@ -256,4 +271,124 @@ func (l sqliteLock) cut(ctx context.Context, d time.Duration) error {
 	}
 	_, err = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 	return err
+}
+
+// jobsLeft lists the River jobs of q not completed: waiting, running, or
+// given up (discarded, cancelled), whose work would be lost.
+func jobsLeft(ctx context.Context, q *jobs.Queue) []*rivertype.JobRow {
+	res, err := q.Client().JobList(ctx, river.NewJobListParams().States(rivertype.JobStateAvailable, rivertype.JobStateRunning,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending, rivertype.JobStateDiscarded,
+		rivertype.JobStateCancelled).First(1000))
+	if err != nil {
+		return []*rivertype.JobRow{{Kind: "list failed: " + err.Error()}}
+	}
+	return res.Jobs
+}
+
+// describeJobs counts jobs per kind and state, then gives one line per job:
+// attempts, snoozes, args and last error.
+func describeJobs(jobs []*rivertype.JobRow) string {
+	var b strings.Builder
+	count := map[string]int{}
+	for _, j := range jobs {
+		count[j.Kind+" "+string(j.State)]++
+	}
+	for _, k := range slices.Sorted(maps.Keys(count)) {
+		fmt.Fprintf(&b, "%d× %s\n", count[k], k)
+	}
+	for _, j := range jobs {
+		last := ""
+		if n := len(j.Errors); n > 0 {
+			last = j.Errors[n-1].Error
+		}
+		var meta struct{ Snoozes int }
+		_ = json.Unmarshal(j.Metadata, &meta)
+		fmt.Fprintf(&b, "job %d %s %s attempt %d/%d snoozed %d scheduled %s args %s last error %q\n", j.ID, j.Kind, j.State,
+			j.Attempt, j.MaxAttempts, meta.Snoozes, j.ScheduledAt.UTC().Format(time.TimeOnly), j.EncodedArgs, last)
+	}
+	return b.String()
+}
+
+// faultTenant is what the crash and replica tests set up alike: tenant acme
+// bound to the fake Slack's team, Eve (every request's one approver), Olly
+// (GitLab's owner, asked by its manual provisioning step), the people who
+// request, and the test's own requests service, which stores each change
+// with its jobs as the Slack handlers do; only the `accessbot run`
+// processes work them.
+type faultTenant struct {
+	tenant    string
+	eve, olly *accessbot.User
+	people    []*accessbot.User // the i-th is Slack user faultPersonID(prefix, i)
+	app       *accessbot.Application
+	q         *jobs.Queue
+	svc       *requests.Service
+}
+
+// faultPersonID is the Slack id of the i-th person of a prefix ("r": UR0000).
+func faultPersonID(prefix string, i int) string {
+	return fmt.Sprintf("U%s%04d", strings.ToUpper(prefix), i)
+}
+
+// seedFaultTenant makes the faultTenant in st and the fake Slack's team:
+// Eve, Olly and n people (emails <prefix><i>@acme.test).
+func seedFaultTenant(t *testing.T, ctx context.Context, fake *slackfake.Server, teamID string, st store.Store, driver, prefix string, n int) *faultTenant {
+	t.Helper()
+	for _, u := range []slackfake.User{{ID: "UEVE", TeamID: teamID, Name: "eve", Email: "eve@acme.test"},
+		{ID: "UOLLY", TeamID: teamID, Name: "olly", Email: "olly@acme.test"}} {
+		_, err := fake.AddUser(u)
+		must(t, err)
+	}
+	for i := range n {
+		_, err := fake.AddUser(slackfake.User{ID: faultPersonID(prefix, i), TeamID: teamID, Name: fmt.Sprintf("%s%d", prefix, i),
+			Email: fmt.Sprintf("%s%d@acme.test", prefix, i)})
+		must(t, err)
+	}
+	ft := &faultTenant{}
+	ten := &accessbot.Tenant{Slug: "acme", Name: "Acme"}
+	must(t, st.CreateTenant(ctx, ten))
+	ft.tenant = ten.ID
+	must(t, st.BindWorkspace(ctx, &accessbot.Workspace{TenantID: ten.ID, TeamID: teamID, TeamName: "Acme"}))
+	user := func(email, name string) *accessbot.User {
+		u := &accessbot.User{TenantID: ten.ID, Status: accessbot.UserActive, Role: accessbot.RoleMember, Email: email, Name: name}
+		must(t, st.CreateUser(ctx, u))
+		return u
+	}
+	ft.eve, ft.olly = user("eve@acme.test", "Eve"), user("olly@acme.test", "Olly")
+	for i := range n {
+		ft.people = append(ft.people, user(fmt.Sprintf("%s%d@acme.test", prefix, i), fmt.Sprintf("%s%d", strings.ToUpper(prefix), i)))
+	}
+	ft.app = &accessbot.Application{TenantID: ten.ID, Name: "GitLab", Connector: "gitlab", PrimaryOwnerID: ft.olly.ID, MaxDuration: 24 * time.Hour}
+	must(t, st.CreateApplication(ctx, ft.app))
+	must(t, st.UpsertApprovalChain(ctx, &accessbot.ApprovalChain{TenantID: ten.ID, Name: "default",
+		Levels: []accessbot.ApprovalLevel{{Rule: accessbot.RuleAny, Approvers: []accessbot.Approver{{Kind: accessbot.ApproverUser, UserID: ft.eve.ID}}}}}))
+
+	workers := river.NewWorkers()
+	requestjobs.AddWorkers(workers, func(context.Context, requests.Job) error { return nil }, nil, zerolog.Nop())
+	q, err := jobs.New(jobs.Config{Driver: driver, DB: st.(interface{ DB() *sql.DB }).DB(), Workers: workers, Log: zerolog.Nop()})
+	must(t, err)
+	ft.q = q
+	ft.svc = requests.New(st, nil, nil, nil, requests.Policy{}, zerolog.Nop(), requests.WithEnqueuer(requestjobs.NewEnqueuer(q)))
+	return ft
+}
+
+// faultEnv is the environment of an `accessbot run` of these tests: the
+// store, the fake Slack's team as tenant acme, warnings logged, and jobs
+// that time out after timeout and are rescued after rescue.
+func faultEnv(driver, dsn string, fake *slackfake.Server, team slackfake.Team, timeout, rescue, lease time.Duration) map[string]string {
+	return map[string]string{
+		"ACCESSBOT_HTTP_LISTEN":     "127.0.0.1:0",
+		"ACCESSBOT_STORE_DRIVER":    driver,
+		"ACCESSBOT_STORE_DSN":       dsn,
+		"ACCESSBOT_SLACK_APP_TOKEN": fake.AppToken(),
+		"ACCESSBOT_SLACK_BOT_TOKEN": team.BotToken,
+		"ACCESSBOT_SLACK_TENANT":    "acme",
+		"ACCESSBOT_SLACK_API_URL":   fake.URL(),
+		"ACCESSBOT_LOG_LEVEL":       "warn",
+		"ACCESSBOT_JOBS_TIMEOUT":    timeout.String(),
+		// Provisioning steps run inside jobs: at most the job timeout.
+		"ACCESSBOT_JOBS_STEP_TIMEOUT":   (timeout / 2).String(),
+		"ACCESSBOT_JOBS_RESCUE_AFTER":   rescue.String(),
+		"ACCESSBOT_JOBS_DELIVERY_LEASE": lease.String(),
+		"ACCESSBOT_JOBS_MAX_BACKOFF":    "1s",
+	}
 }

@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,17 +19,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/flows/provision"
 	"github.com/accessbot/accessbot/flows/requests"
-	"github.com/accessbot/accessbot/flows/requests/requestjobs"
+	"github.com/accessbot/accessbot/handlers/views"
 	"github.com/accessbot/accessbot/internal/testenv"
-	"github.com/accessbot/accessbot/jobs"
 	"github.com/accessbot/accessbot/store"
 	"github.com/accessbot/accessbot/store/backend"
 )
@@ -111,15 +111,10 @@ func TestCrashAndOutageDeliverExactlyOnce(t *testing.T) {
 // crashWorld is what the crash test sets up: fake Slack, a store the test
 // writes to directly, and the people of the requests.
 type crashWorld struct {
+	*faultTenant      // people: one requester per request, DMs are paced per channel
 	t                 *testing.T
 	fake              *slackfake.Server
 	st                store.Store
-	svc               *requests.Service
-	q                 *jobs.Queue
-	tenant            string
-	eve, olly         *accessbot.User
-	requesters        []*accessbot.User // one per request: DMs are paced per channel
-	app               *accessbot.Application
 	conns             []*accessbot.Connection
 	mu                sync.Mutex
 	created, approved []string
@@ -129,7 +124,7 @@ type crashWorld struct {
 // crashRequests bounds the requests one run creates (one every 4 s).
 const crashRequests = 400
 
-func requesterSlackID(i int) string { return fmt.Sprintf("UR%04d", i) }
+func requesterSlackID(i int) string { return faultPersonID("r", i) }
 
 func runCrashTest(t *testing.T, driver string, plan crashPlan) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+time.Duration(plan.kills+plan.outages)*(plan.outage+20*time.Second))
@@ -239,6 +234,12 @@ func runCrashTest(t *testing.T, driver string, plan crashPlan) {
 	t.Logf("[counts] crash/outage on %s: kills %d, outages %d (%s each, lease %s), runs %d (%d refused to start in an outage), requests %d, "+
 		"posts %d, duplicated %d, lost %d, history lookups %d, jobs settled %v",
 		driver, kills, outages, plan.outage, plan.lease, c.runs, refused, len(w.created), total, dups, lost, lookups, settled)
+	stale := w.staleFlowMessages(ctx)
+	for _, s := range stale {
+		t.Errorf("flow message not showing its flow's last state: %s", s)
+	}
+	t.Logf("[counts] crash/outage on %s: provisioning flows %d, their thread messages posted %d, showing the last state %d",
+		driver, len(w.approved), w.flowPosts(posts), len(w.approved)-len(stale))
 	if kills < plan.kills || outages < plan.outages {
 		t.Errorf("only %d kills and %d outages of %d each", kills, outages, plan.kills)
 	}
@@ -258,20 +259,6 @@ func newCrashWorld(t *testing.T, ctx context.Context, driver string, plan crashP
 	fake := slackfake.New()
 	t.Cleanup(fake.Close)
 	team := fake.AddTeam(slackfake.Team{ID: "T1", Name: "Acme"})
-	for _, u := range []slackfake.User{
-		{ID: "UEVE", TeamID: "T1", Name: "eve", Email: "eve@acme.test"},
-		{ID: "UOLLY", TeamID: "T1", Name: "olly", Email: "olly@acme.test"},
-	} {
-		if _, err := fake.AddUser(u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for i := range crashRequests {
-		if _, err := fake.AddUser(slackfake.User{ID: requesterSlackID(i), TeamID: "T1", Name: fmt.Sprintf("r%d", i),
-			Email: fmt.Sprintf("r%d@acme.test", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// Slack answers posts a little after storing them: a kill in between
 	// leaves a post its sender never heard of.
 	fake.DelayAnswer("chat.postMessage", 50*time.Millisecond)
@@ -302,57 +289,15 @@ func newCrashWorld(t *testing.T, ctx context.Context, driver string, plan crashP
 		cut = sqliteLock{db: db}
 	}
 
-	w := &crashWorld{t: t, fake: fake, st: st}
-	ten := &accessbot.Tenant{Slug: "acme", Name: "Acme"}
-	must(t, st.CreateTenant(ctx, ten))
-	w.tenant = ten.ID
-	must(t, st.BindWorkspace(ctx, &accessbot.Workspace{TenantID: ten.ID, TeamID: "T1", TeamName: "Acme"}))
-	w.eve = &accessbot.User{TenantID: ten.ID, Status: accessbot.UserActive, Role: accessbot.RoleMember, Email: "eve@acme.test", Name: "Eve"}
-	w.olly = &accessbot.User{TenantID: ten.ID, Status: accessbot.UserActive, Role: accessbot.RoleMember, Email: "olly@acme.test", Name: "Olly"}
-	must(t, st.CreateUser(ctx, w.eve))
-	must(t, st.CreateUser(ctx, w.olly))
-	w.requester = map[string]int{}
-	for i := range crashRequests {
-		u := &accessbot.User{TenantID: ten.ID, Status: accessbot.UserActive, Role: accessbot.RoleMember,
-			Email: fmt.Sprintf("r%d@acme.test", i), Name: fmt.Sprintf("R%d", i)}
-		must(t, st.CreateUser(ctx, u))
-		w.requesters = append(w.requesters, u)
-	}
-	w.app = &accessbot.Application{TenantID: ten.ID, Name: "GitLab", Connector: "gitlab", PrimaryOwnerID: w.olly.ID, MaxDuration: 24 * time.Hour}
-	must(t, st.CreateApplication(ctx, w.app))
+	w := &crashWorld{t: t, fake: fake, st: st, requester: map[string]int{}}
+	w.faultTenant = seedFaultTenant(t, ctx, fake, team.ID, st, driver, "r", crashRequests)
 	for i := range 10 {
-		conn := &accessbot.Connection{TenantID: ten.ID, AppID: w.app.ID, Name: "group-" + strconv.Itoa(i), Type: "group"}
+		conn := &accessbot.Connection{TenantID: w.tenant, AppID: w.app.ID, Name: "group-" + strconv.Itoa(i), Type: "group"}
 		must(t, st.CreateConnection(ctx, conn))
 		w.conns = append(w.conns, conn)
 	}
-	must(t, st.UpsertApprovalChain(ctx, &accessbot.ApprovalChain{TenantID: ten.ID, Name: "default",
-		Levels: []accessbot.ApprovalLevel{{Rule: accessbot.RuleAny, Approvers: []accessbot.Approver{{Kind: accessbot.ApproverUser, UserID: w.eve.ID}}}}}))
-
-	// The test's own requests service inserts the jobs with each change,
-	// as the Slack handlers do; only the child works them.
-	workers := river.NewWorkers()
-	requestjobs.AddWorkers(workers, func(context.Context, requests.Job) error { return nil }, nil, zerolog.Nop())
-	w.q, err = jobs.New(jobs.Config{Driver: driver, DB: db, Workers: workers, Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.svc = requests.New(st, nil, nil, nil, requests.Policy{}, zerolog.Nop(), requests.WithEnqueuer(requestjobs.NewEnqueuer(w.q)))
-
-	env := map[string]string{
-		"ACCESSBOT_HTTP_LISTEN":         "127.0.0.1:0",
-		"ACCESSBOT_STORE_DRIVER":        driver,
-		"ACCESSBOT_STORE_DSN":           childDSN,
-		"ACCESSBOT_SLACK_APP_TOKEN":     fake.AppToken(),
-		"ACCESSBOT_SLACK_BOT_TOKEN":     team.BotToken,
-		"ACCESSBOT_SLACK_CONNECTIONS":   "1",
-		"ACCESSBOT_SLACK_TENANT":        "acme",
-		"ACCESSBOT_SLACK_API_URL":       fake.URL(),
-		"ACCESSBOT_LOG_LEVEL":           "warn",
-		"ACCESSBOT_JOBS_TIMEOUT":        plan.timeout.String(),
-		"ACCESSBOT_JOBS_RESCUE_AFTER":   plan.rescue.String(),
-		"ACCESSBOT_JOBS_DELIVERY_LEASE": plan.lease.String(),
-		"ACCESSBOT_JOBS_MAX_BACKOFF":    "1s",
-	}
+	env := faultEnv(driver, childDSN, fake, team, plan.timeout, plan.rescue, plan.lease)
+	env["ACCESSBOT_SLACK_CONNECTIONS"] = "1"
 	return w, env, cut
 }
 
@@ -368,7 +313,7 @@ func must(t *testing.T, err error) {
 // update a second) bounds how much work it can do.
 func (w *crashWorld) produce(ctx context.Context) {
 	for i := 0; i < crashRequests && ctx.Err() == nil; i++ {
-		req, err := w.svc.Create(ctx, requests.UserAccess{TenantID: w.tenant, RequesterID: w.requesters[i].ID, AppID: w.app.ID,
+		req, err := w.svc.Create(ctx, requests.UserAccess{TenantID: w.tenant, RequesterID: w.people[i].ID, AppID: w.app.ID,
 			ConnectionID: w.conns[i%len(w.conns)].ID, Duration: time.Hour, Justification: "Crash test."})
 		if err == nil {
 			w.mu.Lock()
@@ -386,7 +331,7 @@ func (w *crashWorld) produce(ctx context.Context) {
 // delivery keys; w.mu held.
 func (w *crashWorld) thread(id string) string {
 	i := w.requester[id]
-	return w.requesters[i].ID + "@" + slackfake.DMChannel(requesterSlackID(i))
+	return w.people[i].ID + "@" + slackfake.DMChannel(requesterSlackID(i))
 }
 
 // approve has Eve approve each request once she was asked and the
@@ -446,19 +391,73 @@ func (w *crashWorld) key(requestID, what, recipient string) string {
 
 // expectedKeys are the notifications every approved request owes: the
 // requester's confirmation and two thread replies, the approver's DM, the
-// owner's fulfilment DM (the delivery keys of handlers.Notifier).
+// owner's fulfilment DM (the manual step of the default action chain) and
+// the provisioning flow's one message in the thread (the delivery keys of
+// handlers.Notifier and handlers.FlowNotifier). The flow messages were
+// missing under kills until FlowChanged stopped taking the manual step's
+// remembered DMs for its own message.
 func (w *crashWorld) expectedKeys() map[string]bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := map[string]bool{}
 	for _, id := range w.created {
-		out[w.key(id, "requester", w.requesters[w.requester[id]].ID)] = true
+		out[w.key(id, "requester", w.people[w.requester[id]].ID)] = true
 		out[w.key(id, "approval:1", w.eve.ID)] = true
 		out[w.key(id, "waiting:L0", w.thread(id))] = true
 	}
 	for _, id := range w.approved {
 		out[w.key(id, "finished:approved", w.thread(id))] = true
 		out[w.key(id, "fulfilment", w.olly.ID)] = true
+		out[w.key(id, "flow:provision", w.thread(id))] = true
+	}
+	return out
+}
+
+// flowPosts counts the provisioning flows' thread messages among posts.
+func (w *crashWorld) flowPosts(posts map[string]int) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, id := range w.approved {
+		n += posts[w.key(id, "flow:provision", w.thread(id))]
+	}
+	return n
+}
+
+// staleFlowMessages names every approved request whose flow message in
+// the thread does not read exactly as its flow stored now (the state the
+// last flow-changed job must leave on Slack), or that has no flow.
+func (w *crashWorld) staleFlowMessages(ctx context.Context) []string {
+	w.mu.Lock()
+	keys := map[string]string{} // delivery key → request id
+	for _, id := range w.approved {
+		keys[w.key(id, "flow:provision", w.thread(id))] = id
+	}
+	w.mu.Unlock()
+	shown := map[string]string{} // request id → text
+	for _, m := range w.fake.AllMessages() {
+		if m.Metadata == nil || m.Metadata.EventType != slackapi.DeliveryEventType || m.Deleted {
+			continue
+		}
+		if k, _ := m.Metadata.EventPayload["key"].(string); keys[k] != "" {
+			shown[keys[k]] = m.Text
+		}
+	}
+	var out []string
+	for _, id := range slices.Sorted(maps.Values(keys)) {
+		f, err := w.st.GetActionFlowByKey(ctx, w.tenant, provision.FlowKey(provision.Provision, id))
+		if err != nil {
+			out = append(out, fmt.Sprintf("request %s: %v", id, err))
+			continue
+		}
+		conn, err := w.st.GetConnection(ctx, w.tenant, f.ConnectionID)
+		if err != nil {
+			out = append(out, fmt.Sprintf("request %s: %v", id, err))
+			continue
+		}
+		if want, _ := views.FlowMessage(f, w.app.Name+" / "+conn.Name); shown[id] != want {
+			out = append(out, fmt.Sprintf("request %s (flow v%d %s): shows %q, want %q", id, f.Version, f.Status, shown[id], want))
+		}
 	}
 	return out
 }
@@ -485,7 +484,7 @@ func (w *crashWorld) settled(ctx context.Context) bool {
 	if open > 0 {
 		return false
 	}
-	if len(w.jobsLeft(ctx)) > 0 {
+	if len(jobsLeft(ctx, w.q)) > 0 {
 		return false
 	}
 	posts := w.fake.DeliveryPosts(slackapi.DeliveryEventType)
@@ -494,24 +493,12 @@ func (w *crashWorld) settled(ctx context.Context) bool {
 			return false
 		}
 	}
-	return true
-}
-
-func (w *crashWorld) jobsLeft(ctx context.Context) []*rivertype.JobRow {
-	res, err := w.q.Client().JobList(ctx, river.NewJobListParams().States(rivertype.JobStateAvailable, rivertype.JobStateRunning,
-		rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending, rivertype.JobStateDiscarded,
-		rivertype.JobStateCancelled).First(1000))
-	if err != nil {
-		return []*rivertype.JobRow{{Kind: "list failed: " + err.Error()}}
-	}
-	return res.Jobs
+	return len(w.staleFlowMessages(ctx)) == 0
 }
 
 func (w *crashWorld) unfinished(ctx context.Context) string {
 	var b strings.Builder
-	for _, j := range w.jobsLeft(ctx) {
-		fmt.Fprintf(&b, "job %d %s %s attempt %d errors %d args %s\n", j.ID, j.Kind, j.State, j.Attempt, len(j.Errors), j.EncodedArgs)
-	}
+	b.WriteString(describeJobs(jobsLeft(ctx, w.q)))
 	w.mu.Lock()
 	fmt.Fprintf(&b, "requests not approved: %d\n", len(w.pending()))
 	w.mu.Unlock()

@@ -37,7 +37,7 @@ func TestREADMEAndCIAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"go vet ./...", "gofmt -l", "go test -race -count=1 -json ./... | \"$summary/testsummary\""} {
+	for _, want := range []string{"go vet ./...", "gofmt -l", "go test -race -count=1 -timeout 25m -json ./... | \"$summary/testsummary\""} {
 		if !strings.Contains(string(script), want) {
 			t.Errorf("scripts/test does not run %q", want)
 		}

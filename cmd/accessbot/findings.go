@@ -26,6 +26,10 @@ func (m *Main) findingsCommand() *cobra.Command {
 	return cmd
 }
 
+// defaultFindingsLimit is the table's page: what fits a screen or two,
+// printed at once however many findings there are.
+const defaultFindingsLimit = 100
+
 // findingJSON is the --json shape of one finding, stable for scripts.
 type findingJSON struct {
 	ID        string            `json:"id"`
@@ -52,11 +56,20 @@ func (m *Main) findingsListCommand() *cobra.Command {
 		Use:   "list",
 		Short: "Print findings: a table for people, --json for scripts",
 		Long: `Print a tenant's findings, most severe first, then newest.
---status and --severity may repeat or take a comma-separated list.`,
+--status and --severity may repeat or take a comma-separated list.
+The table shows the first 100 and says how many it left out (--limit N
+for another page size, --limit 0 for all); --json prints all unless
+--limit is given.`,
 		Example: `  accessbot findings list --status open --severity critical,high
   accessbot findings list --tenant acme --json | jq '.[].subject.display'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON && !cmd.Flags().Changed("limit") {
+				limit = 0 // scripts get every finding
+			}
+			if limit < 0 {
+				return fmt.Errorf("--limit %d: want 0 (all) or more", limit)
+			}
 			filter := accessbot.FindingFilter{Rule: rule, Limit: limit}
 			for _, s := range statuses {
 				st := accessbot.FindingStatus(strings.ToLower(s))
@@ -84,14 +97,29 @@ func (m *Main) findingsListCommand() *cobra.Command {
 			if asJSON {
 				return writeFindingsJSON(cmd.OutOrStdout(), fs)
 			}
-			return writeFindingsTable(cmd.OutOrStdout(), fs)
+			if err := writeFindingsTable(cmd.OutOrStdout(), fs); err != nil {
+				return err
+			}
+			if limit == 0 || len(fs) < limit {
+				return nil
+			}
+			// A full page: say how many were left out, on stderr so the
+			// table stays clean for grep and friends.
+			total, err := st.CountFindings(cmd.Context(), t.ID, filter)
+			if err != nil {
+				return err
+			}
+			if total > len(fs) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "showing %d of %d findings: --limit N shows more, --limit 0 all\n", len(fs), total)
+			}
+			return nil
 		},
 	}
 	addTenantFlag(cmd, &tenant, "")
 	cmd.Flags().StringSliceVar(&statuses, "status", nil, "only these statuses: open, acknowledged, resolved")
 	cmd.Flags().StringSliceVar(&severities, "severity", nil, "only these severities: critical, high, medium, low")
 	cmd.Flags().StringVar(&rule, "rule", "", "only this rule")
-	cmd.Flags().IntVar(&limit, "limit", 0, "at most `N` findings (0: all)")
+	cmd.Flags().IntVar(&limit, "limit", defaultFindingsLimit, "at most `N` findings (0: all); --json prints all unless it is given")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	return cmd
 }

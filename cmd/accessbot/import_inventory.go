@@ -83,7 +83,12 @@ file's imports: section sets the guard.`,
 				return err
 			}
 			defer st.Close()
-			im := inventory.NewImporter(st, findings.NewEngine(m.Now, log), m.Now, log)
+			pb, err := m.cliPlaybooks(st, log)
+			if err != nil {
+				return err
+			}
+			// An upload is a sync: recurrence playbooks and findings it opens are queued with it.
+			im := inventory.NewImporter(st, findings.NewEngine(m.Now, log), m.Now, log).WithAfterImport(pb.AfterImport)
 			res, err := im.Import(cmd.Context(), t.ID, kind, app, path, file, inventory.Options{Strict: strict, DryRun: dryRun, AllowRemovals: allowRemovals, App: app, Limits: lim})
 			if res == nil {
 				return err

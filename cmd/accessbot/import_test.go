@@ -62,7 +62,7 @@ func TestImportSummarySaysWould(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dry run: %v\n%s", err, out)
 	}
-	for _, want := range []string{"would remove 4", "would create 0", "(dry run: nothing was written)", "findings: would open 0", "would resolve 1"} {
+	for _, want := range []string{"would remove 4", "would create 0", "(dry run: nothing was written)", "would open 0", "would resolve 1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, out)
 		}

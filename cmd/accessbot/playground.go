@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,7 +21,9 @@ import (
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/connectors/webhook/receiver"
 	"github.com/accessbot/accessbot/flows/digest"
+	"github.com/accessbot/accessbot/flows/grants"
 	"github.com/accessbot/accessbot/flows/schedule"
 	"github.com/accessbot/accessbot/flows/tenantfile"
 	"github.com/accessbot/accessbot/playground"
@@ -106,6 +112,30 @@ func (m *Main) playground(ctx context.Context, listen, file string) error {
 		over["ACCESSBOT_STORE_DSN"] = "file:" + filepath.Join(dir, "playground.db")
 		setDefault(over, m.Env, "ACCESSBOT_LOG_LEVEL", "warn")
 		setDefault(over, m.Env, "ACCESSBOT_LOG_FORMAT", "console")
+		// The throwaway store's connector secrets (the receiver's signing
+		// secret) are sealed with a throwaway key, unless one is set.
+		setDefault(over, m.Env, "ACCESSBOT_ENCRYPTION_KEY", randomBase64(32))
+	}
+	// The example's chains deliver to a webhook receiver in this process,
+	// whose deliveries the page shows.
+	var hooks *receiver.Receiver
+	if example {
+		secret := "whsec_" + randomBase64(24)
+		if hooks, err = receiver.New(secret, receiver.WithClock(clock.Now)); err != nil {
+			return fmt.Errorf("playground: webhook receiver: %w", err)
+		}
+		hl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("playground: webhook receiver: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("POST /hooks/{endpoint}", hooks)
+		hsrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hsrv.Serve(hl) }()
+		defer hsrv.Close()
+		addPlaygroundReceiver(f, "http://"+hl.Addr().String()+"/hooks/{endpoint}")
+		addPlaygroundPlaybooks(f, "http://"+hl.Addr().String()+"/hooks/playbook")
+		over[playgroundSecretEnv] = secret
 	}
 	// The bot is a second Main: same config path, the playground's clock
 	// (which the page can run forward), the fake's tokens in its
@@ -152,8 +182,12 @@ func (m *Main) playground(ctx context.Context, listen, file string) error {
 		return errors.Join(fmt.Errorf("playground: first digest: %w", err), stop())
 	}
 
-	pg, err := playground.New(playground.Config{Fake: fake, TeamID: team.ID, TeamName: teamName, People: people,
-		Channels: playgroundChannels(f), Controls: controls, Start: playgroundStart(people, example)})
+	cfg := playground.Config{Fake: fake, TeamID: team.ID, TeamName: teamName, People: people,
+		Channels: playgroundChannels(f), Controls: controls, Start: playgroundStart(people, example)}
+	if hooks != nil {
+		cfg.Webhooks = hooks
+	}
+	pg, err := playground.New(cfg)
 	if err != nil {
 		return errors.Join(err, stop())
 	}
@@ -223,7 +257,11 @@ func (m *Main) applyPlaygroundTenant(ctx context.Context, f *tenantfile.File, ex
 		return "", err
 	}
 	defer st.Close()
-	res, err := tenantfile.NewApplier(st, m.Now, log).Apply(ctx, f, false)
+	keys, err := cfg.Keyring()
+	if err != nil {
+		return "", err
+	}
+	res, err := tenantfile.NewApplier(st, m.Now, log).WithSecrets(keys, m.Env).Apply(ctx, f, false)
 	if err != nil {
 		return "", fmt.Errorf("playground: apply %s: %w", f.Name, err)
 	}
@@ -310,7 +348,11 @@ func setDefault(over map[string]string, env func(string) (string, bool), key, va
 	over[key] = value
 }
 
-func printPlaygroundBanner(w io.Writer, url string, f *tenantfile.File, people []playground.Person, example bool) {
+// printPlaygroundBanner writes the banner in one write, so that a reader
+// polling the output for the URL never sees half of it.
+func printPlaygroundBanner(out io.Writer, url string, f *tenantfile.File, people []playground.Person, example bool) {
+	w := &bytes.Buffer{}
+	defer func() { _, _ = out.Write(w.Bytes()) }()
 	fmt.Fprintf(w, "accessbot playground for %s (tenant %q) is ready.\n\n", f.Tenant.Name, f.Tenant.Slug)
 	fmt.Fprintf(w, "Open %s\n\n", url)
 	if example {
@@ -334,10 +376,66 @@ Things to try:
   /access request           ask for access (type-ahead on the application), then
                             switch to the approver (your manager, or the owners) to approve
   /access mine, /access approvals, /access reviews
-  #access-alerts            the findings digest and critical alerts
+  #access-alerts            the findings digest and critical alerts; as an admin or
+                            an owner, Run playbook on a finding: the page's Webhook
+                            receiver shows the signed event, you see how it went
   Clock (on the right)      run time forward: reminders, escalations, expiry, digests
   any command as Sam Visitor: the refusal naming the unknown email
 
 Stop with Ctrl-C (the temporary store is removed).
 `)
+}
+
+// playgroundConnector is the webhook connector of the example's chains,
+// the playground's receiver; playgroundSecretEnv carries its signing secret
+// from the playground to apply.
+const (
+	playgroundConnector = "playground"
+	playgroundSecretEnv = "ACCESSBOT_PLAYGROUND_WEBHOOK_SECRET"
+)
+
+// addPlaygroundReceiver declares the example's playground connector: a
+// webhook to url (the receiver in this process, allow-listed on loopback)
+// signed with the secret in playgroundSecretEnv. It adds a 2-minute expiry
+// notice, so a three-minute grant is warned about before it ends.
+func addPlaygroundReceiver(f *tenantfile.File, url string) {
+	f.Connectors = append(f.Connectors, tenantfile.ConnectorDecl{Name: playgroundConnector, Type: "webhook",
+		Settings: map[string]string{"url": url}, Env: map[string]string{"signing_secret": playgroundSecretEnv}})
+	if f.Outbound == nil {
+		f.Outbound = &tenantfile.Outbound{}
+	}
+	f.Outbound.Allow = append(f.Outbound.Allow, "127.0.0.1")
+	if f.Grants == nil {
+		f.Grants = &tenantfile.Grants{ExpiryNotices: slices.Clone(grants.DefaultNotices)}
+	}
+	f.Grants.ExpiryNotices = append(f.Grants.ExpiryNotices, 2*time.Minute)
+}
+
+// Playbooks the playground declares, delivering to its receiver.
+const (
+	playgroundFindingsPlaybook = "playground-findings"
+	playgroundReviewsPlaybook  = "playground-reviews"
+)
+
+// addPlaygroundPlaybooks declares two playbooks (docs/playbooks.md) that
+// deliver to the playground's receiver at url, signed with its secret: a
+// finding playbook, offered by "Run playbook" on the findings digest and
+// the critical alerts, and a review playbook, which also gets every
+// review decision. A request playbook would fire on every request and
+// crowd the chain's own webhooks; try one with --tenant-file.
+func addPlaygroundPlaybooks(f *tenantfile.File, url string) {
+	f.Playbooks = append(f.Playbooks,
+		tenantfile.PlaybookDecl{Name: playgroundFindingsPlaybook, Type: accessbot.PlaybookFinding, URL: url, Active: true,
+			Description: "Receives the findings you send it with Run playbook (the page's Webhook receiver shows them)", SigningEnv: playgroundSecretEnv},
+		tenantfile.PlaybookDecl{Name: playgroundReviewsPlaybook, Type: accessbot.PlaybookReview, URL: url, Active: true,
+			Description: "Receives every review decision, and the review items you send it with Run playbook", SigningEnv: playgroundSecretEnv})
+}
+
+// randomBase64 is n random bytes, standard base64.
+func randomBase64(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }

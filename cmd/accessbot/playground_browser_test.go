@@ -147,7 +147,20 @@ func (b *browser) waitText(sel, text string) {
 func (b *browser) click(scope, text string) {
 	b.t.Helper()
 	xp := chromedp.Search(fmt.Sprintf(`(//*[@id=%q]//button[normalize-space()=%q][not(ancestor::*[@hidden])])[last()]`, scope, text))
-	b.run(fmt.Sprintf("click %q in #%s", text, scope), chromedp.Click(xp, chromedp.NodeVisible))
+	what := fmt.Sprintf("click %q in #%s", text, scope)
+	// A live update may re-render the panel between finding the button
+	// and clicking it; a person would click the new button, so look again.
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+		err := chromedp.Do(ctx, chromedp.Click(xp, chromedp.NodeVisible))
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "Could not find node with given id") {
+			b.fail(what, err)
+		}
+	}
 }
 
 // tab opens the tab labelled label (its own text: an unread count may follow).

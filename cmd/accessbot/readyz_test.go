@@ -123,12 +123,14 @@ func TestRunReadyzWhenRedisHangs(t *testing.T) {
 }
 
 // With http.admin_listen, /readyz and /metrics move off the public listener
-// that carries the OAuth callback and the findings API.
+// that carries the OAuth callback and the findings API; http.pprof adds the
+// profiler there.
 func TestRunAdminListener(t *testing.T) {
 	t.Parallel()
 	m, _, _ := testMain(map[string]string{
 		"ACCESSBOT_HTTP_LISTEN":       "127.0.0.1:0",
 		"ACCESSBOT_HTTP_ADMIN_LISTEN": "127.0.0.1:0",
+		"ACCESSBOT_HTTP_PPROF":        "true",
 		"ACCESSBOT_STORE_DSN":         "file:" + t.TempDir() + "/a.db",
 	})
 	addr, _ := startRun(t, m)

@@ -20,10 +20,17 @@ func (m *Main) buildReviews(rt *Runtime) *reviewParts {
 	var notifier reviews.Notifier
 	if clients := rt.chatClients(); clients != nil {
 		notifier = handlers.NewReviewNotifier(handlers.ReviewNotifierConfig{Store: rt.Store, Clients: clients,
-			Now: rt.Now, Lease: rt.Config.Jobs.DeliveryLease, Log: rt.Log})
+			Now: rt.Now, IdentityTTL: rt.Config.Slack.IdentityCacheTTL, Lease: rt.Config.Jobs.DeliveryLease, Log: rt.Log})
 	}
-	svc := reviews.New(rt.Store, notifier, rt.Now, reviews.DefaultPolicy(), rt.Log)
-	return &reviewParts{Service: svc, Handlers: handlers.NewReviews(svc, rt.Store, rt.Now, rt.Log)}
+	// Launch answers once the campaign commits; its DMs follow at Slack's pace.
+	svc := reviews.New(rt.Store, notifier, rt.Now, reviews.DefaultPolicy(), rt.Log).WithBackgroundDMs()
+	if rt.Requests != nil && rt.Requests.Grants != nil {
+		svc.WithRevoker(rt.Requests.Grants) // a Revoke runs the deprovisioning chain
+	}
+	if rt.Playbooks != nil {
+		svc.OnDecided(rt.Playbooks.ReviewDecided)
+	}
+	return &reviewParts{Service: svc, Handlers: handlers.NewReviews(svc, rt.Store, rt.Now, rt.Log).WithPlaybooks(rt.playbookMenus())}
 }
 
 // reviewHandlers are the Slack handlers of access reviews, nil when run built none.

@@ -115,13 +115,17 @@ and health on http://127.0.0.1:8080/healthz.`,
 		m.healthcheckCommand(),
 		m.secretsCommand(),
 		m.backupCommand(),
+		m.syncCommand(),
+		m.connectorsCommand(),
+		m.reportCommand(),
+		m.explainCommand(),
 		// Other commands (apply, import, manifest, findings…) are added here,
 		// each built by a method in its own file.
 	)
 	// Every command that opens the store can be pointed at one.
 	for _, c := range root.Commands() {
 		switch c.Name() {
-		case "run", "migrate", "apply", "import", "findings", "install-link", "secrets", "backup":
+		case "run", "migrate", "apply", "import", "findings", "install-link", "secrets", "backup", "sync", "connectors", "report", "explain":
 			m.settingFlags(c.PersistentFlags(), storeSettings...)
 		}
 	}

@@ -12,8 +12,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/accessbot/accessbot/flows/findings"
+	"github.com/accessbot/accessbot/flows/inventory"
+	"github.com/accessbot/accessbot/flows/playbooks"
 	"github.com/accessbot/accessbot/internal/config"
 	"github.com/accessbot/accessbot/internal/httpserver"
+	"github.com/accessbot/accessbot/internal/metrics"
 	"github.com/accessbot/accessbot/internal/secrets"
 	"github.com/accessbot/accessbot/store"
 )
@@ -24,8 +27,8 @@ func (m *Main) runCommand() *cobra.Command {
 		Short: "Run the bot: store, Slack connections and the HTTP health server",
 		Long: `Run the bot until SIGINT or SIGTERM: open and migrate the store, connect to
 Redis when redis.url is set, connect to Slack when its tokens are set, and
-serve /healthz, /readyz and /metrics on http.listen (or /readyz, /metrics
-and /debug/pprof/ on http.admin_listen when it is set).
+serve /healthz, /readyz and /metrics on http.listen (or /readyz and /metrics
+on http.admin_listen when it is set, with /debug/pprof/ when http.pprof is true).
 
 Without Slack tokens it still starts, and says what to configure next.
 
@@ -60,6 +63,8 @@ type Runtime struct {
 	Requests *requestParts
 	// Reviews is the access-review runtime (service, Slack handlers).
 	Reviews *reviewParts
+	// Playbooks emits events to the tenants' playbook servers.
+	Playbooks *playbooks.Service
 
 	group *group
 }
@@ -110,7 +115,10 @@ func (m *Main) run(ctx context.Context) error {
 		defer rdb.Close()
 	}
 
-	srv := httpserver.New(cfg.HTTP.Listen, cfg.HTTP.AdminListen, log)
+	srv := httpserver.New(cfg.HTTP.Listen, cfg.HTTP.AdminListen, log, httpserver.WithPprof(cfg.HTTP.Pprof))
+	if err := metrics.Register(srv.Registry()); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
 	srv.AddCheck("store", st.Ping)
 	srv.Handle("POST /api/v1/findings", findings.NewHandler(st, m.Now, log))
 	if rdb != nil {
@@ -125,6 +133,9 @@ func (m *Main) run(ctx context.Context) error {
 	}
 	rt.Requests = m.buildRequests(rt)
 	rt.Reviews = m.buildReviews(rt)
+	// An upload through the API is a sync too: recurrence playbooks run after it.
+	srv.Handle("POST /api/v1/inventory/{application}/{kind}", inventory.NewHandler(
+		inventory.NewImporter(st, findings.NewEngine(m.Now, log), m.Now, log).WithAfterImport(rt.Playbooks.AfterImport), st, log))
 
 	noSlack := !cfg.Slack.SocketMode() && !cfg.Slack.SingleWorkspace()
 	switch {

@@ -5,10 +5,17 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/accessbot/accessbot/bot"
+	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/handlers"
 )
+
+// publishedMemo bounds the in-process memo of published Home tabs (one
+// short entry per user who opened it in the last handlers.PublishedTTL).
+const publishedMemo = 100000
 
 // startSlackRuntime binds the single workspace (when slack.bot_token is set),
 // assembles the Slack runtime and runs its Socket Mode connections in rt's
@@ -41,8 +48,13 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 		Workers:     cfg.Workers,
 		IdentityTTL: cfg.IdentityCacheTTL,
 		Register: func(r *bot.Router, id bot.Resolver) error {
-			digestButtons := handlers.NewDigest(handlers.DigestConfig{Store: rt.Store, Now: rt.Now, Log: rt.Log})
-			return errors.Join(handlers.Register(r, handlers.Deps{Identity: id, Lifecycle: lifecycle, Requests: rt.requestHandlers(), Reviews: rt.reviewHandlers()}), handlers.RegisterDigest(r, digestButtons))
+			published := handlers.Memo(identity.NewMemoryCache(publishedMemo, rt.Now))
+			if rt.Redis != nil {
+				published = identity.NewRedisCache(rt.Redis, bot.RedisPrefix) // keys "home:TEAM:USER"
+			}
+			digestButtons := handlers.NewDigest(handlers.DigestConfig{Store: rt.Store, Actions: rt.digestActions(), Playbooks: rt.playbookMenus(), Now: rt.Now, Log: rt.Log})
+			return errors.Join(handlers.Register(r, handlers.Deps{Identity: id, Lifecycle: lifecycle, Requests: rt.requestHandlers(), Reviews: rt.reviewHandlers(), Flows: rt.flowHandlers(), Steps: rt.stepHandlers(),
+				Playbooks: handlers.NewPlaybooks(rt.Store, rt.keys(), rt.Now, rt.Log), PlaybookMenus: rt.playbookMenus(), Connectors: handlers.NewConnectors(rt.Store), Purposes: rt.purposeHandlers(), Reports: handlers.NewReports(rt.Store, rt.Now, rt.Log), Published: published}), handlers.RegisterDigest(r, digestButtons))
 		},
 		Now: rt.Now,
 		Log: rt.Log,
@@ -58,7 +70,9 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 		return fmt.Errorf("slack runtime: %w", err)
 	}
 	forget.set(app.Forget)
-	for _, c := range app.Dispatcher.Collectors() {
+	sockets := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "accessbot_slack_sockets_connected",
+		Help: "Socket Mode connections open in this process."}, func() float64 { return float64(app.Manager.Connected()) })
+	for _, c := range append(app.Dispatcher.Collectors(), sockets) {
 		if err := rt.HTTP.Registry().Register(c); err != nil {
 			return fmt.Errorf("slack runtime metrics: %w", err)
 		}

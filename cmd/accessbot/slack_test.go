@@ -66,7 +66,8 @@ func TestRunAgainstFakeSlack(t *testing.T) {
 		t.Fatalf("GET /readyz = %d %s", code, body)
 	}
 	if code, body := httpGet(t, "http://"+addr+"/metrics"); code != 200 ||
-		!strings.Contains(body, "accessbot_slack_work_queued ") || !strings.Contains(body, "accessbot_slack_work_dropped_total 0") {
+		!strings.Contains(body, "accessbot_slack_work_queued ") || !strings.Contains(body, "accessbot_slack_work_dropped_total 0") ||
+		!strings.Contains(body, "accessbot_slack_workers_admitted ") {
 		t.Fatalf("GET /metrics = %d, want the Slack work queue metrics:\n%s", code, body)
 	}
 	stop()

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/textproto"
 	"regexp"
 	"strings"
@@ -56,6 +57,9 @@ type Config struct {
 	HELO          string // "" lets go-mail choose
 	Timeout       time.Duration
 	RootCAs       *x509.CertPool // nil: system roots (tests trust their fake)
+	// Dial, when set, opens the TCP connection: the outbound client's
+	// DialContext, so the SMTP host is held to the tenant's address rules.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Notification is one message to people.
@@ -183,6 +187,23 @@ func (c *Client) client() (*mail.Client, error) {
 		opts = append(opts, mail.WithSSL())
 	case NoTLS:
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	}
+	if dial := c.cfg.Dial; dial != nil {
+		tlsCfg := &tls.Config{ServerName: c.cfg.Host, RootCAs: c.cfg.RootCAs, MinVersion: tls.VersionTLS12}
+		implicit := c.cfg.TLS == ImplicitTLS
+		opts = append(opts, mail.WithDialContextFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dial(ctx, network, addr)
+			if err != nil || !implicit {
+				return conn, err
+			}
+			// go-mail wraps TLS itself only around its own dialer.
+			tc := tls.Client(conn, tlsCfg)
+			if err := tc.HandshakeContext(ctx); err != nil {
+				conn.Close()
+				return nil, fmt.Errorf("TLS handshake: %w", err)
+			}
+			return tc, nil
+		}))
 	}
 	if c.cfg.HELO != "" {
 		opts = append(opts, mail.WithHELO(c.cfg.HELO))

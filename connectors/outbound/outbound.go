@@ -120,7 +120,8 @@ type Options struct {
 // Client serves one allow-list: a pooled connection is reused without a new
 // dial check, and must never serve a tenant with a narrower list.
 type Client struct {
-	hc *http.Client
+	hc   *http.Client
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // New builds a Client.
@@ -152,14 +153,15 @@ func New(o Options) *Client {
 			return checkDial(ctx, guard, o.Allow, network, address)
 		},
 	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if host, _, err := net.SplitHostPort(addr); err == nil && o.Allow.hostAllowed(host) {
+			ctx = context.WithValue(ctx, hostAllowedKey{}, true)
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
 	tr := &http.Transport{
-		Proxy: nil, // a proxy would be what gets dial-checked, not the customer's host
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if host, _, err := net.SplitHostPort(addr); err == nil && o.Allow.hostAllowed(host) {
-				ctx = context.WithValue(ctx, hostAllowedKey{}, true)
-			}
-			return dialer.DialContext(ctx, network, addr)
-		},
+		Proxy:                 nil, // a proxy would be what gets dial-checked, not the customer's host
+		DialContext:           dial,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.RootCAs},
 		ForceAttemptHTTP2:     true,
 		TLSHandshakeTimeout:   o.DialTimeout,
@@ -169,7 +171,7 @@ func New(o Options) *Client {
 		IdleConnTimeout:       90 * time.Second,
 	}
 	maxRedirects := o.MaxRedirects
-	return &Client{hc: &http.Client{
+	return &Client{dial: dial, hc: &http.Client{
 		Timeout:   o.Timeout,
 		Transport: &guardTransport{base: tr, allow: o.Allow, ua: o.UserAgent, max: o.MaxResponseBytes},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
@@ -184,6 +186,13 @@ func New(o Options) *Client {
 // Do sends req. The response body stops with ErrResponseTooLarge past the cap.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	return c.hc.Do(req)
+}
+
+// DialContext opens a TCP connection under the same address rules (for
+// protocols other than HTTP, such as SMTP): a name that resolves to a
+// blocked address is refused at dial time unless allow-listed.
+func (c *Client) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return c.dial(ctx, network, addr)
 }
 
 // HTTPClient is the same client for libraries that take an *http.Client

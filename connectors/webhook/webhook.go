@@ -61,6 +61,7 @@ type Message struct {
 type Result struct {
 	ID     string
 	Status int
+	Detail string // start of the answer's body, secrets removed
 }
 
 // DeliveryError is a delivery the receiver did not accept, or that failed on
@@ -162,7 +163,7 @@ func (c *Client) Send(ctx context.Context, ep Endpoint, msg Message) (Result, er
 	ev = ev.Int("status", resp.StatusCode)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		ev.Msg("webhook delivered")
-		return Result{ID: msg.ID, Status: resp.StatusCode}, nil
+		return Result{ID: msg.ID, Status: resp.StatusCode, Detail: redact(strings.TrimSpace(strings.ToValidUTF8(string(snippet), "")), ep)}, nil
 	}
 	derr := &DeliveryError{
 		Endpoint:   ep.Name,

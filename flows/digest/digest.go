@@ -45,12 +45,12 @@ type Message any
 type Notifier interface {
 	// Digest renders d: the first message is posted in the channel, the rest
 	// as replies in its thread. Every message must fit Slack's limits.
-	Digest(d *Digest) ([]Message, error)
+	Digest(ctx context.Context, d *Digest) ([]Message, error)
 	// AllClear renders the one-line "nothing new" message.
 	AllClear(d *Digest) (Message, error)
 	// Critical renders the immediate alert for one critical finding, with
 	// times in loc (the tenant's digest time zone).
-	Critical(f *accessbot.Finding, loc *time.Location) (Message, error)
+	Critical(ctx context.Context, f *accessbot.Finding, loc *time.Location) (Message, error)
 	// Post sends m to channelID (as a reply to threadTS when set), tagged
 	// with its delivery key, and returns its ts.
 	Post(ctx context.Context, tenantID, channelID string, m Message, threadTS, key string) (ts string, err error)
@@ -187,7 +187,7 @@ func (s *Service) Run(ctx context.Context, r schedule.Run) error {
 			return fmt.Errorf("render all clear: %w", err)
 		}
 		msgs = []Message{m}
-	} else if msgs, err = s.notify.Digest(d); err != nil {
+	} else if msgs, err = s.notify.Digest(ctx, d); err != nil {
 		return fmt.Errorf("render digest: %w", err)
 	}
 	var errs []error
@@ -343,7 +343,7 @@ func (s *Service) alertTenant(ctx context.Context, tenantID string, now time.Tim
 				}
 			}
 			if m == nil {
-				if m, err = s.notify.Critical(f, loc); err != nil {
+				if m, err = s.notify.Critical(ctx, f, loc); err != nil {
 					return fmt.Errorf("render critical alert %s: %w", f.ID, err)
 				}
 			}

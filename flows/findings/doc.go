@@ -18,8 +18,13 @@
 // tenant's current inventory and records each rule's matches with
 // store.Findings.SyncFindings: new matches open, resolved ones reopen,
 // acknowledged ones stay acknowledged, and findings that no longer match
-// are resolved by "system". The inventory import runs it inside its own
-// transaction; `accessbot findings run` and RunTx run it on demand.
+// are resolved by "system". It reads the identities a page at a time
+// (Engine.PageSize) and records each page's matches by the page's id range
+// (store.Findings.SyncFindingsBetween), then resolves what lies beyond the
+// last page (ResolveFindingsBeyond): the same findings as one SyncFindings
+// over everything, in memory that does not grow with the identities. The
+// inventory import runs it inside its own transaction; `accessbot findings
+// run` and RunTx run it on demand.
 //
 // Tenant rules are filters (accessbot.Filter): all/any trees of
 // {field, op, value} conditions over identity.*, entitlement.* and

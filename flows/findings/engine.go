@@ -50,7 +50,14 @@ type Engine struct {
 	log zerolog.Logger
 	// InactiveAfter is how long without use makes an identity inactive.
 	InactiveAfter time.Duration
+	// PageSize is how many identities a full run evaluates and records at
+	// a time (DefaultPageSize when 0): a full run's memory is one page,
+	// the tenant's employees and entitlements, not every identity.
+	PageSize int
 }
+
+// DefaultPageSize: a page of identities with their relations is a few MiB.
+const DefaultPageSize = 2000
 
 func NewEngine(now func() time.Time, log zerolog.Logger) *Engine {
 	return &Engine{now: now, log: log, InactiveAfter: DefaultInactiveAfter}
@@ -66,6 +73,17 @@ type RuleResult struct {
 // RunResult is what a run of every rule did, in rule order.
 type RunResult struct {
 	Rules []RuleResult
+	// Scoped: a RunRelations run, over Identities identities only.
+	Scoped     bool
+	Identities int
+}
+
+// what names the run's findings in summaries.
+func (r *RunResult) what() string {
+	if r.Scoped {
+		return fmt.Sprintf("findings of the %d identities whose relations changed", r.Identities)
+	}
+	return "findings"
 }
 
 // Total sums the rules' results.
@@ -83,13 +101,13 @@ func (r *RunResult) Total() accessbot.SyncResult {
 // Summary is one line: "findings: 3 opened, 0 reopened, 5 still open, 1 resolved".
 func (r *RunResult) Summary() string {
 	t := r.Total()
-	return fmt.Sprintf("findings: %d opened, %d reopened, %d still open, %d resolved", t.Opened, t.Reopened, t.Seen, t.Resolved)
+	return fmt.Sprintf("%s: %d opened, %d reopened, %d still open, %d resolved", r.what(), t.Opened, t.Reopened, t.Seen, t.Resolved)
 }
 
 // WouldSummary is Summary for a run that was rolled back (a dry run).
 func (r *RunResult) WouldSummary() string {
 	t := r.Total()
-	return fmt.Sprintf("findings: would open %d, would reopen %d, %d still open, would resolve %d", t.Opened, t.Reopened, t.Seen, t.Resolved)
+	return fmt.Sprintf("%s: would open %d, would reopen %d, %d still open, would resolve %d", r.what(), t.Opened, t.Reopened, t.Seen, t.Resolved)
 }
 
 // RunTx runs every rule for the tenant in one transaction.
@@ -105,143 +123,28 @@ func (e *Engine) RunTx(ctx context.Context, tx Transactor, tenantID string) (*Ru
 
 // Run evaluates every rule on q (the import's transaction, when called
 // after an import) and records each rule's matches with SyncFindings.
+// Identities are read a page at a time (store.Inventory.ListIdentitiesAfter)
+// with their relations, and each page's matches are recorded with
+// SyncFindingsOf for the page's identities; a last pass resolves findings
+// whose subject is no longer a current identity. Employee rules count
+// their hits across pages and are recorded at the end. The findings are
+// those of one SyncFindings over the whole inventory.
 func (e *Engine) Run(ctx context.Context, q store.Queries, tenantID string) (*RunResult, error) {
-	now := e.now()
-	snap, err := loadSnapshot(ctx, q, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("run rules for tenant %s: %w", tenantID, err)
-	}
-	rules, err := q.ListTenantRules(ctx, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("run rules for tenant %s: %w", tenantID, err)
-	}
-	inactive := e.InactiveAfter
-	if inactive <= 0 {
-		inactive = DefaultInactiveAfter
-	}
-	type ruleRun struct {
-		name    string
-		matches []accessbot.FindingMatch
-	}
-	runs := []ruleRun{
-		{RuleTerminatedActive, snap.terminatedActive()},
-		{RuleOrphan, snap.orphans()},
-		{RulePrivileged, snap.privileged()},
-		{RuleInactive, snap.inactive(now, inactive)},
-	}
-	for _, r := range rules {
-		m, err := snap.tenantRule(r, now)
-		if err != nil {
-			// Apply validated it; a stored rule that no longer compiles is
-			// skipped, loudly, rather than failing every import.
-			e.log.Error().Str("tenant", tenantID).Str("rule", r.Name).Err(err).Msg("tenant rule does not compile: skipped")
-			continue
-		}
-		runs = append(runs, ruleRun{r.Name, m})
-	}
-	res := &RunResult{}
-	for _, r := range runs {
-		sr, err := q.SyncFindings(ctx, tenantID, r.name, r.matches, now)
-		if err != nil {
-			return nil, fmt.Errorf("run rule %s: %w", r.name, err)
-		}
-		res.Rules = append(res.Rules, RuleResult{Rule: r.name, Matches: len(r.matches), SyncResult: sr})
-	}
-	t := res.Total()
-	e.log.Info().Str("tenant", tenantID).Int("rules", len(runs)).Int("opened", t.Opened).Int("reopened", t.Reopened).
-		Int("resolved", t.Resolved).Msg("rules run")
-	return res, nil
+	return e.run(ctx, q, tenantID, nil)
 }
 
-// identRow is an identity with what rules need beside it.
-type identRow struct {
-	accessbot.Identity
-	appName string
-	emp     *accessbot.User // nil: orphan
-	ents    []*accessbot.AppEntitlement
-}
-
-// snapshot is a tenant's current inventory, joined in memory.
-type snapshot struct {
-	users  []accessbot.User
-	idents []*identRow
-	byUser map[string][]*identRow // user id → identities
-}
-
-func loadSnapshot(ctx context.Context, q store.Queries, tenantID string) (*snapshot, error) {
-	users, err := q.ListUsers(ctx, tenantID)
-	if err != nil {
-		return nil, err
+// RunRelations re-evaluates what depends on relations (RulePrivileged and
+// the tenant's rules) for the given identities only (internal ids): what a
+// relations upload changed. Only their findings of those rules are
+// recorded or resolved (store.Findings.SyncFindingsOf); the other rules do
+// not read relations and are left as they are. An employee rule is
+// evaluated for the employees of those identities. No identities: nothing
+// runs.
+func (e *Engine) RunRelations(ctx context.Context, q store.Queries, tenantID string, identityIDs []string) (*RunResult, error) {
+	if identityIDs == nil {
+		identityIDs = []string{}
 	}
-	apps, err := q.ListApplications(ctx, tenantID, "", 0)
-	if err != nil {
-		return nil, err
-	}
-	idents, err := q.ListIdentities(ctx, tenantID, "", false)
-	if err != nil {
-		return nil, err
-	}
-	ents, err := q.ListAppEntitlements(ctx, tenantID, "", false)
-	if err != nil {
-		return nil, err
-	}
-	rels, err := q.ListRelations(ctx, tenantID, "", false)
-	if err != nil {
-		return nil, err
-	}
-	maps, err := q.ListIdentityMappings(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	appName := make(map[string]string, len(apps))
-	var conns []accessbot.Connection
-	for _, a := range apps {
-		appName[a.ID] = a.Name
-		cs, err := q.ListConnections(ctx, tenantID, a.ID)
-		if err != nil {
-			return nil, err
-		}
-		conns = append(conns, cs...)
-	}
-	// Labels declared in the tenant file (privileged) count as the upload's.
-	accessbot.DeclareLabels(ents, apps, conns)
-	s := &snapshot{users: users, byUser: map[string][]*identRow{}}
-	userByID := make(map[string]*accessbot.User, len(users))
-	userByEmail := make(map[string]*accessbot.User, len(users))
-	for i := range users {
-		u := &users[i]
-		userByID[u.ID] = u
-		userByEmail[accessbot.NormalizeEmail(u.Email)] = u
-	}
-	mapped := make(map[string]string, len(maps))
-	for _, m := range maps {
-		mapped[m.IdentityID] = m.UserID
-	}
-	entByID := make(map[string]*accessbot.AppEntitlement, len(ents))
-	for i := range ents {
-		entByID[ents[i].ID] = &ents[i]
-	}
-	identByID := make(map[string]*identRow, len(idents))
-	s.idents = make([]*identRow, len(idents))
-	for i := range idents {
-		r := &identRow{Identity: idents[i], appName: appName[idents[i].AppID]}
-		if uid, ok := mapped[r.ID]; ok {
-			r.emp = userByID[uid]
-		} else if r.Email != "" {
-			r.emp = userByEmail[accessbot.NormalizeEmail(r.Email)]
-		}
-		if r.emp != nil {
-			s.byUser[r.emp.ID] = append(s.byUser[r.emp.ID], r)
-		}
-		s.idents[i] = r
-		identByID[r.ID] = r
-	}
-	for _, rel := range rels {
-		if r, e := identByID[rel.IdentityID], entByID[rel.EntitlementID]; r != nil && e != nil {
-			r.ents = append(r.ents, e)
-		}
-	}
-	return s, nil
+	return e.run(ctx, q, tenantID, identityIDs)
 }
 
 func identSubject(r *identRow) accessbot.Subject {
@@ -352,38 +255,14 @@ func anyContext(p pred, r *identRow, emp *accessbot.User, now time.Time) bool {
 	return false
 }
 
-func (s *snapshot) tenantRule(rule accessbot.TenantRule, now time.Time) ([]accessbot.FindingMatch, error) {
-	p, err := compile(rule.Filter, "filter")
-	if err != nil {
-		return nil, err
-	}
+// identityRule is a tenant rule over identities: one finding per
+// identity with a context that satisfies p.
+func (s *snapshot) identityRule(p pred, sev accessbot.Severity, now time.Time) []accessbot.FindingMatch {
 	var out []accessbot.FindingMatch
-	switch rule.Subject {
-	case accessbot.SubjectIdentity:
-		for _, r := range s.idents {
-			if anyContext(p, r, r.emp, now) {
-				out = append(out, accessbot.FindingMatch{Severity: rule.Severity, Subject: identSubject(r), Details: details(r.baseDetails())})
-			}
+	for _, r := range s.idents {
+		if anyContext(p, r, r.emp, now) {
+			out = append(out, accessbot.FindingMatch{Severity: sev, Subject: identSubject(r), Details: details(r.baseDetails())})
 		}
-	case accessbot.SubjectEmployee:
-		for i := range s.users {
-			u := &s.users[i]
-			ids := s.byUser[u.ID]
-			hit := len(ids) == 0 && p(&evalCtx{emp: u, now: now})
-			for _, r := range ids {
-				if hit {
-					break
-				}
-				hit = anyContext(p, r, u, now)
-			}
-			if hit {
-				out = append(out, accessbot.FindingMatch{Severity: rule.Severity,
-					Subject: accessbot.Subject{Kind: accessbot.SubjectEmployee, ID: u.ID, Display: u.Name + " <" + u.Email + ">"},
-					Details: details(map[string]any{"employee": u.Email, "identities": len(ids)})})
-			}
-		}
-	default:
-		return nil, fmt.Errorf("%w: rule subject %q", accessbot.ErrInvalid, rule.Subject)
 	}
-	return out, nil
+	return out
 }

@@ -61,6 +61,13 @@ type RuleRunner interface {
 	Run(ctx context.Context, q store.Queries, tenantID string) (*findings.RunResult, error)
 }
 
+// RelationRuleRunner, when the RuleRunner also implements it, re-evaluates
+// after a relations upload only the identities whose relations changed;
+// *findings.Engine is one.
+type RelationRuleRunner interface {
+	RunRelations(ctx context.Context, q store.Queries, tenantID string, identityIDs []string) (*findings.RunResult, error)
+}
+
 // ErrRejected is returned by a strict import that found bad rows: nothing
 // was written.
 var ErrRejected = userimport.ErrRejected
@@ -140,6 +147,19 @@ type Importer struct {
 	rules RuleRunner // may be nil
 	now   func() time.Time
 	log   zerolog.Logger
+	after AfterImport // may be nil
+}
+
+// AfterImport runs inside an import's transaction once the rows and rules
+// are written (also in a dry run, which then rolls it back): an upload is
+// a sync, and playbooks queue their sync events there. at is the import's
+// clock reading; findings opened by it have OpenedAt at or after it.
+type AfterImport func(ctx context.Context, q store.Queries, tenantID string, res *Result, at time.Time) error
+
+// WithAfterImport sets the hook; it returns im.
+func (im *Importer) WithAfterImport(fn AfterImport) *Importer {
+	im.after = fn
+	return im
 }
 
 // NewImporter returns an importer; rules, when not nil, run after each import.
@@ -153,74 +173,141 @@ var errRollback = errors.New("roll back")
 // the application (required except for mappings). A file-level problem
 // returns a *userimport.FileError and imports nothing.
 func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app, name string, r io.Reader, opt Options) (*Result, error) {
-	var known, required []string
-	switch kind {
-	case Identities:
-		known, required = identityColumns, identityColumns[:1]
-	case Entitlements:
-		known, required = entitlementColumns, entitlementColumns[:1]
-	case Relations:
-		known, required = relationColumns, relationColumns
-	case Mappings:
-		known, required = mappingColumns, mappingColumns[:2]
-		app = opt.App
-	default:
-		return nil, fmt.Errorf("import %s: %w: unknown kind %q", name, accessbot.ErrInvalid, kind)
-	}
-	if kind != Mappings && app == "" {
-		return nil, fmt.Errorf("import %s %s: %w: an application name is required", kind, name, accessbot.ErrInvalid)
-	}
-	cols := csvrows.Columns{Known: known, Required: required, Limits: opt.Limits}
-	// Relations, the large kind, are read row by row into the store's
-	// staging table; the others are read whole first.
-	var (
-		t   = &csvrows.Table{}
-		rd  *csvrows.Reader
-		err error
-	)
-	if kind == Relations {
-		rd, err = csvrows.NewReader(name, r, cols)
-	} else {
-		t, err = csvrows.ReadAll(name, r, cols)
-	}
-	if err != nil {
+	res, err := im.ImportSet(ctx, tenantID, app, []File{{Kind: kind, Name: name, R: r}}, opt)
+	if len(res) == 0 {
 		return nil, err
 	}
-	res := &Result{File: name, Kind: kind, App: app, DryRun: opt.DryRun}
-	var fileErr error // a file-level problem found while streaming
-	err = im.tx.InTx(ctx, func(q store.Queries) error {
-		*res = Result{File: name, Kind: kind, App: app, DryRun: opt.DryRun, Rejected: append([]*userimport.RowError(nil), t.Rejected...)}
-		j := &job{q: q, tenantID: tenantID, file: name, at: im.now(), res: res}
-		var err error
-		switch kind {
+	return res[0], err
+}
+
+// File is one CSV of a set.
+type File struct {
+	Kind Kind
+	Name string
+	R    io.Reader
+}
+
+// parsed is a File read as far as it is before the transaction.
+type parsed struct {
+	File
+	t  *csvrows.Table
+	rd *csvrows.Reader
+}
+
+// ImportSet imports several files of one application (say identities,
+// entitlements and relations, in that order) in one transaction, then runs
+// the finding rules once: a connector sync writes its snapshot this way.
+// Strict rejects, a guard refusal or a dry run in any file write nothing
+// of any. Results are in the order of files; on an error the results so
+// far may be returned with it, as Import does for one file.
+func (im *Importer) ImportSet(ctx context.Context, tenantID, app string, files []File, opt Options) ([]*Result, error) {
+	ps := make([]parsed, len(files))
+	for i, f := range files {
+		var known, required []string
+		switch f.Kind {
 		case Identities:
-			err = j.identities(ctx, app, t)
+			known, required = identityColumns, identityColumns[:1]
 		case Entitlements:
-			err = j.entitlements(ctx, app, t)
+			known, required = entitlementColumns, entitlementColumns[:1]
 		case Relations:
-			err = j.relations(ctx, app, rd)
-			fileErr = j.fileErr
+			known, required = relationColumns, relationColumns
 		case Mappings:
-			err = j.mappings(ctx, app, t)
+			known, required = mappingColumns, mappingColumns[:2]
+		default:
+			return nil, fmt.Errorf("import %s: %w: unknown kind %q", f.Name, accessbot.ErrInvalid, f.Kind)
+		}
+		if f.Kind != Mappings && app == "" {
+			return nil, fmt.Errorf("import %s %s: %w: an application name is required", f.Kind, f.Name, accessbot.ErrInvalid)
+		}
+		cols := csvrows.Columns{Known: known, Required: required, Limits: opt.Limits}
+		// Relations and identities, the large kinds, are read row by row
+		// into the store's staging tables; the others are read whole first.
+		ps[i] = parsed{File: f, t: &csvrows.Table{}}
+		var err error
+		if f.Kind == Relations || f.Kind == Identities {
+			ps[i].rd, err = csvrows.NewReader(f.Name, f.R, cols)
+		} else {
+			ps[i].t, err = csvrows.ReadAll(f.Name, f.R, cols)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if opt.Strict && len(res.Rejected) > 0 {
+	}
+	appOf := func(k Kind) string {
+		if k == Mappings {
+			return opt.App
+		}
+		return app
+	}
+	results := make([]*Result, len(ps))
+	for i, p := range ps {
+		results[i] = &Result{File: p.Name, Kind: p.Kind, App: appOf(p.Kind), DryRun: opt.DryRun}
+	}
+	var (
+		fileErr  error // a file-level problem found while streaming
+		rejected bool
+		refused  *Result
+		failed   *parsed
+	)
+	var lastJob *job
+	err := im.tx.InTx(ctx, func(q store.Queries) error {
+		rejected, refused, failed = false, nil, nil
+		for i := range ps {
+			p, res := &ps[i], results[i]
+			kind, app := p.Kind, appOf(p.Kind)
+			*res = Result{File: p.Name, Kind: kind, App: app, DryRun: opt.DryRun, Rejected: append([]*userimport.RowError(nil), p.t.Rejected...)}
+			j := &job{q: q, tenantID: tenantID, file: p.Name, at: im.now(), res: res}
+			lastJob = j
+			var err error
+			switch kind {
+			case Identities:
+				err = j.identities(ctx, app, p.rd)
+				fileErr = j.fileErr
+			case Entitlements:
+				err = j.entitlements(ctx, app, p.t)
+			case Relations:
+				err = j.relations(ctx, app, p.rd)
+				fileErr = j.fileErr
+			case Mappings:
+				err = j.mappings(ctx, app, p.t)
+			}
+			if err != nil {
+				failed = p
+				return err
+			}
+			if len(res.Rejected) > 0 {
+				rejected = true
+			}
+			if !opt.AllowRemovals && res.Removed > 0 {
+				gs, err := importSettings(ctx, q, tenantID)
+				if err != nil {
+					failed = p
+					return err
+				}
+				if gs.RefusesRemoval(res.Removed, res.Current()) {
+					res.Refused = &RemovalError{Kind: kind, App: app, Removed: res.Removed, Current: res.Current(), Settings: gs}
+					refused = res
+				}
+			}
+		}
+		if (opt.Strict && rejected) || refused != nil {
 			return errRollback
 		}
-		if !opt.AllowRemovals && res.Removed > 0 {
-			gs, err := importSettings(ctx, q, tenantID)
+		if im.rules != nil {
+			last := results[len(results)-1]
+			var err error
+			if len(ps) == 1 {
+				last.Findings, err = im.runRules(ctx, q, tenantID, lastJob)
+			} else {
+				last.Findings, err = im.rules.Run(ctx, q, tenantID)
+			}
 			if err != nil {
 				return err
 			}
-			if gs.RefusesRemoval(res.Removed, res.Current()) {
-				res.Refused = &RemovalError{Kind: kind, App: app, Removed: res.Removed, Current: res.Current(), Settings: gs}
-				return errRollback
-			}
 		}
-		if im.rules != nil {
-			if res.Findings, err = im.rules.Run(ctx, q, tenantID); err != nil {
+		if im.after != nil {
+			// Once per set: a sync is one event, whatever it wrote.
+			if err := im.after(ctx, q, tenantID, results[len(results)-1], lastJob.at); err != nil {
 				return err
 			}
 		}
@@ -236,22 +323,47 @@ func (im *Importer) Import(ctx context.Context, tenantID string, kind Kind, app,
 		return nil, fileErr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("import %s %s: %w", kind, name, err)
+		if failed != nil {
+			return nil, fmt.Errorf("import %s %s: %w", failed.Kind, failed.Name, err)
+		}
+		return nil, fmt.Errorf("import %s: %w", app, err)
 	}
-	sort.SliceStable(res.Rejected, func(i, k int) bool { return res.Rejected[i].Line < res.Rejected[k].Line })
-	res.Written = !opt.DryRun && !(opt.Strict && len(res.Rejected) > 0) && res.Refused == nil
-	if res.Written {
-		im.log.Info().Str("tenant", tenantID).Str("file", name).Str("kind", string(kind)).Str("app", app).
-			Int("created", res.Created).Int("updated", res.Updated).Int("restored", res.Restored).Int("removed", res.Removed).
-			Int("rejected", len(res.Rejected)).Msg("inventory imported")
+	written := !opt.DryRun && !(opt.Strict && rejected) && refused == nil
+	for _, res := range results {
+		sort.SliceStable(res.Rejected, func(i, k int) bool { return res.Rejected[i].Line < res.Rejected[k].Line })
+		res.Written = written
+		if res.Written {
+			im.log.Info().Str("tenant", tenantID).Str("file", res.File).Str("kind", string(res.Kind)).Str("app", res.App).
+				Int("created", res.Created).Int("updated", res.Updated).Int("restored", res.Restored).Int("removed", res.Removed).
+				Int("rejected", len(res.Rejected)).Msg("inventory imported")
+		}
 	}
-	if opt.Strict && len(res.Rejected) > 0 {
-		return res, fmt.Errorf("import %s %s: %d %w; --strict: nothing was written", kind, name, len(res.Rejected), ErrRejected)
+	if opt.Strict && rejected {
+		for _, res := range results {
+			if len(res.Rejected) > 0 {
+				return results, fmt.Errorf("import %s %s: %d %w; --strict: nothing was written", res.Kind, res.File, len(res.Rejected), ErrRejected)
+			}
+		}
 	}
-	if res.Refused != nil {
-		return res, fmt.Errorf("import %s %s: %w", kind, name, res.Refused)
+	if refused != nil {
+		return results, fmt.Errorf("import %s %s: %w", refused.Kind, refused.File, refused.Refused)
 	}
-	return res, nil
+	return results, nil
+}
+
+// runRules runs the finding rules after the job's writes: after a
+// relations upload that listed what it changed, only for that.
+func (im *Importer) runRules(ctx context.Context, q store.Queries, tenantID string, j *job) (*findings.RunResult, error) {
+	if rr, ok := im.rules.(RelationRuleRunner); ok && j.changed != nil && !j.changed.all {
+		return rr.RunRelations(ctx, q, tenantID, j.changed.ids)
+	}
+	return im.rules.Run(ctx, q, tenantID)
+}
+
+// changedIdentities is what a relations replacement changed.
+type changedIdentities struct {
+	ids []string
+	all bool
 }
 
 // job is one import inside its transaction.
@@ -266,6 +378,8 @@ type job struct {
 	keep accessbot.SnapshotKeep
 	// fileErr is a *csvrows.FileError met while streaming: nothing is imported.
 	fileErr error
+	// changed is what the relations replacement changed (nil: not told).
+	changed *changedIdentities
 }
 
 func (j *job) reject(rec csvrows.Row, field, msg string) {
@@ -354,58 +468,6 @@ func withoutKept[T any](good []T, kept []string, id func(T) string) []T {
 		}
 	}
 	return out
-}
-
-func (j *job) identities(ctx context.Context, appName string, t *csvrows.Table) error {
-	app, err := j.app(ctx, appName)
-	if err != nil {
-		return err
-	}
-	for _, rec := range t.Malformed {
-		j.keepNamed(rec, "identity_id", "")
-	}
-	var good []accessbot.Identity
-	dups := dupCheck{}
-	for _, rec := range t.Rows {
-		c := rec.Cell
-		id := j.rowID(rec, "identity_id", dups)
-		if id == "" {
-			j.keepNamed(rec, "identity_id", "")
-			continue
-		}
-		in := accessbot.Identity{ExternalID: id, Email: c.Get("email"), DisplayName: c.Get("display_name"), Status: accessbot.IdentityActive}
-		var field, msg string
-		if in.Email != "" {
-			if err := userimport.CheckEmail(in.Email); err != nil {
-				field, msg = "email", err.Error()
-			}
-		}
-		switch s := strings.ToLower(c.Get("status")); s {
-		case "", string(accessbot.IdentityActive):
-		case string(accessbot.IdentityDisabled):
-			in.Status = accessbot.IdentityDisabled
-		default:
-			if field == "" {
-				field, msg = "status", "want active or disabled"
-			}
-		}
-		if s := c.Get("last_seen_at"); s != "" && field == "" {
-			ts, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				field, msg = "last_seen_at", "not an RFC 3339 time such as 2025-01-31T17:00:00Z"
-			} else {
-				in.LastSeenAt = &ts
-			}
-		}
-		if field != "" {
-			j.reject(rec, field, msg)
-			j.keepNamed(rec, "identity_id", "")
-			continue
-		}
-		good = append(good, in)
-	}
-	good = withoutKept(good, j.keep.Identities, func(i accessbot.Identity) string { return i.ExternalID })
-	return j.done(j.q.ReplaceIdentities(ctx, j.tenantID, app.ID, good, j.keep, j.at))
 }
 
 func splitLabels(s string) []string {

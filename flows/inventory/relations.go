@@ -85,3 +85,9 @@ func (s *relationRows) Reject(r store.RelationReject) error {
 }
 
 func (s *relationRows) Keep() accessbot.SnapshotKeep { return s.j.keep }
+
+// Changed is told by the store which identities' relations changed
+// (store.RelationChanges), for the finding rules.
+func (s *relationRows) Changed(identityIDs []string, all bool) {
+	s.j.changed = &changedIdentities{ids: identityIDs, all: all}
+}

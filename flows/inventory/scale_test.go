@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/csvrows"
 	"github.com/accessbot/accessbot/flows/findings"
 	"github.com/accessbot/accessbot/flows/inventory"
 	"github.com/accessbot/accessbot/internal/invgen"
@@ -27,7 +29,9 @@ import (
 //
 //	ACCESSBOT_SCALE_IDENTITIES=100000 ACCESSBOT_SCALE_DRIVER=sqlite go test -run TestScaleFiles -v -count=1 -timeout 60m ./flows/inventory/
 //
-// ACCESSBOT_SCALE_RULES=0 leaves the finding rules out, to see the import alone.
+// ACCESSBOT_SCALE_RULES=0 leaves the finding rules out, to see the import
+// alone. ACCESSBOT_SCALE_RELATIONS=0 writes and imports no relations (for a
+// large identity count: identities, entitlements, then the full rule run).
 func TestScaleFiles(t *testing.T) {
 	spec := invgen.Spec{Identities: 200, Roles: 40, PerIdentity: 10, Seed: 1, At: time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)}
 	if s := os.Getenv("ACCESSBOT_SCALE_IDENTITIES"); s != "" {
@@ -38,10 +42,19 @@ func TestScaleFiles(t *testing.T) {
 		spec.Identities, spec.Roles = n, max(20, min(1000, n/100))
 	}
 	dir, changed := t.TempDir(), t.TempDir()
-	must(t, spec.WriteDir(dir))
-	spec1 := spec
-	spec1.ChangePercent = 1
-	must(t, spec1.WriteDir(changed))
+	withRelations := os.Getenv("ACCESSBOT_SCALE_RELATIONS") != "0"
+	if withRelations {
+		must(t, spec.WriteDir(dir))
+		spec1 := spec
+		spec1.ChangePercent = 1
+		must(t, spec1.WriteDir(changed))
+	} else {
+		for name, write := range map[string]func(io.Writer) error{"identities.csv": spec.WriteIdentities, "entitlements.csv": spec.WriteEntitlements} {
+			var b bytes.Buffer
+			must(t, write(&b))
+			must(t, os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o600))
+		}
+	}
 	for _, driver := range storetest.Drivers(t) {
 		if d := os.Getenv("ACCESSBOT_SCALE_DRIVER"); d != "" && d != driver {
 			continue
@@ -56,7 +69,7 @@ func TestScaleFiles(t *testing.T) {
 			if os.Getenv("ACCESSBOT_SCALE_RULES") == "0" { // the import alone
 				im = inventory.NewImporter(st, nil, clock, zerolog.Nop())
 			}
-			step := func(name, path string, kind inventory.Kind, wantWrites bool) {
+			step := func(name, path string, kind inventory.Kind, wantWrites bool) *inventory.Result {
 				t.Helper()
 				var res *inventory.Result
 				resetPeakRSS()
@@ -67,7 +80,9 @@ func TestScaleFiles(t *testing.T) {
 						return err
 					}
 					defer f.Close()
-					res, err = im.Import(ctx, ten.ID, kind, "Big", filepath.Base(path), f, inventory.Options{Strict: true, AllowRemovals: true})
+					// A million identities are over the default 32 MiB upload limit.
+					res, err = im.Import(ctx, ten.ID, kind, "Big", filepath.Base(path), f, inventory.Options{Strict: true, AllowRemovals: true,
+						Limits: csvrows.Limits{MaxBytes: 1 << 30}})
 					return err
 				})
 				if err != nil {
@@ -79,12 +94,46 @@ func TestScaleFiles(t *testing.T) {
 				if writes != wantWrites {
 					t.Fatalf("%s: writes %v, want %v: %s", name, writes, wantWrites, res.Summary())
 				}
+				return res
 			}
 			step("identities", filepath.Join(dir, "identities.csv"), inventory.Identities, true)
 			step("entitlements", filepath.Join(dir, "entitlements.csv"), inventory.Entitlements, true)
-			step(fmt.Sprintf("relations %d (first)", spec.Relations()), filepath.Join(dir, "relations.csv"), inventory.Relations, true)
-			step("relations (unchanged)", filepath.Join(dir, "relations.csv"), inventory.Relations, false)
-			step("relations (1% changed)", filepath.Join(changed, "relations.csv"), inventory.Relations, true)
+			if !withRelations {
+				if got := step("identities (unchanged)", filepath.Join(dir, "identities.csv"), inventory.Identities, false).SnapshotResult; got != (accessbot.SnapshotResult{Unchanged: spec.Identities}) {
+					t.Fatalf("identities (unchanged): %+v", got)
+				}
+			}
+			if withRelations {
+				step(fmt.Sprintf("relations %d (first)", spec.Relations()), filepath.Join(dir, "relations.csv"), inventory.Relations, true)
+				n := spec.Relations()
+				// Writes scale with the change: an unchanged upload writes no
+				// row, and one that moves 1% of the rows to another role
+				// (invgen: every 100th row) creates and removes that 1% only.
+				for _, c := range []struct {
+					name, dir string
+					writes    bool
+					want      accessbot.SnapshotResult
+				}{
+					{"relations (unchanged)", dir, false, accessbot.SnapshotResult{Unchanged: n}},
+					{"relations (1% changed)", changed, true, accessbot.SnapshotResult{Created: n / 100, Removed: n / 100, Unchanged: n - n/100}},
+				} {
+					if got := step(c.name, filepath.Join(c.dir, "relations.csv"), inventory.Relations, c.writes).SnapshotResult; got != c.want {
+						t.Fatalf("%s: %+v, want %+v", c.name, got, c.want)
+					}
+				}
+			}
+			if os.Getenv("ACCESSBOT_SCALE_RULES") == "0" {
+				return
+			}
+			// `accessbot findings run`: every rule over every identity.
+			resetPeakRSS()
+			var fr *findings.RunResult
+			d, peak, err := measure(func() (err error) { fr, err = rules.r.RunTx(ctx, st, ten.ID); return err })
+			if err != nil {
+				t.Fatalf("findings run: %v", err)
+			}
+			t.Logf("%-8s %-34s %8.2fs                 peak heap %6.1f MiB  peak RSS %6.1f MiB  %s",
+				driver, "findings run (full)", d.Seconds(), float64(peak)/(1<<20), float64(peakRSS())/(1<<20), fr.Summary())
 		})
 	}
 }
@@ -145,4 +194,10 @@ func (t *timedRules) Run(ctx context.Context, q store.Queries, tenantID string) 
 	start := time.Now()
 	defer func() { t.d += time.Since(start) }()
 	return t.r.Run(ctx, q, tenantID)
+}
+
+func (t *timedRules) RunRelations(ctx context.Context, q store.Queries, tenantID string, ids []string) (*findings.RunResult, error) {
+	start := time.Now()
+	defer func() { t.d += time.Since(start) }()
+	return t.r.RunRelations(ctx, q, tenantID, ids)
 }

@@ -17,6 +17,9 @@ const (
 	ActionApproved  = "request.approved" // one approval; After.status/level say whether it advanced or finished
 	ActionDenied    = "request.denied"
 	ActionCancelled = "request.cancelled"
+	// ActionSteppedUp: an approver re-authenticated with the tenant's OIDC
+	// provider before approving a high-risk request (who, when, auth_time).
+	ActionSteppedUp = "request.stepped_up"
 	ActionReminded  = "request.reminded"
 	ActionEscalated = "request.escalated"
 	ActionExpired   = "request.expired"

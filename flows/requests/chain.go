@@ -3,6 +3,7 @@ package requests
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -17,35 +18,83 @@ const maxDelegationHops = 5
 // connection), else the application's, else the tenant default (no app, no
 // connection). Ties go to the lexically first name so the choice is stable.
 func SelectChain(chains []accessbot.ApprovalChain, appID, connectionID string) (*accessbot.ApprovalChain, error) {
-	var byConn, byApp, dflt []accessbot.ApprovalChain
+	c, _, err := SelectRouted(chains, appID, connectionID, Routing{})
+	return c, err
+}
+
+// Routing is what a tenant's channel routes add to choosing a chain.
+type Routing struct {
+	// ChannelChainID is the chain of the channel the request was made in.
+	ChannelChainID string
+	// Channel is that channel's id, for the reason.
+	Channel string
+	// ChannelChains are chains used only by channel routes: never the
+	// tenant default.
+	ChannelChains []string
+}
+
+// RoutingFor is the routing of a request made in channel under policy p
+// (nil: no policy).
+func RoutingFor(p *accessbot.RequestPolicy, channel string) Routing {
+	if p == nil {
+		return Routing{}
+	}
+	rt := Routing{ChannelChains: p.ChannelChains, Channel: channel}
+	if r := p.Route(channel); r != nil {
+		rt.ChannelChainID = r.ChainID
+	}
+	return rt
+}
+
+// SelectRouted picks the chain as SelectChain does, with the channel's
+// chain (rt) between the application's and the tenant default: a request
+// made in a routed channel goes to the channel's chain when the
+// application (and the connection) has none of its own. why says which
+// rule chose it, in plain words.
+func SelectRouted(chains []accessbot.ApprovalChain, appID, connectionID string, rt Routing) (chain *accessbot.ApprovalChain, why string, err error) {
+	var byConn, byApp, byChannel, dflt []accessbot.ApprovalChain
 	for _, c := range chains {
 		switch {
 		case c.ConnectionID != "" && c.ConnectionID == connectionID && (c.AppID == "" || c.AppID == appID):
 			byConn = append(byConn, c)
 		case c.ConnectionID == "" && c.AppID != "" && c.AppID == appID:
 			byApp = append(byApp, c)
-		case c.ConnectionID == "" && c.AppID == "":
+		case rt.ChannelChainID != "" && c.ID == rt.ChannelChainID && c.AppID == "" && c.ConnectionID == "":
+			byChannel = append(byChannel, c)
+		case c.ConnectionID == "" && c.AppID == "" && !slices.Contains(rt.ChannelChains, c.ID):
 			dflt = append(dflt, c)
 		}
 	}
-	for _, set := range [][]accessbot.ApprovalChain{byConn, byApp, dflt} {
-		if len(set) == 0 {
+	sets := []struct {
+		set []accessbot.ApprovalChain
+		why string
+	}{
+		{byConn, "the entitlement's own chain"},
+		{byApp, "the application's own chain"},
+		{byChannel, "the chain of channel " + rt.Channel + ", where the request was made (the application has no chain of its own)"},
+		{dflt, "the tenant default chain (the application has no chain of its own)"},
+	}
+	for _, s := range sets {
+		if len(s.set) == 0 {
 			continue
 		}
-		sort.Slice(set, func(i, j int) bool { return set[i].Name < set[j].Name })
-		c := set[0]
+		sort.Slice(s.set, func(i, j int) bool { return s.set[i].Name < s.set[j].Name })
+		c := s.set[0]
 		if len(c.Levels) == 0 {
-			return nil, fmt.Errorf("%w: approval chain %q has no levels", ErrNoChain, c.Name)
+			return nil, "", fmt.Errorf("%w: approval chain %q has no levels", ErrNoChain, c.Name)
 		}
-		return &c, nil
+		return &c, s.why, nil
 	}
-	return nil, fmt.Errorf("%w: the application has no approval chain and the tenant has no default chain", ErrNoChain)
+	return nil, "", fmt.Errorf("%w: the application has no approval chain and the tenant has no default chain", ErrNoChain)
 }
 
 // resolveInput is what approver resolution needs to know about a request.
 type resolveInput struct {
 	tenantID    string
 	requesterID string
+	// targetID is who the access is for; like the requester, never an
+	// approver of it (self-approval rules apply to both).
+	targetID string
 	// managerOf is whose manager the "manager" approver means: the target
 	// user for user access, the requester for connection requests.
 	managerOf *accessbot.User
@@ -58,7 +107,7 @@ type resolveInput struct {
 //   - terminated or unknown approvers are skipped;
 //   - an approver away (DelegateID set, DelegateUntil in the future) is
 //     replaced by their delegate, when the delegate is active and not the requester;
-//   - the requester is never an approver;
+//   - the requester, and the person the access is for, are never approvers;
 //   - a level left with nobody falls back to the tenant admins (rule any),
 //     and fails with ErrNoApprovers when there is none.
 func resolveLevels(ctx context.Context, q store.Queries, chain *accessbot.ApprovalChain, in resolveInput) ([]accessbot.ApprovalLevel, error) {
@@ -88,8 +137,29 @@ func resolveLevels(ctx context.Context, q store.Queries, chain *accessbot.Approv
 		if err != nil {
 			return nil, fmt.Errorf("approval chain %q level %d: %w", chain.Name, i+1, err)
 		}
-		rule := lvl.Rule
-		if rule != accessbot.RuleAll {
+		rule, quorum := lvl.Rule, 0
+		switch rule {
+		case accessbot.RuleAll:
+		case accessbot.RuleQuorum:
+			quorum = max(lvl.Quorum, 1)
+			if len(ids) > 0 && len(ids) < quorum {
+				// Fewer people than the quorum are left (the requester, someone
+				// terminated, delegates that coincide): the tenant admins make
+				// up the number rather than the bar being lowered.
+				admins, err := adminApprovers(ctx, q, in, get)
+				if err != nil {
+					return nil, fmt.Errorf("approval chain %q level %d: %w", chain.Name, i+1, err)
+				}
+				for _, a := range admins {
+					if len(ids) < quorum && !slices.Contains(ids, a) {
+						ids = append(ids, a)
+					}
+				}
+				if len(ids) < quorum {
+					return nil, fmt.Errorf("%w: approval chain %q level %d needs %d approvers and only %d can approve, admins included", ErrNoApprovers, chain.Name, i+1, quorum, len(ids))
+				}
+			}
+		default:
 			rule = accessbot.RuleAny
 		}
 		if len(ids) == 0 {
@@ -101,9 +171,10 @@ func resolveLevels(ctx context.Context, q store.Queries, chain *accessbot.Approv
 				return nil, fmt.Errorf("%w: approval chain %q level %d has no approver other than the requester, and the tenant has no other active admin", ErrNoApprovers, chain.Name, i+1)
 			}
 			// Admins stand in for the missing approvers: any one of them decides.
-			rule = accessbot.RuleAny
+			rule, quorum = accessbot.RuleAny, 0
 		}
-		out = append(out, accessbot.ApprovalLevel{Approvers: userApprovers(ids), Rule: rule})
+		out = append(out, accessbot.ApprovalLevel{Approvers: userApprovers(ids), Rule: rule, Quorum: quorum,
+			Channel: lvl.Channel, ChannelOnly: lvl.ChannelOnly && lvl.Channel != ""})
 	}
 	return out, nil
 }
@@ -113,7 +184,7 @@ func effectiveApprovers(candidates []string, in resolveInput, get func(string) (
 	var ids []string
 	seen := map[string]bool{}
 	for _, id := range candidates {
-		if id == "" || id == in.requesterID {
+		if id == "" || id == in.requesterID || id == in.targetID {
 			continue
 		}
 		u, err := get(id)
@@ -145,7 +216,7 @@ func delegateOf(u *accessbot.User, in resolveInput, get func(string) (*accessbot
 		if cur.DelegateID == "" || cur.DelegateUntil == nil || !cur.DelegateUntil.After(in.now) {
 			break
 		}
-		if visited[cur.DelegateID] || cur.DelegateID == in.requesterID {
+		if visited[cur.DelegateID] || cur.DelegateID == in.requesterID || cur.DelegateID == in.targetID {
 			break
 		}
 		d, err := get(cur.DelegateID)

@@ -33,7 +33,11 @@ func (s *Service) prepare(ctx context.Context, q store.Queries, in Input) (*Draf
 	if requester.Status != accessbot.UserActive {
 		return nil, fmt.Errorf("prepare request: requester %s is not active: %w", requesterID, ErrForbidden)
 	}
-	d := &Draft{Requester: requester}
+	policy, err := requestPolicy(ctx, q, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("prepare request: %w", err)
+	}
+	d := &Draft{Requester: requester, now: s.now(), policy: policy}
 	d.Request.TenantID = tenantID
 	d.Request.RequesterID = requesterID
 	d.Request.Status = accessbot.StatusPending
@@ -53,11 +57,18 @@ func (s *Service) prepare(ctx context.Context, q store.Queries, in Input) (*Draf
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s request: list approval chains: %w", d.Request.Kind, err)
 	}
-	chain, err := SelectChain(chains, d.Request.AppID, d.Request.ConnectionID)
+	var chain *accessbot.ApprovalChain
+	why := ""
+	if d.chain != "" {
+		chain, err = chainNamed(chains, d.chain)
+		why = fmt.Sprintf("the purpose names approval chain %q", d.chain)
+	} else {
+		chain, why, err = SelectRouted(chains, d.Request.AppID, d.Request.ConnectionID, RoutingFor(policy, channelOf(in)))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s request for application %s: %w", d.Request.Kind, d.App.Name, err)
 	}
-	d.Chain = chain
+	d.Chain, d.ChainWhy = chain, why
 	// The manager approver is the target's manager for user access and the
 	// requester's for connection requests.
 	managerOf := requester
@@ -65,10 +76,16 @@ func (s *Service) prepare(ctx context.Context, q store.Queries, in Input) (*Draf
 		managerOf = d.Target
 	}
 	levels, err := resolveLevels(ctx, q, chain, resolveInput{
-		tenantID: tenantID, requesterID: requesterID, managerOf: managerOf, app: d.App, now: s.now(),
+		tenantID: tenantID, requesterID: requesterID, targetID: d.Request.TargetUserID, managerOf: managerOf, app: d.App, now: s.now(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s request for application %s: %w", d.Request.Kind, d.App.Name, err)
+	}
+	if d.Risk == accessbot.RiskHigh {
+		// Every approval of a high-risk request counts only after step-up.
+		for i := range levels {
+			levels[i].StepUp = true
+		}
 	}
 	d.Request.Levels = levels
 	return d, nil
@@ -79,6 +96,12 @@ func (s *Service) prepare(ctx context.Context, q store.Queries, in Input) (*Draf
 // entry in one transaction, with the job that confirms it to the requester
 // (which then asks the approvers of level 1). Errors are those of Prepare.
 func (s *Service) Create(ctx context.Context, in Input) (*accessbot.AccessRequest, error) {
+	r, err := s.create(ctx, in)
+	countOp("create", err)
+	return r, err
+}
+
+func (s *Service) create(ctx context.Context, in Input) (*accessbot.AccessRequest, error) {
 	var req *accessbot.AccessRequest
 	err := s.inTx(ctx, func(q store.Queries, add func(...Job)) error {
 		d, err := s.prepare(ctx, q, in)
@@ -124,3 +147,23 @@ func (s *Service) Create(ctx context.Context, in Input) (*accessbot.AccessReques
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// requestPolicy reads the tenant's request policies; none is the zero policy.
+func requestPolicy(ctx context.Context, q store.Queries, tenantID string) (*accessbot.RequestPolicy, error) {
+	p, err := q.GetRequestPolicy(ctx, tenantID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return &accessbot.RequestPolicy{TenantID: tenantID}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read request policies: %w", err)
+	}
+	return p, nil
+}
+
+// channelOf is the Slack channel a request was made in, "" when unknown.
+func channelOf(in Input) string {
+	if ua, ok := in.(UserAccess); ok {
+		return ua.Channel
+	}
+	return ""
+}

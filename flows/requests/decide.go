@@ -29,6 +29,19 @@ type DecideInput struct {
 	Decision accessbot.DecisionKind
 	// Reason is required to deny.
 	Reason string
+	// StepUp is the approver's re-authentication, required to approve at a
+	// step-up level (a high-risk request); set only by the step-up server
+	// once the OIDC provider's answer was checked.
+	StepUp *StepUpProof
+}
+
+// StepUpProof is what the OIDC provider said when the approver
+// re-authenticated.
+type StepUpProof struct {
+	StepUpID string
+	Issuer   string
+	Email    string
+	AuthTime time.Time
 }
 
 // Outcome is what a recorded decision did.
@@ -57,11 +70,19 @@ var errAlready = errors.New("already decided")
 // another tenant, answer accessbot.ErrNotFound.
 //
 // Rule "any": the first approval closes the level. Rule "all": the level
-// closes when every approver of it has approved. Any deny denies the request.
+// closes when every approver of it has approved. Rule "quorum": it closes at
+// exactly k approvals; a click after that finds the level moved on. Any deny
+// denies the request.
 // The decision row, the request's conditional transition and the audit entry
 // commit in one transaction on a locked request row, so racing clicks and
 // redelivered envelopes leave exactly one decision and one audit entry.
 func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) {
+	out, err := s.decide(ctx, in)
+	countOp(string(in.Decision), err)
+	return out, err
+}
+
+func (s *Service) decide(ctx context.Context, in DecideInput) (*Outcome, error) {
 	reason := strings.TrimSpace(in.Reason)
 	fe := &FieldErrors{}
 	switch in.Decision {
@@ -95,8 +116,14 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) 
 		if in.ActorID == r.RequesterID {
 			return ErrSelfApproval
 		}
+		if in.ActorID == r.TargetUserID {
+			return ErrTargetApproval
+		}
 		if in.Level != r.Level || !slices.Contains(LevelApprovers(r, r.Level), in.ActorID) {
 			return ErrNotApprover
+		}
+		if in.Decision == accessbot.DecisionApprove && r.Levels[r.Level].StepUp && in.StepUp == nil {
+			return ErrStepUpRequired
 		}
 		actor, err := q.GetUser(ctx, in.TenantID, in.ActorID)
 		if errors.Is(err, accessbot.ErrNotFound) || (err == nil && actor.Status != accessbot.UserActive) {
@@ -133,7 +160,7 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) 
 			closed = true
 			next.Status = accessbot.StatusDenied
 			next.DecidedAt = &now
-		case r.Levels[r.Level].Rule != accessbot.RuleAll || allApproved(LevelApprovers(r, r.Level), atLevel):
+		case approvals(atLevel) >= r.Levels[r.Level].Needed():
 			closed = true
 			if r.Level+1 < len(r.Levels) {
 				next.Level = r.Level + 1
@@ -157,6 +184,16 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) 
 		action := ActionApproved
 		if in.Decision == accessbot.DecisionDeny {
 			action = ActionDenied
+		}
+		if in.StepUp != nil {
+			// Who re-authenticated, when, and the provider's auth_time.
+			e := &accessbot.AuditEntry{ID: newID(), TenantID: r.TenantID, At: now, ActorID: in.ActorID, Action: ActionSteppedUp,
+				ObjectType: AuditObject, ObjectID: r.ID, After: mustJSON(map[string]any{
+					"approver_id": in.ActorID, "level": d.Level + 1, "step_up_id": in.StepUp.StepUpID, "issuer": in.StepUp.Issuer,
+					"email": in.StepUp.Email, "auth_time": in.StepUp.AuthTime.UTC(), "at": now.UTC()})}
+			if err := q.AppendAudit(ctx, e); err != nil {
+				return fmt.Errorf("audit step-up of request %s: %w", r.ID, err)
+			}
 		}
 		after := stateOf(&next, false)
 		after.Decision = &auditDecision{Level: d.Level + 1, ApproverID: d.ApproverID, Decision: d.Decision, Reason: d.Reason}
@@ -197,14 +234,22 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*Outcome, error) 
 // Cancel withdraws a pending request. Only its requester may (ErrForbidden);
 // a request no longer pending answers *AlreadyDecidedError.
 func (s *Service) Cancel(ctx context.Context, tenantID, requestID, actorID string) (*accessbot.AccessRequest, error) {
+	r, err := s.cancel(ctx, tenantID, requestID, actorID)
+	countOp("cancel", err)
+	return r, err
+}
+
+func (s *Service) cancel(ctx context.Context, tenantID, requestID, actorID string) (*accessbot.AccessRequest, error) {
 	var req *accessbot.AccessRequest
 	err := s.inTx(ctx, func(q store.Queries, add func(...Job)) error {
 		r, err := lockRequest(ctx, q, tenantID, requestID)
 		if err != nil {
 			return err
 		}
-		if r.RequesterID != actorID {
-			return fmt.Errorf("only the requester can cancel: %w", ErrForbidden)
+		// The requester, or the person a request made for someone else is
+		// for, may cancel it: checked here, on the locked row.
+		if r.RequesterID != actorID && (r.TargetUserID == "" || r.TargetUserID != actorID) {
+			return fmt.Errorf("only the requester or the person it is for can cancel: %w", ErrForbidden)
 		}
 		if r.Status != accessbot.StatusPending {
 			return errAlready
@@ -301,15 +346,16 @@ func decisionsAt(all []accessbot.Decision, level int) []accessbot.Decision {
 	return out
 }
 
-func allApproved(approvers []string, decisions []accessbot.Decision) bool {
-	for _, a := range approvers {
-		if !slices.ContainsFunc(decisions, func(d accessbot.Decision) bool {
-			return d.ApproverID == a && d.Decision == accessbot.DecisionApprove
-		}) {
-			return false
+// approvals counts the approvals among decisions (of one level, where each
+// approver decides at most once).
+func approvals(decisions []accessbot.Decision) int {
+	n := 0
+	for _, d := range decisions {
+		if d.Decision == accessbot.DecisionApprove {
+			n++
 		}
 	}
-	return true
+	return n
 }
 
 // lockRequest reads a request inside a transaction, locking its row so that

@@ -328,3 +328,68 @@ func TestCancel(t *testing.T) {
 		f.create(f.userAccess())
 	})
 }
+
+// A 2-of-4 level closes at exactly two approvals, however the clicks race,
+// and the approvals counted are the first two to commit.
+func TestQuorumClosesAtExactlyK(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver, requests.Policy{})
+		lvl := level(accessbot.RuleQuorum, kind(accessbot.ApproverOwners), f.named("carol"), f.named("dave"))
+		lvl.Quorum = 2
+		f.chain("gitlab", true, "", lvl)
+		r := f.create(f.userAccess())
+		eq(t, "needed", r.Levels[0].Needed(), 2)
+
+		// One approval leaves it open, and still pending for the others.
+		out := f.approve(r, "carol", 0)
+		if out.LevelClosed || out.Request.Status != accessbot.StatusPending {
+			t.Fatalf("1 of 2 closed the level: %+v", out)
+		}
+		pend, err := f.svc.PendingFor(f.ctx, f.tenant.ID, f.u["carol"].ID)
+		f.must(err)
+		eq(t, "pending for carol after deciding", len(pend), 0)
+
+		// Then everyone at once, double clicks included.
+		who := []string{"owner1", "owner2", "dave", "owner1", "carol", "dave", "owner2"}
+		errs := make([]error, len(who))
+		var wg sync.WaitGroup
+		for i, w := range who {
+			wg.Go(func() { _, errs[i] = f.decide(r, w, 0, accessbot.DecisionApprove, "") })
+		}
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			var ad *requests.AlreadyDecidedError
+			switch {
+			case err == nil:
+				ok++
+			case errors.As(err, &ad):
+			default:
+				t.Errorf("click %d by %s: %v", i, who[i], err)
+			}
+		}
+		eq(t, "successful racing clicks", ok, 1)
+		eq(t, "decision rows", len(f.decisions(r.ID)), 2)
+		eq(t, "status", f.get(r.ID).Status, accessbot.StatusApproved)
+		eq(t, "provisioned", len(f.rec.of("Provision")), 1)
+		eq(t, "audit", fmt.Sprint(f.audit(r.ID)), "[request.created request.approved request.approved]")
+	})
+}
+
+func TestQuorumDenyByAnyoneAndAdminsMakeUpTheNumber(t *testing.T) {
+	f := newFixture(t, "sqlite", requests.Policy{})
+	lvl := level(accessbot.RuleQuorum, kind(accessbot.ApproverOwners), f.named("alice"))
+	lvl.Quorum = 3
+	f.chain("gitlab", true, "", lvl)
+	// alice is the requester: two owners are left for a quorum of 3, so the
+	// first admin joins rather than the bar dropping to 2.
+	r := f.create(f.userAccess())
+	eq(t, "approvers", fmtLevels(f.levelNames(r)), "[[admin1 owner1 owner2]]")
+	eq(t, "needed", r.Levels[0].Needed(), 3)
+	f.approve(r, "owner1", 0)
+	out, err := f.decide(r, "admin1", 0, accessbot.DecisionDeny, "Not this quarter")
+	f.must(err)
+	if !out.Finished || out.Request.Status != accessbot.StatusDenied {
+		t.Fatalf("a deny after one approval: %+v", out)
+	}
+}

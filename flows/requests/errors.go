@@ -16,12 +16,21 @@ var (
 	ErrNotApprover = errors.New("not an approver of the current level")
 	// ErrSelfApproval: a requester never decides their own request.
 	ErrSelfApproval = errors.New("a requester cannot approve their own request")
+	// ErrTargetApproval: nor does the person a request is for (it wraps
+	// ErrSelfApproval).
+	ErrTargetApproval = fmt.Errorf("%w: nor can the person it is for", ErrSelfApproval)
+	// ErrStepUpRequired: approving at this level needs the approver to
+	// re-authenticate first (a high-risk request); nothing was recorded.
+	ErrStepUpRequired = errors.New("this approval counts only after you re-authenticate")
 	// ErrForbidden: the actor may not do this (not the requester, not an admin, not active).
 	ErrForbidden = errors.New("forbidden")
 	// ErrNoChain: no approval chain applies (none for the application, connection, or tenant default).
 	ErrNoChain = errors.New("no approval chain applies")
 	// ErrNoApprovers: a level resolved to nobody, even after falling back to the tenant admins.
 	ErrNoApprovers = errors.New("no one can approve")
+	// ErrNotExplainable: a purpose request follows the chain its purpose
+	// names, which Explain does not resolve.
+	ErrNotExplainable = errors.New("a purpose request follows the approval chain its purpose names")
 )
 
 // FieldErrors carries per-field validation messages in plain words, keyed

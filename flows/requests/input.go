@@ -43,6 +43,9 @@ type UserAccess struct {
 	// only when the application's MaxDuration is 0.
 	Duration      time.Duration
 	Justification string
+	// Channel is the Slack channel the request was made in: a channel
+	// route's chain applies when the application has none of its own.
+	Channel string
 }
 
 // Draft is a validated, not yet stored request with what the preview shows.
@@ -56,12 +59,27 @@ type Draft struct {
 	Connection *accessbot.Connection // nil for connection creation
 	// Chain is the approval chain the Levels were resolved from.
 	Chain *accessbot.ApprovalChain
+	// ChainWhy says in plain words why Chain applies.
+	ChainWhy string
+	// ForWhy says why the requester may ask for Target, when it is someone else.
+	ForWhy string
+	// Risk is the tier of the application or entitlement ("" for none);
+	// a high-risk request's levels need step-up.
+	Risk   accessbot.RiskTier
+	policy *accessbot.RequestPolicy // the tenant's, read once per prepare
+	now    time.Time                // the service's clock when validated
+	// chain names the approval chain to use instead of the one picked by
+	// application and connection (a purpose's chains).
+	chain string
 }
 
 func (in UserAccess) scope() (string, string) { return in.TenantID, in.RequesterID }
 
 func (in UserAccess) validate(ctx context.Context, q store.Queries, d *Draft, fe *FieldErrors) error {
 	d.Request.Kind = accessbot.RequestUserAccess
+	if err := loadApp(ctx, q, in.TenantID, in.AppID, d, fe); err != nil {
+		return err
+	}
 	target := d.Requester
 	if in.TargetUserID != "" && in.TargetUserID != in.RequesterID {
 		u, err := q.GetUser(ctx, in.TenantID, in.TargetUserID)
@@ -71,22 +89,28 @@ func (in UserAccess) validate(ctx context.Context, q store.Queries, d *Draft, fe
 			target = nil
 		case err != nil:
 			return fmt.Errorf("load target user %s: %w", in.TargetUserID, err)
-		case u.ManagerID != in.RequesterID:
-			fe.add(FieldTarget, "You can request access only for yourself or your direct reports.")
-			target = nil
 		case u.Status != accessbot.UserActive:
 			fe.add(FieldTarget, u.Name+" is no longer active.")
 			target = nil
 		default:
-			target = u
+			// Who may ask for whom is checked here, on the server, whatever
+			// the form offered.
+			why, err := ForWhom(ctx, q, d.policy.OnBehalf, d.Requester, u, d.Request.AppID)
+			if err != nil {
+				return err
+			}
+			if why == "" {
+				fe.add(FieldTarget, forWhomRefusal(d.policy.OnBehalf, u, d.App))
+				target = nil
+			} else {
+				target = u
+				d.ForWhy = why
+			}
 		}
 	}
 	d.Target = target
 	if target != nil {
 		d.Request.TargetUserID = target.ID
-	}
-	if err := loadApp(ctx, q, in.TenantID, in.AppID, d, fe); err != nil {
-		return err
 	}
 	if d.App != nil {
 		if in.ConnectionID == "" {
@@ -102,6 +126,10 @@ func (in UserAccess) validate(ctx context.Context, q store.Queries, d *Draft, fe
 		fe.add(FieldJustification, fmt.Sprintf("Say why access is needed, in %d to %d characters.", MinJustification, MaxJustification))
 	}
 	d.Request.Justification = j
+	d.Risk = d.policy.Risk.TierOf(d.Request.AppID, d.Request.ConnectionID)
+	if d.Risk == accessbot.RiskHigh {
+		checkHighRisk(d.policy.Risk, in.Duration, j, fe)
+	}
 	d.Request.OpenKey = openKey(d.Request.Kind, d.Request.TargetUserID, d.Request.AppID, d.Request.ConnectionID, "")
 	return nil
 }
@@ -179,4 +207,41 @@ func loadConnection(ctx context.Context, q store.Queries, tenantID, connID strin
 // openKey identifies "the same thing" for duplicate detection among open requests.
 func openKey(kind accessbot.RequestKind, target, app, conn, name string) string {
 	return strings.Join([]string{string(kind), target, app, conn, strings.ToLower(name)}, "|")
+}
+
+// forWhomRefusal says why a requester may not ask for target, in words
+// that match the tenant's policy.
+func forWhomRefusal(p accessbot.OnBehalf, target *accessbot.User, app *accessbot.Application) string {
+	var who string
+	switch p.ManagerReach() {
+	case accessbot.ReachDirectReports:
+		who = "for yourself or your direct reports"
+	case accessbot.ReachReportingLine:
+		who = "for yourself or the people in your reporting line"
+	default:
+		who = "for yourself"
+	}
+	s := "You can request access only " + who + "; " + target.Name + " is not one of them."
+	if len(p.Groups) > 0 && app != nil {
+		s += " No group you are in may request " + app.Name + " for others."
+	}
+	return s
+}
+
+// checkHighRisk holds a high-risk request to a longer justification and a
+// shorter maximum duration (never permanent).
+func checkHighRisk(r accessbot.Risk, dur time.Duration, justification string, fe *FieldErrors) {
+	words, maxDur := r.HighMinWords, r.HighMaxDuration
+	if words <= 0 {
+		words = accessbot.DefaultHighMinWords
+	}
+	if maxDur <= 0 {
+		maxDur = accessbot.DefaultHighMaxDuration
+	}
+	if n := len(strings.Fields(justification)); n < words {
+		fe.add(FieldJustification, fmt.Sprintf("This is high-risk access: say why in at least %d words (you wrote %d).", words, n))
+	}
+	if dur == 0 || dur > maxDur {
+		fe.add(FieldDuration, fmt.Sprintf("This is high-risk access: at most %s, never permanent.", humanDuration(maxDur)))
+	}
 }

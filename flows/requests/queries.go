@@ -33,8 +33,8 @@ func (s *Service) PendingFor(ctx context.Context, tenantID, approverID string) (
 		if r.RequesterID == approverID || !slices.Contains(LevelApprovers(&r, r.Level), approverID) {
 			continue
 		}
-		// Only a rule-"all" level stays current after someone decided it.
-		if r.Level < len(r.Levels) && r.Levels[r.Level].Rule == accessbot.RuleAll {
+		// Only a level needing several approvals stays current after someone decided it.
+		if r.Level < len(r.Levels) && r.Levels[r.Level].Needed() > 1 {
 			ds, err := s.st.ListDecisions(ctx, tenantID, r.ID)
 			if err != nil {
 				return nil, fmt.Errorf("list decisions of %s: %w", r.ID, err)
@@ -59,12 +59,8 @@ type History struct {
 // active admins may read it (ErrForbidden); an unknown id, or one of another
 // tenant, is accessbot.ErrNotFound.
 func (s *Service) History(ctx context.Context, tenantID, actorID, requestID string) (*History, error) {
-	actor, err := s.st.GetUser(ctx, tenantID, actorID)
-	if errors.Is(err, accessbot.ErrNotFound) || (err == nil && (actor.Role != accessbot.RoleAdmin || actor.Status != accessbot.UserActive)) {
-		return nil, fmt.Errorf("audit of request %s: only admins may read it: %w", requestID, ErrForbidden)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("audit of request %s: load actor: %w", requestID, err)
+	if err := s.activeAdmin(ctx, tenantID, actorID); err != nil {
+		return nil, fmt.Errorf("audit of request %s: %w", requestID, err)
 	}
 	r, err := s.st.GetRequest(ctx, tenantID, requestID)
 	if err != nil {
@@ -88,4 +84,17 @@ func (s *Service) Get(ctx context.Context, tenantID, requestID string) (*accessb
 		return nil, fmt.Errorf("get request %s: %w", requestID, err)
 	}
 	return r, nil
+}
+
+// activeAdmin is nil when actorID is an active admin of the tenant, and
+// wraps ErrForbidden when not.
+func (s *Service) activeAdmin(ctx context.Context, tenantID, actorID string) error {
+	actor, err := s.st.GetUser(ctx, tenantID, actorID)
+	if errors.Is(err, accessbot.ErrNotFound) || (err == nil && (actor.Role != accessbot.RoleAdmin || actor.Status != accessbot.UserActive)) {
+		return fmt.Errorf("only admins may read it: %w", ErrForbidden)
+	}
+	if err != nil {
+		return fmt.Errorf("load actor: %w", err)
+	}
+	return nil
 }

@@ -40,8 +40,9 @@ type Notifier interface {
 // Provisioner is handed a request once it is finally approved, from a
 // JobProvision job: the one hand-off point to whatever carries it out. The
 // request is already stored as approved when Provision runs; an error is
-// retried by the job queue. Until the provisioning engine lands, `run` uses
-// handlers.Fulfilment, which asks the application's owners to grant it by hand.
+// retried by the job queue. `run` uses the provisioning engine
+// (flows/provision), which runs the application's action chain; its default
+// chain asks the application's owners to grant it by hand.
 type Provisioner interface {
 	Provision(ctx context.Context, req *accessbot.AccessRequest) error
 }

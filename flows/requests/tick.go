@@ -53,6 +53,12 @@ func (s *Service) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 		}
 		for i := range pending {
 			step, err := s.tickOne(ctx, t.ID, pending[i].ID, now)
+			if op := stepOps[step]; op != "" || err != nil {
+				if op == "" {
+					op = "tick"
+				}
+				countOp(op, err)
+			}
 			if err != nil {
 				s.log.Error().Err(err).Str("tenant", t.ID).Str("request", pending[i].ID).Msg("tick failed")
 				errs = append(errs, err)
@@ -142,7 +148,7 @@ func (s *Service) tickOne(ctx context.Context, tenantID, id string, now time.Tim
 		case stepEscalate:
 			action = ActionEscalated
 			next.EscalatedAt = &now
-			admins, err := adminApprovers(ctx, q, resolveInput{tenantID: tenantID, requesterID: r.RequesterID, now: now}, cachedUsers(ctx, q, tenantID))
+			admins, err := adminApprovers(ctx, q, resolveInput{tenantID: tenantID, requesterID: r.RequesterID, targetID: r.TargetUserID, now: now}, cachedUsers(ctx, q, tenantID))
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/grants"
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -109,6 +110,11 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*DecideResult, er
 				return err
 			}
 			res.Decided = append(res.Decided, *it)
+			if s.decided != nil {
+				if err := s.decided(ctx, q, *it); err != nil {
+					return fmt.Errorf("decide item %s: %w", it.ID, err)
+				}
+			}
 			switch {
 			case status == accessbot.ReviewRevoked:
 				app, err := dir.app(ctx, it.AppID)
@@ -126,7 +132,13 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*DecideResult, er
 					OwnerID: owner, Status: accessbot.RevocationPending, CreatedAt: now}); err != nil {
 					return err
 				}
-				revoked[owner] = append(revoked[owner], *it)
+				started, err := s.deprovision(ctx, q, it)
+				if err != nil {
+					return err
+				}
+				if !started {
+					revoked[owner] = append(revoked[owner], *it)
+				}
 			case it.Level+1 < len(c.Levels):
 				next, err := s.nextLevel(ctx, q, dir, c, it, now)
 				if err != nil {
@@ -186,6 +198,28 @@ func (s *Service) afterDecide(ctx context.Context, campaigns map[string]*accessb
 			s.logNotify(list[0].TenantID, "revocation", s.notify.RevocationRequested(ctx, campaigns[cid], owner, list))
 		}
 	}
+}
+
+// deprovision starts the deprovisioning chain of a revoked item inside the
+// decision's transaction q, so the decision and the flow (with its first
+// job) commit together: a crash cannot keep one and lose the other. It
+// reports false when no chain can end it (no connection matches the
+// access, or no Revoker): the owner then removes it by hand. Any other
+// error undoes the decision.
+func (s *Service) deprovision(ctx context.Context, q store.Queries, it *accessbot.ReviewItem) (bool, error) {
+	if s.revoke == nil {
+		return false, nil
+	}
+	flow, err := s.revoke.RevokeAccessTx(ctx, q, it.TenantID, it.AppID, it.UserID, it.EntitlementID, it.DecidedBy, "revoked in access review "+it.CampaignID)
+	if errors.Is(err, grants.ErrNoGrant) {
+		s.log.Info().Err(err).Str("tenant", it.TenantID).Str("item", it.ID).Msg("revoked access left to the application owner")
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("start deprovisioning of review item %s: %w", it.ID, err)
+	}
+	s.log.Info().Str("tenant", it.TenantID).Str("item", it.ID).Str("flow", flow).Msg("revoked access: deprovisioning started")
+	return true, nil
 }
 
 func campaignOf(ctx context.Context, q store.Queries, cache map[string]*accessbot.Campaign, tenantID, id string) (*accessbot.Campaign, error) {

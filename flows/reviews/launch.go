@@ -129,8 +129,44 @@ func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, er
 	}
 	s.log.Info().Str("tenant", in.TenantID).Str("campaign", res.Campaign.ID).Str("name", res.Campaign.Name).
 		Int("items", res.Items).Int("reviewers", res.Reviewers).Msg("review campaign launched")
-	s.announce(ctx, &res.Campaign, items, AssignLaunch)
+	if s.background {
+		// Paced at Slack's rate, a thousand reviewers' DMs take minutes:
+		// the launch is done when it commits, and they follow.
+		c := res.Campaign
+		s.fanout.Go(func() { s.announce(context.WithoutCancel(ctx), &c, items, AssignLaunch) })
+	} else {
+		s.announce(ctx, &res.Campaign, items, AssignLaunch)
+	}
 	return &res, nil
+}
+
+// busy is an error that asks to be retried after a wait rather than
+// counted as a failure: slackapi.ErrPaceExceeded, when the workspace's
+// message pacing is booked further ahead than one call may wait.
+type busy interface {
+	error
+	BusyFor() time.Duration
+}
+
+// paced runs send until it succeeds or fails for another reason than
+// Slack's pacing, waiting between tries as the pacing asks, so a fan-out
+// of thousands of DMs goes out at the pace Slack allows and none is
+// dropped for waiting its turn.
+func paced(ctx context.Context, send func() error) error {
+	for {
+		err := send()
+		b, ok := errors.AsType[busy](err)
+		if !ok {
+			return err
+		}
+		t := time.NewTimer(b.BusyFor())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
 }
 
 // announce sends each reviewer of items one Assigned message.
@@ -143,21 +179,27 @@ func (s *Service) announce(ctx context.Context, c *accessbot.Campaign, items []a
 		}
 		byReviewer[it.ReviewerID] = append(byReviewer[it.ReviewerID], it)
 	}
-	for _, rid := range order {
+	// A few at once, as reminders go (see eachAtOnce in tickCampaign).
+	eachAtOnce(len(order), sendWorkers, func(i int) {
+		rid := order[i]
 		its := byReviewer[rid]
 		a := Assignment{Campaign: *c, ReviewerID: rid, Reason: why, Items: len(its), ByApp: map[string]int{},
 			Slot: string(why) + ":" + its[0].ID}
 		for _, it := range its {
 			a.ByApp[it.AppName]++
 		}
-		pending, err := s.st.ListReviewItems(ctx, c.TenantID, accessbot.ReviewItemFilter{CampaignID: c.ID, ReviewerID: rid, Status: accessbot.ReviewPending})
-		if err != nil {
-			s.logNotify(c.TenantID, "assigned", err)
-			continue
+		if why == AssignLaunch {
+			a.Pending = len(its) // a new campaign: all of them, nothing else
+		} else {
+			pending, err := s.st.ListReviewItems(ctx, c.TenantID, accessbot.ReviewItemFilter{CampaignID: c.ID, ReviewerID: rid, Status: accessbot.ReviewPending})
+			if err != nil {
+				s.logNotify(c.TenantID, "assigned", err)
+				return
+			}
+			a.Pending = len(pending)
 		}
-		a.Pending = len(pending)
-		s.logNotify(c.TenantID, "assigned", s.notify.Assigned(ctx, a))
-	}
+		s.logNotify(c.TenantID, "assigned", paced(ctx, func() error { return s.notify.Assigned(ctx, a) }))
+	})
 }
 
 func validateLaunch(ctx context.Context, q store.Queries, in *LaunchInput, now time.Time) error {

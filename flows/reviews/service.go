@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -167,7 +168,49 @@ type Service struct {
 	clock  func() time.Time
 	policy Policy
 	owner  string // this replica, in launch slot claims
+	revoke Revoker
 	log    zerolog.Logger
+	// decided, when set, runs in the transaction of each recorded decision
+	// (playbooks queue their review.decided events there).
+	decided func(ctx context.Context, q store.Queries, it accessbot.ReviewItem) error
+	// background sends a launch's DMs after Launch returns (WithBackgroundDMs).
+	background bool
+	fanout     sync.WaitGroup
+}
+
+// WithBackgroundDMs has Launch return once the campaign is committed and
+// send the reviewers' DMs after, paced as Slack allows (a campaign of a
+// thousand reviewers takes minutes at a few DMs a second). Wait waits for
+// them. A DM not sent when the process stops is not retried; the
+// reviewer's reminders still come.
+func (s *Service) WithBackgroundDMs() *Service {
+	s.background = true
+	return s
+}
+
+// Wait blocks until the DMs of every launch sent in the background are out.
+func (s *Service) Wait() { s.fanout.Wait() }
+
+// OnDecided sets fn to run inside the transaction of every recorded
+// decision, with the decided item; its error undoes the batch.
+func (s *Service) OnDecided(fn func(ctx context.Context, q store.Queries, it accessbot.ReviewItem) error) {
+	s.decided = fn
+}
+
+// Revoker starts, inside the decision's transaction q, the deprovisioning
+// chain that ends one employee's access to an application's inventory
+// entitlement; *grants.Service is one. It wraps grants.ErrNoGrant when no
+// connection (or no employee) matches.
+type Revoker interface {
+	RevokeAccessTx(ctx context.Context, q store.Queries, tenantID, appID, userID, invEntitlementID, actorID, reason string) (flowID string, err error)
+}
+
+// WithRevoker has a Revoke run the deprovisioning chain of the revoked
+// access, started in the transaction that records the decision. What no
+// chain matches goes to the application owner by hand, as without one.
+func (s *Service) WithRevoker(r Revoker) *Service {
+	s.revoke = r
+	return s
 }
 
 // New builds the service; a nil notifier is NopNotifier, a nil clock time.Now.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/accessbot/accessbot"
@@ -185,22 +186,30 @@ func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, pol P
 		key = "remind:" + today.Format(time.DateOnly)
 	}
 	escalate := overdue && !now.Before(c.DueAt.Add(pol.Grace))
-	var errs []error
-	var notified, escalatedTo []string
-	for _, rid := range reviewers {
+	// Each reviewer's notices are independent: a few go at once, so the
+	// fan-out runs at the Slack client's pacing rather than at the speed
+	// of one DM's store reads and writes. Results are kept per reviewer and
+	// joined in order.
+	type outcome struct {
+		reminded, escalated bool
+		to                  []string
+		errs                []error
+	}
+	out := make([]outcome, len(reviewers))
+	eachAtOnce(len(reviewers), sendWorkers, func(i int) {
+		rid, o := reviewers[i], &out[i]
 		if key != "" {
 			first, err := s.notice(ctx, c, rid, key, now, func() error {
-				return s.notify.Remind(ctx, c, rid, key, pending[rid], overdue)
+				return paced(ctx, func() error { return s.notify.Remind(ctx, c, rid, key, pending[rid], overdue) })
 			})
 			if err != nil {
-				errs = append(errs, fmt.Errorf("remind %s: %w", rid, err))
+				o.errs = append(o.errs, fmt.Errorf("remind %s: %w", rid, err))
 			} else if first {
-				reminded++
-				notified = append(notified, rid)
+				o.reminded = true
 			}
 		}
 		if !escalate {
-			continue
+			return
 		}
 		var to []string
 		first, err := s.notice(ctx, c, rid, "escalate", now, func() error {
@@ -208,21 +217,33 @@ func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, pol P
 			if to, err = s.escalationTargets(ctx, c.TenantID, rid, now); err != nil {
 				return err
 			}
-			return s.notify.Escalated(ctx, c, rid, pending[rid], to)
+			return paced(ctx, func() error { return s.notify.Escalated(ctx, c, rid, pending[rid], to) })
 		})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("escalate %s: %w", rid, err))
-			continue
+			o.errs = append(o.errs, fmt.Errorf("escalate %s: %w", rid, err))
+			return
 		}
 		if !first {
-			continue
+			return
 		}
-		escalated++
-		escalatedTo = append(escalatedTo, to...)
+		o.escalated, o.to = true, to
 		if err := audit(ctx, s.st, c.TenantID, now, actorSystem, ActionEscalated, AuditCampaign, c.ID, nil,
 			map[string]any{"reviewer_id": rid, "pending": pending[rid], "notified": to}); err != nil {
-			errs = append(errs, err)
+			o.errs = append(o.errs, err)
 		}
+	})
+	var errs []error
+	var notified, escalatedTo []string
+	for i, o := range out {
+		if o.reminded {
+			reminded++
+			notified = append(notified, reviewers[i])
+		}
+		if o.escalated {
+			escalated++
+			escalatedTo = append(escalatedTo, o.to...)
+		}
+		errs = append(errs, o.errs...)
 	}
 	if len(notified) > 0 {
 		if err := audit(ctx, s.st, c.TenantID, now, actorSystem, ActionReminded, AuditCampaign, c.ID, nil,
@@ -235,6 +256,28 @@ func (s *Service) tickCampaign(ctx context.Context, c *accessbot.Campaign, pol P
 		s.log.Info().Str("tenant", c.TenantID).Str("campaign", c.ID).Strs("to", escalatedTo).Msg("late reviewers escalated")
 	}
 	return reminded, escalated, errors.Join(errs...)
+}
+
+// sendWorkers is how many of a fan-out's DMs are on their way at once.
+const sendWorkers = 8
+
+// eachAtOnce calls fn(0) … fn(n-1), up to workers at a time, and returns
+// when all have returned.
+func eachAtOnce(n, workers int, fn func(i int)) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, workers) {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }
 
 // notice sends notice key to rid unless it is marked sent, then marks it;

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/internal/metrics"
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -128,7 +130,10 @@ func DefaultBackoff(attempt int) time.Duration {
 	return min(d, 10*time.Minute)
 }
 
-// Register makes kind runnable by tenant schedules. Registering a kind twice fails.
+// Register makes kind runnable by tenant schedules. A kind that ends in
+// ":" is a family: it runs every schedule whose job starts with it
+// ("connector_sync:" runs "connector_sync:Entra ID"), each with its own
+// slots. Registering a kind twice fails.
 func (s *Scheduler) Register(kind string, j Job) error {
 	if kind == "" || j == nil {
 		return errors.New("register job: empty kind or nil job")
@@ -138,6 +143,26 @@ func (s *Scheduler) Register(kind string, j Job) error {
 	}
 	s.jobs[kind] = j
 	return nil
+}
+
+// job is the Job that runs schedules named name: its own, else its family's.
+func (s *Scheduler) job(name string) Job {
+	if j := s.jobs[name]; j != nil {
+		return j
+	}
+	if i := strings.IndexByte(name, ':'); i > 0 {
+		return s.jobs[name[:i+1]]
+	}
+	return nil
+}
+
+// kindOf is a job's metrics label: a family member counts under its
+// family ("connector_sync:"), so application names never become labels.
+func kindOf(name string) string {
+	if i := strings.IndexByte(name, ':'); i > 0 {
+		return name[:i+1]
+	}
+	return name
 }
 
 // Default runs the registered job kind on cron in the IANA zone tz for
@@ -248,7 +273,7 @@ func (s *Scheduler) withDefaults(ctx context.Context, tenantID string, scheds []
 // retried and finished like a scheduled one, so the next scheduled slot's
 // window starts here and no other replica runs it too.
 func (s *Scheduler) RunNow(ctx context.Context, tenantID, job string) error {
-	j := s.jobs[job]
+	j := s.job(job)
 	if j == nil {
 		return fmt.Errorf("run %s now: no such job (registered: %v)", job, s.Kinds())
 	}
@@ -266,7 +291,7 @@ func (s *Scheduler) RunNow(ctx context.Context, tenantID, job string) error {
 
 func (s *Scheduler) tickOne(ctx context.Context, sc store.Schedule, now time.Time) error {
 	log := s.log.With().Str("tenant", sc.TenantID).Str("job", sc.Job).Logger()
-	job := s.jobs[sc.Job]
+	job := s.job(sc.Job)
 	if job == nil {
 		log.Debug().Msg("no job registered for this kind in this build; skipped")
 		return nil
@@ -292,14 +317,17 @@ func (s *Scheduler) tickOne(ctx context.Context, sc store.Schedule, now time.Tim
 	}
 	claimed, won, err := s.cfg.Store.ClaimSlot(ctx, sc.TenantID, sc.Job, slot, s.cfg.Owner, now, s.cfg.Lease)
 	if err != nil {
+		metrics.StoreErrors.WithLabelValues("claim_slot").Inc()
 		return fmt.Errorf("tenant %s job %s: %w", sc.TenantID, sc.Job, err)
 	}
 	if !won {
+		metrics.Slots.WithLabelValues(kindOf(sc.Job), "skipped").Inc() // another replica has it
 		return nil
 	}
 	log = log.With().Time("slot", slot).Int("attempt", claimed.Attempts).Logger()
 	if claimed.Attempts > s.cfg.MaxAttempts {
 		log.Error().Str("last_error", claimed.LastError).Msg("slot given up")
+		metrics.Slots.WithLabelValues(kindOf(sc.Job), "given_up").Inc()
 		return s.finish(ctx, claimed, store.SlotFailed, fmt.Sprintf("gave up after %d attempts: %s", claimed.Attempts-1, claimed.LastError), time.Time{})
 	}
 	return s.run(ctx, job, claimed, now, log)
@@ -312,6 +340,7 @@ func (s *Scheduler) run(ctx context.Context, job Job, sl *store.Slot, now time.T
 	defer cancel()
 	err := runSafely(runCtx, job, Run{TenantID: sl.TenantID, Job: sl.Job, Slot: sl.At, Attempt: sl.Attempts, Now: now})
 	if err != nil {
+		metrics.Slots.WithLabelValues(kindOf(sl.Job), "failed").Inc()
 		retry := s.cfg.Clock().UTC().Add(s.cfg.Backoff(sl.Attempts))
 		log.Warn().Err(err).Time("retry_at", retry).Msg("slot failed; will retry")
 		if ferr := s.finish(ctx, sl, store.SlotRunning, err.Error(), retry); ferr != nil {
@@ -320,6 +349,7 @@ func (s *Scheduler) run(ctx context.Context, job Job, sl *store.Slot, now time.T
 		return fmt.Errorf("tenant %s job %s slot %s: %w", sl.TenantID, sl.Job, sl.At.Format(time.RFC3339), err)
 	}
 	log.Info().Msg("slot done")
+	metrics.Slots.WithLabelValues(kindOf(sl.Job), "run").Inc()
 	return s.finish(ctx, sl, store.SlotDone, "", time.Time{})
 }
 

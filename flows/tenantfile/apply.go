@@ -20,9 +20,21 @@ type Transactor interface {
 
 // Applier applies tenant files.
 type Applier struct {
-	tx  Transactor
-	now func() time.Time
-	log zerolog.Logger
+	tx     Transactor
+	now    func() time.Time
+	log    zerolog.Logger
+	keys   SecretKeys
+	getenv func(string) (string, bool)
+	// channels checks approvers' channels; nil notes them as not checked.
+	channels ChannelChecker
+}
+
+// WithSecrets lets apply store connector secrets: it reads each from the
+// environment variable the file names (getenv, os.LookupEnv in production)
+// and seals it with keys.
+func (a *Applier) WithSecrets(keys SecretKeys, getenv func(string) (string, bool)) *Applier {
+	a.keys, a.getenv = keys, getenv
+	return a
 }
 
 func NewApplier(tx Transactor, now func() time.Time, log zerolog.Logger) *Applier {
@@ -71,12 +83,16 @@ var errDryRun = errors.New("dry run: roll back")
 // included, then rolls it back.
 func (a *Applier) Apply(ctx context.Context, f *File, dryRun bool) (*Result, error) {
 	var res *Result
-	err := a.tx.InTx(ctx, func(q store.Queries) error {
-		p, err := plan(ctx, q, f, a.now())
+	chanNotes, err := a.checkChannels(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	err = a.tx.InTx(ctx, func(q store.Queries) error {
+		p, err := plan(ctx, q, f, a.now(), a.keys, a.getenv)
 		if err != nil {
 			return err
 		}
-		res = &Result{File: f.Name, Tenant: p.tenant.Slug, TenantID: p.tenant.ID, DryRun: dryRun, Changes: p.changes, Notes: p.notes}
+		res = &Result{File: f.Name, Tenant: p.tenant.Slug, TenantID: p.tenant.ID, DryRun: dryRun, Changes: p.changes, Notes: append(p.notes, channelNotes(chanNotes, p.changes)...)}
 		if err := a.execute(ctx, q, p); err != nil {
 			return err
 		}

@@ -127,10 +127,10 @@ func TestApplyExampleTwice(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, s store.Store) {
 		ctx := context.Background()
 		first := mustApply(t, s, exampleYAML(t))
-		// 1 tenant + 1 workspace + 20 users + 5 apps + 19 connections + 5 resources + 7 chains
-		// + alerts + 2 schedules + 3 rules + 1 campaign + reviews
-		if got := len(first.Changes); got != 66 {
-			t.Errorf("first apply: %d changes, want 66:\n%s", got, lines(first))
+		// 1 tenant + 1 workspace + 20 users + 5 apps + 19 connections + 5 resources + 8 chains
+		// + alerts + 2 schedules + 3 rules + 1 campaign + reviews + request policies
+		if got := len(first.Changes); got != 68 {
+			t.Errorf("first apply: %d changes, want 68:\n%s", got, lines(first))
 		}
 		for _, c := range first.Changes {
 			if c.Op != OpCreate {
@@ -202,8 +202,8 @@ func TestApplyExampleTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(audit) != 66 || audit[0].ActorID != "apply" {
-			t.Errorf("audit: %d entries (want 66), first %+v", len(audit), audit[0])
+		if len(audit) != 68 || audit[0].ActorID != "apply" {
+			t.Errorf("audit: %d entries (want 68), first %+v", len(audit), audit[0])
 		}
 	})
 }
@@ -216,7 +216,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Changes) != 66 || !res.DryRun {
+		if len(res.Changes) != 68 || !res.DryRun {
 			t.Errorf("dry run reported %d changes", len(res.Changes))
 		}
 		sameSnapshot(t, before, snapshot(t, s))
@@ -313,7 +313,11 @@ func TestFailureMidApplyRollsBack(t *testing.T) {
 		mustApply(t, s, exampleYAML(t))
 		before := snapshot(t, s)
 		edited := strings.ReplaceAll(string(exampleYAML(t)), "department: Sales", "department: Revenue")
-		edited = strings.Replace(edited, "[primary_owner, secondary_owner]", "[owners]", 1)
+		const chainApprovers = `[primary_owner, secondary_owner, "user:maya.chen@acme.com"]`
+		if !strings.Contains(edited, chainApprovers) {
+			t.Fatalf("examples/tenant.yaml no longer has the aws-administrator approvers %s this test edits", chainApprovers)
+		}
+		edited = strings.Replace(edited, chainApprovers, "[primary_owner, secondary_owner]", 1)
 		if _, err := applyYAML(t, failing{s, true}, []byte(edited), false); !errors.Is(err, accessbot.ErrConflict) {
 			t.Fatalf("got %v, want a conflict", err)
 		}

@@ -112,7 +112,7 @@ func (d *decoder) check(f *File) {
 			}
 		}
 		target := strings.ToLower(c.Application + "\x00" + c.Connection)
-		if first, dup := targets[target]; dup {
+		if first, dup := targets[target]; dup && !c.ChannelsOnly {
 			what := "the tenant default"
 			switch {
 			case c.Connection != "":
@@ -122,9 +122,13 @@ func (d *decoder) check(f *File) {
 			}
 			d.errorf(c.at.line, c.at.path, "a second chain for %s (chain %q at line %d is the first)", what, first.Name, first.at.line)
 		}
-		targets[target] = c
+		if !c.ChannelsOnly {
+			targets[target] = c
+		}
 
-		for _, lv := range c.Levels {
+		for li := range c.Levels {
+			lv := &c.Levels[li]
+			d.checkLevelPolicy(lv, app)
 			for _, ap := range lv.Approvers {
 				switch ap.Kind {
 				case accessbot.ApproverUser:
@@ -137,6 +141,9 @@ func (d *decoder) check(f *File) {
 			}
 		}
 	}
+	d.checkRoutes(f, apps, chains)  // routes.go
+	d.checkOnBehalf(f, users, apps) // onbehalf.go
+	d.checkRisk(f)                  // risk.go
 }
 
 // checkCycles reports each manager cycle once, at its first user in the file.

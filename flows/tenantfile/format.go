@@ -22,14 +22,25 @@ type File struct {
 	Applications []Application
 	Chains       []Chain
 	Prune        Prune
-	Schedules    []Schedule // nil: no schedules: key, the store's are left alone (schedules.go)
-	Alerts       *Alerts    // nil: no alerts: key, left alone
-	Rules        []Rule     // nil: no rules: key, the store's are left alone (rules.go)
-	Campaigns    []Campaign // nil: no campaigns: key, the store's are left alone (campaigns.go)
-	Reviews      *Reviews   // nil: no reviews: key, left alone (reviews.go)
-	Imports      *Imports   // nil: no imports: key, left alone (imports.go)
+	Schedules    []Schedule      // nil: no schedules: key, the store's are left alone (schedules.go)
+	Alerts       *Alerts         // nil: no alerts: key, left alone
+	Rules        []Rule          // nil: no rules: key, the store's are left alone (rules.go)
+	Campaigns    []Campaign      // nil: no campaigns: key, the store's are left alone (campaigns.go)
+	Reviews      *Reviews        // nil: no reviews: key, left alone (reviews.go)
+	Grants       *Grants         // nil: no grants: key, left alone (grants.go)
+	Imports      *Imports        // nil: no imports: key, left alone (imports.go)
+	Outbound     *Outbound       // nil: no outbound: key, left alone (connectors.go)
+	Connectors   []ConnectorDecl // nil: no connectors: key, the store's are left alone (connectors.go)
+	Playbooks    []PlaybookDecl  // nil: no playbooks: key, the store's are left alone (playbooks.go)
+	Routes       []Route         // the channels: section (routes.go)
+	OnBehalf     *OnBehalf       // nil: no on_behalf: key, left alone (onbehalf.go)
+	RiskPolicy   *RiskPolicy     // nil: no risk: key, left alone (risk.go)
+	StepUp       *StepUp         // nil: no step_up: key, left alone (risk.go)
+	Purposes     []PurposeDecl   // nil: no purposes: key, the store's are left alone (purposes.go)
 
-	usersAt loc
+	usersAt   loc
+	routesSet bool // channels: is present (else the store's routes are left alone)
+	routesAt  loc
 }
 
 type Tenant struct {
@@ -66,11 +77,16 @@ type Application struct {
 	SecondaryOwner   string // email, "" for none
 	MaxDuration      time.Duration
 	ConnectionSchema []accessbot.SchemaField
-	Labels           []string // normalized; apply to all the application's inventory entitlements
-	Connections      []Connection
-	Resources        []Resource
+	Labels           []string           // normalized; apply to all the application's inventory entitlements
+	Risk             accessbot.RiskTier // "" for none; see risk.go
+	// Provisioning holds the action chains by relationship type; see provisioning.go.
+	Provisioning map[string]accessbot.ActionChain
+	Connections  []Connection
+	Resources    []Resource
+	// Sync is when the application's directory connector is read; nil: never on a schedule (appsync.go).
+	Sync *AppSync
 
-	at, primaryAt, secondaryAt loc
+	at, primaryAt, secondaryAt, riskAt loc
 }
 
 type Connection struct {
@@ -79,7 +95,8 @@ type Connection struct {
 	Description string
 	Attributes  map[string]string
 	Labels      []string // normalized; apply to the inventory entitlement of this name
-	at          loc
+	Risk        accessbot.RiskTier
+	at, riskAt  loc
 }
 
 type Resource struct {
@@ -95,14 +112,24 @@ type Chain struct {
 	Application string
 	Connection  string
 	Levels      []Level
+	// ChannelsOnly: the chain applies only where a channel route names it,
+	// never as the tenant default.
+	ChannelsOnly bool
 
-	at, appAt, connAt loc
+	at, appAt, connAt, channelsOnlyAt loc
 }
 
 type Level struct {
 	Rule      accessbot.ApprovalRule
 	Approvers []Approver
-	at        loc
+	// Quorum is k of rule quorum (quorum: 2 alone implies it).
+	Quorum int
+	// Channel is the approvers' channel (a Slack channel id) the level's
+	// card is posted in, beside the approvers' DMs unless DMs is false.
+	Channel string
+	DMs     bool
+
+	at, quorumAt, channelAt loc
 }
 
 // Approver is a kind and, for ApproverUser, the user's email.

@@ -102,7 +102,7 @@ var connectionTypes = []string{"group", "role", "policy", "account"}
 var schemaTypes = []string{"text", "select", "multiline"}
 
 func (d *decoder) decodeFile(root *yaml.Node, f *File) {
-	top := d.mapping(root, loc{line: root.Line}, "version", "tenant", "slack", "users", "applications", "approval_chains", "prune", "schedules", "alerts", "rules", "campaigns", "reviews", "imports")
+	top := d.mapping(root, loc{line: root.Line}, "version", "tenant", "slack", "users", "applications", "approval_chains", "prune", "schedules", "alerts", "rules", "campaigns", "reviews", "imports", "outbound", "connectors", "grants", "playbooks", "purposes", "channels", "on_behalf", "risk", "step_up")
 	if top.has("version") {
 		if v := d.str(top, "version"); v != "1" {
 			l := top.loc("version")
@@ -148,7 +148,16 @@ func (d *decoder) decodeFile(root *yaml.Node, f *File) {
 	d.decodeRules(top, f)     // rules.go
 	d.decodeCampaigns(top, f) // campaigns.go
 	d.decodeReviews(top, f)   // reviews.go
+	d.decodeGrants(top, f)    // grants.go
 	d.decodeImports(top, f)   // imports.go
+	d.decodeOutbound(top, f)  // connectors.go
+	d.decodeConnectors(top, f)
+	d.checkSyncConnectors(f)  // appsync.go
+	d.decodePlaybooks(top, f) // playbooks.go
+	d.decodePurposes(top, f)  // purposes.go
+	d.decodeRoutes(top, f)    // routes.go
+	d.decodeOnBehalf(top, f)  // onbehalf.go
+	d.decodeRisk(top, f)      // risk.go
 	if top.has("prune") {
 		p := d.mapping(top.vals["prune"], top.loc("prune"), "applications", "connections", "resources", "approval_chains")
 		f.Prune = Prune{
@@ -240,9 +249,10 @@ func (d *decoder) decodeUser(n *yaml.Node, at loc) User {
 }
 
 func (d *decoder) decodeApp(n *yaml.Node, at loc) Application {
-	m := d.mapping(n, at, "name", "description", "connector", "primary_owner", "secondary_owner", "max_duration", "labels", "connection_schema", "connections", "resources")
+	m := d.mapping(n, at, "name", "description", "connector", "primary_owner", "secondary_owner", "max_duration", "labels", "connection_schema", "connections", "resources", "provisioning", "sync", "risk")
 	a := Application{at: at}
 	a.Name = d.required(m, "name")
+	a.Risk, a.riskAt = d.risk(m), m.loc("risk") // risk.go
 	a.Description = d.str(m, "description")
 	a.Connector = d.str(m, "connector")
 	if a.Connector == "" {
@@ -252,6 +262,8 @@ func (d *decoder) decodeApp(n *yaml.Node, at loc) Application {
 		d.errorf(l.line, l.path, "%q is not a connector type (lower-case name such as azuread, gitlab, manual)", a.Connector)
 	}
 	a.Labels = d.labels(m, "labels")
+	d.decodeAppSync(m, &a)                                   // appsync.go
+	a.Provisioning = d.decodeProvisioning(m, "provisioning") // provisioning.go
 	a.PrimaryOwner, a.primaryAt = d.email(m, "primary_owner", true)
 	a.SecondaryOwner, a.secondaryAt = d.email(m, "secondary_owner", false)
 	if s := d.str(m, "max_duration"); s != "" {
@@ -307,8 +319,9 @@ func (d *decoder) decodeApp(n *yaml.Node, at loc) Application {
 	seenConn := map[string]int{}
 	for i, cn := range d.seq(m.vals["connections"], cl) {
 		l := loc{line: resolve(cn).Line, path: index(cl.path, i)}
-		cm := d.mapping(cn, l, "name", "type", "description", "labels", "attributes")
+		cm := d.mapping(cn, l, "name", "type", "description", "labels", "attributes", "risk")
 		c := Connection{at: l}
+		c.Risk, c.riskAt = d.risk(cm), cm.loc("risk")
 		c.Name = d.required(cm, "name")
 		c.Type = d.oneOf(cm, "type", "group", connectionTypes...)
 		c.Description = d.str(cm, "description")
@@ -358,18 +371,21 @@ func (d *decoder) labels(m fields, key string) []string {
 }
 
 func (d *decoder) decodeChain(n *yaml.Node, at loc) Chain {
-	m := d.mapping(n, at, "name", "application", "connection", "levels")
-	c := Chain{at: at}
+	m := d.mapping(n, at, "name", "application", "connection", "levels", "channels_only")
+	c := Chain{at: at, channelsOnlyAt: m.loc("channels_only")}
 	c.Name = d.required(m, "name")
+	if m.has("channels_only") {
+		c.ChannelsOnly = d.boolean(m, "channels_only")
+	}
 	c.Application, c.appAt = d.str(m, "application"), m.loc("application")
 	c.Connection, c.connAt = d.str(m, "connection"), m.loc("connection")
 	ll := m.loc("levels")
 	levels := d.nonEmptySeq(m, "levels", "at least one level is required")
 	for i, ln := range levels {
 		l := loc{line: resolve(ln).Line, path: index(ll.path, i)}
-		lm := d.mapping(ln, l, "rule", "approvers")
-		lv := Level{at: l}
-		lv.Rule = accessbot.ApprovalRule(d.oneOf(lm, "rule", string(accessbot.RuleAny), string(accessbot.RuleAny), string(accessbot.RuleAll)))
+		lm := d.mapping(ln, l, "rule", "quorum", "approvers", "channel", "direct_messages")
+		lv := Level{at: l, DMs: true}
+		d.decodeLevelPolicy(lm, &lv) // policies.go
 		al := lm.loc("approvers")
 		approvers := d.nonEmptySeq(lm, "approvers", "at least one approver is required")
 		seen := map[string]int{}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/flows/userimport"
+	"github.com/accessbot/accessbot/internal/secrets"
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -32,6 +33,13 @@ type planner struct {
 	conns     map[string]map[string]*accessbot.Connection
 	connByID  map[string]*accessbot.Connection // current
 	fileError Errors
+
+	chainIDs     map[string]string        // chain name → id, planned (routes.go)
+	curPolicy    *accessbot.RequestPolicy // the store's, once read (routes.go)
+	stepUpSecret secrets.Secret           // the step-up client secret read by apply (risk.go)
+
+	keys   SecretKeys                  // nil: connector secrets cannot be stored
+	getenv func(string) (string, bool) // where connector secrets are read
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -47,9 +55,12 @@ func (p *planner) errorf(at loc, format string, args ...any) {
 
 func notFound(err error) bool { return errors.Is(err, accessbot.ErrNotFound) }
 
-func plan(ctx context.Context, q store.Queries, f *File, now time.Time) (*planner, error) {
-	p := &planner{f: f, q: q, now: now.UTC()}
-	steps := []func(context.Context) error{p.planTenant, p.planWorkspace, p.planUsers, p.planApps, p.planChains, p.planSchedules, p.planRules, p.planCampaigns, p.planReviews, p.planImports, p.noteReminders}
+func plan(ctx context.Context, q store.Queries, f *File, now time.Time, keys SecretKeys, getenv func(string) (string, bool)) (*planner, error) {
+	if getenv == nil {
+		getenv = func(string) (string, bool) { return "", false }
+	}
+	p := &planner{f: f, q: q, now: now.UTC(), keys: keys, getenv: getenv}
+	steps := []func(context.Context) error{p.planTenant, p.planWorkspace, p.planUsers, p.planApps, p.planChains, p.planSchedules, p.planSyncs, p.planRules, p.planCampaigns, p.planReviews, p.planGrants, p.planImports, p.planConnectors, p.planPlaybooks, p.planPurposes, p.planPolicy, p.noteReminders}
 	for _, s := range steps {
 		if err := s(ctx); err != nil {
 			return nil, err

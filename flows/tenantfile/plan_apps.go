@@ -51,10 +51,15 @@ func (p *planner) planApps(ctx context.Context) error {
 		d.Name, d.Description, d.Connector = fa.Name, fa.Description, fa.Connector
 		d.PrimaryOwnerID, d.SecondaryOwnerID = userID(fa.PrimaryOwner), userID(fa.SecondaryOwner)
 		d.MaxDuration, d.ConnectionSchema, d.Labels = fa.MaxDuration, fa.ConnectionSchema, fa.Labels
+		d.Provisioning = fa.Provisioning
 		p.apps[strings.ToLower(fa.Name)] = d
 
 		if cur == nil {
-			c := p.change(&Change{Op: OpCreate, Kind: "application", Name: fa.Name, Fields: newLabels(d.Labels), at: fa.at, after: d})
+			fields := newLabels(d.Labels)
+			if len(d.Provisioning) > 0 {
+				fields = append(fields, "provisioning "+chainsString(d.Provisioning))
+			}
+			c := p.change(&Change{Op: OpCreate, Kind: "application", Name: fa.Name, Fields: fields, at: fa.at, after: d})
 			c.objectID = func() string { return d.ID }
 			c.add(phaseAppWrite, 0, func(ctx context.Context, q store.Queries) error {
 				d.PrimaryOwnerID, d.SecondaryOwnerID = userID(fa.PrimaryOwner), userID(fa.SecondaryOwner)
@@ -71,6 +76,7 @@ func (p *planner) planApps(ctx context.Context) error {
 			df.changed("connection_schema", sameSchema(cur.ConnectionSchema, d.ConnectionSchema),
 				schemaString(cur.ConnectionSchema)+"→"+schemaString(d.ConnectionSchema))
 			df.ref("labels", labelsString(cur.Labels), labelsString(d.Labels))
+			diffChains(&df, cur.Provisioning, d.Provisioning)
 			if len(df) > 0 {
 				c := p.change(&Change{Op: OpUpdate, Kind: "application", Name: fa.Name, Fields: df, at: fa.at, before: cur, after: d})
 				c.objectID = func() string { return d.ID }
@@ -288,7 +294,7 @@ func (p *planner) planChains(ctx context.Context) error {
 			}
 			d.Levels = nil
 			for _, lv := range fc.Levels {
-				l := accessbot.ApprovalLevel{Rule: lv.Rule}
+				l := accessbot.ApprovalLevel{Rule: lv.Rule, Quorum: lv.Quorum, Channel: lv.Channel, ChannelOnly: lv.Channel != "" && !lv.DMs}
 				for _, a := range lv.Approvers {
 					ap := accessbot.Approver{Kind: a.Kind}
 					if a.Kind == accessbot.ApproverUser {
@@ -300,18 +306,26 @@ func (p *planner) planChains(ctx context.Context) error {
 			}
 		}
 		resolve()
+		if p.chainIDs == nil {
+			p.chainIDs = map[string]string{}
+		}
+		p.chainIDs[fc.Name] = d.ID
 
 		// Another chain, kept because it is not in the file, must not compete
 		// for the same target: which one applies would be a guess.
 		for j := range current {
 			o := &current[j]
-			if !inFile[o.Name] && !p.f.Prune.ApprovalChains && gone(o) == "" && o.AppID == d.AppID && o.ConnectionID == d.ConnectionID {
+			if !inFile[o.Name] && !p.f.Prune.ApprovalChains && gone(o) == "" && o.AppID == d.AppID && o.ConnectionID == d.ConnectionID && !fc.ChannelsOnly {
 				p.errorf(fc.at, "the store has approval chain %q for the same %s and it is not in this file: add it here, or set prune.approval_chains: true", o.Name, p.chainTarget(o.AppID, o.ConnectionID))
 			}
 		}
 
+		target := p.chainTarget(d.AppID, d.ConnectionID)
+		if fc.ChannelsOnly {
+			target = "channel routes only"
+		}
 		if cur == nil {
-			c := p.change(&Change{Op: OpCreate, Kind: "approval_chain", Name: fc.Name, Fields: []string{"for " + p.chainTarget(d.AppID, d.ConnectionID), "levels " + p.levelsString(d.Levels)}, at: fc.at, after: d})
+			c := p.change(&Change{Op: OpCreate, Kind: "approval_chain", Name: fc.Name, Fields: []string{"for " + target, "levels " + p.levelsString(d.Levels)}, at: fc.at, after: d})
 			c.objectID = func() string { return d.ID }
 			c.add(phaseChainWrite, 0, func(ctx context.Context, q store.Queries) error {
 				resolve()
@@ -320,7 +334,13 @@ func (p *planner) planChains(ctx context.Context) error {
 			continue
 		}
 		var df diff
-		df.ref("for", p.chainTarget(cur.AppID, cur.ConnectionID), p.chainTarget(d.AppID, d.ConnectionID))
+		curTarget := p.chainTarget(cur.AppID, cur.ConnectionID)
+		if ok, err := p.channelsOnlyNow(ctx, cur.ID); err != nil {
+			return err
+		} else if ok {
+			curTarget = "channel routes only"
+		}
+		df.ref("for", curTarget, target)
 		df.ref("levels", p.levelsString(cur.Levels), p.levelsString(d.Levels))
 		if len(df) > 0 {
 			c := p.change(&Change{Op: OpUpdate, Kind: "approval_chain", Name: fc.Name, Fields: df, at: fc.at, before: cur, after: d})
@@ -412,7 +432,17 @@ func (p *planner) levelsString(levels []accessbot.ApprovalLevel) string {
 				names[j] = "user:" + e
 			}
 		}
-		parts[i] = string(l.Rule) + "(" + strings.Join(names, ", ") + ")"
+		rule := string(l.Rule)
+		if l.Rule == accessbot.RuleQuorum {
+			rule = fmt.Sprintf("%d of ", l.Quorum)
+		}
+		parts[i] = rule + "(" + strings.Join(names, ", ") + ")"
+		switch {
+		case l.ChannelOnly:
+			parts[i] += " only in channel " + l.Channel
+		case l.Channel != "":
+			parts[i] += " and in channel " + l.Channel
+		}
 	}
 	return strings.Join(parts, " then ")
 }

@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/accessbot/accessbot/flows/dirsync"
 	"github.com/accessbot/accessbot/flows/schedule"
 	"github.com/accessbot/accessbot/store"
 )
@@ -134,7 +135,9 @@ func (p *planner) planSchedules(ctx context.Context) error {
 	}
 	byJob := map[string]*store.Schedule{}
 	for i := range current {
-		byJob[current[i].Job] = &current[i]
+		if !strings.HasPrefix(current[i].Job, dirsync.JobPrefix) { // applications[].sync's (appsync.go)
+			byJob[current[i].Job] = &current[i]
+		}
 	}
 	for _, fs := range p.f.Schedules {
 		want := &store.Schedule{TenantID: tid, Job: fs.Job, Cron: fs.Cron, TimeZone: fs.TimeZone}

@@ -254,8 +254,11 @@ func (im *Importer) run(ctx context.Context, q store.Queries, tenantID string, p
 					d.TerminatedAt = &t
 				}
 				d.Status = accessbot.UserTerminated
-			default:
+			case r.status == accessbot.UserActive || cur == nil:
 				d.Status, d.TerminatedAt = accessbot.UserActive, nil
+			default:
+				// A blank cell keeps what is on record: an HR export with a
+				// gap must not bring a terminated employee back.
 			}
 		}
 		if cur == nil {

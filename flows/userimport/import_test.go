@@ -258,6 +258,24 @@ func TestReimportUpdatesInPlace(t *testing.T) {
 		if carol.TerminatedAt == nil || !carol.TerminatedAt.Equal(time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)) {
 			t.Errorf("carol terminated at %v, want the date on record", carol.TerminatedAt)
 		}
+
+		// A blank status cell keeps what is on record; only "active" reactivates.
+		res, err = f.run(t, "email,name,status\ncarol@acme.com,Carol,\nnew@acme.com,New,\n", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := f.user(t, "carol@acme.com"); c.Status != accessbot.UserTerminated || res.Updated != 0 {
+			t.Errorf("blank status: carol %s, %s %q; want still terminated, nothing updated", c.Status, res.Summary(), res.Changes)
+		}
+		if n := f.user(t, "new@acme.com"); n.Status != accessbot.UserActive {
+			t.Errorf("a new user with a blank status is %s, want active", n.Status)
+		}
+		if _, err = f.run(t, "email,name,status\ncarol@acme.com,Carol,Active\n", Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if c := f.user(t, "carol@acme.com"); c.Status != accessbot.UserActive || c.TerminatedAt != nil {
+			t.Errorf("explicit active: carol %s %v, want active with no end date", c.Status, c.TerminatedAt)
+		}
 	})
 }
 

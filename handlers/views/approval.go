@@ -16,6 +16,24 @@ type LevelState struct {
 	Closed bool
 	// Decisions at this level, in order.
 	Decisions []DecisionLine
+	// Needed is how many approvals close the level; above 1 the open
+	// message counts them ("1 of 2 approvals so far, by …").
+	Needed int
+}
+
+// QuorumWords counts a level's approvals against what it needs, "" when it
+// needs one (the first approval closes it) or has none yet.
+func QuorumWords(st LevelState) string {
+	var by []string
+	for _, d := range st.Decisions {
+		if d.Decision == accessbot.DecisionApprove {
+			by = append(by, escape(d.By, maxValue)+" ("+SlackDate(d.At)+")")
+		}
+	}
+	if st.Needed <= 1 || len(by) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("*%d of %d approvals so far*, by %s.", len(by), st.Needed, strings.Join(by, ", "))
 }
 
 // ApprovalMessage is the DM asking an approver to decide level of a request.
@@ -40,7 +58,10 @@ func ApprovalMessage(c RequestCard, st LevelState) (string, []slack.Block) {
 			text += " " + stripMarkup(esc)
 			blocks = append(blocks, slack.NewContextBlock(BlockCardEscalated, mrkdwn(esc)))
 		}
-		if len(st.Decisions) > 0 {
+		if q := QuorumWords(st); q != "" {
+			text += " " + stripMarkup(q)
+			blocks = append(blocks, slack.NewContextBlock(BlockCardStatus, mrkdwn(truncate(q, 2900))))
+		} else if len(st.Decisions) > 0 {
 			lines := make([]string, len(st.Decisions))
 			for i, d := range st.Decisions {
 				lines[i] = DecisionWords(d)
@@ -48,6 +69,9 @@ func ApprovalMessage(c RequestCard, st LevelState) (string, []slack.Block) {
 			blocks = append(blocks, slack.NewContextBlock(BlockCardStatus, mrkdwn(truncate("So far: "+strings.Join(lines, "; "), 2900))))
 		}
 		blocks = append(blocks, ApprovalButtons(c.ID, st.Level, 0))
+	}
+	if m := PlaybookMenuBlock(accessbot.PlaybookRequest, c.ID, c.Playbooks); m != nil {
+		blocks = append(blocks, m)
 	}
 	return truncate(text, 3000), blocks
 }
@@ -121,6 +145,27 @@ func RequesterMessage(c RequestCard) (string, []slack.Block) {
 	if c.Status == accessbot.StatusPending {
 		cancel := slack.NewButtonBlockElement(ActionCancel, c.ID, plain("Cancel request"))
 		cancel.Confirm = slack.NewConfirmationBlockObject(plain("Cancel this request?"), plain("Its approvers will no longer be asked."), plain("Cancel it"), plain("Keep it"))
+		blocks = append(blocks, slack.NewActionBlock(suffixed(BlockListItem, "cancel"), cancel))
+	}
+	if m := PlaybookMenuBlock(accessbot.PlaybookRequest, c.ID, c.Playbooks); m != nil {
+		blocks = append(blocks, m)
+	}
+	return truncate(text, 3000), blocks
+}
+
+// TargetMessage tells the person a request made by someone else is for,
+// with a Cancel button while it is pending (the server checks who clicks).
+func TargetMessage(c RequestCard) (string, []slack.Block) {
+	text := fmt.Sprintf("%s asked for this access for you: %s. %s.", c.Requester, plainWhat(c), stripMarkup(StatusWords(c)))
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(plain("A request for you"), slack.HeaderBlockOptionBlockID(BlockCardHeader)),
+		slack.NewSectionBlock(mrkdwn(escape(c.Requester, maxValue)+" asked for this access for you. If you do not want it, cancel the request; you cannot approve it yourself."),
+			nil, nil, slack.SectionBlockOptionBlockID(BlockTargetIntro)),
+	}
+	blocks = append(blocks, CardBlocks(c, "")...)
+	if c.Status == accessbot.StatusPending {
+		cancel := slack.NewButtonBlockElement(ActionCancel, c.ID, plain("Cancel request"))
+		cancel.Confirm = slack.NewConfirmationBlockObject(plain("Cancel this request?"), plain("It was made for you; its approvers will no longer be asked."), plain("Cancel it"), plain("Keep it"))
 		blocks = append(blocks, slack.NewActionBlock(suffixed(BlockListItem, "cancel"), cancel))
 	}
 	return truncate(text, 3000), blocks
@@ -239,6 +284,9 @@ func DetailsModal(c RequestCard, chain []string) slack.ModalViewRequest {
 		blocks = append(blocks, h)
 	} else {
 		blocks = append(blocks, slack.NewContextBlock(BlockCardHistory, mrkdwn("No decisions yet. Created "+SlackDate(c.CreatedAt)+".")))
+	}
+	if c.Why {
+		blocks = append(blocks, WhyApproversBlock(c.ID))
 	}
 	return slack.ModalViewRequest{
 		Type:       slack.VTModal,

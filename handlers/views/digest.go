@@ -17,6 +17,25 @@ type ItemAction struct {
 	ID    string // action_id is ActionFindingPrefix + ID
 	Label string
 	Style slack.Style // "", primary or danger
+	// Rules limits the button to findings of these rules; nil offers it on all.
+	Rules []string
+	// Confirm, when set, is asked in a confirmation dialog before the click
+	// counts. Such an action is a button only: a thread item's menu cannot
+	// confirm one option, so it leaves it out.
+	Confirm string
+}
+
+// offers reports whether a is shown on f.
+func (a ItemAction) offers(f accessbot.Finding) bool {
+	if a.Rules == nil {
+		return true
+	}
+	for _, r := range a.Rules {
+		if r == f.Rule {
+			return true
+		}
+	}
+	return false
 }
 
 // DigestInfo is what a digest shows.
@@ -28,6 +47,9 @@ type DigestInfo struct {
 	Items    []accessbot.Finding
 	More     int // new findings not listed
 	Actions  []ItemAction
+	// Playbooks are the playbooks offered on each item, by finding id
+	// (a "Run playbook" menu; "Run …" options in a thread item's menu).
+	Playbooks map[string][]PlaybookChoice
 	// TopItems is how many items the top message lists; the rest go in the thread.
 	TopItems int
 }
@@ -78,27 +100,47 @@ func countsLine(c map[accessbot.Severity]int) string {
 	return strings.Join(parts, "   ")
 }
 
-// ItemButtons is the actions block of one finding.
-func ItemButtons(f accessbot.Finding, actions []ItemAction) slack.Block {
-	els := make([]slack.BlockElement, 0, len(actions))
+// ItemButtons is the actions block of one finding, with the "Run
+// playbook" menu after the buttons when there are playbooks to offer.
+func ItemButtons(f accessbot.Finding, actions []ItemAction, playbooks []PlaybookChoice) slack.Block {
+	els := make([]slack.BlockElement, 0, len(actions)+1)
 	for _, a := range actions {
+		if !a.offers(f) {
+			continue
+		}
 		b := slack.NewButtonBlockElement(ActionFindingPrefix+a.ID, f.ID, slack.NewTextBlockObject(slack.PlainTextType, a.Label, false, false))
 		if a.Style != "" {
 			b = b.WithStyle(a.Style)
 		}
+		if a.Confirm != "" {
+			c := slack.NewConfirmationBlockObject(slack.NewTextBlockObject(slack.PlainTextType, a.Label+"?", false, false),
+				mdText(a.Confirm), slack.NewTextBlockObject(slack.PlainTextType, a.Label, false, false),
+				slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false))
+			if a.Style == slack.StyleDanger {
+				c = c.WithStyle(slack.StyleDanger)
+			}
+			b = b.WithConfirm(c)
+		}
 		els = append(els, b)
+	}
+	if m := PlaybookMenu(accessbot.PlaybookFinding, f.ID, playbooks); m != nil {
+		els = append(els, m)
 	}
 	return slack.NewActionBlock(BlockDigestActionsPrefix+f.ID, els...)
 }
 
 // threadItem is one section with the item actions in an overflow menu.
-func threadItem(f accessbot.Finding, actions []ItemAction, loc *time.Location) slack.Block {
+func threadItem(f accessbot.Finding, actions []ItemAction, playbooks []PlaybookChoice, loc *time.Location) slack.Block {
 	var acc *slack.Accessory
-	if len(actions) > 0 {
-		opts := make([]*slack.OptionBlockObject, 0, len(actions))
-		for _, a := range actions {
-			opts = append(opts, slack.NewOptionBlockObject(a.ID+":"+f.ID, slack.NewTextBlockObject(slack.PlainTextType, a.Label, false, false), nil))
+	opts := make([]*slack.OptionBlockObject, 0, len(actions))
+	for _, a := range actions {
+		if !a.offers(f) || a.Confirm != "" {
+			continue
 		}
+		opts = append(opts, slack.NewOptionBlockObject(a.ID+":"+f.ID, slack.NewTextBlockObject(slack.PlainTextType, a.Label, false, false), nil))
+	}
+	opts = append(opts, threadPlaybookOptions(f.ID, playbooks, len(opts))...)
+	if len(opts) > 0 {
 		acc = slack.NewAccessory(slack.NewOverflowBlockElement(ActionFindingMenu, opts...))
 	}
 	return slack.NewSectionBlock(mdText(digestItemLine(f, loc)), nil, acc, slack.SectionBlockOptionBlockID(BlockDigestItemPrefix+f.ID))
@@ -130,7 +172,7 @@ func Digest(d DigestInfo) []Chunk {
 	for _, f := range d.Items[:top] {
 		blocks = append(blocks,
 			slack.NewSectionBlock(mdText(digestItemLine(f, loc)), nil, nil, slack.SectionBlockOptionBlockID(BlockDigestItemPrefix+f.ID)),
-			ItemButtons(f, d.Actions))
+			ItemButtons(f, d.Actions, d.Playbooks[f.ID]))
 	}
 	rest := d.Items[top:]
 	var notes []string
@@ -148,7 +190,7 @@ func Digest(d DigestInfo) []Chunk {
 		part := rest[i:min(i+threadItems, len(rest))]
 		bs := make([]slack.Block, 0, len(part))
 		for _, f := range part {
-			bs = append(bs, threadItem(f, d.Actions, loc))
+			bs = append(bs, threadItem(f, d.Actions, d.Playbooks[f.ID], loc))
 		}
 		out = append(out, Chunk{Text: fmt.Sprintf("Findings digest, items %d–%d of %d", top+i+1, top+i+len(part), len(d.Items)), Blocks: bs})
 	}
@@ -167,8 +209,9 @@ func AllClear(since time.Time, loc *time.Location) Chunk {
 	return Chunk{Text: text, Blocks: []slack.Block{slack.NewSectionBlock(mdText(text), nil, nil, slack.SectionBlockOptionBlockID(BlockDigestSummary))}}
 }
 
-// CriticalAlert announces one critical finding at once.
-func CriticalAlert(f accessbot.Finding, actions []ItemAction, loc *time.Location) Chunk {
+// CriticalAlert announces one critical finding at once; playbooks are
+// offered in a "Run playbook" menu beside its buttons.
+func CriticalAlert(f accessbot.Finding, actions []ItemAction, playbooks []PlaybookChoice, loc *time.Location) Chunk {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -176,7 +219,7 @@ func CriticalAlert(f accessbot.Finding, actions []ItemAction, loc *time.Location
 	return Chunk{Text: blockkit.Truncate(text, blockkit.MaxMessageText), Blocks: []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, ":rotating_light: Critical finding", true, false), slack.HeaderBlockOptionBlockID(BlockDigestHeader)),
 		slack.NewSectionBlock(mdText(digestItemLine(f, loc)), nil, nil, slack.SectionBlockOptionBlockID(BlockDigestItemPrefix+f.ID)),
-		ItemButtons(f, actions),
+		ItemButtons(f, actions, playbooks),
 	}}
 }
 

@@ -43,7 +43,7 @@ func TestDigestViewsGolden(t *testing.T) {
 	}
 	golden(t, "digest", chunks)
 	golden(t, "digest_all_clear", AllClear(time.Date(2026, 6, 30, 7, 0, 0, 0, time.UTC), berlin))
-	golden(t, "digest_critical", CriticalAlert(items[0], actions, berlin))
+	golden(t, "digest_critical", CriticalAlert(items[0], actions, nil, berlin))
 	acked := items[1]
 	at := time.Date(2026, 7, 1, 8, 15, 0, 0, time.UTC)
 	acked.Status, acked.StatusAt = accessbot.FindingAcknowledged, &at

@@ -43,6 +43,7 @@ const (
 	CallbackDenyReason        = "approval_deny_reason"
 	CallbackRequestDetails    = "request_details"
 	CallbackRequestDone       = "request_done"
+	CallbackRequestWhy        = "request_why"
 )
 
 // Access requests and approvals: block ids. Blocks repeated in one message
@@ -55,6 +56,9 @@ const (
 	BlockReqCustomHours   = "req_custom_hours"
 	BlockReqJustification = "req_justification"
 	BlockReqHint          = "req_hint"
+	BlockReqChannel       = "req_channel"
+	BlockTargetIntro      = "target_intro"
+	BlockStepUp           = "stepup"
 
 	BlockConnKind          = "conn_kind"
 	BlockConnApp           = "conn_app"
@@ -77,6 +81,7 @@ const (
 	BlockCardChain         = "card_chain"
 	BlockCardStatus        = "card_status"
 	BlockCardEscalated     = "card_escalated"
+	BlockCardWhy           = "card_why" // "Why these approvers?" (+ "." + n: the answer's sections)
 	BlockFulfilmentAsk     = "fulfilment_ask"
 	BlockPreviewIntro      = "preview_intro"
 	BlockPreviewProblem    = "preview_problem"
@@ -98,6 +103,7 @@ const (
 	ActionReqApp           = "req_app_select"
 	ActionReqEntitlement   = "req_entitlement_select"
 	ActionReqTarget        = "req_target_select"
+	ActionStepUp           = "stepup_link"
 	ActionReqDuration      = "req_duration_select"
 	ActionReqCustomHours   = "req_custom_hours_input"
 	ActionReqJustification = "req_justification_input"
@@ -118,6 +124,9 @@ const (
 	ActionDetails    = "approval_details"
 	ActionCancel     = "request_cancel"
 	ActionDenyReason = "deny_reason_input"
+	// ActionWhyApprovers: "Why these approvers?", for admins (checked again
+	// on the server).
+	ActionWhyApprovers = "request_why_approvers"
 
 	// "/access audit" without an id: pick the requester, then the request.
 	BlockAuditPick     = "audit_pick"

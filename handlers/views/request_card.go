@@ -31,7 +31,10 @@ type RequestCard struct {
 	Grants  []string
 	Revokes []string
 	// Duration of time-bound access; 0 is permanent (user access only).
-	Duration      time.Duration
+	Duration time.Duration
+	// ExtendsFrom is set on an extension request: the end of the access it
+	// extends by Duration.
+	ExtendsFrom   *time.Time
 	Justification string
 	Level         int // 0-based current level
 	Levels        int
@@ -40,6 +43,12 @@ type RequestCard struct {
 	EscalatedAt time.Time
 	CreatedAt   time.Time
 	Decisions   []DecisionLine
+	// Playbooks are offered in a "Run playbook" menu on the approval
+	// and requester messages (none: no menu).
+	Playbooks []PlaybookChoice
+	// Why offers the "Why these approvers?" button on the admins' cards
+	// (the audit message, an admin's Details).
+	Why bool
 }
 
 // NewConnection is the payload of a connection creation request.
@@ -84,6 +93,10 @@ func KindWords(k accessbot.RequestKind) string {
 		return "Connection assignment"
 	case accessbot.RequestConnectionDelete:
 		return "Connection deletion"
+	case accessbot.RequestPurposeAssign:
+		return "Purpose assignment"
+	case accessbot.RequestPurposeStart:
+		return "Purpose start"
 	}
 	return "Request"
 }
@@ -153,6 +166,9 @@ func What(c RequestCard) string {
 		if c.Target != "" && c.Target != c.Requester {
 			s += " for " + escape(c.Target, maxValue)
 		}
+		if c.ExtendsFrom != nil {
+			s = "more time on " + s + " (now until " + SlackDate(*c.ExtendsFrom) + ")"
+		}
 		return s
 	case accessbot.RequestConnectionCreate:
 		name := ""
@@ -164,6 +180,10 @@ func What(c RequestCard) string {
 		return "assignments of *" + escape(c.Connection, maxValue) + "* in " + app
 	case accessbot.RequestConnectionDelete:
 		return "deletion of *" + escape(c.Connection, maxValue) + "* in " + app
+	case accessbot.RequestPurposeAssign:
+		return "assignment to purpose " + app
+	case accessbot.RequestPurposeStart:
+		return "a start of purpose " + app + " for " + DurationWords(c.Duration)
 	}
 	return app
 }

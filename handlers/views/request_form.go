@@ -31,8 +31,19 @@ type RequestForm struct {
 	MaxDuration time.Duration
 	// Entitlements are the chosen application's connections.
 	Entitlements []Option
-	// Reports are the requester's direct reports (for managers).
+	// Reports are the people the requester may ask for (direct reports, or
+	// the reporting line, as the tenant's on-behalf policy says).
 	Reports []Option
+	// TargetSearch makes "For" a type-ahead over the people the requester
+	// may ask for (anyone, for admins and helpdesk groups; or too many to list).
+	TargetSearch bool
+	// TargetHint says whom the requester may ask for.
+	TargetHint string
+	// Channel is the routed channel the form was opened in ("" for none);
+	// it rides in the form's private_metadata to the request.
+	Channel string
+	// ChannelApps are the names of the routed channel's applications.
+	ChannelApps []string
 }
 
 func option(o Option) *slack.OptionBlockObject {
@@ -81,6 +92,17 @@ func RequestModal(f RequestForm) slack.ModalViewRequest {
 	blocks := []slack.Block{
 		input(BlockReqApp, "Application", appSelect(ActionReqApp, f.App), false, "").WithDispatchAction(true),
 	}
+	if f.Channel != "" {
+		text := "Asked in this channel: an application without an approval chain of its own goes to this channel's approvers."
+		if len(f.ChannelApps) > 0 {
+			names := make([]string, len(f.ChannelApps))
+			for i, n := range f.ChannelApps {
+				names[i] = "*" + escape(n, 100) + "*"
+			}
+			text = "Asked in this channel, whose applications are " + strings.Join(names, ", ") + " (offered first). An application without an approval chain of its own goes to this channel's approvers."
+		}
+		blocks = append(blocks, slack.NewContextBlock(BlockReqChannel, mrkdwn(truncate(text, 2900))))
+	}
 	if f.App == nil {
 		blocks = append(blocks, slack.NewContextBlock(BlockReqHint, mrkdwn("Choose an application to see what you can ask for.")))
 	} else if len(f.Entitlements) == 0 {
@@ -89,21 +111,37 @@ func RequestModal(f RequestForm) slack.ModalViewRequest {
 		sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Group, role or account"), ActionReqEntitlement, options(f.Entitlements)...)
 		blocks = append(blocks, input(BlockReqEntitlement, "Entitlement", sel, false, ""))
 	}
-	if len(f.Reports) > 0 {
-		me := Option{Value: "me", Text: "Me"}
+	hint := f.TargetHint
+	if hint == "" {
+		hint = "You can ask for yourself or one of your direct reports."
+	}
+	me := Option{Value: "me", Text: "Me"}
+	switch {
+	case f.TargetSearch:
+		sel := slack.NewOptionsSelectBlockElement(slack.OptTypeExternal, plain("Type a name or email"), ActionReqTarget)
+		zero := 0
+		sel.MinQueryLength = &zero
+		sel.InitialOption = option(me)
+		blocks = append(blocks, input(BlockReqTarget, "For", sel, false, truncate(hint, 150)))
+	case len(f.Reports) > 0:
 		sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Who needs access?"), ActionReqTarget,
 			options(append([]Option{me}, f.Reports...))...)
 		sel.InitialOption = option(me)
-		blocks = append(blocks, input(BlockReqTarget, "For", sel, false, "You can ask for yourself or one of your direct reports."))
+		blocks = append(blocks, input(BlockReqTarget, "For", sel, false, truncate(hint, 150)))
 	}
 	var durs []Option
+	if f.MaxDuration > 0 && f.MaxDuration < durationChoices[0] {
+		// An application that allows less than the shortest choice (a
+		// demo's few minutes) offers its maximum.
+		durs = append(durs, Option{Value: DurationValue(f.MaxDuration), Text: DurationWords(f.MaxDuration)})
+	}
 	for _, d := range durationChoices {
 		if f.MaxDuration <= 0 || d <= f.MaxDuration {
 			durs = append(durs, Option{Value: DurationValue(d), Text: DurationWords(d)})
 		}
 	}
 	durs = append(durs, Option{Value: DurationCustom, Text: "Custom (hours below)"})
-	hint := "How long you need it."
+	hint = "How long you need it."
 	if f.MaxDuration <= 0 {
 		durs = append(durs, Option{Value: DurationPermanent, Text: "Permanent"})
 	} else {
@@ -123,12 +161,13 @@ func RequestModal(f RequestForm) slack.ModalViewRequest {
 	just.MaxLength = accessbot.MaxJustification
 	blocks = append(blocks, input(BlockReqJustification, "Justification", just, false, ""))
 	return slack.ModalViewRequest{
-		Type:       slack.VTModal,
-		CallbackID: CallbackRequestForm,
-		Title:      plain("Request access"),
-		Submit:     plain("Preview"),
-		Close:      plain("Cancel"),
-		Blocks:     slack.Blocks{BlockSet: blocks},
+		Type:            slack.VTModal,
+		CallbackID:      CallbackRequestForm,
+		PrivateMetadata: f.Channel,
+		Title:           plain("Request access"),
+		Submit:          plain("Preview"),
+		Close:           plain("Cancel"),
+		Blocks:          slack.Blocks{BlockSet: blocks},
 	}
 }
 
@@ -264,6 +303,9 @@ func schemaInput(s SchemaInput) slack.Block {
 type PreviewInfo struct {
 	// Chain names the approvers of each level ("Bob, Carol (all must approve)").
 	Chain []string
+	// ChainName and ChainWhy say which approval chain applies and why
+	// (the application's own, a channel's, the tenant default).
+	ChainName, ChainWhy string
 	// Problem, when set, says why creating failed after the preview.
 	Problem string
 }
@@ -284,7 +326,14 @@ func RequestPreview(callbackID string, c RequestCard, p PreviewInfo, metadata st
 		for i, l := range p.Chain {
 			lines[i] = fmt.Sprintf("%d. %s", i+1, escape(l, 500))
 		}
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate("*Approval chain*\n"+strings.Join(lines, "\n"), 2900)), nil, nil, slack.SectionBlockOptionBlockID(BlockCardChain)))
+		head := "*Approval chain*"
+		if p.ChainName != "" {
+			head += " " + escape(p.ChainName, 200)
+			if p.ChainWhy != "" {
+				head += ": " + escape(p.ChainWhy, 500)
+			}
+		}
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate(head+"\n"+strings.Join(lines, "\n"), 2900)), nil, nil, slack.SectionBlockOptionBlockID(BlockCardChain)))
 	}
 	return slack.ModalViewRequest{
 		Type:            slack.VTModal,

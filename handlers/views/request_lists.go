@@ -63,13 +63,15 @@ func waitingBlocks(cards []RequestCard, max int) []slack.Block {
 }
 
 // MineList answers "/access mine".
-func MineList(cards []RequestCard) (string, []slack.Block) {
+// The access the user holds comes first, each grant with its end.
+func MineList(cards []RequestCard, held []GrantLine) (string, []slack.Block) {
+	grants := GrantsSection(BlockListGrants, held, ListMax)
 	if len(cards) == 0 {
 		text := fmt.Sprintf("You have no access requests. Start one with `%s %s`.", Command, SubRequest)
-		return text, []slack.Block{slack.NewSectionBlock(mrkdwn(text), nil, nil, slack.SectionBlockOptionBlockID(BlockListHeader))}
+		return text, append(grants, slack.NewSectionBlock(mrkdwn(text), nil, nil, slack.SectionBlockOptionBlockID(BlockListHeader)))
 	}
 	text := fmt.Sprintf("Your access requests (%d):", len(cards))
-	blocks := []slack.Block{slack.NewSectionBlock(mrkdwn("*"+text+"*"), nil, nil, slack.SectionBlockOptionBlockID(BlockListHeader))}
+	blocks := append(grants, slack.NewSectionBlock(mrkdwn("*"+text+"*"), nil, nil, slack.SectionBlockOptionBlockID(BlockListHeader)))
 	return text, append(blocks, mineBlocks(cards, ListMax)...)
 }
 
@@ -109,6 +111,9 @@ func AuditMessage(c RequestCard, lines []AuditLine) (string, []slack.Block) {
 		b.WriteString("_No audit entries._")
 	}
 	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(truncate("*Audit log*\n"+strings.TrimSuffix(b.String(), "\n"), 2900)), nil, nil, slack.SectionBlockOptionBlockID(BlockCardHistory)))
+	if c.Why {
+		blocks = append(blocks, WhyApproversBlock(c.ID))
+	}
 	return text, blocks
 }
 
@@ -116,6 +121,8 @@ func AuditMessage(c RequestCard, lines []AuditLine) (string, []slack.Block) {
 type HomeRequests struct {
 	Mine    []RequestCard
 	Waiting []RequestCard
+	// Grants are the access the user holds, each with its end.
+	Grants []GrantLine
 }
 
 // HomeMax caps each App Home list.
@@ -138,6 +145,10 @@ func HomeWithRequests(h HomeInfo, r HomeRequests) slack.HomeTabViewRequest {
 		blocks = append(blocks, slack.NewContextBlock(BlockHomeMine+".none", mrkdwn(fmt.Sprintf("No requests yet. Start one with `%s %s`.", Command, SubRequest))))
 	} else {
 		blocks = append(blocks, mineBlocks(r.Mine, HomeMax)...)
+	}
+	if len(r.Grants) > 0 {
+		blocks = append(blocks, slack.NewDividerBlock())
+		blocks = append(blocks, GrantsSection(BlockHomeGrants, r.Grants, HomeMax)...)
 	}
 	v.Blocks.BlockSet = blocks
 	return v

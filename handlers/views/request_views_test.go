@@ -66,6 +66,9 @@ func TestRequestFormsGolden(t *testing.T) {
 		Entitlements: []views.Option{{Value: "c1", Text: "Maintainers (group)"}, {Value: "c2", Text: "Owners (role)"}},
 		Reports:      []views.Option{{Value: "u2", Text: "Bob Builder"}}}))
 	checkModal(t, "request_form_no_entitlements", views.RequestModal(views.RequestForm{App: app}))
+	// An application allowing less than an hour (the playground's 3 minutes) offers its maximum.
+	checkModal(t, "request_form_short", views.RequestModal(views.RequestForm{App: app, MaxDuration: 3 * time.Minute,
+		Entitlements: []views.Option{{Value: "c1", Text: "@oncall (group)"}}}))
 	checkModal(t, "connection_form_empty", views.ConnectionModal(views.ConnectionForm{}))
 	checkModal(t, "connection_form_create", views.ConnectionModal(views.ConnectionForm{Kind: views.ConnKindCreate, App: app,
 		Types: []string{"group", "role"}, Schema: []views.SchemaInput{
@@ -110,6 +113,14 @@ func TestApprovalMessageGolden(t *testing.T) {
 	text, blocks = views.ApprovalMessage(c, partial)
 	checkMsg(t, "approval_partial", text, blocks)
 
+	quorum := partial
+	quorum.Needed = 2
+	text, blocks = views.ApprovalMessage(c, quorum)
+	if !strings.Contains(text, "1 of 2 approvals so far, by Dan") {
+		t.Fatalf("quorum text %q does not count the approvals", text)
+	}
+	checkMsg(t, "approval_quorum", text, blocks)
+
 	esc := c
 	esc.Escalated, esc.EscalatedAt = true, at.Add(26*time.Hour)
 	text, blocks = views.ApprovalMessage(esc, views.LevelState{Level: 1})
@@ -151,9 +162,9 @@ func TestListsGolden(t *testing.T) {
 		cards = append(cards, connCards()[name])
 	}
 	cards = append(cards, userCard())
-	text, blocks := views.MineList(cards)
+	text, blocks := views.MineList(cards, nil)
 	checkMsg(t, "list_mine", text, blocks)
-	text, blocks = views.MineList(nil)
+	text, blocks = views.MineList(nil, nil)
 	checkMsg(t, "list_mine_empty", text, blocks)
 	text, blocks = views.ApprovalsList(cards[:2])
 	checkMsg(t, "list_approvals", text, blocks)
@@ -179,13 +190,14 @@ func TestListsStayWithinLimits(t *testing.T) {
 		c.Justification = strings.Repeat("é<", 1000)
 		cards = append(cards, c)
 	}
-	for _, f := range []func([]views.RequestCard) (string, []slack.Block){views.MineList, views.ApprovalsList} {
+	mine := func(cs []views.RequestCard) (string, []slack.Block) { return views.MineList(cs, manyGrants(200)) }
+	for _, f := range []func([]views.RequestCard) (string, []slack.Block){mine, views.ApprovalsList} {
 		text, blocks := f(cards)
 		if err := blockkit.ValidateMessageText(text, blocks); err != nil {
 			t.Fatal(err)
 		}
 	}
-	home := views.HomeWithRequests(views.HomeInfo{Tenant: tenant}, views.HomeRequests{Mine: cards, Waiting: cards})
+	home := views.HomeWithRequests(views.HomeInfo{Tenant: tenant}, views.HomeRequests{Mine: cards, Waiting: cards, Grants: manyGrants(200)})
 	if err := blockkit.ValidateHome(home); err != nil {
 		t.Fatal(err)
 	}

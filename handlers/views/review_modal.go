@@ -12,7 +12,8 @@ import (
 )
 
 // ReviewPageSize is how many items one page of the review modal shows:
-// three blocks each (item, decision, comment) stays far inside 100 blocks.
+// three blocks each (item, decision, comment), four with a "Run playbook"
+// menu, stays inside 100 blocks.
 const ReviewPageSize = 15
 
 // ReviewPage is one page of the "Review now" modal.
@@ -25,6 +26,8 @@ type ReviewPage struct {
 	Total      int                    // all pending items of the reviewer in the campaign
 	Levels     int
 	Notice     string // the outcome of the last submission, plain words
+	// Playbooks offered on each item ("Run playbook" menu), by item id.
+	Playbooks map[string][]PlaybookChoice
 }
 
 // Pages is how many pages total items fill.
@@ -86,6 +89,9 @@ func ReviewModal(p ReviewPage) slack.ModalViewRequest {
 			input(BlockReviewComment+"."+it.ID, "Comment",
 				slack.NewPlainTextInputBlockElement(plain("Optional: why"), ActionReviewComment).WithMaxLength(500), true, ""),
 		)
+		if m := PlaybookMenuBlock(accessbot.PlaybookReview, it.ID, p.Playbooks[it.ID]); m != nil {
+			blocks = append(blocks, m)
+		}
 	}
 	var nav []slack.BlockElement
 	if p.Page > 0 {

@@ -30,6 +30,7 @@ type Config struct {
 	Approvals  Approvals  `yaml:"approvals"`
 	Limits     Limits     `yaml:"limits"`
 	Jobs       Jobs       `yaml:"jobs"`
+	Playbooks  Playbooks  `yaml:"playbooks"`
 }
 
 type Slack struct {
@@ -70,7 +71,9 @@ func (r Redis) Enabled() bool { return r.URL.IsSet() }
 type HTTP struct {
 	Listen      string `yaml:"listen"`
 	AdminListen string `yaml:"admin_listen"`
-	PublicURL   string `yaml:"public_url"`
+	// Pprof serves Go's profiler under /debug/pprof/ on AdminListen.
+	Pprof     bool   `yaml:"pprof"`
+	PublicURL string `yaml:"public_url"`
 }
 
 type Log struct {
@@ -110,6 +113,16 @@ type Jobs struct {
 	RescueAfter   time.Duration `yaml:"rescue_after"`
 	DeliveryLease time.Duration `yaml:"delivery_lease"`
 	MaxBackoff    time.Duration `yaml:"max_backoff"`
+	// StepTimeout bounds one run of a provisioning step whose script sets no timeout.
+	StepTimeout time.Duration `yaml:"step_timeout"`
+	// StepAttempts is how often a provisioning step runs before it fails for good.
+	StepAttempts int `yaml:"step_attempts"`
+}
+
+// Playbooks bounds deliveries to playbook servers (docs/playbooks.md).
+type Playbooks struct {
+	Timeout     time.Duration `yaml:"timeout"`      // one attempt, answer included
+	MaxAttempts int           `yaml:"max_attempts"` // per delivery, retries included
 }
 
 // DefaultSQLiteDSN is store.dsn when store.driver is sqlite and no dsn is set:

@@ -36,7 +36,9 @@ func TestDefaults(t *testing.T) {
 		Encryption: config.Encryption{KeyID: "k1"},
 		Approvals:  config.Approvals{ReminderAfter: 24 * time.Hour, EscalateAfter: 48 * time.Hour, ExpireAfter: 168 * time.Hour},
 		Limits:     config.Limits{UploadBytes: 32 << 20, CSVCellBytes: 4 << 10, TenantFileBytes: 4 << 20},
-		Jobs:       config.Jobs{Timeout: 5 * time.Minute, RescueAfter: 6 * time.Minute, DeliveryLease: time.Minute},
+		Jobs: config.Jobs{Timeout: 5 * time.Minute, RescueAfter: 6 * time.Minute, DeliveryLease: time.Minute,
+			StepTimeout: 2 * time.Minute, StepAttempts: 8},
+		Playbooks: config.Playbooks{Timeout: 10 * time.Second, MaxAttempts: 8},
 	}
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", *cfg, want)
@@ -211,6 +213,10 @@ func TestErrors(t *testing.T) {
 			`c.yaml:2: http.admin_listen: must be HOST:PORT such as 127.0.0.1:9090, or empty to serve /readyz and /metrics on http.listen (got "localhost")`},
 		{"http.admin_listen same as listen", "", map[string]string{"ACCESSBOT_HTTP_ADMIN_LISTEN": "127.0.0.1:8080"},
 			"http.admin_listen (from ACCESSBOT_HTTP_ADMIN_LISTEN): must differ from http.listen (127.0.0.1:8080): it is a second listener, for /readyz, /metrics and /debug/pprof/ only"},
+		{"http.pprof without admin_listen", "", map[string]string{"ACCESSBOT_HTTP_PPROF": "true"},
+			"http.pprof (from ACCESSBOT_HTTP_PPROF): needs http.admin_listen: the profiler is served on the admin listener only, never on http.listen"},
+		{"http.pprof not a bool", "http:\n  pprof: sometimes\n", nil,
+			`c.yaml:2: http.pprof: must be true or false (got "sometimes")`},
 		{"http.public_url", "http:\n  public_url: /relative\n", nil,
 			`c.yaml:2: http.public_url: must be an absolute http(s) URL such as https://accessbot.example.com (got "/relative")`},
 		{"log.level", "log:\n  level: verbose\n", nil,

@@ -40,6 +40,7 @@ func Keys() []Key {
 		{Name: "redis.url", Secret: true, field: func(c *Config) any { return &c.Redis.URL }},
 		{Name: "http.listen", Default: "127.0.0.1:8080", field: func(c *Config) any { return &c.HTTP.Listen }},
 		{Name: "http.admin_listen", field: func(c *Config) any { return &c.HTTP.AdminListen }},
+		{Name: "http.pprof", Default: "false", field: func(c *Config) any { return &c.HTTP.Pprof }},
 		{Name: "http.public_url", field: func(c *Config) any { return &c.HTTP.PublicURL }},
 		{Name: "log.level", Default: "info", field: func(c *Config) any { return &c.Log.Level }},
 		{Name: "log.format", Default: "auto", field: func(c *Config) any { return &c.Log.Format }},
@@ -56,6 +57,10 @@ func Keys() []Key {
 		{Name: "jobs.rescue_after", Default: "6m", field: func(c *Config) any { return &c.Jobs.RescueAfter }},
 		{Name: "jobs.delivery_lease", Default: "1m", field: func(c *Config) any { return &c.Jobs.DeliveryLease }},
 		{Name: "jobs.max_backoff", field: func(c *Config) any { return &c.Jobs.MaxBackoff }},
+		{Name: "jobs.step_timeout", Default: "2m", field: func(c *Config) any { return &c.Jobs.StepTimeout }},
+		{Name: "jobs.step_attempts", Default: "8", field: func(c *Config) any { return &c.Jobs.StepAttempts }},
+		{Name: "playbooks.timeout", Default: "10s", field: func(c *Config) any { return &c.Playbooks.Timeout }},
+		{Name: "playbooks.max_attempts", Default: "8", field: func(c *Config) any { return &c.Playbooks.MaxAttempts }},
 	}
 }
 
@@ -77,6 +82,12 @@ func (k Key) set(c *Config, s string) error {
 			return fmt.Errorf("must be a whole number (got %q)", s)
 		}
 		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(unquote(s))
+		if err != nil {
+			return fmt.Errorf("must be true or false (got %q)", s)
+		}
+		*p = b
 	case *time.Duration:
 		d, err := time.ParseDuration(unquote(s))
 		if err != nil {

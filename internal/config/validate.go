@@ -19,7 +19,7 @@ var keyIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}$`)
 // fix, or nil. A key is reported once. Messages never include secret values.
 func (c *Config) Validate() error {
 	var errs problems
-	for _, check := range []func(*problems){c.validateSlack, c.validateStore, c.validateRedis, c.validateHTTP, c.validateLog, c.validateEncryption, c.validateApprovals, c.validateLimits, c.validateJobs} {
+	for _, check := range []func(*problems){c.validateSlack, c.validateStore, c.validateRedis, c.validateHTTP, c.validateLog, c.validateEncryption, c.validateApprovals, c.validateLimits, c.validateJobs, c.validatePlaybooks} {
 		check(&errs)
 	}
 	if len(errs.list) == 0 {
@@ -139,6 +139,9 @@ func (c *Config) validateHTTP(p *problems) {
 			p.add(bad("http.admin_listen", "must differ from http.listen (%s): it is a second listener, for /readyz, /metrics and /debug/pprof/ only", c.HTTP.Listen))
 		}
 	}
+	if c.HTTP.Pprof && c.HTTP.AdminListen == "" {
+		p.add(bad("http.pprof", "needs http.admin_listen: the profiler is served on the admin listener only, never on http.listen"))
+	}
 	if c.HTTP.PublicURL != "" {
 		p.add(checkURL("http.public_url", c.HTTP.PublicURL, false, "https://accessbot.example.com"))
 	}
@@ -233,7 +236,23 @@ func (c *Config) validateJobs(p *problems) {
 			p.add(bad("jobs.delivery_lease", "must be positive and shorter than jobs.timeout (%s), since a job holds it for each send (got %s)", j.Timeout, j.DeliveryLease))
 		}
 	}
+	if j.StepTimeout <= 0 {
+		p.add(bad("jobs.step_timeout", "must be a positive duration such as 2m (got %s)", j.StepTimeout))
+	}
+	if j.StepAttempts < 1 {
+		p.add(bad("jobs.step_attempts", "must be at least 1 (got %d)", j.StepAttempts))
+	}
 	if j.MaxBackoff < 0 {
 		p.add(bad("jobs.max_backoff", "must be 0 (River's attempt^4 seconds) or a positive duration (got %s)", j.MaxBackoff))
+	}
+}
+
+func (c *Config) validatePlaybooks(p *problems) {
+	pb := c.Playbooks
+	if pb.Timeout <= 0 || pb.Timeout > c.Jobs.Timeout {
+		p.add(bad("playbooks.timeout", "must be a positive duration no longer than jobs.timeout (%s), such as 10s (got %s)", c.Jobs.Timeout, pb.Timeout))
+	}
+	if pb.MaxAttempts < 1 || pb.MaxAttempts > 25 {
+		p.add(bad("playbooks.max_attempts", "must be a whole number from 1 to 25 (got %d)", pb.MaxAttempts))
 	}
 }

@@ -152,6 +152,8 @@ func typeHint(into string) string {
 		return "must be a whole number"
 	case into == "time.Duration":
 		return "must be a Go duration such as 90m, 24h or 1h30m"
+	case into == "bool":
+		return "must be true or false"
 	case into == "string" || into == "secrets.Secret":
 		return "must be a single value, not a list or mapping"
 	case strings.HasPrefix(into, "[]"):

@@ -57,12 +57,26 @@ type namedCheck struct {
 	fn   CheckFunc
 }
 
+// Option configures a Server.
+type Option func(*options)
+
+type options struct{ pprof bool }
+
+// WithPprof serves Go's profiler under /debug/pprof/ on the admin listener
+// (http.pprof). Off by default; never served without an admin listener.
+func WithPprof(on bool) Option { return func(o *options) { o.pprof = on } }
+
 // New returns a server for addr (host:port; port 0 picks a free one).
 // /healthz is served on every listener. /readyz and /metrics are served on
-// adminAddr when it is set, with /debug/pprof/, and then not on addr; with
-// no adminAddr they are served on addr and pprof is not served at all.
-// Metrics use their own registry, never prometheus' global default.
-func New(addr, adminAddr string, log zerolog.Logger) *Server {
+// adminAddr when it is set, and then not on addr; with no adminAddr they
+// are served on addr. /debug/pprof/ is served only on adminAddr, and only
+// WithPprof(true). Metrics use their own registry, never prometheus' global
+// default.
+func New(addr, adminAddr string, log zerolog.Logger, opts ...Option) *Server {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -81,11 +95,13 @@ func New(addr, adminAddr string, log zerolog.Logger) *Server {
 	if adminAddr != "" {
 		s.admin = http.NewServeMux()
 		s.admin.HandleFunc("GET /healthz", s.healthz)
-		s.admin.HandleFunc("/debug/pprof/", pprof.Index)
-		s.admin.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		s.admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		s.admin.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		s.admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		if o.pprof {
+			s.admin.HandleFunc("/debug/pprof/", pprof.Index)
+			s.admin.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			s.admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			s.admin.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			s.admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		ops = s.admin
 	}
 	ops.HandleFunc("GET /readyz", s.readyz)

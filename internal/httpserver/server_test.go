@@ -268,18 +268,24 @@ func TestReadyzRedactsErrors(t *testing.T) {
 
 // With an admin listener, the operational endpoints leave the public one
 // (which faces Slack's OAuth redirect and the findings API), and pprof is
-// served only there.
+// served only there, and only when asked for.
 func TestAdminListener(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
 		admin     bool
+		pprof     bool
 		wantPub   map[string]int
 		wantAdmin map[string]int
 	}{
-		{"no admin listener", false,
+		{"no admin listener", false, false,
 			map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/debug/pprof/": 404, "/slack/install": 200}, nil},
-		{"admin listener", true,
+		{"no admin listener, pprof asked", false, true,
+			map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/debug/pprof/": 404, "/slack/install": 200}, nil},
+		{"admin listener", true, false,
+			map[string]int{"/healthz": 200, "/readyz": 404, "/metrics": 404, "/debug/pprof/": 404, "/slack/install": 200},
+			map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/debug/pprof/": 404, "/debug/pprof/cmdline": 404, "/slack/install": 404}},
+		{"admin listener with pprof", true, true,
 			map[string]int{"/healthz": 200, "/readyz": 404, "/metrics": 404, "/debug/pprof/": 404, "/slack/install": 200},
 			map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/debug/pprof/": 200, "/debug/pprof/cmdline": 200, "/slack/install": 404}},
 	}
@@ -289,7 +295,7 @@ func TestAdminListener(t *testing.T) {
 			if tt.admin {
 				adminAddr = "127.0.0.1:0"
 			}
-			s := httpserver.New("127.0.0.1:0", adminAddr, zerolog.Nop())
+			s := httpserver.New("127.0.0.1:0", adminAddr, zerolog.Nop(), httpserver.WithPprof(tt.pprof))
 			s.HandleFunc("GET /slack/install", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "install") })
 			if err := s.Listen(); err != nil {
 				t.Fatal(err)

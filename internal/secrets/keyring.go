@@ -3,7 +3,9 @@ package secrets
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,12 +37,13 @@ type Key struct {
 type Keyring struct {
 	current string // "" when no key is configured
 	aeads   map[string]cipher.AEAD
+	macs    map[string][]byte // per key id: the key MAC derives its keys from
 }
 
 // NewKeyring builds a keyring. current may have an empty Key, meaning "not
 // configured": Seal then returns ErrNoKey while previous keys still open.
 func NewKeyring(current Key, previous ...Key) (*Keyring, error) {
-	k := &Keyring{aeads: map[string]cipher.AEAD{}}
+	k := &Keyring{aeads: map[string]cipher.AEAD{}, macs: map[string][]byte{}}
 	add := func(key Key) error {
 		if key.ID == "" {
 			return errors.New("encryption key id must not be empty")
@@ -60,6 +63,7 @@ func NewKeyring(current Key, previous ...Key) (*Keyring, error) {
 			return fmt.Errorf("encryption key %q: %w", key.ID, err)
 		}
 		k.aeads[key.ID] = aead
+		k.macs[key.ID] = append([]byte(nil), key.Key...)
 		return nil
 	}
 	if len(current.Key) > 0 {
@@ -133,4 +137,43 @@ func AAD(tenantID, name string) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(name)))
 	b = append(b, name...)
 	return b
+}
+
+// macKey derives a purpose's HMAC key, so a MAC never shares key material
+// with encryption or with another purpose.
+func (k *Keyring) macKey(keyID, purpose string) ([]byte, bool) {
+	if k == nil {
+		return nil, false
+	}
+	root, ok := k.macs[keyID]
+	if !ok {
+		return nil, false
+	}
+	m := hmac.New(sha256.New, root)
+	m.Write([]byte("accessbot/mac/v1\x00" + purpose))
+	return m.Sum(nil), true
+}
+
+// MAC authenticates msg for purpose (say, "email-link") with the current
+// key; anyone holding a key of the ring can check it with VerifyMAC.
+func (k *Keyring) MAC(purpose string, msg []byte) (keyID string, mac []byte, err error) {
+	if !k.CanSeal() {
+		return "", nil, ErrNoKey
+	}
+	key, _ := k.macKey(k.current, purpose)
+	m := hmac.New(sha256.New, key)
+	m.Write(msg)
+	return k.current, m.Sum(nil), nil
+}
+
+// VerifyMAC reports whether mac is MAC's answer for msg under keyID, which
+// may be a previous key: links made before a rotation keep working.
+func (k *Keyring) VerifyMAC(keyID, purpose string, msg, mac []byte) bool {
+	key, ok := k.macKey(keyID, purpose)
+	if !ok {
+		return false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(msg)
+	return hmac.Equal(m.Sum(nil), mac)
 }

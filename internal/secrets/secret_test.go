@@ -203,3 +203,33 @@ func TestNewKeyringRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestKeyringMAC(t *testing.T) {
+	old, _ := secrets.NewKeyring(secrets.Key{ID: "k1", Key: bytes.Repeat([]byte{1}, secrets.KeySize)})
+	id, mac, err := old.MAC("email-link", []byte("payload"))
+	if err != nil || id != "k1" {
+		t.Fatalf("MAC: %q, %v", id, err)
+	}
+	rotated, _ := secrets.NewKeyring(secrets.Key{ID: "k2", Key: bytes.Repeat([]byte{2}, secrets.KeySize)}, secrets.Key{ID: "k1", Key: bytes.Repeat([]byte{1}, secrets.KeySize)})
+	for _, tc := range []struct {
+		name           string
+		k              *secrets.Keyring
+		id, purpose, m string
+		mac            []byte
+		want           bool
+	}{
+		{"same ring", old, "k1", "email-link", "payload", mac, true},
+		{"after rotation, old key", rotated, "k1", "email-link", "payload", mac, true},
+		{"other message", old, "k1", "email-link", "payload2", mac, false},
+		{"other purpose", old, "k1", "other", "payload", mac, false},
+		{"unknown key", old, "k9", "email-link", "payload", mac, false},
+		{"truncated mac", old, "k1", "email-link", "payload", mac[:16], false},
+	} {
+		if got := tc.k.VerifyMAC(tc.id, tc.purpose, []byte(tc.m), tc.mac); got != tc.want {
+			t.Errorf("%s: VerifyMAC = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if _, _, err := (&secrets.Keyring{}).MAC("x", nil); !errors.Is(err, secrets.ErrNoKey) {
+		t.Fatalf("MAC without a key: %v", err)
+	}
+}

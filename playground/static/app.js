@@ -898,6 +898,31 @@
       clockCall('/api/clock', { advance: b.dataset.advance }, 'Clock ' + b.textContent)));
   }
 
+  // ---- webhook receiver ------------------------------------------------------
+
+  let lastWebhooks = '';
+  async function refreshWebhooks() {
+    let w;
+    try { w = await api('GET', '/api/webhooks'); } catch (err) { return; }
+    const key = JSON.stringify(w);
+    if (key === lastWebhooks) return;
+    lastWebhooks = key;
+    const st = w.stats || {};
+    $('webhooks-stats').textContent = (st.accepted || 0) + ' received, ' + (st.repeats || 0) + ' repeats dropped, ' +
+      (st.rejected || 0) + ' refused';
+    const list = clear($('webhooks-list'));
+    (w.deliveries || []).forEach((d) => {
+      let data = '';
+      try { data = JSON.stringify(d.data, null, 1); } catch (e) { data = String(d.data); }
+      list.append(el('li', {},
+        el('div', {}, el('span', { class: 'dtype', text: d.type || d.endpoint }), ' ',
+          el('span', { class: 'muted', text: new Date(d.received_at).toLocaleTimeString() + (d.repeats ? ' (+' + d.repeats + ' repeats)' : '') })),
+        el('div', { class: 'muted', text: 'webhook-id ' + d.id }),
+        el('pre', { text: data })));
+    });
+    if (!(w.deliveries || []).length) list.append(el('li', { class: 'muted', text: 'Nothing yet: request Slack @oncall to start a flow.' }));
+  }
+
   async function start() {
     let data;
     try {
@@ -950,6 +975,11 @@
       if (id !== app.me && app.people.some((p) => p.id === id)) { who.value = id; choose(id); }
     });
     if (data.controls) startClock();
+    if (data.webhooks) {
+      $('webhooks').hidden = false;
+      refreshWebhooks();
+      setInterval(refreshWebhooks, 2000);
+    }
     const wanted = decodeURIComponent(location.hash.slice(1));
     const first = app.people.find((p) => p.id === wanted) || app.people.find((p) => p.id === data.start) || app.people[0];
     if (first) { who.value = first.id; choose(first.id); }

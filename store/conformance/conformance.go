@@ -38,6 +38,8 @@ func Run(t *testing.T, open Opener) {
 		{"Connections", testConnections},
 		{"Resources", testResources},
 		{"Entitlements", testEntitlements},
+		{"GrantEnds", testGrantEnds},                         // grants.go
+		{"ConnectionAssignments", testConnectionAssignments}, // grants.go
 		{"ApprovalChains", testApprovalChains},
 		{"Requests", testRequests},
 		{"Decisions", testDecisions},
@@ -49,9 +51,16 @@ func Run(t *testing.T, open Opener) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Transactions", testTransactions},
 		{"Concurrency", testConcurrency},
-		{"Inventory", testInventory}, {"InventoryKeep", testInventoryKeep}, {"ImportSettings", testImportSettings}, {"Findings", testFindings}, {"InventoryIsolation", testInventoryIsolation},
+		{"Inventory", testInventory}, {"InventoryKeep", testInventoryKeep}, {"ImportSettings", testImportSettings}, {"Findings", testFindings}, {"InventoryIsolation", testInventoryIsolation}, {"InventoryChanges", testInventoryChanges}, {"IdentitiesFrom", testIdentitiesFrom}, {"IdentityPages", testIdentityPages}, {"UsersOf", testUsersOf},
 		{"Reviews", testReviews}, // review.go
 		{"Schedules", testSchedules},
+		{"ActionFlows", testActionFlows},         // provisioning.go
+		{"RevokedAccess", testRevokedAccess},     // provisioning.go
+		{"Connectors", testConnectors},           // connectors.go
+		{"Playbooks", testPlaybooks},             // playbooks.go
+		{"Purposes", testPurposes},               // purposes.go
+		{"RequestPolicies", testRequestPolicies}, // policies.go
+		{"StepUps", testStepUps},                 // policies.go
 	}
 	for _, tc := range topics {
 		t.Run(tc.name, func(t *testing.T) {

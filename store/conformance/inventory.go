@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -295,6 +296,41 @@ func testFindings(t *testing.T, s store.Store) {
 	ok(t, err, "report")
 	if res != (accessbot.SyncResult{Opened: 1}) {
 		t.Fatalf("report: %+v", res)
+	}
+	// The list is most severe first, then newest; a limit cuts across
+	// severities; the count ignores the limit.
+	res, err = s.ReportFindings(ctx(), tid, "r2", []accessbot.FindingMatch{match(accessbot.SeverityLow, "d"), match(accessbot.SeverityHigh, "e")}, t3.Add(time.Hour))
+	ok(t, err, "report r2")
+	order, err := s.ListFindings(ctx(), tid, accessbot.FindingFilter{})
+	ok(t, err, "list in order")
+	var subjects []string
+	for _, f := range order {
+		subjects = append(subjects, f.Subject.ID)
+	}
+	if strings.Join(subjects, ",") != "b,e,a,d,c" {
+		t.Fatalf("list order: %v, want b (critical), e, a (high, newest first), d, c (low, newest first)", subjects)
+	}
+	for _, tt := range []struct {
+		f     accessbot.FindingFilter
+		want  string
+		count int
+	}{
+		{accessbot.FindingFilter{Limit: 3}, "b,e,a", 5},
+		{accessbot.FindingFilter{Limit: 2, Severities: []accessbot.Severity{accessbot.SeverityLow, accessbot.SeverityHigh}}, "e,a", 4},
+		{accessbot.FindingFilter{Limit: 10, Statuses: []accessbot.FindingStatus{accessbot.FindingOpen}}, "b,e,d,c", 4},
+		{accessbot.FindingFilter{Rule: "r2"}, "e,d", 2},
+	} {
+		got, err := s.ListFindings(ctx(), tid, tt.f)
+		ok(t, err, "list limited")
+		subjects = subjects[:0]
+		for _, f := range got {
+			subjects = append(subjects, f.Subject.ID)
+		}
+		n, err := s.CountFindings(ctx(), tid, tt.f)
+		ok(t, err, "count")
+		if strings.Join(subjects, ",") != tt.want || n != tt.count {
+			t.Fatalf("%+v: list %v, count %d; want %s, %d", tt.f, subjects, n, tt.want, tt.count)
+		}
 	}
 
 	// Tenant rules and the token.

@@ -259,6 +259,23 @@ func testSchedules(t *testing.T, s store.Store) {
 		if !won || d.Attempts != 2 {
 			t.Fatalf("reclaim after release: won=%v %+v", won, d)
 		}
+		if !d.EarlierMayHavePosted() {
+			t.Fatalf("claim after a plain release: earlier claim may have posted, got %+v", d)
+		}
+		// A send that never left: the next claim need not look for it.
+		isErr(t, s.ReleaseUnsentDelivery(ctx(), ten.ID, key, 1, now.Add(5*time.Second)), accessbot.ErrStale, "release unsent, stale attempt")
+		ok(t, s.ReleaseUnsentDelivery(ctx(), ten.ID, key, 2, now.Add(5*time.Second)), "release unsent")
+		d, won, err = s.ClaimDelivery(ctx(), ten.ID, key, now.Add(5*time.Second), time.Minute)
+		ok(t, err, "reclaim after unsent")
+		if !won || d.Attempts != 3 || d.UnsentThrough != 2 || d.EarlierMayHavePosted() {
+			t.Fatalf("reclaim after an unsent release: won=%v %+v", won, d)
+		}
+		ok(t, s.ReleaseDelivery(ctx(), ten.ID, key, now.Add(5*time.Second)), "release maybe sent")
+		d, won, err = s.ClaimDelivery(ctx(), ten.ID, key, now.Add(5*time.Second), time.Minute)
+		ok(t, err, "reclaim after maybe sent")
+		if !won || d.Attempts != 4 || !d.EarlierMayHavePosted() {
+			t.Fatalf("reclaim after a release that may have posted: won=%v %+v", won, d)
+		}
 		ok(t, s.CompleteDelivery(ctx(), ten.ID, key, "C1", "1.0001", now.Add(6*time.Second)), "complete")
 		d, won, err = s.ClaimDelivery(ctx(), ten.ID, key, now.Add(time.Hour), time.Minute)
 		ok(t, err, "claim sent")

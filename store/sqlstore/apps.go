@@ -12,16 +12,16 @@ import (
 )
 
 const appCols = `tenant_id, id, name, description, connector, primary_owner_id, secondary_owner_id,
-	max_duration_ns, connection_schema, labels, created_at, updated_at`
+	max_duration_ns, connection_schema, labels, provisioning, created_at, updated_at`
 
 func scanApp(r scanner) (accessbot.Application, error) {
 	var a accessbot.Application
 	var primary, secondary sql.NullString
 	var maxDur int64
-	var schema, labels rawJSON
+	var schema, labels, prov rawJSON
 	var c, u dbTime
 	if err := r.Scan(&a.TenantID, &a.ID, &a.Name, &a.Description, &a.Connector, &primary, &secondary,
-		&maxDur, &schema, &labels, &c, &u); err != nil {
+		&maxDur, &schema, &labels, &prov, &c, &u); err != nil {
 		return a, err
 	}
 	var err error
@@ -33,6 +33,12 @@ func scanApp(r scanner) (accessbot.Application, error) {
 	a.CreatedAt, a.UpdatedAt = c.T, u.T
 	if err := unmarshalJSON(schema.B, &a.ConnectionSchema); err != nil {
 		return a, fmt.Errorf("application %s connection schema: %w", a.ID, err)
+	}
+	if err := unmarshalJSON(prov.B, &a.Provisioning); err != nil {
+		return a, fmt.Errorf("application %s provisioning: %w", a.ID, err)
+	}
+	if len(a.Provisioning) == 0 {
+		a.Provisioning = nil
 	}
 	return a, nil
 }
@@ -64,6 +70,14 @@ func labelsJSON(ls *[]string) (string, error) {
 	return marshalJSON(*ls)
 }
 
+// provisioningJSON encodes an application's action chains, "{}" for none.
+func provisioningJSON(p map[string]accessbot.ActionChain) (string, error) {
+	if len(p) == 0 {
+		return "{}", nil
+	}
+	return marshalJSON(p)
+}
+
 func unmarshalJSON(b []byte, v any) error {
 	if len(b) == 0 {
 		return nil
@@ -85,9 +99,13 @@ func (q *queries) CreateApplication(ctx context.Context, a *accessbot.Applicatio
 	if err != nil {
 		return fmt.Errorf("create application %s: %w", a.Name, err)
 	}
-	_, err = q.exec(ctx, `INSERT INTO applications (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	prov, err := provisioningJSON(a.Provisioning)
+	if err != nil {
+		return fmt.Errorf("create application %s: %w", a.Name, err)
+	}
+	_, err = q.exec(ctx, `INSERT INTO applications (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.TenantID, a.ID, a.Name, a.Description, a.Connector, nullStr(a.PrimaryOwnerID), nullStr(a.SecondaryOwnerID),
-		int64(a.MaxDuration), schema, labels, q.tm(a.CreatedAt), q.tm(a.UpdatedAt))
+		int64(a.MaxDuration), schema, labels, prov, q.tm(a.CreatedAt), q.tm(a.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create application %s: %w", a.Name, q.writeErr(err))
 	}
@@ -103,12 +121,16 @@ func (q *queries) UpdateApplication(ctx context.Context, a *accessbot.Applicatio
 	if err != nil {
 		return fmt.Errorf("update application %s: %w", a.ID, err)
 	}
+	prov, err := provisioningJSON(a.Provisioning)
+	if err != nil {
+		return fmt.Errorf("update application %s: %w", a.ID, err)
+	}
 	now := Round(q.now())
 	err = affected(q.exec(ctx, `UPDATE applications SET name = ?, description = ?, connector = ?, primary_owner_id = ?,
-		secondary_owner_id = ?, max_duration_ns = ?, connection_schema = ?, labels = ?, updated_at = ?
+		secondary_owner_id = ?, max_duration_ns = ?, connection_schema = ?, labels = ?, provisioning = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ?`,
 		a.Name, a.Description, a.Connector, nullStr(a.PrimaryOwnerID), nullStr(a.SecondaryOwnerID), int64(a.MaxDuration),
-		schema, labels, q.tm(now), a.TenantID, a.ID))
+		schema, labels, prov, q.tm(now), a.TenantID, a.ID))
 	if err != nil {
 		return fmt.Errorf("update application %s: %w", a.ID, q.writeErr(err))
 	}

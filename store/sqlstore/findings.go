@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,15 +34,50 @@ func scanFinding(r scanner) (accessbot.Finding, error) {
 const severityOrder = `CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END`
 
 func (q *queries) SyncFindings(ctx context.Context, tenantID, rule string, matches []accessbot.FindingMatch, at time.Time) (accessbot.SyncResult, error) {
-	res, err := q.recordFindings(ctx, tenantID, rule, matches, at, true)
+	res, err := q.recordFindings(ctx, tenantID, rule, nil, matches, at, true)
 	if err != nil {
 		return res, fmt.Errorf("sync findings of rule %s: %w", rule, err)
 	}
 	return res, nil
 }
 
+// findingScope limits a sync to some subjects of one kind: ids, or (with
+// between) those whose id sorts in (after, through].
+type findingScope struct {
+	kind           accessbot.SubjectKind
+	ids            []string
+	between        bool
+	after, through string
+}
+
+func (q *queries) SyncFindingsBetween(ctx context.Context, tenantID, rule string, kind accessbot.SubjectKind, after, through string, matches []accessbot.FindingMatch, at time.Time) (accessbot.SyncResult, error) {
+	res, err := q.recordFindings(ctx, tenantID, rule, &findingScope{kind: kind, between: true, after: after, through: through}, matches, at, true)
+	if err != nil {
+		return res, fmt.Errorf("sync findings of rule %s for subjects after %q through %q: %w", rule, after, through, err)
+	}
+	return res, nil
+}
+
+func (q *queries) SyncFindingsOf(ctx context.Context, tenantID, rule string, kind accessbot.SubjectKind, subjectIDs []string, matches []accessbot.FindingMatch, at time.Time) (accessbot.SyncResult, error) {
+	res, err := q.recordFindings(ctx, tenantID, rule, &findingScope{kind: kind, ids: subjectIDs}, matches, at, true)
+	if err != nil {
+		return res, fmt.Errorf("sync findings of rule %s for %d subject(s): %w", rule, len(subjectIDs), err)
+	}
+	return res, nil
+}
+
+func (q *queries) ResolveFindingsBeyond(ctx context.Context, tenantID, rule string, kind accessbot.SubjectKind, after string, at time.Time) (int, error) {
+	n, err := q.exec(ctx, `UPDATE findings SET status = 'resolved', status_by = ?, status_at = ?
+		WHERE tenant_id = ? AND rule = ? AND status IN ('open', 'acknowledged') AND (subject_kind <> ? OR subject_id > ?)`,
+		accessbot.ActorSystem, q.tm(Round(at)), tenantID, rule, string(kind), after)
+	if err != nil {
+		return 0, fmt.Errorf("resolve findings of rule %s beyond %s %q: %w", rule, kind, after, err)
+	}
+	return int(n), nil
+}
+
 func (q *queries) ReportFindings(ctx context.Context, tenantID, rule string, matches []accessbot.FindingMatch, at time.Time) (accessbot.SyncResult, error) {
-	res, err := q.recordFindings(ctx, tenantID, rule, matches, at, false)
+	res, err := q.recordFindings(ctx, tenantID, rule, nil, matches, at, false)
 	if err != nil {
 		return res, fmt.Errorf("report findings of rule %s: %w", rule, err)
 	}
@@ -62,7 +98,7 @@ func checkMatch(m *accessbot.FindingMatch) error {
 	return nil
 }
 
-func (q *queries) recordFindings(ctx context.Context, tenantID, rule string, matches []accessbot.FindingMatch, at time.Time, resolveMissing bool) (accessbot.SyncResult, error) {
+func (q *queries) recordFindings(ctx context.Context, tenantID, rule string, scope *findingScope, matches []accessbot.FindingMatch, at time.Time, resolveMissing bool) (accessbot.SyncResult, error) {
 	var res accessbot.SyncResult
 	if rule == "" {
 		return res, fmt.Errorf("%w: empty rule", accessbot.ErrInvalid)
@@ -73,28 +109,59 @@ func (q *queries) recordFindings(ctx context.Context, tenantID, rule string, mat
 		id, severity, display, details, status string
 	}
 	err := q.atomic(ctx, func(q *queries) error {
-		rows, err := q.query(ctx, `SELECT id, subject_kind, subject_id, severity, subject_display, details, status
-			FROM findings WHERE tenant_id = ? AND rule = ?`, tenantID, rule)
-		if err != nil {
-			return fmt.Errorf("read findings: %w", err)
-		}
 		current := map[key]*cur{}
-		for rows.Next() {
-			var k key
-			var c cur
-			var details sql.NullString
-			if err := rows.Scan(&c.id, &k.kind, &k.id, &c.severity, &c.display, &details, &c.status); err != nil {
-				rows.Close()
+		read := func(query string, args ...any) error {
+			rows, err := q.query(ctx, `SELECT id, subject_kind, subject_id, severity, subject_display, details, status
+				FROM findings WHERE tenant_id = ? AND rule = ?`+query, append([]any{tenantID, rule}, args...)...)
+			if err != nil {
+				return fmt.Errorf("read findings: %w", err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var k key
+				var c cur
+				var details sql.NullString
+				if err := rows.Scan(&c.id, &k.kind, &k.id, &c.severity, &c.display, &details, &c.status); err != nil {
+					return err
+				}
+				c.details = details.String
+				current[k] = &c
+			}
+			return rows.Err()
+		}
+		var inScope map[string]bool
+		switch {
+		case scope == nil:
+			if err := read(""); err != nil {
 				return err
 			}
-			c.details = details.String
-			current[k] = &c
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		case scope.between:
+			// A range of the unique index (tenant_id, rule, subject_kind,
+			// subject_id), which the planner uses however stale its
+			// statistics; a long IN list it may filter row by row.
+			upTo, args := "", []any{string(scope.kind), scope.after}
+			if scope.through != "" {
+				upTo, args = ` AND subject_id <= ?`, append(args, scope.through)
+			}
+			if err := read(` AND subject_kind = ? AND subject_id > ?`+upTo, args...); err != nil {
+				return err
+			}
+		default:
+			inScope = make(map[string]bool, len(scope.ids))
+			per := batchParams - 3
+			for start := 0; start < len(scope.ids); start += per {
+				chunk := scope.ids[start:min(len(scope.ids), start+per)]
+				for _, id := range chunk {
+					inScope[id] = true
+				}
+				if err := read(` AND subject_kind = ? AND subject_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)`,
+					append([]any{string(scope.kind)}, toAny(chunk)...)...); err != nil {
+					return err
+				}
+			}
 		}
 
+		var err error
 		seen := make(map[key]bool, len(matches))
 		var create []*accessbot.FindingMatch
 		var touch []string
@@ -112,6 +179,9 @@ func (q *queries) recordFindings(ctx context.Context, tenantID, rule string, mat
 				return fmt.Errorf("finding %d (%s %s): %w", i, m.Subject.Kind, m.Subject.ID, err)
 			}
 			k := key{string(m.Subject.Kind), m.Subject.ID}
+			if scope != nil && (m.Subject.Kind != scope.kind || !scope.between && !inScope[m.Subject.ID]) {
+				return fmt.Errorf("finding %d: %w: subject %s %s is not one of the subjects synced", i, accessbot.ErrInvalid, k.kind, k.id)
+			}
 			if seen[k] {
 				return fmt.Errorf("finding %d: %w: subject %s %s repeated", i, accessbot.ErrInvalid, k.kind, k.id)
 			}
@@ -149,8 +219,18 @@ func (q *queries) recordFindings(ctx context.Context, tenantID, rule string, mat
 				res.Seen++
 			}
 		}
-		if _, err := q.execIn(ctx, `UPDATE findings SET last_seen = ? WHERE tenant_id = ? AND id IN (%s)`,
-			[]any{q.tm(at), tenantID}, touch); err != nil {
+		// In a range sync, the range's conditions keep the writes by id
+		// to the range of the unique index (see the read).
+		var narrow string
+		var narrowArgs []any
+		if scope != nil && scope.between {
+			narrow, narrowArgs = ` AND rule = ? AND subject_kind = ? AND subject_id > ?`, []any{rule, string(scope.kind), scope.after}
+			if scope.through != "" {
+				narrow, narrowArgs = narrow+` AND subject_id <= ?`, append(narrowArgs, scope.through)
+			}
+		}
+		if _, err := q.execIn(ctx, `UPDATE findings SET last_seen = ? WHERE tenant_id = ?`+narrow+` AND id IN (%s)`,
+			append([]any{q.tm(at), tenantID}, narrowArgs...), touch); err != nil {
 			return fmt.Errorf("touch findings: %w", err)
 		}
 		err = q.insertMany(ctx, `INSERT INTO findings (`+findingCols+`)`, 14, len(create), func(i int, a []any) []any {
@@ -172,8 +252,8 @@ func (q *queries) recordFindings(ctx context.Context, tenantID, rule string, mat
 			}
 		}
 		n, err := q.execIn(ctx, `UPDATE findings SET status = 'resolved', status_by = ?, status_at = ?
-			WHERE tenant_id = ? AND status IN ('open', 'acknowledged') AND id IN (%s)`,
-			[]any{accessbot.ActorSystem, q.tm(at), tenantID}, gone)
+			WHERE tenant_id = ? AND status IN ('open', 'acknowledged')`+narrow+` AND id IN (%s)`,
+			append([]any{accessbot.ActorSystem, q.tm(at), tenantID}, narrowArgs...), gone)
 		if err != nil {
 			return fmt.Errorf("resolve findings: %w", err)
 		}
@@ -203,11 +283,11 @@ func inList[T ~string](where *strings.Builder, args []any, col string, vals []T)
 	return args
 }
 
-func (q *queries) ListFindings(ctx context.Context, tenantID string, f accessbot.FindingFilter) ([]accessbot.Finding, error) {
+// findingWhere is the WHERE clause of f (not its severities) and its arguments.
+func (q *queries) findingWhere(tenantID string, f accessbot.FindingFilter) (string, []any) {
 	var where strings.Builder
-	args := []any{tenantID}
-	args = inList(&where, args, "status", f.Statuses)
-	args = inList(&where, args, "severity", f.Severities)
+	where.WriteString(` WHERE tenant_id = ?`)
+	args := inList(&where, []any{tenantID}, "status", f.Statuses)
 	if f.Rule != "" {
 		where.WriteString(" AND rule = ?")
 		args = append(args, f.Rule)
@@ -216,13 +296,47 @@ func (q *queries) ListFindings(ctx context.Context, tenantID string, f accessbot
 		where.WriteString(" AND last_seen >= ?")
 		args = append(args, q.tm(f.Since))
 	}
-	rows, err := q.query(ctx, `SELECT `+findingCols+` FROM findings WHERE tenant_id = ?`+where.String()+
-		` ORDER BY `+severityOrder+`, opened_at DESC, id`+limitClause(f.Limit), args...)
-	out, err := collect(rows, err, scanFinding)
-	if err != nil {
-		return nil, fmt.Errorf("list findings: %w", err)
+	return where.String(), args
+}
+
+// ListFindings reads one severity at a time, most severe first, each in
+// the order of the findings_list index (tenant_id, severity, opened_at
+// DESC, id), so a limited list reads only the rows it returns and none is
+// sorted. The reads are not one snapshot; a rule run committing in between
+// shows in the next list.
+func (q *queries) ListFindings(ctx context.Context, tenantID string, f accessbot.FindingFilter) ([]accessbot.Finding, error) {
+	where, args := q.findingWhere(tenantID, f)
+	var out []accessbot.Finding
+	for _, sev := range accessbot.Severities {
+		if len(f.Severities) > 0 && !slices.Contains(f.Severities, sev) {
+			continue
+		}
+		limit := 0
+		if f.Limit > 0 {
+			if limit = f.Limit - len(out); limit <= 0 {
+				break
+			}
+		}
+		rows, err := q.query(ctx, `SELECT `+findingCols+` FROM findings`+where+` AND severity = ? ORDER BY opened_at DESC, id`+limitClause(limit),
+			append(slices.Clip(args), string(sev))...)
+		items, err := collect(rows, err, scanFinding)
+		if err != nil {
+			return nil, fmt.Errorf("list %s findings: %w", sev, err)
+		}
+		out = append(out, items...)
 	}
 	return out, nil
+}
+
+func (q *queries) CountFindings(ctx context.Context, tenantID string, f accessbot.FindingFilter) (int, error) {
+	where, args := q.findingWhere(tenantID, f)
+	var sb strings.Builder
+	args = inList(&sb, args, "severity", f.Severities)
+	var n int
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM findings`+where+sb.String(), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count findings: %w", err)
+	}
+	return n, nil
 }
 
 // NewFindings counts in SQL and reads only the rows it returns: one
@@ -234,7 +348,10 @@ func (q *queries) ListFindings(ctx context.Context, tenantID string, f accessbot
 func (q *queries) NewFindings(ctx context.Context, tenantID string, from, to time.Time, limit int) (*store.NewFindings, error) {
 	const window = ` FROM findings WHERE tenant_id = ? AND status = 'open' AND opened_at > ? AND opened_at <= ?`
 	out := &store.NewFindings{Counts: map[accessbot.Severity]int{}}
-	rows, err := q.query(ctx, `SELECT severity, COUNT(*)`+window+` GROUP BY severity`, tenantID, q.tm(from), q.tm(to))
+	// Naming every severity makes the count a range of the index per
+	// severity (only the window's entries) instead of all open findings.
+	rows, err := q.query(ctx, `SELECT severity, COUNT(*)`+window+` AND severity IN ('critical', 'high', 'medium', 'low') GROUP BY severity`,
+		tenantID, q.tm(from), q.tm(to))
 	_, err = collect(rows, err, func(r scanner) (int, error) {
 		var sev accessbot.Severity
 		var n int

@@ -70,6 +70,39 @@ func (q *queries) ListIdentities(ctx context.Context, tenantID, appID string, in
 	return out, nil
 }
 
+func (q *queries) ListIdentitiesAfter(ctx context.Context, tenantID, afterID string, limit int) ([]accessbot.Identity, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("list identities after %q: %w: limit %d", afterID, accessbot.ErrInvalid, limit)
+	}
+	var out []accessbot.Identity
+	err := q.atomic(ctx, func(q *queries) error {
+		if q.d.Name == "postgres" {
+			// Misled by the statistics of identities written in the same
+			// transaction, PostgreSQL reads every identity after the key
+			// through a bitmap and sorts them, for each page (about a second
+			// a page at 100,000 identities, quadratic in all); the primary
+			// key's order, stopping at limit, is the plan wanted.
+			var was string
+			if err := q.queryRow(ctx, `SELECT current_setting('enable_bitmapscan')`).Scan(&was); err != nil {
+				return err
+			}
+			if _, err := q.exec(ctx, `SELECT set_config('enable_bitmapscan', 'off', true)`); err != nil {
+				return err
+			}
+			defer func() { _, _ = q.exec(ctx, `SELECT set_config('enable_bitmapscan', ?, true)`, was) }()
+		}
+		// The primary key (tenant_id, id) serves both the seek and the order.
+		rows, err := q.query(ctx, `SELECT `+identityCols+` FROM inv_identities WHERE tenant_id = ? AND id > ? AND removed_at IS NULL
+			ORDER BY id LIMIT ?`, tenantID, afterID, limit)
+		out, err = collect(rows, err, scanIdentity)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list identities after %q: %w", afterID, err)
+	}
+	return out, nil
+}
+
 func (q *queries) ListAppEntitlements(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.AppEntitlement, error) {
 	where, args := appFilter("app_id", appID, []any{tenantID})
 	if !includeRemoved {
@@ -415,4 +448,57 @@ func (q *queries) ReplaceIdentityMappings(ctx context.Context, tenantID string, 
 		return res, fmt.Errorf("replace identity mappings: %w", err)
 	}
 	return res, nil
+}
+
+func (q *queries) EachRelationBetween(ctx context.Context, tenantID, after, through string, fn func(identityID, entitlementID string) error) error {
+	// A range of the primary key (tenant_id, identity_id, entitlement_id).
+	query, args := ` AND identity_id > ?`, []any{tenantID, after}
+	if through != "" {
+		query, args = query+` AND identity_id <= ?`, append(args, through)
+	}
+	if err := q.eachRelation(ctx, fn, relationsHead+query+` ORDER BY identity_id`, args...); err != nil {
+		return fmt.Errorf("read relations after %q through %q: %w", after, through, err)
+	}
+	return nil
+}
+
+const relationsHead = `SELECT identity_id, entitlement_id FROM inv_relations WHERE tenant_id = ? AND removed_at IS NULL`
+
+func (q *queries) eachRelation(ctx context.Context, fn func(identityID, entitlementID string) error, query string, args ...any) error {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var ident, ent string
+	for rows.Next() {
+		if err := rows.Scan(&ident, &ent); err != nil {
+			return err
+		}
+		if err := fn(ident, ent); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (q *queries) EachRelation(ctx context.Context, tenantID string, identityIDs []string, fn func(identityID, entitlementID string) error) error {
+	each := func(query string, args ...any) error { return q.eachRelation(ctx, fn, query, args...) }
+	const head = relationsHead
+	if identityIDs == nil {
+		if err := each(head+` ORDER BY identity_id`, tenantID); err != nil {
+			return fmt.Errorf("read relations: %w", err)
+		}
+		return nil
+	}
+	per := batchParams - 1
+	for start := 0; start < len(identityIDs); start += per {
+		chunk := identityIDs[start:min(len(identityIDs), start+per)]
+		args := append([]any{tenantID}, toAny(chunk)...)
+		err := each(head+` AND identity_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`) ORDER BY identity_id`, args...)
+		if err != nil {
+			return fmt.Errorf("read relations: %w", err)
+		}
+	}
+	return nil
 }

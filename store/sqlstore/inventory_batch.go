@@ -15,9 +15,12 @@ func (q *queries) atomic(ctx context.Context, fn func(q *queries) error) (err er
 	if !ok {
 		return fn(q)
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	tx, conn, err := beginTx(ctx, db, q.d)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if conn != nil {
+		defer conn.Close()
 	}
 	done := false
 	defer func() {
@@ -25,7 +28,7 @@ func (q *queries) atomic(ctx context.Context, fn func(q *queries) error) (err er
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(&queries{x: tx, d: q.d, now: q.now}); err != nil {
+	if err := fn(&queries{x: tx, conn: conn, d: q.d, now: q.now}); err != nil {
 		done = true
 		_ = tx.Rollback()
 		return err

@@ -21,6 +21,8 @@ func scanItem(r scanner) (accessbot.ReviewItem, error) {
 	return it, err
 }
 
+// CreateReviewItems inserts many rows per statement (a campaign launch
+// writes one item per relation in scope: 100,000 one by one took minutes).
 func (q *queries) CreateReviewItems(ctx context.Context, items []accessbot.ReviewItem) error {
 	for i := range items {
 		it := &items[i]
@@ -32,14 +34,15 @@ func (q *queries) CreateReviewItems(ctx context.Context, items []accessbot.Revie
 			it.Status = accessbot.ReviewPending
 		}
 		it.UpdatedAt, it.DecidedAt = Round(it.UpdatedAt), roundPtr(it.DecidedAt)
-		_, err := q.exec(ctx, `INSERT INTO review_items (`+itemCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			it.TenantID, it.ID, it.CampaignID, it.Level, it.ParentID, it.AppID, it.IdentityID, it.EntitlementID, it.UserID,
+	}
+	err := q.insertMany(ctx, `INSERT INTO review_items (`+itemCols+`)`, 20, len(items), func(i int, a []any) []any {
+		it := &items[i]
+		return append(a, it.TenantID, it.ID, it.CampaignID, it.Level, it.ParentID, it.AppID, it.IdentityID, it.EntitlementID, it.UserID,
 			it.ReviewerID, it.Subject, it.AppName, it.EntitlementName, it.Privileged, string(it.Status), it.Comment,
 			it.DecidedBy, q.tmp(it.DecidedAt), q.tm(it.CreatedAt), q.tm(it.UpdatedAt))
-		if err != nil {
-			return fmt.Errorf("create review item %d of %d: %w", i+1, len(items), q.writeErr(err))
-		}
+	})
+	if err != nil {
+		return fmt.Errorf("create %d review item(s): %w", len(items), q.writeErr(err))
 	}
 	return nil
 }

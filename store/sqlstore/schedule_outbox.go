@@ -11,13 +11,13 @@ import (
 	"github.com/accessbot/accessbot/store"
 )
 
-const deliveryCols = `tenant_id, dkey, status, channel_id, ts, attempts, lease_until, created_at, sent_at`
+const deliveryCols = `tenant_id, dkey, status, channel_id, ts, attempts, unsent_through, lease_until, created_at, sent_at`
 
 func scanDelivery(r scanner) (store.Delivery, error) {
 	var d store.Delivery
 	var status string
 	var lease, created, sent dbTime
-	err := r.Scan(&d.TenantID, &d.Key, &status, &d.ChannelID, &d.TS, &d.Attempts, &lease, &created, &sent)
+	err := r.Scan(&d.TenantID, &d.Key, &status, &d.ChannelID, &d.TS, &d.Attempts, &d.UnsentThrough, &lease, &created, &sent)
 	d.Status, d.LeaseUntil, d.CreatedAt, d.SentAt = store.DeliveryStatus(status), lease.T, created.T, sent.ptr()
 	return d, err
 }
@@ -27,7 +27,7 @@ func scanDelivery(r scanner) (store.Delivery, error) {
 func (q *queries) ClaimDelivery(ctx context.Context, tenantID, key string, now time.Time, lease time.Duration) (*store.Delivery, bool, error) {
 	now = Round(now)
 	until := now.Add(lease)
-	n, err := q.exec(ctx, `INSERT INTO deliveries (`+deliveryCols+`) VALUES (?, ?, 'claimed', '', '', 1, ?, ?, NULL)
+	n, err := q.exec(ctx, `INSERT INTO deliveries (`+deliveryCols+`) VALUES (?, ?, 'claimed', '', '', 1, 0, ?, ?, NULL)
 		ON CONFLICT (tenant_id, dkey) DO NOTHING`, tenantID, key, q.tm(until), q.tm(now))
 	if err != nil {
 		return nil, false, fmt.Errorf("claim delivery %s: %w", key, q.writeErr(err))
@@ -67,6 +67,19 @@ func (q *queries) ReleaseDelivery(ctx context.Context, tenantID, key string, ret
 	}
 	if err != nil {
 		return fmt.Errorf("release delivery %s: %w", key, err)
+	}
+	return nil
+}
+
+func (q *queries) ReleaseUnsentDelivery(ctx context.Context, tenantID, key string, attempt int, retryAt time.Time) error {
+	err := affected(q.exec(ctx, `UPDATE deliveries SET lease_until = ?, unsent_through = ?
+		WHERE tenant_id = ? AND dkey = ? AND status = 'claimed' AND attempts = ?`,
+		q.tm(retryAt), attempt, tenantID, key, attempt))
+	if errors.Is(err, accessbot.ErrNotFound) {
+		err = accessbot.ErrStale
+	}
+	if err != nil {
+		return fmt.Errorf("release unsent delivery %s: %w", key, err)
 	}
 	return nil
 }

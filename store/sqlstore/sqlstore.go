@@ -32,6 +32,12 @@ type Dialect struct {
 	// CacheStatements keeps statements run outside transactions prepared,
 	// for a driver that does not cache them itself (SQLite; pgx does).
 	CacheStatements bool
+	// CopyRows, when set, bulk-loads rows into table on conn, inside the
+	// transaction open on it (PostgreSQL: COPY through pgx). next returns
+	// the next row's values, or nil after the last. Transactions are then
+	// begun on a *sql.Conn so that the copy can reach the driver's
+	// connection.
+	CopyRows func(ctx context.Context, conn *sql.Conn, table string, cols []string, next func() ([]any, error)) (int64, error)
 }
 
 // Violation is the kind of constraint a driver error reports.
@@ -83,9 +89,12 @@ func (s *Store) DB() *sql.DB { return s.db }
 // InTx runs fn in one transaction. fn's error or a panic rolls everything back;
 // a panic is re-raised after the rollback.
 func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, conn, err := beginTx(ctx, s.db, &s.dialect)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if conn != nil {
+		defer conn.Close() // back to the pool, after the commit or rollback below
 	}
 	done := false
 	defer func() {
@@ -101,7 +110,7 @@ func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) (err e
 			panic(p)
 		}
 	}()
-	ferr := fn(&queries{x: tx, d: &s.dialect, now: s.now})
+	ferr := fn(&queries{x: tx, conn: conn, d: &s.dialect, now: s.now})
 	done = true
 	if ferr != nil {
 		if rbErr := tx.Rollback(); rbErr != nil {
@@ -113,6 +122,25 @@ func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) (err e
 		return fmt.Errorf("commit transaction: %w", s.queries.writeErr(err))
 	}
 	return nil
+}
+
+// beginTx begins a transaction on db, on a connection of its own (conn,
+// to close after the transaction) when the dialect copies rows.
+func beginTx(ctx context.Context, db *sql.DB, d *Dialect) (*sql.Tx, *sql.Conn, error) {
+	if d.CopyRows == nil {
+		tx, err := db.BeginTx(ctx, nil)
+		return tx, nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, err
+	}
+	return tx, conn, nil
 }
 
 // Ping checks the database answers.
@@ -136,9 +164,12 @@ type execer interface {
 
 // queries implements store.Queries on a *sql.DB or a *sql.Tx.
 type queries struct {
-	x   execer
-	d   *Dialect
-	now func() time.Time
+	x execer
+	// conn is the connection x's transaction runs on, when the dialect
+	// copies rows (Dialect.CopyRows); nil otherwise.
+	conn *sql.Conn
+	d    *Dialect
+	now  func() time.Time
 	// stmts is set on the Store's own queries (not a transaction's) when
 	// the dialect caches statements.
 	stmts *stmtCache

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/accessbot/accessbot"
 )
@@ -89,6 +90,33 @@ func (q *queries) ListUsers(ctx context.Context, tenantID string) ([]accessbot.U
 	out, err := collect(rows, err, scanUser)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) ListUsersOf(ctx context.Context, tenantID string, ids, emails []string) ([]accessbot.User, error) {
+	var out []accessbot.User
+	seen := map[string]bool{}
+	for _, by := range []struct {
+		where string
+		vals  []string
+	}{{"id", ids}, {"lower(email)", emails}} {
+		per := batchParams - 1
+		for start := 0; start < len(by.vals); start += per {
+			chunk := by.vals[start:min(len(by.vals), start+per)]
+			rows, err := q.query(ctx, `SELECT `+userCols+` FROM users WHERE tenant_id = ? AND `+by.where+` IN (`+
+				strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)`, append([]any{tenantID}, toAny(chunk)...)...)
+			us, err := collect(rows, err, scanUser)
+			if err != nil {
+				return nil, fmt.Errorf("list users of %d id(s) and %d email(s): %w", len(ids), len(emails), err)
+			}
+			for _, u := range us {
+				if !seen[u.ID] {
+					seen[u.ID] = true
+					out = append(out, u)
+				}
+			}
+		}
 	}
 	return out, nil
 }

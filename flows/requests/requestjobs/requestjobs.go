@@ -162,6 +162,11 @@ func (w *worker[T]) Work(ctx context.Context, rj *river.Job[T]) error {
 	if err == nil {
 		return nil
 	}
+	if _, busy := jobs.BusyFor(err); busy {
+		// Slack's pace is full, nothing failed: the jobs middleware snoozes
+		// it without spending an attempt (and before its last one, no give-up).
+		return err
+	}
 	final := w.final(err)
 	if !final && rj.Attempt < rj.MaxAttempts {
 		return err

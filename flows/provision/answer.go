@@ -1,0 +1,196 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/store"
+)
+
+var (
+	// ErrForbidden: the actor may not act on this flow or step.
+	ErrForbidden = errors.New("you may not act on this step")
+	// ErrNotWaiting: the step is not waiting for an answer (not yet, or no longer).
+	ErrNotWaiting = errors.New("this step is not waiting for an answer")
+	// ErrNotYetWaiting: the step is the flow's current one and still
+	// running: its message can be out (and clicked) a moment before the
+	// engine records that it waits. Asking again shortly succeeds.
+	ErrNotYetWaiting = errors.New("this step is still starting; try again in a moment")
+	// ErrNotFailed: the flow has no failed step to retry, mark done or cancel.
+	ErrNotFailed = errors.New("this flow is not stopped on a failed step")
+)
+
+// Resolve answers a waiting step: Done moves the flow on, Failed fails the
+// step (and the flow, for an admin to retry or cancel). Who may answer is
+// checked again here: for manual steps, the application's owners and the
+// tenant admins; for slack_approval and email_approval, the approver the
+// step names (params.approver: a user id or email) and the tenant admins.
+func (e *Engine) Resolve(ctx context.Context, tenantID, flowID string, index int, actorID string, o Outcome, reason string) error {
+	if o != OutcomeDone && o != OutcomeFailed {
+		return fmt.Errorf("answer %q: %w", o, accessbot.ErrInvalid)
+	}
+	reason = strings.TrimSpace(reason)
+	if o == OutcomeFailed && reason == "" {
+		return fmt.Errorf("say why it cannot be done: %w", accessbot.ErrInvalid)
+	}
+	err := e.st.InTx(ctx, func(q store.Queries) error {
+		f, err := q.GetActionFlowForUpdate(ctx, tenantID, flowID)
+		if err != nil {
+			return err
+		}
+		if index < 0 || index >= len(f.Steps) {
+			return fmt.Errorf("flow %s has no step %d: %w", flowID, index+1, accessbot.ErrNotFound)
+		}
+		s := &f.Steps[index]
+		if err := e.mayAnswer(ctx, q, f, s, actorID); err != nil {
+			return err
+		}
+		switch {
+		case s.AnsweredBy != "" || s.Status == accessbot.FlowDone || s.Status == accessbot.FlowFailed || s.Status == accessbot.FlowCancelled:
+			return ErrAlreadyAnswered
+		case f.Current == index && !f.Status.Finished() && (s.Status == accessbot.FlowPending || s.Status == accessbot.FlowRunning):
+			return ErrNotYetWaiting
+		case s.Status != accessbot.FlowWaiting || f.Current != index || f.Status != accessbot.FlowWaiting:
+			return ErrNotWaiting
+		}
+		if o == OutcomeDone {
+			return e.advance(ctx, q, f, Result{}, actorID, reason, ActionStepAnswer)
+		}
+		now := e.now()
+		s.Status, s.FinishedAt, s.AnsweredBy, s.LastError = accessbot.FlowFailed, &now, actorID, reason
+		f.Status = accessbot.FlowFailed
+		if err := e.audit(ctx, q, f, actorID, ActionStepAnswer, stepAudit{Index: index, Type: s.Type, Error: reason, Reason: "failed"}); err != nil {
+			return err
+		}
+		return e.save(ctx, q, f)
+	})
+	if err != nil {
+		return fmt.Errorf("answer step %d of flow %s: %w", index+1, flowID, err)
+	}
+	return nil
+}
+
+// mayAnswer checks who may answer step s of f.
+func (e *Engine) mayAnswer(ctx context.Context, q store.Queries, f *accessbot.ActionFlow, s *accessbot.ActionFlowStep, actorID string) error {
+	u, err := q.GetUser(ctx, f.TenantID, actorID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return ErrForbidden
+	}
+	if err != nil {
+		return fmt.Errorf("load actor %s: %w", actorID, err)
+	}
+	if u.Status != accessbot.UserActive {
+		return ErrForbidden
+	}
+	if u.Role == accessbot.RoleAdmin {
+		return nil
+	}
+	kind, _, _, _ := ParseType(s.Type)
+	switch kind {
+	case KindManual:
+		app, err := q.GetApplication(ctx, f.TenantID, f.AppID)
+		if err != nil {
+			return fmt.Errorf("load application %s: %w", f.AppID, err)
+		}
+		if actorID == app.PrimaryOwnerID || actorID == app.SecondaryOwnerID {
+			return nil
+		}
+	case KindSlack, KindEmail:
+		var fl Fields
+		if err := json.Unmarshal(f.Fields, &fl); err != nil {
+			return fmt.Errorf("decode flow fields: %w", err)
+		}
+		fl.Outputs = f.Outputs
+		named, err := Render(s.Params["approver"], fl)
+		if err == nil && named != "" && (named == u.ID || strings.EqualFold(named, u.Email)) {
+			return nil
+		}
+	}
+	return ErrForbidden
+}
+
+// IsAdmin reports whether actorID is an active admin of the tenant.
+func isAdmin(ctx context.Context, q store.Queries, tenantID, actorID string) (bool, error) {
+	u, err := q.GetUser(ctx, tenantID, actorID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("load actor %s: %w", actorID, err)
+	}
+	return u.Role == accessbot.RoleAdmin && u.Status == accessbot.UserActive, nil
+}
+
+// AdminAction is what a tenant admin does to a failed flow.
+type AdminAction string
+
+const (
+	AdminRetry    AdminAction = "retry"     // run the failed step again
+	AdminMarkDone AdminAction = "mark_done" // someone did it by hand: move on
+	AdminCancel   AdminAction = "cancel"    // stop the flow
+)
+
+// Admin carries out an admin's Retry, Mark done or Cancel on a flow
+// stopped on a failed step (Cancel also stops a waiting or running one).
+// Only the tenant's active admins may (ErrForbidden), checked here.
+func (e *Engine) Admin(ctx context.Context, tenantID, flowID, actorID string, act AdminAction) error {
+	err := e.st.InTx(ctx, func(q store.Queries) error {
+		ok, err := isAdmin(ctx, q, tenantID, actorID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrForbidden
+		}
+		f, err := q.GetActionFlowForUpdate(ctx, tenantID, flowID)
+		if err != nil {
+			return err
+		}
+		if f.Status.Finished() {
+			return ErrNotFailed
+		}
+		i := f.Current
+		s := &f.Steps[i]
+		switch act {
+		case AdminCancel:
+			now := e.now()
+			f.Status, f.FinishedAt = accessbot.FlowCancelled, &now
+			if !slices.Contains([]accessbot.FlowStatus{accessbot.FlowDone, accessbot.FlowFailed}, s.Status) {
+				s.Status = accessbot.FlowCancelled
+			}
+			if err := e.audit(ctx, q, f, actorID, ActionFlowCancel, stepAudit{Index: i, Type: s.Type}); err != nil {
+				return err
+			}
+			return e.save(ctx, q, f)
+		case AdminRetry, AdminMarkDone:
+			if f.Status != accessbot.FlowFailed || s.Status != accessbot.FlowFailed {
+				return ErrNotFailed
+			}
+		default:
+			return fmt.Errorf("admin action %q: %w", act, accessbot.ErrInvalid)
+		}
+		if act == AdminMarkDone {
+			s.Status = accessbot.FlowRunning // advance counts from a running step
+			s.Attempts--
+			return e.advance(ctx, q, f, Result{Note: "marked done by an admin"}, actorID, "", ActionMarkedDone)
+		}
+		s.Status, s.FinishedAt, s.AnsweredBy = accessbot.FlowPending, nil, ""
+		f.Status = accessbot.FlowRunning
+		if err := e.audit(ctx, q, f, actorID, ActionAdminRetry, stepAudit{Index: i, Type: s.Type, Error: s.LastError}); err != nil {
+			return err
+		}
+		if err := e.save(ctx, q, f); err != nil {
+			return err
+		}
+		return e.enqueue(ctx, q, StepArgs{TenantID: tenantID, FlowID: f.ID, Index: i, Try: f.Version}, timeZero)
+	})
+	if err != nil {
+		return fmt.Errorf("%s flow %s: %w", act, flowID, err)
+	}
+	return nil
+}

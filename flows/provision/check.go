@@ -1,0 +1,192 @@
+package provision
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"text/template"
+	"text/template/parse"
+	"time"
+)
+
+// Relationships lists every relationship type a chain can be declared for.
+var Relationships = []Relationship{RelAccount, RelGroup, RelRole, RelPolicy, RelConnectionCreate, RelConnectionAssign, RelConnectionDelete}
+
+// BuiltProviders are the providers whose API connector exists: a
+// {provider}_api_* script of any other is refused when the tenant file is
+// applied: Entra ID (azuread) and SCIM 2.0 (scim).
+var BuiltProviders = map[string]bool{"azuread": true, "scim": true}
+
+// MaxSleep bounds a sleep step.
+const MaxSleep = 7 * 24 * time.Hour
+
+// Problem is one thing wrong with a script, in a field of it ("type",
+// "params.title", "timeout").
+type Problem struct{ Field, Msg string }
+
+// CheckScript reports what is wrong with s: an unknown type, a provider
+// with no built connector, a param that is not a template or uses a field
+// Fields does not have, a missing or bad sleep duration. Nothing wrong is nil.
+func CheckScript(s Script) []Problem {
+	var out []Problem
+	kind, provider, _, err := ParseType(s.Type)
+	if err != nil {
+		return []Problem{{"type", err.Error()}}
+	}
+	if kind == KindProviderAPI && !BuiltProviders[provider] {
+		built := slices.Sorted(maps.Keys(BuiltProviders))
+		have := "none yet"
+		if len(built) > 0 {
+			have = strings.Join(built, ", ")
+		}
+		out = append(out, Problem{"type", fmt.Sprintf("%q: provider %q has no API connector in this accessbot (built: %s)", s.Type, provider, have)})
+	}
+	if s.Timeout < 0 {
+		out = append(out, Problem{"timeout", "must be positive"})
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Params)) {
+		if err := CheckTemplate(s.Params[k]); err != nil {
+			out = append(out, Problem{"params." + k, err.Error()})
+		}
+	}
+	if kind == KindSleep {
+		if _, err := SleepDuration(s.Params["duration"]); err != nil {
+			out = append(out, Problem{"params.duration", err.Error()})
+		}
+	}
+	return out
+}
+
+// SleepDuration reads a sleep step's duration param ("30s", "5m", "2h").
+func SleepDuration(s string) (time.Duration, error) {
+	if strings.TrimSpace(s) == "" {
+		return 0, errors.New("a sleep step needs params.duration, e.g. 5m")
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d <= 0 || d > MaxSleep {
+		return 0, fmt.Errorf("%q is not a duration between 1s and %s (e.g. 30s, 5m, 2h)", s, MaxSleep)
+	}
+	return d, nil
+}
+
+func newTemplate(src string) (*template.Template, error) {
+	t, err := template.New("param").Option("missingkey=error").Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("not a template: %w", err)
+	}
+	return t, nil
+}
+
+// Render executes src over f; a field or key that does not exist is an
+// error, never an empty string.
+func Render(src string, f Fields) (string, error) {
+	t, err := newTemplate(src)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, f); err != nil {
+		return "", fmt.Errorf("render %q: %w", src, err)
+	}
+	return b.String(), nil
+}
+
+// RenderParams renders every param of s over f.
+func RenderParams(params map[string]string, f Fields) (map[string]string, error) {
+	out := make(map[string]string, len(params))
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		v, err := Render(params[k], f)
+		if err != nil {
+			return nil, fmt.Errorf("params.%s: %w", k, err)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// CheckTemplate parses src and renders it over SampleFields, so a field
+// that Fields lacks is found when the tenant file is applied, not when a
+// flow runs. .Outputs.NAME is accepted for any NAME: an earlier step makes it.
+func CheckTemplate(src string) error {
+	t, err := newTemplate(src)
+	if err != nil {
+		return err
+	}
+	f := SampleFields()
+	for _, name := range outputNames(t.Tree.Root) {
+		f.Outputs[name] = "sample"
+	}
+	if err := t.Execute(discard{}, f); err != nil {
+		return fmt.Errorf("uses a field that does not exist (%w); the fields are listed in docs/provisioning.md", err)
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// outputNames finds every .Outputs.NAME in a template.
+func outputNames(n parse.Node) []string {
+	var out []string
+	var walk func(parse.Node)
+	walk = func(n parse.Node) {
+		switch x := n.(type) {
+		case *parse.ListNode:
+			if x == nil {
+				return
+			}
+			for _, c := range x.Nodes {
+				walk(c)
+			}
+		case *parse.ActionNode:
+			walk(x.Pipe)
+		case *parse.PipeNode:
+			if x == nil {
+				return
+			}
+			for _, c := range x.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range x.Args {
+				walk(a)
+			}
+		case *parse.FieldNode:
+			if len(x.Ident) >= 2 && x.Ident[0] == "Outputs" {
+				out = append(out, x.Ident[1])
+			}
+		case *parse.IfNode:
+			walk(x.Pipe)
+			walk(x.List)
+			walk(x.ElseList)
+		case *parse.RangeNode:
+			walk(x.Pipe)
+			walk(x.List)
+			walk(x.ElseList)
+		case *parse.WithNode:
+			walk(x.Pipe)
+			walk(x.List)
+			walk(x.ElseList)
+		}
+	}
+	walk(n)
+	return out
+}
+
+// SampleFields are Fields with every field set, to check templates against.
+func SampleFields() Fields {
+	var f Fields
+	f.Requester = Person{ID: "u-requester", Name: "Ada Lovelace", Email: "ada@example.com", SlackID: "U0REQUEST"}
+	f.Target = f.Requester
+	f.Application.ID, f.Application.Name, f.Application.Connector = "app-1", "GitLab", "gitlab"
+	f.Connection.ID, f.Connection.Name, f.Connection.Type = "conn-1", "developers", "group"
+	f.Request.ID, f.Request.Kind, f.Request.Reason, f.Request.Duration = "req-1", "user_access", "on-call", 8*time.Hour
+	f.Approvers = []Person{{ID: "u-approver", Name: "Grace Hopper", Email: "grace@example.com", SlackID: "U0APPROVE"}}
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	f.Expiry = &exp
+	f.Outputs = map[string]string{}
+	return f
+}

@@ -1,0 +1,99 @@
+package requests
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/accessbot/accessbot"
+)
+
+// RequestExplanation explains a stored request: its chain as it resolves
+// now (Explain, what `accessbot explain request` prints), beside whom each
+// of its levels asked when it was made.
+type RequestExplanation struct {
+	*Explanation
+	Request *accessbot.AccessRequest
+	// AskedThen names the approvers each stored level asked.
+	AskedThen [][]string
+	// RoutedChannels are the tenant's channels routed to a chain, set when
+	// they could matter: the request went to the tenant default chain, and
+	// the channel it was made in is not stored, so no route is applied.
+	RoutedChannels []string
+}
+
+// Explainable reports whether ExplainRequest explains requests of kind k:
+// every kind but the purpose ones, whose purpose names their chain.
+func Explainable(k accessbot.RequestKind) bool {
+	return k != accessbot.RequestPurposeAssign && k != accessbot.RequestPurposeStart
+}
+
+// ExplainRequest explains stored request requestID for actorID, who must be
+// an active admin of the tenant (ErrForbidden). An unknown id, or one of
+// another tenant, is accessbot.ErrNotFound; a purpose request is
+// ErrNotExplainable.
+func (s *Service) ExplainRequest(ctx context.Context, tenantID, actorID, requestID string) (*RequestExplanation, error) {
+	if err := s.activeAdmin(ctx, tenantID, actorID); err != nil {
+		return nil, fmt.Errorf("explain request %s: %w", requestID, err)
+	}
+	r, err := s.st.GetRequest(ctx, tenantID, requestID)
+	if err != nil {
+		return nil, fmt.Errorf("explain request %s: %w", requestID, err)
+	}
+	if !Explainable(r.Kind) {
+		return nil, fmt.Errorf("explain request %s: %w", requestID, ErrNotExplainable)
+	}
+	// The channel is not stored on the request: no channel route applies.
+	ex, err := s.Explain(ctx, ExplainInput{TenantID: tenantID, AppID: r.AppID, ConnectionID: r.ConnectionID,
+		RequesterID: r.RequesterID, TargetID: r.TargetUserID})
+	if err != nil {
+		return nil, fmt.Errorf("explain request %s: %w", requestID, err)
+	}
+	out := &RequestExplanation{Explanation: ex, Request: r}
+	get := cachedUsers(ctx, s.st, tenantID)
+	for i := range r.Levels {
+		var names []string
+		for _, id := range LevelApprovers(r, i) {
+			if u, _ := get(id); u != nil {
+				names = append(names, u.Name+" <"+u.Email+">")
+			} else {
+				names = append(names, id)
+			}
+		}
+		out.AskedThen = append(out.AskedThen, names)
+	}
+	if ex.Chain.AppID == "" && ex.Chain.ConnectionID == "" {
+		policy, err := requestPolicy(ctx, s.st, tenantID)
+		if err != nil {
+			return nil, fmt.Errorf("explain request %s: %w", requestID, err)
+		}
+		for _, rt := range policy.Channels {
+			if rt.ChainID != "" {
+				out.RoutedChannels = append(out.RoutedChannels, rt.ChannelID)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Write prints what Explanation.Write prints for the request, headed by
+// when it was made, followed by whom it asked then and, when channel routes
+// could have changed its chain, a note that none was applied.
+func (re *RequestExplanation) Write(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "request %s, made %s; its chain as it resolves now:\n", re.Request.ID, re.Request.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"))
+	if err := re.Explanation.Write(&b); err != nil {
+		return err
+	}
+	b.WriteString("asked when it was made:\n")
+	for i, names := range re.AskedThen {
+		fmt.Fprintf(&b, "  level %d: %s\n", i+1, strings.Join(names, ", "))
+	}
+	if len(re.RoutedChannels) > 0 {
+		fmt.Fprintf(&b, "note: the channel a request is made in is not stored, so no channel route is applied here; made in %s, a request for an application without a chain of its own goes to that channel's chain\n",
+			strings.Join(re.RoutedChannels, " or "))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

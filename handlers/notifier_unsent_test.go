@@ -1,0 +1,108 @@
+package handlers_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/accessbot/accessbot/bot/identity"
+	"github.com/accessbot/accessbot/bot/slackapi"
+	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/internal/waitbudget"
+	"github.com/accessbot/accessbot/store/storetest"
+)
+
+// TestReviewDMRetryAfterUnsentPost: a reminder the Slack pace refuses (or
+// Slack answers ok:false, or whose DM could not be opened) was certainly
+// not sent, so its retry posts it without looking in the DM's history
+// first (0 conversations.history calls). A reminder whose post
+// timed out after Slack stored it may have gone out, so its retry still
+// looks, finds it and posts nothing. Either way the DM holds it once.
+func TestReviewDMRetryAfterUnsentPost(t *testing.T) {
+	t.Parallel()
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			for _, c := range []struct {
+				name        string
+				fail        func(e *reviewOnce) (undo func())
+				wantHistory bool
+				wantPaced   bool // the first try fails with ErrPaceExceeded
+			}{
+				{"refused by the pace", func(e *reviewOnce) func() {
+					unpaced := e.cl
+					// A workspace pace an hour long, already spent: the job's post is refused.
+					team, _ := e.fake.Team("T1")
+					paced, err := slackapi.NewClient("T1", team.BotToken, slackapi.Options{APIURL: e.fake.URL(),
+						Guard: slackapi.Strict{}, Pacing: &slackapi.Pacing{PerWorkspace: slackapi.Limit{Interval: time.Hour, Burst: 1}}})
+					rqMust(t, err)
+					_, _, err = paced.PostMessage(e.ctx, slackfake.DMChannel(slackID("olga")), slackapi.Message{Text: "spends the pace"})
+					rqMust(t, err)
+					e.cl = paced
+					return func() { e.cl = unpaced }
+				}, false, true},
+				{"answered ok:false", func(e *reviewOnce) func() {
+					e.fake.FailNextError("chat.postMessage", 1, "not_in_channel")
+					return func() {}
+				}, false, false},
+				{"DM not opened", func(e *reviewOnce) func() {
+					e.fake.FailNextError("conversations.open", 1, "internal_error") // opening failed: no post was tried
+					return func() {}
+				}, false, false},
+				{"timed out after sending", func(e *reviewOnce) func() {
+					// Stored at once, answered after the post's deadline (half the lease).
+					e.fake.DelayAnswer("chat.postMessage", time.Second)
+					return func() { e.fake.DelayAnswer("chat.postMessage", 0) }
+				}, true, false},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					e := newReviewOnce(t, driver, 400*time.Millisecond)
+					owen := e.users["owen"].ID
+					job := waitbudget.With(e.ctx, time.Second)
+					undo := c.fail(e)
+					err := e.rn.Remind(job, e.c, owen, "remind:1", 2, false)
+					if err == nil {
+						t.Fatal("the failure did not fail the reminder")
+					}
+					if refused := errors.Is(err, slackapi.ErrPaceExceeded); refused != c.wantPaced {
+						t.Fatalf("reminder failed with %v, want refused by the pace: %v", err, c.wantPaced)
+					}
+					undo()
+					rqMust(t, e.rn.Remind(job, e.c, owen, "remind:1", 2, false)) // the job's retry
+					history := e.fake.CallCount("conversations.history")
+					posts := e.fake.CallCount("chat.postMessage")
+					t.Logf("[counts] %s/%s: history_lookups=%d posts=%d dm_messages=%d", driver, c.name, history, posts, len(e.dmTexts("owen")))
+					if c.wantHistory != (history > 0) {
+						t.Errorf("retry made %d conversations.history calls, want some: %v", history, c.wantHistory)
+					}
+					if got := len(e.dmTexts("owen")); got != 1 {
+						t.Errorf("owen's DM holds %d reminders, want 1", got)
+					}
+					e.onePostPerKey(t)
+				})
+			}
+		})
+	}
+}
+
+// TestReviewDMSlackIDCacheExpires: reminders reuse a reviewer's Slack id
+// (users.lookupByEmail, Tier 3) and DM channel, but trust the id only for
+// slack.identity_cache_ttl: an email may move to another Slack user.
+func TestReviewDMSlackIDCacheExpires(t *testing.T) {
+	t.Parallel()
+	e := newReviewOnce(t, storetest.Drivers(t)[0], time.Minute)
+	owen := e.users["owen"].ID
+	lookups := func() int { return e.fake.CallCount("users.lookupByEmail") }
+	rqMust(t, e.rn.Remind(e.ctx, e.c, owen, "remind:1", 2, false))
+	rqMust(t, e.rn.Remind(e.ctx, e.c, owen, "remind:2", 2, false))
+	cached := lookups()
+	e.clock.Set(e.clock.Now().Add(identity.DefaultTTL + time.Second))
+	rqMust(t, e.rn.Remind(e.ctx, e.c, owen, "remind:3", 2, false))
+	t.Logf("[counts] lookups: %d for two reminders, %d after the TTL; conversations.open %d", cached, lookups(), e.fake.CallCount("conversations.open"))
+	if cached != 1 || lookups() != 2 {
+		t.Errorf("users.lookupByEmail calls: %d for two reminders (want 1), %d after the TTL (want 2)", cached, lookups())
+	}
+	if n := e.fake.CallCount("conversations.open"); n != 1 {
+		t.Errorf("conversations.open calls: %d, want 1 (a DM channel does not change)", n)
+	}
+}

@@ -1,0 +1,159 @@
+package handlers_test
+
+// End-to-end tests of "/access playbooks": the real bot against
+// bot/slackfake and a real store.
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot"
+	"github.com/accessbot/accessbot/bot/slackapi"
+	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/flows/playbooks"
+	"github.com/accessbot/accessbot/handlers"
+	"github.com/accessbot/accessbot/handlers/views"
+	"github.com/accessbot/accessbot/internal/secrets"
+	"github.com/accessbot/accessbot/store/storetest"
+)
+
+func TestPlaybooksModal(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) { testPlaybooksModal(t, driver) })
+	}
+}
+
+func testPlaybooksModal(t *testing.T, driver string) {
+	fake := slackfake.New(slackfake.WithPingInterval(200*time.Millisecond), slackfake.WithTriggerTTL(0))
+	t.Cleanup(fake.Close)
+	team := fake.AddTeam(slackfake.Team{ID: "T1", Name: "Acme"})
+	st := storetest.Open(t, driver)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	e := &rvEnv{t: t, ctx: ctx, fake: fake, st: st, team: team, users: map[string]*accessbot.User{}}
+	e.tenant = &accessbot.Tenant{Slug: "acme", Name: "Acme Corp"}
+	must(t, st.CreateTenant(ctx, e.tenant))
+	for _, name := range []string{"ada", "mia"} {
+		u := &accessbot.User{TenantID: e.tenant.ID, Email: name + "@acme.test", Name: name, Status: accessbot.UserActive, Role: accessbot.RoleMember}
+		if name == "ada" {
+			u.Role = accessbot.RoleAdmin
+		}
+		must(t, st.CreateUser(ctx, u))
+		e.users[name] = u
+		if _, err := fake.AddUser(slackfake.User{ID: rvSlack(name), TeamID: "T1", Name: name, RealName: name, Email: u.Email}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app := &accessbot.Application{TenantID: e.tenant.ID, Name: "GitLab", Connector: "manual"}
+	must(t, st.CreateApplication(ctx, app))
+	if _, err := bot.BindSingleWorkspace(ctx, st, secrets.Secret(team.BotToken), "acme",
+		slackapi.Options{APIURL: fake.URL(), Guard: slackapi.Strict{}}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := secrets.NewKeyring(secrets.Key{ID: "k1", Key: make([]byte, 32)})
+	must(t, err)
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	bapp, err := bot.NewApp(bot.AppConfig{
+		Store: st, AppToken: secrets.Secret(fake.AppToken()), BotToken: secrets.Secret(team.BotToken),
+		APIURL: fake.URL(), Connections: 1, PingInterval: 5 * time.Second,
+		Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{}, Log: log,
+		Register: func(r *bot.Router, id bot.Resolver) error {
+			return handlers.Register(r, handlers.Deps{Identity: id, Playbooks: handlers.NewPlaybooks(st, keys, nil, log)})
+		},
+	})
+	must(t, err)
+	runApp(t, ctx, fake, bapp)
+
+	// Non-admins are refused.
+	if a := e.command("mia", "playbooks"); !strings.Contains(a.Text, "Only accessbot admins") {
+		t.Fatalf("member's /access playbooks answered %q", a.Text)
+	}
+	e.command("ada", "playbooks")
+	list := e.top("ada", views.CallbackPlaybooks, "No playbooks yet")
+	fake.SendInteractive(fake.BlockActionInView(team.ID, rvSlack("ada"), list.ID,
+		slackfake.Action{ActionID: views.ActionPlaybookNew, BlockID: views.BlockPlaybooksNew, Value: "new"}))
+	e.top("ada", views.CallbackPlaybookForm, "New playbook")
+
+	values := func(url, token string) map[string]map[string]slackfake.StateValue {
+		return map[string]map[string]slackfake.StateValue{
+			views.BlockPBName:    {views.ActionPBName: slackfake.PlainTextValue("open-ticket")},
+			views.BlockPBType:    {views.ActionPBType: slackfake.StaticSelectValue("request", "Request")},
+			views.BlockPBApp:     {views.ActionPBApp: slackfake.StaticSelectValue(app.ID, "GitLab")},
+			views.BlockPBURL:     {views.ActionPBURL: slackfake.PlainTextValue(url)},
+			views.BlockPBToken:   {views.ActionPBToken: slackfake.PlainTextValue(token)},
+			views.BlockPBOptions: {views.ActionPBOpts: slackfake.CheckboxesValue(slackfake.Choice{Value: views.PBOptActive, Text: "Active"})},
+		}
+	}
+	// A private address and plain http are refused inline.
+	for url, want := range map[string]string{"https://10.0.0.5/hook": "non-public", "http://hooks.example.com/": "Only https"} {
+		a := e.ack(fake.SendInteractive(fake.ViewSubmission(team.ID, rvSlack("ada"), "", values(url, ""))))
+		if a.ResponseAction != "errors" || !strings.Contains(a.Errors[views.BlockPBURL], want) {
+			t.Fatalf("url %s: ack %+v; want an inline error with %q", url, a, want)
+		}
+	}
+	const token = "tok-SECRET-in-slack-1"
+	a := e.ack(fake.SendInteractive(fake.ViewSubmission(team.ID, rvSlack("ada"), "", values("https://hooks.example.com/accessbot", token))))
+	if a.ResponseAction != "update" || !strings.Contains(string(a.View), "whsec_") || strings.Contains(string(a.View), token) {
+		t.Fatalf("save ack %+v %s; want the signing secret once and never the token", a, a.View)
+	}
+	p, err := st.GetPlaybookByName(ctx, e.tenant.ID, "open-ticket")
+	must(t, err)
+	if p.AppID != app.ID || !p.Active || p.Type != accessbot.PlaybookRequest || p.Source != accessbot.SourceSlack || p.TokenSecret == "" {
+		t.Fatalf("stored %+v", p)
+	}
+	tok, err := playbooks.GetSecret(ctx, st, keys, e.tenant.ID, p.TokenSecret)
+	if err != nil || tok.Reveal() != token {
+		t.Fatalf("token opens to %v, %v", tok, err)
+	}
+	// The same name again is refused inline.
+	e.command("ada", "playbooks")
+	list = e.top("ada", views.CallbackPlaybooks, "open-ticket")
+	fake.SendInteractive(fake.BlockActionInView(team.ID, rvSlack("ada"), list.ID,
+		slackfake.Action{ActionID: views.ActionPlaybookNew, BlockID: views.BlockPlaybooksNew, Value: "new"}))
+	e.top("ada", views.CallbackPlaybookForm, "New playbook")
+	if a := e.ack(fake.SendInteractive(fake.ViewSubmission(team.ID, rvSlack("ada"), "", values("https://hooks.example.com/x", "")))); a.ResponseAction != "errors" || !strings.Contains(a.Errors[views.BlockPBName], "Another playbook") {
+		t.Fatalf("duplicate name ack %+v", a)
+	}
+
+	// Disable from the list: the modal redraws in place and the store follows.
+	fake.SendInteractive(fake.BlockActionInView(team.ID, rvSlack("ada"), list.ID,
+		slackfake.Action{ActionID: views.ActionPlaybookToggle, BlockID: views.BlockPlaybookActions + "." + p.ID, Value: p.ID}))
+	// The list is under the form: it is redrawn where it is.
+	if err := fake.WaitFor(ctx, func() bool {
+		for _, v := range fake.OpenViews(rvSlack("ada")) {
+			if v.ID == list.ID && strings.Contains(string(v.JSON), "Inactive") && strings.Contains(string(v.JSON), `"text":"Enable"`) {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("the list was not redrawn with the playbook inactive: %v", err)
+	}
+	p, _ = st.GetPlaybook(ctx, e.tenant.ID, p.ID)
+	if p.Active {
+		t.Fatal("still active after Disable")
+	}
+	entries, _ := st.ListAudit(ctx, e.tenant.ID, p.ID)
+	var actions []string
+	for _, en := range entries {
+		actions = append(actions, en.Action)
+		if strings.Contains(string(en.After), token) {
+			t.Fatal("token in the audit log")
+		}
+	}
+	if strings.Join(actions, ",") != "playbook.created,playbook.disabled" {
+		t.Fatalf("audit actions %v", actions)
+	}
+	// A member cannot toggle it, even with a forged click.
+	fake.SendInteractive(fake.BlockActionInView(team.ID, rvSlack("mia"), list.ID,
+		slackfake.Action{ActionID: views.ActionPlaybookToggle, BlockID: views.BlockPlaybookActions + "." + p.ID, Value: p.ID}))
+	time.Sleep(300 * time.Millisecond)
+	if p2, _ := st.GetPlaybook(ctx, e.tenant.ID, p.ID); p2.Active {
+		t.Fatal("a member enabled the playbook")
+	}
+}

@@ -1,0 +1,102 @@
+package handlers_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/flows/requests"
+	"github.com/accessbot/accessbot/handlers/views"
+)
+
+// "Why these approvers?" (issue 16 item 8): an admin gets what `accessbot
+// explain request` prints for the stored request, from the audit message
+// (an ephemeral answer) and from Details (a modal pushed on top); members
+// see no button, a member's forged click is refused, and so is an admin's
+// once they are no longer one (the server checks the store, not the click).
+func TestE2EWhyTheseApprovers(t *testing.T) {
+	e := startRequests(t, "sqlite", requests.Policy{})
+	r := e.createAccess("rita", "Maintainers")
+	mona := e.approvalDM(slackID("mona"), r.ID)
+	ada := slackID("ada")
+	explained := []string{
+		"chain: gitlab: the application's own chain",
+		"level 1: any one of 1",
+		"manager: Mona ", "(manager of Rita) → asked",
+		"owners: Owen ", "(primary owner of GitLab) → asked",
+		"owners: Olga ", "(secondary owner of GitLab) → asked",
+		"asked when it was made:", "level 2: Owen ",
+	}
+
+	// From the audit: an ephemeral answer.
+	e.ack(e.fake.SendSlashCommand(e.fake.SlashCommand(e.team.ID, ada, "audit "+r.ID)), nil)
+	audit := e.ackMessage(ada, "Audit of request "+r.ID)
+	if !strings.Contains(string(audit.Blocks), views.ActionWhyApprovers) {
+		t.Fatalf("the audit has no Why these approvers? button: %s", audit.Blocks)
+	}
+	e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, ada, audit.Channel, audit.TS,
+		slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: r.ID}))
+	for _, w := range explained {
+		e.ephemeral(ada, w)
+	}
+	if strings.Contains(e.whyAnswers(ada), "note: the channel") {
+		t.Fatalf("a request with its application's own chain got the channel note: %s", e.whyAnswers(ada))
+	}
+
+	// From Details: a modal pushed over it.
+	e.fake.SendInteractive(e.fake.BlockAction(e.team.ID, ada, slackfake.Action{ActionID: views.ActionDetails, Value: r.ID}))
+	details := e.topView(ada, views.CallbackRequestDetails, views.ActionWhyApprovers)
+	e.fake.SendInteractive(e.fake.BlockActionInView(e.team.ID, ada, details.ID,
+		slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: r.ID}))
+	e.topView(ada, views.CallbackRequestWhy, explained...)
+
+	// Mona, an approver but no admin: Details without the button, and a
+	// forged click refused with nothing explained.
+	e.click(slackID("mona"), mona, views.ActionDetails, r.ID)
+	if v := e.topView(slackID("mona"), views.CallbackRequestDetails); strings.Contains(string(v.JSON), views.ActionWhyApprovers) {
+		t.Fatalf("a member's Details offers Why these approvers?: %s", v.JSON)
+	}
+	e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, slackID("mona"), mona.Channel, mona.TS,
+		slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: r.ID}))
+	e.ephemeral(slackID("mona"), "only accessbot admins can see why")
+	if got := e.whyAnswers(slackID("mona")); got != "" {
+		t.Fatalf("a member was told: %s", got)
+	}
+
+	// A request to the tenant default chain, with a channel routed: the
+	// channel is not stored, so the answer says no route was applied.
+	e.routeChannel("C0DATA")
+	r2, err := e.svc.Create(e.ctx, requests.UserAccess{TenantID: e.tenant.ID, RequesterID: e.users["rita"].ID,
+		AppID: e.entra.ID, ConnectionID: e.conns["Readers"].ID, Duration: 8 * time.Hour, Justification: "Reads the lake for a report."})
+	rqMust(t, err)
+	e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, ada, audit.Channel, audit.TS,
+		slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: r2.ID}))
+	e.ephemeral(ada, "Request "+r2.ID)
+	e.ephemeral(ada, "chain: default: the tenant default")
+	e.ephemeral(ada, "no channel route is applied here; made in C0DATA")
+
+	// Ada demoted: her click is refused, whatever her Slack session thinks.
+	u := *e.users["ada"]
+	u.Role = accessbot.RoleMember
+	rqMust(t, e.st.UpdateUser(e.ctx, &u))
+	before := strings.Count(e.whyAnswers(ada), "Why these approvers?")
+	e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, ada, audit.Channel, audit.TS,
+		slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: r.ID}))
+	e.ephemeral(ada, "only accessbot admins can see why")
+	if after := strings.Count(e.whyAnswers(ada), "Why these approvers?"); after != before {
+		t.Fatalf("a demoted admin got an explanation (%d answers, had %d)", after, before)
+	}
+}
+
+// whyAnswers joins the texts of the explanations user was sent.
+func (e *rqEnv) whyAnswers(user string) string {
+	var out []string
+	for _, m := range e.fake.AllMessages() {
+		if (m.Recipient == user || m.Source == "response_url" && m.Channel == slackfake.DMChannel(user)) && strings.HasPrefix(m.Text, "Why these approvers?") {
+			out = append(out, m.Text)
+		}
+	}
+	return strings.Join(out, "\n")
+}

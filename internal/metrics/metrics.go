@@ -1,0 +1,142 @@
+// Package metrics holds accessbot's Prometheus metrics: one set per
+// process, registered on the HTTP server's registry by `accessbot run`
+// (Register) and served on /metrics. docs/operations.md describes each one
+// and deploy/grafana/accessbot.json charts them.
+//
+// They are process-wide on purpose, like the process itself: the packages
+// that count (bot, slackapi, jobs, handlers, requests, schedule) record
+// here, whether or not anything serves them.
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const ns = "accessbot"
+
+// Latency buckets, in seconds: Slack wants an ack within 3 s.
+var fastBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2, 3, 5, 10}
+
+var (
+	// Envelopes counts Socket Mode envelopes by type (events_api,
+	// slash_commands, interactive, or what Slack sent) and outcome: acked,
+	// ack_failed (the ack could not be written; Slack redelivers), no_id
+	// (no envelope_id: cannot be acked).
+	Envelopes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "slack_envelopes_total",
+		Help: "Socket Mode envelopes, by type and outcome (acked, ack_failed, no_id).",
+	}, []string{"type", "outcome"})
+	// AckLatency is how long an envelope waited for its ack.
+	AckLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Name: "slack_ack_seconds",
+		Help:    "Time from receiving a Socket Mode envelope to acking it, by type.",
+		Buckets: fastBuckets,
+	}, []string{"type"})
+	// Duplicates counts redelivered envelopes and events handled once.
+	Duplicates = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "slack_duplicates_total",
+		Help: "Redelivered envelopes and events recognised and not handled again.",
+	})
+	// HandlerLatency is how long routed handlers ran, by route
+	// ("command:/access request", "action:approval_approve", "view:request_form", "event:app_home_opened").
+	HandlerLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Name: "slack_handler_seconds",
+		Help:    "Time routed Slack handlers ran, by route and outcome (ok, error, panic).",
+		Buckets: fastBuckets,
+	}, []string{"route", "outcome"})
+
+	// SlackCalls counts Web API attempts by method and outcome: ok,
+	// rate_limited (a 429), error, paced_out (gave up waiting for pacing).
+	SlackCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "slack_api_calls_total",
+		Help: "Slack Web API call attempts, by method and outcome (ok, rate_limited, error, paced_out).",
+	}, []string{"method", "outcome"})
+	// SlackCallLatency is how long each attempt took.
+	SlackCallLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Name: "slack_api_call_seconds",
+		Help:    "Slack Web API call attempt latency, by method.",
+		Buckets: fastBuckets,
+	}, []string{"method"})
+	// SlackRetryWait is the time spent waiting out Retry-After (this
+	// caller's 429 or another caller's hold of the method).
+	SlackRetryWait = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "slack_api_retry_wait_seconds_total",
+		Help: "Seconds spent waiting out Slack Retry-After, by method.",
+	}, []string{"method"})
+
+	// Jobs counts durable jobs finished by this process, by kind and
+	// outcome: completed, failed (will retry or is discarded), cancelled
+	// (final failure), snoozed.
+	Jobs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "jobs_finished_total",
+		Help: "Durable jobs worked by this process, by kind and outcome (completed, failed, cancelled, snoozed).",
+	}, []string{"kind", "outcome"})
+	// JobWait is how long a job waited between becoming due and running.
+	JobWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Name: "jobs_wait_seconds",
+		Help:    "Time a job waited from due to running, by kind.",
+		Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10, 30, 60, 300, 900},
+	}, []string{"kind"})
+	// JobRun is how long a job's work took.
+	JobRun = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: ns, Name: "jobs_run_seconds",
+		Help:    "Time a job ran, by kind.",
+		Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10, 30, 60, 300},
+	}, []string{"kind"})
+
+	// Requests counts access-request changes by kind (create, approve,
+	// deny, cancel, and the ticks remind, escalate, expire) and outcome (ok,
+	// refused, error).
+	Requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "requests_total",
+		Help: "Access-request operations, by op (create, approve, deny, cancel, remind, escalate, expire) and outcome (ok, refused, error).",
+	}, []string{"op", "outcome"})
+
+	// Notifications counts Slack notifications by outcome: sent, deduplicated
+	// (the outbox or Slack's history showed it was already sent), failed.
+	Notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "notifications_total",
+		Help: "Slack notifications (exactly-once outbox), by outcome (sent, deduplicated, failed).",
+	}, []string{"outcome"})
+
+	// Slots counts scheduled slots (digests, reminders, escalations, expiry
+	// sweeps) by kind and outcome: run (this replica took it), skipped
+	// (another replica had it, or it was already done).
+	Slots = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "schedule_slots_total",
+		Help: "Scheduled slots (digests and other per-tenant schedules), by job and outcome (run, skipped: another replica has it, failed: retried, given_up).",
+	}, []string{"kind", "outcome"})
+
+	// StoreErrors counts store failures seen by the request flows and jobs.
+	StoreErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "store_errors_total",
+		Help: "Store (database) errors, by operation.",
+	}, []string{"op"})
+
+	// FlowSteps counts provisioning steps by script type and outcome.
+	FlowSteps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "flow_steps_total",
+		Help: "Provisioning flow steps, by script type and outcome.",
+	}, []string{"script", "outcome"})
+)
+
+// All is every metric of this package.
+func All() []prometheus.Collector {
+	return []prometheus.Collector{Envelopes, AckLatency, Duplicates, HandlerLatency, SlackCalls, SlackCallLatency,
+		SlackRetryWait, Jobs, JobWait, JobRun, Requests, Notifications, Slots, StoreErrors, FlowSteps}
+}
+
+// Register registers every metric on reg (the HTTP server's registry).
+func Register(reg prometheus.Registerer) error {
+	for _, c := range All() {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Since observes the seconds since start on h.
+func Since(h prometheus.Observer, start time.Time) { h.Observe(time.Since(start).Seconds()) }
