@@ -20,9 +20,6 @@ import (
 // the transaction's connection and go with a rollback; they are dropped
 // before commit.
 
-// stageBatch rows per INSERT into the staging table (3 values each).
-const stageBatch = batchParams / 3
-
 // sliceRelations is a RelationSource over keys that fails on the first
 // row the store would reject: ReplaceRelations' contract.
 type sliceRelations struct {
@@ -162,12 +159,19 @@ func (q *queries) createStage(ctx context.Context) error {
 
 // stageRelations copies src into inv_stage_rows in batches: memory holds
 // one batch.
-func (q *queries) stageRelations(ctx context.Context, src store.RelationSource) (staged int64, err error) {
-	if q.d.CopyRows != nil && q.conn != nil {
-		staged, err = q.copyStage(ctx, src)
-	} else {
-		staged, err = q.insertStage(ctx, src)
-	}
+func (q *queries) stageRelations(ctx context.Context, src store.RelationSource) (int64, error) {
+	row := make([]any, 3)
+	staged, err := q.stageRows(ctx, "relations", "inv_stage_rows", []string{"line", "ident_ext", "ent_ext"}, func() ([]any, error) {
+		line, k, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		row[0], row[1], row[2] = int64(line), k.IdentityExternalID, k.EntitlementExternalID
+		return row, nil
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -189,65 +193,63 @@ func (q *queries) stageRelations(ctx context.Context, src store.RelationSource) 
 	return staged, nil
 }
 
-// copyStage streams src into the staging table with the dialect's bulk
-// copy (PostgreSQL COPY). An error of src (a broken file) ends the copy and
-// is returned as it is.
-func (q *queries) copyStage(ctx context.Context, src store.RelationSource) (int64, error) {
-	var srcErr error
-	row := make([]any, 3)
-	n, err := q.d.CopyRows(ctx, q.conn, "inv_stage_rows", []string{"line", "ident_ext", "ent_ext"}, func() ([]any, error) {
-		line, k, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			return nil, nil
+// stageRows loads a staging table in batches, so that memory holds one
+// batch: the dialect's bulk copy (PostgreSQL COPY) when it has one, else
+// multi-row INSERTs of a prepared statement. next returns a row's values
+// (the slice may be reused), nil after the last; its error (a broken file,
+// a bad row) ends the load and is returned as it is. what names the rows
+// in errors.
+func (q *queries) stageRows(ctx context.Context, what, table string, cols []string, next func() ([]any, error)) (int64, error) {
+	if q.d.CopyRows != nil && q.conn != nil {
+		var srcErr error
+		n, err := q.d.CopyRows(ctx, q.conn, table, cols, func() ([]any, error) {
+			r, err := next()
+			srcErr = err
+			return r, err
+		})
+		if srcErr != nil {
+			return 0, srcErr
 		}
 		if err != nil {
-			srcErr = err
-			return nil, err
+			return 0, fmt.Errorf("stage %s: %w", what, err)
 		}
-		row[0], row[1], row[2] = int64(line), k.IdentityExternalID, k.EntitlementExternalID
-		return row, nil
-	})
-	if srcErr != nil {
-		return 0, srcErr
+		return n, nil
 	}
-	if err != nil {
-		return 0, fmt.Errorf("stage relations: %w", err)
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	insert := func(rows int) string {
+		return `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES ` + strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
 	}
-	return n, nil
-}
-
-// insertStage stages src with multi-row INSERTs of a prepared statement.
-func (q *queries) insertStage(ctx context.Context, src store.RelationSource) (staged int64, err error) {
-	head := `INSERT INTO inv_stage_rows (line, ident_ext, ent_ext) VALUES `
-	full, err := q.prepare(ctx, head+strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", stageBatch), ", "))
+	per := batchParams / len(cols)
+	full, err := q.prepare(ctx, insert(per))
 	if err != nil {
-		return 0, fmt.Errorf("prepare staging insert: %w", err)
+		return 0, fmt.Errorf("prepare %s staging insert: %w", what, err)
 	}
 	defer full.close()
-	args := make([]any, 0, stageBatch*3)
+	args := make([]any, 0, per*len(cols))
+	var n int64
 	for {
-		line, k, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+		r, err := next()
 		if err != nil {
 			return 0, err
 		}
-		staged++
-		args = append(args, line, k.IdentityExternalID, k.EntitlementExternalID)
+		if r == nil {
+			break
+		}
+		n++
+		args = append(args, r...)
 		if len(args) == cap(args) {
 			if err := full.exec(ctx, args...); err != nil {
-				return 0, fmt.Errorf("stage relations: %w", err)
+				return 0, fmt.Errorf("stage %s: %w", what, err)
 			}
 			args = args[:0]
 		}
 	}
 	if len(args) > 0 {
-		if _, err := q.exec(ctx, head+strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(args)/3), ", "), args...); err != nil {
-			return 0, fmt.Errorf("stage relations: %w", err)
+		if _, err := q.exec(ctx, insert(len(args)/len(cols)), args...); err != nil {
+			return 0, fmt.Errorf("stage %s: %w", what, err)
 		}
 	}
-	return staged, nil
+	return n, nil
 }
 
 // Joins of a staged row to its current identity and entitlement; args: tenant, app, tenant, app.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/accessbot/accessbot"
@@ -103,50 +102,10 @@ func (q *queries) identityStageRow(src store.IdentitySource, row []any) ([]any, 
 // holds one batch. An error of src is returned as it is.
 func (q *queries) stageIdentities(ctx context.Context, src store.IdentitySource) error {
 	row := make([]any, 0, len(identityStageCols))
-	if q.d.CopyRows != nil && q.conn != nil {
-		var srcErr error
-		_, err := q.d.CopyRows(ctx, q.conn, "inv_stage_idents", identityStageCols, func() ([]any, error) {
-			r, err := q.identityStageRow(src, row)
-			srcErr = err
-			return r, err
-		})
-		if srcErr != nil {
-			return srcErr
-		}
-		if err != nil {
-			return fmt.Errorf("stage identities: %w", err)
-		}
-	} else {
-		per := batchParams / len(identityStageCols)
-		one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(identityStageCols)), ", ") + ")"
-		head := `INSERT INTO inv_stage_idents (` + strings.Join(identityStageCols, ", ") + `) VALUES `
-		full, err := q.prepare(ctx, head+strings.TrimSuffix(strings.Repeat(one+", ", per), ", "))
-		if err != nil {
-			return fmt.Errorf("prepare identities staging insert: %w", err)
-		}
-		defer full.close()
-		args := make([]any, 0, per*len(identityStageCols))
-		for {
-			r, err := q.identityStageRow(src, row)
-			if err != nil {
-				return err
-			}
-			if r == nil {
-				break
-			}
-			args = append(args, r...)
-			if len(args) == cap(args) {
-				if err := full.exec(ctx, args...); err != nil {
-					return fmt.Errorf("stage identities: %w", err)
-				}
-				args = args[:0]
-			}
-		}
-		if n := len(args) / len(identityStageCols); n > 0 {
-			if _, err := q.exec(ctx, head+strings.TrimSuffix(strings.Repeat(one+", ", n), ", "), args...); err != nil {
-				return fmt.Errorf("stage identities: %w", err)
-			}
-		}
+	if _, err := q.stageRows(ctx, "identities", "inv_stage_idents", identityStageCols, func() ([]any, error) {
+		return q.identityStageRow(src, row)
+	}); err != nil {
+		return err
 	}
 	if _, err := q.exec(ctx, `CREATE INDEX inv_stage_idents_ext ON inv_stage_idents (ext, line)`); err != nil {
 		return fmt.Errorf("index identities staging table: %w", err)
