@@ -18,12 +18,26 @@ import (
 )
 
 // Acker acknowledges an envelope on the connection it arrived on.
-// *socketmode.Client implements it.
 type Acker interface {
 	AckCtx(ctx context.Context, envelopeID string, payload any) error
 }
 
-var _ Acker = (*socketmode.Client)(nil)
+// ackFrame is the frame of an ack: {"envelope_id":…,"payload":…}, payload
+// left out when nil. Slack drops a response of 20 KB or more without a word,
+// so that is an error here.
+func ackFrame(envelopeID string, payload any) ([]byte, error) {
+	b, err := json.Marshal(struct {
+		EnvelopeID string `json:"envelope_id"`
+		Payload    any    `json:"payload,omitempty"`
+	}{envelopeID, payload})
+	if err != nil {
+		return nil, fmt.Errorf("ack %s: encode payload: %w", envelopeID, err)
+	}
+	if len(b) >= maxAckBytes {
+		return nil, fmt.Errorf("ack %s: %d bytes, and Slack drops socket responses of %d bytes or more", envelopeID, len(b), maxAckBytes)
+	}
+	return b, nil
+}
 
 // Defaults for DispatcherConfig.
 const (
@@ -224,13 +238,80 @@ func (d *Dispatcher) Wait() { d.wg.Wait() }
 // queued, or dropped with a busy answer when the queue is full; sync kinds
 // get their own goroutine.
 func (d *Dispatcher) Handle(ctx context.Context, acker Acker, env *socketmode.Request) {
-	d.handle(ctx, acker, env, nil)
+	d.handle(ctx, acker, env)
 }
 
-// handle is Handle with the payload slack-go already decoded (the Data of
-// its socketmode.Event), so the hot path does not decode it again; with nil
-// data the payload is decoded here.
-func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Request, data any) {
+// HandleFrame takes one Socket Mode frame as read from a socket: an envelope
+// is handled (see Handle), hello is logged, and for disconnect the reason is
+// returned with ok, so the caller replaces the socket.
+func (d *Dispatcher) HandleFrame(ctx context.Context, acker Acker, frame []byte) (disconnect string, ok bool) {
+	return d.handleFrame(ctx, acker, frame, d.log)
+}
+
+func (d *Dispatcher) handleFrame(ctx context.Context, acker Acker, frame []byte, log zerolog.Logger) (string, bool) {
+	env := new(socketmode.Request)
+	if err := json.Unmarshal(frame, env); err != nil {
+		env = lenientEnvelope(frame)
+		if env == nil {
+			log.Warn().Err(err).Str("raw", truncate(string(frame), 2000)).Msg("unreadable Socket Mode frame dropped")
+			return "", false
+		}
+		log.Warn().Err(err).Str("envelope", env.EnvelopeID).Str("type", env.Type).
+			Str("raw", truncate(string(frame), 2000)).Msg("malformed Socket Mode envelope; handling what could be read")
+	}
+	switch env.Type {
+	case socketmode.RequestTypeHello:
+		log.Debug().Int("num_connections", env.NumConnections).Str("host", env.DebugInfo.Host).Msg("socket hello")
+	case socketmode.RequestTypeDisconnect:
+		return env.Reason, true
+	default:
+		d.handle(ctx, acker, env)
+	}
+	return "", false
+}
+
+// lenientEnvelope reads the envelope_id, type and payload of a frame whose
+// other fields do not decode (say a retry_attempt that is not a number), so
+// the envelope is still acked and Slack does not redeliver it forever; nil
+// when the frame is not a JSON object.
+func lenientEnvelope(frame []byte) *socketmode.Request {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(frame, &fields) != nil {
+		return nil
+	}
+	env := &socketmode.Request{Payload: fields["payload"]}
+	_ = json.Unmarshal(fields["envelope_id"], &env.EnvelopeID)
+	_ = json.Unmarshal(fields["type"], &env.Type)
+	return env
+}
+
+// interactionHead is what the read loop needs of an interactive payload to
+// ack and queue it; the whole payload is decoded once, by the handler.
+type interactionHead struct {
+	Type slack.InteractionType `json:"type"`
+	Team struct {
+		ID string `json:"id"`
+	} `json:"team"`
+	User struct {
+		TeamID string `json:"team_id"`
+	} `json:"user"`
+	ResponseURL  string `json:"response_url"`
+	ResponseURLs []struct {
+		ResponseURL string `json:"response_url"`
+	} `json:"response_urls"`
+}
+
+// decodeInteraction decodes an interactive payload into a fresh value (a
+// reused one would append to BlockActions).
+func decodeInteraction(payload json.RawMessage) (*slack.InteractionCallback, error) {
+	cb := new(slack.InteractionCallback)
+	if err := json.Unmarshal(payload, cb); err != nil {
+		return nil, fmt.Errorf("decode interactive payload: %w", err)
+	}
+	return cb, nil
+}
+
+func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Request) {
 	log := d.log.With().Str("envelope", env.EnvelopeID).Str("type", env.Type).Logger()
 	if env.RetryAttempt > 0 {
 		log = log.With().Int("retry_attempt", env.RetryAttempt).Str("retry_reason", env.RetryReason).Logger()
@@ -244,67 +325,61 @@ func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Re
 	switch env.Type {
 	case socketmode.RequestTypeEventsAPI:
 		d.ack(ctx, acker, env.EnvelopeID, nil, log)
-		outer, err := decodeEvents(env.Payload, data)
+		outer, err := decodeEvents(env.Payload)
 		if err != nil {
 			log.Warn().Err(err).Msg("malformed events_api payload")
 			return
 		}
 		d.async(ctx, outer.TeamID, queueEvents, "", log, func(ctx context.Context) { d.handleEvent(ctx, env, outer, log) })
 	case socketmode.RequestTypeSlashCommands:
-		cmd, ok := data.(slack.SlashCommand) // a fresh value per envelope
-		if !ok {
-			if err := json.Unmarshal(env.Payload, &cmd); err != nil {
-				log.Warn().Err(err).Msg("malformed slash command payload")
-				d.ack(ctx, acker, env.EnvelopeID, Message{Text: fmt.Sprintf(MsgMalformed, env.EnvelopeID)}.wire(), log)
-				return
-			}
+		cmd := new(slack.SlashCommand) // a fresh value per envelope
+		if err := json.Unmarshal(env.Payload, cmd); err != nil {
+			log.Warn().Err(err).Msg("malformed slash command payload")
+			d.ack(ctx, acker, env.EnvelopeID, Message{Text: fmt.Sprintf(MsgMalformed, env.EnvelopeID)}.wire(), log)
+			return
 		}
-		d.sync(ctx, acker, env, log, func(ctx context.Context, st *ackState) { d.handleCommand(ctx, st, env, &cmd, log) })
+		d.sync(ctx, acker, env, log, func(ctx context.Context, st *ackState) { d.handleCommand(ctx, st, env, cmd, log) })
 	case socketmode.RequestTypeInteractive:
-		cb := new(slack.InteractionCallback) // fresh: a reused one appends to BlockActions
-		if v, ok := data.(slack.InteractionCallback); ok {
-			*cb = v // slack-go decoded it into a fresh value of its own
-		} else if err := json.Unmarshal(env.Payload, cb); err != nil {
+		var head interactionHead
+		if err := json.Unmarshal(env.Payload, &head); err != nil {
 			log.Warn().Err(err).Msg("malformed interactive payload")
 			d.ack(ctx, acker, env.EnvelopeID, nil, log)
 			return
 		}
-		log = log.With().Str("interaction", string(cb.Type)).Logger()
-		switch cb.Type {
+		log = log.With().Str("interaction", string(head.Type)).Logger()
+		switch head.Type {
 		case slack.InteractionTypeViewSubmission, slack.InteractionTypeBlockSuggestion:
-			d.sync(ctx, acker, env, log, func(ctx context.Context, st *ackState) { d.handleInteractive(ctx, st, env, cb, log) })
+			// Their answer rides on the ack: acked when the handler is done.
+			d.sync(ctx, acker, env, log, func(ctx context.Context, st *ackState) {
+				cb, err := decodeInteraction(env.Payload)
+				if err != nil {
+					log.Warn().Err(err).Msg("malformed interactive payload")
+					return
+				}
+				d.handleInteractive(ctx, st, env, cb, log)
+			})
 		default:
 			d.ack(ctx, acker, env.EnvelopeID, nil, log)
-			team, url := cb.Team.ID, cb.ResponseURL
+			team, url := head.Team.ID, head.ResponseURL
 			if team == "" {
-				team = cb.User.TeamID
+				team = head.User.TeamID
 			}
-			if url == "" && len(cb.ResponseURLs) > 0 {
-				url = cb.ResponseURLs[0].ResponseURL
+			if url == "" && len(head.ResponseURLs) > 0 {
+				url = head.ResponseURLs[0].ResponseURL
 			}
-			d.async(ctx, team, queueClicks, url, log, func(ctx context.Context) { d.handleInteractive(ctx, nil, env, cb, log) })
+			d.async(ctx, team, queueClicks, url, log, func(ctx context.Context) {
+				cb, err := decodeInteraction(env.Payload)
+				if err != nil {
+					log.Warn().Err(err).Msg("malformed interactive payload")
+					return
+				}
+				d.handleInteractive(ctx, nil, env, cb, log)
+			})
 		}
 	default:
 		log.Warn().Msg("unknown envelope type acked and ignored")
 		d.ack(ctx, acker, env.EnvelopeID, nil, log)
 	}
-}
-
-// HandleBadMessage deals with a frame slack-go could not parse (it emits
-// error_bad_message with no Request, e.g. for an inner event type slackevents
-// does not know). If the raw frame is still an envelope, it is handled by our
-// own decoding, so it is acked and Slack does not redeliver it.
-func (d *Dispatcher) HandleBadMessage(ctx context.Context, acker Acker, bad *socketmode.ErrorBadMessage) {
-	raw := bad.Message
-	log := d.log.With().Logger()
-	var env socketmode.Request
-	if err := json.Unmarshal(raw, &env); err != nil || env.EnvelopeID == "" {
-		log.Warn().AnErr("cause", bad.Cause).Str("raw", truncate(string(raw), 2000)).Msg("unreadable Socket Mode frame dropped")
-		return
-	}
-	log.Warn().AnErr("cause", bad.Cause).Str("envelope", env.EnvelopeID).Str("type", env.Type).
-		Str("raw", truncate(string(raw), 2000)).Msg("slack-go could not parse envelope; handling it ourselves")
-	d.Handle(ctx, acker, &env)
 }
 
 // meteredAcker counts an envelope's acks and their latency.

@@ -336,15 +336,31 @@ func TestInteractive(t *testing.T) {
 
 func TestBadMessageStillAcked(t *testing.T) {
 	f := newFixture(t, bot.NewRouter())
-	raw := json.RawMessage(`{"envelope_id":"b1","type":"events_api","payload":{"team_id":"T1","event_id":"Ev9","event":{"type":"some_new_event"}}}`)
-	f.d.HandleBadMessage(f.ctx, f.acks, &socketmode.ErrorBadMessage{Cause: errors.New("unknown event"), Message: raw})
-	if got := f.ackOf(t, "b1"); got != "null" {
-		t.Fatalf("ack = %s", got)
+	for _, c := range []struct{ name, frame, env, ack string }{
+		{"unknown inner event", `{"envelope_id":"b1","type":"events_api","payload":{"team_id":"T1","event_id":"Ev9","event":{"type":"some_new_event"}}}`, "b1", "null"},
+		{"retry_attempt not a number", `{"envelope_id":"b2","type":"events_api","retry_attempt":"x","payload":{"team_id":"T1","event":{"type":"app_mention"}}}`, "b2", "null"},
+		{"slash command payload not an object", `{"envelope_id":"b3","type":"slash_commands","payload":"nope"}`, "b3", `{"response_type":"ephemeral","text":"Sorry, I could not read that request (ref b3)."}`},
+		{"interactive payload not an object", `{"envelope_id":"b4","type":"interactive","payload":[1]}`, "b4", "null"},
+		{"unknown envelope type", `{"envelope_id":"w1","type":"weird"}`, "w1", "null"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, disc := f.d.HandleFrame(f.ctx, f.acks, []byte(c.frame)); disc {
+				t.Fatal("taken for a disconnect")
+			}
+			if got := f.ackOf(t, c.env); got != c.ack {
+				t.Fatalf("ack = %s, want %s", got, c.ack)
+			}
+		})
 	}
 	// Garbage without an envelope id cannot be acked; it must just not crash.
-	f.d.HandleBadMessage(f.ctx, f.acks, &socketmode.ErrorBadMessage{Cause: errors.New("x"), Message: json.RawMessage(`{{{`)})
-	f.d.Handle(f.ctx, f.acks, &socketmode.Request{Type: "weird", EnvelopeID: "w1"})
-	if got := f.ackOf(t, "w1"); got != "null" {
-		t.Fatalf("ack of unknown type = %s", got)
+	f.d.HandleFrame(f.ctx, f.acks, []byte(`{{{`))
+	f.d.HandleFrame(f.ctx, f.acks, []byte(`{"type":"hello","num_connections":1}`))
+	if reason, ok := f.d.HandleFrame(f.ctx, f.acks, []byte(`{"type":"disconnect","reason":"warning","debug_info":{"host":"wss-111.slack.com"}}`)); !ok || reason != "warning" {
+		t.Fatalf("disconnect frame read as %q, %v; want warning, true", reason, ok)
+	}
+	f.acks.mu.Lock()
+	defer f.acks.mu.Unlock()
+	if len(f.acks.acks) != 5 {
+		t.Fatalf("acks %v, want the 5 envelopes' only", f.acks.acks)
 	}
 }

@@ -134,35 +134,9 @@ func fuzzRouter() *Router {
 	return r
 }
 
-// parseFrame is slack-go's socketmode parseEvent (socket_mode_managed_conn.go,
-// v0.35.0): what the Manager's drain receives for a frame, or the bad-message
-// error it receives instead.
-func parseFrame(raw json.RawMessage) (*socketmode.Request, any, error) {
-	req := &socketmode.Request{}
-	if err := json.Unmarshal(raw, req); err != nil {
-		return nil, nil, err
-	}
-	switch req.Type {
-	case socketmode.RequestTypeEventsAPI:
-		ev, err := slackevents.ParseEvent(req.Payload, slackevents.OptionNoVerifyToken())
-		return req, ev, err
-	case socketmode.RequestTypeSlashCommands:
-		var cmd slack.SlashCommand
-		err := json.Unmarshal(req.Payload, &cmd)
-		return req, cmd, err
-	case socketmode.RequestTypeInteractive:
-		var cb slack.InteractionCallback
-		err := json.Unmarshal(req.Payload, &cb)
-		return req, cb, err
-	case socketmode.RequestTypeHello, socketmode.RequestTypeDisconnect:
-		return req, nil, nil // the drain logs these; nothing to ack
-	}
-	return req, nil, fmt.Errorf("unsupported type %q", req.Type)
-}
-
 // FuzzEnvelope feeds Socket Mode frames through the path a socket's
-// frames take (slack-go's parse, then the dispatcher, or its bad-message
-// path when slack-go cannot parse) into routes of every kind. Whatever the
+// frames take (HandleFrame, as the read loop calls it) into routes of every
+// kind. Whatever the
 // frame: no panic, not even a recovered one in a handler, and an envelope
 // with an id (other than hello/disconnect) is acked exactly once.
 func FuzzEnvelope(f *testing.F) {
@@ -178,6 +152,8 @@ func FuzzEnvelope(f *testing.F) {
 		`{"envelope_id":"e9","type":"interactive","payload":{"type":"block_actions","team":{"id":"T9"},"user":{"id":"U1"},"response_url":"http://127.0.0.1:1/x","actions":[{"action_id":"nope"}]}}`,
 		`{"envelope_id":"e10","type":"slash_commands","payload":"not an object"}`,
 		`{"envelope_id":"e11","type":"weird"}`,
+		`{"envelope_id":"e12","type":"events_api","retry_attempt":"one","payload":{"team_id":"T1","event":{"type":"app_mention"}}}`,
+		`{"type":"disconnect","reason":"refresh_requested"}`,
 		`{"type":"hello","num_connections":1}`,
 		`{{{`,
 	} {
@@ -201,17 +177,19 @@ func FuzzEnvelope(f *testing.F) {
 		// Each input gets its own envelope id space, so dedupe across inputs
 		// does not hide a missing ack.
 		acker := &fuzzAcker{acks: map[string]int{}}
-		raw := json.RawMessage(frame)
-		req, data, err := parseFrame(raw)
-		switch {
-		case err != nil:
-			d.HandleBadMessage(ctx, acker, &socketmode.ErrorBadMessage{Cause: err, Message: raw})
-		case req.Type != socketmode.RequestTypeHello && req.Type != socketmode.RequestTypeDisconnect:
-			d.handle(ctx, acker, req, data)
-		}
+		d.HandleFrame(ctx, acker, frame)
+		// An envelope is acked when it decodes, or when at least its
+		// envelope_id does (its other fields being of the wrong type).
 		var env socketmode.Request
-		want := json.Unmarshal(frame, &env) == nil && env.EnvelopeID != "" &&
-			env.Type != socketmode.RequestTypeHello && env.Type != socketmode.RequestTypeDisconnect
+		if json.Unmarshal(frame, &env) != nil {
+			env = socketmode.Request{}
+			var fields map[string]json.RawMessage
+			if json.Unmarshal(frame, &fields) == nil {
+				_ = json.Unmarshal(fields["envelope_id"], &env.EnvelopeID)
+				_ = json.Unmarshal(fields["type"], &env.Type)
+			}
+		}
+		want := env.EnvelopeID != "" && env.Type != socketmode.RequestTypeHello && env.Type != socketmode.RequestTypeDisconnect
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			st := d.Stats()

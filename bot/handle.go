@@ -11,7 +11,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/accessbot/accessbot/internal/metrics"
@@ -267,14 +266,8 @@ type eventsPayload struct {
 	Event   json.RawMessage `json:"event"`
 }
 
-// decodeEvents reads the outer payload, from slack-go's decoding (data) when
-// it has one, else from the raw payload.
-func decodeEvents(payload json.RawMessage, data any) (eventsPayload, error) {
-	if api, ok := data.(slackevents.EventsAPIEvent); ok {
-		if cb, ok := api.Data.(*slackevents.EventsAPICallbackEvent); ok && cb.InnerEvent != nil && len(*cb.InnerEvent) > 0 {
-			return eventsPayload{TeamID: cb.TeamID, EventID: cb.EventID, Event: *cb.InnerEvent}, nil
-		}
-	}
+// decodeEvents reads the outer events_api payload.
+func decodeEvents(payload json.RawMessage) (eventsPayload, error) {
 	var outer eventsPayload
 	if err := json.Unmarshal(payload, &outer); err != nil {
 		return outer, fmt.Errorf("decode events_api payload: %w", err)

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
-	"github.com/slack-go/slack/socketmode"
 )
 
 type countingAcker struct{ n atomic.Int32 }
@@ -22,8 +21,8 @@ func (nobody) Resolve(context.Context, string, string) (Actor, error) {
 }
 func (nobody) Invalidate(context.Context, string, string) error { return nil }
 
-// TestDrainReadsNothingAfterShutdown: once ctx ends, an envelope already
-// waiting on the socket's channel is neither acked nor dispatched, so Slack
+// TestDrainReadsNothingAfterShutdown: once ctx ends, an envelope the socket
+// read returns is neither acked nor dispatched, so Slack
 // redelivers it (to another replica) instead of it racing the drain.
 func TestDrainReadsNothingAfterShutdown(t *testing.T) {
 	r := NewRouter()
@@ -42,13 +41,19 @@ func TestDrainReadsNothingAfterShutdown(t *testing.T) {
 	cancel()
 	acker := &countingAcker{}
 	d.Start(ctx)
-	for range 50 { // select picks at random between ready cases; try many times
-		events := make(chan socketmode.Event, 1)
-		events <- socketmode.Event{Type: socketmode.EventTypeEventsAPI, Request: &socketmode.Request{
-			Type: socketmode.RequestTypeEventsAPI, EnvelopeID: "e1",
-			Payload: []byte(`{"type":"event_callback","team_id":"T1","event":{"type":"app_mention","user":"U1","text":"hi","channel":"C1"}}`),
-		}}
-		m.drainEvents(ctx, events, acker, zerolog.New(io.Discard))
+	frame := []byte(`{"envelope_id":"e1","type":"events_api","payload":{"type":"event_callback","team_id":"T1",` +
+		`"event":{"type":"app_mention","user":"U1","text":"hi","channel":"C1"}}}`)
+	// The read returns a frame, but shutdown began while it waited.
+	reads := 0
+	read := func() ([]byte, error) {
+		if reads++; reads > 1 {
+			return nil, io.EOF
+		}
+		return frame, nil
+	}
+	err = m.readLoop(ctx, read, acker, zerolog.New(io.Discard))
+	if err != nil {
+		t.Errorf("read loop after shutdown: %v, want nil", err)
 	}
 	d.Wait()
 	if n := acker.n.Load(); n != 0 {
