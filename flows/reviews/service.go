@@ -8,8 +8,10 @@
 // Every state change is audited in the same transaction (ObjectType
 // AuditCampaign or AuditItem). Decisions are conditional updates on the
 // item's status and reviewer, so of racing clicks exactly one wins and
-// only the item's current reviewer can decide it. Notifications go out
-// after commit; a failed one is logged and changes nothing.
+// only the item's current reviewer can decide it. A launch's DMs are jobs
+// committed with it (WithQueue); reminders and escalations are retried by
+// their scheduler slot; other notifications go out after commit, and a
+// failed one is logged and changes nothing.
 package reviews
 
 import (
