@@ -486,6 +486,24 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 	})
 }
 
+// ConfirmationWait is how long after a request's creation a job that
+// replies in the requester's confirmation thread waits for that
+// confirmation without spending attempts. The request_created job may run
+// after the later jobs: River runs jobs concurrently across replicas, and
+// one held by a killed replica waits for the rescue (jobs.rescue_after,
+// 6 minutes by default). A confirmation still missing after this is a
+// failure like any other.
+const ConfirmationWait = time.Hour
+
+// confirmationPending is a jobs.Busy error: the job is snoozed, not failed.
+type confirmationPending struct{ id string }
+
+func (e confirmationPending) Error() string {
+	return fmt.Sprintf("request %s has no confirmation message to reply to yet", e.id)
+}
+
+func (confirmationPending) BusyFor() time.Duration { return 5 * time.Second }
+
 // tellRequester replies in the confirmation thread, once per what (a
 // retried job does not say it again), and refreshes the confirmation itself
 // (an update, harmless to repeat).
@@ -495,6 +513,9 @@ func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot
 		return err
 	}
 	if len(refs) == 0 {
+		if n.now().Sub(req.CreatedAt) < ConfirmationWait {
+			return confirmationPending{id: req.ID}
+		}
 		return fmt.Errorf("request %s has no confirmation message to reply to", req.ID)
 	}
 	var errs []error
