@@ -124,6 +124,9 @@ func (h *Digest) Post(ctx context.Context, tenantID, channelID string, m digest.
 		return "", fmt.Errorf("post to %s: %w", channelID, err)
 	}
 	_, ts, err := cl.PostMessage(ctx, channelID, slackapi.Message{Text: c.Text, Blocks: c.Blocks, ThreadTS: threadTS, DeliveryKey: key})
+	if slackapi.NotSent(err) {
+		return "", fmt.Errorf("%w: %w", digest.ErrNotSent, err)
+	}
 	if err != nil {
 		return "", err
 	}

@@ -21,12 +21,13 @@ import (
 	"github.com/accessbot/accessbot/store/storetest"
 )
 
-// outageStore fails the "sent" record (CompleteDelivery) while down, as a
-// database that went away between a post and its record does.
+// outageStore fails the outbox's writes after a claim (the "sent" record,
+// CompleteDelivery, and the releases of a failed send) while down, as a
+// database that went away between the claim and what follows does.
 type outageStore struct {
 	store.Store
 	mu       sync.Mutex
-	downFor  int // the next downFor records fail; -1: all until up
+	downFor  int // the next downFor writes fail; -1: all until up
 	failures int
 }
 
@@ -38,20 +39,39 @@ func (s *outageStore) set(downFor int) {
 	s.mu.Unlock()
 }
 
-func (s *outageStore) CompleteDelivery(ctx context.Context, tenantID, key, ch, ts string, now time.Time) error {
+// down says whether this write fails, and counts it.
+func (s *outageStore) down() bool {
 	s.mu.Lock()
-	down := s.downFor != 0
-	if down {
-		s.failures++
-		if s.downFor > 0 {
-			s.downFor--
-		}
+	defer s.mu.Unlock()
+	if s.downFor == 0 {
+		return false
 	}
-	s.mu.Unlock()
-	if down {
+	s.failures++
+	if s.downFor > 0 {
+		s.downFor--
+	}
+	return true
+}
+
+func (s *outageStore) CompleteDelivery(ctx context.Context, tenantID, key, ch, ts string, now time.Time) error {
+	if s.down() {
 		return errDBDown
 	}
 	return s.Store.CompleteDelivery(ctx, tenantID, key, ch, ts, now)
+}
+
+func (s *outageStore) ReleaseDelivery(ctx context.Context, tenantID, key string, retryAt time.Time) error {
+	if s.down() {
+		return errDBDown
+	}
+	return s.Store.ReleaseDelivery(ctx, tenantID, key, retryAt)
+}
+
+func (s *outageStore) ReleaseUnsentDelivery(ctx context.Context, tenantID, key string, attempt int, retryAt time.Time) error {
+	if s.down() {
+		return errDBDown
+	}
+	return s.Store.ReleaseUnsentDelivery(ctx, tenantID, key, attempt, retryAt)
 }
 
 // onceEnv is notifyFixture's tenant with its users in a fake Slack, and a

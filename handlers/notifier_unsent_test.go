@@ -17,7 +17,10 @@ import (
 // not sent, so its retry posts it without looking in the DM's history
 // first (0 conversations.history calls). A reminder whose post
 // timed out after Slack stored it may have gone out, so its retry still
-// looks, finds it and posts nothing. Either way the DM holds it once.
+// looks, finds it and posts nothing. A reminder refused by the pace while
+// the database is down cannot be released as unsent (the release fails
+// too): its retry after the lease looks, finds nothing and posts it. Every
+// way the DM holds it once.
 func TestReviewDMRetryAfterUnsentPost(t *testing.T) {
 	t.Parallel()
 	for _, driver := range storetest.Drivers(t) {
@@ -28,32 +31,33 @@ func TestReviewDMRetryAfterUnsentPost(t *testing.T) {
 				fail        func(e *reviewOnce) (undo func())
 				wantHistory bool
 				wantPaced   bool // the first try fails with ErrPaceExceeded
+				outage      bool // the database refuses the claim's release
 			}{
 				{"refused by the pace", func(e *reviewOnce) func() {
-					unpaced := e.cl
-					// A workspace pace an hour long, already spent: the job's post is refused.
-					team, _ := e.fake.Team("T1")
-					paced, err := slackapi.NewClient("T1", team.BotToken, slackapi.Options{APIURL: e.fake.URL(),
-						Guard: slackapi.Strict{}, Pacing: &slackapi.Pacing{PerWorkspace: slackapi.Limit{Interval: time.Hour, Burst: 1}}})
-					rqMust(t, err)
-					_, _, err = paced.PostMessage(e.ctx, slackfake.DMChannel(slackID("olga")), slackapi.Message{Text: "spends the pace"})
-					rqMust(t, err)
-					e.cl = paced
-					return func() { e.cl = unpaced }
-				}, false, true},
+					return spendPace(t, e)
+				}, false, true, false},
+				{"refused by the pace in a database outage", func(e *reviewOnce) func() {
+					unpace := spendPace(t, e)
+					e.st.set(-1)
+					return func() {
+						unpace()
+						e.st.set(0)
+						e.clock.Set(e.clock.Now().Add(time.Second)) // past the lease the release could not end
+					}
+				}, true, true, true},
 				{"answered ok:false", func(e *reviewOnce) func() {
 					e.fake.FailNextError("chat.postMessage", 1, "not_in_channel")
 					return func() {}
-				}, false, false},
+				}, false, false, false},
 				{"DM not opened", func(e *reviewOnce) func() {
 					e.fake.FailNextError("conversations.open", 1, "internal_error") // opening failed: no post was tried
 					return func() {}
-				}, false, false},
+				}, false, false, false},
 				{"timed out after sending", func(e *reviewOnce) func() {
 					// Stored at once, answered after the post's deadline (half the lease).
 					e.fake.DelayAnswer("chat.postMessage", time.Second)
 					return func() { e.fake.DelayAnswer("chat.postMessage", 0) }
-				}, true, false},
+				}, true, false, false},
 			} {
 				t.Run(c.name, func(t *testing.T) {
 					e := newReviewOnce(t, driver, 400*time.Millisecond)
@@ -66,6 +70,9 @@ func TestReviewDMRetryAfterUnsentPost(t *testing.T) {
 					}
 					if refused := errors.Is(err, slackapi.ErrPaceExceeded); refused != c.wantPaced {
 						t.Fatalf("reminder failed with %v, want refused by the pace: %v", err, c.wantPaced)
+					}
+					if refused := e.st.failures > 0; refused != c.outage {
+						t.Fatalf("%d outbox writes refused, want some: %v", e.st.failures, c.outage)
 					}
 					undo()
 					rqMust(t, e.rn.Remind(job, e.c, owen, "remind:1", 2, false)) // the job's retry
@@ -83,6 +90,22 @@ func TestReviewDMRetryAfterUnsentPost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// spendPace has e's notifier post through a client whose workspace pace,
+// one post an hour, is spent, so its next post is refused; undo restores
+// the unpaced client.
+func spendPace(t *testing.T, e *reviewOnce) (undo func()) {
+	t.Helper()
+	unpaced := e.cl
+	team, _ := e.fake.Team("T1")
+	paced, err := slackapi.NewClient("T1", team.BotToken, slackapi.Options{APIURL: e.fake.URL(),
+		Guard: slackapi.Strict{}, Pacing: &slackapi.Pacing{PerWorkspace: slackapi.Limit{Interval: time.Hour, Burst: 1}}})
+	rqMust(t, err)
+	_, _, err = paced.PostMessage(e.ctx, slackfake.DMChannel(slackID("olga")), slackapi.Message{Text: "spends the pace"})
+	rqMust(t, err)
+	e.cl = paced
+	return func() { e.cl = unpaced }
 }
 
 // TestReviewDMSlackIDCacheExpires: reminders reuse a reviewer's Slack id

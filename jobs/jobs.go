@@ -251,6 +251,22 @@ func (q *Queue) InsertTx(ctx context.Context, tx store.Queries, args river.JobAr
 	return res, nil
 }
 
+// InsertManyTx inserts jobs in the store transaction tx in one go (a
+// campaign launch's DMs, one per reviewer): only worked if tx commits.
+func (q *Queue) InsertManyTx(ctx context.Context, tx store.Queries, params []river.InsertManyParams) error {
+	if len(params) == 0 {
+		return nil
+	}
+	sqlTx, err := Tx(tx)
+	if err != nil {
+		return fmt.Errorf("insert %d %s jobs: %w", len(params), params[0].Args.Kind(), err)
+	}
+	if _, err := q.client.InsertManyTx(ctx, sqlTx, params); err != nil {
+		return fmt.Errorf("insert %d %s jobs: %w", len(params), params[0].Args.Kind(), err)
+	}
+	return nil
+}
+
 // Client is the River client, for listing jobs in tests and tools.
 func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
 

@@ -291,11 +291,10 @@ func (c *Client) PostMessage(ctx context.Context, channelID string, m Message) (
 		return "", "", err
 	}
 	pace := func(ctx context.Context) error {
-		// Workspace first, so the tighter per-channel spacing is the last wait before sending.
-		if err := c.limiter.Wait(ctx, "post:"+c.team, c.pacing.PerWorkspace); err != nil {
-			return err
-		}
-		return c.limiter.Wait(ctx, "post:"+c.team+":"+channelID, c.pacing.PerChannel)
+		// Both slots at once: a busy channel refuses without spending the
+		// workspace's slot, which other channels' posts can use.
+		return c.limiter.WaitAll(ctx, Pace{Key: "post:" + c.team, Limit: c.pacing.PerWorkspace},
+			Pace{Key: "post:" + c.team + ":" + channelID, Limit: c.pacing.PerChannel})
 	}
 	err = c.call(ctx, method, pace, func(ctx context.Context) error {
 		var e error

@@ -58,6 +58,12 @@ func (l Limit) burst() int {
 	return l.Burst
 }
 
+// Pace is one limit an event must fit, under its key.
+type Pace struct {
+	Key   string
+	Limit Limit
+}
+
 // Limiter paces events per key and keeps Slack's Retry-After holds.
 // Implementations: MemoryLimiter (one process) and RedisLimiter (shared by
 // every replica).
@@ -65,6 +71,10 @@ type Limiter interface {
 	// Wait blocks until one more event under key fits l, or returns an error
 	// (ctx's, or ErrPaceExceeded) without consuming a slot.
 	Wait(ctx context.Context, key string, l Limit) error
+	// WaitAll is Wait for an event that must fit every pace (a post: its
+	// workspace's and its channel's). The slots are reserved together or
+	// not at all, so a call one pace refuses spends nothing of the others.
+	WaitAll(ctx context.Context, paces ...Pace) error
 	// Hold records that key may not be used for d from now. A hold is only
 	// ever extended, never shortened.
 	Hold(ctx context.Context, key string, d time.Duration) error
@@ -157,25 +167,41 @@ func NewMemoryLimiter(now func() time.Time) *MemoryLimiter {
 
 // Wait implements Limiter.
 func (m *MemoryLimiter) Wait(ctx context.Context, key string, l Limit) error {
-	if l.unpaced() {
-		return ctx.Err()
-	}
-	delay, err := m.reserve(ctx, key, l)
+	return m.WaitAll(ctx, Pace{Key: key, Limit: l})
+}
+
+// WaitAll implements Limiter.
+func (m *MemoryLimiter) WaitAll(ctx context.Context, paces ...Pace) error {
+	delay, err := m.reserve(ctx, paces)
 	if err != nil {
 		return err
 	}
 	return sleepCtx(ctx, delay)
 }
 
-func (m *MemoryLimiter) reserve(ctx context.Context, key string, l Limit) (time.Duration, error) {
+// reserve takes one slot of every paced key, or none, and returns the
+// longest of their delays.
+func (m *MemoryLimiter) reserve(ctx context.Context, paces []Pace) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	delay, next := gcra(now, m.tat[key], l)
-	if w := maxWait(ctx, l); w >= 0 && delay > w {
-		return 0, fmt.Errorf("pace %s: need %s, may wait %s: %w", key, delay, w, ErrPaceExceeded)
+	var delay time.Duration
+	next := make([]time.Time, len(paces))
+	for i, p := range paces {
+		if p.Limit.unpaced() {
+			continue
+		}
+		d, n := gcra(now, m.tat[p.Key], p.Limit)
+		if w := maxWait(ctx, p.Limit); w >= 0 && d > w {
+			return 0, fmt.Errorf("pace %s: need %s, may wait %s: %w", p.Key, d, w, ErrPaceExceeded)
+		}
+		delay, next[i] = max(delay, d), n
 	}
-	m.tat[key] = next
+	for i, p := range paces {
+		if !p.Limit.unpaced() {
+			m.tat[p.Key] = next[i]
+		}
+	}
 	if len(m.tat) > m.maxKeys {
 		for k, t := range m.tat {
 			if !t.After(now) {

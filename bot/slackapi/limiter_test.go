@@ -184,3 +184,40 @@ func TestHoldsOnlyExtend(t *testing.T) {
 		})
 	}
 }
+
+// TestWaitAllRefusalSpendsNothing: a post needs a workspace slot and a
+// channel slot. A post the busy channel refuses must not spend the
+// workspace's slot, which a post to another channel can still use; with
+// the slots taken one after the other it did, and that post was refused.
+func TestWaitAllRefusalSpendsNothing(t *testing.T) {
+	t.Parallel()
+	rdb, prefix := testenv.Redis(t)
+	now := time.Unix(1_700_000_000, 0)
+	for _, c := range []struct {
+		name string
+		lim  slackapi.Limiter
+	}{
+		{"memory", slackapi.NewMemoryLimiter(func() time.Time { return now })},
+		{"redis", slackapi.NewRedisLimiter(rdb, prefix, zerolog.Nop())},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			ws := slackapi.Pace{Key: "post:T1-" + c.name, Limit: slackapi.Limit{Interval: time.Hour, Burst: 2, MaxWait: time.Second}}
+			post := func(ch string) error {
+				return c.lim.WaitAll(ctx, ws, slackapi.Pace{Key: ws.Key + ":" + ch, Limit: slackapi.Limit{Interval: time.Hour, Burst: 1, MaxWait: time.Second}})
+			}
+			if err := post("C1"); err != nil {
+				t.Fatalf("first post to C1: %v", err)
+			}
+			if err := post("C1"); !errors.Is(err, slackapi.ErrPaceExceeded) {
+				t.Fatalf("second post to C1: err = %v, want ErrPaceExceeded (the channel is busy)", err)
+			}
+			if err := post("C2"); err != nil {
+				t.Fatalf("post to C2 after C1's refusal: %v (the refusal spent the workspace's slot)", err)
+			}
+			if err := post("C3"); !errors.Is(err, slackapi.ErrPaceExceeded) {
+				t.Fatalf("third post: err = %v, want ErrPaceExceeded (the workspace's burst of 2 is spent)", err)
+			}
+		})
+	}
+}

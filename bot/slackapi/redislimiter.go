@@ -3,6 +3,7 @@ package slackapi
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -10,24 +11,33 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// gcraScript reserves one slot under KEYS[1] with the same GCRA as gcra(),
-// atomically and on Redis's clock, so replicas with skewed clocks still agree.
-// ARGV: interval µs, burst, max wait µs (-1 = unbounded).
-// Returns the delay in µs, or -1 when it would exceed the max wait (nothing reserved).
+// gcraScript reserves one slot under each of KEYS with the same GCRA as
+// gcra(), atomically and on Redis's clock, so replicas with skewed clocks
+// still agree: all of them, or none when one would wait too long.
+// ARGV: per key, interval µs, burst, max wait µs (-1 = unbounded).
+// Returns the longest delay in µs, or -i when key i would exceed its max
+// wait (nothing reserved).
 const gcraScript = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = (tonumber(ARGV[2]) - 1) * interval
-local maxwait = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local delay = tat - tolerance - now
-if delay < 0 then delay = 0 end
-if maxwait >= 0 and delay > maxwait then return -1 end
-local nexttat = tat + interval
-redis.call('SET', KEYS[1], string.format('%d', nexttat), 'PX', math.ceil((nexttat - now) / 1000) + 1000)
-return delay
+local worst = 0
+local next = {}
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[3*i-2])
+  local tolerance = (tonumber(ARGV[3*i-1]) - 1) * interval
+  local maxwait = tonumber(ARGV[3*i])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  local delay = tat - tolerance - now
+  if delay < 0 then delay = 0 end
+  if maxwait >= 0 and delay > maxwait then return -i end
+  if delay > worst then worst = delay end
+  next[i] = tat + interval
+end
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], string.format('%d', next[i]), 'PX', math.ceil((next[i] - now) / 1000) + 1000)
+end
+return worst
 `
 
 // holdScript extends the hold under KEYS[1] to ARGV[1] ms from now (Redis's
@@ -71,25 +81,45 @@ func NewRedisLimiter(rdb redis.UniversalClient, prefix string, log zerolog.Logge
 
 // Wait implements Limiter.
 func (r *RedisLimiter) Wait(ctx context.Context, key string, l Limit) error {
-	if l.unpaced() {
+	return r.WaitAll(ctx, Pace{Key: key, Limit: l})
+}
+
+// WaitAll implements Limiter. The keys share one Redis node (a plain
+// client, as redis.url makes), so one script reserves them together.
+func (r *RedisLimiter) WaitAll(ctx context.Context, paces ...Pace) error {
+	var keys []string
+	var args []any
+	var waits []time.Duration
+	for _, p := range paces {
+		if p.Limit.unpaced() {
+			continue
+		}
+		w := maxWait(ctx, p.Limit)
+		maxUS := int64(-1)
+		if w >= 0 {
+			maxUS = w.Microseconds()
+		}
+		keys = append(keys, r.prefix+p.Key)
+		args = append(args, p.Limit.Interval.Microseconds(), p.Limit.burst(), maxUS)
+		waits = append(waits, w)
+	}
+	if len(keys) == 0 {
 		return ctx.Err()
 	}
-	w := maxWait(ctx, l)
-	maxUS := int64(-1)
-	if w >= 0 {
-		maxUS = w.Microseconds()
-	}
-	res, err := r.script.Run(ctx, r.rdb, []string{r.prefix + key},
-		l.Interval.Microseconds(), l.burst(), maxUS).Int64()
+	res, err := r.script.Run(ctx, r.rdb, keys, args...).Int64()
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.warn(err, key)
-		return r.fallback.Wait(ctx, key, l)
+		r.warn(err, keys[0])
+		return r.fallback.WaitAll(ctx, paces...)
 	}
 	if res < 0 {
-		return fmt.Errorf("pace %s: may wait %s: %w", key, w, ErrPaceExceeded)
+		i := int(-res) - 1
+		if i >= len(keys) {
+			i = 0
+		}
+		return fmt.Errorf("pace %s: may wait %s: %w", strings.TrimPrefix(keys[i], r.prefix), waits[i], ErrPaceExceeded)
 	}
 	return sleepCtx(ctx, time.Duration(res)*time.Microsecond)
 }

@@ -104,3 +104,28 @@ func TestWaitBudgetRefusesLongerWaits(t *testing.T) {
 		}
 	})
 }
+
+// TestPostRefusedByChannelKeepsWorkspaceSlot: PostMessage takes the
+// workspace's and the channel's pacing slot together, so a post the
+// channel's pace refuses leaves the workspace's slot to a post elsewhere.
+func TestPostRefusedByChannelKeepsWorkspaceSlot(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	c := f.client(t, slackapi.Options{Pacing: &slackapi.Pacing{
+		PerWorkspace: slackapi.Limit{Interval: time.Hour, Burst: 2},
+		PerChannel:   slackapi.Limit{Interval: time.Hour, Burst: 1},
+	}})
+	job := waitbudget.With(context.Background(), 300*time.Millisecond)
+	if _, _, err := c.PostMessage(job, "C1", text("one")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.PostMessage(job, "C1", text("two")); !errors.Is(err, slackapi.ErrPaceExceeded) {
+		t.Fatalf("second post to C1: err = %v, want ErrPaceExceeded", err)
+	}
+	if _, _, err := c.PostMessage(job, "C2", text("three")); err != nil {
+		t.Fatalf("post to C2 after C1 was refused: %v", err)
+	}
+	if n := f.fake.CallCount("chat.postMessage"); n != 2 {
+		t.Errorf("chat.postMessage reached Slack %d times, want 2", n)
+	}
+}

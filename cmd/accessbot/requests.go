@@ -14,6 +14,7 @@ import (
 	"github.com/accessbot/accessbot/flows/purposes"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/flows/requests/requestjobs"
+	"github.com/accessbot/accessbot/flows/reviews"
 	"github.com/accessbot/accessbot/handlers"
 	"github.com/accessbot/accessbot/jobs"
 )
@@ -45,6 +46,9 @@ type requestParts struct {
 	Purposes *purposes.Service
 	// PurposeHandlers are the Slack side of purposes, nil without Slack.
 	PurposeHandlers *handlers.Purposes
+	// queue is the durable job queue, nil when it could not be opened;
+	// startJobs starts it once the review service exists.
+	queue *jobs.Queue
 }
 
 // buildRequests wires requests.Service with the Slack notifier, the default
@@ -90,7 +94,10 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 	requestjobs.AddWorkers(workers, func(ctx context.Context, j requests.Job) error { return svc.RunJob(ctx, j) },
 		handlers.FinalSlackError, rt.Log,
 		requestjobs.WithGiveUp(func(ctx context.Context, j requests.Job) error { return svc.GiveUpJob(ctx, j) }))
+	// A review launch's DMs; buildReviews makes the service before startJobs.
+	reviews.AddWorkers(workers, func() *reviews.Service { return rt.Reviews.Service }, handlers.FinalSlackError)
 	var opts []requests.Option
+	var queue *jobs.Queue
 	if q, err := rt.jobQueue(workers); err != nil {
 		rt.Go("jobs", func(context.Context) error { return err }) // stops run with the reason
 	} else {
@@ -100,7 +107,7 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 		}
 		eng.SetQueue(q)
 		rt.Playbooks.SetEnqueuer(q)
-		rt.Go("jobs", func(ctx context.Context) error { return q.Run(ctx, jobsStopTimeout) })
+		queue = q
 	}
 	// Approved requests run their application's action chain
 	// (docs/provisioning.md); the default chain is one manual step, which
@@ -154,11 +161,22 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 		h.WithClickedMessages(slackNotifier) // an Approve click shows on its message at once
 	}
 	rt.mountStepUp(svc, h) // stepup.go: high-risk approvals need re-authentication
-	parts := &requestParts{Service: svc, Notifier: slackNotifier, Handlers: h, Provisioning: eng, Flows: flows, Grants: gs, Steps: steps, Purposes: ps}
+	parts := &requestParts{Service: svc, Notifier: slackNotifier, Handlers: h, Provisioning: eng, Flows: flows, Grants: gs, Steps: steps, Purposes: ps,
+		queue: queue}
 	if ps != nil && slackNotifier != nil {
 		parts.PurposeHandlers = handlers.NewPurposes(ps, svc, rt.Store, rt.Now, rt.Log)
 	}
 	return parts
+}
+
+// startJobs works the durable jobs ("jobs" goroutine) once every kind's
+// worker has what it runs: the review service is built after the queue.
+func (rt *Runtime) startJobs() {
+	if rt.Requests == nil || rt.Requests.queue == nil {
+		return
+	}
+	q := rt.Requests.queue
+	rt.Go("jobs", func(ctx context.Context) error { return q.Run(ctx, jobsStopTimeout) })
 }
 
 // keys is the keyring as playbooks.Keys, nil (not a typed nil) when unset.

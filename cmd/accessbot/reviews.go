@@ -22,8 +22,12 @@ func (m *Main) buildReviews(rt *Runtime) *reviewParts {
 		notifier = handlers.NewReviewNotifier(handlers.ReviewNotifierConfig{Store: rt.Store, Clients: clients,
 			Now: rt.Now, IdentityTTL: rt.Config.Slack.IdentityCacheTTL, Lease: rt.Config.Jobs.DeliveryLease, Log: rt.Log})
 	}
-	// Launch answers once the campaign commits; its DMs follow at Slack's pace.
-	svc := reviews.New(rt.Store, notifier, rt.Now, reviews.DefaultPolicy(), rt.Log).WithBackgroundDMs()
+	svc := reviews.New(rt.Store, notifier, rt.Now, reviews.DefaultPolicy(), rt.Log)
+	if rt.Requests != nil && rt.Requests.queue != nil {
+		// Launch answers once the campaign commits; its DMs are durable
+		// jobs committed with it, sent at Slack's pace.
+		svc.WithQueue(rt.Requests.queue)
+	}
 	if rt.Requests != nil && rt.Requests.Grants != nil {
 		svc.WithRevoker(rt.Requests.Grants) // a Revoke runs the deprovisioning chain
 	}

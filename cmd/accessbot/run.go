@@ -133,6 +133,7 @@ func (m *Main) run(ctx context.Context) error {
 	}
 	rt.Requests = m.buildRequests(rt)
 	rt.Reviews = m.buildReviews(rt)
+	rt.startJobs()
 	// An upload through the API is a sync too: recurrence playbooks run after it.
 	srv.Handle("POST /api/v1/inventory/{application}/{kind}", inventory.NewHandler(
 		inventory.NewImporter(st, findings.NewEngine(m.Now, log), m.Now, log).WithAfterImport(rt.Playbooks.AfterImport), st, log))

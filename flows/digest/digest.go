@@ -52,12 +52,18 @@ type Notifier interface {
 	// times in loc (the tenant's digest time zone).
 	Critical(ctx context.Context, f *accessbot.Finding, loc *time.Location) (Message, error)
 	// Post sends m to channelID (as a reply to threadTS when set), tagged
-	// with its delivery key, and returns its ts.
+	// with its delivery key, and returns its ts. An error that certainly
+	// sent nothing (refused by the pace, say) wraps ErrNotSent.
 	Post(ctx context.Context, tenantID, channelID string, m Message, threadTS, key string) (ts string, err error)
 	// Find returns the ts of the message tagged key in channelID (or the
 	// thread threadTS) posted since then, "" when there is none.
 	Find(ctx context.Context, tenantID, channelID, threadTS, key string, since time.Time) (ts string, err error)
 }
+
+// ErrNotSent marks a Post error after which the message certainly did not
+// reach the channel: the claim is released as unsent, so the retry posts
+// without looking for an earlier post first.
+var ErrNotSent = errors.New("not sent")
 
 // Store is what the digest reads and records; store.Store has it.
 type Store interface {
@@ -70,6 +76,7 @@ type Store interface {
 	ClaimDelivery(ctx context.Context, tenantID, key string, now time.Time, lease time.Duration) (*store.Delivery, bool, error)
 	CompleteDelivery(ctx context.Context, tenantID, key, channelID, ts string, now time.Time) error
 	ReleaseDelivery(ctx context.Context, tenantID, key string, retryAt time.Time) error
+	ReleaseUnsentDelivery(ctx context.Context, tenantID, key string, attempt int, retryAt time.Time) error
 	ListDeliveries(ctx context.Context, tenantID, prefix string) ([]store.Delivery, error)
 }
 
@@ -248,16 +255,28 @@ func (s *Service) send(ctx context.Context, tenantID, channel, key string, m Mes
 	defer cancel()
 	postCtx, cancelPost := context.WithTimeout(held, s.cfg.Lease/2)
 	defer cancelPost()
+	// clean: no earlier claim can have posted (the outbox says so, or the
+	// channel was searched).
+	clean := !d.EarlierMayHavePosted()
 	ts := ""
-	if d.Attempts > 1 {
+	if !clean {
 		ts, err = s.notify.Find(postCtx, tenantID, channel, thread, key, d.CreatedAt.Add(-2*time.Minute))
+		clean = err == nil && ts == ""
 	}
 	if err == nil && ts == "" {
 		ts, err = s.notify.Post(postCtx, tenantID, channel, m, thread, key)
 	}
 	if err != nil {
-		// Let the next attempt claim it at once; the slot's backoff paces retries.
-		if rerr := s.st.ReleaseDelivery(held, tenantID, key, now); rerr != nil {
+		// Let the next attempt claim it at once; the slot's backoff paces
+		// retries. Certainly not sent after a clean claim: the retry
+		// need not look for it.
+		var rerr error
+		if clean && errors.Is(err, ErrNotSent) {
+			rerr = s.st.ReleaseUnsentDelivery(held, tenantID, key, d.Attempts, now)
+		} else {
+			rerr = s.st.ReleaseDelivery(held, tenantID, key, now)
+		}
+		if rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		return "", fmt.Errorf("post %s: %w", key, err)

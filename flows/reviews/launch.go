@@ -50,7 +50,8 @@ type LaunchResult struct {
 }
 
 // Launch validates in, creates the campaign and its level-1 items in one
-// transaction, and then sends each reviewer one message. An ActorID must
+// transaction, and then sends each reviewer one message: with WithQueue,
+// as jobs inserted in that transaction, else before it returns. An ActorID must
 // be an active admin (ErrForbidden). A definition slot launched before
 // fails with accessbot.ErrConflict.
 func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, error) {
@@ -115,6 +116,11 @@ func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, er
 				return err
 			}
 		}
+		if s.queue != nil && len(items) > 0 {
+			if err := s.enqueueAssigned(ctx, q, &c, items); err != nil {
+				return err
+			}
+		}
 		if len(items) == 0 {
 			c.Status, c.CompletedAt = accessbot.CampaignCompleted, &now
 			if err := q.CompleteCampaign(ctx, c.TenantID, c.ID, now); err != nil {
@@ -129,12 +135,7 @@ func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, er
 	}
 	s.log.Info().Str("tenant", in.TenantID).Str("campaign", res.Campaign.ID).Str("name", res.Campaign.Name).
 		Int("items", res.Items).Int("reviewers", res.Reviewers).Msg("review campaign launched")
-	if s.background {
-		// Paced at Slack's rate, a thousand reviewers' DMs take minutes:
-		// the launch is done when it commits, and they follow.
-		c := res.Campaign
-		s.fanout.Go(func() { s.announce(context.WithoutCancel(ctx), &c, items, AssignLaunch) })
-	} else {
+	if s.queue == nil { // else the DMs are jobs, committed with the campaign
 		s.announce(ctx, &res.Campaign, items, AssignLaunch)
 	}
 	return &res, nil
@@ -171,27 +172,14 @@ func paced(ctx context.Context, send func() error) error {
 
 // announce sends each reviewer of items one Assigned message.
 func (s *Service) announce(ctx context.Context, c *accessbot.Campaign, items []accessbot.ReviewItem, why AssignReason) {
-	byReviewer := map[string][]accessbot.ReviewItem{}
-	var order []string
-	for _, it := range items {
-		if _, ok := byReviewer[it.ReviewerID]; !ok {
-			order = append(order, it.ReviewerID)
-		}
-		byReviewer[it.ReviewerID] = append(byReviewer[it.ReviewerID], it)
-	}
+	as := assignments(c, items, why)
 	// A few at once, as reminders go (see eachAtOnce in tickCampaign).
-	eachAtOnce(len(order), sendWorkers, func(i int) {
-		rid := order[i]
-		its := byReviewer[rid]
-		a := Assignment{Campaign: *c, ReviewerID: rid, Reason: why, Items: len(its), ByApp: map[string]int{},
-			Slot: string(why) + ":" + its[0].ID}
-		for _, it := range its {
-			a.ByApp[it.AppName]++
-		}
+	eachAtOnce(len(as), sendWorkers, func(i int) {
+		a := as[i]
 		if why == AssignLaunch {
-			a.Pending = len(its) // a new campaign: all of them, nothing else
+			a.Pending = a.Items // a new campaign: all of them, nothing else
 		} else {
-			pending, err := s.st.ListReviewItems(ctx, c.TenantID, accessbot.ReviewItemFilter{CampaignID: c.ID, ReviewerID: rid, Status: accessbot.ReviewPending})
+			pending, err := s.st.ListReviewItems(ctx, c.TenantID, accessbot.ReviewItemFilter{CampaignID: c.ID, ReviewerID: a.ReviewerID, Status: accessbot.ReviewPending})
 			if err != nil {
 				s.logNotify(c.TenantID, "assigned", err)
 				return

@@ -8,15 +8,16 @@
 // Every state change is audited in the same transaction (ObjectType
 // AuditCampaign or AuditItem). Decisions are conditional updates on the
 // item's status and reviewer, so of racing clicks exactly one wins and
-// only the item's current reviewer can decide it. Notifications go out
-// after commit; a failed one is logged and changes nothing.
+// only the item's current reviewer can decide it. A launch's DMs are jobs
+// committed with it (WithQueue); reminders and escalations are retried by
+// their scheduler slot; other notifications go out after commit, and a
+// failed one is logged and changes nothing.
 package reviews
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -173,23 +174,9 @@ type Service struct {
 	// decided, when set, runs in the transaction of each recorded decision
 	// (playbooks queue their review.decided events there).
 	decided func(ctx context.Context, q store.Queries, it accessbot.ReviewItem) error
-	// background sends a launch's DMs after Launch returns (WithBackgroundDMs).
-	background bool
-	fanout     sync.WaitGroup
+	// queue, when set, takes a launch's DMs as jobs (WithQueue).
+	queue Queue
 }
-
-// WithBackgroundDMs has Launch return once the campaign is committed and
-// send the reviewers' DMs after, paced as Slack allows (a campaign of a
-// thousand reviewers takes minutes at a few DMs a second). Wait waits for
-// them. A DM not sent when the process stops is not retried; the
-// reviewer's reminders still come.
-func (s *Service) WithBackgroundDMs() *Service {
-	s.background = true
-	return s
-}
-
-// Wait blocks until the DMs of every launch sent in the background are out.
-func (s *Service) Wait() { s.fanout.Wait() }
 
 // OnDecided sets fn to run inside the transaction of every recorded
 // decision, with the decided item; its error undoes the batch.
