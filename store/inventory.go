@@ -37,6 +37,10 @@ type Inventory interface {
 	// row at a time: the store stages the rows and compares them with the
 	// stored snapshot in the database, so memory holds neither side.
 	ReplaceIdentitiesFrom(ctx context.Context, tenantID, appID string, src IdentitySource, at time.Time) (accessbot.SnapshotResult, error)
+	// ReplaceAppEntitlementsFrom is ReplaceAppEntitlements for a snapshot
+	// read one row at a time, staged and compared in the database as
+	// ReplaceIdentitiesFrom does; labels are normalised as they are staged.
+	ReplaceAppEntitlementsFrom(ctx context.Context, tenantID, appID string, src EntitlementSource, at time.Time) (accessbot.SnapshotResult, error)
 	// ReplaceIdentityMappings makes ms the mappings of the given identities'
 	// applications: mappings of identities in appIDs that are not in ms are
 	// deleted. An empty appIDs means every application of the tenant.
@@ -165,6 +169,27 @@ type IdentityReject struct {
 	ExternalID string
 	FirstLine  int
 }
+
+// EntitlementSource is an app entitlements snapshot read one row at a time;
+// its methods are IdentitySource's.
+type EntitlementSource interface {
+	// Next returns the next row, or io.EOF after the last.
+	Next() (EntitlementRow, error)
+	// Reject is told, in line order, of each row whose id repeats an
+	// earlier row's; an error stops the replacement and is returned.
+	Reject(r EntitlementReject) error
+	// Keep is asked once, after every row was read and rejected.
+	Keep() accessbot.SnapshotKeep
+}
+
+// EntitlementRow is one row of an app entitlements snapshot.
+type EntitlementRow struct {
+	Line        int
+	Entitlement accessbot.AppEntitlement // ExternalID not empty
+}
+
+// EntitlementReject is a row whose id repeats the row on FirstLine.
+type EntitlementReject = IdentityReject
 
 // RelationChanges, when a RelationSource also implements it, is told which
 // identities the replacement changed, so finding rules can re-evaluate only

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -220,11 +219,11 @@ func (im *Importer) ImportSet(ctx context.Context, tenantID, app string, files [
 			return nil, fmt.Errorf("import %s %s: %w: an application name is required", f.Kind, f.Name, accessbot.ErrInvalid)
 		}
 		cols := csvrows.Columns{Known: known, Required: required, Limits: opt.Limits}
-		// Relations and identities, the large kinds, are read row by row
-		// into the store's staging tables; the others are read whole first.
+		// Identities, entitlements and relations are read row by row into
+		// the store's staging tables; mappings are read whole first.
 		ps[i] = parsed{File: f, t: &csvrows.Table{}}
 		var err error
-		if f.Kind == Relations || f.Kind == Identities {
+		if f.Kind != Mappings {
 			ps[i].rd, err = csvrows.NewReader(f.Name, f.R, cols)
 		} else {
 			ps[i].t, err = csvrows.ReadAll(f.Name, f.R, cols)
@@ -264,7 +263,8 @@ func (im *Importer) ImportSet(ctx context.Context, tenantID, app string, files [
 				err = j.identities(ctx, app, p.rd)
 				fileErr = j.fileErr
 			case Entitlements:
-				err = j.entitlements(ctx, app, p.t)
+				err = j.entitlements(ctx, app, p.rd)
+				fileErr = j.fileErr
 			case Relations:
 				err = j.relations(ctx, app, p.rd)
 				fileErr = j.fileErr
@@ -406,22 +406,6 @@ func (j *job) keepNamed(rec csvrows.Row, identCol, entCol string) {
 	}
 }
 
-// rowID is the row's id column, or "" after rejecting the row when that is
-// empty or repeats an earlier row's. Either way the row names what it
-// names: keepNamed is the caller's.
-func (j *job) rowID(rec csvrows.Row, col string, dups dupCheck) string {
-	id := rec.Cell.Get(col)
-	if id == "" {
-		j.reject(rec, "", col+" is empty")
-		return ""
-	}
-	if first, dup := dups.seen(id, rec.Line); dup {
-		j.reject(rec, col, fmt.Sprintf("already on line %d (both rows skipped)", first))
-		return ""
-	}
-	return id
-}
-
 // done records the store's snapshot result.
 func (j *job) done(sr accessbot.SnapshotResult, err error) error {
 	j.res.SnapshotResult = sr
@@ -448,61 +432,4 @@ func (d dupCheck) seen(key string, line int) (int, bool) {
 	}
 	d[key] = line
 	return 0, false
-}
-
-// withoutKept drops the good rows whose id a rejected row also names (a
-// repeated id: which row is right cannot be told), so the stored row stays
-// as it was.
-func withoutKept[T any](good []T, kept []string, id func(T) string) []T {
-	if len(kept) == 0 {
-		return good
-	}
-	k := make(map[string]bool, len(kept))
-	for _, e := range kept {
-		k[e] = true
-	}
-	out := good[:0]
-	for _, g := range good {
-		if !k[id(g)] {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-func splitLabels(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, ";") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, strings.ToLower(l))
-		}
-	}
-	return out
-}
-
-func (j *job) entitlements(ctx context.Context, appName string, t *csvrows.Table) error {
-	app, err := j.app(ctx, appName)
-	if err != nil {
-		return err
-	}
-	for _, rec := range t.Malformed {
-		j.keepNamed(rec, "", "entitlement_id")
-	}
-	var good []accessbot.AppEntitlement
-	dups := dupCheck{}
-	for _, rec := range t.Rows {
-		c := rec.Cell
-		id := j.rowID(rec, "entitlement_id", dups)
-		if id == "" {
-			j.keepNamed(rec, "", "entitlement_id")
-			continue
-		}
-		name := c.Get("name")
-		if name == "" {
-			name = id
-		}
-		good = append(good, accessbot.AppEntitlement{ExternalID: id, Name: name, Type: c.Get("type"), Labels: splitLabels(c.Get("labels"))})
-	}
-	good = withoutKept(good, j.keep.Entitlements, func(e accessbot.AppEntitlement) string { return e.ExternalID })
-	return j.done(j.q.ReplaceAppEntitlements(ctx, j.tenantID, app.ID, good, j.keep, j.at))
 }
