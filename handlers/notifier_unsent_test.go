@@ -32,10 +32,11 @@ func TestReviewDMRetryAfterUnsentPost(t *testing.T) {
 				wantHistory bool
 				wantPaced   bool // the first try fails with ErrPaceExceeded
 				outage      bool // the database refuses the claim's release
+				lease       time.Duration
 			}{
 				{"refused by the pace", func(e *reviewOnce) func() {
 					return spendPace(t, e)
-				}, false, true, false},
+				}, false, true, false, 0},
 				{"refused by the pace in a database outage", func(e *reviewOnce) func() {
 					unpace := spendPace(t, e)
 					e.st.set(-1)
@@ -44,23 +45,30 @@ func TestReviewDMRetryAfterUnsentPost(t *testing.T) {
 						e.st.set(0)
 						e.clock.Set(e.clock.Now().Add(time.Second)) // past the lease the release could not end
 					}
-				}, true, true, true},
+				}, true, true, true, 0},
 				{"answered ok:false", func(e *reviewOnce) func() {
 					e.fake.FailNextError("chat.postMessage", 1, "not_in_channel")
 					return func() {}
-				}, false, false, false},
+				}, false, false, false, 0},
 				{"DM not opened", func(e *reviewOnce) func() {
 					e.fake.FailNextError("conversations.open", 1, "internal_error") // opening failed: no post was tried
 					return func() {}
-				}, false, false, false},
+				}, false, false, false, 0},
 				{"timed out after sending", func(e *reviewOnce) func() {
-					// Stored at once, answered after the post's deadline (half the lease).
-					e.fake.DelayAnswer("chat.postMessage", time.Second)
+					// Stored at once, answered after the post's deadline (half
+					// the lease). The lease is longer here: the release after
+					// the timeout has the rest of it, and 200 ms of a 400 ms
+					// lease was too little for PostgreSQL on a loaded CI machine.
+					e.fake.DelayAnswer("chat.postMessage", 3*time.Second)
 					return func() { e.fake.DelayAnswer("chat.postMessage", 0) }
-				}, true, false, false},
+				}, true, false, false, 2 * time.Second},
 			} {
 				t.Run(c.name, func(t *testing.T) {
-					e := newReviewOnce(t, driver, 400*time.Millisecond)
+					lease := c.lease
+					if lease == 0 {
+						lease = 400 * time.Millisecond
+					}
+					e := newReviewOnce(t, driver, lease)
 					owen := e.users["owen"].ID
 					job := waitbudget.With(e.ctx, time.Second)
 					undo := c.fail(e)
