@@ -21,6 +21,7 @@ func (fixedIdentity) Resolve(_ context.Context, teamID, slackUserID string) (ide
 }
 
 func (fixedIdentity) Invalidate(context.Context, string, string) error { return nil }
+func (fixedIdentity) ProfileChanged(context.Context, string, string, string) error { return nil }
 
 // tenantReads counts GetTenant calls; fail makes them fail.
 type tenantReads struct {
