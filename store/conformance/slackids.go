@@ -9,7 +9,7 @@ import (
 )
 
 // testSlackIDs covers stored Slack ids: valid only while the user keeps the
-// email they were verified for (changed or deleted users lose them), one
+// email they were verified for (changed, terminated or deleted users lose them), one
 // tenant user per Slack user, the DM channel kept for the same Slack user
 // only, user_change's forget, and tenant isolation.
 func testSlackIDs(t *testing.T, s store.Store) {
@@ -92,6 +92,12 @@ func testSlackIDs(t *testing.T, s store.Store) {
 	ada.Email = "ada@example.com"
 	ok(t, s.UpdateUser(ctx(), ada), "change it back")
 	gone(ten.ID, ada.ID, "after the email changed back: it was cleared, not hidden")
+	ok(t, s.PutSlackID(ctx(), &store.SlackID{TenantID: ten.ID, UserID: ada.ID, TeamID: "T1", SlackUserID: "U1", Email: "ada@example.com", VerifiedAt: at}), "put Ada")
+	ada.Status, ada.TerminatedAt = accessbot.UserTerminated, &at
+	ok(t, s.UpdateUser(ctx(), ada), "terminate")
+	gone(ten.ID, ada.ID, "after the user was terminated")
+	ada.Status, ada.TerminatedAt = accessbot.UserActive, nil
+	ok(t, s.UpdateUser(ctx(), ada), "reactivate")
 	ok(t, s.PutSlackID(ctx(), &store.SlackID{TenantID: ten.ID, UserID: bob.ID, TeamID: "T1", SlackUserID: "U3", Email: "bob@example.com", VerifiedAt: at}), "put Bob")
 	ok(t, s.ForgetSlackID(ctx(), other.ID, bob.ID), "forget through another tenant")
 	get(ten.ID, bob.ID)
