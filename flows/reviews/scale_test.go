@@ -201,10 +201,17 @@ func TestScaleCampaign(t *testing.T) {
 
 			pacing := slackapi.DefaultPacing()
 			pacing.PerWorkspace.Interval = pace
-			// The fake caps posts only; lookups and DM opens (Tier 3, one a
-			// second by default) go at the post pace, so the figures stay
-			// about posting. A real cold fan-out looks up at most ~1/s.
+			// Lookups and DM opens (Tier 3, one a second by default) go at
+			// the post pace unless told, so a cold round's figures stay
+			// about posting; a real cold fan-out looks up at most ~1/s. The
+			// fake caps each as Slack's tier would, scaled to that pace: what
+			// the pace lets through in a second, with room for HTTP jitter
+			// (as TestTier3FanOutIsPaced, bot/slackapi, does).
 			pacing.Lookups.Interval = time.Duration(scaleEnv(t, "ACCESSBOT_SCALE_LOOKUP_PACE_MS", int(pace/time.Millisecond))) * time.Millisecond
+			tier3Cap := pacing.Lookups.Burst + int(time.Second/pacing.Lookups.Interval) + 5
+			for _, m := range []string{"users.lookupByEmail", "conversations.open"} {
+				fake.RateCap(m, tier3Cap, time.Second)
+			}
 			lim := &slackLimit{perWorkspace: pacing.PerWorkspace, tat: map[string]time.Time{}}
 			apiURL := lim.proxy(t, fake)
 			// replica is a new process's review service: its own Slack
@@ -248,8 +255,10 @@ func TestScaleCampaign(t *testing.T) {
 			tier3 := func(what string, wantLookups, wantOpens int) {
 				t.Helper()
 				lookups, opens := slackCalls()
-				if lookups != wantLookups || opens != wantOpens {
-					t.Fatalf("%s: %d users.lookupByEmail and %d conversations.open calls in all; want %d and %d", what, lookups, opens, wantLookups, wantOpens)
+				limited := fake.RateLimitCounts("users.lookupByEmail").Limited + fake.RateLimitCounts("conversations.open").Limited
+				if lookups != wantLookups || opens != wantOpens || limited != 0 {
+					t.Fatalf("%s: %d users.lookupByEmail and %d conversations.open calls in all, %d answered 429; want %d, %d and none",
+						what, lookups, opens, limited, wantLookups, wantOpens)
 				}
 			}
 
