@@ -252,8 +252,19 @@ func (n *Notifier) dm(ctx context.Context, cl ChatAPI, teamID, tenantID, userID 
 // dmOnce DMs m to a tenant user once per delivery key (a retried job does
 // not post it again) and returns the DM channel and the message ts.
 func (n *Notifier) dmOnce(ctx context.Context, cl ChatAPI, teamID, tenantID, key, userID string, m slackapi.Message) (string, string, error) {
-	return n.out.once(ctx, cl, tenantID, delivery{key: key, msg: m,
-		to: func(ctx context.Context) (string, error) { return n.dm(ctx, cl, teamID, tenantID, userID) }})
+	to, after := n.dmDelivery(cl, teamID, tenantID, userID)
+	return n.out.once(ctx, cl, tenantID, delivery{key: key, msg: m, to: to, after: after})
+}
+
+// dmDelivery is the DM with a tenant user as a delivery's to and after.
+func (n *Notifier) dmDelivery(cl ChatAPI, teamID, tenantID, userID string) (func(context.Context) (string, error), func(context.Context)) {
+	return n.dir.delivery(cl, teamID, func(ctx context.Context) (*accessbot.User, error) {
+		u, err := n.st.GetUser(ctx, tenantID, userID)
+		if err != nil {
+			return nil, fmt.Errorf("load user %s: %w", userID, err)
+		}
+		return u, nil
+	})
 }
 
 // fixed is a delivery's channel when it is known up front.

@@ -155,13 +155,14 @@ func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, key, text s
 	if err != nil {
 		return "", "", fmt.Errorf("load user %s: %w", userID, err)
 	}
-	open := func(ctx context.Context) (string, error) { return n.dir.dm(ctx, cl, ws.TeamID, u) }
+	to, after := n.dir.delivery(cl, ws.TeamID, func(context.Context) (*accessbot.User, error) { return u, nil })
 	msg := slackapi.Message{Text: text, Blocks: blocks}
 	var ch, ts string
 	if key != "" {
-		ch, ts, err = n.out.once(ctx, cl, tenantID, delivery{key: key, to: open, msg: msg})
-	} else if ch, err = open(ctx); err == nil {
+		ch, ts, err = n.out.once(ctx, cl, tenantID, delivery{key: key, to: to, after: after, msg: msg})
+	} else if ch, err = to(ctx); err == nil {
 		ch, ts, err = cl.PostMessage(ctx, ch, msg)
+		after(context.WithoutCancel(ctx))
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("DM %s: %w", userID, err)

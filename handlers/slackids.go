@@ -43,14 +43,51 @@ func newSlackDirectory(st SlackIDStore, now func() time.Time, maxAge time.Durati
 	return slackDirectory{st: st, now: now, maxAge: maxAge, log: log}
 }
 
-// dm returns the channel of the bot's DM with u in team.
+// dm returns the channel of the bot's DM with u in team, storing what
+// Slack told it on the way.
 func (d slackDirectory) dm(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User) (string, error) {
+	ch, save, err := d.find(ctx, cl, teamID, u)
+	save(ctx)
+	return ch, err
+}
+
+// delivery is the DM with a tenant user as an outbox delivery's to and
+// after: to finds the channel, after stores what Slack told it once the
+// post is done, so the store's writes take none of the post's time.
+func (d slackDirectory) delivery(cl ChatAPI, teamID string, user func(context.Context) (*accessbot.User, error)) (to func(context.Context) (string, error), after func(context.Context)) {
+	save := func(context.Context) {}
+	to = func(ctx context.Context) (string, error) {
+		u, err := user(ctx)
+		if err != nil {
+			return "", err
+		}
+		ch, s, err := d.find(ctx, cl, teamID, u)
+		save = s
+		return ch, err
+	}
+	return to, func(ctx context.Context) { save(ctx) }
+}
+
+// find returns the channel of the bot's DM with u in team, and save, which
+// stores the Slack id and channel it had to ask Slack for (a no-op when
+// both were stored).
+func (d slackDirectory) find(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User) (string, func(context.Context), error) {
+	var puts []func(context.Context) error
+	save := func(ctx context.Context) {
+		for _, put := range puts {
+			// ErrStale: the user's email changed meanwhile; ErrNotFound:
+			// the row is gone. The next DM looks up again.
+			if err := put(ctx); err != nil && !errors.Is(err, accessbot.ErrNotFound) {
+				d.log.Warn().Err(err).Str("tenant", u.TenantID).Str("user", u.ID).Msg("storing the Slack id failed")
+			}
+		}
+	}
 	old, err := d.st.GetSlackID(ctx, u.TenantID, u.ID, teamID)
 	switch {
 	case errors.Is(err, accessbot.ErrNotFound):
 		old = nil
 	case err != nil:
-		return "", fmt.Errorf("find the Slack id of %s: %w", u.ID, err)
+		return "", save, fmt.Errorf("find the Slack id of %s: %w", u.ID, err)
 	}
 	s := old
 	if s != nil && d.now().Sub(s.VerifiedAt) > d.maxAge {
@@ -59,27 +96,23 @@ func (d slackDirectory) dm(ctx context.Context, cl ChatAPI, teamID string, u *ac
 	if s == nil {
 		su, err := cl.GetUserByEmail(ctx, u.Email)
 		if err != nil {
-			return "", fmt.Errorf("find Slack user of %s: %w", u.ID, err)
+			return "", save, fmt.Errorf("find Slack user of %s: %w", u.ID, err)
 		}
 		s = &store.SlackID{TenantID: u.TenantID, UserID: u.ID, TeamID: teamID, SlackUserID: su.ID, Email: u.Email, VerifiedAt: d.now()}
-		// ErrStale: the user's email changed meanwhile. This DM goes to
-		// the address the caller read; the next one looks up again.
-		if err := d.st.PutSlackID(ctx, s); err != nil {
-			d.log.Warn().Err(err).Str("tenant", u.TenantID).Str("user", u.ID).Msg("storing the Slack id failed")
-		}
+		put := *s
+		puts = append(puts, func(ctx context.Context) error { return d.st.PutSlackID(ctx, &put) })
 		if old != nil && old.SlackUserID == su.ID {
-			s.DMChannelID = old.DMChannelID // the same Slack user: PutSlackID kept its channel
+			s.DMChannelID = old.DMChannelID // the same Slack user: PutSlackID keeps its channel
 		}
 	}
 	if s.DMChannelID != "" {
-		return s.DMChannelID, nil
+		return s.DMChannelID, save, nil
 	}
 	ch, err := cl.OpenConversation(ctx, s.SlackUserID)
 	if err != nil {
-		return "", fmt.Errorf("open DM with %s: %w", u.ID, err)
+		return "", save, fmt.Errorf("open DM with %s: %w", u.ID, err)
 	}
-	if err := d.st.SetSlackDM(ctx, u.TenantID, u.ID, s.SlackUserID, ch); err != nil && !errors.Is(err, accessbot.ErrNotFound) {
-		d.log.Warn().Err(err).Str("tenant", u.TenantID).Str("user", u.ID).Msg("storing the DM channel failed")
-	}
-	return ch, nil
+	slackUser := s.SlackUserID
+	puts = append(puts, func(ctx context.Context) error { return d.st.SetSlackDM(ctx, u.TenantID, u.ID, slackUser, ch) })
+	return ch, save, nil
 }

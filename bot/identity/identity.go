@@ -41,6 +41,7 @@ type Store interface {
 	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
 	GetUserByEmail(ctx context.Context, tenantID, email string) (*accessbot.User, error)
 	// The stored Slack ids the notifiers DM by (see store.SlackIDs).
+	GetSlackID(ctx context.Context, tenantID, userID, teamID string) (*store.SlackID, error)
 	PutSlackID(ctx context.Context, s *store.SlackID) error
 	ForgetSlackUser(ctx context.Context, tenantID, teamID, slackUserID, keepEmail string) (int, error)
 }
@@ -233,14 +234,27 @@ func (r *Resolver) Resolve(ctx context.Context, teamID, slackUserID string) (Act
 		log.Warn().Err(err).Msg("identity cache write failed")
 	}
 	r.remember(key, tenant, u, gen)
-	// Slack just said this user has the tenant user's email: store the id
-	// so DMs to them need no users.lookupByEmail (docs/delivery.md).
-	if err := r.store.PutSlackID(ctx, &store.SlackID{TenantID: tenant, UserID: u.ID, TeamID: teamID, SlackUserID: slackUserID,
-		Email: u.Email, VerifiedAt: r.now()}); err != nil {
-		log.Warn().Err(err).Msg("storing the Slack id failed")
-	}
+	r.storeSlackID(ctx, log, teamID, slackUserID, u)
 	actor.User = *u
 	return actor, r.checkActive(u)
+}
+
+// slackIDRefresh is how old a stored Slack id may be before a resolve
+// writes it again: a read, not a write, on most cache misses.
+const slackIDRefresh = 24 * time.Hour
+
+// storeSlackID records that Slack just said slackUserID has u's email, so
+// DMs to u need no users.lookupByEmail (docs/delivery.md).
+func (r *Resolver) storeSlackID(ctx context.Context, log zerolog.Logger, teamID, slackUserID string, u *accessbot.User) {
+	now := r.now()
+	if s, err := r.store.GetSlackID(ctx, u.TenantID, u.ID, teamID); err == nil && s.SlackUserID == slackUserID &&
+		now.Sub(s.VerifiedAt) < slackIDRefresh {
+		return
+	}
+	if err := r.store.PutSlackID(ctx, &store.SlackID{TenantID: u.TenantID, UserID: u.ID, TeamID: teamID, SlackUserID: slackUserID,
+		Email: u.Email, VerifiedAt: now}); err != nil {
+		log.Warn().Err(err).Msg("storing the Slack id failed")
+	}
 }
 
 // fromCache returns the cached tenant user, re-read from the store so status

@@ -401,7 +401,7 @@ func TestCachedUserFreshness(t *testing.T) {
 }
 
 // TestResolveStoresSlackID: a resolve that matched emails through Slack
-// stores the Slack id for DMs (tenant-scoped: Erin of the other tenant gets
+// stores the Slack id for DMs (renewed at most daily) (tenant-scoped: Erin of the other tenant gets
 // none); an unmatched user stores nothing. ProfileChanged keeps the id when
 // the profile email is still the user's (a status change), and drops it
 // when the email changed or the Slack user was deleted ("").
@@ -449,6 +449,28 @@ func TestResolveStoresSlackID(t *testing.T) {
 		}
 		if got := stored("alice"); got != "UALICE" {
 			t.Fatalf("after resolving again: %q", got)
+		}
+		// A resolve within a day of the last match writes nothing; later it
+		// renews the match's time.
+		verified := func() time.Time {
+			t.Helper()
+			s, err := e.st.GetSlackID(ctx, e.tenant, e.users["alice"].ID, teamID)
+			must(t, err)
+			return s.VerifiedAt
+		}
+		first := verified()
+		for _, step := range []struct {
+			advance time.Duration
+			renewed bool
+		}{{time.Hour, false}, {24 * time.Hour, true}} {
+			e.clock.Add(step.advance)
+			must(t, e.res.Invalidate(ctx, teamID, "UALICE"))
+			if _, err := e.res.Resolve(ctx, teamID, "UALICE"); err != nil {
+				t.Fatal(err)
+			}
+			if got := verified(); got.Equal(first) == step.renewed {
+				t.Fatalf("after %v: verified at %v (first %v), want renewed %v", step.advance, got, first, step.renewed)
+			}
 		}
 		must(t, e.res.ProfileChanged(ctx, teamID, "UALICE", ""))
 		if got := stored("alice"); got != "" {
