@@ -155,7 +155,12 @@ func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, key, text s
 	if err != nil {
 		return "", "", fmt.Errorf("load user %s: %w", userID, err)
 	}
-	to, after := n.dir.delivery(cl, ws.TeamID, func(context.Context) (*accessbot.User, error) { return u, nil })
+	// Read before the claim, so the post's time goes to Slack calls only.
+	known, err := n.dir.stored(ctx, ws.TeamID, u)
+	if err != nil {
+		return "", "", fmt.Errorf("DM %s: %w", userID, err)
+	}
+	to, after := n.dir.deliveryFrom(cl, ws.TeamID, u, known)
 	msg := slackapi.Message{Text: text, Blocks: blocks}
 	var ch, ts string
 	if key != "" {

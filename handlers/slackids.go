@@ -68,10 +68,43 @@ func (d slackDirectory) delivery(cl ChatAPI, teamID string, user func(context.Co
 	return to, func(ctx context.Context) { save(ctx) }
 }
 
+// deliveryFrom is delivery for a user loaded, and their Slack id read
+// (stored), before the claim: to then reads nothing from the store.
+func (d slackDirectory) deliveryFrom(cl ChatAPI, teamID string, u *accessbot.User, old *store.SlackID) (to func(context.Context) (string, error), after func(context.Context)) {
+	save := func(context.Context) {}
+	to = func(ctx context.Context) (string, error) {
+		ch, s, err := d.findFrom(ctx, cl, teamID, u, old)
+		save = s
+		return ch, err
+	}
+	return to, func(ctx context.Context) { save(ctx) }
+}
+
 // find returns the channel of the bot's DM with u in team, and save, which
 // stores the Slack id and channel it had to ask Slack for (a no-op when
 // both were stored).
 func (d slackDirectory) find(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User) (string, func(context.Context), error) {
+	old, err := d.stored(ctx, teamID, u)
+	if err != nil {
+		return "", func(context.Context) {}, err
+	}
+	return d.findFrom(ctx, cl, teamID, u, old)
+}
+
+// stored returns u's stored Slack id in team, nil if there is none.
+func (d slackDirectory) stored(ctx context.Context, teamID string, u *accessbot.User) (*store.SlackID, error) {
+	s, err := d.st.GetSlackID(ctx, u.TenantID, u.ID, teamID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find the Slack id of %s: %w", u.ID, err)
+	}
+	return s, nil
+}
+
+// findFrom is find from old, u's stored Slack id read before (or nil).
+func (d slackDirectory) findFrom(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User, old *store.SlackID) (string, func(context.Context), error) {
 	var puts []func(context.Context) error
 	save := func(ctx context.Context) {
 		for _, put := range puts {
@@ -81,13 +114,6 @@ func (d slackDirectory) find(ctx context.Context, cl ChatAPI, teamID string, u *
 				d.log.Warn().Err(err).Str("tenant", u.TenantID).Str("user", u.ID).Msg("storing the Slack id failed")
 			}
 		}
-	}
-	old, err := d.st.GetSlackID(ctx, u.TenantID, u.ID, teamID)
-	switch {
-	case errors.Is(err, accessbot.ErrNotFound):
-		old = nil
-	case err != nil:
-		return "", save, fmt.Errorf("find the Slack id of %s: %w", u.ID, err)
 	}
 	s := old
 	if s != nil && d.now().Sub(s.VerifiedAt) > d.maxAge {
