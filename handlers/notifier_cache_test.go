@@ -2,12 +2,14 @@ package handlers_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/slackfake"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/handlers"
@@ -110,6 +112,16 @@ func TestE2EUserChangeRefreshesSlackID(t *testing.T) {
 	_, err = e.fake.AddUser(slackfake.User{ID: "UMONA2", TeamID: "T1", Name: "mona2", RealName: "Mona", Email: "mona@acme.test"})
 	rqMust(t, err)
 	e.ack(e.fake.SendEvent(e.fake.UserChange("T1", slackID("mona"))), nil)
+	// Events are handled after their ack: wait until Mona's stored id is gone.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, err := e.st.GetSlackID(e.ctx, e.tenant.ID, e.users["mona"].ID, "T1")
+		if errors.Is(err, accessbot.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("user_change did not drop Mona's stored Slack id: %v", err)
+		}
+	}
 
 	r2 := e.createAccess("rita", "Developers")
 	e.approvalDM("UMONA2", r2.ID)
