@@ -8,6 +8,7 @@ import (
 	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/handlers"
 	"github.com/accessbot/accessbot/internal/waitbudget"
 	"github.com/accessbot/accessbot/store/storetest"
 )
@@ -116,9 +117,11 @@ func spendPace(t *testing.T, e *reviewOnce) (undo func()) {
 	return func() { e.cl = unpaced }
 }
 
-// TestReviewDMSlackIDCacheExpires: reminders reuse a reviewer's Slack id
-// (users.lookupByEmail, Tier 3) and DM channel, but trust the id only for
-// slack.identity_cache_ttl: an email may move to another Slack user.
+// TestReviewDMSlackIDCacheExpires: reminders reuse a reviewer's stored
+// Slack id (users.lookupByEmail, Tier 3) and DM channel, past the identity
+// cache's TTL, and verify the id again only once DefaultSlackIDMaxAge has
+// passed: an email may move to another Slack user. The same Slack user
+// keeps its DM channel.
 func TestReviewDMSlackIDCacheExpires(t *testing.T) {
 	t.Parallel()
 	e := newReviewOnce(t, storetest.Drivers(t)[0], time.Minute)
@@ -129,9 +132,14 @@ func TestReviewDMSlackIDCacheExpires(t *testing.T) {
 	cached := lookups()
 	e.clock.Set(e.clock.Now().Add(identity.DefaultTTL + time.Second))
 	rqMust(t, e.rn.Remind(e.ctx, e.c, owen, "remind:3", 2, false))
-	t.Logf("[counts] lookups: %d for two reminders, %d after the TTL; conversations.open %d", cached, lookups(), e.fake.CallCount("conversations.open"))
-	if cached != 1 || lookups() != 2 {
-		t.Errorf("users.lookupByEmail calls: %d for two reminders (want 1), %d after the TTL (want 2)", cached, lookups())
+	stored := lookups()
+	e.clock.Set(e.clock.Now().Add(handlers.DefaultSlackIDMaxAge))
+	rqMust(t, e.rn.Remind(e.ctx, e.c, owen, "remind:4", 2, false))
+	t.Logf("[counts] lookups: %d for two reminders, %d after the identity TTL, %d after the max age; conversations.open %d",
+		cached, stored, lookups(), e.fake.CallCount("conversations.open"))
+	if cached != 1 || stored != 1 || lookups() != 2 {
+		t.Errorf("users.lookupByEmail calls: %d for two reminders (want 1), %d after the identity TTL (want 1), %d after the max age (want 2)",
+			cached, stored, lookups())
 	}
 	if n := e.fake.CallCount("conversations.open"); n != 1 {
 		t.Errorf("conversations.open calls: %d, want 1 (a DM channel does not change)", n)
