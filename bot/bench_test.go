@@ -114,6 +114,10 @@ func (benchResolver) Resolve(_ context.Context, team, user string) (bot.Actor, e
 		User: accessbot.User{ID: "u1", TenantID: "t1", Email: "ada@acme.test", Name: "Ada", Role: accessbot.RoleAdmin, Status: accessbot.UserActive}}, nil
 }
 
+func (r benchResolver) ProfileChanged(ctx context.Context, team, user, _ string) error {
+	return r.Invalidate(ctx, team, user)
+}
+
 func (r benchResolver) Invalidate(context.Context, string, string) error {
 	r.signal()
 	return nil

@@ -29,12 +29,18 @@ func (a Actor) IsAdmin() bool { return a.User.Role == accessbot.RoleAdmin }
 type Resolver interface {
 	Resolve(ctx context.Context, teamID, slackUserID string) (Actor, error)
 	Invalidate(ctx context.Context, teamID, slackUserID string) error
+	// ProfileChanged is Invalidate for a user_change event that carries
+	// the profile's email now: stored Slack ids verified for another are dropped.
+	ProfileChanged(ctx context.Context, teamID, slackUserID, email string) error
 }
 
 // IdentitySource is what the identity adapter needs; *identity.Resolver has it.
 type IdentitySource interface {
 	Resolve(ctx context.Context, teamID, slackUserID string) (identity.Actor, error)
 	Invalidate(ctx context.Context, teamID, slackUserID string) error
+	// ProfileChanged is Invalidate for a user_change event that carries
+	// the profile's email now: stored Slack ids verified for another are dropped.
+	ProfileChanged(ctx context.Context, teamID, slackUserID, email string) error
 }
 
 // TenantGetter reads a tenant; store.Store has it.
@@ -110,6 +116,10 @@ func (a *identityAdapter) tenant(ctx context.Context, id string) (accessbot.Tena
 
 func (a *identityAdapter) Invalidate(ctx context.Context, teamID, slackUserID string) error {
 	return a.src.Invalidate(ctx, teamID, slackUserID)
+}
+
+func (a *identityAdapter) ProfileChanged(ctx context.Context, teamID, slackUserID, email string) error {
+	return a.src.ProfileChanged(ctx, teamID, slackUserID, email)
 }
 
 // WebAPI is the part of a workspace's Slack client the router and handlers

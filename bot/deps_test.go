@@ -20,7 +20,8 @@ func (fixedIdentity) Resolve(_ context.Context, teamID, slackUserID string) (ide
 	return identity.Actor{TenantID: "t-" + teamID, TeamID: teamID, SlackUserID: slackUserID, User: accessbot.User{ID: "u-" + slackUserID}}, nil
 }
 
-func (fixedIdentity) Invalidate(context.Context, string, string) error { return nil }
+func (fixedIdentity) Invalidate(context.Context, string, string) error             { return nil }
+func (fixedIdentity) ProfileChanged(context.Context, string, string, string) error { return nil }
 
 // tenantReads counts GetTenant calls; fail makes them fail.
 type tenantReads struct {

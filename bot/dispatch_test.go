@@ -83,6 +83,10 @@ func (s *stubResolver) Resolve(_ context.Context, team, user string) (bot.Actor,
 	return bot.Actor{TeamID: team, SlackUserID: user, Tenant: accessbot.Tenant{ID: "t1", Name: "Acme"}, User: accessbot.User{ID: "u1", Role: accessbot.RoleMember}}, nil
 }
 
+func (s *stubResolver) ProfileChanged(ctx context.Context, team, user, _ string) error {
+	return s.Invalidate(ctx, team, user)
+}
+
 func (s *stubResolver) Invalidate(context.Context, string, string) error {
 	s.invalidated.Add(1)
 	return nil

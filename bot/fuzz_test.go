@@ -74,7 +74,8 @@ func (fuzzResolver) Resolve(_ context.Context, team, user string) (Actor, error)
 	}
 	return Actor{TeamID: team, SlackUserID: user, Tenant: accessbot.Tenant{ID: "t1"}, User: accessbot.User{ID: "u-" + user}}, nil
 }
-func (fuzzResolver) Invalidate(context.Context, string, string) error { return nil }
+func (fuzzResolver) Invalidate(context.Context, string, string) error             { return nil }
+func (fuzzResolver) ProfileChanged(context.Context, string, string, string) error { return nil }
 
 // noNetwork refuses every response_url post: fuzzed payloads name any URL.
 type noNetwork struct{}

@@ -19,7 +19,8 @@ type nobody struct{}
 func (nobody) Resolve(context.Context, string, string) (Actor, error) {
 	return Actor{}, errors.New("nobody")
 }
-func (nobody) Invalidate(context.Context, string, string) error { return nil }
+func (nobody) Invalidate(context.Context, string, string) error             { return nil }
+func (nobody) ProfileChanged(context.Context, string, string, string) error { return nil }
 
 // TestDrainReadsNothingAfterShutdown: once ctx ends, an envelope the socket
 // read returns is neither acked nor dispatched, so Slack

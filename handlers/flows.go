@@ -127,8 +127,8 @@ func (fn *FlowNotifier) post(ctx context.Context, cl ChatAPI, team string, f *ac
 	if f.UserID == "" {
 		return "", "", fmt.Errorf("flow %s has no request thread and no user to tell: %w", f.ID, accessbot.ErrNotFound)
 	}
-	return n.out.once(ctx, cl, f.TenantID, delivery{key: key, msg: msg, posted: posted,
-		to: func(ctx context.Context) (string, error) { return n.dm(ctx, cl, team, f.TenantID, f.UserID) }})
+	to, after := n.dmDelivery(cl, team, f.TenantID, f.UserID)
+	return n.out.once(ctx, cl, f.TenantID, delivery{key: key, msg: msg, posted: posted, to: to, after: after})
 }
 
 // tellAdmins DMs every active tenant admin the failed step, once per failure.

@@ -15,9 +15,12 @@ import (
 	"github.com/accessbot/accessbot/handlers/views"
 )
 
-// Invalidator drops a cached Slack user → tenant user mapping.
+// Invalidator drops a cached Slack user → tenant user mapping, and on a
+// user_change the stored Slack ids verified for another email than the
+// profile's (bot.Resolver has both).
 type Invalidator interface {
 	Invalidate(ctx context.Context, teamID, slackUserID string) error
+	ProfileChanged(ctx context.Context, teamID, slackUserID, email string) error
 }
 
 // Deps are what the handlers need.
@@ -215,12 +218,17 @@ func admins(err error) string {
 	return ""
 }
 
-// userChange drops the cached mapping, so a changed email is looked up again.
+// userChange drops the cached mapping, so a changed email is looked up again,
+// and the stored Slack ids that the profile's email no longer backs.
 func (h *Handlers) userChange(ctx context.Context, req *bot.Request) error {
 	var ev struct {
 		User struct {
-			ID     string `json:"id"`
-			TeamID string `json:"team_id"`
+			ID      string `json:"id"`
+			TeamID  string `json:"team_id"`
+			Deleted bool   `json:"deleted"`
+			Profile struct {
+				Email string `json:"email"`
+			} `json:"profile"`
 		} `json:"user"`
 	}
 	if err := req.Event.Decode(&ev); err != nil {
@@ -234,8 +242,11 @@ func (h *Handlers) userChange(ctx context.Context, req *bot.Request) error {
 		req.Log.Warn().Msg("user_change without user or team id")
 		return nil
 	}
-	h.deps.Requests.forgetSlackUser(team, ev.User.ID) // the reverse cache: tenant user → Slack id
-	if err := h.deps.Identity.Invalidate(ctx, team, ev.User.ID); err != nil {
+	email := ev.User.Profile.Email
+	if ev.User.Deleted {
+		email = "" // a deactivated Slack user maps to no one
+	}
+	if err := h.deps.Identity.ProfileChanged(ctx, team, ev.User.ID, email); err != nil {
 		return fmt.Errorf("invalidate identity %s/%s: %w", team, ev.User.ID, err)
 	}
 	req.Log.Debug().Str("changed_user", ev.User.ID).Msg("identity cache invalidated")

@@ -15,7 +15,6 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
-	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/handlers/views"
@@ -75,6 +74,7 @@ type NotifierStore interface {
 	CompleteDelivery(ctx context.Context, tenantID, key, channelID, ts string, now time.Time) error
 	ReleaseDelivery(ctx context.Context, tenantID, key string, retryAt time.Time) error
 	ReleaseUnsentDelivery(ctx context.Context, tenantID, key string, attempt int, retryAt time.Time) error
+	SlackIDStore // who to DM, without a lookup by email
 }
 
 // NotifierConfig wires a Notifier.
@@ -85,12 +85,11 @@ type NotifierConfig struct {
 	// in order per request, so a view submission is never held up by Slack
 	// calls. 0 (or before Start) sends them inline.
 	Workers int
-	// Now is the clock of the delivery outbox and the Slack id cache; nil means time.Now.
+	// Now is the clock of the delivery outbox and of stored Slack ids; nil means time.Now.
 	Now func() time.Time
-	// IdentityTTL bounds how long a user's Slack id, looked up by email, is
-	// trusted (slack.identity_cache_ttl); <= 0 means identity.DefaultTTL.
-	// user_change events drop it sooner (ForgetSlackUser).
-	IdentityTTL time.Duration
+	// SlackIDMaxAge bounds how long a stored Slack id is trusted without a
+	// new match of emails; <= 0 means DefaultSlackIDMaxAge.
+	SlackIDMaxAge time.Duration
 	// Lease is how long one send may hold its delivery claim before a retry
 	// takes it over (jobs.delivery_lease); <= 0 means DefaultDeliveryLease.
 	Lease time.Duration
@@ -121,18 +120,10 @@ type Notifier struct {
 	queues  []chan func(context.Context)
 	wg      sync.WaitGroup
 
-	mu       sync.Mutex
-	slackIDs map[string]cachedSlackID // team|email → Slack user id
-	dms      map[string]string        // team|Slack user id → DM channel
-	idTTL    time.Duration
-	lease    time.Duration
-	out      *outbox
-	shown    shownMemo
-}
-
-type cachedSlackID struct {
-	team, id string
-	until    time.Time
+	dir   slackDirectory
+	lease time.Duration
+	out   *outbox
+	shown shownMemo
 }
 
 var _ requests.Notifier = (*Notifier)(nil)
@@ -146,11 +137,8 @@ func (n *Notifier) WithPlaybooks(m *PlaybookMenus) *Notifier {
 
 // NewNotifier builds a notifier; call Start to send in the background.
 func NewNotifier(cfg NotifierConfig) *Notifier {
-	n := &Notifier{st: cfg.Store, clients: cfg.Clients, cards: cardLoader{st: cfg.Store}, slackIDs: map[string]cachedSlackID{}, dms: map[string]string{},
-		clock: cfg.Now, idTTL: cfg.IdentityTTL, lease: cfg.Lease, log: cfg.Log.With().Str("component", "request_notifier").Logger()}
-	if n.idTTL <= 0 {
-		n.idTTL = identity.DefaultTTL
-	}
+	n := &Notifier{st: cfg.Store, clients: cfg.Clients, cards: cardLoader{st: cfg.Store},
+		clock: cfg.Now, lease: cfg.Lease, log: cfg.Log.With().Str("component", "request_notifier").Logger()}
 	if n.lease <= 0 {
 		n.lease = DefaultDeliveryLease
 	}
@@ -158,6 +146,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 		n.clock = time.Now
 	}
 	n.out = &outbox{st: cfg.Store, now: n.now, lease: n.lease, log: n.log}
+	n.dir = newSlackDirectory(cfg.Store, n.now, cfg.SlackIDMaxAge, n.log)
 	for range cfg.Workers {
 		n.queues = append(n.queues, make(chan func(context.Context), 64))
 	}
@@ -251,79 +240,31 @@ func (n *Notifier) clientAndCard(ctx context.Context, req *accessbot.AccessReque
 	return cl, team, card, nil
 }
 
-// slackID maps a tenant user to their Slack user id by email
-// (users.lookupByEmail), cached in process for IdentityTTL.
-func (n *Notifier) slackID(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User) (string, error) {
-	key := teamID + "|" + accessbot.NormalizeEmail(u.Email)
-	now := n.now()
-	n.mu.Lock()
-	c, ok := n.slackIDs[key]
-	n.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c.id, nil
-	}
-	su, err := cl.GetUserByEmail(ctx, u.Email)
-	if err != nil {
-		return "", fmt.Errorf("find Slack user of %s: %w", u.ID, err)
-	}
-	n.mu.Lock()
-	for k, v := range n.slackIDs { // a small map; sweeping keeps it from growing
-		if !now.Before(v.until) {
-			delete(n.slackIDs, k)
-		}
-	}
-	n.slackIDs[key] = cachedSlackID{team: teamID, id: su.ID, until: now.Add(n.idTTL)}
-	n.mu.Unlock()
-	return su.ID, nil
-}
-
-// ForgetSlackUser drops every cached email → Slack id mapping to the Slack
-// user slackUserID of team, so a changed profile (maybe a changed email) is
-// looked up again; the user_change handler calls it.
-func (n *Notifier) ForgetSlackUser(teamID, slackUserID string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for k, v := range n.slackIDs {
-		if v.team == teamID && v.id == slackUserID {
-			delete(n.slackIDs, k)
-		}
-	}
-}
-
 // dm opens the DM with a tenant user and returns its channel.
 func (n *Notifier) dm(ctx context.Context, cl ChatAPI, teamID, tenantID, userID string) (string, error) {
 	u, err := n.st.GetUser(ctx, tenantID, userID)
 	if err != nil {
 		return "", fmt.Errorf("load user %s: %w", userID, err)
 	}
-	sid, err := n.slackID(ctx, cl, teamID, u)
-	if err != nil {
-		return "", err
-	}
-	// A DM channel does not change: open it once per Slack user, since
-	// conversations.open is Tier 3 and paced (see ReviewNotifier.dms).
-	key := teamID + "|" + sid
-	n.mu.Lock()
-	ch, ok := n.dms[key]
-	n.mu.Unlock()
-	if ok {
-		return ch, nil
-	}
-	ch, err = cl.OpenConversation(ctx, sid)
-	if err != nil {
-		return "", fmt.Errorf("open DM with %s: %w", userID, err)
-	}
-	n.mu.Lock()
-	n.dms[key] = ch
-	n.mu.Unlock()
-	return ch, nil
+	return n.dir.dm(ctx, cl, teamID, u)
 }
 
 // dmOnce DMs m to a tenant user once per delivery key (a retried job does
 // not post it again) and returns the DM channel and the message ts.
 func (n *Notifier) dmOnce(ctx context.Context, cl ChatAPI, teamID, tenantID, key, userID string, m slackapi.Message) (string, string, error) {
-	return n.out.once(ctx, cl, tenantID, delivery{key: key, msg: m,
-		to: func(ctx context.Context) (string, error) { return n.dm(ctx, cl, teamID, tenantID, userID) }})
+	to, after := n.dmDelivery(cl, teamID, tenantID, userID)
+	return n.out.once(ctx, cl, tenantID, delivery{key: key, msg: m, to: to, after: after})
+}
+
+// dmDelivery is the DM with a tenant user as a delivery's to and after.
+func (n *Notifier) dmDelivery(cl ChatAPI, teamID, tenantID, userID string) (func(context.Context) (string, error), func(context.Context)) {
+	return n.dir.delivery(cl, teamID, func(ctx context.Context) (*accessbot.User, error) {
+		u, err := n.st.GetUser(ctx, tenantID, userID)
+		if err != nil {
+			return nil, fmt.Errorf("load user %s: %w", userID, err)
+		}
+		return u, nil
+	})
 }
 
 // fixed is a delivery's channel when it is known up front.

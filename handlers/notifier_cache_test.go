@@ -2,78 +2,101 @@ package handlers_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/slackfake"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/handlers"
+	"github.com/accessbot/accessbot/store/storetest"
 )
 
-// TestNotifierSlackIDCacheExpires: a user's Slack id, looked up by email,
-// is trusted for IdentityTTL, then looked up again; ForgetSlackUser drops
-// it at once.
-func TestNotifierSlackIDCacheExpires(t *testing.T) {
+// TestNotifierStoredSlackID: a user's Slack id and DM channel, once looked
+// up, are stored: another notifier (a fresh replica) DMs them with no Slack
+// lookup. A stored id is trusted for SlackIDMaxAge, then looked up again;
+// a change of the tenant user's email drops it at once. Table-driven over
+// both stores.
+func TestNotifierStoredSlackID(t *testing.T) {
 	t.Parallel()
-	f := newNotifyFixture(t, "sqlite")
-	chat := &scriptChat{lookups: map[string]string{}}
-	var mu sync.Mutex
-	now := time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	n := handlers.NewNotifier(handlers.NotifierConfig{Store: f.st, Log: zerolog.Nop(), Now: clock, IdentityTTL: 10 * time.Minute,
-		Clients: handlers.ChatClientsFunc(func(context.Context, string) (handlers.ChatAPI, error) { return chat, nil })})
-	ask := func(i int) string {
-		t.Helper()
-		req := f.create(t, i)
-		rqMust(t, n.RequestCreated(f.ctx, req))
-		rqMust(t, n.ApprovalNeeded(f.ctx, req, 0, []string{f.users["owen"].ID}))
-		return req.ID
-	}
-	dms := func(ch string) int { return chat.count(ch, false, "asks for") }
-
-	first := ask(0)
-	// Owen's Slack account changes: owen@acme.test now belongs to UOWEN2.
-	chat.mu.Lock()
-	chat.lookups["owen@acme.test"] = "UOWEN2"
-	chat.mu.Unlock()
-	advance(5 * time.Minute)
-	ask(1) // within the TTL: the cached id
-	if o, o2 := dms("D-UOWEN"), dms("D-UOWEN2"); o != 2 || o2 != 0 {
-		t.Fatalf("within the TTL: %d DMs to UOWEN, %d to UOWEN2; want 2 and 0", o, o2)
-	}
-	advance(6 * time.Minute)
-	ask(2) // past the TTL: looked up again
-	if o, o2 := dms("D-UOWEN"), dms("D-UOWEN2"); o != 2 || o2 != 1 {
-		t.Fatalf("past the TTL: %d DMs to UOWEN, %d to UOWEN2; want 2 and 1", o, o2)
-	}
-
-	// ForgetSlackUser drops the mapping before the TTL runs out.
-	chat.mu.Lock()
-	chat.lookups["owen@acme.test"] = "UOWEN3"
-	chat.mu.Unlock()
-	n.ForgetSlackUser("T1", "UOWEN2")
-	_, err := f.svc.Cancel(f.ctx, f.users["rita"].TenantID, first, f.users["rita"].ID)
-	rqMust(t, err)
-	ask(0)
-	if got := dms("D-UOWEN3"); got != 1 {
-		t.Fatalf("after ForgetSlackUser: %d DMs to UOWEN3, want 1", got)
-	}
-
-	// Each DM channel was opened once, however many DMs went to it.
-	chat.mu.Lock()
-	channels := map[string]bool{}
-	for _, p := range chat.posts {
-		channels[p.channel] = true
-	}
-	opened, posts := chat.opened, len(chat.posts)
-	chat.mu.Unlock()
-	t.Logf("[counts] posts %d to %d DM channels, conversations.open %d", posts, len(channels), opened)
-	if opened != len(channels) {
-		t.Errorf("conversations.open called %d times for %d DM channels, want once each", opened, len(channels))
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			f := newNotifyFixture(t, driver)
+			chat := &scriptChat{lookups: map[string]string{}}
+			var mu sync.Mutex
+			now := time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC)
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+			notifier := func() *handlers.Notifier {
+				return handlers.NewNotifier(handlers.NotifierConfig{Store: f.st, Log: zerolog.Nop(), Now: clock, SlackIDMaxAge: 24 * time.Hour,
+					Clients: handlers.ChatClientsFunc(func(context.Context, string) (handlers.ChatAPI, error) { return chat, nil })})
+			}
+			owen := f.users["owen"]
+			asked := 0
+			ask := func(n *handlers.Notifier) {
+				t.Helper()
+				req := f.create(t, asked%3)
+				asked++
+				rqMust(t, n.RequestCreated(f.ctx, req))
+				rqMust(t, n.ApprovalNeeded(f.ctx, req, 0, []string{owen.ID}))
+				_, err := f.svc.Cancel(f.ctx, owen.TenantID, req.ID, f.users["rita"].ID)
+				rqMust(t, err)
+			}
+			dms := func(ch string) int { return chat.count(ch, false, "asks for") }
+			calls := func() (int, int) { chat.mu.Lock(); defer chat.mu.Unlock(); return chat.lookedUp, chat.opened }
+			steps := []struct {
+				name        string
+				before      func()
+				fresh       bool // a new notifier: nothing in process
+				wantChannel string
+				// Slack calls so far. Rita, the requester, is DMed too: her id
+				// is looked up first and again past the max age (the same
+				// Slack user: her DM channel is kept, not opened again).
+				wantLookups int // users.lookupByEmail
+				wantOpens   int // conversations.open
+			}{
+				{name: "first DM: looked up and stored", wantChannel: "D-UOWEN", wantLookups: 2, wantOpens: 2},
+				{name: "another replica: the stored id and channel", fresh: true, wantChannel: "D-UOWEN", wantLookups: 2, wantOpens: 2},
+				{name: "Slack moved the email, within the max age: still trusted", before: func() {
+					chat.mu.Lock()
+					chat.lookups["owen@acme.test"] = "UOWEN2"
+					chat.mu.Unlock()
+					advance(23 * time.Hour)
+				}, wantChannel: "D-UOWEN", wantLookups: 2, wantOpens: 2},
+				{name: "past the max age: verified again", before: func() { advance(2 * time.Hour) }, fresh: true,
+					wantChannel: "D-UOWEN2", wantLookups: 4, wantOpens: 3},
+				{name: "renewed by the lookup", before: func() { advance(23 * time.Hour) }, fresh: true,
+					wantChannel: "D-UOWEN2", wantLookups: 4, wantOpens: 3},
+				{name: "our email changed: looked up at once", before: func() {
+					chat.mu.Lock()
+					chat.lookups["owen.b@acme.test"] = "UOWEN3"
+					chat.mu.Unlock()
+					owen.Email = "owen.b@acme.test"
+					rqMust(t, f.st.UpdateUser(f.ctx, owen))
+				}, wantChannel: "D-UOWEN3", wantLookups: 5, wantOpens: 4},
+			}
+			n := notifier()
+			for _, st := range steps {
+				if st.before != nil {
+					st.before()
+				}
+				if st.fresh {
+					n = notifier()
+				}
+				before := dms(st.wantChannel)
+				ask(n)
+				lookups, opens := calls()
+				if got := dms(st.wantChannel); got != before+1 || lookups != st.wantLookups || opens != st.wantOpens {
+					t.Fatalf("%s: %d new DMs to %s, %d lookups, %d opens; want 1, %d, %d", st.name, got-before, st.wantChannel,
+						lookups, opens, st.wantLookups, st.wantOpens)
+				}
+			}
+		})
 	}
 }
 
@@ -89,6 +112,16 @@ func TestE2EUserChangeRefreshesSlackID(t *testing.T) {
 	_, err = e.fake.AddUser(slackfake.User{ID: "UMONA2", TeamID: "T1", Name: "mona2", RealName: "Mona", Email: "mona@acme.test"})
 	rqMust(t, err)
 	e.ack(e.fake.SendEvent(e.fake.UserChange("T1", slackID("mona"))), nil)
+	// Events are handled after their ack: wait until Mona's stored id is gone.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, err := e.st.GetSlackID(e.ctx, e.tenant.ID, e.users["mona"].ID, "T1")
+		if errors.Is(err, accessbot.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("user_change did not drop Mona's stored Slack id: %v", err)
+		}
+	}
 
 	r2 := e.createAccess("rita", "Developers")
 	e.approvalDM("UMONA2", r2.ID)

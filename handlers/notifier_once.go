@@ -61,6 +61,10 @@ type delivery struct {
 	// posted, when set, is set to true when this call posted msg (not
 	// when it found an earlier post, which may show something older).
 	posted *bool
+	// after, when set, runs once the post was tried (sent or not), with
+	// the rest of the claim's time: to's bookkeeping that the post need
+	// not wait for (slackDirectory.delivery).
+	after func(ctx context.Context)
 }
 
 // once posts d exactly once, however often the job that calls it is
@@ -96,6 +100,9 @@ func (n *outbox) once(ctx context.Context, cl ChatAPI, tenantID string, d delive
 	}
 	held, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.lease)
 	defer cancel()
+	if d.after != nil {
+		defer d.after(held) // before cancel: defers run last in, first out
+	}
 	postCtx, cancelPost := context.WithTimeout(held, n.lease/2)
 	defer cancelPost()
 	// clean: no earlier claim posted, as far as this one knows (the outbox

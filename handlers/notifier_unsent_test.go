@@ -8,6 +8,7 @@ import (
 	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/handlers"
 	"github.com/accessbot/accessbot/internal/waitbudget"
 	"github.com/accessbot/accessbot/store/storetest"
 )
@@ -32,10 +33,11 @@ func TestReviewDMRetryAfterUnsentPost(t *testing.T) {
 				wantHistory bool
 				wantPaced   bool // the first try fails with ErrPaceExceeded
 				outage      bool // the database refuses the claim's release
+				lease       time.Duration
 			}{
 				{"refused by the pace", func(e *reviewOnce) func() {
 					return spendPace(t, e)
-				}, false, true, false},
+				}, false, true, false, 0},
 				{"refused by the pace in a database outage", func(e *reviewOnce) func() {
 					unpace := spendPace(t, e)
 					e.st.set(-1)
@@ -44,23 +46,30 @@ func TestReviewDMRetryAfterUnsentPost(t *testing.T) {
 						e.st.set(0)
 						e.clock.Set(e.clock.Now().Add(time.Second)) // past the lease the release could not end
 					}
-				}, true, true, true},
+				}, true, true, true, 0},
 				{"answered ok:false", func(e *reviewOnce) func() {
 					e.fake.FailNextError("chat.postMessage", 1, "not_in_channel")
 					return func() {}
-				}, false, false, false},
+				}, false, false, false, 0},
 				{"DM not opened", func(e *reviewOnce) func() {
 					e.fake.FailNextError("conversations.open", 1, "internal_error") // opening failed: no post was tried
 					return func() {}
-				}, false, false, false},
+				}, false, false, false, 0},
 				{"timed out after sending", func(e *reviewOnce) func() {
-					// Stored at once, answered after the post's deadline (half the lease).
-					e.fake.DelayAnswer("chat.postMessage", time.Second)
+					// Stored at once, answered after the post's deadline (half
+					// the lease). The lease is longer here: the release after
+					// the timeout has the rest of it, and 200 ms of a 400 ms
+					// lease was too little for PostgreSQL on a loaded CI machine.
+					e.fake.DelayAnswer("chat.postMessage", 3*time.Second)
 					return func() { e.fake.DelayAnswer("chat.postMessage", 0) }
-				}, true, false, false},
+				}, true, false, false, 2 * time.Second},
 			} {
 				t.Run(c.name, func(t *testing.T) {
-					e := newReviewOnce(t, driver, 400*time.Millisecond)
+					lease := c.lease
+					if lease == 0 {
+						lease = 400 * time.Millisecond
+					}
+					e := newReviewOnce(t, driver, lease)
 					owen := e.users["owen"].ID
 					job := waitbudget.With(e.ctx, time.Second)
 					undo := c.fail(e)
@@ -108,9 +117,11 @@ func spendPace(t *testing.T, e *reviewOnce) (undo func()) {
 	return func() { e.cl = unpaced }
 }
 
-// TestReviewDMSlackIDCacheExpires: reminders reuse a reviewer's Slack id
-// (users.lookupByEmail, Tier 3) and DM channel, but trust the id only for
-// slack.identity_cache_ttl: an email may move to another Slack user.
+// TestReviewDMSlackIDCacheExpires: reminders reuse a reviewer's stored
+// Slack id (users.lookupByEmail, Tier 3) and DM channel, past the identity
+// cache's TTL, and verify the id again only once DefaultSlackIDMaxAge has
+// passed: an email may move to another Slack user. The same Slack user
+// keeps its DM channel.
 func TestReviewDMSlackIDCacheExpires(t *testing.T) {
 	t.Parallel()
 	e := newReviewOnce(t, storetest.Drivers(t)[0], time.Minute)
@@ -121,9 +132,14 @@ func TestReviewDMSlackIDCacheExpires(t *testing.T) {
 	cached := lookups()
 	e.clock.Set(e.clock.Now().Add(identity.DefaultTTL + time.Second))
 	rqMust(t, e.rn.Remind(e.ctx, e.c, owen, "remind:3", 2, false))
-	t.Logf("[counts] lookups: %d for two reminders, %d after the TTL; conversations.open %d", cached, lookups(), e.fake.CallCount("conversations.open"))
-	if cached != 1 || lookups() != 2 {
-		t.Errorf("users.lookupByEmail calls: %d for two reminders (want 1), %d after the TTL (want 2)", cached, lookups())
+	stored := lookups()
+	e.clock.Set(e.clock.Now().Add(handlers.DefaultSlackIDMaxAge))
+	rqMust(t, e.rn.Remind(e.ctx, e.c, owen, "remind:4", 2, false))
+	t.Logf("[counts] lookups: %d for two reminders, %d after the identity TTL, %d after the max age; conversations.open %d",
+		cached, stored, lookups(), e.fake.CallCount("conversations.open"))
+	if cached != 1 || stored != 1 || lookups() != 2 {
+		t.Errorf("users.lookupByEmail calls: %d for two reminders (want 1), %d after the identity TTL (want 1), %d after the max age (want 2)",
+			cached, stored, lookups())
 	}
 	if n := e.fake.CallCount("conversations.open"); n != 1 {
 		t.Errorf("conversations.open calls: %d, want 1 (a DM channel does not change)", n)

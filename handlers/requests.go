@@ -56,14 +56,13 @@ type viewAPI interface {
 
 // Requests handles access requests and approvals in Slack.
 type Requests struct {
-	flows    RequestFlows
-	st       RequestStore
-	cards    cardLoader
-	slackIDs SlackIDCache
-	clicked  ClickedMessages
-	stepUps  StepUps // nil: high-risk approvals cannot be completed (stepup.go)
-	clock    func() time.Time
-	log      zerolog.Logger
+	flows   RequestFlows
+	st      RequestStore
+	cards   cardLoader
+	clicked ClickedMessages
+	stepUps StepUps // nil: high-risk approvals cannot be completed (stepup.go)
+	clock   func() time.Time
+	log     zerolog.Logger
 }
 
 // WithClock sets the clock the Extend choices count from (default time.Now).
@@ -79,21 +78,9 @@ func (h *Requests) now() time.Time {
 	return h.clock().UTC()
 }
 
-// SlackIDCache forgets cached Slack ids of a Slack user; *Notifier is one.
-type SlackIDCache interface {
-	ForgetSlackUser(teamID, slackUserID string)
-}
-
 // NewRequests builds the request handlers; pass them in Deps.Requests.
 func NewRequests(flows RequestFlows, st RequestStore, log zerolog.Logger) *Requests {
 	return &Requests{flows: flows, st: st, cards: cardLoader{st: st}, log: log}
-}
-
-// WithSlackIDCache has user_change events also drop c's cached Slack ids of
-// the changed user (the request notifier's lookups by email).
-func (h *Requests) WithSlackIDCache(c SlackIDCache) *Requests {
-	h.slackIDs = c
-	return h
 }
 
 // ClickedMessages shows an approver's decision on the message they clicked
@@ -108,13 +95,6 @@ type ClickedMessages interface {
 func (h *Requests) WithClickedMessages(c ClickedMessages) *Requests {
 	h.clicked = c
 	return h
-}
-
-// forgetSlackUser is the request handlers' part of user_change.
-func (h *Requests) forgetSlackUser(teamID, slackUserID string) {
-	if h != nil && h.slackIDs != nil {
-		h.slackIDs.ForgetSlackUser(teamID, slackUserID)
-	}
 }
 
 // register adds the request routes.

@@ -3,14 +3,12 @@ package handlers
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
-	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/reviews"
 	"github.com/accessbot/accessbot/handlers/views"
@@ -23,6 +21,7 @@ type ReviewNotifierStore interface {
 	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
 	SaveMessageRef(ctx context.Context, m *accessbot.MessageRef) error
 	ListMessageRefs(ctx context.Context, tenantID, objectID string) ([]accessbot.MessageRef, error)
+	SlackIDStore // who to DM, without a lookup by email
 }
 
 // purposeReviewDM marks, under the campaign id, a reviewer's DMs that carry
@@ -37,15 +36,11 @@ type ReviewNotifier struct {
 	log     zerolog.Logger
 	out     *outbox
 
-	now   func() time.Time
-	idTTL time.Duration
-
-	mu       sync.Mutex
-	slackIDs map[string]cachedSlackID // team|email → Slack user id, trusted for idTTL
-	// dms: team|Slack user id → DM channel, which does not change. A
-	// fan-out of reminders would otherwise call conversations.open (Tier 3,
-	// 50+ a minute) once per DM, faster than Slack allows.
-	dms map[string]string
+	now func() time.Time
+	// dir finds reviewers' DMs from their stored Slack ids: a fan-out of
+	// reminders would otherwise call users.lookupByEmail and
+	// conversations.open (Tier 3, paced at about one a second) per reviewer.
+	dir slackDirectory
 }
 
 var (
@@ -62,19 +57,15 @@ type ReviewNotifierConfig struct {
 	// Lease is how long one send may hold its delivery claim before a retry
 	// takes it over (jobs.delivery_lease); <= 0 means DefaultDeliveryLease.
 	Lease time.Duration
-	// IdentityTTL bounds how long a reviewer's Slack id, looked up by email,
-	// is trusted (slack.identity_cache_ttl); <= 0 means identity.DefaultTTL.
-	IdentityTTL time.Duration
-	Log         zerolog.Logger
+	// SlackIDMaxAge bounds how long a stored Slack id is trusted without a
+	// new match of emails; <= 0 means DefaultSlackIDMaxAge.
+	SlackIDMaxAge time.Duration
+	Log           zerolog.Logger
 }
 
 // NewReviewNotifier builds the notifier.
 func NewReviewNotifier(cfg ReviewNotifierConfig) *ReviewNotifier {
-	n := &ReviewNotifier{st: cfg.Store, clients: cfg.Clients, slackIDs: map[string]cachedSlackID{}, dms: map[string]string{},
-		idTTL: cfg.IdentityTTL, log: cfg.Log.With().Str("component", "review_notifier").Logger()}
-	if n.idTTL <= 0 {
-		n.idTTL = identity.DefaultTTL
-	}
+	n := &ReviewNotifier{st: cfg.Store, clients: cfg.Clients, log: cfg.Log.With().Str("component", "review_notifier").Logger()}
 	now, lease := cfg.Now, cfg.Lease
 	if now == nil {
 		now = time.Now
@@ -84,6 +75,7 @@ func NewReviewNotifier(cfg ReviewNotifierConfig) *ReviewNotifier {
 		lease = DefaultDeliveryLease
 	}
 	n.out = &outbox{st: cfg.Store, now: func() time.Time { return now().UTC() }, lease: lease, log: n.log}
+	n.dir = newSlackDirectory(cfg.Store, now, cfg.SlackIDMaxAge, n.log)
 	return n
 }
 
@@ -163,60 +155,25 @@ func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, key, text s
 	if err != nil {
 		return "", "", fmt.Errorf("load user %s: %w", userID, err)
 	}
-	open := func(ctx context.Context) (string, error) {
-		sid, err := n.slackID(ctx, cl, ws.TeamID, u)
-		if err != nil {
-			return "", err
-		}
-		key := ws.TeamID + "|" + sid
-		n.mu.Lock()
-		ch, ok := n.dms[key]
-		n.mu.Unlock()
-		if ok {
-			return ch, nil
-		}
-		ch, err = cl.OpenConversation(ctx, sid)
-		if err != nil {
-			return "", fmt.Errorf("open DM with %s: %w", userID, err)
-		}
-		n.mu.Lock()
-		n.dms[key] = ch
-		n.mu.Unlock()
-		return ch, nil
+	// Read before the claim, so the post's time goes to Slack calls only.
+	known, err := n.dir.stored(ctx, ws.TeamID, u)
+	if err != nil {
+		return "", "", fmt.Errorf("DM %s: %w", userID, err)
 	}
+	to, after := n.dir.deliveryFrom(cl, ws.TeamID, u, known)
 	msg := slackapi.Message{Text: text, Blocks: blocks}
 	var ch, ts string
 	if key != "" {
-		ch, ts, err = n.out.once(ctx, cl, tenantID, delivery{key: key, to: open, msg: msg})
-	} else if ch, err = open(ctx); err == nil {
+		ch, ts, err = n.out.once(ctx, cl, tenantID, delivery{key: key, to: to, after: after, msg: msg})
+	} else if ch, err = to(ctx); err == nil {
 		ch, ts, err = cl.PostMessage(ctx, ch, msg)
+		after(context.WithoutCancel(ctx))
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("DM %s: %w", userID, err)
 	}
 	n.log.Debug().Str("tenant", tenantID).Str("user", userID).Str("key", key).Msg("review DM sent")
 	return ch, ts, nil
-}
-
-// slackID finds u's Slack user by email, cached per team for idTTL (an
-// email may move to another Slack user).
-func (n *ReviewNotifier) slackID(ctx context.Context, cl ChatAPI, teamID string, u *accessbot.User) (string, error) {
-	key := teamID + "|" + accessbot.NormalizeEmail(u.Email)
-	now := n.now()
-	n.mu.Lock()
-	c, ok := n.slackIDs[key]
-	n.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c.id, nil
-	}
-	su, err := cl.GetUserByEmail(ctx, u.Email)
-	if err != nil {
-		return "", fmt.Errorf("find Slack user of %s: %w", u.ID, err)
-	}
-	n.mu.Lock()
-	n.slackIDs[key] = cachedSlackID{team: teamID, id: su.ID, until: now.Add(n.idTTL)}
-	n.mu.Unlock()
-	return su.ID, nil
 }
 
 func (n *ReviewNotifier) name(ctx context.Context, tenantID, userID string) string {

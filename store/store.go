@@ -164,4 +164,5 @@ type Queries interface {
 	Playbooks      // store/playbooks.go
 	ConnectorSyncs // store/connector_syncs.go
 	Purposes       // store/purposes.go
+	SlackIDs       // store/slackids.go
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/store"
 )
 
 // DefaultTTL is how long a Slack user → tenant user mapping is trusted when
@@ -39,6 +40,10 @@ type Store interface {
 	WorkspaceByTeam(ctx context.Context, teamID string) (*accessbot.Workspace, error)
 	GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error)
 	GetUserByEmail(ctx context.Context, tenantID, email string) (*accessbot.User, error)
+	// The stored Slack ids the notifiers DM by (see store.SlackIDs).
+	GetSlackID(ctx context.Context, tenantID, userID, teamID string) (*store.SlackID, error)
+	PutSlackID(ctx context.Context, s *store.SlackID) error
+	ForgetSlackUser(ctx context.Context, tenantID, teamID, slackUserID, keepEmail string) (int, error)
 }
 
 // SlackUsers looks a user up in a workspace (users.info); *slackapi.Clients implements it.
@@ -229,8 +234,27 @@ func (r *Resolver) Resolve(ctx context.Context, teamID, slackUserID string) (Act
 		log.Warn().Err(err).Msg("identity cache write failed")
 	}
 	r.remember(key, tenant, u, gen)
+	r.storeSlackID(ctx, log, teamID, slackUserID, u)
 	actor.User = *u
 	return actor, r.checkActive(u)
+}
+
+// slackIDRefresh is how old a stored Slack id may be before a resolve
+// writes it again: a read, not a write, on most cache misses.
+const slackIDRefresh = 24 * time.Hour
+
+// storeSlackID records that Slack just said slackUserID has u's email, so
+// DMs to u need no users.lookupByEmail (docs/delivery.md).
+func (r *Resolver) storeSlackID(ctx context.Context, log zerolog.Logger, teamID, slackUserID string, u *accessbot.User) {
+	now := r.now()
+	if s, err := r.store.GetSlackID(ctx, u.TenantID, u.ID, teamID); err == nil && s.SlackUserID == slackUserID &&
+		now.Sub(s.VerifiedAt) < slackIDRefresh {
+		return
+	}
+	if err := r.store.PutSlackID(ctx, &store.SlackID{TenantID: u.TenantID, UserID: u.ID, TeamID: teamID, SlackUserID: slackUserID,
+		Email: u.Email, VerifiedAt: now}); err != nil {
+		log.Warn().Err(err).Msg("storing the Slack id failed")
+	}
 }
 
 // fromCache returns the cached tenant user, re-read from the store so status
@@ -340,6 +364,32 @@ func (r *Resolver) Invalidate(ctx context.Context, teamID, slackUserID string) e
 	r.usersMu.Unlock()
 	if err := r.cache.Delete(ctx, cacheKey(teamID, slackUserID)); err != nil {
 		return fmt.Errorf("invalidate identity %s/%s: %w", teamID, slackUserID, err)
+	}
+	return nil
+}
+
+// ProfileChanged handles a user_change event: it forgets the cached mapping
+// (Invalidate) and the stored Slack ids naming the Slack user unless they
+// were verified for email, its profile email now ("" for a deleted user or
+// one without an email: all are dropped).
+func (r *Resolver) ProfileChanged(ctx context.Context, teamID, slackUserID, email string) error {
+	if err := r.Invalidate(ctx, teamID, slackUserID); err != nil {
+		return err
+	}
+	ws, err := r.Workspace(ctx, teamID)
+	if errors.Is(err, ErrWorkspaceNotLinked) {
+		return nil // no tenant there: nothing stored
+	}
+	if err != nil {
+		return fmt.Errorf("user_change of %s/%s: %w", teamID, slackUserID, err)
+	}
+	n, err := r.store.ForgetSlackUser(ctx, ws.TenantID, teamID, slackUserID, email)
+	if err != nil {
+		return fmt.Errorf("user_change of %s/%s: %w", teamID, slackUserID, err)
+	}
+	if n > 0 {
+		r.log.Info().Str("tenant", ws.TenantID).Str("team", teamID).Str("slack_user", slackUserID).Int("dropped", n).
+			Msg("stored Slack id dropped: the profile email changed")
 	}
 	return nil
 }

@@ -399,3 +399,83 @@ func TestCachedUserFreshness(t *testing.T) {
 		}
 	})
 }
+
+// TestResolveStoresSlackID: a resolve that matched emails through Slack
+// stores the Slack id for DMs (renewed at most daily) (tenant-scoped: Erin of the other tenant gets
+// none); an unmatched user stores nothing. ProfileChanged keeps the id when
+// the profile email is still the user's (a status change), and drops it
+// when the email changed or the Slack user was deleted ("").
+func TestResolveStoresSlackID(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		stored := func(user string) string {
+			t.Helper()
+			s, err := e.st.GetSlackID(ctx, e.tenant, e.users[user].ID, teamID)
+			if errors.Is(err, accessbot.ErrNotFound) {
+				return ""
+			}
+			must(t, err)
+			return s.SlackUserID
+		}
+		for _, u := range []string{"UALICE", "UDAVE", "UERIN"} {
+			if _, err := e.res.Resolve(ctx, teamID, u); err != nil && u != "UERIN" {
+				t.Fatalf("resolve %s: %v", u, err)
+			}
+		}
+		if a, d := stored("alice"), stored("dave"); a != "UALICE" || d != "UDAVE" {
+			t.Fatalf("stored after resolving: alice %q, dave %q", a, d)
+		}
+		steps := []struct {
+			name, user, email string
+			wantAlice         string
+		}{
+			{"status change: same email, any case", "UALICE", "ALICE@example.com", "UALICE"},
+			{"another Slack user changed", "UDAVE", "dave.new@example.com", "UALICE"},
+			{"the email changed", "UALICE", "alice.new@example.com", ""},
+		}
+		for _, st := range steps {
+			must(t, e.res.ProfileChanged(ctx, teamID, st.user, st.email))
+			if got := stored("alice"); got != st.wantAlice {
+				t.Fatalf("%s: alice's stored id %q, want %q", st.name, got, st.wantAlice)
+			}
+		}
+		if got := stored("dave"); got != "" {
+			t.Fatalf("dave's id survived his email change: %q", got)
+		}
+		// Resolving again stores it again; a deleted Slack user drops it.
+		if _, err := e.res.Resolve(ctx, teamID, "UALICE"); err != nil {
+			t.Fatal(err)
+		}
+		if got := stored("alice"); got != "UALICE" {
+			t.Fatalf("after resolving again: %q", got)
+		}
+		// A resolve within a day of the last match writes nothing; later it
+		// renews the match's time.
+		verified := func() time.Time {
+			t.Helper()
+			s, err := e.st.GetSlackID(ctx, e.tenant, e.users["alice"].ID, teamID)
+			must(t, err)
+			return s.VerifiedAt
+		}
+		first := verified()
+		for _, step := range []struct {
+			advance time.Duration
+			renewed bool
+		}{{time.Hour, false}, {24 * time.Hour, true}} {
+			e.clock.Add(step.advance)
+			must(t, e.res.Invalidate(ctx, teamID, "UALICE"))
+			if _, err := e.res.Resolve(ctx, teamID, "UALICE"); err != nil {
+				t.Fatal(err)
+			}
+			if got := verified(); got.Equal(first) == step.renewed {
+				t.Fatalf("after %v: verified at %v (first %v), want renewed %v", step.advance, got, first, step.renewed)
+			}
+		}
+		must(t, e.res.ProfileChanged(ctx, teamID, "UALICE", ""))
+		if got := stored("alice"); got != "" {
+			t.Fatalf("after the Slack user was deleted: %q", got)
+		}
+		must(t, e.res.ProfileChanged(ctx, unlinkedTeam, "UX", "x@example.com")) // no tenant: nothing to do
+	})
+}

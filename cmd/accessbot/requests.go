@@ -64,7 +64,7 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 	if clients := rt.chatClients(); clients != nil {
 		// Inline sends (no Workers): the job queue runs them and retries errors.
 		slackNotifier = handlers.NewNotifier(handlers.NotifierConfig{Store: rt.Store, Clients: clients,
-			Now: rt.Now, IdentityTTL: rt.Config.Slack.IdentityCacheTTL, Lease: rt.Config.Jobs.DeliveryLease, Log: rt.Log})
+			Now: rt.Now, Lease: rt.Config.Jobs.DeliveryLease, Log: rt.Log})
 		notifier = slackNotifier
 	}
 	// Playbooks hear of request events through the notifier's durable jobs.
@@ -157,7 +157,6 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 	svc = requests.New(rt.Store, notifier, prov, rt.Now, requests.Policy(rt.Config.Approvals), rt.Log, opts...)
 	h := handlers.NewRequests(svc, rt.Store, rt.Log).WithClock(rt.Now)
 	if slackNotifier != nil {
-		h.WithSlackIDCache(slackNotifier)    // user_change drops its cached Slack ids
 		h.WithClickedMessages(slackNotifier) // an Approve click shows on its message at once
 	}
 	rt.mountStepUp(svc, h) // stepup.go: high-risk approvals need re-authentication

@@ -20,7 +20,7 @@ func (m *Main) buildReviews(rt *Runtime) *reviewParts {
 	var notifier reviews.Notifier
 	if clients := rt.chatClients(); clients != nil {
 		notifier = handlers.NewReviewNotifier(handlers.ReviewNotifierConfig{Store: rt.Store, Clients: clients,
-			Now: rt.Now, IdentityTTL: rt.Config.Slack.IdentityCacheTTL, Lease: rt.Config.Jobs.DeliveryLease, Log: rt.Log})
+			Now: rt.Now, Lease: rt.Config.Jobs.DeliveryLease, Log: rt.Log})
 	}
 	svc := reviews.New(rt.Store, notifier, rt.Now, reviews.DefaultPolicy(), rt.Log)
 	if rt.Requests != nil && rt.Requests.queue != nil {

@@ -122,7 +122,15 @@ func scaleEnv(t *testing.T, name string, def int) int {
 // ACCESSBOT_SCALE_LAUNCH_DMS=0 sends no launch DMs (the reminders alone).
 // ACCESSBOT_SCALE_PACE_MS is the workspace pacing interval (default 10;
 // slackapi.DefaultPacing's is 200, 5 a second, which makes 10,000 DMs take
-// 33 minutes); ACCESSBOT_SCALE_DRIVER picks one store.
+// 33 minutes); ACCESSBOT_SCALE_LOOKUP_PACE_MS paces users.lookupByEmail and
+// conversations.open (Tier 3; default the post pace, DefaultPacing's is
+// 1000); ACCESSBOT_SCALE_DRIVER picks one store.
+//
+// The first round of DMs (the launch's, or with ACCESSBOT_SCALE_LAUNCH_DMS=0
+// the first reminders) is cold: one lookup and one DM open per reviewer,
+// whose answers are stored. A last round of reminders from a fresh client
+// and notifier (a new replica: nothing in process) is warm: it must make no
+// lookup and open no DM.
 func TestScaleCampaign(t *testing.T) {
 	items := scaleEnv(t, "ACCESSBOT_SCALE_REVIEW_ITEMS", 2000)
 	pace := time.Duration(scaleEnv(t, "ACCESSBOT_SCALE_PACE_MS", 10)) * time.Millisecond
@@ -197,15 +205,28 @@ func TestScaleCampaign(t *testing.T) {
 
 			pacing := slackapi.DefaultPacing()
 			pacing.PerWorkspace.Interval = pace
-			// The fake caps posts only; lookups and DM opens (Tier 3, one a
-			// second by default) go at the post pace, so the figures stay
-			// about posting. A real cold fan-out looks up at most ~1/s.
-			pacing.Lookups.Interval = pace
+			// Lookups and DM opens (Tier 3, one a second by default) go at
+			// the post pace unless told, so a cold round's figures stay
+			// about posting; a real cold fan-out looks up at most ~1/s. The
+			// fake caps each as Slack's tier would, scaled to that pace: what
+			// the pace lets through in a second, with room for HTTP jitter
+			// (as TestTier3FanOutIsPaced, bot/slackapi, does).
+			pacing.Lookups.Interval = time.Duration(scaleEnv(t, "ACCESSBOT_SCALE_LOOKUP_PACE_MS", int(pace/time.Millisecond))) * time.Millisecond
+			tier3Cap := pacing.Lookups.Burst + int(time.Second/pacing.Lookups.Interval) + 5
+			for _, m := range []string{"users.lookupByEmail", "conversations.open"} {
+				fake.RateCap(m, tier3Cap, time.Second)
+			}
 			lim := &slackLimit{perWorkspace: pacing.PerWorkspace, tat: map[string]time.Time{}}
-			cl, err := slackapi.NewClient("T1", team.BotToken, slackapi.Options{APIURL: lim.proxy(t, fake), Guard: slackapi.Strict{}, Pacing: &pacing})
-			must(t, err)
-			rn := handlers.NewReviewNotifier(handlers.ReviewNotifierConfig{Store: st, Now: clk.Now, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
-				Clients: handlers.ChatClientsFunc(func(context.Context, string) (handlers.ChatAPI, error) { return cl, nil })})
+			apiURL := lim.proxy(t, fake)
+			// replica is a new process's review service: its own Slack
+			// client (pacing in memory) and notifier, sharing the store.
+			replica := func() *reviews.Service {
+				cl, err := slackapi.NewClient("T1", team.BotToken, slackapi.Options{APIURL: apiURL, Guard: slackapi.Strict{}, Pacing: &pacing})
+				must(t, err)
+				rn := handlers.NewReviewNotifier(handlers.ReviewNotifierConfig{Store: st, Now: clk.Now, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+					Clients: handlers.ChatClientsFunc(func(context.Context, string) (handlers.ChatAPI, error) { return cl, nil })})
+				return reviews.New(st, rn, clk.Now, reviews.DefaultPolicy(), zerolog.Nop())
+			}
 			// The launch's DMs are jobs on a River queue, as run works them
 			// (its default 4 workers); started once the launch returned.
 			var svc *reviews.Service
@@ -219,13 +240,17 @@ func TestScaleCampaign(t *testing.T) {
 				defer cancel()
 				_ = q.Stop(ctx)
 			})
-			svc = reviews.New(st, rn, clk.Now, reviews.DefaultPolicy(), zerolog.Nop()).WithQueue(q)
+			svc = replica().WithQueue(q)
+			slackCalls := func() (int, int) { return fake.CallCount("users.lookupByEmail"), fake.CallCount("conversations.open") }
 
-			// fanout reports the DMs sent since mark: how many, how long
-			// from the first to the last, and that rate against the pacing.
+			// report reports the DMs sent since mark: how many, how long
+			// from the first to the last, that rate against the pacing, and
+			// the Tier 3 calls made for them.
+			var markLookups, markOpens int
 			report := func(what string, from int, began time.Time, want int) {
 				t.Helper()
 				lim.mu.Lock()
+				defer func() { markLookups, markOpens = slackCalls() }()
 				posts, limited := lim.posts[from:], lim.limited
 				lim.mu.Unlock()
 				if len(posts) != want || limited != 0 {
@@ -238,9 +263,20 @@ func TestScaleCampaign(t *testing.T) {
 				if took > 0 && ideal > 0 {
 					pct = 100 * ideal.Seconds() / took.Seconds()
 				}
-				t.Logf("[counts] %s: %s: %d DMs in %v (%.1f/s; pacing %v, burst %d: %.1f%% of its rate), %d answered 429, conversations.open %d, users.lookupByEmail %d",
+				lookups, opens := slackCalls()
+				t.Logf("[counts] %s: %s: %d DMs in %v (%.1f/s; pacing %v, burst %d: %.1f%% of its rate), %d answered 429, users.lookupByEmail %d, conversations.open %d (lookups paced %v)",
 					driver, what, len(posts), took.Round(time.Millisecond), float64(len(posts))/took.Seconds(), pacing.PerWorkspace.Interval,
-					pacing.PerWorkspace.Burst, pct, limited, fake.CallCount("conversations.open"), fake.CallCount("users.lookupByEmail"))
+					pacing.PerWorkspace.Burst, pct, limited, lookups-markLookups, opens-markOpens, pacing.Lookups.Interval)
+			}
+			// tier3 checks the Slack Tier 3 calls made so far.
+			tier3 := func(what string, wantLookups, wantOpens int) {
+				t.Helper()
+				lookups, opens := slackCalls()
+				limited := fake.RateLimitCounts("users.lookupByEmail").Limited + fake.RateLimitCounts("conversations.open").Limited
+				if lookups != wantLookups || opens != wantOpens || limited != 0 {
+					t.Fatalf("%s: %d users.lookupByEmail and %d conversations.open calls in all, %d answered 429; want %d, %d and none",
+						what, lookups, opens, limited, wantLookups, wantOpens)
+				}
 			}
 
 			launcher := svc
@@ -273,7 +309,8 @@ func TestScaleCampaign(t *testing.T) {
 					}
 					time.Sleep(10 * time.Millisecond)
 				}
-				report("launch DMs", 0, began, managers)
+				report("launch DMs (cold)", 0, began, managers)
+				tier3("launch DMs", managers, managers) // one each per reviewer
 			}
 
 			// 7 days before the due date: every reviewer is reminded.
@@ -285,7 +322,27 @@ func TestScaleCampaign(t *testing.T) {
 			if tr.Reminded != managers {
 				t.Fatalf("tick reminded %d, want %d", tr.Reminded, managers)
 			}
-			report("reminders", mark, began, managers)
+			if launcher == svc {
+				report("reminders (ids stored)", mark, began, managers)
+			} else {
+				report("reminders (cold)", mark, began, managers)
+			}
+			tier3("first reminders", managers, managers) // none more once stored
+
+			// 3 days before: a new replica reminds everyone from the stored
+			// ids. Let both sides' bursts refill first.
+			time.Sleep(time.Duration(pacing.PerWorkspace.Burst+5) * pacing.PerWorkspace.Interval)
+			warm := replica()
+			clk.Set(t0.Add(7 * 24 * time.Hour))
+			mark = len(lim.posts)
+			began = time.Now()
+			tr, err = warm.Tick(ctx, ten.ID, clk.Now())
+			must(t, err)
+			if tr.Reminded != managers {
+				t.Fatalf("warm tick reminded %d, want %d", tr.Reminded, managers)
+			}
+			report("reminders (warm: new replica, ids stored)", mark, began, managers)
+			tier3("warm reminders", managers, managers)
 		})
 	}
 }

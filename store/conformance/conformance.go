@@ -61,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		{"Purposes", testPurposes},               // purposes.go
 		{"RequestPolicies", testRequestPolicies}, // policies.go
 		{"StepUps", testStepUps},                 // policies.go
+		{"SlackIDs", testSlackIDs},               // slackids.go
 	}
 	for _, tc := range topics {
 		t.Run(tc.name, func(t *testing.T) {

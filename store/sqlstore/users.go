@@ -64,6 +64,13 @@ func (q *queries) UpdateUser(ctx context.Context, u *accessbot.User) error {
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.ID, q.writeErr(err))
 	}
+	// A Slack id verified for another email no longer holds (the identity
+	// rule; GetSlackID ignores it anyway, this keeps the table true), and a
+	// terminated user (removed by an import or a directory sync) keeps none.
+	if _, err := q.exec(ctx, `DELETE FROM slack_ids WHERE tenant_id = ? AND user_id = ? AND (email <> ? OR ? = ?)`,
+		u.TenantID, u.ID, u.Email, string(u.Status), string(accessbot.UserTerminated)); err != nil {
+		return fmt.Errorf("update user %s: clear its Slack id: %w", u.ID, err)
+	}
 	u.UpdatedAt = now
 	return nil
 }
