@@ -42,6 +42,7 @@ type e2eOpts struct {
 	connectors  bool          // show admins the directory connectors on the Home tab
 	published   handlers.Memo // the memo of Home tabs found unchanged
 	homeReads   *homeReads    // when set, the Home's version and connector reads go through it
+	now         func() time.Time
 }
 
 // start runs replicas of the bot (each its own App and sockets) against one
@@ -95,6 +96,7 @@ func start(t *testing.T, o e2eOpts) *e2e {
 			}
 			deps.Published = o.published
 			deps.HomeVersions = q
+			deps.Now = o.now
 			return handlers.Register(r, deps)
 		},
 	}

@@ -185,7 +185,9 @@ func TestE2EAppHomeUnchangedNotPublishedAgain(t *testing.T) {
 // the store conformance test HomeVersion checks every table has one.
 func TestE2EAppHomeEveryWriteKind(t *testing.T) {
 	reads := &homeReads{}
-	e := start(t, e2eOpts{connections: 1, connectors: true, homeReads: reads})
+	var skew atomic.Int64 // how far the bot's clock is ahead
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	e := start(t, e2eOpts{connections: 1, connectors: true, homeReads: reads, now: now})
 	reads.Queries = e.st
 	h := &homeTester{t: t, e: e, reads: reads}
 	ctx := e.ctx
@@ -239,6 +241,10 @@ func TestE2EAppHomeEveryWriteKind(t *testing.T) {
 			return e.st.InTx(ctx, func(q store.Queries) error {
 				return q.CreateUser(ctx, &accessbot.User{TenantID: ten.ID, Email: "cy@acme.test", Name: "Cy", Status: accessbot.UserActive})
 			})
+		}},
+		{"nothing written, but HomeMaxAge passed", true, func() error {
+			skew.Add(int64(handlers.HomeMaxAge))
+			return nil
 		}},
 		{"audit entry", false, func() error {
 			return e.st.AppendAudit(ctx, &accessbot.AuditEntry{TenantID: ten.ID, ActorID: "system", Action: "test.noop", ObjectID: "x"})
