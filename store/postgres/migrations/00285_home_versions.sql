@@ -12,14 +12,21 @@ CREATE TABLE home_versions (
     version   BIGINT NOT NULL
 );
 -- The triggers are deferred to commit, so the counter row is locked only
--- while a transaction commits, not for its whole length.
+-- while a transaction commits, not for its whole length; and a transaction
+-- moves a tenant's counter once (accessbot.home_bumped, transaction-local),
+-- not once per row: updating one row many times in one transaction leaves
+-- a chain of dead versions that makes every further update slower.
 -- +goose StatementBegin
 CREATE FUNCTION home_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE t TEXT;
 BEGIN
     IF TG_OP = 'DELETE' THEN t := OLD.tenant_id; ELSE t := NEW.tenant_id; END IF;
+    IF current_setting('accessbot.home_bumped', true) IS NOT DISTINCT FROM t THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO home_versions AS h (tenant_id, version) VALUES (t, 1)
         ON CONFLICT (tenant_id) DO UPDATE SET version = h.version + 1;
+    PERFORM set_config('accessbot.home_bumped', t, true);
     RETURN NULL;
 END $$;
 -- +goose StatementEnd
@@ -28,8 +35,12 @@ CREATE FUNCTION home_bump_tenant() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE t TEXT;
 BEGIN
     IF TG_OP = 'DELETE' THEN t := OLD.id; ELSE t := NEW.id; END IF;
+    IF current_setting('accessbot.home_bumped', true) IS NOT DISTINCT FROM t THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO home_versions AS h (tenant_id, version) VALUES (t, 1)
         ON CONFLICT (tenant_id) DO UPDATE SET version = h.version + 1;
+    PERFORM set_config('accessbot.home_bumped', t, true);
     RETURN NULL;
 END $$;
 -- +goose StatementEnd
