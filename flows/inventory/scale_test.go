@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +31,7 @@ import (
 //
 //	ACCESSBOT_SCALE_IDENTITIES=100000 ACCESSBOT_SCALE_DRIVER=sqlite go test -run TestScaleFiles -v -count=1 -timeout 60m ./flows/inventory/
 //
+// ACCESSBOT_SCALE_PROFILE=dir writes each step's CPU profile there.
 // ACCESSBOT_SCALE_RULES=0 leaves the finding rules out, to see the import
 // alone. ACCESSBOT_SCALE_RELATIONS=0 writes and imports no relations (for a
 // large identity count: identities, entitlements, then the full rule run).
@@ -74,6 +77,7 @@ func TestScaleFiles(t *testing.T) {
 				var res *inventory.Result
 				resetPeakRSS()
 				rules.d = 0
+				defer profileStep(t, name)()
 				d, peak, err := measure(func() error {
 					f, err := os.Open(path)
 					if err != nil {
@@ -135,6 +139,24 @@ func TestScaleFiles(t *testing.T) {
 			t.Logf("%-8s %-34s %8.2fs                 peak heap %6.1f MiB  peak RSS %6.1f MiB  %s",
 				driver, "findings run (full)", d.Seconds(), float64(peak)/(1<<20), float64(peakRSS())/(1<<20), fr.Summary())
 		})
+	}
+}
+
+// profileStep starts a CPU profile of the step when
+// ACCESSBOT_SCALE_PROFILE names a directory; the returned func stops it.
+func profileStep(t *testing.T, step string) func() {
+	t.Helper()
+	dir := os.Getenv("ACCESSBOT_SCALE_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	name := strings.NewReplacer(" ", "-", "(", "", ")", "", "%", "pct").Replace(step)
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	must(t, err)
+	must(t, pprof.StartCPUProfile(f))
+	return func() {
+		pprof.StopCPUProfile()
+		must(t, f.Close())
 	}
 }
 
