@@ -102,18 +102,22 @@ func (q *queries) stageMaps(ctx context.Context, src store.MappingSource) error 
 	return err
 }
 
-// mapIdents is the current identities a staged row (s) names, by its id
-// in its application or, without one, in each application of the tenant:
-// the key (tenant, app, external id) per application. args: tenant.
-const mapIdents = ` FROM applications a
-	JOIN inv_identities i ON i.tenant_id = a.tenant_id AND i.app_id = a.id AND i.external_id = s.ext AND i.removed_at IS NULL
-	WHERE a.tenant_id = ? AND (s.app_id = '' OR a.id = s.app_id)`
+// mapIdents matches a staged row (s) with the current identities (i) it
+// names: by its id in its application or, without one, in each
+// application (a) of the tenant; the key (tenant, app, external id) per
+// application. args: tenant. Callers join a and i by CROSS JOIN, so that
+// SQLite reads the applications first, whatever its guess of their size:
+// else it scanned the tenant's identities for each row.
+const mapIdents = `a.tenant_id = ? AND (s.app_id = '' OR a.id = s.app_id)
+	AND i.tenant_id = a.tenant_id AND i.app_id = a.id AND i.external_id = s.ext AND i.removed_at IS NULL`
 
 // resolveMaps fills in each staged row's identities, employee and problem.
+// Employees are compared by lower(email) on both sides: SQLite uses the
+// index on lower(email) only for an expression, not for a column.
 func (q *queries) resolveMaps(ctx context.Context, tenantID string) error {
 	if _, err := q.exec(ctx, `UPDATE inv_stage_maps AS s SET
-		(n, identity_id) = (SELECT COUNT(*), MIN(i.id)`+mapIdents+`),
-		user_id = (SELECT u.id FROM users u WHERE u.tenant_id = ? AND lower(u.email) = s.email_key AND s.email_key <> '')`,
+		(n, identity_id) = (SELECT COUNT(*), MIN(i.id) FROM applications a CROSS JOIN inv_identities i WHERE `+mapIdents+`),
+		user_id = (SELECT u.id FROM users u WHERE u.tenant_id = ? AND lower(u.email) = lower(s.email_key) AND s.email_key <> '')`,
 		tenantID, tenantID); err != nil {
 		return fmt.Errorf("resolve staged mappings: %w", err)
 	}
@@ -168,10 +172,8 @@ const rejectedMap = `(s.skip = 1 OR s.problem <> 0)`
 // keepMaps stages what rejected rows name in inv_stage_mkeep, and reports
 // whether one names nothing (then every mapping in scope is kept).
 func (q *queries) keepMaps(ctx context.Context, tenantID string) (bool, error) {
-	if _, err := q.exec(ctx, `INSERT INTO inv_stage_mkeep (kind, id) SELECT DISTINCT 'i', i.id FROM inv_stage_maps s
-		JOIN applications a ON a.tenant_id = ? AND (s.app_id = '' OR a.id = s.app_id)
-		JOIN inv_identities i ON i.tenant_id = a.tenant_id AND i.app_id = a.id AND i.external_id = s.ext AND i.removed_at IS NULL
-		WHERE `+rejectedMap, tenantID); err != nil {
+	if _, err := q.exec(ctx, `INSERT INTO inv_stage_mkeep (kind, id) SELECT DISTINCT 'i', i.id
+		FROM inv_stage_maps s CROSS JOIN applications a CROSS JOIN inv_identities i WHERE `+rejectedMap+` AND `+mapIdents, tenantID); err != nil {
 		return false, fmt.Errorf("stage kept identities: %w", err)
 	}
 	if _, err := q.exec(ctx, `INSERT INTO inv_stage_mkeep (kind, id) SELECT DISTINCT 'u', s.user_id FROM inv_stage_maps s
