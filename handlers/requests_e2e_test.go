@@ -176,7 +176,7 @@ func startRequestsWith(t testing.TB, driver string, policy requests.Policy, o rq
 	}
 	// The notifier needs the App's clients, which exist once NewApp returns.
 	var app *bot.App
-	notifier := handlers.NewNotifier(handlers.NotifierConfig{Store: st, Workers: 2, Log: log,
+	notifier := handlers.NewNotifier(handlers.NotifierConfig{Store: st, Log: log,
 		Clients: handlers.ChatClientsFunc(func(ctx context.Context, teamID string) (handlers.ChatAPI, error) {
 			return app.Clients.For(ctx, teamID)
 		})})
@@ -205,7 +205,7 @@ func startRequestsWith(t testing.TB, driver string, policy requests.Policy, o rq
 		},
 	})
 	rqMust(t, err)
-	runApp(t, ctx, fake, app, notifier)
+	runApp(t, ctx, fake, app)
 	return e
 }
 
