@@ -213,7 +213,7 @@ func TestMappingsMatchReference(t *testing.T) {
 				refMust(t, err)
 				idents = append(idents, all...)
 			}
-			n := 300
+			n := 150
 			if driver != "sqlite" {
 				n = 100
 			}
