@@ -45,6 +45,17 @@ type Inventory interface {
 	// applications: mappings of identities in appIDs that are not in ms are
 	// deleted. An empty appIDs means every application of the tenant.
 	ReplaceIdentityMappings(ctx context.Context, tenantID string, appIDs []string, ms []accessbot.IdentityMapping) (accessbot.SnapshotResult, error)
+	// ReplaceIdentityMappingsFrom replaces the mappings of the identities
+	// of appIDs (every application when empty) with a snapshot read one row
+	// at a time: the rows are staged, resolved (identity by external id,
+	// employee by email) and compared with the stored mappings in the
+	// database, so memory holds neither side. Rows the store rejects are
+	// told to src.Reject. Every rejected row, the caller's (Skip) and the
+	// store's, keeps what it names as it is: the stored mappings of the
+	// identities with its id (in its AppID when set) and of its employee,
+	// and every mapping in scope when it names neither. Kept mappings are
+	// counted as Kept, not Unchanged.
+	ReplaceIdentityMappingsFrom(ctx context.Context, tenantID string, appIDs []string, src MappingSource) (accessbot.SnapshotResult, error)
 
 	// List methods return current rows, or every row with includeRemoved.
 	// An empty appID lists every application of the tenant.
@@ -52,6 +63,13 @@ type Inventory interface {
 	ListAppEntitlements(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.AppEntitlement, error)
 	ListRelations(ctx context.Context, tenantID, appID string, includeRemoved bool) ([]accessbot.Relation, error)
 	ListIdentityMappings(ctx context.Context, tenantID string) ([]accessbot.IdentityMapping, error)
+	// ListIdentityMappingsBetween returns the mappings of the identities
+	// whose id sorts after after and not after through (no upper bound
+	// when through is ""): a page of ListIdentitiesAfter's walk.
+	ListIdentityMappingsBetween(ctx context.Context, tenantID, after, through string) ([]accessbot.IdentityMapping, error)
+	// ListAppEntitlementsOf returns the current app entitlements of the
+	// tenant among ids (internal ids, any application), in id order.
+	ListAppEntitlementsOf(ctx context.Context, tenantID string, ids []string) ([]accessbot.AppEntitlement, error)
 	// ListIdentitiesAfter returns at most limit current identities of the
 	// tenant (every application) whose internal id sorts after afterID
 	// ("" for the first page), in id order: keyset pages, so a walk over
@@ -190,6 +208,48 @@ type EntitlementRow struct {
 
 // EntitlementReject is a row whose id repeats the row on FirstLine.
 type EntitlementReject = IdentityReject
+
+// MappingSource is an identity→employee mappings snapshot read one row at
+// a time.
+type MappingSource interface {
+	// Next returns the next row, or io.EOF after the last.
+	Next() (MappingRow, error)
+	// Reject is told, in line order, of each row the store leaves out; an
+	// error stops the replacement and is returned.
+	Reject(r MappingReject) error
+}
+
+// MappingRow is one row of a mappings snapshot.
+type MappingRow struct {
+	Line               int
+	IdentityExternalID string
+	// AppID narrows the identity to one application; "" looks in every
+	// application of the tenant.
+	AppID string
+	Email string // the employee's, as written in the file
+	// Skip: the caller rejected the row; it is staged only to keep what
+	// it names.
+	Skip bool
+}
+
+// MappingProblem is why the store left a mapping row out.
+type MappingProblem int
+
+const (
+	NoSuchIdentity    MappingProblem = iota + 1 // no current identity with this id (in AppID)
+	AmbiguousIdentity                           // several applications have a current identity with this id
+	RepeatedMapping                             // names the same identity as line FirstLine
+	UnknownEmployee                             // no employee with this email (or none given)
+)
+
+// MappingReject is one row the store left out.
+type MappingReject struct {
+	Line               int
+	IdentityExternalID string
+	Email              string
+	Problem            MappingProblem
+	FirstLine          int // for RepeatedMapping
+}
 
 // RelationChanges, when a RelationSource also implements it, is told which
 // identities the replacement changed, so finding rules can re-evaluate only

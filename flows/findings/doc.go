@@ -22,7 +22,8 @@
 // (Engine.PageSize) and records each page's matches by the page's id range
 // (store.Findings.SyncFindingsBetween), then resolves what lies beyond the
 // last page (ResolveFindingsBeyond): the same findings as one SyncFindings
-// over everything, in memory that does not grow with the identities. The
+// over everything, in memory that does not grow with the identities,
+// relations, entitlements or mappings (each page reads its own). The
 // inventory import runs it inside its own transaction; `accessbot findings
 // run` and RunTx run it on demand.
 //

@@ -52,7 +52,8 @@ type Engine struct {
 	InactiveAfter time.Duration
 	// PageSize is how many identities a full run evaluates and records at
 	// a time (DefaultPageSize when 0): a full run's memory is one page,
-	// the tenant's employees and entitlements, not every identity.
+	// with its relations, entitlements, mappings and employees (every
+	// employee with employee rules), not every identity.
 	PageSize int
 }
 

@@ -3,6 +3,8 @@ package findings
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/accessbot/accessbot"
@@ -121,11 +123,8 @@ func (e *Engine) runAll(ctx context.Context, q store.Queries, tenantID string, r
 		}
 		// The page is the identities in (after, through]: relations and
 		// findings are read by that range of their indexes.
-		err := q.EachRelationBetween(ctx, tenantID, after, through, func(identityID, entitlementID string) error {
-			if r, e := byID[identityID], w.entByID[entitlementID]; r != nil && e != nil {
-				r.ents = append(r.ents, e)
-			}
-			return nil
+		err := w.holdings(ctx, q, tenantID, byID, func(fn func(identityID, entitlementID string) error) error {
+			return q.EachRelationBetween(ctx, tenantID, after, through, fn)
 		})
 		if err != nil {
 			return err
@@ -253,61 +252,41 @@ type snapshot struct {
 	scopeUsers []string
 }
 
-// world is what every identity is joined with: the tenant's applications,
-// entitlements and explicit mappings, and its employees: all of them
-// (users, for employee rules, which read every employee), or those of
-// each page, looked up with the page. Without employee rules it grows
-// with the entitlements, not with the identities, relations or employees.
+// world is what every identity is joined with: the tenant's applications
+// (and their connections, whose labels count as the entitlements'), and
+// its employees: all of them (users, for employee rules, which read every
+// employee), or those of each page, looked up with the page. Entitlements
+// and explicit mappings are read with each page, for its identities only,
+// so a run holds one page of them, not the tenant's.
 type world struct {
 	users       []accessbot.User // nil: employees are looked up by page
+	apps        []accessbot.Application
+	conns       []accessbot.Connection
 	appName     map[string]string
-	entByID     map[string]*accessbot.AppEntitlement
-	mapped      map[string]string // identity id → user id
 	userByID    map[string]*accessbot.User
 	userByEmail map[string]*accessbot.User
 }
 
 func loadWorld(ctx context.Context, q store.Queries, tenantID string, allUsers bool) (*world, error) {
-	var users []accessbot.User
+	w := &world{}
+	var err error
 	if allUsers {
-		var err error
-		if users, err = q.ListUsers(ctx, tenantID); err != nil {
+		if w.users, err = q.ListUsers(ctx, tenantID); err != nil {
 			return nil, err
 		}
+		w.userByID, w.userByEmail = userMaps(w.users)
 	}
-	apps, err := q.ListApplications(ctx, tenantID, "", 0)
-	if err != nil {
+	if w.apps, err = q.ListApplications(ctx, tenantID, "", 0); err != nil {
 		return nil, err
 	}
-	ents, err := q.ListAppEntitlements(ctx, tenantID, "", false)
-	if err != nil {
-		return nil, err
-	}
-	maps, err := q.ListIdentityMappings(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	w := &world{users: users, appName: make(map[string]string, len(apps)), entByID: make(map[string]*accessbot.AppEntitlement, len(ents)),
-		mapped: make(map[string]string, len(maps))}
-	if allUsers {
-		w.userByID, w.userByEmail = userMaps(users)
-	}
-	var conns []accessbot.Connection
-	for _, a := range apps {
+	w.appName = make(map[string]string, len(w.apps))
+	for _, a := range w.apps {
 		w.appName[a.ID] = a.Name
 		cs, err := q.ListConnections(ctx, tenantID, a.ID)
 		if err != nil {
 			return nil, err
 		}
-		conns = append(conns, cs...)
-	}
-	// Labels declared in the tenant file (privileged) count as the upload's.
-	accessbot.DeclareLabels(ents, apps, conns)
-	for _, m := range maps {
-		w.mapped[m.IdentityID] = m.UserID
-	}
-	for i := range ents {
-		w.entByID[ents[i].ID] = &ents[i]
+		w.conns = append(w.conns, cs...)
 	}
 	return w, nil
 }
@@ -323,13 +302,13 @@ func userMaps(users []accessbot.User) (byID, byEmail map[string]*accessbot.User)
 }
 
 // rows joins identities with their application and employee: an explicit
-// mapping, else the same email.
-func (w *world) rows(ctx context.Context, q store.Queries, tenantID string, idents []accessbot.Identity) ([]*identRow, error) {
+// mapping (mapped: identity id → user id), else the same email.
+func (w *world) rows(ctx context.Context, q store.Queries, tenantID string, idents []accessbot.Identity, mapped map[string]string) ([]*identRow, error) {
 	byID, byEmail := w.userByID, w.userByEmail
 	if byID == nil && len(idents) > 0 {
 		var ids, emails []string
 		for i := range idents {
-			if uid, ok := w.mapped[idents[i].ID]; ok {
+			if uid, ok := mapped[idents[i].ID]; ok {
 				ids = append(ids, uid)
 			} else if idents[i].Email != "" {
 				emails = append(emails, accessbot.NormalizeEmail(idents[i].Email))
@@ -344,7 +323,7 @@ func (w *world) rows(ctx context.Context, q store.Queries, tenantID string, iden
 	out := make([]*identRow, len(idents))
 	for i := range idents {
 		r := &identRow{Identity: idents[i], appName: w.appName[idents[i].AppID]}
-		if uid, ok := w.mapped[r.ID]; ok {
+		if uid, ok := mapped[r.ID]; ok {
 			r.emp = byID[uid]
 		} else if r.Email != "" {
 			r.emp = byEmail[accessbot.NormalizeEmail(r.Email)]
@@ -354,17 +333,42 @@ func (w *world) rows(ctx context.Context, q store.Queries, tenantID string, iden
 	return out, nil
 }
 
-// relations gives the identities in byID (ids) their current entitlements.
-func (w *world) relations(ctx context.Context, q store.Queries, tenantID string, ids []string, byID map[string]*identRow) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	return q.EachRelation(ctx, tenantID, ids, func(identityID, entitlementID string) error {
-		if r, e := byID[identityID], w.entByID[entitlementID]; r != nil && e != nil {
-			r.ents = append(r.ents, e)
+// holdings gives the rows in byID the current entitlements of the
+// relations each reads (store.Inventory.EachRelation or
+// EachRelationBetween); the entitlements are read once, for these
+// relations only.
+func (w *world) holdings(ctx context.Context, q store.Queries, tenantID string, byID map[string]*identRow,
+	each func(fn func(identityID, entitlementID string) error) error) error {
+	type holding struct{ ident, ent string }
+	var hs []holding
+	entIDs := map[string]bool{}
+	err := each(func(identityID, entitlementID string) error {
+		if byID[identityID] != nil {
+			hs = append(hs, holding{identityID, entitlementID})
+			entIDs[entitlementID] = true
 		}
 		return nil
 	})
+	if err != nil || len(hs) == 0 {
+		return err
+	}
+	ents, err := q.ListAppEntitlementsOf(ctx, tenantID, slices.Collect(maps.Keys(entIDs)))
+	if err != nil {
+		return err
+	}
+	// Labels declared in the tenant file (privileged) count as the upload's.
+	accessbot.DeclareLabels(ents, w.apps, w.conns)
+	entByID := make(map[string]*accessbot.AppEntitlement, len(ents))
+	for i := range ents {
+		entByID[ents[i].ID] = &ents[i]
+	}
+	for _, h := range hs {
+		if e := entByID[h.ent]; e != nil { // else removed
+			r := byID[h.ident]
+			r.ents = append(r.ents, e)
+		}
+	}
+	return nil
 }
 
 // eachPage walks the tenant's current identities a page at a time and
@@ -390,7 +394,15 @@ func (w *world) eachPage(ctx context.Context, q store.Queries, tenantID string, 
 			}
 			page = kept
 		}
-		rows, err := w.rows(ctx, q, tenantID, page)
+		ms, err := q.ListIdentityMappingsBetween(ctx, tenantID, after, through)
+		if err != nil {
+			return err
+		}
+		mapped := make(map[string]string, len(ms))
+		for _, m := range ms {
+			mapped[m.IdentityID] = m.UserID
+		}
+		rows, err := w.rows(ctx, q, tenantID, page, mapped)
 		if err != nil {
 			return err
 		}
@@ -457,12 +469,14 @@ func loadScoped(ctx context.Context, q store.Queries, tenantID string, scope []s
 			s.scopeUsers = append(s.scopeUsers, w.users[i].ID)
 		}
 	}
-	ids := make([]string, 0, len(byID))
-	for id := range byID {
-		ids = append(ids, id)
-	}
-	if err := w.relations(ctx, q, tenantID, ids, byID); err != nil {
-		return nil, err
+	if len(byID) > 0 {
+		ids := slices.Sorted(maps.Keys(byID))
+		err := w.holdings(ctx, q, tenantID, byID, func(fn func(identityID, entitlementID string) error) error {
+			return q.EachRelation(ctx, tenantID, ids, fn)
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

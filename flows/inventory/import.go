@@ -186,10 +186,9 @@ type File struct {
 	R    io.Reader
 }
 
-// parsed is a File read as far as it is before the transaction.
+// parsed is a File whose header was read before the transaction.
 type parsed struct {
 	File
-	t  *csvrows.Table
 	rd *csvrows.Reader
 }
 
@@ -219,18 +218,12 @@ func (im *Importer) ImportSet(ctx context.Context, tenantID, app string, files [
 			return nil, fmt.Errorf("import %s %s: %w: an application name is required", f.Kind, f.Name, accessbot.ErrInvalid)
 		}
 		cols := csvrows.Columns{Known: known, Required: required, Limits: opt.Limits}
-		// Identities, entitlements and relations are read row by row into
-		// the store's staging tables; mappings are read whole first.
-		ps[i] = parsed{File: f, t: &csvrows.Table{}}
-		var err error
-		if f.Kind != Mappings {
-			ps[i].rd, err = csvrows.NewReader(f.Name, f.R, cols)
-		} else {
-			ps[i].t, err = csvrows.ReadAll(f.Name, f.R, cols)
-		}
+		// Every kind is read row by row into the store's staging tables.
+		rd, err := csvrows.NewReader(f.Name, f.R, cols)
 		if err != nil {
 			return nil, err
 		}
+		ps[i] = parsed{File: f, rd: rd}
 	}
 	appOf := func(k Kind) string {
 		if k == Mappings {
@@ -254,7 +247,7 @@ func (im *Importer) ImportSet(ctx context.Context, tenantID, app string, files [
 		for i := range ps {
 			p, res := &ps[i], results[i]
 			kind, app := p.Kind, appOf(p.Kind)
-			*res = Result{File: p.Name, Kind: kind, App: app, DryRun: opt.DryRun, Rejected: append([]*userimport.RowError(nil), p.t.Rejected...)}
+			*res = Result{File: p.Name, Kind: kind, App: app, DryRun: opt.DryRun}
 			j := &job{q: q, tenantID: tenantID, file: p.Name, at: im.now(), res: res}
 			lastJob = j
 			var err error
@@ -269,7 +262,8 @@ func (im *Importer) ImportSet(ctx context.Context, tenantID, app string, files [
 				err = j.relations(ctx, app, p.rd)
 				fileErr = j.fileErr
 			case Mappings:
-				err = j.mappings(ctx, app, p.t)
+				err = j.mappings(ctx, app, p.rd)
+				fileErr = j.fileErr
 			}
 			if err != nil {
 				failed = p
@@ -421,15 +415,4 @@ func (j *job) app(ctx context.Context, name string) (*accessbot.Application, err
 		return nil, fmt.Errorf("application %q: %w", name, err)
 	}
 	return a, nil
-}
-
-// dupCheck reports the first line a key was seen on.
-type dupCheck map[string]int
-
-func (d dupCheck) seen(key string, line int) (int, bool) {
-	if first, ok := d[key]; ok {
-		return first, true
-	}
-	d[key] = line
-	return 0, false
 }

@@ -110,24 +110,44 @@ func TestIdentitiesMemoryFlat(t *testing.T) {
 	const small = 2000
 	memoryFlat(t, inventory.Identities, small, func(n int) invgen.Spec {
 		return invgen.Spec{Identities: n, Roles: 20, PerIdentity: 1, Seed: 7}
-	}, invgen.Spec.WriteIdentities, true)
+	})
 }
 
 // TestEntitlementsMemoryFlat is TestIdentitiesMemoryFlat for an
-// entitlements snapshot, without the finding rules: their engine holds the
-// tenant's entitlements (findings.Engine.Run), which is not the upload's.
+// entitlements snapshot: the rule run reads the entitlements that a page
+// of identities holds, not the tenant's.
 func TestEntitlementsMemoryFlat(t *testing.T) {
 	const small = 2000
 	memoryFlat(t, inventory.Entitlements, small, func(n int) invgen.Spec {
 		return invgen.Spec{Identities: 1, Roles: n, PerIdentity: 1, Seed: 7}
-	}, invgen.Spec.WriteEntitlements, false)
+	})
+}
+
+// TestMappingsMemoryFlat is TestIdentitiesMemoryFlat for a mappings
+// snapshot of N and 10N identities (uploaded first, not measured), each
+// mapped to one of 9 employees: the file is staged and resolved in the
+// database, and the rule run (every identity) reads the mappings of a page
+// of identities at a time.
+func TestMappingsMemoryFlat(t *testing.T) {
+	const small = 2000
+	memoryFlat(t, inventory.Mappings, small, func(n int) invgen.Spec {
+		return invgen.Spec{Identities: n, Roles: 20, PerIdentity: 1, Seed: 7, Employees: 9}
+	}, inventory.Identities)
+}
+
+// writers write each kind of snapshot.
+var writers = map[inventory.Kind]func(invgen.Spec, io.Writer) error{
+	inventory.Identities: invgen.Spec.WriteIdentities, inventory.Entitlements: invgen.Spec.WriteEntitlements,
+	inventory.Relations: invgen.Spec.WriteRelations, inventory.Mappings: invgen.Spec.WriteMappings,
 }
 
 // memoryFlat imports a snapshot of kind of small and of 10×small rows
-// (spec(n) makes n rows of kind, written by write) on each store, first
-// upload then the same file again, finding rules included with rules, and
-// checks that the peak Go heap of each step does not grow with the snapshot.
-func memoryFlat(t *testing.T, kind inventory.Kind, small int, spec func(n int) invgen.Spec, write func(invgen.Spec, io.Writer) error, rules bool) {
+// (spec(n) makes n rows of kind) on each store, first upload then the same
+// file again, finding rules included (a full run, paged by small/4
+// identities), and checks that the peak Go heap of each step does not grow
+// with the snapshot. The snapshots of kinds before are uploaded first, not
+// measured, without the rules.
+func memoryFlat(t *testing.T, kind inventory.Kind, small int, spec func(n int) invgen.Spec, before ...inventory.Kind) {
 	at := time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
 	for _, driver := range storetest.Drivers(t) {
 		t.Run(driver, func(t *testing.T) {
@@ -135,38 +155,48 @@ func memoryFlat(t *testing.T, kind inventory.Kind, small int, spec func(n int) i
 			for _, n := range []int{small, 10 * small} {
 				spec := spec(n)
 				spec.At = at
-				name := string(kind) + ".csv"
-				path := filepath.Join(t.TempDir(), name)
-				f, err := os.Create(path)
-				must(t, err)
-				must(t, write(spec, f))
-				must(t, f.Close())
+				dir := t.TempDir()
+				for _, k := range append(before, kind) {
+					f, err := os.Create(filepath.Join(dir, string(k)+".csv"))
+					must(t, err)
+					must(t, writers[k](spec, f))
+					must(t, f.Close())
+				}
 				st := storetest.Open(t, driver)
 				ten := seedEmployees(t, st, invgen.Spec{Identities: 10}, at)
 				clock := func() time.Time { return at }
 				eng := findings.NewEngine(clock, zerolog.Nop())
 				eng.PageSize = small / 4 // both sizes page
-				var rr inventory.RuleRunner
-				if rules {
-					rr = eng
+				im := inventory.NewImporter(st, eng, clock, zerolog.Nop())
+				plain := inventory.NewImporter(st, nil, clock, zerolog.Nop()) // for the snapshots before
+				imp := func(k inventory.Kind) (*inventory.Result, error) {
+					f, err := os.Open(filepath.Join(dir, string(k)+".csv"))
+					if err != nil {
+						return nil, err
+					}
+					defer f.Close()
+					app := "Big"
+					if k == inventory.Mappings {
+						app = ""
+					}
+					imp := im
+					if k != kind {
+						imp = plain
+					}
+					return imp.Import(context.Background(), ten.ID, k, app, string(k)+".csv", f, inventory.Options{Strict: true})
 				}
-				im := inventory.NewImporter(st, rr, clock, zerolog.Nop())
+				for _, k := range before {
+					_, err := imp(k)
+					must(t, err)
+				}
 				var p [2]uint64
 				for i, want := range []string{"created", "unchanged"} {
 					var res *inventory.Result
-					d, peak, err := measure(func() error {
-						f, err := os.Open(path)
-						if err != nil {
-							return err
-						}
-						defer f.Close()
-						res, err = im.Import(context.Background(), ten.ID, kind, "Big", name, f, inventory.Options{Strict: true})
-						return err
-					})
+					d, peak, err := measure(func() (err error) { res, err = imp(kind); return err })
 					if err != nil {
 						t.Fatal(err)
 					}
-					if got := map[string]int{"created": res.Created, "unchanged": res.Unchanged}[want]; got != n || (res.Findings != nil) != rules {
+					if got := map[string]int{"created": res.Created, "unchanged": res.Unchanged}[want]; got != n || res.Findings == nil {
 						t.Fatalf("%d %s: %s %d, rules run %v: %s", n, kind, want, got, res.Findings != nil, res.Summary())
 					}
 					t.Logf("[counts] %s: %6d %s, %-9s %6.2fs, peak heap %5.1f MiB", driver, n, kind, want, d.Seconds(), float64(peak)/(1<<20))

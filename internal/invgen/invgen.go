@@ -1,5 +1,5 @@
 // Package invgen writes generated inventory CSV files (identities,
-// entitlements, relations) of a given size, the same for the same seed, so
+// entitlements, relations, mappings) of a given size, the same for the same seed, so
 // the scale figures in BENCHMARKS.md can be reproduced anywhere.
 package invgen
 
@@ -25,6 +25,9 @@ type Spec struct {
 	ChangePercent int
 	// At is the reference time last_seen_at counts back from.
 	At time.Time
+	// Employees is how many employees (user0@acme.com, …) mappings name;
+	// 0: Identities×9/10, as many as the benchmarks seed.
+	Employees int
 }
 
 // Relations is how many relation rows the spec makes.
@@ -33,6 +36,9 @@ func (s Spec) Relations() int { return s.Identities * s.PerIdentity }
 func (s Spec) check() error {
 	if s.Identities < 1 || s.Roles < 1 || s.PerIdentity < 1 || s.PerIdentity*2 > s.Roles {
 		return fmt.Errorf("invgen: want identities, roles, per-identity >= 1 and per-identity <= roles/2 (got %d, %d, %d)", s.Identities, s.Roles, s.PerIdentity)
+	}
+	if s.Employees < 0 {
+		return fmt.Errorf("invgen: employees %d: want 0 or more", s.Employees)
 	}
 	if s.ChangePercent < 0 || s.ChangePercent > 100 {
 		return fmt.Errorf("invgen: change percent %d: want 0..100", s.ChangePercent)
@@ -100,6 +106,24 @@ func (s Spec) WriteRelations(w io.Writer) error {
 			row++
 			fmt.Fprintf(bw, "id%d,role%d\n", i, role)
 		}
+	}
+	return bw.Flush()
+}
+
+// WriteMappings writes mappings.csv: identity i is mapped to employee
+// user<i mod Employees>@acme.com, mostly not the one its email names.
+func (s Spec) WriteMappings(w io.Writer) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	emps := s.Employees
+	if emps == 0 {
+		emps = max(1, s.Identities*9/10)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	fmt.Fprintln(bw, "identity_id,employee_email")
+	for i := 0; i < s.Identities; i++ {
+		fmt.Fprintf(bw, "id%d,user%d@acme.com\n", i, i%emps)
 	}
 	return bw.Flush()
 }
