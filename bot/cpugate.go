@@ -15,12 +15,16 @@ import (
 // no priorities), and acks come late. Then the limit halves, down to
 // 2×GOMAXPROCS, and climbs back a step per sample while goroutines start
 // promptly again. Queued jobs wait in the queue either way, in turn.
+// Sampling stops while no job runs and the limit is at its ceiling, so an
+// idle bot does not wake 50 times a second.
 type cpuGate struct {
 	mu                   sync.Mutex
 	cond                 *sync.Cond
 	limit, floor, ceil   int
 	running              int
-	lowered, lowestLimit int // for stats and tests
+	lowered, lowestLimit int           // for stats and tests
+	busy                 chan struct{} // a job started: sampling resumes
+	samples              int           // for tests
 }
 
 // Sampling of the scheduler's latency (the time goroutines spend runnable
@@ -34,7 +38,7 @@ const (
 
 func newCPUGate(workers int) *cpuGate {
 	floor := min(2*runtime.GOMAXPROCS(0), workers)
-	g := &cpuGate{limit: workers, floor: floor, ceil: workers, lowestLimit: workers}
+	g := &cpuGate{limit: workers, floor: floor, ceil: workers, lowestLimit: workers, busy: make(chan struct{}, 1)}
 	g.cond = sync.NewCond(&g.mu)
 	return g
 }
@@ -45,7 +49,14 @@ func (g *cpuGate) enter() {
 		g.cond.Wait()
 	}
 	g.running++
+	first := g.running == 1
 	g.mu.Unlock()
+	if first {
+		select {
+		case g.busy <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (g *cpuGate) leave() {
@@ -83,6 +94,15 @@ func (g *cpuGate) watch(ctx context.Context) {
 	t := time.NewTicker(gateSampleEvery)
 	defer t.Stop()
 	for {
+		if g.resting() {
+			t.Stop()
+			prev = nil // the idle time's starts say nothing about the next burst
+			select {
+			case <-ctx.Done():
+			case <-g.busy:
+			}
+			t.Reset(gateSampleEvery)
+		}
 		select {
 		case <-ctx.Done():
 			g.adjust(false)
@@ -93,6 +113,9 @@ func (g *cpuGate) watch(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		g.mu.Lock()
+		g.samples++
+		g.mu.Unlock()
 		metrics.Read(s)
 		if s[0].Value.Kind() != metrics.KindFloat64Histogram {
 			return // not in this Go version: stay at the ceiling
@@ -103,6 +126,13 @@ func (g *cpuGate) watch(ctx context.Context) {
 		}
 		prev = append(prev[:0], h.Counts...)
 	}
+}
+
+// resting reports whether sampling can stop: no job runs and none is held back.
+func (g *cpuGate) resting() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running == 0 && g.limit >= g.ceil
 }
 
 // shortOfCPU reports whether over a tenth of the goroutine starts since

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
@@ -61,4 +62,46 @@ func TestShortOfCPU(t *testing.T) {
 			t.Errorf("%s: short %v, want %v", tc.name, got, tc.wantShort)
 		}
 	}
+}
+
+// TestCPUGateRestsWhenIdle: the gate samples the scheduler only while jobs
+// run, so an idle bot is not woken every 20 ms.
+func TestCPUGateRestsWhenIdle(t *testing.T) {
+	g := newCPUGate(64)
+	if g.floor >= g.ceil {
+		t.Skip("GOMAXPROCS too high for the gate to adjust")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { g.watch(ctx); close(done) }()
+	samples := func() int { g.mu.Lock(); defer g.mu.Unlock(); return g.samples }
+
+	time.Sleep(10 * gateSampleEvery)
+	if n := samples(); n != 0 {
+		t.Fatalf("%d samples with no job running, want 0", n)
+	}
+	g.enter()
+	deadline := time.Now().Add(5 * time.Second)
+	for samples() < 3 && time.Now().Before(deadline) {
+		time.Sleep(gateSampleEvery)
+	}
+	if n := samples(); n < 3 {
+		t.Fatalf("%d samples in 5 s with a job running, want at least 3", n)
+	}
+	g.leave()
+	// A busy machine may have lowered the limit: it climbs back a step a sample.
+	for deadline := time.Now().Add(20 * time.Second); g.admitted() < g.ceil && time.Now().Before(deadline); {
+		time.Sleep(gateSampleEvery)
+	}
+	time.Sleep(5 * gateSampleEvery) // the sample in flight, if any
+	before := samples()
+	time.Sleep(10 * gateSampleEvery)
+	after := samples()
+	t.Logf("[counts] samples: %d while the job ran, %d more in %s after it left", before, after-before, 10*gateSampleEvery)
+	if after-before > 1 {
+		t.Fatalf("%d samples after the last job left, want at most 1", after-before)
+	}
+	cancel()
+	<-done
 }
