@@ -15,8 +15,9 @@ import (
 // no priorities), and acks come late. Then the limit halves, down to
 // 2×GOMAXPROCS, and climbs back a step per sample while goroutines start
 // promptly again. Queued jobs wait in the queue either way, in turn.
-// Sampling stops while no job runs and the limit is at its ceiling, so an
-// idle bot does not wake 50 times a second.
+// Sampling stops once no job has run for restAfter with the limit at its
+// ceiling, so an idle bot does not wake 50 times a second; a busy one keeps
+// sampling between jobs (stopping at every gap lost the deltas it needs).
 type cpuGate struct {
 	mu                   sync.Mutex
 	cond                 *sync.Cond
@@ -31,6 +32,9 @@ type cpuGate struct {
 // before they run).
 const (
 	gateSampleEvery = 20 * time.Millisecond
+	// restAfter is how long the gate samples with nothing running before
+	// it stops until the next job.
+	restAfter = time.Second
 	// gateSlow: a sample is "short of CPU" when over a tenth of the
 	// goroutines that started in it had waited longer than this.
 	gateSlow = 500 * time.Microsecond
@@ -93,10 +97,11 @@ func (g *cpuGate) watch(ctx context.Context) {
 	var prev []uint64
 	t := time.NewTicker(gateSampleEvery)
 	defer t.Stop()
+	idle := 0 // samples in a row with nothing running
 	for {
-		if g.resting() {
+		if idle >= int(restAfter/gateSampleEvery) {
 			t.Stop()
-			prev = nil // the idle time's starts say nothing about the next burst
+			prev, idle = nil, 0 // the idle time's starts say nothing about the next burst
 			select {
 			case <-ctx.Done():
 			case <-g.busy:
@@ -112,6 +117,11 @@ func (g *cpuGate) watch(ctx context.Context) {
 			g.cond.Broadcast()
 			return
 		case <-t.C:
+		}
+		if g.resting() {
+			idle++
+		} else {
+			idle = 0
 		}
 		g.mu.Lock()
 		g.samples++
