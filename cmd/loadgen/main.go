@@ -22,6 +22,9 @@
 // Accessbot's Home work is counted from its handler metric on the admin
 // listener, since an unchanged Home tab is not published again.
 //
+// With -idle, loadgen sends nothing and reports each bot's CPU per second
+// at rest instead: the fixed cost that every rate pays.
+//
 // scripts/loadtable builds everything and runs the whole table.
 //
 //	go build -o bin/ ./cmd/accessbot ./cmd/loadgen ./cmd/loadgen/barebot
