@@ -40,7 +40,9 @@ type e2eOpts struct {
 	replicas    int
 	ackTimeout  time.Duration // the fake redelivers unacked envelopes, as Slack does
 	connectors  bool          // show admins the directory connectors on the Home tab
-	published   handlers.Memo // the memo of published Home tabs; nil: publish every time
+	published   handlers.Memo // the memo of Home tabs found unchanged
+	homeReads   *homeReads    // when set, the Home's version and connector reads go through it
+	now         func() time.Time
 }
 
 // start runs replicas of the bot (each its own App and sockets) against one
@@ -85,10 +87,16 @@ func start(t *testing.T, o e2eOpts) *e2e {
 		Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{},
 		Register: func(r *bot.Router, id bot.Resolver) error {
 			deps := handlers.Deps{Identity: id}
+			var q store.Queries = st
+			if o.homeReads != nil {
+				q = o.homeReads
+			}
 			if o.connectors {
-				deps.Connectors = handlers.NewConnectors(st)
+				deps.Connectors = handlers.NewConnectors(q)
 			}
 			deps.Published = o.published
+			deps.HomeVersions = q
+			deps.Now = o.now
 			return handlers.Register(r, deps)
 		},
 	}

@@ -29,41 +29,39 @@ func (n *Notifier) Fulfilment() *Fulfilment { return &Fulfilment{n: n} }
 // Provision asks the application's owners to carry out the approved req.
 func (f *Fulfilment) Provision(ctx context.Context, req *accessbot.AccessRequest) error {
 	n := f.n
-	return n.do(ctx, req, "fulfilment", func(ctx context.Context) error {
-		cl, team, card, err := n.clientAndCard(ctx, req)
+	cl, team, card, err := n.clientAndCard(ctx, req)
+	if err != nil {
+		return err
+	}
+	owners, err := f.owners(ctx, req)
+	if err != nil {
+		return err
+	}
+	if len(owners) == 0 {
+		return fmt.Errorf("fulfil request %s: the application has no active owner and the tenant no active admin: %w", req.ID, accessbot.ErrNotFound)
+	}
+	var ask views.Fulfilment
+	for _, d := range card.Decisions {
+		if d.Decision == accessbot.DecisionApprove && !slices.Contains(ask.ApprovedBy, d.By) {
+			ask.ApprovedBy = append(ask.ApprovedBy, d.By)
+		}
+	}
+	if req.Kind == accessbot.RequestUserAccess && req.Duration > 0 && req.DecidedAt != nil {
+		ask.Until = req.DecidedAt.Add(req.Duration).UTC()
+	}
+	text, blocks := views.FulfilmentMessage(card, ask)
+	var errs []error
+	for _, id := range owners {
+		_, _, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, "fulfilment", id), id, slackapi.Message{Text: text, Blocks: blocks})
 		if err != nil {
-			return err
+			errs = append(errs, fmt.Errorf("ask owner %s to fulfil request %s: %w", id, req.ID, err))
 		}
-		owners, err := f.owners(ctx, req)
-		if err != nil {
-			return err
-		}
-		if len(owners) == 0 {
-			return fmt.Errorf("fulfil request %s: the application has no active owner and the tenant no active admin: %w", req.ID, accessbot.ErrNotFound)
-		}
-		var ask views.Fulfilment
-		for _, d := range card.Decisions {
-			if d.Decision == accessbot.DecisionApprove && !slices.Contains(ask.ApprovedBy, d.By) {
-				ask.ApprovedBy = append(ask.ApprovedBy, d.By)
-			}
-		}
-		if req.Kind == accessbot.RequestUserAccess && req.Duration > 0 && req.DecidedAt != nil {
-			ask.Until = req.DecidedAt.Add(req.Duration).UTC()
-		}
-		text, blocks := views.FulfilmentMessage(card, ask)
-		var errs []error
-		for _, id := range owners {
-			_, _, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, "fulfilment", id), id, slackapi.Message{Text: text, Blocks: blocks})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("ask owner %s to fulfil request %s: %w", id, req.ID, err))
-			}
-		}
-		if err := errors.Join(errs...); err != nil {
-			return err
-		}
-		n.log.Info().Str("tenant", req.TenantID).Str("request", req.ID).Strs("asked", owners).Msg("owners asked to fulfil the request")
-		return nil
-	})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	n.log.Info().Str("tenant", req.TenantID).Str("request", req.ID).Strs("asked", owners).Msg("owners asked to fulfil the request")
+	return nil
 }
 
 // owners are the active owners of the request's application, else the

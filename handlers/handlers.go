@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/accessbot/accessbot/bot/blockkit"
 	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/handlers/views"
+	"github.com/accessbot/accessbot/internal/metrics"
 )
 
 // Invalidator drops a cached Slack user → tenant user mapping, and on a
@@ -51,10 +53,19 @@ type Deps struct {
 	// Reports, when set, adds "/access report": audit reports as a file
 	// in a DM (see NewReports).
 	Reports *Reports
-	// Published, when set, remembers a hash of the Home tab last published
-	// to each user (see publishHome), so opening an unchanged Home does not
-	// publish it again. Shared across replicas when it is Redis-backed.
+	// HomeVersions, when set, lets an unchanged Home go without a render:
+	// a published Home carries the tenant's Home version it was rendered
+	// at, and an open whose shown view carries the current one (and is
+	// younger than HomeMaxAge) costs one read of the version (see
+	// homeStamp). Unset, every open renders.
+	HomeVersions HomeVersions
+	// Published, when set, remembers for a while that a render at the
+	// current version gave the blocks Slack shows already, so a write that
+	// did not change this user's Home costs one render, not one per open.
+	// Shared across replicas when it is Redis-backed.
 	Published Memo
+	// Now is the clock for the Home's age; nil is time.Now.
+	Now func() time.Time
 }
 
 // Handlers holds the dependencies of every handler.
@@ -135,7 +146,8 @@ func (h *Handlers) help(ctx context.Context, req *bot.Request) error {
 // why you are not linked.
 func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 	var ev struct {
-		Tab string `json:"tab"`
+		Tab  string     `json:"tab"`
+		View *shownHome `json:"view"`
 	}
 	if err := req.Event.Decode(&ev); err != nil {
 		return err
@@ -147,8 +159,30 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 		req.Log.Info().AnErr("actor", req.ActorErr).Msg("app home opened in a workspace without a client; nothing published")
 		return nil
 	}
+	var shown homeStamp
+	hasShown := false
+	if ev.View != nil && ev.View.Type == "home" {
+		shown, hasShown = parseStamp(ev.View.PrivateMetadata)
+	}
+	now := h.now()
+	st := homeStamp{Version: -1, At: now, Actor: "-"}
 	var view slack.HomeTabViewRequest
 	if req.Actor != nil {
+		st.Actor = actorPrint(req.Actor)
+		if h.deps.HomeVersions != nil {
+			// Read before any of the Home's data: a write the render misses
+			// moves the version past the one stamped.
+			v, err := h.deps.HomeVersions.HomeVersion(ctx, req.Actor.Tenant.ID)
+			if err != nil {
+				req.Log.Debug().Err(err).Msg("home version unavailable; rendering")
+			} else {
+				st.Version = v
+				if hasShown && h.homeUnchanged(ctx, req, shown, v, st.Actor, now) {
+					metrics.HomeOpens.WithLabelValues("unchanged").Inc()
+					return nil
+				}
+			}
+		}
 		view = views.Home(views.HomeInfo{Tenant: req.Actor.Tenant, User: req.Actor.User})
 		if h.deps.Requests != nil {
 			v, err := h.deps.Requests.HomeView(ctx, req.Actor, views.HomeInfo{Tenant: req.Actor.Tenant, User: req.Actor.User})
@@ -196,7 +230,14 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 	if err := blockkit.ValidateHome(view); err != nil {
 		return fmt.Errorf("app home for %s: %w", req.UserID, err)
 	}
-	return h.publishHome(ctx, req, view)
+	return h.publishHome(ctx, req, view, st, shown, hasShown)
+}
+
+func (h *Handlers) now() time.Time {
+	if h.deps.Now != nil {
+		return h.deps.Now()
+	}
+	return time.Now()
 }
 
 // reportedEmail is the email Slack reported for an unmatched user, if known.

@@ -9,30 +9,17 @@ import (
 	"github.com/accessbot/accessbot/bot/slackfake"
 )
 
-// background is what runs beside the app in some tests: the request
-// notifier's workers.
-type background interface {
-	Start(ctx context.Context)
-	Wait()
-}
-
-// runApp runs app (and bg) until the test ends, when Run must return nil,
+// runApp runs app until the test ends, when Run must return nil,
 // and waits for its first Socket Mode connection.
-func runApp(t testing.TB, ctx context.Context, fake *slackfake.Server, app *bot.App, bg ...background) {
+func runApp(t testing.TB, ctx context.Context, fake *slackfake.Server, app *bot.App) {
 	t.Helper()
 	runCtx, stop := context.WithCancel(context.Background())
-	for _, b := range bg {
-		b.Start(runCtx)
-	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- app.Run(runCtx) }()
 	t.Cleanup(func() {
 		stop()
 		if err := <-runErr; err != nil {
 			t.Errorf("Run returned %v after a clean stop", err)
-		}
-		for _, b := range bg {
-			b.Wait()
 		}
 	})
 	if err := fake.WaitForConnections(ctx, 1); err != nil {

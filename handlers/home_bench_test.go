@@ -2,15 +2,18 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot"
 	"github.com/accessbot/accessbot/bot/blockkit"
+	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/handlers"
 	"github.com/accessbot/accessbot/handlers/views"
@@ -117,4 +120,61 @@ func TestHomeViewReadsEachNameOnce(t *testing.T) {
 	if rc.users != 1 || rc.apps != 1 || rc.conns != 10 {
 		t.Fatalf("10 cards read %d users, %d applications, %d connections; want 1, 1, 10", rc.users, rc.apps, rc.conns)
 	}
+}
+
+// BenchmarkHomeOpen: the whole app_home_opened handler for rita's Home
+// (BenchmarkHomeView's fixture, plus the version and the memo, as
+// `accessbot run` has them). "render" opens with no view shown, so it
+// renders and publishes every time (what every open cost before Home
+// versions); "unchanged" opens with the view last published, which carries
+// the current version: one version read, no render.
+func BenchmarkHomeOpen(b *testing.B) {
+	ctx := context.Background()
+	st, svc, ten, users := homeFixture(b)
+	api := &publishRecorder{}
+	o := handlers.NewHomeOpener(handlers.Deps{Requests: handlers.NewRequests(svc, st, zerolog.Nop()),
+		HomeVersions: st, Published: identity.NewMemoryCache(0, nil)})
+	actor := &bot.Actor{TeamID: "T1", SlackUserID: "U1", Tenant: *ten, User: *users["rita"]}
+	open := func(b *testing.B, raw []byte) {
+		req := &bot.Request{Kind: bot.KindEvent, TeamID: "T1", UserID: "U1", Actor: actor, API: api, Log: zerolog.Nop(),
+			Event: &bot.Event{Type: "app_home_opened", Raw: raw}}
+		if err := o.Open(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	noView := []byte(`{"type":"app_home_opened","user":"U1","channel":"D1","tab":"home"}`)
+	b.Run("render", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			open(b, noView)
+		}
+	})
+	open(b, noView)
+	shown, err := json.Marshal(map[string]any{"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home",
+		"view": map[string]any{"id": "V1", "type": "home", "private_metadata": api.last.PrivateMetadata, "hash": "1.x"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("unchanged", func(b *testing.B) {
+		n := api.n
+		b.ReportAllocs()
+		for b.Loop() {
+			open(b, shown)
+		}
+		if api.n != n {
+			b.Fatalf("unchanged opens published %d times", api.n-n)
+		}
+	})
+}
+
+// publishRecorder keeps the last view published.
+type publishRecorder struct {
+	bot.WebAPI
+	last slack.HomeTabViewRequest
+	n    int
+}
+
+func (p *publishRecorder) PublishView(_ context.Context, _ string, v slack.HomeTabViewRequest, _ string) (*slack.ViewResponse, error) {
+	p.last, p.n = v, p.n+1
+	return &slack.ViewResponse{}, nil
 }

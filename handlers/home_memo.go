@@ -6,11 +6,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot/bot"
+	"github.com/accessbot/accessbot/internal/metrics"
 )
 
 // Memo is a small shared key-value store with a TTL; identity.MemoryCache
@@ -21,45 +25,155 @@ type Memo interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// PublishedTTL is how long the hash of a published Home tab is trusted.
-// Slack keeps showing the last view published to a user, so a Home that
-// renders the same as the last publish needs no new one. The TTL bounds
-// what a lost race can cost: two publishes of different views to the same
-// user at once may leave the memo holding the hash of the one Slack did not
-// keep, and an unchanged later render is then skipped until the hash expires.
-const PublishedTTL = 5 * time.Minute
+// HomeVersions is the store's per-tenant Home version (store.Queries has it).
+type HomeVersions interface {
+	HomeVersion(ctx context.Context, tenantID string) (int64, error)
+}
 
-// publishHome publishes view as req.UserID's Home tab, unless the memo says
-// this exact view is what Slack shows already. A memo that fails is a miss:
-// the view is published.
-func (h *Handlers) publishHome(ctx context.Context, req *bot.Request, view slack.HomeTabViewRequest) error {
-	var key, sum string
-	if h.deps.Published != nil {
-		b, err := json.Marshal(view)
-		if err != nil {
-			return fmt.Errorf("app home for %s: %w", req.UserID, err)
-		}
-		d := sha256.Sum256(b)
-		key, sum = "home:"+req.TeamID+":"+req.UserID, base64.RawStdEncoding.EncodeToString(d[:18])
+// HomeMaxAge bounds what passes with time alone (a due date, a session or
+// grant that ends, a reviewer who becomes late): a Home rendered longer ago
+// than this is rendered again on the next open even when nothing was
+// written. Writes show on the next open at once (see homeStamp).
+const HomeMaxAge = 5 * time.Minute
+
+// PublishedTTL is how long a memo that a render matched what Slack shows is
+// kept: as long as it can be used.
+const PublishedTTL = HomeMaxAge
+
+// homeStamp is carried in a published Home's private_metadata, which Slack
+// sends back in every app_home_opened: what the view shown was rendered
+// from. Version is the tenant's Home version read before any of the Home's
+// data, so a write that the render may have missed has moved it since;
+// Actor is a print of the viewer as resolved (role, status, names);
+// Sum is a hash of the view's blocks.
+type homeStamp struct {
+	Version int64
+	At      time.Time
+	Actor   string
+	Sum     string
+}
+
+const stampPrefix = "home1"
+
+func (s homeStamp) String() string {
+	return stampPrefix + "." + strconv.FormatInt(s.Version, 10) + "." + strconv.FormatInt(s.At.Unix(), 10) + "." + s.Actor + "." + s.Sum
+}
+
+// parseStamp reads a stamp; ok is false for anything else (an older
+// build's metadata, none at all).
+func parseStamp(s string) (homeStamp, bool) {
+	f := strings.Split(s, ".")
+	if len(f) != 5 || f[0] != stampPrefix {
+		return homeStamp{}, false
 	}
-	if key != "" {
-		if last, ok, err := h.deps.Published.Get(ctx, key); err != nil {
-			req.Log.Debug().Err(err).Msg("home memo unavailable; publishing")
-		} else if ok && last == sum {
-			return nil
-		}
+	v, err1 := strconv.ParseInt(f[1], 10, 64)
+	at, err2 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil || f[3] == "" || f[4] == "" {
+		return homeStamp{}, false
 	}
+	return homeStamp{Version: v, At: time.Unix(at, 0), Actor: f[3], Sum: f[4]}, true
+}
+
+// current reports whether a Home stamped s needs no render at version v for
+// actor at now: same version and viewer, rendered less than HomeMaxAge ago
+// (and not in the future: a clock that jumped back re-renders).
+func (s homeStamp) current(v int64, actor string, now time.Time) bool {
+	age := now.Sub(s.At)
+	return s.Version == v && s.Actor == actor && age < HomeMaxAge && age > -time.Minute
+}
+
+// shownHome is the view Slack says it shows, from app_home_opened.
+type shownHome struct {
+	Type            string `json:"type"`
+	PrivateMetadata string `json:"private_metadata"`
+}
+
+// actorPrint is a short print of what the Home shows of the viewer. The
+// resolved actor can lag the store (it is cached), so it is part of the
+// stamp rather than trusted to follow the version.
+func actorPrint(a *bot.Actor) string {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "x"
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// homeSum hashes a view's content (without its metadata).
+func homeSum(view slack.HomeTabViewRequest) (string, error) {
+	view.PrivateMetadata = ""
+	b, err := json.Marshal(view)
+	if err != nil {
+		return "", err
+	}
+	d := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(d[:18]), nil
+}
+
+func homeMemoKey(req *bot.Request) string { return "home:" + req.TeamID + ":" + req.UserID }
+
+// homeUnchanged reports whether the Home Slack shows (stamp shown) is still
+// what a render would give, without rendering: the stamp itself is
+// current, or the memo records that a render at the current version gave
+// the same blocks as shown (a write elsewhere in the tenant moved the
+// version without changing this Home; the memo saves rendering it again).
+func (h *Handlers) homeUnchanged(ctx context.Context, req *bot.Request, shown homeStamp, v int64, actor string, now time.Time) bool {
+	if shown.current(v, actor, now) {
+		return true
+	}
+	if h.deps.Published == nil {
+		return false
+	}
+	m, ok, err := h.deps.Published.Get(ctx, homeMemoKey(req))
+	if err != nil {
+		req.Log.Debug().Err(err).Msg("home memo unavailable; rendering")
+		return false
+	}
+	if !ok {
+		return false
+	}
+	ms, ok := parseStamp(m)
+	return ok && ms.Sum == shown.Sum && ms.current(v, actor, now)
+}
+
+// publishHome publishes view as req.UserID's Home tab stamped st, unless
+// Slack shows the same blocks already (shown) and nothing needs
+// remembering: st has no version (every open renders anyway), or the memo
+// keeps that the shown view is current at st's version. Without a memo
+// the view is published again, so that its stamp carries the version.
+func (h *Handlers) publishHome(ctx context.Context, req *bot.Request, view slack.HomeTabViewRequest, st homeStamp, shown homeStamp, hasShown bool) error {
+	sum, err := homeSum(view)
+	if err != nil {
+		return fmt.Errorf("app home for %s: %w", req.UserID, err)
+	}
+	st.Sum = sum
+	if hasShown && shown.Sum == sum && h.remembered(ctx, req, st) {
+		metrics.HomeOpens.WithLabelValues("same").Inc()
+		return nil
+	}
+	view.PrivateMetadata = st.String()
 	if _, err := req.API.PublishView(ctx, req.UserID, view, ""); err != nil {
-		if key != "" {
-			// Slack may have taken it even so: what it shows is unknown now.
-			_ = h.deps.Published.Delete(ctx, key)
-		}
+		metrics.HomeOpens.WithLabelValues("failed").Inc()
 		return fmt.Errorf("publish app home for %s: %w", req.UserID, err)
 	}
-	if key != "" {
-		if err := h.deps.Published.Set(ctx, key, sum, PublishedTTL); err != nil {
-			req.Log.Debug().Err(err).Msg("home memo not kept")
-		}
-	}
+	metrics.HomeOpens.WithLabelValues("published").Inc()
 	return nil
+}
+
+// remembered reports whether nothing about a render that matched the shown
+// view needs publishing: it has no version, or the memo now keeps st.
+func (h *Handlers) remembered(ctx context.Context, req *bot.Request, st homeStamp) bool {
+	if st.Version < 0 {
+		return true
+	}
+	if h.deps.Published == nil {
+		return false
+	}
+	if err := h.deps.Published.Set(ctx, homeMemoKey(req), st.String(), PublishedTTL); err != nil {
+		req.Log.Debug().Err(err).Msg("home memo not kept; publishing")
+		return false
+	}
+	return true
 }

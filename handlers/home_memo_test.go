@@ -3,15 +3,19 @@ package handlers_test
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/identity"
 	"github.com/accessbot/accessbot/handlers"
 	"github.com/accessbot/accessbot/internal/metrics"
 	"github.com/accessbot/accessbot/internal/testenv"
+	"github.com/accessbot/accessbot/store"
 )
 
 // homesHandled is how many app_home_opened handlers have finished in this
@@ -25,10 +29,75 @@ func homesHandled(t *testing.T) uint64 {
 	return m.GetHistogram().GetSampleCount()
 }
 
-// TestE2EAppHomeUnchangedNotPublishedAgain: opening a Home that renders the
-// same as the last publish to that user publishes nothing; a memo that
-// differs (another view shown) publishes again. With Redis the memo is
-// shared, so two replicas publish an unchanged Home once between them.
+// homeReads counts the Home's store reads: the version, and the reads of
+// its sections (the admins' connector status, the one section the e2e
+// harness shows).
+type homeReads struct {
+	store.Queries
+	versions, sections atomic.Int64
+}
+
+func (c *homeReads) HomeVersion(ctx context.Context, tenantID string) (int64, error) {
+	c.versions.Add(1)
+	return c.Queries.HomeVersion(ctx, tenantID)
+}
+
+func (c *homeReads) ListApplications(ctx context.Context, tenantID, q string, limit int) ([]accessbot.Application, error) {
+	c.sections.Add(1)
+	return c.Queries.ListApplications(ctx, tenantID, q, limit)
+}
+
+func (c *homeReads) ListConnectorSyncs(ctx context.Context, tenantID string) ([]accessbot.ConnectorSync, error) {
+	c.sections.Add(1)
+	return c.Queries.ListConnectorSyncs(ctx, tenantID)
+}
+
+func (c *homeReads) ListConnectors(ctx context.Context, tenantID string) ([]store.Connector, error) {
+	c.sections.Add(1)
+	return c.Queries.ListConnectors(ctx, tenantID)
+}
+
+func (c *homeReads) ListSchedules(ctx context.Context, tenantID string) ([]store.Schedule, error) {
+	c.sections.Add(1)
+	return c.Queries.ListSchedules(ctx, tenantID)
+}
+
+// homeTester opens Homes and counts what they cost.
+type homeTester struct {
+	t     *testing.T
+	e     *e2e
+	reads *homeReads
+}
+
+func (h *homeTester) open(user string, n int) {
+	h.t.Helper()
+	before := homesHandled(h.t)
+	for range n {
+		h.e.fake.SendEvent(h.e.fake.AppHomeOpened(h.e.team.ID, user))
+		// One at a time: opens at the same moment would both render.
+		if err := h.e.fake.WaitFor(h.e.ctx, func() bool { return homesHandled(h.t) >= before+1 }); err != nil {
+			h.t.Fatalf("Home open of %s not handled: %v", user, err)
+		}
+		before++
+	}
+}
+
+func (h *homeTester) published(user string) int {
+	n := 0
+	for _, c := range h.e.fake.Calls("views.publish") {
+		if c.Param("user_id") == user {
+			n++
+		}
+	}
+	return n
+}
+
+// TestE2EAppHomeUnchangedNotPublishedAgain: opening a Home whose view
+// carries the current Home version reads nothing but the version and
+// publishes nothing; a Home-hidden write changes nothing; a Home-visible
+// write that leaves this Home as it was costs one render and no publish
+// (then the memo answers, across replicas with Redis); one that changes it
+// is published at the next open.
 func TestE2EAppHomeUnchangedNotPublishedAgain(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -44,48 +113,161 @@ func TestE2EAppHomeUnchangedNotPublishedAgain(t *testing.T) {
 				c, _ := testenv.Redis(t)
 				memo = identity.NewRedisCache(c, fmt.Sprintf("test:%s:%d:", t.Name(), time.Now().UnixNano()))
 			}
-			e := start(t, e2eOpts{replicas: tc.replicas, redis: tc.redis, published: memo})
-			opens := func(user string, n int) {
-				t.Helper()
-				before := homesHandled(t)
-				for range n {
-					e.fake.SendEvent(e.fake.AppHomeOpened(e.team.ID, user))
-				}
-				if err := e.fake.WaitFor(e.ctx, func() bool { return homesHandled(t) >= before+uint64(n) }); err != nil {
-					t.Fatalf("%d Home opens of %s not handled: %v", n, user, err)
-				}
-			}
-			published := func(user string) int {
-				n := 0
-				for _, c := range e.fake.Calls("views.publish") {
-					if c.Param("user_id") == user {
-						n++
-					}
-				}
-				return n
-			}
-			// The first open publishes; later ones find the memo (opens
-			// at the same moment would both publish: nothing is memoed yet).
-			opens("UADA", 1)
+			reads := &homeReads{}
+			e := start(t, e2eOpts{replicas: tc.replicas, redis: tc.redis, published: memo, connectors: true, homeReads: reads})
+			reads.Queries = e.st
+			h := &homeTester{t: t, e: e, reads: reads}
+			ten, err := e.st.GetTenantBySlug(e.ctx, "acme")
+			must(t, err)
+			ada, err := e.st.GetUserByEmail(e.ctx, ten.ID, "ada@acme.test")
+			must(t, err)
+
+			h.open("UADA", 1)
 			e.home("UADA", "Acme Corp", "Linked")
-			opens("UADA", 4)
-			opens("UEVE", 1)
+			h.open("UEVE", 1)
 			e.home("UEVE", "not linked")
-			opens("UEVE", 1)
-			ada, eve := published("UADA"), published("UEVE")
-			t.Logf("[counts] %s: 5 opens of ada, 2 of eve: %d and %d publishes", tc.name, ada, eve)
-			if ada != 1 || eve != 1 {
-				t.Fatalf("views.publish: ada %d, eve %d times, want 1 each (the view did not change)", ada, eve)
+			if ada, eve := h.published("UADA"), h.published("UEVE"); ada != 1 || eve != 1 {
+				t.Fatalf("first opens: %d and %d publishes, want 1 each", ada, eve)
 			}
-			// Slack shows something else (e.g. another replica without the
-			// shared memo published): the memo no longer matches.
-			if err := memo.Set(context.Background(), "home:"+e.team.ID+":UADA", "other", time.Minute); err != nil {
-				t.Fatal(err)
+
+			// Unchanged: only the version is read.
+			v0, s0 := reads.versions.Load(), reads.sections.Load()
+			h.open("UADA", 4)
+			h.open("UEVE", 1) // unlinked: rendered, same blocks, not published
+			if n := h.published("UADA") + h.published("UEVE"); n != 2 {
+				t.Fatalf("views.publish %d times after unchanged opens, want 2 in all", n)
 			}
-			opens("UADA", 1)
-			if n := published("UADA"); n != 2 {
-				t.Fatalf("after the memo changed, views.publish for ada %d times, want 2", n)
+			if v, s := reads.versions.Load()-v0, reads.sections.Load()-s0; v != 4 || s != 0 {
+				t.Fatalf("4 unchanged opens read the version %d times and the sections %d times, want 4 and 0", v, s)
+			}
+
+			// A write no Home shows moves nothing.
+			must(t, e.st.AppendAudit(e.ctx, &accessbot.AuditEntry{TenantID: ten.ID, ActorID: "system", Action: "test.noop", ObjectID: "x"}))
+			h.open("UADA", 1)
+			if s := reads.sections.Load() - s0; s != 0 {
+				t.Fatalf("an audit entry made the Home render (%d section reads)", s)
+			}
+
+			// A Home-visible write that leaves ada's Home as it is: one
+			// render, no publish; the next opens find the memo.
+			must(t, e.st.CreateApplication(e.ctx, &accessbot.Application{TenantID: ten.ID, Name: "GitLab", Connector: "gitlab", PrimaryOwnerID: ada.ID}))
+			h.open("UADA", 1)
+			s1 := reads.sections.Load()
+			if s1 == s0 {
+				t.Fatalf("a new application did not make the Home render")
+			}
+			h.open("UADA", 3)
+			if s := reads.sections.Load(); s != s1 {
+				t.Fatalf("opens after a same-blocks render rendered again (%d more section reads)", s-s1)
+			}
+			if n := h.published("UADA"); n != 1 {
+				t.Fatalf("views.publish for ada %d times, want 1 (the blocks did not change)", n)
+			}
+
+			// A write that changes it is published at the next open.
+			must(t, e.st.CreateApplication(e.ctx, &accessbot.Application{TenantID: ten.ID, Name: "Entra ID", Connector: "azuread", PrimaryOwnerID: ada.ID}))
+			h.open("UADA", 1)
+			if n := h.published("UADA"); n != 2 {
+				t.Fatalf("after a new directory application, views.publish for ada %d times, want 2", n)
+			}
+			e.home("UADA", "Directory connectors", "Entra ID")
+			h.open("UADA", 2)
+			if n := h.published("UADA"); n != 2 {
+				t.Fatalf("unchanged opens after the publish: views.publish for ada %d times, want 2", n)
 			}
 		})
+	}
+}
+
+// TestE2EAppHomeEveryWriteKind: a write to each kind of Home-visible
+// record makes the next open render (the version moved); a Home-hidden one
+// does not. The database's triggers keep the version (migration 00285);
+// the store conformance test HomeVersion checks every table has one.
+func TestE2EAppHomeEveryWriteKind(t *testing.T) {
+	reads := &homeReads{}
+	var skew atomic.Int64 // how far the bot's clock is ahead
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	e := start(t, e2eOpts{connections: 1, connectors: true, homeReads: reads, now: now})
+	reads.Queries = e.st
+	h := &homeTester{t: t, e: e, reads: reads}
+	ctx := e.ctx
+	ten, err := e.st.GetTenantBySlug(ctx, "acme")
+	must(t, err)
+	ada, err := e.st.GetUserByEmail(ctx, ten.ID, "ada@acme.test")
+	must(t, err)
+	app := &accessbot.Application{TenantID: ten.ID, Name: "Wiki", Connector: "manual", PrimaryOwnerID: ada.ID}
+	must(t, e.st.CreateApplication(ctx, app))
+	conn := &accessbot.Connection{TenantID: ten.ID, AppID: app.ID, Name: "editors", Type: "group"}
+	must(t, e.st.CreateConnection(ctx, conn))
+	var req *accessbot.AccessRequest
+	for _, tc := range []struct {
+		name    string
+		visible bool
+		write   func() error
+	}{
+		{"tenant renamed", true, func() error {
+			tn := *ten
+			tn.Name = "Acme Corp"
+			return e.st.UpdateTenant(ctx, &tn)
+		}},
+		{"user added", true, func() error {
+			return e.st.CreateUser(ctx, &accessbot.User{TenantID: ten.ID, Email: "bob@acme.test", Name: "Bob", Status: accessbot.UserActive})
+		}},
+		{"connection added", true, func() error {
+			return e.st.CreateConnection(ctx, &accessbot.Connection{TenantID: ten.ID, AppID: app.ID, Name: "readers", Type: "group"})
+		}},
+		{"request filed", true, func() error {
+			req = &accessbot.AccessRequest{TenantID: ten.ID, Kind: accessbot.RequestUserAccess, RequesterID: ada.ID, TargetUserID: ada.ID,
+				Status: accessbot.StatusPending, OpenKey: "k1", ConnectionID: conn.ID, AppID: app.ID,
+				Levels: []accessbot.ApprovalLevel{{Approvers: []accessbot.Approver{{Kind: accessbot.ApproverManager}}, Rule: accessbot.RuleAny}}}
+			return e.st.CreateRequest(ctx, req)
+		}},
+		{"request decided", true, func() error {
+			next := *req
+			next.Status = accessbot.StatusApproved
+			return e.st.TransitionRequest(ctx, ten.ID, req.ID, accessbot.StatusPending, req.Level, &next)
+		}},
+		{"grant recorded", true, func() error {
+			return e.st.CreateEntitlement(ctx, &accessbot.Entitlement{TenantID: ten.ID, UserID: ada.ID, ConnectionID: conn.ID})
+		}},
+		{"grant settings", true, func() error {
+			return e.st.PutGrantSettings(ctx, &accessbot.GrantSettings{TenantID: ten.ID, ExpiryNotices: []time.Duration{time.Hour}})
+		}},
+		{"connector synced", true, func() error {
+			at := time.Now()
+			return e.st.PutConnectorSync(ctx, &accessbot.ConnectorSync{TenantID: ten.ID, AppID: app.ID, Connector: "manual", LastRunAt: &at})
+		}},
+		{"in a transaction", true, func() error {
+			return e.st.InTx(ctx, func(q store.Queries) error {
+				return q.CreateUser(ctx, &accessbot.User{TenantID: ten.ID, Email: "cy@acme.test", Name: "Cy", Status: accessbot.UserActive})
+			})
+		}},
+		{"nothing written, but HomeMaxAge passed", true, func() error {
+			skew.Add(int64(handlers.HomeMaxAge))
+			return nil
+		}},
+		{"audit entry", false, func() error {
+			return e.st.AppendAudit(ctx, &accessbot.AuditEntry{TenantID: ten.ID, ActorID: "system", Action: "test.noop", ObjectID: "x"})
+		}},
+		{"message ref", false, func() error {
+			return e.st.SaveMessageRef(ctx, &accessbot.MessageRef{TenantID: ten.ID, ObjectID: "x", Purpose: "requester", ChannelID: "C1", TS: "1.2"})
+		}},
+	} {
+		h.open("UADA", 1) // settle: the Home is current
+		s0 := reads.sections.Load()
+		h.open("UADA", 1)
+		if s := reads.sections.Load(); s != s0 {
+			t.Fatalf("%s: an unchanged open rendered", tc.name)
+		}
+		if err := tc.write(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		h.open("UADA", 1)
+		if rendered := reads.sections.Load() != s0; rendered != tc.visible {
+			t.Errorf("%s: rendered %v, want %v", tc.name, rendered, tc.visible)
+		}
+	}
+	if got := e.home("UADA"); !strings.Contains(got, "Wiki") {
+		t.Logf("last Home: %s", got)
 	}
 }

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -81,10 +78,6 @@ type NotifierStore interface {
 type NotifierConfig struct {
 	Store   NotifierStore
 	Clients ChatClients
-	// Workers > 0 sends notifications in the background once Start runs,
-	// in order per request, so a view submission is never held up by Slack
-	// calls. 0 (or before Start) sends them inline.
-	Workers int
 	// Now is the clock of the delivery outbox and of stored Slack ids; nil means time.Now.
 	Now func() time.Time
 	// SlackIDMaxAge bounds how long a stored Slack id is trusted without a
@@ -116,10 +109,6 @@ type Notifier struct {
 	clock   func() time.Time
 	log     zerolog.Logger
 
-	running atomic.Bool
-	queues  []chan func(context.Context)
-	wg      sync.WaitGroup
-
 	dir   slackDirectory
 	lease time.Duration
 	out   *outbox
@@ -129,13 +118,13 @@ type Notifier struct {
 var _ requests.Notifier = (*Notifier)(nil)
 
 // WithPlaybooks offers the request playbooks ("Run playbook" menu) on the
-// approval and requester messages; call it before Start. It returns n.
+// approval and requester messages. It returns n.
 func (n *Notifier) WithPlaybooks(m *PlaybookMenus) *Notifier {
 	n.cards.playbooks = m
 	return n
 }
 
-// NewNotifier builds a notifier; call Start to send in the background.
+// NewNotifier builds a notifier; it sends inline, in the caller (a River job).
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	n := &Notifier{st: cfg.Store, clients: cfg.Clients, cards: cardLoader{st: cfg.Store},
 		clock: cfg.Now, lease: cfg.Lease, log: cfg.Log.With().Str("component", "request_notifier").Logger()}
@@ -147,71 +136,10 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 	}
 	n.out = &outbox{st: cfg.Store, now: n.now, lease: n.lease, log: n.log}
 	n.dir = newSlackDirectory(cfg.Store, n.now, cfg.SlackIDMaxAge, n.log)
-	for range cfg.Workers {
-		n.queues = append(n.queues, make(chan func(context.Context), 64))
-	}
 	return n
 }
 
-// Start runs the background workers until ctx ends; queued work is then
-// finished with a short deadline. Without workers it does nothing.
-func (n *Notifier) Start(ctx context.Context) {
-	if len(n.queues) == 0 || !n.running.CompareAndSwap(false, true) {
-		return
-	}
-	for _, q := range n.queues {
-		n.wg.Go(func() {
-			for {
-				select {
-				case job := <-q:
-					job(context.WithoutCancel(ctx))
-				case <-ctx.Done():
-					n.running.Store(false)
-					for {
-						select {
-						case job := <-q:
-							job(context.WithoutCancel(ctx))
-						default:
-							return
-						}
-					}
-				}
-			}
-		})
-	}
-}
-
 func (n *Notifier) now() time.Time { return n.clock().UTC() }
-
-// Wait blocks until the workers stopped (after Start's ctx ended).
-func (n *Notifier) Wait() { n.wg.Wait() }
-
-// do runs fn for req: queued on the request's worker, or inline.
-func (n *Notifier) do(ctx context.Context, req *accessbot.AccessRequest, what string, fn func(context.Context) error) error {
-	if !n.running.Load() {
-		return fn(ctx)
-	}
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(req.ID))
-	q := n.queues[int(h.Sum32())%len(n.queues)]
-	job := func(ctx context.Context) {
-		if err := fn(ctx); err != nil {
-			n.log.Error().Err(err).Str("tenant", req.TenantID).Str("request", req.ID).Str("notify", what).Msg("notify failed")
-		}
-	}
-	select {
-	case q <- job:
-		return nil
-	default:
-		// A full queue means Slack is slow; waiting here beats dropping a message.
-		select {
-		case q <- job:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("queue %s for request %s: %w", what, req.ID, ctx.Err())
-		}
-	}
-}
 
 // tenantClient returns the Slack client of the tenant's workspace.
 func (n *Notifier) tenantClient(ctx context.Context, tenantID string) (ChatAPI, string, error) {
@@ -289,25 +217,23 @@ func (n *Notifier) refs(ctx context.Context, req *accessbot.AccessRequest, purpo
 // RequestCreated sends the requester their confirmation DM, whose thread
 // carries every later step. A retry after the DM was sent does nothing.
 func (n *Notifier) RequestCreated(ctx context.Context, req *accessbot.AccessRequest) error {
-	return n.do(ctx, req, "request_created", func(ctx context.Context) error {
-		if sent, err := n.refs(ctx, req, purposeRequester); err != nil || len(sent) > 0 {
-			return errors.Join(err, n.tellTarget(ctx, req))
-		}
-		cl, team, card, err := n.clientAndCard(ctx, req)
-		if err != nil {
-			return err
-		}
-		text, blocks := views.RequesterMessage(card)
-		ch, ts, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, purposeRequester, req.RequesterID), req.RequesterID,
-			slackapi.Message{Text: text, Blocks: blocks})
-		if err != nil {
-			return fmt.Errorf("post confirmation of request %s: %w", req.ID, err)
-		}
-		if err := n.save(ctx, req, purposeRequester, req.RequesterID, ch, ts); err != nil {
-			return err
-		}
-		return n.tellTarget(ctx, req)
-	})
+	if sent, err := n.refs(ctx, req, purposeRequester); err != nil || len(sent) > 0 {
+		return errors.Join(err, n.tellTarget(ctx, req))
+	}
+	cl, team, card, err := n.clientAndCard(ctx, req)
+	if err != nil {
+		return err
+	}
+	text, blocks := views.RequesterMessage(card)
+	ch, ts, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, purposeRequester, req.RequesterID), req.RequesterID,
+		slackapi.Message{Text: text, Blocks: blocks})
+	if err != nil {
+		return fmt.Errorf("post confirmation of request %s: %w", req.ID, err)
+	}
+	if err := n.save(ctx, req, purposeRequester, req.RequesterID, ch, ts); err != nil {
+		return err
+	}
+	return n.tellTarget(ctx, req)
 }
 
 // tellTarget DMs the person a request made by someone else is for, once,
@@ -353,78 +279,76 @@ func (n *Notifier) save(ctx context.Context, req *accessbot.AccessRequest, purpo
 // stored right before the posts, and checked again after them (sync), so a
 // decision landing meanwhile is what every copy ends up showing.
 func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
-	return n.do(ctx, req, "approval_needed", func(ctx context.Context) error {
-		cl, team, err := n.tenantClient(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		v, err := n.current(ctx, req, approvalView(level))
-		if err != nil {
-			return err
-		}
-		if requests.LevelClosed(v.req, level) {
-			// Decided or ended since the job read it: that change's own job
-			// updates the level's copies; asking now would post dead buttons.
-			return nil
-		}
-		sent, err := n.refs(ctx, req, approvalPurpose(level))
-		if err != nil {
-			return err
-		}
-		var errs []error
-		var names []string
-		escalated := v.req.EscalatedAt != nil && level == v.req.Level
-		var lvl accessbot.ApprovalLevel
-		if level < len(v.req.Levels) {
-			lvl = v.req.Levels[level]
-		}
-		if lvl.Channel != "" && !escalated {
-			// The approvers' channel gets one card; any approver of the level
-			// may decide on it. Its ref has no user, so sync updates it with the DMs.
-			if !slices.ContainsFunc(sent, func(r accessbot.MessageRef) bool { return r.UserID == "" && r.ChannelID == lvl.Channel }) {
-				ch, ts, err := n.out.once(ctx, cl, req.TenantID, delivery{key: deliveryKey(req.ID, approvalPurpose(level), "channel:"+lvl.Channel),
-					to: fixed(lvl.Channel), msg: v.msg})
-				if err != nil {
-					errs = append(errs, fmt.Errorf("post approval card of %s in channel %s: %w", req.ID, lvl.Channel, err))
-				} else {
-					errs = append(errs, n.save(ctx, req, approvalPurpose(level), "", ch, ts))
-				}
-			}
-			names = append(names, "the approvers' channel")
-		}
-		for _, id := range approverIDs {
-			if lvl.ChannelOnly && !escalated {
-				continue // asked in the channel only
-			}
-			names = append(names, n.cards.name(ctx, req.TenantID, id))
-			if slices.ContainsFunc(sent, func(r accessbot.MessageRef) bool { return r.UserID == id }) {
-				continue
-			}
-			ch, ts, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, approvalPurpose(level), id), id, v.msg)
+	cl, team, err := n.tenantClient(ctx, req.TenantID)
+	if err != nil {
+		return err
+	}
+	v, err := n.current(ctx, req, approvalView(level))
+	if err != nil {
+		return err
+	}
+	if requests.LevelClosed(v.req, level) {
+		// Decided or ended since the job read it: that change's own job
+		// updates the level's copies; asking now would post dead buttons.
+		return nil
+	}
+	sent, err := n.refs(ctx, req, approvalPurpose(level))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	var names []string
+	escalated := v.req.EscalatedAt != nil && level == v.req.Level
+	var lvl accessbot.ApprovalLevel
+	if level < len(v.req.Levels) {
+		lvl = v.req.Levels[level]
+	}
+	if lvl.Channel != "" && !escalated {
+		// The approvers' channel gets one card; any approver of the level
+		// may decide on it. Its ref has no user, so sync updates it with the DMs.
+		if !slices.ContainsFunc(sent, func(r accessbot.MessageRef) bool { return r.UserID == "" && r.ChannelID == lvl.Channel }) {
+			ch, ts, err := n.out.once(ctx, cl, req.TenantID, delivery{key: deliveryKey(req.ID, approvalPurpose(level), "channel:"+lvl.Channel),
+				to: fixed(lvl.Channel), msg: v.msg})
 			if err != nil {
-				errs = append(errs, fmt.Errorf("DM approver %s: %w", id, err))
+				errs = append(errs, fmt.Errorf("post approval card of %s in channel %s: %w", req.ID, lvl.Channel, err))
+			} else {
+				errs = append(errs, n.save(ctx, req, approvalPurpose(level), "", ch, ts))
+			}
+		}
+		names = append(names, "the approvers' channel")
+	}
+	for _, id := range approverIDs {
+		if lvl.ChannelOnly && !escalated {
+			continue // asked in the channel only
+		}
+		names = append(names, n.cards.name(ctx, req.TenantID, id))
+		if slices.ContainsFunc(sent, func(r accessbot.MessageRef) bool { return r.UserID == id }) {
+			continue
+		}
+		ch, ts, err := n.dmOnce(ctx, cl, team, req.TenantID, deliveryKey(req.ID, approvalPurpose(level), id), id, v.msg)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("DM approver %s: %w", id, err))
+			continue
+		}
+		errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, ch, ts))
+	}
+	what := "waiting:L" + strconv.Itoa(level)
+	if escalated {
+		what = "escalated:L" + strconv.Itoa(level)
+		// The approvers asked before keep their buttons (they still may
+		// decide) and learn that the admins were asked too.
+		for _, r := range sent {
+			if r.UserID != "" && slices.Contains(approverIDs, r.UserID) {
 				continue
 			}
-			errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, ch, ts))
-		}
-		what := "waiting:L" + strconv.Itoa(level)
-		if escalated {
-			what = "escalated:L" + strconv.Itoa(level)
-			// The approvers asked before keep their buttons (they still may
-			// decide) and learn that the admins were asked too.
-			for _, r := range sent {
-				if r.UserID != "" && slices.Contains(approverIDs, r.UserID) {
-					continue
-				}
-				if err := n.update(ctx, cl, req, approvalPurpose(level), r, v); err != nil {
-					errs = append(errs, fmt.Errorf("mark escalated: %w", err))
-				}
+			if err := n.update(ctx, cl, req, approvalPurpose(level), r, v); err != nil {
+				errs = append(errs, fmt.Errorf("mark escalated: %w", err))
 			}
 		}
-		errs = append(errs, n.sync(ctx, cl, req, approvalPurpose(level), approvalView(level), v.key))
-		errs = append(errs, n.tellRequester(ctx, cl, req, v.card, what, views.WaitingText(v.card, names, escalated)))
-		return errors.Join(errs...)
-	})
+	}
+	errs = append(errs, n.sync(ctx, cl, req, approvalPurpose(level), approvalView(level), v.key))
+	errs = append(errs, n.tellRequester(ctx, cl, req, v.card, what, views.WaitingText(v.card, names, escalated)))
+	return errors.Join(errs...)
 }
 
 // ConfirmationWait is how long after a request's creation a job that
@@ -475,115 +399,109 @@ func (n *Notifier) tellRequester(ctx context.Context, cl ChatAPI, req *accessbot
 // LevelDecided updates every copy of the level's message to say who
 // decided and when, and tells the requester.
 func (n *Notifier) LevelDecided(ctx context.Context, req *accessbot.AccessRequest, level int, decisions []accessbot.Decision) error {
-	return n.do(ctx, req, "level_decided", func(ctx context.Context) error {
-		cl, _, card, err := n.clientAndCard(ctx, req)
-		if err != nil {
-			return err
-		}
-		closed := requests.LevelClosed(req, level)
-		errs := []error{n.sync(ctx, cl, req, approvalPurpose(level), approvalView(level), "")}
-		// The decision that ended the request is told by RequestFinished, in
-		// one reply; telling it here too made two near-duplicates.
-		ended := (req.Status == accessbot.StatusApproved || req.Status == accessbot.StatusDenied) && level == req.Level
-		if len(decisions) > 0 && !ended {
-			last := decisions[len(decisions)-1]
-			line := views.DecisionLine{Level: level, By: n.cards.name(ctx, req.TenantID, last.ApproverID), Decision: last.Decision, Reason: last.Reason, At: last.DecidedAt}
-			errs = append(errs, n.tellRequester(ctx, cl, req, card, "decided:"+last.ID, views.StepText(card, line, closed)))
-		}
-		return errors.Join(errs...)
-	})
+	cl, _, card, err := n.clientAndCard(ctx, req)
+	if err != nil {
+		return err
+	}
+	closed := requests.LevelClosed(req, level)
+	errs := []error{n.sync(ctx, cl, req, approvalPurpose(level), approvalView(level), "")}
+	// The decision that ended the request is told by RequestFinished, in
+	// one reply; telling it here too made two near-duplicates.
+	ended := (req.Status == accessbot.StatusApproved || req.Status == accessbot.StatusDenied) && level == req.Level
+	if len(decisions) > 0 && !ended {
+		last := decisions[len(decisions)-1]
+		line := views.DecisionLine{Level: level, By: n.cards.name(ctx, req.TenantID, last.ApproverID), Decision: last.Decision, Reason: last.Reason, At: last.DecidedAt}
+		errs = append(errs, n.tellRequester(ctx, cl, req, card, "decided:"+last.ID, views.StepText(card, line, closed)))
+	}
+	return errors.Join(errs...)
 }
 
 // RequestFinished tells the requester how it ended; a cancelled or expired
 // request also closes the current level's messages.
 func (n *Notifier) RequestFinished(ctx context.Context, req *accessbot.AccessRequest) error {
-	return n.do(ctx, req, "request_finished", func(ctx context.Context) error {
-		cl, _, card, err := n.clientAndCard(ctx, req)
-		if err != nil {
-			return err
-		}
-		var errs []error
-		if req.Status == accessbot.StatusCancelled || req.Status == accessbot.StatusExpired {
-			errs = append(errs, n.sync(ctx, cl, req, approvalPurpose(req.Level), approvalView(req.Level), ""))
-		}
-		errs = append(errs, n.tellRequester(ctx, cl, req, card, "finished:"+string(req.Status), views.FinishedText(card)))
-		return errors.Join(errs...)
-	})
+	cl, _, card, err := n.clientAndCard(ctx, req)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if req.Status == accessbot.StatusCancelled || req.Status == accessbot.StatusExpired {
+		errs = append(errs, n.sync(ctx, cl, req, approvalPurpose(req.Level), approvalView(req.Level), ""))
+	}
+	errs = append(errs, n.tellRequester(ctx, cl, req, card, "finished:"+string(req.Status), views.FinishedText(card)))
+	return errors.Join(errs...)
 }
 
 // Remind nudges approvers in the thread of their approval message (or a new
 // one when there is none), unless the level closed since the job read it.
 func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
-	return n.do(ctx, req, "remind", func(ctx context.Context) error {
-		cl, team, err := n.tenantClient(ctx, req.TenantID)
-		if err != nil {
-			return err
-		}
-		v, err := n.current(ctx, req, approvalView(level))
-		if err != nil {
-			return err
-		}
-		if requests.LevelClosed(v.req, level) {
-			return nil
-		}
-		refs, err := n.refs(ctx, req, approvalPurpose(level))
-		if err != nil {
-			return err
-		}
-		var errs []error
-		if level < len(v.req.Levels) && v.req.Levels[level].ChannelOnly {
-			// Asked in the approvers' channel only: remind there, in the card's thread.
-			for _, r := range refs {
-				if r.UserID != "" {
-					continue
-				}
-				_, _, err := n.out.once(ctx, cl, req.TenantID, delivery{key: deliveryKey(req.ID, "remind:L"+strconv.Itoa(level), "channel:"+r.ChannelID),
-					to: fixed(r.ChannelID), thread: r.TS, msg: slackapi.Message{Text: views.ReminderText(v.card)}})
-				if err != nil {
-					errs = append(errs, fmt.Errorf("remind in channel %s: %w", r.ChannelID, err))
-				}
-			}
-			return errors.Join(errs...)
-		}
-		posted := false
-		for _, id := range approverIDs {
-			ch, thread := "", ""
-			for _, r := range refs {
-				if r.UserID == id {
-					ch, thread = r.ChannelID, r.TS
-				}
-			}
-			if ch == "" {
-				if ch, err = n.dm(ctx, cl, team, req.TenantID, id); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-			}
-			key := deliveryKey(req.ID, "remind:L"+strconv.Itoa(level), id)
-			if thread == "" {
-				c, ts, err := n.out.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch),
-					msg: slackapi.Message{Text: views.ReminderText(v.card) + " " + v.msg.Text, Blocks: v.msg.Blocks}})
-				if err != nil {
-					errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
-					continue
-				}
-				// Saved after once, so a retry saves it even if this save failed.
-				errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, c, ts))
-				posted = true
+	cl, team, err := n.tenantClient(ctx, req.TenantID)
+	if err != nil {
+		return err
+	}
+	v, err := n.current(ctx, req, approvalView(level))
+	if err != nil {
+		return err
+	}
+	if requests.LevelClosed(v.req, level) {
+		return nil
+	}
+	refs, err := n.refs(ctx, req, approvalPurpose(level))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if level < len(v.req.Levels) && v.req.Levels[level].ChannelOnly {
+		// Asked in the approvers' channel only: remind there, in the card's thread.
+		for _, r := range refs {
+			if r.UserID != "" {
 				continue
 			}
-			_, _, err := n.out.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch), thread: thread,
-				msg: slackapi.Message{Text: views.ReminderText(v.card)}})
+			_, _, err := n.out.once(ctx, cl, req.TenantID, delivery{key: deliveryKey(req.ID, "remind:L"+strconv.Itoa(level), "channel:"+r.ChannelID),
+				to: fixed(r.ChannelID), thread: r.TS, msg: slackapi.Message{Text: views.ReminderText(v.card)}})
 			if err != nil {
-				errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
+				errs = append(errs, fmt.Errorf("remind in channel %s: %w", r.ChannelID, err))
 			}
 		}
-		if posted {
-			// A decision landing while the new copy was posted shows on it too.
-			errs = append(errs, n.sync(ctx, cl, req, approvalPurpose(level), approvalView(level), v.key))
-		}
 		return errors.Join(errs...)
-	})
+	}
+	posted := false
+	for _, id := range approverIDs {
+		ch, thread := "", ""
+		for _, r := range refs {
+			if r.UserID == id {
+				ch, thread = r.ChannelID, r.TS
+			}
+		}
+		if ch == "" {
+			if ch, err = n.dm(ctx, cl, team, req.TenantID, id); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		key := deliveryKey(req.ID, "remind:L"+strconv.Itoa(level), id)
+		if thread == "" {
+			c, ts, err := n.out.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch),
+				msg: slackapi.Message{Text: views.ReminderText(v.card) + " " + v.msg.Text, Blocks: v.msg.Blocks}})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
+				continue
+			}
+			// Saved after once, so a retry saves it even if this save failed.
+			errs = append(errs, n.save(ctx, req, approvalPurpose(level), id, c, ts))
+			posted = true
+			continue
+		}
+		_, _, err := n.out.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch), thread: thread,
+			msg: slackapi.Message{Text: views.ReminderText(v.card)}})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remind %s: %w", id, err))
+		}
+	}
+	if posted {
+		// A decision landing while the new copy was posted shows on it too.
+		errs = append(errs, n.sync(ctx, cl, req, approvalPurpose(level), approvalView(level), v.key))
+	}
+	return errors.Join(errs...)
 }
 
 func decisionsAt(all []views.DecisionLine, level int) []views.DecisionLine {

@@ -176,7 +176,7 @@ func startRequestsWith(t testing.TB, driver string, policy requests.Policy, o rq
 	}
 	// The notifier needs the App's clients, which exist once NewApp returns.
 	var app *bot.App
-	notifier := handlers.NewNotifier(handlers.NotifierConfig{Store: st, Workers: 2, Log: log,
+	notifier := handlers.NewNotifier(handlers.NotifierConfig{Store: st, Log: log,
 		Clients: handlers.ChatClientsFunc(func(ctx context.Context, teamID string) (handlers.ChatAPI, error) {
 			return app.Clients.For(ctx, teamID)
 		})})
@@ -194,7 +194,7 @@ func startRequestsWith(t testing.TB, driver string, policy requests.Policy, o rq
 		APIURL: fake.URL(), Connections: 1, PingInterval: 5 * time.Second,
 		Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{}, Log: log,
 		Register: func(r *bot.Router, id bot.Resolver) error {
-			deps := handlers.Deps{Identity: id, Requests: handlers.NewRequests(e.svc, st, log).WithClickedMessages(notifier).WithClock(e.clock.Now)}
+			deps := handlers.Deps{Identity: id, Requests: handlers.NewRequests(e.svc, st, log).WithClickedMessages(notifier).WithClock(e.clock.Now), HomeVersions: st, Now: e.clock.Now}
 			if eng, ok := p.(*provision.Engine); ok {
 				deps.Flows = handlers.NewFlows(eng, st)
 			}
@@ -205,7 +205,7 @@ func startRequestsWith(t testing.TB, driver string, policy requests.Policy, o rq
 		},
 	})
 	rqMust(t, err)
-	runApp(t, ctx, fake, app, notifier)
+	runApp(t, ctx, fake, app)
 	return e
 }
 

@@ -123,7 +123,7 @@ func startReviews(t *testing.T, driver string, extra int) *rvEnv {
 		APIURL: fake.URL(), Connections: 1, PingInterval: 5 * time.Second,
 		Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{}, Log: log,
 		Register: func(r *bot.Router, id bot.Resolver) error {
-			return handlers.Register(r, handlers.Deps{Identity: id, Reviews: handlers.NewReviews(e.svc, st, clock, log), Reports: handlers.NewReports(st, clock, log)})
+			return handlers.Register(r, handlers.Deps{Identity: id, Reviews: handlers.NewReviews(e.svc, st, clock, log), Reports: handlers.NewReports(st, clock, log), HomeVersions: st, Now: clock})
 		},
 	})
 	must(t, err)

@@ -165,4 +165,9 @@ type Queries interface {
 	ConnectorSyncs // store/connector_syncs.go
 	Purposes       // store/purposes.go
 	SlackIDs       // store/slackids.go
+
+	// HomeVersion is the tenant's Home version: a counter that every
+	// committed write to a table a Home tab can show moves forward (kept by
+	// triggers, see migration 00285); 0 before the first such write.
+	HomeVersion(ctx context.Context, tenantID string) (int64, error)
 }

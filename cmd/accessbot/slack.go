@@ -13,7 +13,7 @@ import (
 	"github.com/accessbot/accessbot/handlers"
 )
 
-// publishedMemo bounds the in-process memo of published Home tabs (one
+// publishedMemo bounds the in-process memo of Home tabs found unchanged (one
 // short entry per user who opened it in the last handlers.PublishedTTL).
 const publishedMemo = 100000
 
@@ -54,7 +54,7 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 			}
 			digestButtons := handlers.NewDigest(handlers.DigestConfig{Store: rt.Store, Actions: rt.digestActions(), Playbooks: rt.playbookMenus(), Now: rt.Now, Log: rt.Log})
 			return errors.Join(handlers.Register(r, handlers.Deps{Identity: id, Lifecycle: lifecycle, Requests: rt.requestHandlers(), Reviews: rt.reviewHandlers(), Flows: rt.flowHandlers(), Steps: rt.stepHandlers(),
-				Playbooks: handlers.NewPlaybooks(rt.Store, rt.keys(), rt.Now, rt.Log), PlaybookMenus: rt.playbookMenus(), Connectors: handlers.NewConnectors(rt.Store), Purposes: rt.purposeHandlers(), Reports: handlers.NewReports(rt.Store, rt.Now, rt.Log), Published: published}), handlers.RegisterDigest(r, digestButtons))
+				Playbooks: handlers.NewPlaybooks(rt.Store, rt.keys(), rt.Now, rt.Log), PlaybookMenus: rt.playbookMenus(), Connectors: handlers.NewConnectors(rt.Store), Purposes: rt.purposeHandlers(), Reports: handlers.NewReports(rt.Store, rt.Now, rt.Log), Published: published, HomeVersions: rt.Store, Now: rt.Now}), handlers.RegisterDigest(r, digestButtons))
 		},
 		Now: rt.Now,
 		Log: rt.Log,

@@ -48,7 +48,9 @@ const lateAfter = 3 * time.Second
 type item struct {
 	kind     int
 	raw      json.RawMessage
-	approval int // index into approvals, kindClick only
+	approval int    // index into approvals, kindClick only
+	user     string // kindHome: built when sent, so that it carries the view
+	// shown then, as Slack's app_home_opened does
 }
 
 // approval is one request waiting for Eve, and where she was asked.
@@ -222,7 +224,13 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 		} else {
 			res.maxSendLag = max(res.maxSendLag, -d)
 		}
-		if ids[i], err = w.fake.Send(kindTypes[it.kind], it.raw); err != nil {
+		raw := it.raw
+		if it.kind == kindHome {
+			if raw, err = json.Marshal(w.fake.AppHomeOpened(w.team.ID, it.user)); err != nil {
+				return nil, err
+			}
+		}
+		if ids[i], err = w.fake.Send(kindTypes[it.kind], raw); err != nil {
 			return nil, err
 		}
 	}
@@ -393,7 +401,8 @@ func countUnknownActionAnswers(calls []slackfake.Call) int {
 }
 
 // plan builds every payload before the clock starts, so sending only
-// writes frames. The mix takes kinds in turn (over 2 sockets, each gets
+// writes frames; but an app_home_opened is built when it is sent, because
+// Slack's carries the view shown at that moment. The mix takes kinds in turn (over 2 sockets, each gets
 // every kind); clicks go in at their time, one per approval spread over the run.
 func (w *world) plan(sp spec, aps []approval) ([]item, error) {
 	k := int(sp.rate * sp.duration.Seconds())
@@ -424,7 +433,8 @@ func (w *world) plan(sp spec, aps []approval) ([]item, error) {
 		case kindAction:
 			p = w.fake.BlockAction(w.team.ID, user, slackfake.Action{ActionID: fmt.Sprintf("load_unknown_%d", i), Value: "x"})
 		case kindHome:
-			p = w.fake.AppHomeOpened(w.team.ID, user)
+			out = append(out, item{kind: kind, user: user})
+			continue
 		}
 		js, err := json.Marshal(p)
 		if err != nil {

@@ -120,12 +120,19 @@ var (
 		Namespace: ns, Name: "flow_steps_total",
 		Help: "Provisioning flow steps, by script type and outcome.",
 	}, []string{"script", "outcome"})
+	// HomeOpens counts Home tab opens by what they cost:
+	// unchanged (the shown view is current: no render), same (rendered,
+	// same blocks as shown: no publish), published, failed.
+	HomeOpens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "home_opens_total",
+		Help: "Home tab opens, by result (unchanged, same, published, failed).",
+	}, []string{"result"})
 )
 
 // All is every metric of this package.
 func All() []prometheus.Collector {
 	return []prometheus.Collector{Envelopes, AckLatency, Duplicates, HandlerLatency, SlackCalls, SlackCallLatency,
-		SlackRetryWait, Jobs, JobWait, JobRun, Requests, Notifications, Slots, StoreErrors, FlowSteps}
+		SlackRetryWait, Jobs, JobWait, JobRun, Requests, Notifications, Slots, StoreErrors, FlowSteps, HomeOpens}
 }
 
 // Register registers every metric on reg (the HTTP server's registry).

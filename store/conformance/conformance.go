@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		{"RequestPolicies", testRequestPolicies}, // policies.go
 		{"StepUps", testStepUps},                 // policies.go
 		{"SlackIDs", testSlackIDs},               // slackids.go
+		{"HomeVersion", testHomeVersion},         // home.go
 	}
 	for _, tc := range topics {
 		t.Run(tc.name, func(t *testing.T) {
