@@ -15,18 +15,26 @@ import (
 // no priorities), and acks come late. Then the limit halves, down to
 // 2×GOMAXPROCS, and climbs back a step per sample while goroutines start
 // promptly again. Queued jobs wait in the queue either way, in turn.
+// Sampling stops once no job has run for restAfter with the limit at its
+// ceiling, so an idle bot does not wake 50 times a second; a busy one keeps
+// sampling between jobs (stopping at every gap lost the deltas it needs).
 type cpuGate struct {
 	mu                   sync.Mutex
 	cond                 *sync.Cond
 	limit, floor, ceil   int
 	running              int
-	lowered, lowestLimit int // for stats and tests
+	lowered, lowestLimit int           // for stats and tests
+	busy                 chan struct{} // a job started: sampling resumes
+	samples              int           // for tests
 }
 
 // Sampling of the scheduler's latency (the time goroutines spend runnable
 // before they run).
 const (
 	gateSampleEvery = 20 * time.Millisecond
+	// restAfter is how long the gate samples with nothing running before
+	// it stops until the next job.
+	restAfter = time.Second
 	// gateSlow: a sample is "short of CPU" when over a tenth of the
 	// goroutines that started in it had waited longer than this.
 	gateSlow = 500 * time.Microsecond
@@ -34,7 +42,7 @@ const (
 
 func newCPUGate(workers int) *cpuGate {
 	floor := min(2*runtime.GOMAXPROCS(0), workers)
-	g := &cpuGate{limit: workers, floor: floor, ceil: workers, lowestLimit: workers}
+	g := &cpuGate{limit: workers, floor: floor, ceil: workers, lowestLimit: workers, busy: make(chan struct{}, 1)}
 	g.cond = sync.NewCond(&g.mu)
 	return g
 }
@@ -45,7 +53,14 @@ func (g *cpuGate) enter() {
 		g.cond.Wait()
 	}
 	g.running++
+	first := g.running == 1
 	g.mu.Unlock()
+	if first {
+		select {
+		case g.busy <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (g *cpuGate) leave() {
@@ -82,7 +97,17 @@ func (g *cpuGate) watch(ctx context.Context) {
 	var prev []uint64
 	t := time.NewTicker(gateSampleEvery)
 	defer t.Stop()
+	idle := 0 // samples in a row with nothing running
 	for {
+		if idle >= int(restAfter/gateSampleEvery) {
+			t.Stop()
+			prev, idle = nil, 0 // the idle time's starts say nothing about the next burst
+			select {
+			case <-ctx.Done():
+			case <-g.busy:
+			}
+			t.Reset(gateSampleEvery)
+		}
 		select {
 		case <-ctx.Done():
 			g.adjust(false)
@@ -93,6 +118,14 @@ func (g *cpuGate) watch(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		if g.resting() {
+			idle++
+		} else {
+			idle = 0
+		}
+		g.mu.Lock()
+		g.samples++
+		g.mu.Unlock()
 		metrics.Read(s)
 		if s[0].Value.Kind() != metrics.KindFloat64Histogram {
 			return // not in this Go version: stay at the ceiling
@@ -103,6 +136,13 @@ func (g *cpuGate) watch(ctx context.Context) {
 		}
 		prev = append(prev[:0], h.Counts...)
 	}
+}
+
+// resting reports whether sampling can stop: no job runs and none is held back.
+func (g *cpuGate) resting() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running == 0 && g.limit >= g.ceil
 }
 
 // shortOfCPU reports whether over a tenth of the goroutine starts since

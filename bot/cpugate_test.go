@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"context"
 	"runtime/metrics"
 	"sync"
 	"sync/atomic"
@@ -61,4 +62,51 @@ func TestShortOfCPU(t *testing.T) {
 			t.Errorf("%s: short %v, want %v", tc.name, got, tc.wantShort)
 		}
 	}
+}
+
+// TestCPUGateRestsWhenIdle: the gate samples the scheduler only while jobs
+// run (and for restAfter after the last), so an idle bot is not woken every
+// 20 ms.
+func TestCPUGateRestsWhenIdle(t *testing.T) {
+	g := newCPUGate(64)
+	if g.floor >= g.ceil {
+		t.Skip("GOMAXPROCS too high for the gate to adjust")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { g.watch(ctx); close(done) }()
+	samples := func() int { g.mu.Lock(); defer g.mu.Unlock(); return g.samples }
+	// rests waits until no sample comes for 10 sample periods (within 20
+	// s: on a busy machine ticks come late, and restAfter counts samples).
+	rests := func() bool {
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+			n := samples()
+			time.Sleep(10 * gateSampleEvery)
+			if samples() == n {
+				return true
+			}
+		}
+		return false
+	}
+
+	if !rests() {
+		t.Fatalf("still sampling with no job run since start (%d samples)", samples())
+	}
+	rested := samples()
+	g.enter()
+	deadline := time.Now().Add(5 * time.Second)
+	for samples()-rested < 3 && time.Now().Before(deadline) {
+		time.Sleep(gateSampleEvery)
+	}
+	if n := samples() - rested; n < 3 {
+		t.Fatalf("%d samples in 5 s with a job running, want at least 3", n)
+	}
+	g.leave()
+	if !rests() {
+		t.Fatalf("still sampling 20 s after the last job left (%d samples)", samples())
+	}
+	t.Logf("[counts] %d samples at start before resting, %d while the job ran and after it, then none for %s", rested, samples()-rested, 10*gateSampleEvery)
+	cancel()
+	<-done
 }

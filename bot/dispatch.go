@@ -26,6 +26,13 @@ type Acker interface {
 // left out when nil. Slack drops a response of 20 KB or more without a word,
 // so that is an error here.
 func ackFrame(envelopeID string, payload any) ([]byte, error) {
+	if payload == nil && plainID(envelopeID) {
+		// Most acks: no payload and an id that needs no escaping.
+		b := make([]byte, 0, len(`{"envelope_id":""}`)+len(envelopeID))
+		b = append(b, `{"envelope_id":"`...)
+		b = append(b, envelopeID...)
+		return append(b, `"}`...), nil
+	}
 	b, err := json.Marshal(struct {
 		EnvelopeID string `json:"envelope_id"`
 		Payload    any    `json:"payload,omitempty"`
@@ -37,6 +44,18 @@ func ackFrame(envelopeID string, payload any) ([]byte, error) {
 		return nil, fmt.Errorf("ack %s: %d bytes, and Slack drops socket responses of %d bytes or more", envelopeID, len(b), maxAckBytes)
 	}
 	return b, nil
+}
+
+// plainID reports whether id can go in a JSON string as it is (Slack's
+// envelope ids are UUIDs); anything else goes through json.Marshal.
+func plainID(id string) bool {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // Defaults for DispatcherConfig.
@@ -486,52 +505,56 @@ func (d *Dispatcher) sync(ctx context.Context, acker Acker, env *socketmode.Requ
 		return
 	}
 	st := &ackState{}
-	done := make(chan struct{})
-	d.wg.Add(2)
+	// The handler's goroutine acks when it returns within the deadline (no
+	// hand-off to another goroutine, which waits for the CPU on a busy
+	// machine); otherwise the deadline's timer acks without its answer.
+	d.wg.Add(2) // the handler, and the ack (by the handler or the timer)
+	timer := time.AfterFunc(d.cfg.AckDeadline, func() {
+		defer d.wg.Done()
+		log.Warn().Dur("deadline", d.cfg.AckDeadline).Msg("handler slower than the ack deadline; acked empty, its answer follows by response_url")
+		d.ackSync(ctx, acker, env, st, log)
+	})
 	go func() {
 		defer d.wg.Done()
 		defer func() { <-d.syncSem }()
-		defer close(done)
 		hctx, cancel := d.handlerCtx(ctx)
-		defer cancel()
 		fn(hctx, st)
+		cancel()
+		if timer.Stop() {
+			defer d.wg.Done()
+			d.ackSync(ctx, acker, env, st, log)
+		}
 	}()
-	go func() {
-		defer d.wg.Done()
-		timer := time.NewTimer(d.cfg.AckDeadline)
-		defer timer.Stop()
-		select {
-		case <-done:
-		case <-timer.C:
-			log.Warn().Dur("deadline", d.cfg.AckDeadline).Msg("handler slower than the ack deadline; acked empty, its answer follows by response_url")
-		}
-		payload, ok := st.take()
-		if !ok {
-			return
-		}
+}
+
+// ackSync sends a sync envelope's one ack with whatever answer st holds.
+func (d *Dispatcher) ackSync(ctx context.Context, acker Acker, env *socketmode.Request, st *ackState, log zerolog.Logger) {
+	payload, ok := st.take()
+	if !ok {
+		return
+	}
+	st.mu.Lock()
+	req := st.req
+	st.mu.Unlock()
+	payload, later := fitAckSize(req, payload)
+	d.answers.put(env.EnvelopeID, payload)
+	err := d.ack(ctx, acker, env.EnvelopeID, payload, log)
+	if err == nil && later != nil {
+		hctx, cancel := d.handlerCtx(ctx)
+		later(hctx)
+		cancel()
+	}
+	if err != nil && payload != nil {
+		// Most likely too large for a frame (20 KB): ack bare and send
+		// a message payload through response_url.
+		_ = d.ack(ctx, acker, env.EnvelopeID, nil, log)
 		st.mu.Lock()
-		req := st.req
+		msg, req := st.msg, st.req
 		st.mu.Unlock()
-		payload, later := fitAckSize(req, payload)
-		d.answers.put(env.EnvelopeID, payload)
-		err := d.ack(ctx, acker, env.EnvelopeID, payload, log)
-		if err == nil && later != nil {
-			hctx, cancel := d.handlerCtx(ctx)
-			later(hctx)
-			cancel()
+		if msg != nil && req != nil {
+			d.followUp(ctx, req, *msg, log)
 		}
-		if err != nil && payload != nil {
-			// Most likely too large for a frame (20 KB): ack bare and send
-			// a message payload through response_url.
-			_ = d.ack(ctx, acker, env.EnvelopeID, nil, log)
-			st.mu.Lock()
-			msg, req := st.msg, st.req
-			st.mu.Unlock()
-			if msg != nil && req != nil {
-				d.followUp(ctx, req, *msg, log)
-			}
-		}
-	}()
+	}
 }
 
 // followUp sends a command answer that could not ride on the ack.

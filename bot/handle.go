@@ -242,7 +242,9 @@ func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedup
 		}
 		h := d.cfg.Router.actions[act.ActionID]
 		if h == nil {
-			log.Warn().Msg("unknown action")
+			// A button of an older version or a removed feature: expected
+			// after upgrades, and answered, so not worth a warning each click.
+			log.Info().Msg("unknown action")
 			d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgUnknownAction, d.cfg.HelpCommand)})
 			continue
 		}

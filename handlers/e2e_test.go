@@ -434,3 +434,34 @@ func TestE2EFatalAuthStopsRun(t *testing.T) {
 		t.Fatalf("Run = %v, want ErrSlackAuth naming invalid_auth", err)
 	}
 }
+
+// TestE2EHelpAnsweredOnTheAck: "/access help" is answered on the slash
+// command's ack, which the fake Slack shows the user as Slack does (an
+// ephemeral message in the channel); no response_url post or chat.* call
+// carries it.
+func TestE2EHelpAnsweredOnTheAck(t *testing.T) {
+	e := start(t, e2eOpts{connections: 1})
+	followUps := func() int {
+		return e.fake.CallCount("response_url") + e.fake.CallCount("chat.postEphemeral") + e.fake.CallCount("chat.postMessage")
+	}
+	before := followUps()
+	cmd := e.fake.SlashCommand(e.team.ID, "UADA", "help")
+	env := e.fake.SendSlashCommand(cmd)
+	if got := e.ackText(env); !strings.Contains(got, "/access help") {
+		t.Fatalf("ack text %q, want the help", got)
+	}
+	var shown *slackfake.Message
+	for _, m := range e.fake.Messages(cmd.ChannelID) {
+		if m.Source == "ack" && strings.Contains(m.Text, "/access help") {
+			shown = &m
+		}
+	}
+	if shown == nil || !shown.Ephemeral || shown.Recipient != "UADA" {
+		t.Fatalf("help shown to the user from the ack: %+v; want an ephemeral message to UADA", shown)
+	}
+	time.Sleep(500 * time.Millisecond) // a follow-up, if any, would come now
+	t.Logf("[counts] help: 1 ack with the answer, %d follow-up calls", followUps()-before)
+	if n := followUps() - before; n != 0 {
+		t.Errorf("%d response_url or chat.* calls for help, want 0 (the answer rides on the ack)", n)
+	}
+}

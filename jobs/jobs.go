@@ -12,6 +12,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -60,6 +61,8 @@ type Config struct {
 	// instead of River's default.
 	Backoff func(attempt int) time.Duration
 	// PollInterval is how often idle workers look for new jobs; 0 means 1s.
+	// On SQLite it is also how often an idle queue checks River's
+	// notification table (jobs inserted here wake it at once).
 	PollInterval time.Duration
 	// ListenDSN, PostgreSQL only, is the store's DSN: the queue keeps one
 	// more connection on it that LISTENs for new jobs, so a job committed
@@ -88,6 +91,7 @@ type Queue struct {
 	client *river.Client[*sql.Tx]
 	db     *sql.DB
 	listen *pgxpool.Pool // ListenDSN's connection, nil without
+	waker  *waker        // SQLite: wakes the listeners on an insert
 	log    zerolog.Logger
 	unsub  func()
 }
@@ -100,6 +104,11 @@ func New(cfg Config) (*Queue, error) {
 	driver, err := newDriver(cfg.Driver, cfg.DB)
 	if err != nil {
 		return nil, fmt.Errorf("new job queue: %w", err)
+	}
+	var wk *waker
+	if cfg.Driver == SQLite {
+		wk = wakerFor(cfg.DB)
+		driver = &sqliteDriver{Driver: driver.(*riversqlite.Driver), waker: wk, idle: cmp.Or(cfg.PollInterval, time.Second)}
 	}
 	pool, err := listenPool(cfg)
 	if err != nil {
@@ -144,7 +153,7 @@ func New(cfg Config) (*Queue, error) {
 		}
 		return nil, fmt.Errorf("new job queue on %s: %w", cfg.Driver, err)
 	}
-	return &Queue{client: client, db: cfg.DB, listen: pool, log: log}, nil
+	return &Queue{client: client, db: cfg.DB, listen: pool, waker: wk, log: log}, nil
 }
 
 func newDriver(name string, db *sql.DB) (riverdriver.Driver[*sql.Tx], error) {
@@ -248,6 +257,7 @@ func (q *Queue) InsertTx(ctx context.Context, tx store.Queries, args river.JobAr
 	if err != nil {
 		return nil, fmt.Errorf("insert %s job: %w", args.Kind(), err)
 	}
+	q.wake()
 	return res, nil
 }
 
@@ -264,7 +274,15 @@ func (q *Queue) InsertManyTx(ctx context.Context, tx store.Queries, params []riv
 	if _, err := q.client.InsertManyTx(ctx, sqlTx, params); err != nil {
 		return fmt.Errorf("insert %d %s jobs: %w", len(params), params[0].Args.Kind(), err)
 	}
+	q.wake()
 	return nil
+}
+
+// wake has SQLite's listeners look for the job just inserted.
+func (q *Queue) wake() {
+	if q.waker != nil {
+		q.waker.wake()
+	}
 }
 
 // Client is the River client, for listing jobs in tests and tools.

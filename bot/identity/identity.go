@@ -97,6 +97,9 @@ type Resolver struct {
 	// does not keep what it read.
 	usersGen uint64
 
+	flightsMu sync.Mutex
+	flights   map[string]*flight // cacheKey → resolve in progress
+
 	adminsMu  sync.Mutex
 	adminSeen map[string]adminsEntry // team id → admins named to unmatched users
 }
@@ -131,7 +134,7 @@ func NewResolver(st Store, su SlackUsers, o Options) *Resolver {
 	}
 	return &Resolver{store: st, slack: su, cache: o.Cache, ttl: o.TTL, now: o.Now, log: o.Log,
 		wsTTL: o.WorkspaceTTL, ws: map[string]wsEntry{}, userTTL: o.UserTTL, users: map[string]userEntry{},
-		adminSeen: map[string]adminsEntry{}}
+		adminSeen: map[string]adminsEntry{}, flights: map[string]*flight{}}
 }
 
 func cacheKey(teamID, slackUserID string) string {
@@ -194,14 +197,62 @@ func (r *Resolver) Resolve(ctx context.Context, teamID, slackUserID string) (Act
 		return Actor{}, err
 	}
 	tenant := ws.TenantID
-	actor := Actor{TenantID: tenant, TeamID: teamID, SlackUserID: slackUserID}
-	log := r.log.With().Str("tenant", tenant).Str("team", teamID).Str("slack_user", slackUserID).Logger()
-
 	key := cacheKey(teamID, slackUserID)
 	if u, ok := r.recent(key, tenant); ok {
-		actor.User = u
-		return actor, r.checkActive(&u)
+		return Actor{TenantID: tenant, TeamID: teamID, SlackUserID: slackUserID, User: u}, r.checkActive(&u)
 	}
+	return r.shared(ctx, key, func() (Actor, error) { return r.resolveMiss(ctx, tenant, teamID, slackUserID, key) })
+}
+
+// flight is one resolve of a user that others asked for meanwhile wait for.
+type flight struct {
+	gen   uint64 // the invalidation count when it started
+	done  chan struct{}
+	actor Actor
+	err   error
+}
+
+// shared runs fn once for key while others want the same user: when the
+// in-process copy expires under load, one store read serves every envelope
+// of that user in flight, instead of each reading (and opening connections).
+// A resolve that starts after an invalidation does not join an older one.
+func (r *Resolver) shared(ctx context.Context, key string, fn func() (Actor, error)) (Actor, error) {
+	gen := r.generation()
+	r.flightsMu.Lock()
+	if f := r.flights[key]; f != nil && f.gen == gen {
+		r.flightsMu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return Actor{}, fmt.Errorf("resolve %s: %w", key, ctx.Err())
+		}
+		if f.err == nil || ctx.Err() != nil || !(errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) {
+			a := f.actor // its times are pointers: copy them, callers may change theirs
+			a.User.TerminatedAt, a.User.DelegateUntil = clone(a.User.TerminatedAt), clone(a.User.DelegateUntil)
+			return a, f.err
+		}
+		return fn() // the first one's context ended, not ours
+	}
+	f := &flight{gen: gen, done: make(chan struct{})}
+	r.flights[key] = f
+	r.flightsMu.Unlock()
+	a, err := fn()
+	f.actor, f.err = a, err
+	f.actor.User.TerminatedAt, f.actor.User.DelegateUntil = clone(a.User.TerminatedAt), clone(a.User.DelegateUntil)
+	r.flightsMu.Lock()
+	if r.flights[key] == f {
+		delete(r.flights, key)
+	}
+	r.flightsMu.Unlock()
+	close(f.done)
+	return a, err
+}
+
+// resolveMiss resolves a user not resolved in process lately: from the
+// shared cache and the store, else through Slack.
+func (r *Resolver) resolveMiss(ctx context.Context, tenant, teamID, slackUserID, key string) (Actor, error) {
+	actor := Actor{TenantID: tenant, TeamID: teamID, SlackUserID: slackUserID}
+	log := r.log.With().Str("tenant", tenant).Str("team", teamID).Str("slack_user", slackUserID).Logger()
 	gen := r.generation()
 	if u, ok := r.fromCache(ctx, log, tenant, teamID, slackUserID); ok {
 		r.remember(key, tenant, u, gen)

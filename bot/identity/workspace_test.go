@@ -87,3 +87,78 @@ func TestWorkspaceBindingKeptBriefly(t *testing.T) {
 	}
 	reads("unlinked team twice", 2, 0)
 }
+
+// gatedStore holds the first GetUser after gate is set until release closes.
+type gatedStore struct {
+	countingStore
+	gate    atomic.Bool
+	waiting chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedStore) GetUser(ctx context.Context, tenantID, id string) (*accessbot.User, error) {
+	if g.gate.CompareAndSwap(true, false) {
+		close(g.waiting)
+		<-g.release
+	}
+	return g.countingStore.GetUser(ctx, tenantID, id)
+}
+
+// TestConcurrentResolvesShareOneRead: when a user's in-process copy has
+// expired and many of their envelopes are resolved at once, one store read
+// serves them all; after Invalidate, a new resolve does not join a read that
+// started before it.
+func TestConcurrentResolvesShareOneRead(t *testing.T) {
+	ctx := context.Background()
+	e := setup(t, "sqlite", "memory")
+	gs := &gatedStore{countingStore: countingStore{Store: e.st}, waiting: make(chan struct{}), release: make(chan struct{})}
+	res := identity.NewResolver(gs, e.clients, identity.Options{
+		Cache: identity.NewMemoryCache(100, e.clock.Now), TTL: time.Hour, UserTTL: time.Second, Now: e.clock.Now, Log: zerolog.Nop(),
+	})
+	if _, err := res.Resolve(ctx, teamID, "UALICE"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(2 * time.Second) // the in-process copy expired; the mapping is still cached
+	gs.users.Store(0)
+	gs.gate.Store(true)
+	const n = 10
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			a, err := res.Resolve(ctx, teamID, "UALICE")
+			if err == nil && a.User.ID != e.users["alice"].ID {
+				err = errors.New("resolved " + a.User.ID + ", want alice")
+			}
+			errs <- err
+		}()
+	}
+	<-gs.waiting
+	time.Sleep(300 * time.Millisecond) // the others reach the read in flight
+	close(gs.release)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("[counts] %d store reads of the user for %d concurrent resolves", gs.users.Load(), n)
+	if got := gs.users.Load(); got != 1 {
+		t.Errorf("%d store reads of the user for %d concurrent resolves, want 1", got, n)
+	}
+
+	// A resolve after Invalidate reads again, even while an older read is held.
+	e.clock.Add(2 * time.Second)
+	gs.users.Store(0)
+	gs.waiting, gs.release = make(chan struct{}), make(chan struct{})
+	gs.gate.Store(true)
+	go func() { _, err := res.Resolve(ctx, teamID, "UALICE"); errs <- err }()
+	<-gs.waiting
+	alice := *e.users["alice"]
+	alice.Status = accessbot.UserTerminated
+	must(t, e.st.UpdateUser(ctx, &alice))
+	must(t, res.Invalidate(ctx, teamID, "UALICE"))
+	if _, err := res.Resolve(ctx, teamID, "UALICE"); !errors.Is(err, identity.ErrTerminated) {
+		t.Errorf("resolve after Invalidate during an older read: %v, want ErrTerminated", err)
+	}
+	close(gs.release)
+	<-errs
+}

@@ -22,6 +22,9 @@
 // Accessbot's Home work is counted from its handler metric on the admin
 // listener, since an unchanged Home tab is not published again.
 //
+// With -idle, loadgen sends nothing and reports each bot's CPU per second
+// at rest instead: the fixed cost that every rate pays.
+//
 // scripts/loadtable builds everything and runs the whole table.
 //
 //	go build -o bin/ ./cmd/accessbot ./cmd/loadgen ./cmd/loadgen/barebot
@@ -55,6 +58,7 @@ type config struct {
 	pgDSN              string
 	workDir            string
 	profileDir         string
+	idle               time.Duration // > 0: measure each bot at rest for this long, instead of the mix
 	out, progress      io.Writer
 }
 
@@ -90,6 +94,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.users, "users", 50, "linked users sending the mix")
 	fs.StringVar(&cfg.pgDSN, "pg-dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL database; each run gets a fresh schema in it")
 	fs.StringVar(&cfg.workDir, "workdir", "", "where run directories (SQLite files, bot logs) go; default a temp dir, removed after")
+	fs.DurationVar(&cfg.idle, "idle", 0, "instead of the mix, measure each bot's CPU at rest (no envelopes) for this long, per store and round")
 	fs.StringVar(&cfg.profileDir, "cpuprofile-dir", "", "take a CPU profile of accessbot during each run into this directory (through its admin listener's pprof)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -142,6 +147,9 @@ func run(ctx context.Context, cfg *config) ([]*result, error) {
 	if approvals < 0 {
 		approvals = max(int(cfg.duration/(2*time.Second)), 1)
 	}
+	if cfg.idle > 0 {
+		return runIdle(ctx, cfg)
+	}
 	var all []*result
 	printHeader(cfg.out)
 	for _, st := range cfg.stores {
@@ -177,6 +185,44 @@ func run(ctx context.Context, cfg *config) ([]*result, error) {
 				}
 			}
 			printRatio(cfg.out, group)
+		}
+	}
+	return all, nil
+}
+
+// runIdle runs each bot with no envelopes for cfg.idle and prints its CPU
+// per second of wall time: the fixed cost every rate pays.
+func runIdle(ctx context.Context, cfg *config) ([]*result, error) {
+	fmt.Fprintln(cfg.out, "| store | bot | round | idle for | CPU (ms) | CPU per second idle (ms/s) | peak RSS (MiB) | load (uptime) |")
+	fmt.Fprintln(cfg.out, "|---|---|---:|---:|---:|---:|---:|---|")
+	var all []*result
+	for _, st := range cfg.stores {
+		for round := 1; round <= cfg.rounds; round++ {
+			order := []string{targetAccessbot, targetBare}
+			if cfg.baseline != "" {
+				order = []string{targetAccessbot, targetBaseline, targetBare}
+			}
+			if round%2 == 0 {
+				slices.Reverse(order)
+			}
+			for _, target := range order {
+				sp := spec{target: target, store: st, duration: cfg.idle, round: round, idle: true}
+				fmt.Fprintf(cfg.progress, "loadgen: %s at rest, store %s, for %s, round %d\n", target, st, cfg.idle, round)
+				r, err := runOne(ctx, cfg, sp)
+				if err != nil {
+					return all, fmt.Errorf("%s at rest (%s, round %d): %w", target, st, round, err)
+				}
+				store, load := st, r.load
+				if target == targetBare {
+					store = "-"
+				}
+				if i := strings.Index(load, "load average"); i >= 0 {
+					load = load[i:]
+				}
+				fmt.Fprintf(cfg.out, "| %s | %s | %d | %s | %s | %s | %.1f | %s |\n", store, target, round, cfg.idle,
+					ms(r.cpu), ms(r.idlePerSecond()), float64(r.rssKiB)/1024, load)
+				all = append(all, r)
+			}
 		}
 	}
 	return all, nil

@@ -67,6 +67,7 @@ type spec struct {
 	duration  time.Duration
 	round     int
 	approvals int
+	idle      bool // send nothing: measure the bot's CPU at rest
 }
 
 // result is what one run measured.
@@ -169,6 +170,19 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 	}
 	// Settle: a run starts on an idle bot (its setup posts and River's first polls done).
 	time.Sleep(time.Second)
+	if sp.idle {
+		profDone := make(chan string, 1)
+		if cfg.profileDir != "" {
+			go func() { profDone <- fetchProfile(ctx, admin, sp, cfg.profileDir) }()
+		} else {
+			profDone <- ""
+		}
+		r, err := measureIdle(ctx, p, res)
+		if r != nil {
+			r.profile = <-profDone
+		}
+		return r, err
+	}
 
 	callsBefore := len(w.fake.Calls(""))
 	acksBefore := w.fake.AckCount()
@@ -331,6 +345,37 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 		w.measureApprovals(res, aps, ids, plan, first, calls)
 	}
 	return res, nil
+}
+
+// measureIdle reads the bot's CPU time over sp.duration with nothing sent:
+// its background work (job polling, timers, pings, metrics).
+func measureIdle(ctx context.Context, p *proc, res *result) (*result, error) {
+	cpu0, err := cpuTime(p.pid())
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(res.duration):
+	}
+	cpu1, err := cpuTime(p.pid())
+	if err != nil {
+		return nil, fmt.Errorf("%w (did %s exit?)\nlog:\n%s", err, res.target, p.tail())
+	}
+	res.cpu = cpu1 - cpu0
+	if res.rssKiB, err = peakRSS(p.pid()); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// idlePerSecond is the CPU an idle run used per second of wall time.
+func (r *result) idlePerSecond() time.Duration {
+	if r.duration <= 0 {
+		return 0
+	}
+	return time.Duration(float64(r.cpu) / r.duration.Seconds())
 }
 
 func countCalls(calls []slackfake.Call, method string) int {
@@ -597,7 +642,11 @@ func fetchProfile(ctx context.Context, admin string, sp spec, dir string) string
 	if resp.StatusCode != http.StatusOK {
 		return "error: " + resp.Status
 	}
-	name := filepath.Join(dir, fmt.Sprintf("cpu-%s-%s-%g-r%d.pprof", sp.target, sp.store, sp.rate, sp.round))
+	rate := fmt.Sprint(sp.rate)
+	if sp.idle {
+		rate = "idle"
+	}
+	name := filepath.Join(dir, fmt.Sprintf("cpu-%s-%s-%s-r%d.pprof", sp.target, sp.store, rate, sp.round))
 	f, err := os.Create(name)
 	if err != nil {
 		return "error: " + err.Error()
