@@ -10,7 +10,8 @@
 // unknown action — and reports, from the fake's records: ack p50/p99/max
 // (first write of an envelope → first ack), lost (never acked, Slack's 3
 // redeliveries included), late (first ack after 3 s), the bot's CPU time per
-// envelope (/proc/PID/stat from the first send until the work is done) and
+// envelope (/proc/PID/stat from the first send until the work is done; on
+// PostgreSQL also its backends', found by application_name, as "+N PG") and
 // its peak RSS (VmHWM). Accessbot runs also carry approval clicks: before the
 // clock starts, requests are created that wait for Eve, and she clicks
 // Approve on each DM, spread over the run; loadgen reports click → the
@@ -268,6 +269,9 @@ func printRow(w io.Writer, r *result) {
 		work = "-"
 	} else {
 		work += fmt.Sprintf("; %d Home published", r.published)
+		if r.rendered > 0 || r.versionMoves > 0 {
+			work += fmt.Sprintf(", %d rendered, version +%d", r.rendered, r.versionMoves)
+		}
 	}
 	var kinds []string
 	for k := range kindCount {
@@ -284,9 +288,13 @@ func printRow(w io.Writer, r *result) {
 	if i := strings.Index(load, "load average"); i >= 0 {
 		load = load[i:]
 	}
+	cpu := us(r.cpuPerEnvelope())
+	if r.pgCPU > 0 {
+		cpu += " (+" + us(r.pgPerEnvelope()) + " PG)"
+	}
 	fmt.Fprintf(w, "| %s | %g | %s | %d | %d | %s | %s | %s | %d | %d | %d | %s | %s | %.1f | %s | %s | %s | %s | %s |\n",
 		st, r.rate, r.target, r.round, r.sent, ms(pct(r.lat, .5)), ms(pct(r.lat, .99)), ms(pct(r.lat, 1)),
-		r.lost, r.late, r.redelivered, strings.Join(kinds, " / "), us(r.cpuPerEnvelope()), float64(r.rssKiB)/1024, work, upd, dm, calls, load)
+		r.lost, r.late, r.redelivered, strings.Join(kinds, " / "), cpu, float64(r.rssKiB)/1024, work, upd, dm, calls, load)
 }
 
 // printRatio compares the bots of one store and rate: accessbot's (and the

@@ -78,10 +78,13 @@ type result struct {
 	lat                                  []time.Duration // sorted, acked envelopes only
 	maxSendLag                           time.Duration
 	cpu                                  time.Duration
+	pgCPU                                time.Duration // the bot's PostgreSQL backends over the same time
 	rssKiB                               int64
 	drainedAfter                         time.Duration              // last send → last piece of work seen
 	workMissing                          int                        // Home handlers and response_url answers owed but not seen
 	homes, published                     int                        // Home handlers done; views.publish calls (an unchanged Home is not published again)
+	rendered                             int                        // Home opens that rendered the view (published or not)
+	versionMoves                         int64                      // how far the tenant's Home version moved during the run
 	kindLat                              [kindCount][]time.Duration // sorted ack latencies by kind
 	updated, dm                          []time.Duration
 	clicked, notUpdated, noDM            int
@@ -95,6 +98,14 @@ func (r *result) cpuPerEnvelope() time.Duration {
 		return 0
 	}
 	return r.cpu / time.Duration(r.sent)
+}
+
+// pgPerEnvelope is the bot's PostgreSQL backends' CPU per envelope.
+func (r *result) pgPerEnvelope() time.Duration {
+	if r.sent == 0 {
+		return 0
+	}
+	return r.pgCPU / time.Duration(r.sent)
 }
 
 func pct(sorted []time.Duration, p float64) time.Duration {
@@ -186,13 +197,23 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 
 	callsBefore := len(w.fake.Calls(""))
 	acksBefore := w.fake.AckCount()
-	homes0 := 0
+	homes0, rendered0, version0 := 0, 0, int64(0)
 	if admin != "" {
 		if homes0, err = homesHandled(ctx, admin); err != nil {
 			return nil, err
 		}
+		if rendered0, err = homesRendered(ctx, admin); err != nil {
+			return nil, err
+		}
+		if version0, err = w.st.HomeVersion(ctx, w.tenant); err != nil {
+			return nil, err
+		}
 	}
 	cpu0, err := cpuTime(p.pid())
+	if err != nil {
+		return nil, err
+	}
+	pg0, err := w.pgBackends(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -270,6 +291,11 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 		return nil, fmt.Errorf("%w (did %s exit?)\nlog:\n%s", err, sp.target, p.tail())
 	}
 	res.cpu = cpu1 - cpu0
+	pg1, err := w.pgBackends(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.pgCPU = backendCPU(pg0, pg1)
 	if res.rssKiB, err = peakRSS(p.pid()); err != nil {
 		return nil, err
 	}
@@ -340,6 +366,12 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 			}
 		}
 		res.homes, res.published = homes, countCalls(calls, "views.publish")
+		if n, err := homesRendered(ctx, admin); err == nil {
+			res.rendered = n - rendered0
+		}
+		if v, err := w.st.HomeVersion(ctx, w.tenant); err == nil {
+			res.versionMoves = v - version0
+		}
 		res.workMissing = max(owed[kindHome]-homes, 0) +
 			max(owed[kindAction]-countUnknownActionAnswers(calls), 0)
 		w.measureApprovals(res, aps, ids, plan, first, calls)
@@ -589,6 +621,23 @@ func (w *world) measureApprovals(r *result, aps []approval, ids []string, plan [
 // many app_home_opened handlers have finished (any outcome). A Home that
 // did not change is not published again, so views.publish calls cannot say.
 func homesHandled(ctx context.Context, admin string) (int, error) {
+	return sumMetric(ctx, admin, func(line string) bool {
+		return strings.HasPrefix(line, "accessbot_slack_handler_seconds_count{") && strings.Contains(line, `route="event:app_home_opened"`)
+	})
+}
+
+// homesRendered reads how many Home opens rendered the view (whether or not
+// it was then published): accessbot_home_opens_total, results same and
+// published.
+func homesRendered(ctx context.Context, admin string) (int, error) {
+	return sumMetric(ctx, admin, func(line string) bool {
+		return strings.HasPrefix(line, "accessbot_home_opens_total{") &&
+			(strings.Contains(line, `result="same"`) || strings.Contains(line, `result="published"`))
+	})
+}
+
+// sumMetric adds up the samples of accessbot's /metrics whose lines match.
+func sumMetric(ctx context.Context, admin string, match func(line string) bool) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+admin+"/metrics", nil)
 	if err != nil {
 		return 0, err
@@ -604,7 +653,7 @@ func homesHandled(ctx context.Context, admin string) (int, error) {
 	}
 	n := 0
 	for line := range strings.Lines(string(b)) {
-		if !strings.HasPrefix(line, "accessbot_slack_handler_seconds_count{") || !strings.Contains(line, `route="event:app_home_opened"`) {
+		if !match(line) {
 			continue
 		}
 		f := strings.Fields(line)

@@ -43,6 +43,8 @@ type world struct {
 
 	// accessbot runs only
 	driver, dsn string
+	pgAdmin     *sql.DB // PostgreSQL runs: to find the bot's backends
+	pgApp       string  // the application_name the bot's connections carry
 	st          store.Store
 	svc         *requests.Service
 	tenant      string
@@ -117,6 +119,9 @@ func (w *world) openStore(ctx context.Context, driver, dir, pgDSN string) error 
 		}
 		q := u.Query()
 		q.Set("search_path", schema)
+		// Names the bot's backends in pg_stat_activity, to count their CPU.
+		q.Set("application_name", schema)
+		w.pgAdmin, w.pgApp = admin, schema
 		u.RawQuery = q.Encode()
 		w.dsn = u.String()
 	default:
@@ -229,4 +234,40 @@ func (w *world) barebotEnv() []string {
 func requestsInput(w *world, i int) requests.UserAccess {
 	return requests.UserAccess{TenantID: w.tenant, RequesterID: w.requesters[i].ID, AppID: w.app.ID,
 		ConnectionID: w.conn.ID, Duration: time.Hour, Justification: "Load test."}
+}
+
+// pgBackends is the CPU time so far of each PostgreSQL backend serving the
+// bot (by application_name); nil for SQLite. Reading /proc needs the server
+// on this machine; a backend whose /proc cannot be read is left out.
+func (w *world) pgBackends(ctx context.Context) (map[int]time.Duration, error) {
+	if w.pgAdmin == nil {
+		return nil, nil
+	}
+	rows, err := w.pgAdmin.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, w.pgApp)
+	if err != nil {
+		return nil, fmt.Errorf("list the bot's PostgreSQL backends: %w", err)
+	}
+	defer rows.Close()
+	out := map[int]time.Duration{}
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			return nil, fmt.Errorf("list the bot's PostgreSQL backends: %w", err)
+		}
+		if t, err := cpuTime(pid); err == nil {
+			out[pid] = t
+		}
+	}
+	return out, rows.Err()
+}
+
+// backendCPU is the CPU the backends used between two pgBackends readings;
+// a backend started in between counts from zero. Backends that ended in
+// between are missed (the bot keeps its idle connections for 5 minutes).
+func backendCPU(before, after map[int]time.Duration) time.Duration {
+	var d time.Duration
+	for pid, t := range after {
+		d += t - before[pid]
+	}
+	return d
 }
