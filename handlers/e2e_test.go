@@ -43,6 +43,7 @@ type e2eOpts struct {
 	published   handlers.Memo // the memo of Home tabs found unchanged
 	homeReads   *homeReads    // when set, the Home's version and connector reads go through it
 	now         func() time.Time
+	driver      string // the store: "sqlite" (when empty) or "postgres"
 }
 
 // start runs replicas of the bot (each its own App and sockets) against one
@@ -67,7 +68,10 @@ func start(t *testing.T, o e2eOpts) *e2e {
 			t.Fatal(err)
 		}
 	}
-	st := storetest.Open(t, "sqlite")
+	if o.driver == "" {
+		o.driver = "sqlite"
+	}
+	st := storetest.Open(t, o.driver)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	tenant := &accessbot.Tenant{Slug: "acme", Name: "Acme Corp"}
