@@ -70,7 +70,8 @@ type Deps struct {
 
 // Handlers holds the dependencies of every handler.
 type Handlers struct {
-	deps Deps
+	deps  Deps
+	homes homeFlights
 }
 
 // Register fills r. It returns r.Err(), so a duplicate registration fails
@@ -164,6 +165,28 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 	if ev.View != nil && ev.View.Type == "home" {
 		shown, hasShown = parseStamp(ev.View.PrivateMetadata)
 	}
+	// One open of a user at a time in this process: one that comes while
+	// another renders is done after it, which usually finds it unchanged.
+	key := homeMemoKey(req)
+	if !h.homes.join(key, homeOpen{req, shown, hasShown}) {
+		metrics.HomeOpens.WithLabelValues("coalesced").Inc()
+		return nil
+	}
+	var errs []error
+	for o, ok := (homeOpen{req, shown, hasShown}), true; ok; o, ok = h.homes.next(key) {
+		if ctx.Err() != nil {
+			errs = append(errs, fmt.Errorf("app home for %s: %w", o.req.UserID, ctx.Err()))
+			continue // next() still drains the opens waiting
+		}
+		if err := h.openHome(ctx, o.req, o.shown, o.hasShown); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// openHome renders and publishes req's Home unless Slack shows it as it is.
+func (h *Handlers) openHome(ctx context.Context, req *bot.Request, shown homeStamp, hasShown bool) error {
 	now := h.now()
 	st := homeStamp{Version: -1, At: now, Actor: "-"}
 	var view slack.HomeTabViewRequest
@@ -177,7 +200,7 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 				req.Log.Debug().Err(err).Msg("home version unavailable; rendering")
 			} else {
 				st.Version = v
-				if hasShown && h.homeUnchanged(ctx, req, shown, v, st.Actor, now) {
+				if h.homeUnchanged(ctx, req, shown, hasShown, v, st.Actor, now) {
 					metrics.HomeOpens.WithLabelValues("unchanged").Inc()
 					return nil
 				}

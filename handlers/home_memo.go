@@ -6,9 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -90,15 +90,68 @@ type shownHome struct {
 
 // actorPrint is a short print of what the Home shows of the viewer. The
 // resolved actor can lag the store (it is cached), so it is part of the
-// stamp rather than trusted to follow the version.
+// stamp rather than trusted to follow the version. Every field counts
+// (TestActorPrintEveryField); it is hashed field by field, as every open
+// prints its viewer, where JSON cost 40 allocations.
 func actorPrint(a *bot.Actor) string {
-	b, err := json.Marshal(a)
-	if err != nil {
-		return "x"
+	var p printer = fnvOffset
+	p.str(a.TeamID)
+	p.str(a.SlackUserID)
+	t, u := &a.Tenant, &a.User
+	p.str(t.ID)
+	p.str(t.Slug)
+	p.str(t.Name)
+	p.time(&t.CreatedAt)
+	p.time(&t.UpdatedAt)
+	p.str(u.ID)
+	p.str(u.TenantID)
+	p.str(u.Email)
+	p.str(u.Name)
+	p.str(u.ManagerID)
+	p.str(u.Department)
+	p.str(string(u.Status))
+	p.time(u.TerminatedAt)
+	p.str(string(u.Role))
+	p.str(u.DelegateID)
+	p.time(u.DelegateUntil)
+	p.time(&u.CreatedAt)
+	p.time(&u.UpdatedAt)
+	return strconv.FormatUint(uint64(p), 36)
+}
+
+// printer is FNV-1a over length-prefixed fields, without allocating.
+type printer uint64
+
+const (
+	fnvOffset printer = 14695981039346656037
+	fnvPrime  printer = 1099511628211
+)
+
+func (p *printer) byte(b byte) { *p = (*p ^ printer(b)) * fnvPrime }
+
+func (p *printer) uint(v uint64) {
+	for range 8 {
+		p.byte(byte(v))
+		v >>= 8
 	}
-	h := fnv.New64a()
-	_, _ = h.Write(b)
-	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+func (p *printer) str(s string) {
+	p.uint(uint64(len(s)))
+	for i := 0; i < len(s); i++ {
+		p.byte(s[i])
+	}
+}
+
+// time prints an instant (nil apart from the zero time).
+func (p *printer) time(t *time.Time) {
+	if t == nil {
+		p.byte(0)
+		return
+	}
+	p.byte(1)
+	p.uint(uint64(t.Unix()))
+	p.uint(uint64(t.Nanosecond()))
 }
 
 // homeSum hashes a view's content (without its metadata).
@@ -114,13 +167,15 @@ func homeSum(view slack.HomeTabViewRequest) (string, error) {
 
 func homeMemoKey(req *bot.Request) string { return "home:" + req.TeamID + ":" + req.UserID }
 
-// homeUnchanged reports whether the Home Slack shows (stamp shown) is still
-// what a render would give, without rendering: the stamp itself is
-// current, or the memo records that a render at the current version gave
-// the same blocks as shown (a write elsewhere in the tenant moved the
-// version without changing this Home; the memo saves rendering it again).
-func (h *Handlers) homeUnchanged(ctx context.Context, req *bot.Request, shown homeStamp, v int64, actor string, now time.Time) bool {
-	if shown.current(v, actor, now) {
+// homeUnchanged reports whether the Home Slack shows (stamp shown, if
+// hasShown) is still what a render would give, without rendering: the stamp
+// itself is current, or the memo records a render at the current version
+// that gave the blocks shown (a write elsewhere in the tenant moved the
+// version without changing this Home; the memo saves rendering it again),
+// or one made just now that Slack shows since: an open sent before that
+// render reached Slack carries the view from before it, or none.
+func (h *Handlers) homeUnchanged(ctx context.Context, req *bot.Request, shown homeStamp, hasShown bool, v int64, actor string, now time.Time) bool {
+	if hasShown && shown.current(v, actor, now) {
 		return true
 	}
 	if h.deps.Published == nil {
@@ -135,8 +190,20 @@ func (h *Handlers) homeUnchanged(ctx context.Context, req *bot.Request, shown ho
 		return false
 	}
 	ms, ok := parseStamp(m)
-	return ok && ms.Sum == shown.Sum && ms.current(v, actor, now)
+	if !ok || !ms.current(v, actor, now) {
+		return false
+	}
+	if hasShown && ms.Sum == shown.Sum {
+		return true
+	}
+	return now.Sub(ms.At) < HomeInFlight && (!hasShown || !shown.At.After(ms.At))
 }
+
+// HomeInFlight is how long after a render an open may still carry the view
+// from before it (it was sent before the render reached Slack): such an
+// open is answered by that render. Past it, the view an open carries is
+// what Slack shows, whatever was rendered.
+const HomeInFlight = 10 * time.Second
 
 // publishHome publishes view as req.UserID's Home tab stamped st, unless
 // Slack shows the same blocks already (shown) and nothing needs
@@ -159,6 +226,12 @@ func (h *Handlers) publishHome(ctx context.Context, req *bot.Request, view slack
 		return fmt.Errorf("publish app home for %s: %w", req.UserID, err)
 	}
 	metrics.HomeOpens.WithLabelValues("published").Inc()
+	if st.Version >= 0 && h.deps.Published != nil {
+		// Opens sent before this reached Slack carry the view before it.
+		if err := h.deps.Published.Set(ctx, homeMemoKey(req), st.String(), PublishedTTL); err != nil {
+			req.Log.Debug().Err(err).Msg("home memo not kept")
+		}
+	}
 	return nil
 }
 
@@ -176,4 +249,54 @@ func (h *Handlers) remembered(ctx context.Context, req *bot.Request, st homeStam
 		return false
 	}
 	return true
+}
+
+// homeFlights are the users whose Home this process is opening.
+type homeFlights struct {
+	mu sync.Mutex
+	m  map[string]*homeFlight
+}
+
+// homeFlight is one user's Home open in progress, and the latest open
+// that came meanwhile (an older one waiting is answered by it).
+type homeFlight struct {
+	next    homeOpen
+	waiting bool
+}
+
+type homeOpen struct {
+	req      *bot.Request
+	shown    homeStamp
+	hasShown bool
+}
+
+// join reports whether o's caller opens key's Home now; false when another
+// open is in progress, which will do o after its own.
+func (f *homeFlights) join(key string, o homeOpen) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]*homeFlight{}
+	}
+	if fl, busy := f.m[key]; busy {
+		fl.next, fl.waiting = o, true
+		return false
+	}
+	f.m[key] = &homeFlight{}
+	return true
+}
+
+// next hands the caller the open that waited for its own, or ends key's
+// flight when none did.
+func (f *homeFlights) next(key string) (homeOpen, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl := f.m[key]
+	if !fl.waiting {
+		delete(f.m, key)
+		return homeOpen{}, false
+	}
+	o := fl.next
+	fl.next, fl.waiting = homeOpen{}, false
+	return o, true
 }

@@ -61,14 +61,16 @@ func (h *Purposes) helpEntries() []views.HelpEntry {
 	}
 }
 
-// lines are the tenant's purposes as userID sees them.
-func (h *Purposes) lines(ctx context.Context, tenantID, userID string) ([]views.PurposeLine, error) {
-	ps, err := h.st.ListPurposes(ctx, tenantID)
-	if err != nil {
+// lines are the tenant's purposes as userID sees them; with onlyAssigned,
+// only those userID is assigned to (all the Home shows), and none are read
+// further when there are none.
+func (h *Purposes) lines(ctx context.Context, tenantID, userID string, onlyAssigned bool) ([]views.PurposeLine, error) {
+	as, err := h.st.ListPurposeAssignments(ctx, tenantID, userID)
+	if err != nil || (onlyAssigned && len(as) == 0) {
 		return nil, err
 	}
-	as, err := h.st.ListPurposeAssignments(ctx, tenantID, userID)
-	if err != nil {
+	ps, err := h.st.ListPurposes(ctx, tenantID)
+	if err != nil || len(ps) == 0 {
 		return nil, err
 	}
 	open, err := h.st.ListPurposeSessions(ctx, tenantID, userID, []accessbot.SessionStatus{accessbot.SessionActive, accessbot.SessionEnding})
@@ -77,10 +79,15 @@ func (h *Purposes) lines(ctx context.Context, tenantID, userID string) ([]views.
 	}
 	out := make([]views.PurposeLine, 0, len(ps))
 	for i := range ps {
-		l := h.line(ctx, &ps[i])
+		assigned := false
 		for _, a := range as {
-			l.Assigned = l.Assigned || a.PurposeID == ps[i].ID
+			assigned = assigned || a.PurposeID == ps[i].ID
 		}
+		if onlyAssigned && !assigned {
+			continue // its entitlements' names are not read
+		}
+		l := h.line(ctx, &ps[i])
+		l.Assigned = assigned
 		for _, s := range open {
 			if s.PurposeID == ps[i].ID {
 				l.Session = &views.SessionLine{ID: s.ID, Purpose: ps[i].Name, Until: s.EndsAt, Ending: s.Status != accessbot.SessionActive}
@@ -113,7 +120,7 @@ func entitlementNames(ctx context.Context, st store.Queries, p *accessbot.Purpos
 
 // HomeBlocks are the Home tab's purposes of the viewer.
 func (h *Purposes) HomeBlocks(ctx context.Context, actor *bot.Actor) ([]slack.Block, error) {
-	ls, err := h.lines(ctx, actor.Tenant.ID, actor.User.ID)
+	ls, err := h.lines(ctx, actor.Tenant.ID, actor.User.ID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +128,7 @@ func (h *Purposes) HomeBlocks(ctx context.Context, actor *bot.Actor) ([]slack.Bl
 }
 
 func (h *Purposes) list(ctx context.Context, req *bot.Request) error {
-	ls, err := h.lines(ctx, req.Actor.Tenant.ID, req.Actor.User.ID)
+	ls, err := h.lines(ctx, req.Actor.Tenant.ID, req.Actor.User.ID, false)
 	if err != nil {
 		return err
 	}

@@ -122,10 +122,11 @@ var (
 	}, []string{"script", "outcome"})
 	// HomeOpens counts Home tab opens by what they cost:
 	// unchanged (the shown view is current: no render), same (rendered,
-	// same blocks as shown: no publish), published, failed.
+	// same blocks as shown: no publish), published, failed, coalesced
+	// (came while the same user's Home was being opened: done after it).
 	HomeOpens = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "home_opens_total",
-		Help: "Home tab opens, by result (unchanged, same, published, failed).",
+		Help: "Home tab opens, by result (unchanged, same, published, failed, coalesced).",
 	}, []string{"result"})
 )
 
