@@ -117,6 +117,9 @@ func Open(ctx context.Context, dsn string, log zerolog.Logger, opts ...sqlstore.
 		_ = db.Close()
 		return nil, err
 	}
+	// Home versions are kept in memory while a listener hears every
+	// other process's writes (see homeListener).
+	opts = append([]sqlstore.Option{sqlstore.WithHomeListener(homeListener(dsn, log))}, opts...)
 	return sqlstore.New(db, Dialect(), log, opts...), nil
 }
 

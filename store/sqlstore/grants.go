@@ -210,6 +210,7 @@ func (q *queries) UpsertApprovalChain(ctx context.Context, c *accessbot.Approval
 		RETURNING id, created_at`,
 		c.TenantID, c.ID, c.Name, nullStr(c.AppID), nullStr(c.ConnectionID), levels, q.tm(c.CreatedAt), q.tm(now),
 	).Scan(&c.ID, &created)
+	q.written() // a write by queryRow: done once scanned
 	if err != nil {
 		return fmt.Errorf("upsert approval chain %s: %w", c.Name, q.writeErr(err))
 	}

@@ -34,7 +34,9 @@ func (q *queries) atomic(ctx context.Context, fn func(q *queries) error) (err er
 		return err
 	}
 	done = true
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	q.written()
+	if err != nil {
 		return fmt.Errorf("commit transaction: %w", q.writeErr(err))
 	}
 	return nil

@@ -46,6 +46,7 @@ func (q *queries) UpsertPurpose(ctx context.Context, p *accessbot.Purpose) error
 		RETURNING id, created_at`,
 		p.TenantID, p.ID, p.Name, p.Description, conns, int64(p.MaxSession), p.AssignChain, p.StartChain, p.Channel,
 		q.tm(p.CreatedAt), q.tm(now)).Scan(&p.ID, &created)
+	q.written() // a write by queryRow: done once scanned
 	if err != nil {
 		return fmt.Errorf("upsert purpose %s: %w", p.Name, q.writeErr(err))
 	}

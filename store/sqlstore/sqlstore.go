@@ -63,6 +63,7 @@ type Store struct {
 	dialect Dialect
 	log     zerolog.Logger
 	now     func() time.Time
+	home    *homeCache // nil: Home versions are read from the database each time
 }
 
 var (
@@ -77,6 +78,9 @@ func New(db *sql.DB, d Dialect, log zerolog.Logger, opts ...Option) *Store {
 		o(s)
 	}
 	s.queries = &queries{x: db, d: &s.dialect, now: s.now}
+	if s.home != nil {
+		s.queries.wrote = s.home.invalidate
+	}
 	if d.CacheStatements {
 		s.queries.stmts = newStmtCache(db)
 	}
@@ -118,7 +122,9 @@ func (s *Store) InTx(ctx context.Context, fn func(q store.Queries) error) (err e
 		}
 		return ferr
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	s.queries.written()
+	if err != nil {
 		return fmt.Errorf("commit transaction: %w", s.queries.writeErr(err))
 	}
 	return nil
@@ -149,6 +155,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 // Close closes the database.
 func (s *Store) Close() error {
 	var err error
+	if s.home != nil {
+		s.home.close()
+	}
 	if s.stmts != nil {
 		err = s.stmts.close()
 	}
@@ -173,6 +182,17 @@ type queries struct {
 	// stmts is set on the Store's own queries (not a transaction's) when
 	// the dialect caches statements.
 	stmts *stmtCache
+	// wrote, set on the Store's own queries when it keeps Home versions,
+	// is called after each write there and each commit of a transaction
+	// begun there: it drops the versions kept.
+	wrote func()
+}
+
+// written reports a write (see wrote).
+func (q *queries) written() {
+	if q.wrote != nil {
+		q.wrote()
+	}
 }
 
 // rebind turns "?" placeholders into "$n" for numbered dialects. Queries
@@ -216,6 +236,7 @@ func (q *queries) exec(ctx context.Context, query string, args ...any) (int64, e
 	default:
 		res, err = q.x.ExecContext(ctx, query, args...)
 	}
+	q.written() // even on an error: it may have been written
 	if err != nil {
 		return 0, err
 	}

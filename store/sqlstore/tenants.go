@@ -91,6 +91,7 @@ func (q *queries) BindWorkspace(ctx context.Context, w *accessbot.Workspace) err
 			installed_at = COALESCE(?, installed_at)
 		WHERE tenant_id = ? AND team_id = ? RETURNING installed_at`,
 		w.TeamName, w.BotTokenSecret, w.BotUserID, installed, w.TenantID, w.TeamID).Scan(&at)
+	q.written() // a write by queryRow: done once scanned
 	if err == nil {
 		w.InstalledAt = at.T
 		return nil

@@ -1,0 +1,190 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/internal/testenv"
+	"github.com/accessbot/accessbot/store"
+	"github.com/accessbot/accessbot/store/postgres"
+	"github.com/accessbot/accessbot/store/sqlstore"
+)
+
+// homeRig is a store that keeps Home versions (with a TTL long enough that
+// only its listener can make it see another connection's write), another
+// connection to the same schema (another replica), and a tenant.
+type homeRig struct {
+	t      *testing.T
+	ctx    context.Context
+	st     *sqlstore.Store
+	other  *sql.DB
+	app    string // the application_name of the store's connections
+	tenant *accessbot.Tenant
+}
+
+func newHomeRig(t *testing.T) *homeRig {
+	t.Helper()
+	if !testenv.PostgresAvailable(t) {
+		t.Skip("*** POSTGRES NOT REACHABLE: postgres tests SKIPPED ***")
+	}
+	ctx := context.Background()
+	dsn := testenv.PostgresDSN(t)
+	app := fmt.Sprintf("home-test-%d", time.Now().UnixNano())
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		q := u.Query()
+		q.Set("application_name", app)
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	} else {
+		dsn += " application_name=" + app
+	}
+	st, err := postgres.Open(ctx, dsn, zerolog.Nop(), sqlstore.WithHomeVersionTTL(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	other, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	ten := &accessbot.Tenant{Slug: "acme", Name: "Acme"}
+	if err := st.CreateTenant(ctx, ten); err != nil {
+		t.Fatal(err)
+	}
+	return &homeRig{t: t, ctx: ctx, st: st, other: other, app: app, tenant: ten}
+}
+
+func (r *homeRig) version() int64 {
+	r.t.Helper()
+	v, err := r.st.HomeVersion(r.ctx, r.tenant.ID)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return v
+}
+
+// listener is the pid of the store's LISTEN connection, once there is one
+// other than not.
+func (r *homeRig) listener(not int) int {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		r.version() // starts the listener on first use
+		var pid int
+		err := r.other.QueryRowContext(r.ctx, `SELECT pid FROM pg_stat_activity
+			WHERE application_name = $1 AND query = 'LISTEN accessbot_home' AND pid <> $2`, r.app, not).Scan(&pid)
+		if err == nil {
+			return pid
+		}
+		if err != sql.ErrNoRows {
+			r.t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.t.Fatalf("no listener connection after 10 s")
+	return 0
+}
+
+// kept shows the version is answered from memory: a change of the counter
+// that no trigger notifies (nothing else writes it) is not seen. It
+// returns the counter's value in the database. (Tried again for a moment:
+// the listener may have been seen listening just before it says so.)
+func (r *homeRig) kept() int64 {
+	r.t.Helper()
+	for range 100 {
+		v := r.version()
+		r.version()
+		if _, err := r.other.ExecContext(r.ctx, `UPDATE home_versions SET version = version + 100 WHERE tenant_id = $1`, r.tenant.ID); err != nil {
+			r.t.Fatal(err)
+		}
+		if got := r.version(); got == v {
+			return v + 100
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.t.Fatalf("an unnotified change of the counter was always seen: versions are not kept in memory")
+	return 0
+}
+
+// seenWithin writes through the other connection (a Home-visible write:
+// the trigger bumps and notifies) and waits until the store's version is
+// past floor.
+func (r *homeRig) seenWithin(floor int64, bound time.Duration, what string) time.Duration {
+	r.t.Helper()
+	if _, err := r.other.ExecContext(r.ctx, `UPDATE tenants SET name = name || '.' WHERE id = $1`, r.tenant.ID); err != nil {
+		r.t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		if v := r.version(); v > floor {
+			d := time.Since(start)
+			r.t.Logf("%s: seen after %s (version %d)", what, d, v)
+			return d
+		}
+		if time.Since(start) > bound {
+			r.t.Fatalf("%s: another connection's write not seen within %s", what, bound)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestHomeVersionKeptAndNotified: Home versions are answered from memory;
+// a write through another connection (another replica, `accessbot apply`)
+// is seen within a bounded time through LISTEN/NOTIFY (the TTL is an hour
+// here); this process's own writes are seen at once.
+func TestHomeVersionKeptAndNotified(t *testing.T) {
+	t.Parallel()
+	r := newHomeRig(t)
+	r.listener(0)
+	floor := r.kept()
+	r.seenWithin(floor, time.Second, "write by another connection")
+
+	floor = r.kept()
+	ten := *r.tenant
+	ten.Name = "Acme Corp"
+	if err := r.st.UpdateTenant(r.ctx, &ten); err != nil {
+		t.Fatal(err)
+	}
+	if v := r.version(); v <= floor {
+		t.Fatalf("own write: version %d right after it, want past %d", v, floor)
+	}
+	floor = r.kept()
+	if err := r.st.InTx(r.ctx, func(q store.Queries) error {
+		return q.CreateUser(r.ctx, &accessbot.User{TenantID: r.tenant.ID, Email: "a@acme.test", Name: "A", Status: accessbot.UserActive})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v := r.version(); v <= floor {
+		t.Fatalf("own transaction: version %d right after its commit, want past %d", v, floor)
+	}
+}
+
+// TestHomeVersionListenerReconnects: when the listener's connection is
+// lost, writes it could not hear are still seen (the store reads the
+// database until it listens again, and then drops what it kept), and once
+// it is back, versions are kept and notified again.
+func TestHomeVersionListenerReconnects(t *testing.T) {
+	t.Parallel()
+	r := newHomeRig(t)
+	pid := r.listener(0)
+	floor := r.kept()
+	var ok bool
+	if err := r.other.QueryRowContext(r.ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ok); err != nil || !ok {
+		t.Fatalf("terminate the listener's backend %d: %v %v", pid, ok, err)
+	}
+	// Written while no one listens: no notification reaches this store.
+	r.seenWithin(floor, 2*time.Second, "write while the listener is lost")
+
+	next := r.listener(pid)
+	t.Logf("listener back: backend %d, was %d", next, pid)
+	floor = r.kept()
+	r.seenWithin(floor, time.Second, "write after the reconnect")
+}
