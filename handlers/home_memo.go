@@ -91,8 +91,8 @@ type shownHome struct {
 // actorPrint is a short print of what the Home shows of the viewer. The
 // resolved actor can lag the store (it is cached), so it is part of the
 // stamp rather than trusted to follow the version. Every field counts
-// (TestActorPrintEveryField); it is hashed field by field, as every open
-// prints its viewer, where JSON cost 40 allocations.
+// (TestActorPrintEveryField); it is hashed field by field, without
+// encoding JSON, as every open prints its viewer.
 func actorPrint(a *bot.Actor) string {
 	var p printer = fnvOffset
 	p.str(a.TeamID)
