@@ -94,9 +94,11 @@ func randomSuffix() string {
 // schema of the PostgreSQL database at pgDSN (dropped on close).
 func (w *world) openStore(ctx context.Context, driver, dir, pgDSN string) error {
 	w.driver = driver
+	var ownDSN string // loadgen's own connections
 	switch driver {
 	case backend.SQLite:
 		w.dsn = "file:" + filepath.Join(dir, "accessbot.db")
+		ownDSN = w.dsn
 	case backend.Postgres:
 		admin, err := sql.Open("pgx", pgDSN)
 		if err != nil {
@@ -119,15 +121,19 @@ func (w *world) openStore(ctx context.Context, driver, dir, pgDSN string) error 
 		}
 		q := u.Query()
 		q.Set("search_path", schema)
-		// Names the bot's backends in pg_stat_activity, to count their CPU.
-		q.Set("application_name", schema)
-		w.pgAdmin, w.pgApp = admin, schema
+		// Names the bot's backends in pg_stat_activity, to count their CPU;
+		// loadgen's own (seeding, reading the Home version) are named apart.
+		q.Set("application_name", schema+"_loadgen")
 		u.RawQuery = q.Encode()
+		ownDSN = u.String()
+		q.Set("application_name", schema)
+		u.RawQuery = q.Encode()
+		w.pgAdmin, w.pgApp = admin, schema
 		w.dsn = u.String()
 	default:
 		return fmt.Errorf("unknown store %q (want sqlite or postgres)", driver)
 	}
-	st, err := backend.Open(ctx, driver, w.dsn, zerolog.Nop())
+	st, err := backend.Open(ctx, driver, ownDSN, zerolog.Nop())
 	if err != nil {
 		return err
 	}
