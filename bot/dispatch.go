@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -413,13 +414,36 @@ type meteredAcker struct {
 
 func (m *meteredAcker) AckCtx(ctx context.Context, envelopeID string, payload any) error {
 	err := m.Acker.AckCtx(ctx, envelopeID, payload)
-	outcome := "acked"
+	am := ackMetrics[m.typ].get(m.typ)
 	if err != nil {
-		outcome = "ack_failed"
+		metrics.Envelopes.WithLabelValues(m.typ, "ack_failed").Inc()
+	} else {
+		am.acked.Inc()
 	}
-	metrics.Envelopes.WithLabelValues(m.typ, outcome).Inc()
-	metrics.Since(metrics.AckLatency.WithLabelValues(m.typ), m.start)
+	metrics.Since(am.latency, m.start)
 	return err
+}
+
+// ackMetric is an envelope type's acked counter and ack latency, looked up
+// on the first ack (a label lookup hashes and locks on every call; the
+// series still appears only once used).
+type ackMetric struct {
+	once    sync.Once
+	acked   prometheus.Counter
+	latency prometheus.Observer
+}
+
+func (a *ackMetric) get(typ string) *ackMetric {
+	a.once.Do(func() {
+		a.acked = metrics.Envelopes.WithLabelValues(typ, "acked")
+		a.latency = metrics.AckLatency.WithLabelValues(typ)
+	})
+	return a
+}
+
+// ackMetrics has one ackMetric per envType.
+var ackMetrics = map[string]*ackMetric{
+	socketmode.RequestTypeEventsAPI: {}, socketmode.RequestTypeSlashCommands: {}, socketmode.RequestTypeInteractive: {}, "other": {},
 }
 
 // envType bounds the type label: Slack's three, or "other".
