@@ -104,3 +104,30 @@ func FuzzEventDecode(f *testing.F) {
 	f.Add([]byte(`{"TAB":"home","View":{"TYPE":"home"},"tab":null,"user":{"id":"U","profile":{"email":"x"}},"tokens":{"oauth":["a"]}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) { checkEventDecode(t, raw) })
 }
+
+// BenchmarkEventDecode decodes the app_home_opened event of the load test
+// (with its published Home view) into the Home handler's shape:
+//
+//	go test ./bot -run '^$' -bench BenchmarkEventDecode -benchmem
+func BenchmarkEventDecode(b *testing.B) {
+	outer, ok := decodeEventsWire(wirePayloads(b)["fake_app_home_opened"])
+	if !ok {
+		b.Fatal("events payload: wire gave up")
+	}
+	for _, c := range []struct {
+		name   string
+		decode func(v any) error
+	}{
+		{"Event.Decode", (&Event{Type: "app_home_opened", Raw: outer.Event}).Decode},
+		{"encoding_json", func(v any) error { return json.Unmarshal(outer.Event, v) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.decode(eventTargets()[0]()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

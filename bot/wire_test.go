@@ -407,3 +407,25 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClick reads the load test's click on an unknown button as the
+// worker does: decodeClick against the whole InteractionCallback.
+func BenchmarkClick(b *testing.B) {
+	p := wirePayloads(b)["fake_unknown_action"]
+	b.Run("decodeClick", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := decodeClick(p); !ok {
+				b.Fatal("not plain")
+			}
+		}
+	})
+	b.Run("InteractionCallback", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeInteraction(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
