@@ -176,7 +176,7 @@ func runCrashTest(t *testing.T, driver string, plan crashPlan) {
 		for int(outagesN.Load()) < plan.outages && ctx.Err() == nil {
 			// Up about as long as down, so work goes on between outages.
 			sleep(ctx, plan.outage/2+time.Duration(rng.Int64N(int64(plan.outage))))
-			if err := cut.cut(ctx, plan.outage); err != nil {
+			if err := cut.Cut(ctx, plan.outage); err != nil {
 				t.Errorf("outage %d: %v", outagesN.Load()+1, err)
 				return
 			}
@@ -275,8 +275,8 @@ func newCrashWorld(t *testing.T, ctx context.Context, driver string, plan crashP
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := newTCPProxy(t, u.Host)
-		u.Host = p.addr()
+		p := testenv.NewTCPProxy(t, u.Host)
+		u.Host = p.Addr()
 		childDSN, cut = u.String(), p
 	}
 	st, err := backend.Open(ctx, driver, dsn, zerolog.Nop())
