@@ -136,6 +136,12 @@ func (c *child) tail() string {
 	return string(b)
 }
 
+// count is how many lines of the child's log (all its runs) contain s.
+func (c *child) count(s string) int {
+	b, _ := os.ReadFile(c.log)
+	return strings.Count(string(b), s)
+}
+
 // outage makes the database unreachable for a while.
 type outage interface {
 	Cut(ctx context.Context, d time.Duration) error
