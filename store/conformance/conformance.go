@@ -51,7 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"TenantIsolation", testTenantIsolation},
 		{"Transactions", testTransactions},
 		{"Concurrency", testConcurrency},
-		{"Inventory", testInventory}, {"InventoryKeep", testInventoryKeep}, {"ImportSettings", testImportSettings}, {"Findings", testFindings}, {"InventoryIsolation", testInventoryIsolation}, {"InventoryChanges", testInventoryChanges}, {"IdentitiesFrom", testIdentitiesFrom}, {"EntitlementsFrom", testEntitlementsFrom}, {"IdentityPages", testIdentityPages}, {"MappingsFrom", testMappingsFrom}, {"EntitlementsOf", testEntitlementsOf}, {"UsersOf", testUsersOf},
+		{"Inventory", testInventory}, {"InventoryKeep", testInventoryKeep}, {"ImportSettings", testImportSettings}, {"Findings", testFindings}, {"InventoryIsolation", testInventoryIsolation}, {"InventoryChanges", testInventoryChanges}, {"InventoryWritesOnlyChanges", testInventoryWritesOnlyChanges}, {"IdentitiesFrom", testIdentitiesFrom}, {"EntitlementsFrom", testEntitlementsFrom}, {"IdentityPages", testIdentityPages}, {"MappingsFrom", testMappingsFrom}, {"EntitlementsOf", testEntitlementsOf}, {"UsersOf", testUsersOf},
 		{"Reviews", testReviews}, // review.go
 		{"Schedules", testSchedules},
 		{"ActionFlows", testActionFlows},         // provisioning.go
