@@ -16,7 +16,6 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot"
@@ -189,11 +188,7 @@ func BenchmarkDispatch(b *testing.B) {
 			for b.Loop() {
 				n++
 				buf = c.frame.build(buf, n)
-				req := new(socketmode.Request)
-				if err := json.Unmarshal(buf, req); err != nil {
-					b.Fatal(err)
-				}
-				d.Handle(ctx, acker, req)
+				d.HandleFrame(ctx, acker, buf)
 				sig.wait(c.waits)
 			}
 		})
@@ -230,11 +225,7 @@ func BenchmarkDispatchPipelined(b *testing.B) {
 	for i := range b.N {
 		c := async[i%len(async)]
 		buf = c.frame.build(buf, 1_000_000+i)
-		req := new(socketmode.Request)
-		if err := json.Unmarshal(buf, req); err != nil {
-			b.Fatal(err)
-		}
-		d.Handle(context.Background(), benchAcker{sig}, req)
+		d.HandleFrame(context.Background(), benchAcker{sig}, buf)
 	}
 	<-done
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -268,15 +269,12 @@ func (d *Dispatcher) HandleFrame(ctx context.Context, acker Acker, frame []byte)
 }
 
 func (d *Dispatcher) handleFrame(ctx context.Context, acker Acker, frame []byte, log zerolog.Logger) (string, bool) {
-	env := new(socketmode.Request)
-	if err := json.Unmarshal(frame, env); err != nil {
-		env = lenientEnvelope(frame)
+	env, ok := decodeFrame(frame)
+	if !ok {
+		env = decodeFrameSlow(frame, log)
 		if env == nil {
-			log.Warn().Err(err).Str("raw", truncate(string(frame), 2000)).Msg("unreadable Socket Mode frame dropped")
 			return "", false
 		}
-		log.Warn().Err(err).Str("envelope", env.EnvelopeID).Str("type", env.Type).
-			Str("raw", truncate(string(frame), 2000)).Msg("malformed Socket Mode envelope; handling what could be read")
 	}
 	switch env.Type {
 	case socketmode.RequestTypeHello:
@@ -287,6 +285,22 @@ func (d *Dispatcher) handleFrame(ctx context.Context, acker Acker, frame []byte,
 		d.handle(ctx, acker, env)
 	}
 	return "", false
+}
+
+// decodeFrameSlow decodes a frame decodeFrame gave up on with encoding/json,
+// leniently (see lenientEnvelope); nil when the frame is no JSON object.
+func decodeFrameSlow(frame []byte, log zerolog.Logger) *socketmode.Request {
+	env := new(socketmode.Request)
+	if err := json.Unmarshal(frame, env); err != nil {
+		env = lenientEnvelope(frame)
+		if env == nil {
+			log.Warn().Err(err).Str("raw", truncate(string(frame), 2000)).Msg("unreadable Socket Mode frame dropped")
+			return nil
+		}
+		log.Warn().Err(err).Str("envelope", env.EnvelopeID).Str("type", env.Type).
+			Str("raw", truncate(string(frame), 2000)).Msg("malformed Socket Mode envelope; handling what could be read")
+	}
+	return env
 }
 
 // lenientEnvelope reads the envelope_id, type and payload of a frame whose
@@ -302,22 +316,6 @@ func lenientEnvelope(frame []byte) *socketmode.Request {
 	_ = json.Unmarshal(fields["envelope_id"], &env.EnvelopeID)
 	_ = json.Unmarshal(fields["type"], &env.Type)
 	return env
-}
-
-// interactionHead is what the read loop needs of an interactive payload to
-// ack and queue it; the whole payload is decoded once, by the handler.
-type interactionHead struct {
-	Type slack.InteractionType `json:"type"`
-	Team struct {
-		ID string `json:"id"`
-	} `json:"team"`
-	User struct {
-		TeamID string `json:"team_id"`
-	} `json:"user"`
-	ResponseURL  string `json:"response_url"`
-	ResponseURLs []struct {
-		ResponseURL string `json:"response_url"`
-	} `json:"response_urls"`
 }
 
 // decodeInteraction decodes an interactive payload into a fresh value (a
@@ -351,16 +349,16 @@ func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Re
 		}
 		d.async(ctx, outer.TeamID, queueEvents, "", log, func(ctx context.Context) { d.handleEvent(ctx, env, outer, log) })
 	case socketmode.RequestTypeSlashCommands:
-		cmd := new(slack.SlashCommand) // a fresh value per envelope
-		if err := json.Unmarshal(env.Payload, cmd); err != nil {
+		cmd, err := decodeCommand(env.Payload) // a fresh value per envelope
+		if err != nil {
 			log.Warn().Err(err).Msg("malformed slash command payload")
 			d.ack(ctx, acker, env.EnvelopeID, Message{Text: fmt.Sprintf(MsgMalformed, env.EnvelopeID)}.wire(), log)
 			return
 		}
 		d.sync(ctx, acker, env, log, func(ctx context.Context, st *ackState) { d.handleCommand(ctx, st, env, cmd, log) })
 	case socketmode.RequestTypeInteractive:
-		var head interactionHead
-		if err := json.Unmarshal(env.Payload, &head); err != nil {
+		head, err := decodeHead(env.Payload)
+		if err != nil {
 			log.Warn().Err(err).Msg("malformed interactive payload")
 			d.ack(ctx, acker, env.EnvelopeID, nil, log)
 			return
@@ -387,6 +385,12 @@ func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Re
 				url = head.ResponseURLs[0].ResponseURL
 			}
 			d.async(ctx, team, queueClicks, url, log, func(ctx context.Context) {
+				if head.Type == slack.InteractionTypeBlockActions {
+					if c, ok := decodeClick(env.Payload); ok && !d.cfg.Router.routes(&c) {
+						d.handleUnknownClick(ctx, env, &c, log)
+						return
+					}
+				}
 				cb, err := decodeInteraction(env.Payload)
 				if err != nil {
 					log.Warn().Err(err).Msg("malformed interactive payload")
@@ -410,13 +414,36 @@ type meteredAcker struct {
 
 func (m *meteredAcker) AckCtx(ctx context.Context, envelopeID string, payload any) error {
 	err := m.Acker.AckCtx(ctx, envelopeID, payload)
-	outcome := "acked"
+	am := ackMetrics[m.typ].get(m.typ)
 	if err != nil {
-		outcome = "ack_failed"
+		metrics.Envelopes.WithLabelValues(m.typ, "ack_failed").Inc()
+	} else {
+		am.acked.Inc()
 	}
-	metrics.Envelopes.WithLabelValues(m.typ, outcome).Inc()
-	metrics.Since(metrics.AckLatency.WithLabelValues(m.typ), m.start)
+	metrics.Since(am.latency, m.start)
 	return err
+}
+
+// ackMetric is an envelope type's acked counter and ack latency, looked up
+// on the first ack (a label lookup hashes and locks on every call; the
+// series still appears only once used).
+type ackMetric struct {
+	once    sync.Once
+	acked   prometheus.Counter
+	latency prometheus.Observer
+}
+
+func (a *ackMetric) get(typ string) *ackMetric {
+	a.once.Do(func() {
+		a.acked = metrics.Envelopes.WithLabelValues(typ, "acked")
+		a.latency = metrics.AckLatency.WithLabelValues(typ)
+	})
+	return a
+}
+
+// ackMetrics has one ackMetric per envType.
+var ackMetrics = map[string]*ackMetric{
+	socketmode.RequestTypeEventsAPI: {}, socketmode.RequestTypeSlashCommands: {}, socketmode.RequestTypeInteractive: {}, "other": {},
 }
 
 // envType bounds the type label: Slack's three, or "other".

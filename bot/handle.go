@@ -2,8 +2,6 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"strings"
@@ -175,14 +173,11 @@ func (d *Dispatcher) handleInteractive(ctx context.Context, st *ackState, env *s
 	if req.ResponseURL == "" && len(cb.ResponseURLs) > 0 {
 		req.ResponseURL = cb.ResponseURLs[0].ResponseURL
 	}
-	dedupeKey := "interactive:" + teamID + ":" + env.EnvelopeID
-	if cb.TriggerID != "" {
-		dedupeKey = "interactive:" + teamID + ":" + cb.TriggerID
-	}
+	dedupeKey := dedupeKey(teamID, env.EnvelopeID, cb.TriggerID)
 
 	switch cb.Type {
 	case slack.InteractionTypeBlockActions:
-		d.handleBlockActions(ctx, req, dedupeKey)
+		d.handleBlockActions(ctx, req, dedupeKey, cb.ActionCallback.BlockActions)
 	case slack.InteractionTypeViewSubmission:
 		h := d.cfg.Router.views[cb.View.CallbackID]
 		req.Log = req.Log.With().Str("callback_id", cb.View.CallbackID).Logger()
@@ -228,14 +223,13 @@ func (d *Dispatcher) handleInteractive(ctx context.Context, st *ackState, env *s
 	}
 }
 
-func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedupeKey string) {
-	if len(req.Interaction.ActionCallback.BlockActions) == 0 {
+func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedupeKey string, acts []*slack.BlockAction) {
+	if len(acts) == 0 {
 		req.Log.Warn().Msg("block_actions payload without block actions")
 		return
 	}
 	resolved := false
-	for i := range req.Interaction.ActionCallback.BlockActions {
-		act := req.Interaction.ActionCallback.BlockActions[i]
+	for _, act := range acts {
 		log := req.Log.With().Str("action_id", act.ActionID).Logger()
 		if !d.first(ctx, dedupeKey+":"+act.ActionID+":"+act.ActionTs, log) {
 			continue
@@ -261,34 +255,9 @@ func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedup
 	}
 }
 
-// eventsPayload is the outer events_api payload; decoded fresh every time.
-type eventsPayload struct {
-	TeamID  string          `json:"team_id"`
-	EventID string          `json:"event_id"`
-	Event   json.RawMessage `json:"event"`
-}
-
-// decodeEvents reads the outer events_api payload.
-func decodeEvents(payload json.RawMessage) (eventsPayload, error) {
-	var outer eventsPayload
-	if err := json.Unmarshal(payload, &outer); err != nil {
-		return outer, fmt.Errorf("decode events_api payload: %w", err)
-	}
-	if len(outer.Event) == 0 {
-		return outer, errors.New("decode events_api payload: no event")
-	}
-	return outer, nil
-}
-
-type innerEvent struct {
-	Type    string          `json:"type"`
-	User    json.RawMessage `json:"user"` // a user id, or a user object (user_change)
-	Channel json.RawMessage `json:"channel"`
-}
-
 func (d *Dispatcher) handleEvent(ctx context.Context, env *socketmode.Request, outer eventsPayload, log zerolog.Logger) {
-	var inner innerEvent
-	if err := json.Unmarshal(outer.Event, &inner); err != nil {
+	inner, err := decodeInner(outer)
+	if err != nil {
 		log.Warn().Err(err).Msg("malformed inner event")
 		return
 	}
@@ -305,11 +274,8 @@ func (d *Dispatcher) handleEvent(ctx context.Context, env *socketmode.Request, o
 	if !d.first(ctx, key, log) {
 		return
 	}
-	var userID, channelID string
-	_ = json.Unmarshal(inner.User, &userID) // stays "" for a user object
-	_ = json.Unmarshal(inner.Channel, &channelID)
-	req := d.newRequest(ctx, nil, env, KindEvent, outer.TeamID, userID, log)
-	req.ChannelID = channelID
+	req := d.newRequest(ctx, nil, env, KindEvent, outer.TeamID, inner.UserID, log)
+	req.ChannelID = inner.ChannelID
 	req.Event = &Event{ID: outer.EventID, Type: inner.Type, Raw: outer.Event}
 	if route.mode == ActorOptional {
 		d.resolve(ctx, req, true)

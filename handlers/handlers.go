@@ -70,8 +70,10 @@ type Deps struct {
 
 // Handlers holds the dependencies of every handler.
 type Handlers struct {
-	deps  Deps
-	homes homeFlights
+	deps Deps
+	// helpList is rendered once: help is the same for everyone.
+	helpList, helpText string
+	homes              homeFlights
 }
 
 // Register fills r. It returns r.Err(), so a duplicate registration fails
@@ -81,6 +83,8 @@ func Register(r *bot.Router, deps Deps) error {
 		return errors.New("register handlers: no identity invalidator")
 	}
 	h := &Handlers{deps: deps}
+	h.helpList = views.HelpList(views.Command, h.allHelpEntries())
+	h.helpText = views.HelpText(h.helpList)
 	r.Command(views.Command, "", h.help)
 	r.Command(views.Command, views.SubHelp, h.help)
 	r.Event("app_home_opened", bot.ActorOptional, h.appHomeOpened)
@@ -123,6 +127,11 @@ func helpEntries() []views.HelpEntry {
 }
 
 func (h *Handlers) help(ctx context.Context, req *bot.Request) error {
+	return req.Respond(ctx, bot.Message{Text: h.helpText, Blocks: views.HelpBlocks(h.helpList)})
+}
+
+// allHelpEntries lists the commands of the registered handlers.
+func (h *Handlers) allHelpEntries() []views.HelpEntry {
 	entries := helpEntries()
 	if h.deps.Requests != nil {
 		entries = append(entries, h.deps.Requests.helpEntries()...)
@@ -139,8 +148,7 @@ func (h *Handlers) help(ctx context.Context, req *bot.Request) error {
 	if h.deps.Reports != nil {
 		entries = append(entries, h.deps.Reports.helpEntries()...)
 	}
-	text, blocks := views.Help(views.Command, entries)
-	return req.Respond(ctx, bot.Message{Text: text, Blocks: blocks})
+	return entries
 }
 
 // appHomeOpened publishes the Home tab: who accessbot thinks you are, or

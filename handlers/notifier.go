@@ -168,15 +168,6 @@ func (n *Notifier) clientAndCard(ctx context.Context, req *accessbot.AccessReque
 	return cl, team, card, nil
 }
 
-// dm opens the DM with a tenant user and returns its channel.
-func (n *Notifier) dm(ctx context.Context, cl ChatAPI, teamID, tenantID, userID string) (string, error) {
-	u, err := n.st.GetUser(ctx, tenantID, userID)
-	if err != nil {
-		return "", fmt.Errorf("load user %s: %w", userID, err)
-	}
-	return n.dir.dm(ctx, cl, teamID, u)
-}
-
 // dmOnce DMs m to a tenant user once per delivery key (a retried job does
 // not post it again) and returns the DM channel and the message ts.
 func (n *Notifier) dmOnce(ctx context.Context, cl ChatAPI, teamID, tenantID, key, userID string, m slackapi.Message) (string, string, error) {
@@ -185,7 +176,7 @@ func (n *Notifier) dmOnce(ctx context.Context, cl ChatAPI, teamID, tenantID, key
 }
 
 // dmDelivery is the DM with a tenant user as a delivery's to and after.
-func (n *Notifier) dmDelivery(cl ChatAPI, teamID, tenantID, userID string) (func(context.Context) (string, error), func(context.Context)) {
+func (n *Notifier) dmDelivery(cl ChatAPI, teamID, tenantID, userID string) (func(context.Context) (string, error), func(context.Context, error) error) {
 	return n.dir.delivery(cl, teamID, func(ctx context.Context) (*accessbot.User, error) {
 		u, err := n.st.GetUser(ctx, tenantID, userID)
 		if err != nil {
@@ -472,15 +463,13 @@ func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, lev
 				ch, thread = r.ChannelID, r.TS
 			}
 		}
-		if ch == "" {
-			if ch, err = n.dm(ctx, cl, team, req.TenantID, id); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-		}
 		key := deliveryKey(req.ID, "remind:L"+strconv.Itoa(level), id)
 		if thread == "" {
-			c, ts, err := n.out.once(ctx, cl, req.TenantID, delivery{key: key, to: fixed(ch),
+			to, after := fixed(ch), noFinish
+			if ch == "" { // no approval message to them yet: their DM
+				to, after = n.dmDelivery(cl, team, req.TenantID, id)
+			}
+			c, ts, err := n.out.once(ctx, cl, req.TenantID, delivery{key: key, to: to, after: after,
 				msg: slackapi.Message{Text: views.ReminderText(v.card) + " " + v.msg.Text, Blocks: v.msg.Blocks}})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("remind %s: %w", id, err))

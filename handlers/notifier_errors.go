@@ -1,6 +1,10 @@
 package handlers
 
-import "github.com/slack-go/slack"
+import (
+	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot/bot/slackapi"
+)
 
 // finalSlackErrors are Slack error codes no retry fixes: the person, the
 // channel or the workspace's token is gone, or the message is refused.
@@ -23,4 +27,23 @@ func FinalSlackError(err error) bool {
 		return e != nil && finalSlackErrors[e.Err]
 	}
 	return false
+}
+
+// goneRecipientErrors are Slack's answers to a DM (users.lookupByEmail,
+// conversations.open, chat.postMessage to the DM) that say the Slack user
+// behind it is gone: deleted or deactivated, or its DM with the bot no
+// longer usable. Not account_inactive, which is about the bot's own token:
+// a workspace whose token died must not lose every stored Slack id.
+var goneRecipientErrors = map[string]bool{
+	"user_not_found": true, "users_not_found": true, "user_disabled": true,
+	"channel_not_found": true, "is_archived": true,
+}
+
+// recipientGone returns Slack's error code when err (or what it wraps) says
+// a DM's recipient is gone, else "".
+func recipientGone(err error) string {
+	if code := slackapi.SlackErrorCode(err); goneRecipientErrors[code] {
+		return code
+	}
+	return ""
 }

@@ -62,9 +62,10 @@ type delivery struct {
 	// when it found an earlier post, which may show something older).
 	posted *bool
 	// after, when set, runs once the post was tried (sent or not), with
-	// the rest of the claim's time: to's bookkeeping that the post need
-	// not wait for (slackDirectory.delivery).
-	after func(ctx context.Context)
+	// the rest of the claim's time and the send's error (nil when sent):
+	// to's bookkeeping that the post need not wait for
+	// (slackDirectory.delivery). What it returns is once's error.
+	after func(ctx context.Context, err error) error
 }
 
 // once posts d exactly once, however often the job that calls it is
@@ -85,7 +86,7 @@ type delivery struct {
 // a post certainly not sent (refused by the pace, say) after no earlier claim
 // could have posted releases it as unsent, so the retry posts without
 // looking in the history first.
-func (n *outbox) once(ctx context.Context, cl ChatAPI, tenantID string, d delivery) (string, string, error) {
+func (n *outbox) once(ctx context.Context, cl ChatAPI, tenantID string, d delivery) (ch, ts string, err error) {
 	row, won, err := n.st.ClaimDelivery(ctx, tenantID, d.key, n.now(), n.lease)
 	if err != nil {
 		metrics.StoreErrors.WithLabelValues("claim_delivery").Inc()
@@ -101,7 +102,7 @@ func (n *outbox) once(ctx context.Context, cl ChatAPI, tenantID string, d delive
 	held, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.lease)
 	defer cancel()
 	if d.after != nil {
-		defer d.after(held) // before cancel: defers run last in, first out
+		defer func() { err = d.after(held, err) }() // before cancel: defers run last in, first out
 	}
 	postCtx, cancelPost := context.WithTimeout(held, n.lease/2)
 	defer cancelPost()
@@ -123,11 +124,9 @@ func (n *outbox) once(ctx context.Context, cl ChatAPI, tenantID string, d delive
 		}
 		return "", "", err
 	}
-	ch, err := d.to(postCtx)
-	if err != nil {
+	if ch, err = d.to(postCtx); err != nil {
 		return release(err, true) // nothing was posted yet
 	}
-	ts := ""
 	if !clean {
 		// An earlier claim ran out or failed: its post may have gone through.
 		ts, err = cl.FindDelivery(postCtx, ch, d.thread, d.key, row.CreatedAt.Add(-lookback))

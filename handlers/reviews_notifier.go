@@ -85,7 +85,7 @@ func reviewKey(campaignID, slot, recipient string) string {
 	return "review:" + campaignID + ":" + slot + ":" + recipient
 }
 
-// send DMs a tenant user; a non-empty key sends it exactly once (see once).
+// send DMs a tenant user exactly once per key (see once).
 func (n *ReviewNotifier) send(ctx context.Context, tenantID, userID, key, text string, blocks []slack.Block) error {
 	_, _, err := n.post(ctx, tenantID, userID, key, text, blocks)
 	return err
@@ -139,9 +139,8 @@ func (n *ReviewNotifier) Progress(ctx context.Context, c *accessbot.Campaign, re
 	return joinErrs(errs)
 }
 
-// post DMs a tenant user and returns where the message went. With a key it
-// goes through the outbox: sent once however often it is retried; without
-// one it is posted every time.
+// post DMs a tenant user through the outbox, sent once per key however
+// often it is retried, and returns where the message went.
 func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, key, text string, blocks []slack.Block) (string, string, error) {
 	ws, err := n.st.WorkspaceByTenant(ctx, tenantID)
 	if err != nil {
@@ -161,14 +160,7 @@ func (n *ReviewNotifier) post(ctx context.Context, tenantID, userID, key, text s
 		return "", "", fmt.Errorf("DM %s: %w", userID, err)
 	}
 	to, after := n.dir.deliveryFrom(cl, ws.TeamID, u, known)
-	msg := slackapi.Message{Text: text, Blocks: blocks}
-	var ch, ts string
-	if key != "" {
-		ch, ts, err = n.out.once(ctx, cl, tenantID, delivery{key: key, to: to, after: after, msg: msg})
-	} else if ch, err = to(ctx); err == nil {
-		ch, ts, err = cl.PostMessage(ctx, ch, msg)
-		after(context.WithoutCancel(ctx))
-	}
+	ch, ts, err := n.out.once(ctx, cl, tenantID, delivery{key: key, to: to, after: after, msg: slackapi.Message{Text: text, Blocks: blocks}})
 	if err != nil {
 		return "", "", fmt.Errorf("DM %s: %w", userID, err)
 	}
@@ -227,10 +219,12 @@ func (n *ReviewNotifier) RevocationRequested(ctx context.Context, c *accessbot.C
 		lines = append(lines, views.RevokedLine{Subject: it.Subject, App: it.AppName, Entitlement: it.EntitlementName,
 			By: n.name(ctx, c.TenantID, it.DecidedBy), Comment: it.Comment})
 	}
+	if len(items) == 0 {
+		return nil
+	}
 	text, blocks := views.RevocationMessage(c.Name, lines)
-	// No outbox key yet: a revocation request has no slot that tells a
-	// retry from a new batch, so it goes out at least once.
-	return n.send(ctx, c.TenantID, ownerID, "", text, blocks)
+	// An item is revoked once: its batch's first item names the batch.
+	return n.send(ctx, c.TenantID, ownerID, reviewKey(c.ID, "revoke:"+items[0].ID, ownerID), text, blocks)
 }
 
 func joinErrs(errs []error) error {

@@ -30,6 +30,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/internal/metrics"
 	"github.com/accessbot/accessbot/store"
 )
 
@@ -115,7 +116,7 @@ func New(cfg Config) (*Queue, error) {
 		return nil, err
 	}
 	if pool != nil {
-		driver = riverdatabasesql.NewWithPgxListener(cfg.DB, pool)
+		driver = newPgDriver(cfg.DB, pool)
 	}
 	log := cfg.Log.With().Str("component", "jobs").Logger()
 	rc := &river.Config{
@@ -223,9 +224,14 @@ func (q *Queue) Stop(ctx context.Context) error {
 // Run works jobs until ctx ends, then stops: running jobs get stopTimeout
 // to finish (their contexts are not cancelled: a send in flight completes),
 // then they are cancelled. River would cancel them at once if ctx were its
-// own, so it gets one that is not cancelled.
+// own, so it gets one that is not cancelled. A start that fails (the
+// database went away while River started) is tried again, startAttempts
+// times in all, before Run gives up with the error.
 func (q *Queue) Run(ctx context.Context, stopTimeout time.Duration) error {
-	if err := q.Start(context.WithoutCancel(ctx)); err != nil {
+	if err := q.startAgain(ctx); err != nil {
+		if q.listen != nil {
+			q.listen.Close()
+		}
 		return err
 	}
 	<-ctx.Done()
@@ -244,6 +250,34 @@ func (q *Queue) Run(ctx context.Context, stopTimeout time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// startAttempts bounds Run's starts: waiting 1, 2, 4 and 8 s between them,
+// a database that went away while River started is back, and a start that
+// cannot succeed still ends run with its reason.
+const startAttempts = 5
+
+// startAgain starts River, again after a failure, until it starts, ctx
+// ends (nil) or startAttempts failed (the last error).
+func (q *Queue) startAgain(ctx context.Context) error {
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		err := q.Start(context.WithoutCancel(ctx))
+		if err == nil || attempt == startAttempts {
+			return err
+		}
+		metrics.JobStartRetries.Inc()
+		q.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).
+			Msg("job queue did not start (database or its listener's connection lost while starting); starting it again")
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait *= 2
+	}
 }
 
 // InsertTx inserts a job in the store transaction tx (the Queries InTx hands

@@ -37,9 +37,7 @@ type SlackIDs interface {
 	SetSlackDM(ctx context.Context, tenantID, userID, slackUserID, channelID string) error
 	// ForgetSlackUser drops the rows naming team's Slack user whose email is
 	// not keepEmail ("" drops them all), and returns how many it dropped: a
-	// user_change event says the profile, maybe its email, changed.
+	// user_change event says the profile, maybe its email, changed; a DM
+	// Slack refused as to a user gone drops them all.
 	ForgetSlackUser(ctx context.Context, tenantID, teamID, slackUserID, keepEmail string) (int, error)
-	// ForgetSlackID drops the tenant user's row, if any (Slack refused a DM
-	// to it: the Slack user is gone).
-	ForgetSlackID(ctx context.Context, tenantID, userID string) error
 }

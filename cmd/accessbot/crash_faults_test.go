@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -138,114 +136,15 @@ func (c *child) tail() string {
 	return string(b)
 }
 
+// count is how many lines of the child's log (all its runs) contain s.
+func (c *child) count(s string) int {
+	b, _ := os.ReadFile(c.log)
+	return strings.Count(string(b), s)
+}
+
 // outage makes the database unreachable for a while.
 type outage interface {
-	cut(ctx context.Context, d time.Duration) error
-}
-
-// tcpProxy stands between the child and PostgreSQL. cut closes every
-// connection through it and refuses new ones for a while: the database is
-// unreachable for the child, while the real server (shared with others'
-// tests) is never touched.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]bool
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	t.Cleanup(func() {
-		ln.Close()
-		p.closeAll()
-	})
-	go p.serve()
-	return p
-}
-
-func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *tcpProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.down {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns[c] = true
-		p.mu.Unlock()
-		go p.pipe(c)
-	}
-}
-
-func (p *tcpProxy) pipe(c net.Conn) {
-	u, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil {
-		p.drop(c)
-		return
-	}
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		u.Close()
-		p.drop(c)
-		return
-	}
-	p.conns[u] = true
-	p.mu.Unlock()
-	go func() {
-		_, _ = io.Copy(u, c)
-		p.drop(u)
-		p.drop(c)
-	}()
-	_, _ = io.Copy(c, u)
-	p.drop(u)
-	p.drop(c)
-}
-
-func (p *tcpProxy) drop(c net.Conn) {
-	c.Close()
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
-}
-
-func (p *tcpProxy) closeAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *tcpProxy) cut(ctx context.Context, d time.Duration) error {
-	p.mu.Lock()
-	p.down = true
-	p.mu.Unlock()
-	p.closeAll()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
-	return nil
+	Cut(ctx context.Context, d time.Duration) error
 }
 
 // sqliteLock is the nearest honest outage of a SQLite file, which has no
@@ -254,7 +153,7 @@ func (p *tcpProxy) cut(ctx context.Context, d time.Duration) error {
 // shorter holds stall every write (claims, records, River's) past the lease.
 type sqliteLock struct{ db *sql.DB }
 
-func (l sqliteLock) cut(ctx context.Context, d time.Duration) error {
+func (l sqliteLock) Cut(ctx context.Context, d time.Duration) error {
 	conn, err := l.db.Conn(ctx)
 	if err != nil {
 		return err

@@ -176,7 +176,7 @@ func runCrashTest(t *testing.T, driver string, plan crashPlan) {
 		for int(outagesN.Load()) < plan.outages && ctx.Err() == nil {
 			// Up about as long as down, so work goes on between outages.
 			sleep(ctx, plan.outage/2+time.Duration(rng.Int64N(int64(plan.outage))))
-			if err := cut.cut(ctx, plan.outage); err != nil {
+			if err := cut.Cut(ctx, plan.outage); err != nil {
 				t.Errorf("outage %d: %v", outagesN.Load()+1, err)
 				return
 			}
@@ -231,9 +231,11 @@ func runCrashTest(t *testing.T, driver string, plan crashPlan) {
 	}
 	untagged := w.fake.CallCount("chat.postMessage") - total
 	lookups := w.fake.CallCount("conversations.history") + w.fake.CallCount("conversations.replies")
-	t.Logf("[counts] crash/outage on %s: kills %d, outages %d (%s each, lease %s), runs %d (%d refused to start in an outage), requests %d, "+
-		"posts %d, duplicated %d, lost %d, history lookups %d, jobs settled %v",
-		driver, kills, outages, plan.outage, plan.lease, c.runs, refused, len(w.created), total, dups, lost, lookups, settled)
+	t.Logf("[counts] crash/outage on %s: kills %d, outages %d (%s each, lease %s), runs %d (%d refused to start in an outage, "+
+		"%d job queue starts retried, %d of them after a LISTEN on a lost connection), requests %d, posts %d, duplicated %d, lost %d, history lookups %d, jobs settled %v",
+		driver, kills, outages, plan.outage, plan.lease, c.runs, refused, c.count("job queue did not start"),
+		c.count("conn closed (the connection to the database was lost)"), len(w.created), total,
+		dups, lost, lookups, settled)
 	stale := w.staleFlowMessages(ctx)
 	for _, s := range stale {
 		t.Errorf("flow message not showing its flow's last state: %s", s)
@@ -275,8 +277,8 @@ func newCrashWorld(t *testing.T, ctx context.Context, driver string, plan crashP
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := newTCPProxy(t, u.Host)
-		u.Host = p.addr()
+		p := testenv.NewTCPProxy(t, u.Host)
+		u.Host = p.Addr()
 		childDSN, cut = u.String(), p
 	}
 	st, err := backend.Open(ctx, driver, dsn, zerolog.Nop())

@@ -100,8 +100,8 @@ func TestReplicasUnderFaults(t *testing.T) {
 		w.replicas[1].start()
 		sleep(ctx, 3*time.Second)
 	})
-	phase("postgres down", func() { _ = w.pg.cut(ctx, 5*time.Second); sleep(ctx, 2*time.Second) })
-	phase("redis down", func() { _ = w.redis.cut(ctx, 5*time.Second); sleep(ctx, 2*time.Second) })
+	phase("postgres down", func() { _ = w.pg.Cut(ctx, 5*time.Second); sleep(ctx, 2*time.Second) })
+	phase("redis down", func() { _ = w.redis.Cut(ctx, 5*time.Second); sleep(ctx, 2*time.Second) })
 	phase("sockets dropped", func() {
 		w.fake.DropConnections()
 		sleep(ctx, 3*time.Second)
@@ -141,7 +141,7 @@ type replicaWorld struct {
 	fake         *slackfake.Server
 	team         slackfake.Team
 	st           store.Store
-	pg, redis    *tcpProxy
+	pg, redis    *testenv.TCPProxy
 	replicas     []*child
 	admin        []string // admin listen address per replica
 	hist         *history
@@ -181,9 +181,9 @@ func newReplicaWorld(t *testing.T, ctx context.Context) *replicaWorld {
 	dsn := testenv.PostgresDSN(t)
 	u, err := url.Parse(dsn)
 	must(t, err)
-	pg := newTCPProxy(t, u.Host)
-	u.Host = pg.addr()
-	redisProxy := newTCPProxy(t, "127.0.0.1:6379")
+	pg := testenv.NewTCPProxy(t, u.Host)
+	u.Host = pg.Addr()
+	redisProxy := testenv.NewTCPProxy(t, "127.0.0.1:6379")
 
 	st, err := backend.Open(ctx, backend.Postgres, dsn, zerolog.Nop())
 	must(t, err)
@@ -200,7 +200,7 @@ func newReplicaWorld(t *testing.T, ctx context.Context) *replicaWorld {
 		env := faultEnv(backend.Postgres, u.String(), fake, team, 10*time.Second, 10*time.Second, time.Second)
 		maps.Copy(env, map[string]string{
 			"ACCESSBOT_HTTP_ADMIN_LISTEN":        admin,
-			"ACCESSBOT_REDIS_URL":                "redis://" + redisProxy.addr() + "/0",
+			"ACCESSBOT_REDIS_URL":                "redis://" + redisProxy.Addr() + "/0",
 			"ACCESSBOT_SLACK_CONNECTIONS":        "2",
 			"ACCESSBOT_LOG_FORMAT":               "json",
 			"ACCESSBOT_APPROVALS_REMINDER_AFTER": "4s",

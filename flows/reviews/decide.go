@@ -52,15 +52,17 @@ const maxComment = 500
 // transaction: a Keep creates the item's next-level item (when the
 // campaign has one), a Revoke records a pending revocation for the
 // application owner. Decisions that are no longer the actor's are refused
-// one by one and do not stop the others. After commit: the next level's
-// reviewers get one message each, owners one per batch of revocations.
+// one by one and do not stop the others. The next level's reviewers get one
+// message each, owners one per campaign for what is left to them by hand:
+// notices committed with the decisions (see WithQueue).
 func (s *Service) Decide(ctx context.Context, in DecideInput) (*DecideResult, error) {
 	now := s.now()
 	res := &DecideResult{}
-	var revoked map[string][]accessbot.ReviewItem
+	var owed []notice
 	campaigns := map[string]*accessbot.Campaign{}
 	err := s.st.InTx(ctx, func(q store.Queries) error {
-		*res, revoked = DecideResult{}, map[string][]accessbot.ReviewItem{}
+		*res = DecideResult{}
+		revoked := map[string][]accessbot.ReviewItem{}
 		dir := newDirectory(q, in.TenantID, now)
 		for _, d := range in.Decisions {
 			var status accessbot.ReviewStatus
@@ -163,41 +165,26 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*DecideResult, er
 				}
 			}
 		}
-		return nil
+		owed = s.revocations(revoked)
+		byCampaign := map[string][]accessbot.ReviewItem{}
+		for _, it := range res.Next {
+			byCampaign[it.CampaignID] = append(byCampaign[it.CampaignID], it)
+		}
+		for cid, its := range byCampaign {
+			owed = append(owed, assigned(campaigns[cid], its, AssignNextLevel)...)
+		}
+		return s.owe(ctx, q, owed)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("decide review items: %w", err)
 	}
 	s.log.Info().Str("tenant", in.TenantID).Str("actor", in.ActorID).Int("decided", len(res.Decided)).
 		Int("refused", len(res.Refused)).Int("next_level", len(res.Next)).Msg("review decisions")
-	s.afterDecide(ctx, campaigns, res, revoked)
+	s.deliver(ctx, in.TenantID, owed)
 	for id := range campaigns {
 		s.progress(ctx, id, in.TenantID, in.ActorID)
 	}
 	return res, nil
-}
-
-func (s *Service) afterDecide(ctx context.Context, campaigns map[string]*accessbot.Campaign, res *DecideResult, revoked map[string][]accessbot.ReviewItem) {
-	byCampaign := map[string][]accessbot.ReviewItem{}
-	for _, it := range res.Next {
-		byCampaign[it.CampaignID] = append(byCampaign[it.CampaignID], it)
-	}
-	for cid, its := range byCampaign {
-		s.announce(ctx, campaigns[cid], its, AssignNextLevel)
-	}
-	for owner, its := range revoked {
-		if owner == "" {
-			s.log.Warn().Str("tenant", its[0].TenantID).Str("app", its[0].AppID).Msg("revocation recorded for an application without an owner")
-			continue
-		}
-		perCampaign := map[string][]accessbot.ReviewItem{}
-		for _, it := range its {
-			perCampaign[it.CampaignID] = append(perCampaign[it.CampaignID], it)
-		}
-		for cid, list := range perCampaign {
-			s.logNotify(list[0].TenantID, "revocation", s.notify.RevocationRequested(ctx, campaigns[cid], owner, list))
-		}
-	}
 }
 
 // deprovision starts the deprovisioning chain of a revoked item inside the

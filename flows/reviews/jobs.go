@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -12,13 +14,27 @@ import (
 	"github.com/accessbot/accessbot/store"
 )
 
-// KindAssigned is the job kind of one reviewer's assignment DM of a launch.
-const KindAssigned = "review_assigned"
+// Job kinds of the review DMs owed by a committed change.
+const (
+	// KindAssigned is one reviewer's assignment DM: of a launch, of the
+	// next level after a Keep, or of a nomination.
+	KindAssigned = "review_assigned"
+	// KindRevocation asks an application owner to remove what one
+	// decision batch revoked.
+	KindRevocation = "review_revocation"
+)
 
-// AssignedArgs is one reviewer's launch DM: a durable job inserted in the
-// launch's transaction, so it exists exactly when the campaign does and
-// survives a crash until it is sent. The notifier's delivery outbox, keyed
-// by Slot, keeps a retried job from posting twice.
+// notice is a review DM a change owes: with WithQueue a job inserted in the
+// change's transaction (owe), so it exists exactly when the change does and
+// survives a crash until it is sent; without a queue it is sent once the
+// change has committed (deliver). Each carries its delivery slot, so the
+// notifier's outbox keeps a retried job from posting twice.
+type notice interface {
+	river.JobArgs
+	send(ctx context.Context, s *Service) error
+}
+
+// AssignedArgs is one reviewer's assignment DM.
 type AssignedArgs struct {
 	TenantID   string         `json:"tenant_id"`
 	CampaignID string         `json:"campaign_id"`
@@ -26,24 +42,48 @@ type AssignedArgs struct {
 	Slot       string         `json:"slot"`
 	Items      int            `json:"items"`
 	ByApp      map[string]int `json:"by_app"`
+	// Reason is why ("" in jobs queued before it was recorded: a launch);
+	// From and Note are a nomination's nominator and reason.
+	Reason AssignReason `json:"reason,omitempty"`
+	From   string       `json:"from,omitempty"`
+	Note   string       `json:"note,omitempty"`
 }
 
 func (AssignedArgs) Kind() string { return KindAssigned }
 
-// InsertOpts: the lowest priority, so a big launch's DMs, which go at
-// Slack's pace for minutes, do not hold up request notifications.
-func (AssignedArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Priority: 4} }
+// InsertOpts: a launch's DMs, which go at Slack's pace for minutes, get the
+// lowest priority so they hold up neither request notifications nor the DMs
+// of the decisions reviewers make meanwhile.
+func (a AssignedArgs) InsertOpts() river.InsertOpts {
+	if a.Reason == "" || a.Reason == AssignLaunch {
+		return river.InsertOpts{Priority: 4}
+	}
+	return river.InsertOpts{Priority: 2}
+}
+
+// RevocationArgs asks an owner to remove the items one batch of decisions
+// revoked in a campaign (by hand: no deprovisioning chain matched them).
+type RevocationArgs struct {
+	TenantID   string   `json:"tenant_id"`
+	CampaignID string   `json:"campaign_id"`
+	OwnerID    string   `json:"owner_id"`
+	ItemIDs    []string `json:"item_ids"`
+}
+
+func (RevocationArgs) Kind() string                 { return KindRevocation }
+func (RevocationArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Priority: 2} }
 
 // Queue inserts jobs in a store transaction; *jobs.Queue is one.
 type Queue interface {
 	InsertManyTx(ctx context.Context, tx store.Queries, params []river.InsertManyParams) error
 }
 
-// WithQueue has Launch insert each reviewer's DM as a job (AssignedArgs)
-// in the campaign's transaction, worked by AddWorkers' worker: the launch
-// returns once it commits, and the DMs follow at the pace Slack allows,
-// retried until sent, across restarts. Without a queue Launch sends them
-// itself before it returns.
+// WithQueue has every review DM a launch, decision or nomination owes
+// inserted as a job in that change's transaction, worked by AddWorkers'
+// workers: the change returns once it commits, and the DMs follow at the
+// pace Slack allows, retried until sent, across restarts. Without a queue
+// they are sent after commit, before the change returns, and a crash in
+// between loses them.
 func (s *Service) WithQueue(q Queue) *Service {
 	s.queue = q
 	return s
@@ -55,17 +95,18 @@ func (s *Service) WithQueue(q Queue) *Service {
 // reviewer is not in Slack) cancels the job; others are retried with
 // backoff, and a full Slack pace snoozes it.
 func AddWorkers(w *river.Workers, svc func() *Service, final func(error) bool) {
-	river.AddWorker(w, &assignedWorker{svc: svc, final: final})
+	river.AddWorker(w, &noticeWorker[AssignedArgs]{svc: svc, final: final})
+	river.AddWorker(w, &noticeWorker[RevocationArgs]{svc: svc, final: final})
 }
 
-type assignedWorker struct {
-	river.WorkerDefaults[AssignedArgs]
+type noticeWorker[T notice] struct {
+	river.WorkerDefaults[T]
 	svc   func() *Service
 	final func(error) bool
 }
 
-func (w *assignedWorker) Work(ctx context.Context, j *river.Job[AssignedArgs]) error {
-	err := w.svc().sendAssigned(ctx, j.Args)
+func (w *noticeWorker[T]) Work(ctx context.Context, j *river.Job[T]) error {
+	err := j.Args.send(ctx, w.svc())
 	if err == nil {
 		return nil
 	}
@@ -78,10 +119,38 @@ func (w *assignedWorker) Work(ctx context.Context, j *river.Job[AssignedArgs]) e
 	return err
 }
 
-// sendAssigned sends one launch DM, with the reviewer's pending count as
-// it is now. A campaign gone or closed meanwhile, or a reviewer with
-// nothing left, gets none.
-func (s *Service) sendAssigned(ctx context.Context, a AssignedArgs) error {
+// owe inserts ns as jobs in tx, the transaction of the change that owes
+// them; without a queue it does nothing (deliver sends them after commit).
+func (s *Service) owe(ctx context.Context, tx store.Queries, ns []notice) error {
+	if s.queue == nil || len(ns) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, 0, len(ns))
+	for _, n := range ns {
+		params = append(params, river.InsertManyParams{Args: n})
+	}
+	if err := s.queue.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("queue %d review DMs: %w", len(ns), err)
+	}
+	return nil
+}
+
+// deliver sends ns after their change committed, when there is no queue to
+// have taken them: a few at once (as reminders go), each waiting its turn
+// at Slack's pace; a failure is logged and changes nothing.
+func (s *Service) deliver(ctx context.Context, tenantID string, ns []notice) {
+	if s.queue != nil {
+		return
+	}
+	eachAtOnce(len(ns), sendWorkers, func(i int) {
+		s.logNotify(tenantID, ns[i].Kind(), paced(ctx, func() error { return ns[i].send(ctx, s) }))
+	})
+}
+
+// send sends the DM with the reviewer's pending count as it is now. A
+// campaign gone or closed meanwhile, or a reviewer with nothing left, gets
+// none.
+func (a AssignedArgs) send(ctx context.Context, s *Service) error {
 	c, err := s.st.GetCampaign(ctx, a.TenantID, a.CampaignID)
 	if errors.Is(err, accessbot.ErrNotFound) {
 		return nil
@@ -99,39 +168,95 @@ func (s *Service) sendAssigned(ctx context.Context, a AssignedArgs) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	return s.notify.Assigned(ctx, Assignment{Campaign: *c, ReviewerID: a.ReviewerID, Reason: AssignLaunch, Items: a.Items,
-		ByApp: a.ByApp, Pending: len(pending), Slot: a.Slot})
+	why := a.Reason
+	if why == "" {
+		why = AssignLaunch
+	}
+	return s.notify.Assigned(ctx, Assignment{Campaign: *c, ReviewerID: a.ReviewerID, Reason: why, Items: a.Items,
+		ByApp: a.ByApp, Pending: len(pending), FromUserID: a.From, Note: a.Note, Slot: a.Slot})
 }
 
-// assignments groups items by reviewer, in the order each first appears:
-// one Assignment each, Pending unset.
-func assignments(c *accessbot.Campaign, items []accessbot.ReviewItem, why AssignReason) []Assignment {
+// send asks the owner to remove the revoked items, as decided; a campaign
+// completed meanwhile (the batch may have completed it) still asks.
+func (a RevocationArgs) send(ctx context.Context, s *Service) error {
+	c, err := s.st.GetCampaign(ctx, a.TenantID, a.CampaignID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("revocation request to %s: %w", a.OwnerID, err)
+	}
+	items := make([]accessbot.ReviewItem, 0, len(a.ItemIDs))
+	for _, id := range a.ItemIDs {
+		it, err := s.st.GetReviewItem(ctx, a.TenantID, id)
+		if errors.Is(err, accessbot.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("revocation request to %s: %w", a.OwnerID, err)
+		}
+		items = append(items, *it)
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return s.notify.RevocationRequested(ctx, c, a.OwnerID, items)
+}
+
+// assigned is one AssignedArgs per reviewer of items, in the order each
+// first appears; the slot names why and the reviewer's first item.
+func assigned(c *accessbot.Campaign, items []accessbot.ReviewItem, why AssignReason) []notice {
 	idx := map[string]int{}
-	var out []Assignment
+	var out []AssignedArgs
 	for _, it := range items {
 		i, ok := idx[it.ReviewerID]
 		if !ok {
 			i = len(out)
 			idx[it.ReviewerID] = i
-			out = append(out, Assignment{Campaign: *c, ReviewerID: it.ReviewerID, Reason: why, ByApp: map[string]int{},
-				Slot: string(why) + ":" + it.ID})
+			out = append(out, AssignedArgs{TenantID: c.TenantID, CampaignID: c.ID, ReviewerID: it.ReviewerID, Reason: why,
+				ByApp: map[string]int{}, Slot: string(why) + ":" + it.ID})
 		}
 		out[i].Items++
 		out[i].ByApp[it.AppName]++
 	}
-	return out
+	ns := make([]notice, len(out))
+	for i, a := range out {
+		ns[i] = a
+	}
+	return ns
 }
 
-// enqueueAssigned inserts one AssignedArgs job per reviewer of a launch in tx.
-func (s *Service) enqueueAssigned(ctx context.Context, tx store.Queries, c *accessbot.Campaign, items []accessbot.ReviewItem) error {
-	as := assignments(c, items, AssignLaunch)
-	params := make([]river.InsertManyParams, 0, len(as))
-	for _, a := range as {
-		params = append(params, river.InsertManyParams{Args: AssignedArgs{TenantID: c.TenantID, CampaignID: c.ID, ReviewerID: a.ReviewerID,
-			Slot: a.Slot, Items: a.Items, ByApp: a.ByApp}})
+// nominated is the nominee's DM about item, handed on by from at now (the
+// same item may come back to them later: another DM).
+func nominated(c *accessbot.Campaign, item *accessbot.ReviewItem, from, note string, now time.Time) notice {
+	return AssignedArgs{TenantID: c.TenantID, CampaignID: c.ID, ReviewerID: item.ReviewerID, Reason: AssignNominated,
+		Items: 1, ByApp: map[string]int{item.AppName: 1}, From: from, Note: note,
+		Slot: string(AssignNominated) + ":" + item.ID + ":" + strconv.FormatInt(now.UnixNano(), 10)}
+}
+
+// revocations is one RevocationArgs per owner and campaign of revoked (the
+// items left to their owners by hand, owner → items).
+func (s *Service) revocations(revoked map[string][]accessbot.ReviewItem) []notice {
+	var ns []notice
+	for owner, its := range revoked {
+		if owner == "" {
+			s.log.Warn().Str("tenant", its[0].TenantID).Str("app", its[0].AppID).Msg("revocation recorded for an application without an owner")
+			continue
+		}
+		idx := map[string]int{}
+		var out []RevocationArgs
+		for _, it := range its {
+			i, ok := idx[it.CampaignID]
+			if !ok {
+				i = len(out)
+				idx[it.CampaignID] = i
+				out = append(out, RevocationArgs{TenantID: it.TenantID, CampaignID: it.CampaignID, OwnerID: owner})
+			}
+			out[i].ItemIDs = append(out[i].ItemIDs, it.ID)
+		}
+		for _, a := range out {
+			ns = append(ns, a)
+		}
 	}
-	if err := s.queue.InsertManyTx(ctx, tx, params); err != nil {
-		return fmt.Errorf("launch campaign %q: queue its DMs: %w", c.Name, err)
-	}
-	return nil
+	return ns
 }

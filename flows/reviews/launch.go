@@ -58,8 +58,8 @@ func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, er
 	now := s.now()
 	in.Name = strings.TrimSpace(in.Name)
 	var (
-		res   LaunchResult
-		items []accessbot.ReviewItem
+		res  LaunchResult
+		owed []notice
 	)
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		actor := actorSystem
@@ -84,9 +84,7 @@ func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, er
 		c := accessbot.Campaign{ID: newID(), TenantID: in.TenantID, Name: in.Name, Scope: in.Scope, Levels: in.Levels,
 			DueAt: in.DueAt, Status: accessbot.CampaignActive, CreatedBy: actor, Definition: in.Definition, Slot: in.Slot, LaunchedAt: now}
 		dir := newDirectory(q, in.TenantID, now)
-		var dels []delegation
-		var err error
-		items, dels, err = buildItems(ctx, q, dir, &c, now)
+		items, dels, err := buildItems(ctx, q, dir, &c, now)
 		if err != nil {
 			return err
 		}
@@ -116,10 +114,9 @@ func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, er
 				return err
 			}
 		}
-		if s.queue != nil && len(items) > 0 {
-			if err := s.enqueueAssigned(ctx, q, &c, items); err != nil {
-				return err
-			}
+		owed = assigned(&c, items, AssignLaunch)
+		if err := s.owe(ctx, q, owed); err != nil {
+			return fmt.Errorf("launch campaign %q: %w", c.Name, err)
 		}
 		if len(items) == 0 {
 			c.Status, c.CompletedAt = accessbot.CampaignCompleted, &now
@@ -135,9 +132,7 @@ func (s *Service) Launch(ctx context.Context, in LaunchInput) (*LaunchResult, er
 	}
 	s.log.Info().Str("tenant", in.TenantID).Str("campaign", res.Campaign.ID).Str("name", res.Campaign.Name).
 		Int("items", res.Items).Int("reviewers", res.Reviewers).Msg("review campaign launched")
-	if s.queue == nil { // else the DMs are jobs, committed with the campaign
-		s.announce(ctx, &res.Campaign, items, AssignLaunch)
-	}
+	s.deliver(ctx, in.TenantID, owed)
 	return &res, nil
 }
 
@@ -168,26 +163,6 @@ func paced(ctx context.Context, send func() error) error {
 		case <-t.C:
 		}
 	}
-}
-
-// announce sends each reviewer of items one Assigned message.
-func (s *Service) announce(ctx context.Context, c *accessbot.Campaign, items []accessbot.ReviewItem, why AssignReason) {
-	as := assignments(c, items, why)
-	// A few at once, as reminders go (see eachAtOnce in tickCampaign).
-	eachAtOnce(len(as), sendWorkers, func(i int) {
-		a := as[i]
-		if why == AssignLaunch {
-			a.Pending = a.Items // a new campaign: all of them, nothing else
-		} else {
-			pending, err := s.st.ListReviewItems(ctx, c.TenantID, accessbot.ReviewItemFilter{CampaignID: c.ID, ReviewerID: a.ReviewerID, Status: accessbot.ReviewPending})
-			if err != nil {
-				s.logNotify(c.TenantID, "assigned", err)
-				return
-			}
-			a.Pending = len(pending)
-		}
-		s.logNotify(c.TenantID, "assigned", paced(ctx, func() error { return s.notify.Assigned(ctx, a) }))
-	})
 }
 
 func validateLaunch(ctx context.Context, q store.Queries, in *LaunchInput, now time.Time) error {

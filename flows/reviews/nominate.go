@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/accessbot/accessbot"
@@ -22,7 +21,8 @@ type NominateInput struct {
 
 // Nominate moves an item from its current reviewer (the actor) to another
 // active user, audited with the reason; the nominee's delegate receives it
-// when one is active. The nominee gets one message. Refusals: *FieldErrors
+// when one is active. The nominee gets one message, committed with the
+// nomination (see WithQueue). Refusals: *FieldErrors
 // (no reason, unknown or terminated nominee, the actor themself, the
 // person whose access it is), ErrNotReviewer, accessbot.ErrStale (decided).
 func (s *Service) Nominate(ctx context.Context, in NominateInput) (*accessbot.ReviewItem, error) {
@@ -30,6 +30,7 @@ func (s *Service) Nominate(ctx context.Context, in NominateInput) (*accessbot.Re
 	in.Reason = strings.TrimSpace(in.Reason)
 	var item accessbot.ReviewItem
 	var camp *accessbot.Campaign
+	var owed notice
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		it, err := q.GetReviewItem(ctx, in.TenantID, in.ItemID)
 		if err != nil {
@@ -94,7 +95,8 @@ func (s *Service) Nominate(ctx context.Context, in NominateInput) (*accessbot.Re
 			}
 		}
 		item = *it
-		return nil
+		owed = nominated(camp, it, in.ActorID, in.Reason, now)
+		return s.owe(ctx, q, []notice{owed})
 	})
 	if err != nil {
 		if errors.As(err, new(FieldErrors)) {
@@ -104,14 +106,7 @@ func (s *Service) Nominate(ctx context.Context, in NominateInput) (*accessbot.Re
 	}
 	s.log.Info().Str("tenant", in.TenantID).Str("item", item.ID).Str("from", in.ActorID).Str("to", item.ReviewerID).Msg("review item nominated")
 	s.progress(ctx, camp.ID, in.TenantID, in.ActorID) // one item fewer for the nominator
-	pending, err := s.st.ListReviewItems(ctx, in.TenantID, accessbot.ReviewItemFilter{CampaignID: camp.ID, ReviewerID: item.ReviewerID, Status: accessbot.ReviewPending})
-	if err != nil {
-		s.logNotify(in.TenantID, "assigned", err)
-		return &item, nil
-	}
-	s.logNotify(in.TenantID, "assigned", s.notify.Assigned(ctx, Assignment{Campaign: *camp, ReviewerID: item.ReviewerID, Reason: AssignNominated,
-		Items: 1, ByApp: map[string]int{item.AppName: 1}, Pending: len(pending), FromUserID: in.ActorID, Note: in.Reason,
-		Slot: string(AssignNominated) + ":" + item.ID + ":" + strconv.FormatInt(now.UnixNano(), 10)}))
+	s.deliver(ctx, in.TenantID, []notice{owed})
 	return &item, nil
 }
 

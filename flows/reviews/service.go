@@ -8,10 +8,11 @@
 // Every state change is audited in the same transaction (ObjectType
 // AuditCampaign or AuditItem). Decisions are conditional updates on the
 // item's status and reviewer, so of racing clicks exactly one wins and
-// only the item's current reviewer can decide it. A launch's DMs are jobs
-// committed with it (WithQueue); reminders and escalations are retried by
-// their scheduler slot; other notifications go out after commit, and a
-// failed one is logged and changes nothing.
+// only the item's current reviewer can decide it. The DMs a launch, a
+// decision or a nomination owes are jobs committed with it (WithQueue);
+// reminders and escalations are retried by their scheduler slot; only the
+// updates of a reviewer's pending count (ProgressNotifier) go out after
+// commit, and a failed one is logged and changes nothing.
 package reviews
 
 import (
@@ -99,7 +100,9 @@ type Notifier interface {
 	Remind(ctx context.Context, c *accessbot.Campaign, reviewerID, slot string, pending int, overdue bool) error
 	// Escalated tells toIDs (the reviewer's manager, else the admins) that reviewerID is late.
 	Escalated(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int, toIDs []string) error
-	// RevocationRequested asks an application owner to remove what reviewers revoked.
+	// RevocationRequested asks an application owner to remove what one batch
+	// of decisions revoked: one message per batch (items[0] names it, as an
+	// item is revoked once), however often it is retried.
 	RevocationRequested(ctx context.Context, c *accessbot.Campaign, ownerID string, items []accessbot.ReviewItem) error
 }
 
@@ -174,7 +177,7 @@ type Service struct {
 	// decided, when set, runs in the transaction of each recorded decision
 	// (playbooks queue their review.decided events there).
 	decided func(ctx context.Context, q store.Queries, it accessbot.ReviewItem) error
-	// queue, when set, takes a launch's DMs as jobs (WithQueue).
+	// queue, when set, takes the DMs a change owes as jobs (WithQueue).
 	queue Queue
 }
 

@@ -38,17 +38,30 @@ type HelpEntry struct {
 
 // Help is the ephemeral answer to "/access help": the text fallback and blocks.
 func Help(command string, entries []HelpEntry) (string, []slack.Block) {
+	list := HelpList(command, entries)
+	return HelpText(list), HelpBlocks(list)
+}
+
+// HelpList is the command list of Help, in mrkdwn; it is the same for every
+// user, so callers may render it once and build HelpText and HelpBlocks from
+// it per answer (the guard edits blocks, which are therefore never shared).
+func HelpList(command string, entries []HelpEntry) string {
 	var b strings.Builder
 	for _, e := range entries {
 		fmt.Fprintf(&b, "• `%s %s`: %s\n", command, e.Usage, escape(e.Description, maxValue))
 	}
-	list := strings.TrimSuffix(b.String(), "\n")
-	text := "accessbot commands:\n" + list
-	blocks := []slack.Block{
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// HelpText is Help's text fallback for a HelpList.
+func HelpText(list string) string { return "accessbot commands:\n" + list }
+
+// HelpBlocks are Help's blocks for a HelpList.
+func HelpBlocks(list string) []slack.Block {
+	return []slack.Block{
 		slack.NewSectionBlock(mrkdwn("*accessbot* asks, approves and reviews access to your company's applications. Commands:"), nil, nil, slack.SectionBlockOptionBlockID(BlockHelpIntro)),
 		slack.NewSectionBlock(mrkdwn(list), nil, nil, slack.SectionBlockOptionBlockID(BlockHelpList)),
 	}
-	return text, blocks
 }
 
 // HomeInfo is what the App Home shows a linked user.

@@ -86,6 +86,13 @@ var (
 		Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10, 30, 60, 300},
 	}, []string{"kind"})
 
+	// JobStartRetries counts River starts that failed and were tried again:
+	// the database went away while the queue started (jobs.Queue.Run).
+	JobStartRetries = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "jobs_start_retries_total",
+		Help: "Job queue (River) starts that failed and were tried again, e.g. the database or the listener's connection lost while starting.",
+	})
+
 	// Requests counts access-request changes by kind (create, approve,
 	// deny, cancel, and the ticks remind, escalate, expire) and outcome (ok,
 	// refused, error).
@@ -133,7 +140,7 @@ var (
 // All is every metric of this package.
 func All() []prometheus.Collector {
 	return []prometheus.Collector{Envelopes, AckLatency, Duplicates, HandlerLatency, SlackCalls, SlackCallLatency,
-		SlackRetryWait, Jobs, JobWait, JobRun, Requests, Notifications, Slots, StoreErrors, FlowSteps, HomeOpens}
+		SlackRetryWait, Jobs, JobWait, JobRun, JobStartRetries, Requests, Notifications, Slots, StoreErrors, FlowSteps, HomeOpens}
 }
 
 // Register registers every metric on reg (the HTTP server's registry).

@@ -14,6 +14,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,6 +97,39 @@ func isErr(t *testing.T, err, want error, what string) {
 	t.Helper()
 	if !errors.Is(err, want) {
 		t.Fatalf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+// claims fails unless claim answers want (won or not) without an error.
+func claims(t *testing.T, want bool, what string, claim func() (bool, error)) {
+	t.Helper()
+	won, err := claim()
+	ok(t, err, what)
+	if won != want {
+		t.Fatalf("%s: won %v, want %v", what, won, want)
+	}
+}
+
+// oneRacerWins runs claim from 8 goroutines at once and fails unless
+// exactly one of them wins.
+func oneRacerWins(t *testing.T, what string, claim func() (bool, error)) {
+	t.Helper()
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			w, err := claim()
+			if err != nil {
+				t.Errorf("%s: %v", what, err)
+			}
+			if w {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := wins.Load(); n != 1 {
+		t.Fatalf("%s: %d racers won, want 1", what, n)
 	}
 }
 

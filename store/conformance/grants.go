@@ -1,8 +1,6 @@
 package conformance
 
 import (
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,49 +34,16 @@ func testGrantEnds(t *testing.T, s store.Store) {
 	ok(t, err, "list connection entitlements")
 	same(t, byConn, []accessbot.Entitlement{*e1}, "list connection entitlements")
 
+	claim := func(tenantID, id string, at time.Time) func() (bool, error) {
+		return func() (bool, error) { return s.ClaimExpiredEntitlement(ctx(), tenantID, id, at, time.Minute) }
+	}
 	// Not yet expired: no claim.
-	won, err := s.ClaimExpiredEntitlement(ctx(), ten.ID, e1.ID, end.Add(-time.Second), time.Minute)
-	ok(t, err, "claim before the end")
-	if won {
-		t.Fatal("claimed a grant before its end")
-	}
-	won, err = s.ClaimExpiredEntitlement(ctx(), ten.ID, e2.ID, end, time.Minute)
-	ok(t, err, "claim a permanent grant")
-	if won {
-		t.Fatal("claimed a permanent grant")
-	}
-	won, err = s.ClaimExpiredEntitlement(ctx(), other.ID, e1.ID, end, time.Minute)
-	ok(t, err, "claim from another tenant")
-	if won {
-		t.Fatal("another tenant claimed the grant")
-	}
-
-	// Racers at the end: exactly one wins.
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w, err := s.ClaimExpiredEntitlement(ctx(), ten.ID, e1.ID, end, time.Minute)
-			if err != nil {
-				t.Error(err)
-			}
-			if w {
-				wins.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("%d racers won the claim, want 1", wins.Load())
-	}
+	claims(t, false, "claim before the end", claim(ten.ID, e1.ID, end.Add(-time.Second)))
+	claims(t, false, "claim a permanent grant", claim(ten.ID, e2.ID, end))
+	claims(t, false, "claim from another tenant", claim(other.ID, e1.ID, end))
+	oneRacerWins(t, "claim at the end", claim(ten.ID, e1.ID, end))
 	// The lease runs out (a crashed winner): another claim wins.
-	won, err = s.ClaimExpiredEntitlement(ctx(), ten.ID, e1.ID, end.Add(time.Minute), time.Minute)
-	ok(t, err, "reclaim after the lease")
-	if !won {
-		t.Fatal("a claim whose lease ran out was not taken over")
-	}
+	claims(t, true, "reclaim after the lease", claim(ten.ID, e1.ID, end.Add(time.Minute)))
 
 	ok(t, s.MarkEntitlementEnding(ctx(), ten.ID, e1.ID, "flow-1", end), "mark ending")
 	ok(t, s.MarkEntitlementEnding(ctx(), ten.ID, e1.ID, "flow-1", end), "mark ending again with the same flow")
@@ -89,11 +54,7 @@ func testGrantEnds(t *testing.T, s store.Store) {
 	if got.EndingFlowID != "flow-1" || got.EndingAt == nil || !got.EndingAt.Equal(end) || !got.Ending() {
 		t.Fatalf("ending grant = %+v", got)
 	}
-	won, err = s.ClaimExpiredEntitlement(ctx(), ten.ID, e1.ID, end.Add(time.Hour), time.Minute)
-	ok(t, err, "claim an ending grant")
-	if won {
-		t.Fatal("claimed a grant whose deprovisioning started")
-	}
+	claims(t, false, "claim a grant whose deprovisioning started", claim(ten.ID, e1.ID, end.Add(time.Hour)))
 	list, err := s.ListExpiringEntitlements(ctx(), ten.ID, end.Add(time.Hour))
 	ok(t, err, "list expiring")
 	if len(list) != 0 {
@@ -110,11 +71,7 @@ func testGrantEnds(t *testing.T, s store.Store) {
 	isErr(t, s.ExtendEntitlement(ctx(), ten.ID, e3.ID, end, later.Add(time.Hour)), accessbot.ErrStale, "extend from a stale end")
 	isErr(t, s.ExtendEntitlement(ctx(), ten.ID, "missing", end, later), accessbot.ErrNotFound, "extend a missing grant")
 	isErr(t, s.ExtendEntitlement(ctx(), other.ID, e3.ID, later, later.Add(time.Hour)), accessbot.ErrNotFound, "extend another tenant's grant")
-	won, err = s.ClaimExpiredEntitlement(ctx(), ten.ID, e3.ID, end, time.Minute)
-	ok(t, err, "claim at the old end")
-	if won {
-		t.Fatal("claimed an extended grant at its old end")
-	}
+	claims(t, false, "claim an extended grant at its old end", claim(ten.ID, e3.ID, end))
 	list, err = s.ListExpiringEntitlements(ctx(), ten.ID, later)
 	ok(t, err, "list expiring at the new end")
 	same(t, list, []accessbot.Entitlement{{TenantID: ten.ID, ID: e3.ID, UserID: u.ID, ConnectionID: c3.ID, GrantedAt: now, ExpiresAt: &later}}, "expiring after the extension")

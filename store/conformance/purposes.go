@@ -1,8 +1,6 @@
 package conformance
 
 import (
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,35 +72,12 @@ func testPurposes(t *testing.T, s store.Store) {
 	if len(due) != 0 {
 		t.Fatalf("%d sessions due before the end", len(due))
 	}
-	won, err := s.ClaimPurposeSession(ctx(), ten.ID, ses.ID, end.Add(-time.Second), time.Minute)
-	ok(t, err, "claim before the end")
-	if won {
-		t.Fatal("claimed a session before its end")
+	claim := func(tenantID string, at time.Time) func() (bool, error) {
+		return func() (bool, error) { return s.ClaimPurposeSession(ctx(), tenantID, ses.ID, at, time.Minute) }
 	}
-	won, err = s.ClaimPurposeSession(ctx(), other.ID, ses.ID, end, time.Minute)
-	ok(t, err, "claim from another tenant")
-	if won {
-		t.Fatal("another tenant claimed the session")
-	}
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w, err := s.ClaimPurposeSession(ctx(), ten.ID, ses.ID, end, time.Minute)
-			if err != nil {
-				t.Error(err)
-			}
-			if w {
-				wins.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if n := wins.Load(); n != 1 {
-		t.Fatalf("%d claims won, want 1", n)
-	}
+	claims(t, false, "claim before the end", claim(ten.ID, end.Add(-time.Second)))
+	claims(t, false, "claim from another tenant", claim(other.ID, end))
+	oneRacerWins(t, "claim at the end", claim(ten.ID, end))
 	gs, err = s.GetPurposeSession(ctx(), ten.ID, ses.ID)
 	ok(t, err, "get claimed session")
 	if gs.Status != accessbot.SessionEnding || gs.EndedBy != "system" || gs.EndReason != "expired" || gs.EndingAt == nil || !gs.EndingAt.Equal(end) {
@@ -110,16 +85,8 @@ func testPurposes(t *testing.T, s store.Store) {
 	}
 	isErr(t, s.StopPurposeSession(ctx(), ten.ID, ses.ID, u.ID, "done", end), accessbot.ErrStale, "stop an ending session")
 	// The claim runs out: an ending session is claimed again.
-	won, err = s.ClaimPurposeSession(ctx(), ten.ID, ses.ID, end.Add(30*time.Second), time.Minute)
-	ok(t, err, "claim within the lease")
-	if won {
-		t.Fatal("claimed within another's lease")
-	}
-	won, err = s.ClaimPurposeSession(ctx(), ten.ID, ses.ID, end.Add(2*time.Minute), time.Minute)
-	ok(t, err, "claim after the lease")
-	if !won {
-		t.Fatal("an ending session whose claim ran out was not claimed again")
-	}
+	claims(t, false, "claim within another's lease", claim(ten.ID, end.Add(30*time.Second)))
+	claims(t, true, "claim an ending session whose claim ran out", claim(ten.ID, end.Add(2*time.Minute)))
 	ok(t, s.FinishPurposeSession(ctx(), ten.ID, ses.ID, end.Add(2*time.Minute)), "finish")
 	isErr(t, s.FinishPurposeSession(ctx(), ten.ID, ses.ID, end), accessbot.ErrStale, "finish twice")
 	due, err = s.ListDuePurposeSessions(ctx(), ten.ID, end.Add(time.Hour))

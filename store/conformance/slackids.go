@@ -99,11 +99,27 @@ func testSlackIDs(t *testing.T, s store.Store) {
 	ada.Status, ada.TerminatedAt = accessbot.UserActive, nil
 	ok(t, s.UpdateUser(ctx(), ada), "reactivate")
 	ok(t, s.PutSlackID(ctx(), &store.SlackID{TenantID: ten.ID, UserID: bob.ID, TeamID: "T1", SlackUserID: "U3", Email: "bob@example.com", VerifiedAt: at}), "put Bob")
-	ok(t, s.ForgetSlackID(ctx(), other.ID, bob.ID), "forget through another tenant")
+	// A DM Slack refused (the Slack user is gone): every email is forgotten,
+	// only that Slack user's row, only in the tenant.
+	n, err = s.ForgetSlackUser(ctx(), other.ID, "T1", "U3", "")
+	ok(t, err, "forget through another tenant")
+	if n != 0 {
+		t.Fatalf("forget through another tenant dropped %d", n)
+	}
 	get(ten.ID, bob.ID)
 	ok(t, s.DeleteUser(ctx(), ten.ID, bob.ID), "delete Bob")
 	gone(ten.ID, bob.ID, "after deleting the user")
 	ok(t, s.PutSlackID(ctx(), &store.SlackID{TenantID: ten.ID, UserID: ada.ID, TeamID: "T1", SlackUserID: "U1", Email: "ada@example.com", VerifiedAt: at}), "put Ada again")
-	ok(t, s.ForgetSlackID(ctx(), ten.ID, ada.ID), "forget Ada")
-	gone(ten.ID, ada.ID, "after ForgetSlackID")
+	n, err = s.ForgetSlackUser(ctx(), ten.ID, "T1", "U9", "")
+	ok(t, err, "forget another Slack user")
+	if n != 0 {
+		t.Fatalf("forgetting another Slack user dropped %d", n)
+	}
+	get(ten.ID, ada.ID)
+	n, err = s.ForgetSlackUser(ctx(), ten.ID, "T1", "U1", "")
+	ok(t, err, "forget Ada's Slack user")
+	if n != 1 {
+		t.Fatalf("forgetting Ada's Slack user dropped %d, want 1", n)
+	}
+	gone(ten.ID, ada.ID, "after her Slack user was forgotten")
 }

@@ -72,10 +72,3 @@ func (q *queries) ForgetSlackUser(ctx context.Context, tenantID, teamID, slackUs
 	}
 	return int(n), nil
 }
-
-func (q *queries) ForgetSlackID(ctx context.Context, tenantID, userID string) error {
-	if _, err := q.exec(ctx, `DELETE FROM slack_ids WHERE tenant_id = ? AND user_id = ?`, tenantID, userID); err != nil {
-		return fmt.Errorf("forget the slack id of %s: %w", userID, err)
-	}
-	return nil
-}
