@@ -12,7 +12,7 @@ require (
 	github.com/dlclark/regexp2 v1.12.0
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 	github.com/emersion/go-smtp v0.26.0
-	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875   // one-pass frame decoding (bot/wire.go); see the commit that added this comment
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // one-pass frame decoding (bot/wire.go); see the commit that added this comment
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/gorilla/websocket v1.5.3
