@@ -85,8 +85,10 @@ func Register(r *bot.Router, deps Deps) error {
 	h := &Handlers{deps: deps}
 	h.helpList = views.HelpList(views.Command, h.allHelpEntries())
 	h.helpText = views.HelpText(h.helpList)
-	r.Command(views.Command, "", h.help)
-	r.Command(views.Command, views.SubHelp, h.help)
+	// Help is the same for every linked, active user: its sender is
+	// resolved from the copy kept in process, so it waits for no store read.
+	r.InfoCommand(views.Command, "", h.help)
+	r.InfoCommand(views.Command, views.SubHelp, h.help)
 	r.Event("app_home_opened", bot.ActorOptional, h.appHomeOpened)
 	r.Event("user_change", bot.NoActor, h.userChange)
 	if deps.Requests != nil {
