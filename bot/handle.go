@@ -91,6 +91,18 @@ func (d *Dispatcher) answer(ctx context.Context, req *Request, m Message) {
 	}
 }
 
+// answerUnknownAction answers a click on a button no route knows: the
+// prepared body to its response_url, else as answer does.
+func (d *Dispatcher) answerUnknownAction(ctx context.Context, req *Request) {
+	if req.ResponseURL == "" {
+		d.answer(ctx, req, d.unknownAction.build())
+		return
+	}
+	if err := d.resp.postBody(ctx, req.ResponseURL, d.unknownAction.wire); err != nil {
+		req.Log.Warn().Err(err).Msg("could not answer the user")
+	}
+}
+
 func emptyOptions() map[string]any { return map[string]any{"options": []any{}} }
 
 // first reports whether key is new; a dedupe failure lets the envelope through
@@ -248,16 +260,16 @@ func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedup
 	}
 	resolved := false
 	for _, act := range acts {
-		log := req.Log.With().Str("action_id", act.ActionID).Logger()
-		if !d.first(ctx, dedupeKey+":"+act.ActionID+":"+act.ActionTs, log) {
+		// The dedupe key names the action: no logger of its own until it runs.
+		if !d.first(ctx, dedupeKey+":"+act.ActionID+":"+act.ActionTs, req.Log) {
 			continue
 		}
 		h := d.cfg.Router.actions[act.ActionID]
 		if h == nil {
 			// A button of an older version or a removed feature: expected
 			// after upgrades, and answered, so not worth a warning each click.
-			log.Info().Msg("unknown action")
-			d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgUnknownAction, d.cfg.HelpCommand)})
+			req.Log.Info().Str("action_id", act.ActionID).Msg("unknown action")
+			d.answerUnknownAction(ctx, req)
 			continue
 		}
 		if !resolved {
@@ -268,7 +280,7 @@ func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedup
 		}
 		one := *req
 		one.Action = act
-		one.Log = log
+		one.Log = req.Log.With().Str("action_id", act.ActionID).Logger()
 		d.run(ctx, &one, "action:"+act.ActionID, h)
 	}
 }
