@@ -2,6 +2,7 @@ package bot
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -60,4 +61,27 @@ func BenchmarkAckFrame(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestAckFramePrepared: a prepared payload's frame is what json.Marshal
+// makes of the same payload, and one of 20 KB or more is refused.
+func TestAckFramePrepared(t *testing.T) {
+	raw := json.RawMessage(`{"blocks":[{"type":"section"}],"response_type":"ephemeral","text":"hi \u003c"}`)
+	for _, id := range []string{"1d6e6f7a-1f2b-4c3d-9e8f-0a1b2c3d4e5f", `a"b`} {
+		got, err := ackFrame(id, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(struct {
+			EnvelopeID string `json:"envelope_id"`
+			Payload    any    `json:"payload,omitempty"`
+		}{id, raw})
+		if string(got) != string(want) {
+			t.Errorf("id %q: frame %s, want %s", id, got, want)
+		}
+	}
+	big := json.RawMessage(`{"text":"` + strings.Repeat("x", maxAckBytes) + `"}`)
+	if _, err := ackFrame("abc", big); err == nil {
+		t.Error("a 20 KB prepared payload was framed")
+	}
 }

@@ -34,6 +34,15 @@ type Resolver interface {
 	ProfileChanged(ctx context.Context, teamID, slackUserID, email string) error
 }
 
+// RecentResolver is a Resolver that can also resolve for answers the same
+// for every linked, active user (help) from a copy of the user kept in
+// process that may be a little out of date, so they do not wait for the
+// store (see identity.Resolver.ResolveRecent). The dispatcher uses it for
+// routes registered with Router.InfoCommand, when the Resolver has it.
+type RecentResolver interface {
+	ResolveRecent(ctx context.Context, teamID, slackUserID string) (Actor, error)
+}
+
 // IdentitySource is what the identity adapter needs; *identity.Resolver has it.
 type IdentitySource interface {
 	Resolve(ctx context.Context, teamID, slackUserID string) (identity.Actor, error)
@@ -82,6 +91,23 @@ type keptTenant struct {
 
 func (a *identityAdapter) Resolve(ctx context.Context, teamID, slackUserID string) (Actor, error) {
 	ia, err := a.src.Resolve(ctx, teamID, slackUserID)
+	return a.actor(ctx, teamID, slackUserID, ia, err)
+}
+
+// ResolveRecent is RecentResolver's, when the source has it (else Resolve).
+func (a *identityAdapter) ResolveRecent(ctx context.Context, teamID, slackUserID string) (Actor, error) {
+	src, ok := a.src.(interface {
+		ResolveRecent(ctx context.Context, teamID, slackUserID string) (identity.Actor, error)
+	})
+	if !ok {
+		return a.Resolve(ctx, teamID, slackUserID)
+	}
+	ia, err := src.ResolveRecent(ctx, teamID, slackUserID)
+	return a.actor(ctx, teamID, slackUserID, ia, err)
+}
+
+// actor adds the tenant record to a resolved user.
+func (a *identityAdapter) actor(ctx context.Context, teamID, slackUserID string, ia identity.Actor, err error) (Actor, error) {
 	if err != nil {
 		return Actor{}, err
 	}

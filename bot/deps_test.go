@@ -81,3 +81,34 @@ func TestIdentityKeepsTenants(t *testing.T) {
 		t.Fatalf("after a failure: %v after %d reads, want a fresh read (5)", err, reads.n)
 	}
 }
+
+// recentIdentity marks which of its resolves was used.
+type recentIdentity struct{ fixedIdentity }
+
+func (recentIdentity) ResolveRecent(_ context.Context, teamID, slackUserID string) (identity.Actor, error) {
+	return identity.Actor{TenantID: "t-" + teamID, TeamID: teamID, SlackUserID: slackUserID, User: accessbot.User{ID: "recent-" + slackUserID}}, nil
+}
+
+// TestIdentityResolveRecent: the adapter passes ResolveRecent to a source
+// that has it, with the tenant added, and falls back to Resolve otherwise.
+func TestIdentityResolveRecent(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		src  bot.IdentitySource
+		want string
+	}{
+		{"source with ResolveRecent", recentIdentity{}, "recent-U1"},
+		{"source without", fixedIdentity{}, "u-U1"},
+	} {
+		id := bot.NewIdentity(c.src, &tenantReads{name: "Acme"}, nil)
+		rr, ok := id.(bot.RecentResolver)
+		if !ok {
+			t.Fatalf("%s: the adapter is no RecentResolver", c.name)
+		}
+		a, err := rr.ResolveRecent(ctx, "T1", "U1")
+		if err != nil || a.User.ID != c.want || a.Tenant.Name != "Acme" {
+			t.Errorf("%s: %+v, %v; want user %s in Acme", c.name, a, err, c.want)
+		}
+	}
+}

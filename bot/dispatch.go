@@ -34,6 +34,18 @@ func ackFrame(envelopeID string, payload any) ([]byte, error) {
 		b = append(b, envelopeID...)
 		return append(b, `"}`...), nil
 	}
+	if raw, ok := payload.(json.RawMessage); ok && len(raw) > 0 && plainID(envelopeID) {
+		// A prepared answer (Prepared): encoded once, compact JSON.
+		if n := len(`{"envelope_id":"","payload":}`) + len(envelopeID) + len(raw); n >= maxAckBytes {
+			return nil, fmt.Errorf("ack %s: %d bytes, and Slack drops socket responses of %d bytes or more", envelopeID, n, maxAckBytes)
+		}
+		b := make([]byte, 0, len(`{"envelope_id":"","payload":}`)+len(envelopeID)+len(raw))
+		b = append(b, `{"envelope_id":"`...)
+		b = append(b, envelopeID...)
+		b = append(b, `","payload":`...)
+		b = append(b, raw...)
+		return append(b, '}'), nil
+	}
 	b, err := json.Marshal(struct {
 		EnvelopeID string `json:"envelope_id"`
 		Payload    any    `json:"payload,omitempty"`
@@ -125,8 +137,11 @@ type Dispatcher struct {
 	syncSem chan struct{}
 	busySem chan struct{}
 	answers *answers
-	wg      sync.WaitGroup // workers, in-flight sync handlers and busy answers
-	start   sync.Once
+	// unknownAction is MsgUnknownAction, guarded and encoded once: every
+	// click on a button no route knows gets it.
+	unknownAction *Prepared
+	wg            sync.WaitGroup // workers, in-flight sync handlers and busy answers
+	start         sync.Once
 	// hardStop ends async handlers' contexts when the shutdown grace is over.
 	hardStop context.Context
 	stopNow  context.CancelFunc
@@ -186,18 +201,23 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	unknownAction, err := Prepare(func() Message { return Message{Text: fmt.Sprintf(MsgUnknownAction, cfg.HelpCommand)} })
+	if err != nil {
+		return nil, fmt.Errorf("new dispatcher: help command %q: %w", cfg.HelpCommand, err)
+	}
 	hardStop, stopNow := context.WithCancel(context.Background())
 	return &Dispatcher{
-		hardStop: hardStop,
-		stopNow:  stopNow,
-		cfg:      cfg,
-		log:      cfg.Log,
-		resp:     &responder{http: cfg.HTTPClient},
-		queue:    newWorkQueue(cfg.Queue),
-		gate:     newCPUGate(cfg.Workers),
-		syncSem:  make(chan struct{}, cfg.MaxSync),
-		busySem:  make(chan struct{}, busyReplies),
-		answers:  newAnswers(1000, 10*time.Minute),
+		unknownAction: unknownAction,
+		hardStop:      hardStop,
+		stopNow:       stopNow,
+		cfg:           cfg,
+		log:           cfg.Log,
+		resp:          &responder{http: cfg.HTTPClient},
+		queue:         newWorkQueue(cfg.Queue),
+		gate:          newCPUGate(cfg.Workers),
+		syncSem:       make(chan struct{}, cfg.MaxSync),
+		busySem:       make(chan struct{}, busyReplies),
+		answers:       newAnswers(1000, 10*time.Minute),
 	}, nil
 }
 
@@ -575,10 +595,7 @@ func (d *Dispatcher) ackSync(ctx context.Context, acker Acker, env *socketmode.R
 		// Most likely too large for a frame (20 KB): ack bare and send
 		// a message payload through response_url.
 		_ = d.ack(ctx, acker, env.EnvelopeID, nil, log)
-		st.mu.Lock()
-		msg, req := st.msg, st.req
-		st.mu.Unlock()
-		if msg != nil && req != nil {
+		if msg := st.followUpMessage(); msg != nil && req != nil {
 			d.followUp(ctx, req, *msg, log)
 		}
 	}

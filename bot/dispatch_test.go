@@ -126,9 +126,14 @@ type fixture struct {
 
 func newFixture(t *testing.T, r *bot.Router) *fixture {
 	t.Helper()
+	return newFixtureWith(t, r, &stubResolver{})
+}
+
+func newFixtureWith(t *testing.T, r *bot.Router, res bot.Resolver) *fixture {
+	t.Helper()
 	d, err := bot.NewDispatcher(bot.DispatcherConfig{
 		Router:      r,
-		Resolver:    &stubResolver{},
+		Resolver:    res,
 		Clients:     bot.ClientsFunc(func(context.Context, string) (bot.WebAPI, error) { return nil, errors.New("no client") }),
 		AckDeadline: 200 * time.Millisecond,
 		Log:         zerolog.New(zerolog.NewTestWriter(t)),

@@ -44,9 +44,22 @@ func (d *Dispatcher) newRequest(ctx context.Context, st *ackState, env *socketmo
 // resolve sets req.Actor; on failure it answers the user itself (unless
 // quiet) and returns false.
 func (d *Dispatcher) resolve(ctx context.Context, req *Request, quiet bool) bool {
+	return d.resolveWith(ctx, req, quiet, d.cfg.Resolver.Resolve)
+}
+
+// resolveRecent is resolve for routes registered by InfoCommand: from a
+// copy of the user kept in process when the Resolver keeps one.
+func (d *Dispatcher) resolveRecent(ctx context.Context, req *Request) bool {
+	if rr, ok := d.cfg.Resolver.(RecentResolver); ok {
+		return d.resolveWith(ctx, req, false, rr.ResolveRecent)
+	}
+	return d.resolve(ctx, req, false)
+}
+
+func (d *Dispatcher) resolveWith(ctx context.Context, req *Request, quiet bool, resolve func(ctx context.Context, teamID, slackUserID string) (Actor, error)) bool {
 	if req.UserID == "" || req.TeamID == "" {
 		req.ActorErr = fmt.Errorf("resolve actor: payload names no team or user")
-	} else if actor, err := d.cfg.Resolver.Resolve(ctx, req.TeamID, req.UserID); err != nil {
+	} else if actor, err := resolve(ctx, req.TeamID, req.UserID); err != nil {
 		req.ActorErr = fmt.Errorf("resolve actor %s/%s: %w", req.TeamID, req.UserID, err)
 	} else {
 		req.Actor = &actor
@@ -74,6 +87,18 @@ func (d *Dispatcher) answer(ctx context.Context, req *Request, m Message) {
 		}
 	}
 	if err := req.Respond(ctx, m); err != nil {
+		req.Log.Warn().Err(err).Msg("could not answer the user")
+	}
+}
+
+// answerUnknownAction answers a click on a button no route knows: the
+// prepared body to its response_url, else as answer does.
+func (d *Dispatcher) answerUnknownAction(ctx context.Context, req *Request) {
+	if req.ResponseURL == "" {
+		d.answer(ctx, req, d.unknownAction.build())
+		return
+	}
+	if err := d.resp.postBody(ctx, req.ResponseURL, d.unknownAction.wire); err != nil {
 		req.Log.Warn().Err(err).Msg("could not answer the user")
 	}
 }
@@ -137,14 +162,19 @@ func (d *Dispatcher) handleCommand(ctx context.Context, st *ackState, env *socke
 		d.replay(st, env.EnvelopeID)
 		return
 	}
-	h, args, ok := d.cfg.Router.command(cmd.Command, cmd.Text)
+	h, args, info, ok := d.cfg.Router.command(cmd.Command, cmd.Text)
 	if !ok {
 		req.Log.Warn().Int("text_len", len(cmd.Text)).Msg("unknown command")
 		d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgUnknownCommand, d.helpCommand(cmd.Command))})
 		return
 	}
 	req.Args = args
-	if !d.resolve(ctx, req, false) {
+	if info {
+		ok = d.resolveRecent(ctx, req) // help: answered on the ack without a store read
+	} else {
+		ok = d.resolve(ctx, req, false)
+	}
+	if !ok {
 		return
 	}
 	d.run(ctx, req, cmd.Command, h)
@@ -230,16 +260,16 @@ func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedup
 	}
 	resolved := false
 	for _, act := range acts {
-		log := req.Log.With().Str("action_id", act.ActionID).Logger()
-		if !d.first(ctx, dedupeKey+":"+act.ActionID+":"+act.ActionTs, log) {
+		// The dedupe key names the action: no logger of its own until it runs.
+		if !d.first(ctx, dedupeKey+":"+act.ActionID+":"+act.ActionTs, req.Log) {
 			continue
 		}
 		h := d.cfg.Router.actions[act.ActionID]
 		if h == nil {
 			// A button of an older version or a removed feature: expected
 			// after upgrades, and answered, so not worth a warning each click.
-			log.Info().Msg("unknown action")
-			d.answer(ctx, req, Message{Text: fmt.Sprintf(MsgUnknownAction, d.cfg.HelpCommand)})
+			req.Log.Info().Str("action_id", act.ActionID).Msg("unknown action")
+			d.answerUnknownAction(ctx, req)
 			continue
 		}
 		if !resolved {
@@ -250,7 +280,7 @@ func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedup
 		}
 		one := *req
 		one.Action = act
-		one.Log = log
+		one.Log = req.Log.With().Str("action_id", act.ActionID).Logger()
 		d.run(ctx, &one, "action:"+act.ActionID, h)
 	}
 }

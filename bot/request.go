@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	jsonv1 "github.com/go-json-experiment/json/v1"
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
+
+	"github.com/accessbot/accessbot/bot/blockkit"
 )
 
 // Kind says what sort of payload a Request carries.
@@ -153,13 +156,79 @@ func (r *Request) Respond(ctx context.Context, m Message) error {
 	return r.responder.send(ctx, r, m)
 }
 
+// Prepared is an answer that is the same every time (help), passed through
+// the Block Kit guard and encoded once: answering a command with it on the
+// ack costs neither. See Prepare and Request.RespondPrepared.
+type Prepared struct {
+	build func() Message
+	wire  json.RawMessage // the guarded message as an ack payload or response_url body
+}
+
+// Prepare guards and encodes the message build returns, as Respond would
+// (fitted to Slack's limits). build makes a fresh message each call (the
+// guard edits blocks in place): it is called again only when the answer
+// cannot ride on the ack. Unescaped markup, which Respond escapes with a
+// warning, and a message the guard cannot fit are errors: a prepared
+// answer is the code's own.
+func Prepare(build func() Message) (*Prepared, error) {
+	m := build()
+	if paths := blockkit.MarkupPaths(m.Text, m.Blocks); len(paths) > 0 {
+		return nil, fmt.Errorf("prepare answer: unescaped Slack markup at %s", strings.Join(paths, ", "))
+	}
+	text, blocks, err := blockkit.FitMessage(m.Text, m.Blocks)
+	if err != nil {
+		return nil, fmt.Errorf("prepare answer: %w", err)
+	}
+	m.Text, m.Blocks = text, blocks
+	b, err := json.Marshal(m.wire())
+	if err != nil {
+		return nil, fmt.Errorf("prepare answer: encode: %w", err)
+	}
+	return &Prepared{build: build, wire: b}, nil
+}
+
+// RespondPrepared is Respond with a prepared answer: on the ack, its bytes
+// as they are; else built anew and sent as Respond does.
+func (r *Request) RespondPrepared(ctx context.Context, p *Prepared) error {
+	if r.Kind == KindCommand && r.ack != nil && r.ack.setPrepared(p) {
+		return nil
+	}
+	return r.responder.send(ctx, r, p.build())
+}
+
 // ackState holds the ack payload until the one ack is sent.
 type ackState struct {
 	mu      sync.Mutex
 	sent    bool
 	payload any
-	msg     *Message // the command answer behind payload, for a follow-up if the ack fails
+	msg     *Message  // the command answer behind payload, for a follow-up if the ack fails
+	prep    *Prepared // or the prepared one
 	req     *Request
+}
+
+// setPrepared stores a prepared command answer as the ack payload unless
+// the ack has gone.
+func (a *ackState) setPrepared(p *Prepared) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sent {
+		return false
+	}
+	a.payload, a.msg, a.prep = p.wire, nil, p
+	return true
+}
+
+// followUpMessage is the command answer to send by response_url when the
+// ack could not carry it; nil if there is none.
+func (a *ackState) followUpMessage() *Message {
+	a.mu.Lock()
+	msg, prep := a.msg, a.prep
+	a.mu.Unlock()
+	if msg == nil && prep != nil {
+		m := prep.build()
+		return &m
+	}
+	return msg
 }
 
 // setMessage stores a command answer as the ack payload unless the ack has gone.
@@ -169,7 +238,7 @@ func (a *ackState) setMessage(m Message) bool {
 	if a.sent {
 		return false
 	}
-	a.payload, a.msg = m.wire(), &m
+	a.payload, a.msg, a.prep = m.wire(), &m, nil
 	return true
 }
 

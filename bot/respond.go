@@ -52,6 +52,11 @@ func (p *responder) postResponseURL(ctx context.Context, url string, m Message) 
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
+	return p.postBody(ctx, url, body)
+}
+
+// postBody posts an encoded message to a response_url.
+func (p *responder) postBody(ctx context.Context, url string, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))

@@ -35,6 +35,7 @@ type eventRoute struct {
 // the Manager checks before it connects.
 type Router struct {
 	commands    map[string]map[string]Handler // command → subcommand ("" = bare) → handler
+	info        map[string]bool               // "command sub" registered by InfoCommand
 	actions     map[string]Handler
 	views       map[string]Handler
 	viewsClosed map[string]Handler
@@ -46,6 +47,7 @@ type Router struct {
 func NewRouter() *Router {
 	return &Router{
 		commands:    map[string]map[string]Handler{},
+		info:        map[string]bool{},
 		actions:     map[string]Handler{},
 		views:       map[string]Handler{},
 		viewsClosed: map[string]Handler{},
@@ -96,6 +98,21 @@ func (r *Router) Command(command, sub string, h Handler) {
 	}
 }
 
+// InfoCommand is Command for a subcommand whose answer is the same for
+// every linked, active user and changes nothing (help). Its sender may be
+// resolved from a copy kept in process that is a little out of date (see
+// RecentResolver), so the answer, which rides on the ack, does not wait for
+// a read of the store. Never use it for a command that acts or shows the
+// user's own data.
+func (r *Router) InfoCommand(command, sub string, h Handler) {
+	r.Command(command, sub, h)
+	r.info[infoKey(command, sub)] = true
+}
+
+func infoKey(command, sub string) string {
+	return strings.ToLower(strings.TrimSpace(command)) + " " + strings.ToLower(strings.TrimSpace(sub))
+}
+
 // Action routes block_actions by action_id.
 func (r *Router) Action(actionID string, h Handler) {
 	register(r, r.actions, "action", actionID, h, h == nil)
@@ -122,18 +139,19 @@ func (r *Router) Event(eventType string, mode ActorMode, h Handler) {
 }
 
 // command finds the handler for a command and its text; args is the text
-// after the subcommand word. ok is false for an unknown command or subcommand.
-func (r *Router) command(command, text string) (h Handler, args string, ok bool) {
+// after the subcommand word. ok is false for an unknown command or
+// subcommand; info is true for one registered by InfoCommand.
+func (r *Router) command(command, text string) (h Handler, args string, info, ok bool) {
 	subs := r.commands[strings.ToLower(command)]
 	if subs == nil {
-		return nil, "", false
+		return nil, "", false, false
 	}
 	text = strings.TrimSpace(text)
 	word, rest, _ := strings.Cut(text, " ")
 	if h := subs[strings.ToLower(word)]; h != nil {
-		return h, strings.TrimSpace(rest), true
+		return h, strings.TrimSpace(rest), r.info[infoKey(command, word)], true
 	}
-	return nil, "", false
+	return nil, "", false, false
 }
 
 // EventTypes lists the routed event types (for the manifest and for tests).

@@ -71,8 +71,10 @@ type Deps struct {
 // Handlers holds the dependencies of every handler.
 type Handlers struct {
 	deps Deps
-	// helpList is rendered once: help is the same for everyone.
+	// helpList is rendered once: help is the same for everyone, and so
+	// is its answer, guarded and encoded once.
 	helpList, helpText string
+	helpAnswer         *bot.Prepared
 	homes              homeFlights
 }
 
@@ -85,8 +87,15 @@ func Register(r *bot.Router, deps Deps) error {
 	h := &Handlers{deps: deps}
 	h.helpList = views.HelpList(views.Command, h.allHelpEntries())
 	h.helpText = views.HelpText(h.helpList)
-	r.Command(views.Command, "", h.help)
-	r.Command(views.Command, views.SubHelp, h.help)
+	help, err := bot.Prepare(func() bot.Message { return bot.Message{Text: h.helpText, Blocks: views.HelpBlocks(h.helpList)} })
+	if err != nil {
+		return fmt.Errorf("register handlers: help: %w", err)
+	}
+	h.helpAnswer = help
+	// Help is the same for every linked, active user: its sender is
+	// resolved from the copy kept in process, so it waits for no store read.
+	r.InfoCommand(views.Command, "", h.help)
+	r.InfoCommand(views.Command, views.SubHelp, h.help)
 	r.Event("app_home_opened", bot.ActorOptional, h.appHomeOpened)
 	r.Event("user_change", bot.NoActor, h.userChange)
 	if deps.Requests != nil {
@@ -127,7 +136,7 @@ func helpEntries() []views.HelpEntry {
 }
 
 func (h *Handlers) help(ctx context.Context, req *bot.Request) error {
-	return req.Respond(ctx, bot.Message{Text: h.helpText, Blocks: views.HelpBlocks(h.helpList)})
+	return req.RespondPrepared(ctx, h.helpAnswer)
 }
 
 // allHelpEntries lists the commands of the registered handlers.

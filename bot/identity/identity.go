@@ -28,6 +28,14 @@ const DefaultTTL = 10 * time.Minute
 // import) is seen within it. user_change (Invalidate) drops it at once.
 const DefaultUserTTL = time.Second
 
+// DefaultStaleFor bounds how long past UserTTL ResolveRecent may still
+// answer from a user resolved in process, while it is read again in the
+// background (see ResolveRecent).
+const DefaultStaleFor = 30 * time.Second
+
+// refreshTimeout bounds a background read of a user.
+const refreshTimeout = 10 * time.Second
+
 // Workspace bindings change rarely (install, uninstall), so each replica
 // keeps them briefly in process: a resolve then reads only the user.
 const (
@@ -73,8 +81,12 @@ type Options struct {
 	// UserTTL is how long a resolved user is reused in process before the
 	// store is read again (0: DefaultUserTTL, <0: read it on every resolve).
 	UserTTL time.Duration
-	Now     func() time.Time
-	Log     zerolog.Logger
+	// StaleFor is how long past UserTTL ResolveRecent may answer from the
+	// copy kept in process while it is read again (0: DefaultStaleFor, <0:
+	// never: ResolveRecent is Resolve).
+	StaleFor time.Duration
+	Now      func() time.Time
+	Log      zerolog.Logger
 }
 
 // Resolver maps Slack users to tenant users.
@@ -90,9 +102,10 @@ type Resolver struct {
 	wsMu  sync.Mutex
 	ws    map[string]wsEntry // team id → binding
 
-	userTTL time.Duration
-	usersMu sync.Mutex
-	users   map[string]userEntry // cacheKey → resolved user
+	userTTL  time.Duration
+	staleFor time.Duration
+	usersMu  sync.Mutex
+	users    map[string]userEntry // cacheKey → resolved user
 	// usersGen counts invalidations: a resolve that started before one
 	// does not keep what it read.
 	usersGen uint64
@@ -132,8 +145,11 @@ func NewResolver(st Store, su SlackUsers, o Options) *Resolver {
 	if o.UserTTL == 0 {
 		o.UserTTL = DefaultUserTTL
 	}
+	if o.StaleFor == 0 {
+		o.StaleFor = DefaultStaleFor
+	}
 	return &Resolver{store: st, slack: su, cache: o.Cache, ttl: o.TTL, now: o.Now, log: o.Log,
-		wsTTL: o.WorkspaceTTL, ws: map[string]wsEntry{}, userTTL: o.UserTTL, users: map[string]userEntry{},
+		wsTTL: o.WorkspaceTTL, ws: map[string]wsEntry{}, userTTL: o.UserTTL, staleFor: max(o.StaleFor, 0), users: map[string]userEntry{},
 		adminSeen: map[string]adminsEntry{}, flights: map[string]*flight{}}
 }
 
@@ -217,10 +233,8 @@ type flight struct {
 // of that user in flight, instead of each reading (and opening connections).
 // A resolve that starts after an invalidation does not join an older one.
 func (r *Resolver) shared(ctx context.Context, key string, fn func() (Actor, error)) (Actor, error) {
-	gen := r.generation()
-	r.flightsMu.Lock()
-	if f := r.flights[key]; f != nil && f.gen == gen {
-		r.flightsMu.Unlock()
+	f, lead := r.flight(key)
+	if !lead {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
@@ -233,10 +247,32 @@ func (r *Resolver) shared(ctx context.Context, key string, fn func() (Actor, err
 		}
 		return fn() // the first one's context ended, not ours
 	}
-	f := &flight{gen: gen, done: make(chan struct{})}
-	r.flights[key] = f
-	r.flightsMu.Unlock()
 	a, err := fn()
+	r.land(key, f, a, err)
+	return a, err
+}
+
+// flight returns the resolve of key in progress (lead false: wait for it),
+// or starts one the caller runs and lands (lead true).
+func (r *Resolver) flight(key string) (f *flight, lead bool) {
+	gen := r.generation()
+	r.flightsMu.Lock()
+	defer r.flightsMu.Unlock()
+	if f := r.flights[key]; f != nil && f.gen == gen {
+		return f, false
+	}
+	f = &flight{gen: gen, done: make(chan struct{})}
+	r.flights[key] = f
+	return f, true
+}
+
+// land ends flight f with its outcome and wakes those waiting for it. A
+// read that failed, other than for a terminated user (whom it keeps),
+// drops the expired copy: ResolveRecent does not answer from it again.
+func (r *Resolver) land(key string, f *flight, a Actor, err error) {
+	if err != nil && !errors.Is(err, ErrTerminated) {
+		r.forgetExpired(key)
+	}
 	f.actor, f.err = a, err
 	f.actor.User.TerminatedAt, f.actor.User.DelegateUntil = clone(a.User.TerminatedAt), clone(a.User.DelegateUntil)
 	r.flightsMu.Lock()
@@ -245,7 +281,63 @@ func (r *Resolver) shared(ctx context.Context, key string, fn func() (Actor, err
 	}
 	r.flightsMu.Unlock()
 	close(f.done)
-	return a, err
+}
+
+// ResolveRecent is Resolve for answers that are the same for every linked,
+// active user and change nothing (help): they need not wait for the store.
+// A user resolved in process less than UserTTL+StaleFor ago is returned at
+// once, refused at once if terminated then; once older than UserTTL it is
+// read again in the background (one read per user at a time, which a
+// Resolve meanwhile joins). So a user terminated, changed or removed by
+// another process may get such an answer for about one UserTTL and a store
+// read longer than through Resolve; Invalidate ends it at once, and a read
+// that fails (other than for a terminated user) drops the copy, so the
+// next call resolves as Resolve does. Never use it for a
+// command or click that acts or shows the user's data: use Resolve.
+func (r *Resolver) ResolveRecent(ctx context.Context, teamID, slackUserID string) (Actor, error) {
+	ws, err := r.Workspace(ctx, teamID)
+	if err != nil {
+		return Actor{}, err
+	}
+	tenant := ws.TenantID
+	key := cacheKey(teamID, slackUserID)
+	u, fresh, ok := r.kept(key, tenant, r.staleFor)
+	if !ok {
+		return r.shared(ctx, key, func() (Actor, error) { return r.resolveMiss(ctx, tenant, teamID, slackUserID, key) })
+	}
+	if !fresh {
+		r.refresh(ctx, key, tenant, teamID, slackUserID)
+	}
+	return Actor{TenantID: tenant, TeamID: teamID, SlackUserID: slackUserID, User: u}, r.checkActive(&u)
+}
+
+// refresh reads key's user again in the background unless a read of it is
+// in progress.
+func (r *Resolver) refresh(ctx context.Context, key, tenant, teamID, slackUserID string) {
+	f, lead := r.flight(key)
+	if !lead {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+	go func() {
+		defer cancel()
+		a, err := r.resolveMiss(ctx, tenant, teamID, slackUserID, key)
+		if err != nil && !errors.Is(err, ErrTerminated) {
+			r.log.Info().Err(err).Str("tenant", tenant).Str("team", teamID).Str("slack_user", slackUserID).
+				Msg("reading a resolved user again failed; it is resolved anew on its next envelope")
+		}
+		r.land(key, f, a, err)
+	}()
+}
+
+// forgetExpired drops key's copy if it is older than UserTTL.
+func (r *Resolver) forgetExpired(key string) {
+	now := r.now()
+	r.usersMu.Lock()
+	defer r.usersMu.Unlock()
+	if e, ok := r.users[key]; ok && !now.Before(e.expires) {
+		delete(r.users, key)
+	}
 }
 
 // resolveMiss resolves a user not resolved in process lately: from the
@@ -348,19 +440,26 @@ func (r *Resolver) checkActive(u *accessbot.User) error {
 
 // recent returns the user resolved for key less than userTTL ago.
 func (r *Resolver) recent(key, tenant string) (accessbot.User, bool) {
+	u, fresh, ok := r.kept(key, tenant, 0)
+	return u, ok && fresh
+}
+
+// kept returns the user resolved for key less than userTTL+stale ago
+// (ok), and whether less than userTTL ago (fresh).
+func (r *Resolver) kept(key, tenant string, stale time.Duration) (u accessbot.User, fresh, ok bool) {
 	if r.userTTL < 0 {
-		return accessbot.User{}, false
+		return accessbot.User{}, false, false
 	}
 	now := r.now()
 	r.usersMu.Lock()
-	e, ok := r.users[key]
+	e, found := r.users[key]
 	r.usersMu.Unlock()
-	if !ok || e.tenant != tenant || !now.Before(e.expires) {
-		return accessbot.User{}, false
+	if !found || e.tenant != tenant || !now.Before(e.expires.Add(stale)) {
+		return accessbot.User{}, false, false
 	}
-	u := e.user // its times are pointers: copy them, callers may change theirs
+	u = e.user // its times are pointers: copy them, callers may change theirs
 	u.TerminatedAt, u.DelegateUntil = clone(u.TerminatedAt), clone(u.DelegateUntil)
-	return u, true
+	return u, now.Before(e.expires), true
 }
 
 func clone(t *time.Time) *time.Time {

@@ -1,5 +1,5 @@
 // Command gen-inventory writes generated inventory CSV files for the scale
-// benchmarks (BENCHMARKS.md, "Inventory at scale"):
+// benchmarks (docs/benchmarks/inventory.md, "Inventory at scale"):
 //
 //	go run ./cmd/gen-inventory -identities 100000 -roles 1000 -per 10 -seed 1 -out /tmp/inv
 package main
