@@ -107,6 +107,12 @@ type Application struct {
 	UpdatedAt    time.Time
 }
 
+// OwnedBy reports whether userID is one of the application's owners. No
+// one ("") owns an application, even one without a secondary owner.
+func (a *Application) OwnedBy(userID string) bool {
+	return userID != "" && (a.PrimaryOwnerID == userID || a.SecondaryOwnerID == userID)
+}
+
 // Connection is a group, role or policy inside an application.
 type Connection struct {
 	ID          string

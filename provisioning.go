@@ -56,9 +56,6 @@ type ActionFlow struct {
 	Outputs       map[string]string
 	ActorID       string // who started it: an approver, an admin, "system"
 	Reason        string
-	// MessageChannel and MessageTS locate the flow's one message in the
-	// requester's thread, once posted.
-	MessageChannel, MessageTS string
 	// Version grows with every write; SaveActionFlow writes only over the version read.
 	Version    int
 	Steps      []ActionFlowStep

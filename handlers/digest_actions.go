@@ -167,7 +167,7 @@ func (h *Digest) mayAct(ctx context.Context, actor *bot.Actor, f *accessbot.Find
 	if err != nil {
 		return false, err
 	}
-	return app.PrimaryOwnerID == actor.User.ID || app.SecondaryOwnerID == actor.User.ID, nil
+	return app.OwnedBy(actor.User.ID), nil
 }
 
 func (h *Digest) say(ctx context.Context, req *bot.Request, text string) error {

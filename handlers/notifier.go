@@ -262,6 +262,26 @@ func (n *Notifier) save(ctx context.Context, req *accessbot.AccessRequest, purpo
 	return nil
 }
 
+// askLevel reads what asking req's level's approvers (ApprovalNeeded,
+// Remind) works from: the tenant's Slack client and team, the request as
+// stored now rendered for the level, and the level's messages sent so far.
+// v is the zero view when the level closed since the job read the request
+// (decided or ended): that change's own job updates the level's copies,
+// and asking now would post dead buttons.
+func (n *Notifier) askLevel(ctx context.Context, req *accessbot.AccessRequest, level int) (cl ChatAPI, team string, v view, sent []accessbot.MessageRef, err error) {
+	if cl, team, err = n.tenantClient(ctx, req.TenantID); err != nil {
+		return nil, "", view{}, nil, err
+	}
+	if v, err = n.current(ctx, req, approvalView(level)); err != nil {
+		return nil, "", view{}, nil, err
+	}
+	if requests.LevelClosed(v.req, level) {
+		return nil, "", view{}, nil, nil
+	}
+	sent, err = n.refs(ctx, req, approvalPurpose(level))
+	return cl, team, v, sent, err
+}
+
 // ApprovalNeeded DMs each approver the request with Approve / Deny / Details
 // and tells the requester who has it now. A retry skips the approvers whose
 // message for this level was already sent. On escalation (approverIDs are
@@ -270,21 +290,8 @@ func (n *Notifier) save(ctx context.Context, req *accessbot.AccessRequest, purpo
 // stored right before the posts, and checked again after them (sync), so a
 // decision landing meanwhile is what every copy ends up showing.
 func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
-	cl, team, err := n.tenantClient(ctx, req.TenantID)
-	if err != nil {
-		return err
-	}
-	v, err := n.current(ctx, req, approvalView(level))
-	if err != nil {
-		return err
-	}
-	if requests.LevelClosed(v.req, level) {
-		// Decided or ended since the job read it: that change's own job
-		// updates the level's copies; asking now would post dead buttons.
-		return nil
-	}
-	sent, err := n.refs(ctx, req, approvalPurpose(level))
-	if err != nil {
+	cl, team, v, sent, err := n.askLevel(ctx, req, level)
+	if err != nil || v.req == nil {
 		return err
 	}
 	var errs []error
@@ -425,19 +432,8 @@ func (n *Notifier) RequestFinished(ctx context.Context, req *accessbot.AccessReq
 // Remind nudges approvers in the thread of their approval message (or a new
 // one when there is none), unless the level closed since the job read it.
 func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, level int, approverIDs []string) error {
-	cl, team, err := n.tenantClient(ctx, req.TenantID)
-	if err != nil {
-		return err
-	}
-	v, err := n.current(ctx, req, approvalView(level))
-	if err != nil {
-		return err
-	}
-	if requests.LevelClosed(v.req, level) {
-		return nil
-	}
-	refs, err := n.refs(ctx, req, approvalPurpose(level))
-	if err != nil {
+	cl, team, v, refs, err := n.askLevel(ctx, req, level)
+	if err != nil || v.req == nil {
 		return err
 	}
 	var errs []error

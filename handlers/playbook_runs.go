@@ -243,7 +243,7 @@ func (m *PlaybookMenus) owns(ctx context.Context, tenantID, userID, appID string
 	if err != nil {
 		return false, err
 	}
-	return app.PrimaryOwnerID == userID || app.SecondaryOwnerID == userID, nil
+	return app.OwnedBy(userID), nil
 }
 
 // ephemeralPoster is the part of a workspace client that shows a message

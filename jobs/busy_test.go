@@ -46,10 +46,7 @@ func startOne(t *testing.T, driver string, workers *river.Workers, args func(ten
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = q.Stop(context.Background()) })
+	startQueue(ctx, t, q)
 	return q
 }
 

@@ -95,6 +95,9 @@ type Queue struct {
 	waker  *waker        // SQLite: wakes the listeners on an insert
 	log    zerolog.Logger
 	unsub  func()
+	// startWait is Run's wait after its first failed start, doubled after
+	// each further one.
+	startWait time.Duration
 }
 
 // New builds the queue; Start (or Run) works jobs, InsertTx needs neither.
@@ -154,7 +157,7 @@ func New(cfg Config) (*Queue, error) {
 		}
 		return nil, fmt.Errorf("new job queue on %s: %w", cfg.Driver, err)
 	}
-	return &Queue{client: client, db: cfg.DB, listen: pool, waker: wk, log: log}, nil
+	return &Queue{client: client, db: cfg.DB, listen: pool, waker: wk, log: log, startWait: time.Second}, nil
 }
 
 func newDriver(name string, db *sql.DB) (riverdriver.Driver[*sql.Tx], error) {
@@ -260,11 +263,15 @@ const startAttempts = 5
 // startAgain starts River, again after a failure, until it starts, ctx
 // ends (nil) or startAttempts failed (the last error).
 func (q *Queue) startAgain(ctx context.Context) error {
-	wait := time.Second
+	wait := q.startWait
 	for attempt := 1; ; attempt++ {
 		err := q.Start(context.WithoutCancel(ctx))
-		if err == nil || attempt == startAttempts {
-			return err
+		if err == nil {
+			return nil
+		}
+		if attempt == startAttempts {
+			q.log.Error().Err(err).Int("attempts", attempt).Msg("job queue did not start; giving up")
+			return fmt.Errorf("%w (gave up after %d starts)", err, attempt)
 		}
 		metrics.JobStartRetries.Inc()
 		q.log.Warn().Err(err).Int("attempt", attempt).Dur("retry_in", wait).

@@ -17,6 +17,7 @@ import (
 	"github.com/accessbot/accessbot/internal/testenv"
 	"github.com/accessbot/accessbot/jobs"
 	"github.com/accessbot/accessbot/store"
+	"github.com/accessbot/accessbot/store/backend"
 	"github.com/accessbot/accessbot/store/storetest"
 )
 
@@ -61,16 +62,62 @@ func newWorker(failures int) *pingWorker {
 	return &pingWorker{failures: failures, attempts: map[int]int{}, done: map[int]int{}}
 }
 
-func newQueue(t *testing.T, driver string, db *sql.DB, w *pingWorker) *jobs.Queue {
-	t.Helper()
+// pingWorkers is the Workers of a queue that works pings with w.
+func pingWorkers(w *pingWorker) *river.Workers {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, w)
-	q, err := jobs.New(jobs.Config{Driver: driver, DB: db, Workers: workers, PollInterval: 20 * time.Millisecond,
+	return workers
+}
+
+func newQueue(t *testing.T, driver string, db *sql.DB, w *pingWorker) *jobs.Queue {
+	t.Helper()
+	q, err := jobs.New(jobs.Config{Driver: driver, DB: db, Workers: pingWorkers(w), PollInterval: 20 * time.Millisecond,
 		Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return q
+}
+
+// startQueue starts q, stopped when the test ends.
+func startQueue(ctx context.Context, t *testing.T, q *jobs.Queue) {
+	t.Helper()
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.Stop(context.Background()) })
+}
+
+// runQueue builds a queue of cfg and runs it in the background, as
+// `accessbot run` does, until ctx ends or the test does; Run's error fails
+// the test.
+func runQueue(ctx context.Context, t *testing.T, cfg jobs.Config) {
+	t.Helper()
+	q, err := jobs.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- q.Run(runCtx, 5*time.Second) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// openPostgres opens the PostgreSQL store at dsn (a testenv.PostgresDSN,
+// perhaps through a proxy), closed when the test ends.
+func openPostgres(ctx context.Context, t *testing.T, dsn string) store.Store {
+	t.Helper()
+	st, err := backend.Open(ctx, backend.Postgres, dsn, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 func dbOf(t *testing.T, st store.Store) *sql.DB {
@@ -153,56 +200,40 @@ func TestInsertTxCommitsWithTheChange(t *testing.T) {
 	}
 }
 
-func TestRetriesThenDeliversOnce(t *testing.T) {
+// A job whose work fails is retried until it succeeds, and delivered once;
+// one whose error is final (jobs.Final) is cancelled after one attempt.
+func TestRetriesUnlessFinal(t *testing.T) {
 	t.Parallel()
-	for _, driver := range storetest.Drivers(t) {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			st := storetest.Open(t, driver)
-			w := newWorker(2)
-			q := newQueue(t, driver, dbOf(t, st), w)
-			if err := insert(ctx, st, q, 1, false); err != nil {
-				t.Fatal(err)
-			}
-			if err := q.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = q.Stop(context.Background()) })
-			waitFor(t, "job completed", func() bool {
-				return len(jobsIn(t, q, rivertype.JobStateCompleted)) == 1
+	for _, tc := range []struct {
+		name           string
+		failures       int
+		final          bool
+		want           rivertype.JobState
+		attempts, done int
+	}{
+		{"retries then delivers once", 2, false, rivertype.JobStateCompleted, 3, 1},
+		{"a final error is not retried", 0, true, rivertype.JobStateCancelled, 1, 0},
+	} {
+		for _, driver := range storetest.Drivers(t) {
+			t.Run(tc.name+"/"+driver, func(t *testing.T) {
+				t.Parallel()
+				ctx := context.Background()
+				st := storetest.Open(t, driver)
+				w := newWorker(tc.failures)
+				w.final = tc.final
+				q := newQueue(t, driver, dbOf(t, st), w)
+				if err := insert(ctx, st, q, 1, false); err != nil {
+					t.Fatal(err)
+				}
+				startQueue(ctx, t, q)
+				waitFor(t, "job "+string(tc.want), func() bool {
+					return len(jobsIn(t, q, tc.want)) == 1
+				})
+				if a, d := w.count(1); a != tc.attempts || d != tc.done {
+					t.Fatalf("attempts=%d deliveries=%d, want %d and %d", a, d, tc.attempts, tc.done)
+				}
 			})
-			if a, d := w.count(1); a != 3 || d != 1 {
-				t.Fatalf("attempts=%d deliveries=%d, want 3 and 1", a, d)
-			}
-		})
-	}
-}
-
-func TestFinalErrorIsNotRetried(t *testing.T) {
-	t.Parallel()
-	for _, driver := range storetest.Drivers(t) {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			st := storetest.Open(t, driver)
-			w := newWorker(0)
-			w.final = true
-			q := newQueue(t, driver, dbOf(t, st), w)
-			if err := insert(ctx, st, q, 1, false); err != nil {
-				t.Fatal(err)
-			}
-			if err := q.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = q.Stop(context.Background()) })
-			waitFor(t, "job cancelled", func() bool {
-				return len(jobsIn(t, q, rivertype.JobStateCancelled)) == 1
-			})
-			if a, _ := w.count(1); a != 1 {
-				t.Fatalf("attempts=%d, want 1", a)
-			}
-		})
+		}
 	}
 }
 
@@ -223,10 +254,7 @@ func TestSurvivesACrash(t *testing.T) {
 			// q1 is never started: it "crashed" right after the commit.
 			second := newWorker(0)
 			q2 := newQueue(t, driver, dbOf(t, st), second)
-			if err := q2.Start(ctx); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = q2.Stop(context.Background()) })
+			startQueue(ctx, t, q2)
 			waitFor(t, "job completed by the new process", func() bool {
 				_, d := second.count(1)
 				return d == 1

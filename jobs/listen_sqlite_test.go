@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot/jobs"
@@ -22,21 +21,7 @@ func TestSQLiteInsertWakesTheWorker(t *testing.T) {
 	defer cancel()
 	st := storetest.Open(t, "sqlite")
 	w := newWorker(0)
-	workers := river.NewWorkers()
-	river.AddWorker(workers, w)
-	worker, err := jobs.New(jobs.Config{Driver: jobs.SQLite, DB: dbOf(t, st), Workers: workers, PollInterval: 10 * time.Second, Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- worker.Run(runCtx, 5*time.Second) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	runQueue(ctx, t, jobs.Config{Driver: jobs.SQLite, DB: dbOf(t, st), Workers: pingWorkers(w), PollInterval: 10 * time.Second, Log: zerolog.Nop()})
 	sender := newQueue(t, jobs.SQLite, dbOf(t, st), newWorker(0))
 	time.Sleep(time.Second) // past the worker's first fetch and first listener checks
 	for n := 1; n <= 3; n++ {

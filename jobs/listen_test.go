@@ -5,12 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot/internal/testenv"
 	"github.com/accessbot/accessbot/jobs"
-	"github.com/accessbot/accessbot/store/backend"
 )
 
 // On PostgreSQL, a job committed in a store transaction by another process
@@ -31,31 +29,13 @@ func TestListenStartsCommittedJobsAtOnce(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			dsn := testenv.PostgresDSN(t)
-			st, err := backend.Open(ctx, backend.Postgres, dsn, zerolog.Nop())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
+			st := openPostgres(ctx, t, dsn)
 			w := newWorker(0)
-			workers := river.NewWorkers()
-			river.AddWorker(workers, w)
-			cfg := jobs.Config{Driver: jobs.Postgres, DB: dbOf(t, st), Workers: workers, PollInterval: 10 * time.Second, Log: zerolog.Nop()}
+			cfg := jobs.Config{Driver: jobs.Postgres, DB: dbOf(t, st), Workers: pingWorkers(w), PollInterval: 10 * time.Second, Log: zerolog.Nop()}
 			if tt.listen {
 				cfg.ListenDSN = dsn
 			}
-			worker, err := jobs.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			runCtx, stop := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- worker.Run(runCtx, 5*time.Second) }()
-			t.Cleanup(func() {
-				stop()
-				if err := <-done; err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			})
+			runQueue(ctx, t, cfg)
 			// The inserting side, as another process: a queue that only inserts.
 			sender := newQueue(t, jobs.Postgres, dbOf(t, st), newWorker(0))
 			time.Sleep(500 * time.Millisecond) // past the worker's first fetch

@@ -12,12 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot/internal/testenv"
 	"github.com/accessbot/accessbot/jobs"
-	"github.com/accessbot/accessbot/store/backend"
 )
 
 // holdingLog is a log writer that takes hold long over the first line
@@ -102,33 +100,15 @@ func TestQueueWorksAfterListenerLostWhileStarting(t *testing.T) {
 		}
 		return false
 	})
-	st, err := backend.Open(ctx, backend.Postgres, u.String(), zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openPostgres(ctx, t, u.String())
 	mu.Lock()
 	armed = true
 	mu.Unlock()
 
 	logs := &holdingLog{slow: "Error from notification wait", hold: time.Second}
 	w := newWorker(0)
-	workers := river.NewWorkers()
-	river.AddWorker(workers, w)
-	q, err := jobs.New(jobs.Config{Driver: jobs.Postgres, DB: dbOf(t, st), Workers: workers, ListenDSN: listenDSN,
+	runQueue(ctx, t, jobs.Config{Driver: jobs.Postgres, DB: dbOf(t, st), Workers: pingWorkers(w), ListenDSN: listenDSN,
 		PollInterval: 100 * time.Millisecond, Log: zerolog.New(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- q.Run(runCtx, 5*time.Second) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
 
 	waitFor(t, "the listener's connection cut while River starts", func() bool {
 		mu.Lock()
@@ -174,11 +154,7 @@ func TestListenerCutAtRandomWhileStarting(t *testing.T) {
 	}
 	ctx := context.Background()
 	dsn := testenv.PostgresDSN(t)
-	st, err := backend.Open(ctx, backend.Postgres, dsn, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openPostgres(ctx, t, dsn)
 	u, _ := url.Parse(dsn)
 	p := testenv.NewTCPProxy(t, u.Host)
 	u.Host = p.Addr()
@@ -186,9 +162,7 @@ func TestListenerCutAtRandomWhileStarting(t *testing.T) {
 	var ok, loud, silent int
 	for i := range n {
 		w := newWorker(0)
-		workers := river.NewWorkers()
-		river.AddWorker(workers, w)
-		q, err := jobs.New(jobs.Config{Driver: jobs.Postgres, DB: dbOf(t, st), Workers: workers, ListenDSN: u.String(),
+		q, err := jobs.New(jobs.Config{Driver: jobs.Postgres, DB: dbOf(t, st), Workers: pingWorkers(w), ListenDSN: u.String(),
 			PollInterval: 50 * time.Millisecond, Log: zerolog.Nop()})
 		if err != nil {
 			t.Fatal(err)

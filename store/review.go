@@ -52,8 +52,39 @@ type Reviews interface {
 	// ReviewNoticeMarked reports whether MarkReviewNotice recorded key.
 	ReviewNoticeMarked(ctx context.Context, tenantID, campaignID, userID, key string) (bool, error)
 
+	// BumpReviewProgress records, in the transaction of a change, that
+	// reviewerID's pending count in campaignID changed: a new generation
+	// for the updates of their review DMs to catch up with.
+	BumpReviewProgress(ctx context.Context, tenantID, campaignID, reviewerID string) error
+	// ClaimReviewProgress claims bringing reviewerID's review DMs about
+	// campaignID up to date, until now+lease. It wins when a generation is
+	// not shown yet and no other claim's lease runs; p.Gen is then the
+	// generation the update catches up with. Losing, p says why: SentGen >=
+	// Gen (up to date) or LeaseUntil (another update is under way).
+	// ErrNotFound when nothing was ever bumped.
+	ClaimReviewProgress(ctx context.Context, tenantID, campaignID, reviewerID string, now time.Time, lease time.Duration) (p *ReviewProgress, won bool, err error)
+	// FinishReviewProgress ends claim at now: when sent, gen is recorded as
+	// shown (what is recorded never goes down). A claim taken over since
+	// (its lease ran out) leaves the newer claim's lease alone.
+	FinishReviewProgress(ctx context.Context, tenantID, campaignID, reviewerID string, claim, gen int64, sent bool, now time.Time) error
+
 	// PutReviewSettings creates or replaces the tenant's reminder timing.
 	PutReviewSettings(ctx context.Context, s *accessbot.ReviewSettings) error
 	// GetReviewSettings returns ErrNotFound when the tenant has none.
 	GetReviewSettings(ctx context.Context, tenantID string) (*accessbot.ReviewSettings, error)
+}
+
+// ReviewProgress is where the updates of one reviewer's review DMs about a
+// campaign stand: every change of their pending count bumps Gen, an update
+// that showed the count as of Gen records SentGen, and one update at a
+// time holds the claim (Claim counts them) until LeaseUntil, so an update
+// that read an older count never lands after one that read a newer.
+type ReviewProgress struct {
+	TenantID   string
+	CampaignID string
+	ReviewerID string
+	Gen        int64
+	SentGen    int64
+	Claim      int64
+	LeaseUntil time.Time
 }

@@ -2,8 +2,9 @@
 // stored secret (azuread, scim) share: finding the tenant's connector an
 // application's connector: label means, opening its sealed secret with the
 // outbound HTTP client under the tenant's allow-list, keeping one client
-// per connector for the provisioning runner, running a step with it, and
-// retrying the calls a server throttled.
+// per connector for the provisioning runner, running a step with it,
+// sending a call with its bearer token (Send), and retrying the calls a
+// server throttled.
 package apiconn
 
 import (

@@ -12,12 +12,10 @@
 package azuread
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -167,15 +165,7 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Retryable reports whether trying again later may work.
-func (e *Error) Retryable() bool {
-	switch {
-	case e.Status == 0:
-		return !errors.Is(e.Err, context.Canceled)
-	case e.Status == http.StatusTooManyRequests, e.Status == http.StatusRequestTimeout, e.Status >= 500:
-		return true
-	}
-	return false
-}
+func (e *Error) Retryable() bool { return apiconn.Retryable(e.Status, e.Err) }
 
 // IsNotFound reports a 404 (the object, or the membership, is not there).
 func IsNotFound(err error) bool {
@@ -268,44 +258,28 @@ func (c *Client) once(ctx context.Context, op, method, u string, body []byte, ou
 	if err != nil {
 		return err
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	a, err := apiconn.Send(ctx, c.hc, apiconn.Request{Method: method, URL: u, Token: tok,
+		Accept: "application/json", ContentType: "application/json", Body: body}, out)
 	if err != nil {
 		return &Error{Op: op, Err: err}
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return &Error{Op: op, Err: apiconn.Scrub(err, tok)}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if err := apiconn.Decode(resp, out); err != nil {
-			return &Error{Op: op, Err: err}
-		}
+	if a == nil {
 		return nil
 	}
-	return httpError(op, resp.StatusCode, resp.Header, resp.Body)
+	return graphError(op, a)
 }
 
-func httpError(op string, status int, h http.Header, r io.Reader) *Error {
-	e := &Error{Op: op, Status: status, RetryAfter: apiconn.RetryAfter(h.Get("Retry-After")), RequestID: h.Get("request-id")}
-	raw, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+// graphError is the *Error of Graph's answer a to op.
+func graphError(op string, a *apiconn.Answer) *Error {
+	e := &Error{Op: op, Status: a.Status, RetryAfter: apiconn.RetryAfter(a.Header.Get("Retry-After")), RequestID: a.Header.Get("request-id")}
 	var ge graphErrorBody
-	if json.Unmarshal(raw, &ge) == nil && ge.Error.Code != "" {
+	if json.Unmarshal(a.Body, &ge) == nil && ge.Error.Code != "" {
 		e.Code, e.Message = ge.Error.Code, ge.Error.Message
 		if ge.Error.InnerError.RequestID != "" {
 			e.RequestID = ge.Error.InnerError.RequestID
 		}
-	} else if s := strings.TrimSpace(string(raw)); s != "" && len(s) < 300 {
-		e.Message = s
+	} else {
+		e.Message = a.Text()
 	}
 	return e
 }

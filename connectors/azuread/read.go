@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/accessbot/accessbot/connectors/apiconn"
 )
 
 // User is a Graph user as a delta page reports it. In a delta round after
@@ -299,7 +301,7 @@ func (r BatchResponse) Err(op string) error {
 	for k, v := range r.Headers {
 		h.Set(k, v)
 	}
-	return httpError(op, r.Status, h, bytesReader(r.Body))
+	return graphError(op, &apiconn.Answer{Status: r.Status, Header: h, Body: r.Body})
 }
 
 // Batch sends up to MaxBatch requests in one POST /$batch and returns the

@@ -12,12 +12,10 @@
 package scim
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -161,15 +159,10 @@ var statusMeaning = map[int]string{
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Retryable reports whether trying again later may work.
+// Retryable reports whether trying again later may work: not for a 501,
+// the one 5xx that says the server never will.
 func (e *Error) Retryable() bool {
-	switch {
-	case e.Status == 0:
-		return !errors.Is(e.Err, context.Canceled)
-	case e.Status == http.StatusTooManyRequests, e.Status == http.StatusRequestTimeout, e.Status >= 500 && e.Status != http.StatusNotImplemented:
-		return true
-	}
-	return false
+	return e.Status != http.StatusNotImplemented && apiconn.Retryable(e.Status, e.Err)
 }
 
 // IsNotFound reports a 404 (no such resource).
@@ -212,38 +205,20 @@ func (c *Client) call(ctx context.Context, op, method, path string, in, out any)
 }
 
 func (c *Client) once(ctx context.Context, op, method, u string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	a, err := apiconn.Send(ctx, c.hc, apiconn.Request{Method: method, URL: u, Token: c.token.Reveal(),
+		Accept: MediaType + ", application/json", ContentType: MediaType, Body: body}, out)
 	if err != nil {
 		return &Error{Op: op, Err: err}
 	}
-	tok := c.token.Reveal()
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", MediaType+", application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", MediaType)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return &Error{Op: op, Err: apiconn.Scrub(err, tok)}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if err := apiconn.Decode(resp, out); err != nil {
-			return &Error{Op: op, Err: err}
-		}
+	if a == nil {
 		return nil
 	}
-	e := &Error{Op: op, Status: resp.StatusCode, retry: apiconn.RetryAfter(resp.Header.Get("Retry-After"))}
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	e := &Error{Op: op, Status: a.Status, retry: apiconn.RetryAfter(a.Header.Get("Retry-After"))}
 	var eb errorBody
-	if json.Unmarshal(raw, &eb) == nil && (eb.ScimType != "" || eb.Detail != "") {
+	if json.Unmarshal(a.Body, &eb) == nil && (eb.ScimType != "" || eb.Detail != "") {
 		e.ScimType, e.Detail = eb.ScimType, eb.Detail
-	} else if s := strings.TrimSpace(string(raw)); s != "" && len(s) < 300 {
-		e.Detail = s
+	} else {
+		e.Detail = a.Text()
 	}
 	return e
 }

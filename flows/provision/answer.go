@@ -97,7 +97,7 @@ func (e *Engine) mayAnswer(ctx context.Context, q store.Queries, f *accessbot.Ac
 		if err != nil {
 			return fmt.Errorf("load application %s: %w", f.AppID, err)
 		}
-		if actorID == app.PrimaryOwnerID || actorID == app.SecondaryOwnerID {
+		if app.OwnedBy(actorID) {
 			return nil
 		}
 	case KindSlack, KindEmail:

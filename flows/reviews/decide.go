@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,8 +54,9 @@ const maxComment = 500
 // campaign has one), a Revoke records a pending revocation for the
 // application owner. Decisions that are no longer the actor's are refused
 // one by one and do not stop the others. The next level's reviewers get one
-// message each, owners one per campaign for what is left to them by hand:
-// notices committed with the decisions (see WithQueue).
+// message each, owners one per campaign for what is left to them by hand,
+// and the decider's DMs show what they have left: notices committed with
+// the decisions (see WithQueue).
 func (s *Service) Decide(ctx context.Context, in DecideInput) (*DecideResult, error) {
 	now := s.now()
 	res := &DecideResult{}
@@ -173,6 +175,18 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*DecideResult, er
 		for cid, its := range byCampaign {
 			owed = append(owed, assigned(campaigns[cid], its, AssignNextLevel)...)
 		}
+		// The decider has fewer items left in each campaign they decided in.
+		var decidedIn []string
+		for _, it := range res.Decided {
+			if !slices.Contains(decidedIn, it.CampaignID) {
+				decidedIn = append(decidedIn, it.CampaignID)
+			}
+		}
+		progress, err := s.owesProgress(ctx, q, in.TenantID, decidedIn, in.ActorID)
+		if err != nil {
+			return err
+		}
+		owed = append(owed, progress...)
 		return s.owe(ctx, q, owed)
 	})
 	if err != nil {
@@ -181,9 +195,6 @@ func (s *Service) Decide(ctx context.Context, in DecideInput) (*DecideResult, er
 	s.log.Info().Str("tenant", in.TenantID).Str("actor", in.ActorID).Int("decided", len(res.Decided)).
 		Int("refused", len(res.Refused)).Int("next_level", len(res.Next)).Msg("review decisions")
 	s.deliver(ctx, in.TenantID, owed)
-	for id := range campaigns {
-		s.progress(ctx, id, in.TenantID, in.ActorID)
-	}
 	return res, nil
 }
 

@@ -29,6 +29,8 @@ type slackWorld struct {
 	f    *fixture
 	fake *slackfake.Server
 	team slackfake.Team
+	// backoff, when set, is the wait before a failed job's retry.
+	backoff time.Duration
 }
 
 func newSlackWorld(f *fixture) *slackWorld {
@@ -59,8 +61,12 @@ func (w *slackWorld) process(driver string, st store.Store, n reviews.Notifier) 
 	var svc *reviews.Service
 	workers := river.NewWorkers()
 	reviews.AddWorkers(workers, func() *reviews.Service { return svc }, handlers.FinalSlackError)
+	var backoff func(int) time.Duration
+	if w.backoff > 0 {
+		backoff = func(int) time.Duration { return w.backoff }
+	}
 	q, err := jobs.New(jobs.Config{Driver: driver, DB: f.st.(interface{ DB() *sql.DB }).DB(), Workers: workers,
-		PollInterval: 20 * time.Millisecond, Log: log})
+		PollInterval: 20 * time.Millisecond, Backoff: backoff, Log: log})
 	f.must(err)
 	w.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -22,6 +22,9 @@ const (
 	// KindRevocation asks an application owner to remove what one
 	// decision batch revoked.
 	KindRevocation = "review_revocation"
+	// KindProgress brings the pending count in one reviewer's DMs about a
+	// campaign up to date after their items changed.
+	KindProgress = "review_progress"
 )
 
 // notice is a review DM a change owes: with WithQueue a job inserted in the
@@ -73,6 +76,22 @@ type RevocationArgs struct {
 func (RevocationArgs) Kind() string                 { return KindRevocation }
 func (RevocationArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Priority: 2} }
 
+// ProgressArgs brings a reviewer's DMs about a campaign up to date. Every
+// change of their pending count owes one (and bumps its generation, see
+// store.ReviewProgress) in its transaction; which of them runs first shows
+// the count as it is then, and the others find nothing left to show.
+type ProgressArgs struct {
+	TenantID   string `json:"tenant_id"`
+	CampaignID string `json:"campaign_id"`
+	ReviewerID string `json:"reviewer_id"`
+}
+
+func (ProgressArgs) Kind() string { return KindProgress }
+
+// InsertOpts: a count a moment late matters less than a DM, so it goes after
+// the decisions' DMs but before a launch's.
+func (ProgressArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Priority: 3} }
+
 // Queue inserts jobs in a store transaction; *jobs.Queue is one.
 type Queue interface {
 	InsertManyTx(ctx context.Context, tx store.Queries, params []river.InsertManyParams) error
@@ -97,6 +116,7 @@ func (s *Service) WithQueue(q Queue) *Service {
 func AddWorkers(w *river.Workers, svc func() *Service, final func(error) bool) {
 	river.AddWorker(w, &noticeWorker[AssignedArgs]{svc: svc, final: final})
 	river.AddWorker(w, &noticeWorker[RevocationArgs]{svc: svc, final: final})
+	river.AddWorker(w, &noticeWorker[ProgressArgs]{svc: svc, final: final})
 }
 
 type noticeWorker[T notice] struct {
@@ -259,4 +279,83 @@ func (s *Service) revocations(revoked map[string][]accessbot.ReviewItem) []notic
 		}
 	}
 	return ns
+}
+
+// progressLease bounds how long one update of a reviewer's DMs holds their
+// progress claim; the update itself gets half of it, so it is over before
+// another can take the claim over.
+const progressLease = time.Minute
+
+// progressHeld: another update of the same reviewer's DMs is under way.
+// Busy, so the job is snoozed, not failed: when it runs again the other
+// update is done and showed what it read, perhaps not this change.
+type progressHeld struct{ wait time.Duration }
+
+func (e progressHeld) Error() string          { return "another update of the same review DMs is under way" }
+func (e progressHeld) BusyFor() time.Duration { return e.wait }
+
+// owesProgress is the ProgressArgs of each reviewer whose pending count in
+// campaigns changed in tx, their generations bumped there; none when the
+// notifier cannot update DMs.
+func (s *Service) owesProgress(ctx context.Context, tx store.Queries, tenantID string, campaignIDs []string, reviewerID string) ([]notice, error) {
+	if _, ok := s.notify.(ProgressNotifier); !ok || reviewerID == "" {
+		return nil, nil
+	}
+	ns := make([]notice, 0, len(campaignIDs))
+	for _, cid := range campaignIDs {
+		if err := tx.BumpReviewProgress(ctx, tenantID, cid, reviewerID); err != nil {
+			return nil, err
+		}
+		ns = append(ns, ProgressArgs{TenantID: tenantID, CampaignID: cid, ReviewerID: reviewerID})
+	}
+	return ns, nil
+}
+
+// send shows the reviewer's pending count as it is now, unless an update
+// since their last change already did. Updates of one reviewer's DMs take
+// turns (the claim), each reading the count once its turn came: the count
+// last shown is never older than one shown before it. A failed update is
+// retried (the job's error); until it succeeds the generation stays owed.
+func (a ProgressArgs) send(ctx context.Context, s *Service) error {
+	pn, ok := s.notify.(ProgressNotifier)
+	if !ok {
+		return nil
+	}
+	p, won, err := s.st.ClaimReviewProgress(ctx, a.TenantID, a.CampaignID, a.ReviewerID, s.now(), progressLease)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return nil // the campaign is gone
+	}
+	if err != nil {
+		return fmt.Errorf("update the review DMs of %s: %w", a.ReviewerID, err)
+	}
+	if !won {
+		if p.SentGen >= p.Gen {
+			return nil // shown by an update that ran after this change
+		}
+		return progressHeld{wait: 500 * time.Millisecond}
+	}
+	uctx, cancel := context.WithTimeout(ctx, progressLease/2)
+	err = a.show(uctx, s, pn)
+	cancel()
+	if ferr := s.st.FinishReviewProgress(context.WithoutCancel(ctx), a.TenantID, a.CampaignID, a.ReviewerID, p.Claim, p.Gen, err == nil, s.now()); ferr != nil {
+		// The update stays owed: a retry after the lease shows it again.
+		return errors.Join(err, fmt.Errorf("record the review DMs of %s as updated: %w", a.ReviewerID, ferr))
+	}
+	return err
+}
+
+// show rewrites the reviewer's DMs with what is left for them now.
+func (a ProgressArgs) show(ctx context.Context, s *Service, pn ProgressNotifier) error {
+	c, err := s.st.GetCampaign(ctx, a.TenantID, a.CampaignID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("update the review DMs of %s: %w", a.ReviewerID, err)
+	}
+	left, err := s.st.ListReviewItems(ctx, a.TenantID, accessbot.ReviewItemFilter{CampaignID: a.CampaignID, ReviewerID: a.ReviewerID, Status: accessbot.ReviewPending})
+	if err != nil {
+		return fmt.Errorf("update the review DMs of %s: %w", a.ReviewerID, err)
+	}
+	return pn.Progress(ctx, c, a.ReviewerID, len(left))
 }

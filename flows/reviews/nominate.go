@@ -30,7 +30,7 @@ func (s *Service) Nominate(ctx context.Context, in NominateInput) (*accessbot.Re
 	in.Reason = strings.TrimSpace(in.Reason)
 	var item accessbot.ReviewItem
 	var camp *accessbot.Campaign
-	var owed notice
+	var owed []notice
 	err := s.st.InTx(ctx, func(q store.Queries) error {
 		it, err := q.GetReviewItem(ctx, in.TenantID, in.ItemID)
 		if err != nil {
@@ -95,8 +95,13 @@ func (s *Service) Nominate(ctx context.Context, in NominateInput) (*accessbot.Re
 			}
 		}
 		item = *it
-		owed = nominated(camp, it, in.ActorID, in.Reason, now)
-		return s.owe(ctx, q, []notice{owed})
+		// The nominee's DM, and one item fewer in the nominator's.
+		progress, err := s.owesProgress(ctx, q, in.TenantID, []string{camp.ID}, in.ActorID)
+		if err != nil {
+			return err
+		}
+		owed = append([]notice{nominated(camp, it, in.ActorID, in.Reason, now)}, progress...)
+		return s.owe(ctx, q, owed)
 	})
 	if err != nil {
 		if errors.As(err, new(FieldErrors)) {
@@ -105,8 +110,7 @@ func (s *Service) Nominate(ctx context.Context, in NominateInput) (*accessbot.Re
 		return nil, fmt.Errorf("nominate for item %s: %w", in.ItemID, err)
 	}
 	s.log.Info().Str("tenant", in.TenantID).Str("item", item.ID).Str("from", in.ActorID).Str("to", item.ReviewerID).Msg("review item nominated")
-	s.progress(ctx, camp.ID, in.TenantID, in.ActorID) // one item fewer for the nominator
-	s.deliver(ctx, in.TenantID, []notice{owed})
+	s.deliver(ctx, in.TenantID, owed)
 	return &item, nil
 }
 

@@ -10,9 +10,9 @@
 // item's status and reviewer, so of racing clicks exactly one wins and
 // only the item's current reviewer can decide it. The DMs a launch, a
 // decision or a nomination owes are jobs committed with it (WithQueue);
-// reminders and escalations are retried by their scheduler slot; only the
-// updates of a reviewer's pending count (ProgressNotifier) go out after
-// commit, and a failed one is logged and changes nothing.
+// so are the updates of the reviewer's pending count in their DMs
+// (ProgressNotifier); reminders and escalations are retried by their
+// scheduler slot.
 package reviews
 
 import (
@@ -112,26 +112,6 @@ type Notifier interface {
 // campaign is still open), so no message keeps an old count.
 type ProgressNotifier interface {
 	Progress(ctx context.Context, c *accessbot.Campaign, reviewerID string, pending int) error
-}
-
-// progress tells a ProgressNotifier what reviewerID has left in campaign c,
-// re-read after commit.
-func (s *Service) progress(ctx context.Context, campaignID, tenantID, reviewerID string) {
-	pn, ok := s.notify.(ProgressNotifier)
-	if !ok || reviewerID == "" {
-		return
-	}
-	c, err := s.st.GetCampaign(ctx, tenantID, campaignID)
-	if err != nil {
-		s.logNotify(tenantID, "progress", err)
-		return
-	}
-	left, err := s.st.ListReviewItems(ctx, tenantID, accessbot.ReviewItemFilter{CampaignID: campaignID, ReviewerID: reviewerID, Status: accessbot.ReviewPending})
-	if err != nil {
-		s.logNotify(tenantID, "progress", err)
-		return
-	}
-	s.logNotify(tenantID, "progress", pn.Progress(ctx, c, reviewerID, len(left)))
 }
 
 // NopNotifier tells no one.

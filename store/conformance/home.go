@@ -19,6 +19,7 @@ var homeHidden = map[string]string{
 	"audit_log":        "audit trail; written by every action",
 	"message_refs":     "where messages were posted",
 	"deliveries":       "delivery outbox",
+	"review_progress":  "where the updates of reviewers' DMs stand",
 	"schedule_slots":   "scheduler slot claims; written every tick",
 	"slack_ids":        "identity resolution's Slack id cache",
 	"step_ups":         "step-up links",

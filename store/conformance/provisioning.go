@@ -61,7 +61,6 @@ func testActionFlows(t *testing.T, s store.Store) {
 			return err
 		}
 		fl.Status, fl.Current, fl.Outputs = accessbot.FlowRunning, 1, map[string]string{"issue": "7"}
-		fl.MessageChannel, fl.MessageTS = "C1", "1.2"
 		fl.Steps[0].Status, fl.Steps[0].Attempts, fl.Steps[0].Note, fl.Steps[0].FinishedAt = accessbot.FlowDone, 1, "ok", &now
 		fl.Steps[0].Outputs = map[string]string{"issue": "7"}
 		fl.Steps[1].Status, fl.Steps[1].LastError, fl.Steps[1].StartedAt = accessbot.FlowFailed, "boom", &now
@@ -71,7 +70,7 @@ func testActionFlows(t *testing.T, s store.Store) {
 	got, err = s.GetActionFlow(ctx(), ten.ID, f.ID)
 	ok(t, err, "get saved flow")
 	if got.Version != f.Version+1 || got.Status != accessbot.FlowRunning || got.Current != 1 || got.Outputs["issue"] != "7" ||
-		got.MessageTS != "1.2" || got.Steps[0].Status != accessbot.FlowDone || got.Steps[0].Note != "ok" ||
+		got.Steps[0].Status != accessbot.FlowDone || got.Steps[0].Note != "ok" ||
 		got.Steps[0].Outputs["issue"] != "7" || !got.Steps[0].FinishedAt.Equal(now) || got.Steps[1].LastError != "boom" {
 		t.Fatalf("saved flow reads back as %+v", got)
 	}

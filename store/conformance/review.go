@@ -194,6 +194,63 @@ func testReviews(t *testing.T, s store.Store) {
 		}
 	})
 
+	t.Run("progress", func(t *testing.T) {
+		c := newCampaign(t, s, tid, "", nil)
+		now, lease := fixedTime(), time.Minute
+		_, _, err := s.ClaimReviewProgress(ctx(), tid, c.ID, "mgr", now, lease)
+		isErr(t, err, accessbot.ErrNotFound, "claim before any bump")
+		ok(t, s.BumpReviewProgress(ctx(), tid, c.ID, "mgr"), "bump")
+		ok(t, s.BumpReviewProgress(ctx(), tid, c.ID, "mgr"), "bump again")
+		p, won, err := s.ClaimReviewProgress(ctx(), tid, c.ID, "mgr", now, lease)
+		ok(t, err, "claim")
+		if !won || p.Gen != 2 || p.SentGen != 0 || p.Claim != 1 {
+			t.Fatalf("first claim: won %v, %+v; want won at gen 2, claim 1", won, p)
+		}
+		if _, held, _ := s.ClaimReviewProgress(ctx(), tid, c.ID, "mgr", now.Add(lease/2), lease); held {
+			t.Fatal("a second claim won while the first one's lease runs")
+		}
+		// A change meanwhile: the update in flight shows gen 2, gen 3 is owed.
+		ok(t, s.BumpReviewProgress(ctx(), tid, c.ID, "mgr"), "bump during the update")
+		ok(t, s.FinishReviewProgress(ctx(), tid, c.ID, "mgr", p.Claim, p.Gen, true, now), "finish")
+		p2, won, err := s.ClaimReviewProgress(ctx(), tid, c.ID, "mgr", now, lease)
+		ok(t, err, "claim the newer generation")
+		if !won || p2.Gen != 3 || p2.SentGen != 2 {
+			t.Fatalf("claim after a bump: won %v, %+v; want won at gen 3 with 2 shown", won, p2)
+		}
+		// A failed update shows nothing and frees the claim at once.
+		ok(t, s.FinishReviewProgress(ctx(), tid, c.ID, "mgr", p2.Claim, p2.Gen, false, now), "finish unsent")
+		p3, won, err := s.ClaimReviewProgress(ctx(), tid, c.ID, "mgr", now, lease)
+		ok(t, err, "claim after a failure")
+		if !won || p3.SentGen != 2 {
+			t.Fatalf("claim after a failed update: won %v, %+v; want won with 2 still shown", won, p3)
+		}
+		// The lease runs out: another claim takes over; the late finish of
+		// the old claim lowers nothing and leaves the new lease alone.
+		p4, won, err := s.ClaimReviewProgress(ctx(), tid, c.ID, "mgr", now.Add(2*lease), lease)
+		ok(t, err, "take over")
+		if !won || p4.Claim != p3.Claim+1 {
+			t.Fatalf("take-over after the lease: won %v, %+v", won, p4)
+		}
+		ok(t, s.FinishReviewProgress(ctx(), tid, c.ID, "mgr", p3.Claim, 1, true, now), "late finish")
+		if p5, held, _ := s.ClaimReviewProgress(ctx(), tid, c.ID, "mgr", now.Add(2*lease), lease); held || p5.SentGen != 2 {
+			t.Fatalf("after a late finish: claimed %v, %+v; want the take-over's lease kept and 2 shown", held, p5)
+		}
+		ok(t, s.FinishReviewProgress(ctx(), tid, c.ID, "mgr", p4.Claim, p4.Gen, true, now.Add(2*lease)), "finish the take-over")
+		p6, won, err := s.ClaimReviewProgress(ctx(), tid, c.ID, "mgr", now.Add(3*lease), lease)
+		ok(t, err, "claim when up to date")
+		if won || p6.SentGen != 3 || p6.Gen != 3 {
+			t.Fatalf("claim with nothing new: won %v, %+v; want lost, 3 of 3 shown", won, p6)
+		}
+		// Reviewers and tenants are apart.
+		if _, _, err := s.ClaimReviewProgress(ctx(), tid, c.ID, "other", now, lease); !errors.Is(err, accessbot.ErrNotFound) {
+			t.Fatalf("another reviewer's progress: %v, want not found", err)
+		}
+		other := newTenant(t, s)
+		if _, _, err := s.ClaimReviewProgress(ctx(), other.ID, c.ID, "mgr", now, lease); !errors.Is(err, accessbot.ErrNotFound) {
+			t.Fatalf("cross-tenant progress: %v, want not found", err)
+		}
+	})
+
 	t.Run("settings", func(t *testing.T) {
 		_, err := s.GetReviewSettings(ctx(), tid)
 		isErr(t, err, accessbot.ErrNotFound, "settings before any")

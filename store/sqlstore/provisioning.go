@@ -10,7 +10,7 @@ import (
 )
 
 const flowCols = `tenant_id, id, flow_key, request_id, entitlement_id, app_id, connection_id, user_id, relationship,
-	direction, status, current_step, fields, outputs, actor_id, reason, message_channel, message_ts, version,
+	direction, status, current_step, fields, outputs, actor_id, reason, version,
 	created_at, updated_at, finished_at`
 
 const flowStepCols = `idx, type, params, timeout_ns, status, attempts, last_error, note, outputs, answered_by,
@@ -23,7 +23,7 @@ func scanFlow(r scanner) (accessbot.ActionFlow, error) {
 	var status string
 	if err := r.Scan(&f.TenantID, &f.ID, &f.Key, &f.RequestID, &f.EntitlementID, &f.AppID, &f.ConnectionID, &f.UserID,
 		&f.Relationship, &f.Direction, &status, &f.Current, &fields, &outputs, &f.ActorID, &f.Reason,
-		&f.MessageChannel, &f.MessageTS, &f.Version, &c, &u, &fin); err != nil {
+		&f.Version, &c, &u, &fin); err != nil {
 		return f, err
 	}
 	f.Status = accessbot.FlowStatus(status)
@@ -90,9 +90,9 @@ func (q *queries) CreateActionFlow(ctx context.Context, f *accessbot.ActionFlow)
 	if err != nil {
 		return fmt.Errorf("create flow %s: %w", f.Key, err)
 	}
-	_, err = q.exec(ctx, `INSERT INTO action_flows (`+flowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = q.exec(ctx, `INSERT INTO action_flows (`+flowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.TenantID, f.ID, f.Key, f.RequestID, f.EntitlementID, f.AppID, f.ConnectionID, f.UserID, f.Relationship,
-		f.Direction, string(f.Status), f.Current, fields, outputs, f.ActorID, f.Reason, f.MessageChannel, f.MessageTS,
+		f.Direction, string(f.Status), f.Current, fields, outputs, f.ActorID, f.Reason,
 		f.Version, q.tm(f.CreatedAt), q.tm(f.UpdatedAt), q.tmp(f.FinishedAt))
 	if err != nil {
 		return fmt.Errorf("create flow %s: %w", f.Key, q.writeErr(err))
@@ -165,10 +165,10 @@ func (q *queries) SaveActionFlow(ctx context.Context, f *accessbot.ActionFlow) e
 		return fmt.Errorf("save flow %s: %w", f.ID, err)
 	}
 	f.FinishedAt = roundPtr(f.FinishedAt)
-	n, err := q.exec(ctx, `UPDATE action_flows SET status = ?, current_step = ?, outputs = ?, message_channel = ?, message_ts = ?,
+	n, err := q.exec(ctx, `UPDATE action_flows SET status = ?, current_step = ?, outputs = ?,
 		entitlement_id = ?, connection_id = ?, version = version + 1, updated_at = ?, finished_at = ?
 		WHERE tenant_id = ? AND id = ? AND version = ?`,
-		string(f.Status), f.Current, outputs, f.MessageChannel, f.MessageTS, f.EntitlementID, f.ConnectionID, q.tm(now), q.tmp(f.FinishedAt),
+		string(f.Status), f.Current, outputs, f.EntitlementID, f.ConnectionID, q.tm(now), q.tmp(f.FinishedAt),
 		f.TenantID, f.ID, f.Version)
 	if err != nil {
 		return fmt.Errorf("save flow %s: %w", f.ID, q.writeErr(err))
