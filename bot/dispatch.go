@@ -404,13 +404,21 @@ func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Re
 			if url == "" && len(head.ResponseURLs) > 0 {
 				url = head.ResponseURLs[0].ResponseURL
 			}
-			d.async(ctx, team, queueClicks, url, log, func(ctx context.Context) {
-				if head.Type == slack.InteractionTypeBlockActions {
-					if c, ok := decodeClick(env.Payload); ok && !d.cfg.Router.routes(&c) {
-						d.handleUnknownClick(ctx, env, &c, log)
-						return
-					}
+			// A click on a button no route knows (a stale message) is
+			// answered in its own turn, so a flood of them does not hold
+			// back the clicks that decide something.
+			var unknown click
+			stale := false
+			if head.Type == slack.InteractionTypeBlockActions {
+				if c, ok := decodeClick(env.Payload); ok && !d.cfg.Router.routes(&c) {
+					unknown, stale = c, true
 				}
+			}
+			if stale {
+				d.async(ctx, team, queueStale, url, log, func(ctx context.Context) { d.handleUnknownClick(ctx, env, &unknown, log) })
+				return
+			}
+			d.async(ctx, team, queueClicks, url, log, func(ctx context.Context) {
 				cb, err := decodeInteraction(env.Payload)
 				if err != nil {
 					log.Warn().Err(err).Msg("malformed interactive payload")
@@ -492,12 +500,13 @@ func (d *Dispatcher) handlerCtx(ctx context.Context) (context.Context, context.C
 	return context.WithTimeout(context.WithoutCancel(ctx), d.cfg.HandlerTimeout)
 }
 
-// Work classes: each workspace's events and clicks wait in separate turns,
-// so a click (someone waiting to see its result) is not queued behind a
-// burst of App Home opens or other events.
+// Work classes: each workspace's events, clicks and clicks on stale buttons
+// wait in separate turns, so a click (someone waiting to see its result) is
+// not queued behind a burst of App Home opens, other events or stale clicks.
 const (
 	queueEvents = "events"
 	queueClicks = "clicks"
+	queueStale  = "stale" // clicks on buttons no route knows
 )
 
 // async queues slow work that runs after the ack, taking turns with other

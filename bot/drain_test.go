@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -248,5 +250,61 @@ func TestClickNotQueuedBehindEvents(t *testing.T) {
 	t.Logf("[counts] %d Home events queued before a click; the click ran %d of %d", homes-1, at+1, len(order))
 	if at > 2 {
 		t.Fatalf("the click ran %d of %d, want 3rd at the latest (the running event, one event's turn, the click's)", at+1, len(order))
+	}
+}
+
+// TestClickNotQueuedBehindStaleClicks: with the one worker busy and 30
+// clicks on buttons no route knows queued (each answered on its
+// response_url), a click that decides something, queued after them, runs
+// within the first turns, not after every stale answer.
+func TestClickNotQueuedBehindStaleClicks(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	record := func(what string) {
+		mu.Lock()
+		order = append(order, what)
+		mu.Unlock()
+	}
+	stale := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		record("stale")
+	}))
+	t.Cleanup(stale.Close)
+	r := bot.NewRouter()
+	r.Action("hold", func(context.Context, *bot.Request) error { <-release; record("hold"); return nil })
+	r.Action("approve", func(context.Context, *bot.Request) error { record("approve"); return nil })
+	d, err := bot.NewDispatcher(bot.DispatcherConfig{
+		Router: r, Resolver: &stubResolver{}, Workers: 1,
+		Clients: bot.ClientsFunc(func(context.Context, string) (bot.WebAPI, error) { return nil, errors.New("no client") }),
+		Log:     zerolog.New(io.Discard),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.Start(ctx)
+	t.Cleanup(func() { cancel(); d.Wait() })
+	acks := newAckRecorder()
+	click := func(env, action string) {
+		p := `{"type":"block_actions","team":{"id":"T1"},"user":{"id":"U1"},"trigger_id":"tr-` + env +
+			`","response_url":"` + stale.URL + `/` + env + `","actions":[{"block_id":"b","action_id":"` + action + `","value":"v","action_ts":"1"}]}`
+		d.Handle(ctx, acks, &socketmode.Request{Type: "interactive", EnvelopeID: env, Payload: json.RawMessage(p)})
+	}
+	click("c0", "hold")
+	waitUntil(t, 5*time.Second, "the worker busy", func() bool { return d.Stats().Running == 1 })
+	const stales = 30
+	for i := range stales {
+		click("s"+strconv.Itoa(i), "gone_button")
+	}
+	click("c1", "approve")
+	close(release)
+	waitUntil(t, 5*time.Second, "all work done", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == stales+2 })
+	mu.Lock()
+	defer mu.Unlock()
+	at := slices.Index(order, "approve")
+	t.Logf("[counts] %d stale clicks queued before a click; the click ran %d of %d", stales, at+1, len(order))
+	if at > 2 {
+		t.Fatalf("the click ran %d of %d (%v), want 3rd at the latest (the held click, one stale answer, the click)", at+1, len(order), order)
 	}
 }

@@ -54,7 +54,7 @@ type Deps struct {
 	// in a DM (see NewReports).
 	Reports *Reports
 	// HomeVersions, when set, lets an unchanged Home go without a render:
-	// a published Home carries the tenant's Home version it was rendered
+	// a published Home carries the viewer's Home version it was rendered
 	// at, and an open whose shown view carries the current one (and is
 	// younger than HomeMaxAge) costs one read of the version (see
 	// homeStamp). Unset, every open renders.
@@ -205,14 +205,15 @@ func (h *Handlers) appHomeOpened(ctx context.Context, req *bot.Request) error {
 // openHome renders and publishes req's Home unless Slack shows it as it is.
 func (h *Handlers) openHome(ctx context.Context, req *bot.Request, shown homeStamp, hasShown bool) error {
 	now := h.now()
-	st := homeStamp{Version: -1, At: now, Actor: "-"}
+	st := homeStamp{Version: noVersion, At: now, Actor: "-"}
 	var view slack.HomeTabViewRequest
 	if req.Actor != nil {
 		st.Actor = actorPrint(req.Actor)
 		if h.deps.HomeVersions != nil {
 			// Read before any of the Home's data: a write the render misses
 			// moves the version past the one stamped.
-			v, err := h.deps.HomeVersions.HomeVersion(ctx, req.Actor.Tenant.ID)
+			// An admin's Home has the admins' sections too.
+			v, err := h.deps.HomeVersions.HomeVersion(ctx, req.Actor.Tenant.ID, req.Actor.User.ID, req.Actor.IsAdmin())
 			if err != nil {
 				req.Log.Debug().Err(err).Msg("home version unavailable; rendering")
 			} else {

@@ -98,7 +98,7 @@ func TestHomeOpensCoalesced(t *testing.T) {
 
 	// Sent before the publish reached Slack: no view, or an older one.
 	published := api.last().PrivateMetadata
-	for _, raw := range [][]byte{noView, withView("home1.1.1.x.y")} {
+	for _, raw := range [][]byte{noView, withView("home2.1.0.0.1.x.y")} {
 		if err := open(raw); err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/accessbot/accessbot/bot"
 	"github.com/accessbot/accessbot/internal/metrics"
+	"github.com/accessbot/accessbot/store"
 )
 
 // Memo is a small shared key-value store with a TTL; identity.MemoryCache
@@ -25,9 +26,10 @@ type Memo interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// HomeVersions is the store's per-tenant Home version (store.Queries has it).
+// HomeVersions is the store's Home version of one viewer (store.Queries
+// has it): the tenant's part, the admins' (for an admin) and the viewer's.
 type HomeVersions interface {
-	HomeVersion(ctx context.Context, tenantID string) (int64, error)
+	HomeVersion(ctx context.Context, tenantID, userID string, admin bool) (store.HomeVersion, error)
 }
 
 // HomeMaxAge bounds what passes with time alone (a due date, a session or
@@ -42,42 +44,57 @@ const PublishedTTL = HomeMaxAge
 
 // homeStamp is carried in a published Home's private_metadata, which Slack
 // sends back in every app_home_opened: what the view shown was rendered
-// from. Version is the tenant's Home version read before any of the Home's
-// data, so a write that the render may have missed has moved it since;
-// Actor is a print of the viewer as resolved (role, status, names);
-// Sum is a hash of the view's blocks.
+// from. Version is the viewer's Home version read before any of the Home's
+// data, so a write that the render may have missed has moved one of its
+// parts since (noVersion: none was read); Actor is a print of the viewer as
+// resolved (role, status, names); Sum is a hash of the view's blocks.
 type homeStamp struct {
-	Version int64
+	Version store.HomeVersion
 	At      time.Time
 	Actor   string
 	Sum     string
 }
 
-const stampPrefix = "home1"
+// noVersion stamps a Home rendered without a version: every open renders it.
+var noVersion = store.HomeVersion{Tenant: -1}
+
+func (s homeStamp) versioned() bool { return s.Version.Tenant >= 0 }
+
+// stampPrefix names the format: home1 carried the tenant's version alone.
+const stampPrefix = "home2"
 
 func (s homeStamp) String() string {
-	return stampPrefix + "." + strconv.FormatInt(s.Version, 10) + "." + strconv.FormatInt(s.At.Unix(), 10) + "." + s.Actor + "." + s.Sum
+	v := s.Version
+	return stampPrefix + "." + strconv.FormatInt(v.Tenant, 10) + "." + strconv.FormatInt(v.Admins, 10) + "." + strconv.FormatInt(v.User, 10) +
+		"." + strconv.FormatInt(s.At.Unix(), 10) + "." + s.Actor + "." + s.Sum
 }
 
 // parseStamp reads a stamp; ok is false for anything else (an older
 // build's metadata, none at all).
 func parseStamp(s string) (homeStamp, bool) {
 	f := strings.Split(s, ".")
-	if len(f) != 5 || f[0] != stampPrefix {
+	if len(f) != 7 || f[0] != stampPrefix {
 		return homeStamp{}, false
 	}
-	v, err1 := strconv.ParseInt(f[1], 10, 64)
-	at, err2 := strconv.ParseInt(f[2], 10, 64)
-	if err1 != nil || err2 != nil || f[3] == "" || f[4] == "" {
+	var n [4]int64
+	for i := range n {
+		v, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return homeStamp{}, false
+		}
+		n[i] = v
+	}
+	if f[5] == "" || f[6] == "" {
 		return homeStamp{}, false
 	}
-	return homeStamp{Version: v, At: time.Unix(at, 0), Actor: f[3], Sum: f[4]}, true
+	return homeStamp{Version: store.HomeVersion{Tenant: n[0], Admins: n[1], User: n[2]}, At: time.Unix(n[3], 0), Actor: f[5], Sum: f[6]}, true
 }
 
 // current reports whether a Home stamped s needs no render at version v for
-// actor at now: same version and viewer, rendered less than HomeMaxAge ago
-// (and not in the future: a clock that jumped back re-renders).
-func (s homeStamp) current(v int64, actor string, now time.Time) bool {
+// actor at now: same version (every part) and viewer, rendered less than
+// HomeMaxAge ago (and not in the future: a clock that jumped back
+// re-renders).
+func (s homeStamp) current(v store.HomeVersion, actor string, now time.Time) bool {
 	age := now.Sub(s.At)
 	return s.Version == v && s.Actor == actor && age < HomeMaxAge && age > -time.Minute
 }
@@ -174,7 +191,7 @@ func homeMemoKey(req *bot.Request) string { return "home:" + req.TeamID + ":" + 
 // version without changing this Home; the memo saves rendering it again),
 // or one made just now that Slack shows since: an open sent before that
 // render reached Slack carries the view from before it, or none.
-func (h *Handlers) homeUnchanged(ctx context.Context, req *bot.Request, shown homeStamp, hasShown bool, v int64, actor string, now time.Time) bool {
+func (h *Handlers) homeUnchanged(ctx context.Context, req *bot.Request, shown homeStamp, hasShown bool, v store.HomeVersion, actor string, now time.Time) bool {
 	if hasShown && shown.current(v, actor, now) {
 		return true
 	}
@@ -226,7 +243,7 @@ func (h *Handlers) publishHome(ctx context.Context, req *bot.Request, view slack
 		return fmt.Errorf("publish app home for %s: %w", req.UserID, err)
 	}
 	metrics.HomeOpens.WithLabelValues("published").Inc()
-	if st.Version >= 0 && h.deps.Published != nil {
+	if st.versioned() && h.deps.Published != nil {
 		// Opens sent before this reached Slack carry the view before it.
 		if err := h.deps.Published.Set(ctx, homeMemoKey(req), st.String(), PublishedTTL); err != nil {
 			req.Log.Debug().Err(err).Msg("home memo not kept")
@@ -238,7 +255,7 @@ func (h *Handlers) publishHome(ctx context.Context, req *bot.Request, view slack
 // remembered reports whether nothing about a render that matched the shown
 // view needs publishing: it has no version, or the memo now keeps st.
 func (h *Handlers) remembered(ctx context.Context, req *bot.Request, st homeStamp) bool {
-	if st.Version < 0 {
+	if !st.versioned() {
 		return true
 	}
 	if h.deps.Published == nil {

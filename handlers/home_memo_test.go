@@ -13,6 +13,7 @@ import (
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot/identity"
+	"github.com/accessbot/accessbot/bot/slackfake"
 	"github.com/accessbot/accessbot/handlers"
 	"github.com/accessbot/accessbot/internal/metrics"
 	"github.com/accessbot/accessbot/internal/testenv"
@@ -38,9 +39,9 @@ type homeReads struct {
 	versions, sections atomic.Int64
 }
 
-func (c *homeReads) HomeVersion(ctx context.Context, tenantID string) (int64, error) {
+func (c *homeReads) HomeVersion(ctx context.Context, tenantID, userID string, admin bool) (store.HomeVersion, error) {
 	c.versions.Add(1)
-	return c.Queries.HomeVersion(ctx, tenantID)
+	return c.Queries.HomeVersion(ctx, tenantID, userID, admin)
 }
 
 func (c *homeReads) ListApplications(ctx context.Context, tenantID, q string, limit int) ([]accessbot.Application, error) {
@@ -181,11 +182,15 @@ func TestE2EAppHomeUnchangedNotPublishedAgain(t *testing.T) {
 }
 
 // TestE2EAppHomeEveryWriteKind: a write to each kind of Home-visible
-// record makes the next open render (the version moved); a Home-hidden one
-// does not. The database's triggers keep the version (migration 00285);
-// the store conformance test HomeVersion checks every table has one. On
-// PostgreSQL the store keeps versions in memory (store/sqlstore/homecache.go):
-// its own writes drop them at once.
+// record makes the next open of ada (an admin, who the writes name) render
+// (her version moved); a Home-hidden one does not. Bob, a member none of
+// the writes name, renders only after those every Home shows (the tenant,
+// users, connections, settings): requests, decisions and grants of ada,
+// connector syncs and flows leave his version alone (migration 00300). The
+// database's triggers keep the version (migrations 00285, 00300); the store
+// conformance test HomeVersion checks every table has one. On PostgreSQL
+// the store keeps versions in memory (store/sqlstore/homecache.go): its
+// own writes drop them at once.
 func TestE2EAppHomeEveryWriteKind(t *testing.T) {
 	for _, driver := range []string{"sqlite", "postgres"} {
 		t.Run(driver, func(t *testing.T) { testEveryWriteKind(t, driver) })
@@ -208,64 +213,70 @@ func testEveryWriteKind(t *testing.T, driver string) {
 	must(t, e.st.CreateApplication(ctx, app))
 	conn := &accessbot.Connection{TenantID: ten.ID, AppID: app.ID, Name: "editors", Type: "group"}
 	must(t, e.st.CreateConnection(ctx, conn))
+	// Bob is a linked member: his Home has no section the harness counts,
+	// and no memo is set, so each of his renders is a publish.
+	_, err = e.fake.AddUser(slackfake.User{ID: "UBOB", TeamID: "T1", Name: "bob", Email: "bob@acme.test"})
+	must(t, err)
+	must(t, e.st.CreateUser(ctx, &accessbot.User{TenantID: ten.ID, Email: "bob@acme.test", Name: "Bob", Status: accessbot.UserActive}))
 	var req *accessbot.AccessRequest
 	var flow *accessbot.ActionFlow
 	for _, tc := range []struct {
 		name    string
-		visible bool
+		visible bool // ada's Home renders again
+		member  bool // bob's too
 		write   func() error
 	}{
-		{"tenant renamed", true, func() error {
+		{"tenant renamed", true, true, func() error {
 			tn := *ten
 			tn.Name = "Acme Corp"
 			return e.st.UpdateTenant(ctx, &tn)
 		}},
-		{"user added", true, func() error {
-			return e.st.CreateUser(ctx, &accessbot.User{TenantID: ten.ID, Email: "bob@acme.test", Name: "Bob", Status: accessbot.UserActive})
+		{"user added", true, true, func() error {
+			return e.st.CreateUser(ctx, &accessbot.User{TenantID: ten.ID, Email: "mo@acme.test", Name: "Mo", Status: accessbot.UserActive})
 		}},
-		{"connection added", true, func() error {
+		{"connection added", true, true, func() error {
 			return e.st.CreateConnection(ctx, &accessbot.Connection{TenantID: ten.ID, AppID: app.ID, Name: "readers", Type: "group"})
 		}},
-		{"request filed", true, func() error {
+		{"request filed", true, false, func() error {
 			req = &accessbot.AccessRequest{TenantID: ten.ID, Kind: accessbot.RequestUserAccess, RequesterID: ada.ID, TargetUserID: ada.ID,
 				Status: accessbot.StatusPending, OpenKey: "k1", ConnectionID: conn.ID, AppID: app.ID,
 				Levels: []accessbot.ApprovalLevel{{Approvers: []accessbot.Approver{{Kind: accessbot.ApproverManager}}, Rule: accessbot.RuleAny}}}
 			return e.st.CreateRequest(ctx, req)
 		}},
-		{"request decided", true, func() error {
+		{"request decided", true, false, func() error {
 			next := *req
 			next.Status = accessbot.StatusApproved
 			return e.st.TransitionRequest(ctx, ten.ID, req.ID, accessbot.StatusPending, req.Level, &next)
 		}},
-		{"grant recorded", true, func() error {
+		{"grant recorded", true, false, func() error {
 			return e.st.CreateEntitlement(ctx, &accessbot.Entitlement{TenantID: ten.ID, UserID: ada.ID, ConnectionID: conn.ID})
 		}},
-		{"grant settings", true, func() error {
+		{"grant settings", true, true, func() error {
 			return e.st.PutGrantSettings(ctx, &accessbot.GrantSettings{TenantID: ten.ID, ExpiryNotices: []time.Duration{time.Hour}})
 		}},
-		{"connector synced", true, func() error {
+		{"connector synced", true, false, func() error {
 			at := time.Now()
 			return e.st.PutConnectorSync(ctx, &accessbot.ConnectorSync{TenantID: ten.ID, AppID: app.ID, Connector: "manual", LastRunAt: &at})
 		}},
-		{"in a transaction", true, func() error {
+		{"in a transaction", true, true, func() error {
 			return e.st.InTx(ctx, func(q store.Queries) error {
 				return q.CreateUser(ctx, &accessbot.User{TenantID: ten.ID, Email: "cy@acme.test", Name: "Cy", Status: accessbot.UserActive})
 			})
 		}},
 		// A flow shows only while failed or waiting (the admins' list):
 		// one that runs and finishes moves nothing.
-		{"flow started", false, func() error {
+		{"flow started", false, false, func() error {
 			flow = &accessbot.ActionFlow{TenantID: ten.ID, Key: "k-flow", UserID: ada.ID, AppID: app.ID, ConnectionID: conn.ID,
 				Relationship: "group", Direction: "provision", Status: accessbot.FlowRunning,
 				Steps: []accessbot.ActionFlowStep{{Type: "manual", Status: accessbot.FlowRunning}}}
 			return e.st.CreateActionFlow(ctx, flow)
 		}},
-		{"flow failed", true, func() error {
+		{"flow failed", true, false, func() error {
 			flow.Status, flow.Steps[0].Status, flow.Steps[0].LastError = accessbot.FlowFailed, accessbot.FlowFailed, "boom"
 			return e.st.SaveActionFlow(ctx, flow)
 		}},
-		{"failed flow's step alone", true, func() error {
-			v, err := e.st.HomeVersion(ctx, ten.ID)
+		{"failed flow's step alone", true, false, func() error {
+			v, err := e.st.HomeVersion(ctx, ten.ID, ada.ID, true)
 			if err != nil {
 				return err
 			}
@@ -277,39 +288,45 @@ func testEveryWriteKind(t *testing.T, driver string) {
 			// Not through the store: on PostgreSQL the version kept in
 			// memory follows by notification; wait for it, as the next
 			// open a moment later would.
-			return e.fake.WaitFor(ctx, func() bool { n, err := e.st.HomeVersion(ctx, ten.ID); return err == nil && n != v })
+			return e.fake.WaitFor(ctx, func() bool { n, err := e.st.HomeVersion(ctx, ten.ID, ada.ID, true); return err == nil && n != v })
 		}},
-		{"flow retried", true, func() error {
+		{"flow retried", true, false, func() error {
 			flow.Status, flow.Steps[0].Status = accessbot.FlowRunning, accessbot.FlowRunning
 			return e.st.SaveActionFlow(ctx, flow)
 		}},
-		{"flow done", false, func() error {
+		{"flow done", false, false, func() error {
 			flow.Status, flow.Steps[0].Status = accessbot.FlowDone, accessbot.FlowDone
 			return e.st.SaveActionFlow(ctx, flow)
 		}},
-		{"nothing written, but HomeMaxAge passed", true, func() error {
+		{"nothing written, but HomeMaxAge passed", true, true, func() error {
 			skew.Add(int64(handlers.HomeMaxAge))
 			return nil
 		}},
-		{"audit entry", false, func() error {
+		{"audit entry", false, false, func() error {
 			return e.st.AppendAudit(ctx, &accessbot.AuditEntry{TenantID: ten.ID, ActorID: "system", Action: "test.noop", ObjectID: "x"})
 		}},
-		{"message ref", false, func() error {
+		{"message ref", false, false, func() error {
 			return e.st.SaveMessageRef(ctx, &accessbot.MessageRef{TenantID: ten.ID, ObjectID: "x", Purpose: "requester", ChannelID: "C1", TS: "1.2"})
 		}},
 	} {
 		h.open("UADA", 1) // settle: the Home is current
-		s0 := reads.sections.Load()
+		h.open("UBOB", 1)
+		s0, b0 := reads.sections.Load(), h.published("UBOB")
 		h.open("UADA", 1)
-		if s := reads.sections.Load(); s != s0 {
-			t.Fatalf("%s: an unchanged open rendered", tc.name)
+		h.open("UBOB", 1)
+		if s, b := reads.sections.Load(), h.published("UBOB"); s != s0 || b != b0 {
+			t.Fatalf("%s: an unchanged open rendered (%d section reads, %d publishes for bob)", tc.name, s-s0, b-b0)
 		}
 		if err := tc.write(); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
 		h.open("UADA", 1)
+		h.open("UBOB", 1)
 		if rendered := reads.sections.Load() != s0; rendered != tc.visible {
-			t.Errorf("%s: rendered %v, want %v", tc.name, rendered, tc.visible)
+			t.Errorf("%s: ada's Home rendered %v, want %v", tc.name, rendered, tc.visible)
+		}
+		if rendered := h.published("UBOB") != b0; rendered != tc.member {
+			t.Errorf("%s: bob's Home rendered %v, want %v", tc.name, rendered, tc.member)
 		}
 	}
 	if got := e.home("UADA"); !strings.Contains(got, "Wiki") {

@@ -166,8 +166,26 @@ type Queries interface {
 	Purposes       // store/purposes.go
 	SlackIDs       // store/slackids.go
 
-	// HomeVersion is the tenant's Home version: a counter that every
-	// committed write to a table a Home tab can show moves forward (kept by
-	// triggers, see migration 00285); 0 before the first such write.
-	HomeVersion(ctx context.Context, tenantID string) (int64, error)
+	// HomeVersion is the Home version of userID's Home tab (an admin's
+	// when admin): counters that every committed write to a table a Home
+	// can show moves forward, kept by triggers (migrations 00285, 00300).
+	// Zero parts before the first such write.
+	HomeVersion(ctx context.Context, tenantID, userID string, admin bool) (HomeVersion, error)
+}
+
+// HomeVersion is what one viewer's Home is rendered from. Each part only
+// moves forward; a write that may change a Home moves at least one of the
+// parts that Home reads.
+type HomeVersion struct {
+	// Tenant moves with writes any Home may show: users, applications,
+	// connections, grants, reviews, purposes, settings, the tenant.
+	Tenant int64
+	// Admins moves with writes only admins' Homes show: failed or waiting
+	// provisioning flows, connectors, their syncs, schedules. 0 for a
+	// viewer who is not an admin.
+	Admins int64
+	// User moves with writes to the requests that name the viewer (as
+	// requester, the person it is for, or an approver of any level) and
+	// their decisions.
+	User int64
 }

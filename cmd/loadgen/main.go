@@ -277,8 +277,8 @@ func printRow(w io.Writer, r *result) {
 		work = "-"
 	} else {
 		work += fmt.Sprintf("; %d Home published", r.published)
-		if r.rendered > 0 || r.versionMoves > 0 {
-			work += fmt.Sprintf(", %d rendered, version +%d", r.rendered, r.versionMoves)
+		if r.rendered > 0 || r.versionMoves > 0 || r.adminMoves > 0 {
+			work += fmt.Sprintf(", %d rendered, version +%d (admins +%d)", r.rendered, r.versionMoves, r.adminMoves)
 		}
 	}
 	var kinds []string

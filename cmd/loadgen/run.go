@@ -17,6 +17,7 @@ import (
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/bot/slackfake"
 	"github.com/accessbot/accessbot/handlers/views"
+	"github.com/accessbot/accessbot/store"
 )
 
 // Envelope kinds: the mix (a third each), and the approval clicks.
@@ -84,7 +85,7 @@ type result struct {
 	workMissing                          int                        // Home handlers and response_url answers owed but not seen
 	homes, published                     int                        // Home handlers done; views.publish calls (an unchanged Home is not published again)
 	rendered                             int                        // Home opens that rendered the view (published or not)
-	versionMoves                         int64                      // how far the tenant's Home version moved during the run
+	versionMoves, adminMoves             int64                      // how far the tenant's Home version (everyone's part; the admins') moved during the run
 	kindLat                              [kindCount][]time.Duration // sorted ack latencies by kind
 	updated, dm                          []time.Duration
 	clicked, notUpdated, noDM            int
@@ -197,7 +198,7 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 
 	callsBefore := len(w.fake.Calls(""))
 	acksBefore := w.fake.AckCount()
-	homes0, rendered0, version0 := 0, 0, int64(0)
+	homes0, rendered0, version0 := 0, 0, store.HomeVersion{}
 	if admin != "" {
 		if homes0, err = homesHandled(ctx, admin); err != nil {
 			return nil, err
@@ -205,7 +206,7 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 		if rendered0, err = homesRendered(ctx, admin); err != nil {
 			return nil, err
 		}
-		if version0, err = w.st.HomeVersion(ctx, w.tenant); err != nil {
+		if version0, err = w.st.HomeVersion(ctx, w.tenant, "", true); err != nil {
 			return nil, err
 		}
 	}
@@ -369,8 +370,8 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 		if n, err := homesRendered(ctx, admin); err == nil {
 			res.rendered = n - rendered0
 		}
-		if v, err := w.st.HomeVersion(ctx, w.tenant); err == nil {
-			res.versionMoves = v - version0
+		if v, err := w.st.HomeVersion(ctx, w.tenant, "", true); err == nil {
+			res.versionMoves, res.adminMoves = v.Tenant-version0.Tenant, v.Admins-version0.Admins
 		}
 		res.workMissing = max(owed[kindHome]-homes, 0) +
 			max(owed[kindAction]-countUnknownActionAnswers(calls), 0)

@@ -3,8 +3,11 @@ package conformance
 import (
 	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/store"
@@ -15,18 +18,19 @@ import (
 // table must carry the home_v trigger(s) (migration 00285): a new table
 // fails testHomeVersion until it is put in one list or the other.
 var homeHidden = map[string]string{
-	"home_versions":    "the counter itself",
-	"audit_log":        "audit trail; written by every action",
-	"message_refs":     "where messages were posted",
-	"deliveries":       "delivery outbox",
-	"review_progress":  "where the updates of reviewers' DMs stand",
-	"schedule_slots":   "scheduler slot claims; written every tick",
-	"slack_ids":        "identity resolution's Slack id cache",
-	"step_ups":         "step-up links",
-	"secrets":          "encrypted secrets",
-	"findings":         "inventory findings (digest, not Home)",
-	"findings_tokens":  "digest button tokens",
-	"inv_entitlements": "inventory", "inv_identities": "inventory", "inv_mappings": "inventory", "inv_relations": "inventory",
+	"home_versions":      "the counter itself (everyone's and the admins' parts)",
+	"home_user_versions": "the counter itself (each user's part)",
+	"audit_log":          "audit trail; written by every action",
+	"message_refs":       "where messages were posted",
+	"deliveries":         "delivery outbox",
+	"review_progress":    "where the updates of reviewers' DMs stand",
+	"schedule_slots":     "scheduler slot claims; written every tick",
+	"slack_ids":          "identity resolution's Slack id cache",
+	"step_ups":           "step-up links",
+	"secrets":            "encrypted secrets",
+	"findings":           "inventory findings (digest, not Home)",
+	"findings_tokens":    "digest button tokens",
+	"inv_entitlements":   "inventory", "inv_identities": "inventory", "inv_mappings": "inventory", "inv_relations": "inventory",
 }
 
 // dber is what the SQL stores offer tests.
@@ -93,17 +97,186 @@ func testHomeVersion(t *testing.T, s store.Store) {
 		if v := homeVersion(t, s, ten.ID); v <= v3 {
 			t.Fatalf("DeleteUser: version %d -> %d, want it to move", v3, v)
 		}
-		if v, err := s.HomeVersion(ctx(), "no-such-tenant"); err != nil || v != 0 {
-			t.Fatalf("unknown tenant: %d, %v; want 0, nil", v, err)
+		if v, err := s.HomeVersion(ctx(), "no-such-tenant", "no-such-user", true); err != nil || v != (store.HomeVersion{}) {
+			t.Fatalf("unknown tenant: %+v, %v; want zero, nil", v, err)
 		}
 	})
+	t.Run("Audiences", func(t *testing.T) { testHomeAudiences(t, s) })
 }
 
+// homeVersion is the part of the tenant's Home version every Home reads.
 func homeVersion(t *testing.T, s store.Queries, tenantID string) int64 {
 	t.Helper()
-	v, err := s.HomeVersion(ctx(), tenantID)
+	v, err := s.HomeVersion(ctx(), tenantID, "", false)
 	ok(t, err, "home version")
-	return v
+	return v.Tenant
+}
+
+// testHomeAudiences: each write moves the Home version of exactly the
+// viewers whose Home it can change. Requests and decisions move the parts
+// of the people the request names (requester, the person it is for, the
+// approvers of every level, before and after); failed or waiting flows,
+// connectors, their syncs and schedules the admins' part; everything else
+// everyone's. A viewer it does not concern keeps the same version.
+func testHomeAudiences(t *testing.T, s store.Store) {
+	ten := newTenant(t, s)
+	rita := newUser(t, s, ten.ID, "rita-"+randHex(3)+"@example.com") // requester
+	tara := newUser(t, s, ten.ID, "tara-"+randHex(3)+"@example.com") // the access is for her
+	owen := newUser(t, s, ten.ID, "owen-"+randHex(3)+"@example.com") // level 1 approver
+	lena := newUser(t, s, ten.ID, "lena-"+randHex(3)+"@example.com") // level 2 approver
+	uma := newUser(t, s, ten.ID, "uma-"+randHex(3)+"@example.com")   // named by nothing, until escalated to
+	ada := newUser(t, s, ten.ID, "ada-"+randHex(3)+"@example.com")   // viewed as an admin
+	app := newApp(t, s, ten.ID, "Wiki", owen.ID)
+	conn := newConn(t, s, ten.ID, app.ID, "editors")
+	type viewer struct {
+		name  string
+		id    string
+		admin bool
+	}
+	viewers := []viewer{{"rita", rita.ID, false}, {"tara", tara.ID, false}, {"owen", owen.ID, false}, {"lena", lena.ID, false},
+		{"uma", uma.ID, false}, {"an admin", ada.ID, true}}
+	read := func() map[string]store.HomeVersion {
+		out := map[string]store.HomeVersion{}
+		for _, v := range viewers {
+			hv, err := s.HomeVersion(ctx(), ten.ID, v.id, v.admin)
+			ok(t, err, "home version of "+v.name)
+			out[v.name] = hv
+		}
+		return out
+	}
+	req := &accessbot.AccessRequest{TenantID: ten.ID, Kind: accessbot.RequestUserAccess, RequesterID: rita.ID, TargetUserID: tara.ID,
+		AppID: app.ID, ConnectionID: conn.ID, Status: accessbot.StatusPending, OpenKey: "hv-" + randHex(4),
+		Levels: []accessbot.ApprovalLevel{
+			{Approvers: []accessbot.Approver{{Kind: accessbot.ApproverOwners, UserID: owen.ID}}, Rule: accessbot.RuleAny},
+			{Approvers: []accessbot.Approver{{Kind: accessbot.ApproverManager, UserID: lena.ID}}, Rule: accessbot.RuleAny},
+		}}
+	named := []string{"rita", "tara", "owen", "lena"}
+	flow := &accessbot.ActionFlow{TenantID: ten.ID, Key: "hv-flow-" + randHex(4), UserID: tara.ID, AppID: app.ID, ConnectionID: conn.ID,
+		Relationship: "group", Direction: "provision", Status: accessbot.FlowRunning,
+		Steps: []accessbot.ActionFlowStep{{Type: "manual", Status: accessbot.FlowRunning}}}
+	admins := []string{"an admin"}
+	everyone := []string{"rita", "tara", "owen", "lena", "uma", "an admin"}
+	for _, tc := range []struct {
+		name  string
+		moves []string // the viewers whose version must move; every other's must not
+		write func() error
+	}{
+		{"request filed", named, func() error { return s.CreateRequest(ctx(), req) }},
+		{"level 1 approved", named, func() error {
+			ok(t, s.AddDecision(ctx(), &accessbot.Decision{TenantID: ten.ID, RequestID: req.ID, Level: 0, ApproverID: owen.ID,
+				Decision: accessbot.DecisionApprove, DecidedAt: time.Now()}), "add decision")
+			next := *req
+			next.Level = 1
+			err := s.TransitionRequest(ctx(), ten.ID, req.ID, accessbot.StatusPending, 0, &next)
+			*req = next
+			return err
+		}},
+		{"a decision alone", named, func() error {
+			return s.AddDecision(ctx(), &accessbot.Decision{TenantID: ten.ID, RequestID: req.ID, Level: 1, ApproverID: lena.ID,
+				Decision: accessbot.DecisionApprove, DecidedAt: time.Now()})
+		}},
+		{"escalated to uma", append(named, "uma"), func() error {
+			next := *req
+			next.Levels = append([]accessbot.ApprovalLevel(nil), req.Levels...)
+			next.Levels[1] = accessbot.ApprovalLevel{Approvers: []accessbot.Approver{{Kind: accessbot.ApproverManager, UserID: lena.ID},
+				{Kind: accessbot.ApproverManager, UserID: uma.ID}}, Rule: accessbot.RuleAny}
+			at := time.Now()
+			next.EscalatedAt = &at
+			err := s.TransitionRequest(ctx(), ten.ID, req.ID, accessbot.StatusPending, 1, &next)
+			*req = next
+			return err
+		}},
+		{"uma dropped again", append(named, "uma"), func() error {
+			next := *req
+			next.Levels = append([]accessbot.ApprovalLevel(nil), req.Levels...)
+			next.Levels[1] = accessbot.ApprovalLevel{Approvers: []accessbot.Approver{{Kind: accessbot.ApproverManager, UserID: lena.ID}}, Rule: accessbot.RuleAny}
+			err := s.TransitionRequest(ctx(), ten.ID, req.ID, accessbot.StatusPending, 1, &next)
+			*req = next
+			return err
+		}},
+		{"request approved, in a transaction", named, func() error {
+			return s.InTx(ctx(), func(q store.Queries) error {
+				next := *req
+				next.Status = accessbot.StatusApproved
+				return q.TransitionRequest(ctx(), ten.ID, req.ID, accessbot.StatusPending, 1, &next)
+			})
+		}},
+		{"flow started", nil, func() error { return s.CreateActionFlow(ctx(), flow) }},
+		{"flow waiting", admins, func() error {
+			flow.Status, flow.Steps[0].Status = accessbot.FlowWaiting, accessbot.FlowWaiting
+			return s.SaveActionFlow(ctx(), flow)
+		}},
+		{"flow done", admins, func() error {
+			flow.Status, flow.Steps[0].Status = accessbot.FlowDone, accessbot.FlowDone
+			return s.SaveActionFlow(ctx(), flow)
+		}},
+		{"connector sync", admins, func() error {
+			at := time.Now()
+			return s.PutConnectorSync(ctx(), &accessbot.ConnectorSync{TenantID: ten.ID, AppID: app.ID, Connector: "manual", LastRunAt: &at})
+		}},
+		{"connector", admins, func() error {
+			return s.PutConnector(ctx(), &store.Connector{TenantID: ten.ID, Name: "hook", Type: "webhook", Settings: map[string]string{"url": "https://x.invalid"}})
+		}},
+		{"schedule", admins, func() error {
+			return s.PutSchedule(ctx(), &store.Schedule{TenantID: ten.ID, Job: "sync:Wiki", Cron: "@daily", TimeZone: "UTC"})
+		}},
+		{"grant", []string{"tara", "an admin"}, func() error {
+			return s.CreateEntitlement(ctx(), &accessbot.Entitlement{TenantID: ten.ID, UserID: tara.ID, ConnectionID: conn.ID})
+		}},
+		{"user renamed", everyone, func() error {
+			u := *uma
+			u.Name = "Uma R."
+			return s.UpdateUser(ctx(), &u)
+		}},
+		{"audit entry", nil, func() error {
+			return s.AppendAudit(ctx(), &accessbot.AuditEntry{TenantID: ten.ID, ActorID: "system", Action: "x", ObjectID: "y"})
+		}},
+	} {
+		before := read()
+		ok(t, tc.write(), tc.name)
+		after := read()
+		for _, v := range viewers {
+			want := slices.Contains(tc.moves, v.name)
+			b, a := before[v.name], after[v.name]
+			if a.Tenant < b.Tenant || a.Admins < b.Admins || a.User < b.User {
+				t.Errorf("%s: %s's version went back: %+v -> %+v", tc.name, v.name, b, a)
+			}
+			if moved := a != b; moved != want {
+				t.Errorf("%s: %s's version %+v -> %+v, moved %v, want %v", tc.name, v.name, b, a, moved, want)
+			}
+		}
+	}
+
+	// One transaction naming more people than PostgreSQL tracks one by one
+	// (64 parts) moves everyone's part instead: each named Home still moves.
+	var ids []string
+	for i := range 80 {
+		ids = append(ids, newUser(t, s, ten.ID, fmt.Sprintf("bulk-%d-%s@example.com", i, randHex(3))).ID)
+	}
+	before := map[string]store.HomeVersion{}
+	for _, id := range ids {
+		v, err := s.HomeVersion(ctx(), ten.ID, id, false)
+		ok(t, err, "home version")
+		before[id] = v
+	}
+	ok(t, s.InTx(ctx(), func(q store.Queries) error {
+		for i := 0; i < len(ids); i += 2 {
+			r := &accessbot.AccessRequest{TenantID: ten.ID, Kind: accessbot.RequestUserAccess, RequesterID: ids[i], TargetUserID: ids[i],
+				AppID: app.ID, ConnectionID: conn.ID, Status: accessbot.StatusPending, OpenKey: "hv-bulk-" + randHex(4),
+				Levels: []accessbot.ApprovalLevel{{Approvers: []accessbot.Approver{{Kind: accessbot.ApproverManager, UserID: ids[i+1]}}, Rule: accessbot.RuleAny}}}
+			if err := q.CreateRequest(ctx(), r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), "bulk requests")
+	for _, id := range ids {
+		v, err := s.HomeVersion(ctx(), ten.ID, id, false)
+		ok(t, err, "home version")
+		if v == before[id] {
+			t.Errorf("bulk requests: the Home version of %s, named by one, did not move: %+v", id, v)
+		}
+	}
 }
 
 // homeUntracked lists the tables with a tenant_id column (and tenants)

@@ -64,11 +64,11 @@ func newHomeRig(t *testing.T) *homeRig {
 
 func (r *homeRig) version() int64 {
 	r.t.Helper()
-	v, err := r.st.HomeVersion(r.ctx, r.tenant.ID)
+	v, err := r.st.HomeVersion(r.ctx, r.tenant.ID, "", false)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return v
+	return v.Tenant
 }
 
 // listener is the pid of the store's LISTEN connection, once there is one
@@ -187,4 +187,84 @@ func TestHomeVersionListenerReconnects(t *testing.T) {
 	t.Logf("listener back: backend %d, was %d", next, pid)
 	floor = r.kept()
 	r.seenWithin(floor, time.Second, "write after the reconnect")
+}
+
+// TestHomeVersionUserPartNotified: a user's part of the Home version (a
+// request naming them, written by another connection) is seen through the
+// notification too, though it leaves the tenant's part alone; a user the
+// request does not name keeps the version kept in memory.
+func TestHomeVersionUserPartNotified(t *testing.T) {
+	t.Parallel()
+	r := newHomeRig(t)
+	var ids []string
+	for _, n := range []string{"rita", "uma"} {
+		u := &accessbot.User{TenantID: r.tenant.ID, Email: n + "@acme.test", Name: n, Status: accessbot.UserActive}
+		if err := r.st.CreateUser(r.ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	// Both named once (own write), so each has a part of its own.
+	if err := r.st.CreateRequest(r.ctx, &accessbot.AccessRequest{TenantID: r.tenant.ID, Kind: accessbot.RequestUserAccess, RequesterID: ids[0],
+		TargetUserID: ids[1], Status: accessbot.StatusPending, OpenKey: "both"}); err != nil {
+		t.Fatal(err)
+	}
+	r.listener(0)
+	read := func(id string) store.HomeVersion {
+		v, err := r.st.HomeVersion(r.ctx, r.tenant.ID, id, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	dbUser := func(id string) int64 {
+		var v int64
+		if err := r.other.QueryRowContext(r.ctx, `SELECT version FROM home_user_versions WHERE tenant_id = $1 AND user_id = $2`, r.tenant.ID, id).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// Kept: a change no trigger notifies is not seen (tried again for a
+	// moment: the listener may be seen listening just before it says so).
+	var rita0 store.HomeVersion
+	for i := 0; ; i++ {
+		rita0 = read(ids[0])
+		read(ids[0])
+		if _, err := r.other.ExecContext(r.ctx, `UPDATE home_user_versions SET version = version + 100 WHERE tenant_id = $1 AND user_id = $2`, r.tenant.ID, ids[0]); err != nil {
+			t.Fatal(err)
+		}
+		if read(ids[0]) == rita0 {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("an unnotified change of rita's part was always seen: versions are not kept in memory")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if rita0.User == 0 {
+		t.Fatalf("a request naming rita left her part at 0: %+v", rita0)
+	}
+	uma0 := dbUser(ids[1])
+	if _, err := r.other.ExecContext(r.ctx, `INSERT INTO access_requests (tenant_id, id, kind, requester_id, target_user_id, status, levels, created_at, updated_at)
+		VALUES ($1, 'r-notified', 'user_access', $2, $2, 'pending', '[]', now(), now())`, r.tenant.ID, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		v := read(ids[0])
+		if v.User > rita0.User {
+			t.Logf("seen after %s: %+v -> %+v", time.Since(start), rita0, v)
+			if v.Tenant != rita0.Tenant {
+				t.Fatalf("a request moved the tenant's part: %+v -> %+v", rita0, v)
+			}
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatalf("a request naming rita, written by another connection, not seen within 1s: %+v", v)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if v := dbUser(ids[1]); v != uma0 {
+		t.Fatalf("a request naming rita alone moved uma's part: %d -> %d", uma0, v)
+	}
 }

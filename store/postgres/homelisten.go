@@ -13,7 +13,7 @@ import (
 )
 
 // homeChannel is what the home_v triggers NOTIFY on commit (migration
-// 00290), with the payload "schema/tenant id".
+// 00291, then home_mark in 00300), with the payload "schema/tenant id".
 const homeChannel = "accessbot_home"
 
 // Reconnect backoff of the Home version listener.

@@ -5,12 +5,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/accessbot/accessbot/store"
 )
 
 // HomeListener reports, until ctx ends, every committed Home-visible write
 // of any process (changed), and whether it is listening (live): true once
 // listening, again after each reconnect; false when it stops. PostgreSQL's
-// is LISTEN on the channel the home_v triggers NOTIFY (migration 00290).
+// is LISTEN on the channel the home_v triggers NOTIFY (migrations 00291,
+// 00300).
 type HomeListener func(ctx context.Context, changed func(), live func(bool))
 
 // WithHomeListener keeps Home versions in memory while l listens: an
@@ -19,7 +22,7 @@ type HomeListener func(ctx context.Context, changed func(), live func(bool))
 // reports drop every kept version; while l is not listening, and for
 // versions older than HomeVersionTTL, the store is read as without it.
 func WithHomeListener(l HomeListener) Option {
-	return func(s *Store) { s.home = &homeCache{listen: l, ttl: HomeVersionTTL, m: map[string]homeEntry{}} }
+	return func(s *Store) { s.home = &homeCache{listen: l, ttl: HomeVersionTTL, m: map[homeKey]homeEntry{}} }
 }
 
 // WithHomeVersionTTL changes HomeVersionTTL for a store that keeps Home
@@ -51,11 +54,15 @@ type homeCache struct {
 	live atomic.Bool
 
 	mu sync.Mutex
-	m  map[string]homeEntry // tenant → version
+	m  map[homeKey]homeEntry
 }
 
+// homeKey is one viewer's Home: its version is kept with the admins' part
+// (zeroed for a viewer who is not an admin as it is answered).
+type homeKey struct{ tenant, user string }
+
 type homeEntry struct {
-	v     int64
+	v     store.HomeVersion
 	gen   uint64
 	until time.Time
 }
@@ -92,48 +99,53 @@ func (c *homeCache) close() {
 	}
 }
 
-func (c *homeCache) get(tenantID string, now time.Time) (int64, uint64, bool) {
+func (c *homeCache) get(k homeKey, now time.Time) (store.HomeVersion, uint64, bool) {
 	g := c.gen.Load()
 	if !c.live.Load() {
-		return 0, g, false
+		return store.HomeVersion{}, g, false
 	}
 	c.mu.Lock()
-	e, ok := c.m[tenantID]
+	e, ok := c.m[k]
 	c.mu.Unlock()
 	return e.v, g, ok && e.gen == g && now.Before(e.until)
 }
 
-func (c *homeCache) put(tenantID string, v int64, g uint64, now time.Time) {
+func (c *homeCache) put(k homeKey, v store.HomeVersion, g uint64, now time.Time) {
 	if !c.live.Load() || c.gen.Load() != g {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= maxHomeEntries {
-		clear(c.m) // tenants beyond this many: start over rather than grow
+		clear(c.m) // viewers beyond this many: start over rather than grow
 	}
-	c.m[tenantID] = homeEntry{v: v, gen: g, until: now.Add(c.ttl)}
+	c.m[k] = homeEntry{v: v, gen: g, until: now.Add(c.ttl)}
 }
 
 const maxHomeEntries = 10000
 
 // HomeVersion is queries.HomeVersion, from memory when the store keeps
 // versions (WithHomeListener) and nothing was written since it was read.
-func (s *Store) HomeVersion(ctx context.Context, tenantID string) (int64, error) {
+// Any write drops every kept version, whichever parts it moved: the
+// notification names the tenant only, and writes are rare next to opens.
+func (s *Store) HomeVersion(ctx context.Context, tenantID, userID string, admin bool) (store.HomeVersion, error) {
 	c := s.home
 	if c == nil {
-		return s.queries.HomeVersion(ctx, tenantID)
+		return s.queries.HomeVersion(ctx, tenantID, userID, admin)
 	}
 	c.run()
 	now := time.Now()
-	v, g, ok := c.get(tenantID, now)
-	if ok {
-		return v, nil
+	k := homeKey{tenantID, userID}
+	v, g, ok := c.get(k, now)
+	if !ok {
+		var err error
+		if v, err = s.queries.HomeVersion(ctx, tenantID, userID, true); err != nil {
+			return store.HomeVersion{}, err
+		}
+		c.put(k, v, g, now)
 	}
-	v, err := s.queries.HomeVersion(ctx, tenantID)
-	if err != nil {
-		return 0, err
+	if !admin {
+		v.Admins = 0
 	}
-	c.put(tenantID, v, g, now)
 	return v, nil
 }

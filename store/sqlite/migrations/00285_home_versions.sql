@@ -2,11 +2,12 @@
 -- home_versions: a counter per tenant that every committed write to a table
 -- the Home tab can show moves forward, kept by triggers so no write path can
 -- forget it. A published Home carries the version it was rendered at
--- (handlers/home_version.go); an app_home_opened whose view carries the
+-- (handlers/home_memo.go); an app_home_opened whose view carries the
 -- current version needs no render. Tables never shown on a Home (audit_log,
 -- message_refs, deliveries, schedule_slots, slack_ids, step_ups, secrets,
 -- findings, findings_tokens, inv_*) have no trigger; the conformance test
 -- HomeVersion fails for a table with tenant_id that is in neither list.
+-- Migration 00300 splits the counter: everyone's, the admins', each user's.
 CREATE TABLE home_versions (
     tenant_id TEXT PRIMARY KEY,
     version   INTEGER NOT NULL
