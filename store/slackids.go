@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/accessbot/accessbot"
 )
 
 // SlackID is the Slack user behind a tenant user in the tenant's workspace,
@@ -32,6 +34,11 @@ type SlackIDs interface {
 	// Slack user is the same, and drops any other tenant user's row naming
 	// that Slack user (an email that moved between Slack users).
 	PutSlackID(ctx context.Context, s *SlackID) error
+	// UserBySlackID returns the tenant user whose stored Slack id in team
+	// is slackUserID, verified at or after since and still for the user's
+	// current email (the identity rule), with the time it was verified;
+	// else ErrNotFound. It lets a resolve skip users.info.
+	UserBySlackID(ctx context.Context, tenantID, teamID, slackUserID string, since time.Time) (*accessbot.User, time.Time, error)
 	// SetSlackDM records the DM channel, only while the row still names
 	// slackUserID (else ErrNotFound).
 	SetSlackDM(ctx context.Context, tenantID, userID, slackUserID, channelID string) error

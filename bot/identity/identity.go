@@ -51,6 +51,7 @@ type Store interface {
 	// The stored Slack ids the notifiers DM by (see store.SlackIDs).
 	GetSlackID(ctx context.Context, tenantID, userID, teamID string) (*store.SlackID, error)
 	PutSlackID(ctx context.Context, s *store.SlackID) error
+	UserBySlackID(ctx context.Context, tenantID, teamID, slackUserID string, since time.Time) (*accessbot.User, time.Time, error)
 	ForgetSlackUser(ctx context.Context, tenantID, teamID, slackUserID, keepEmail string) (int, error)
 }
 
@@ -115,6 +116,11 @@ type Resolver struct {
 
 	adminsMu  sync.Mutex
 	adminSeen map[string]adminsEntry // team id → admins named to unmatched users
+
+	// Slack ids are stored in the background, one write per user at a time.
+	idsMu     sync.Mutex
+	idWriting map[string]bool // tenant/user id → a write in progress
+	idWrites  sync.WaitGroup
 }
 
 type userEntry struct {
@@ -150,7 +156,7 @@ func NewResolver(st Store, su SlackUsers, o Options) *Resolver {
 	}
 	return &Resolver{store: st, slack: su, cache: o.Cache, ttl: o.TTL, now: o.Now, log: o.Log,
 		wsTTL: o.WorkspaceTTL, ws: map[string]wsEntry{}, userTTL: o.UserTTL, staleFor: max(o.StaleFor, 0), users: map[string]userEntry{},
-		adminSeen: map[string]adminsEntry{}, flights: map[string]*flight{}}
+		adminSeen: map[string]adminsEntry{}, flights: map[string]*flight{}, idWriting: map[string]bool{}}
 }
 
 func cacheKey(teamID, slackUserID string) string {
@@ -341,12 +347,16 @@ func (r *Resolver) forgetExpired(key string) {
 }
 
 // resolveMiss resolves a user not resolved in process lately: from the
-// shared cache and the store, else through Slack.
+// shared cache, else the Slack id stored for DMs, else through Slack.
 func (r *Resolver) resolveMiss(ctx context.Context, tenant, teamID, slackUserID, key string) (Actor, error) {
 	actor := Actor{TenantID: tenant, TeamID: teamID, SlackUserID: slackUserID}
 	log := r.log.With().Str("tenant", tenant).Str("team", teamID).Str("slack_user", slackUserID).Logger()
 	gen := r.generation()
-	if u, ok := r.fromCache(ctx, log, tenant, teamID, slackUserID); ok {
+	u, ok := r.fromCache(ctx, log, tenant, teamID, slackUserID)
+	if !ok {
+		u, ok = r.fromSlackID(ctx, log, tenant, teamID, slackUserID)
+	}
+	if ok {
 		r.remember(key, tenant, u, gen)
 		actor.User = *u
 		return actor, r.checkActive(u)
@@ -364,7 +374,7 @@ func (r *Resolver) resolveMiss(ctx context.Context, tenant, teamID, slackUserID,
 		}
 		return Actor{}, &NoEmailError{TeamID: teamID, SlackUserID: slackUserID, SlackName: name}
 	}
-	u, err := r.store.GetUserByEmail(ctx, tenant, accessbot.NormalizeEmail(email))
+	u, err = r.store.GetUserByEmail(ctx, tenant, accessbot.NormalizeEmail(email))
 	if errors.Is(err, accessbot.ErrNotFound) {
 		return Actor{}, &NoMatchError{Email: email, TenantID: tenant, SlackUserID: slackUserID, Admins: r.admins(ctx, tenant, teamID)}
 	}
@@ -377,9 +387,52 @@ func (r *Resolver) resolveMiss(ctx context.Context, tenant, teamID, slackUserID,
 		log.Warn().Err(err).Msg("identity cache write failed")
 	}
 	r.remember(key, tenant, u, gen)
-	r.storeSlackID(ctx, log, teamID, slackUserID, u)
+	r.storeSlackIDLater(ctx, log, teamID, slackUserID, u, gen)
 	actor.User = *u
 	return actor, r.checkActive(u)
+}
+
+// fromSlackID returns the tenant user whose Slack id was stored (by a
+// resolve or a DM's lookup) less than the cache TTL ago, still for the
+// user's current email: the same trust as the cache, and after a restart
+// without Redis it spares each known user's first envelope a users.info.
+func (r *Resolver) fromSlackID(ctx context.Context, log zerolog.Logger, tenant, teamID, slackUserID string) (*accessbot.User, bool) {
+	u, _, err := r.store.UserBySlackID(ctx, tenant, teamID, slackUserID, r.now().Add(-r.ttl))
+	if err != nil {
+		if !errors.Is(err, accessbot.ErrNotFound) {
+			log.Warn().Err(err).Msg("reading the stored Slack id failed; resolving through Slack")
+		}
+		return nil, false
+	}
+	return u, true
+}
+
+// slackIDWriteTimeout bounds a background write of a Slack id.
+const slackIDWriteTimeout = 10 * time.Second
+
+// storeSlackIDLater runs storeSlackID in the background, so the envelope
+// that resolved u does not wait for a write; at most one per user at a time
+// (another resolve meanwhile writes nothing: the one running stores the same).
+func (r *Resolver) storeSlackIDLater(ctx context.Context, log zerolog.Logger, teamID, slackUserID string, u *accessbot.User, gen uint64) {
+	id := u.TenantID + "/" + u.ID
+	r.idsMu.Lock()
+	if r.idWriting[id] {
+		r.idsMu.Unlock()
+		return
+	}
+	r.idWriting[id] = true
+	r.idWrites.Add(1)
+	r.idsMu.Unlock()
+	c := *u
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slackIDWriteTimeout)
+	go func() {
+		defer r.idWrites.Done()
+		defer cancel()
+		r.storeSlackID(ctx, log, teamID, slackUserID, &c, gen)
+		r.idsMu.Lock()
+		delete(r.idWriting, id)
+		r.idsMu.Unlock()
+	}()
 }
 
 // slackIDRefresh is how old a stored Slack id may be before a resolve
@@ -387,11 +440,16 @@ func (r *Resolver) resolveMiss(ctx context.Context, tenant, teamID, slackUserID,
 const slackIDRefresh = 24 * time.Hour
 
 // storeSlackID records that Slack just said slackUserID has u's email, so
-// DMs to u need no users.lookupByEmail (docs/delivery.md).
-func (r *Resolver) storeSlackID(ctx context.Context, log zerolog.Logger, teamID, slackUserID string, u *accessbot.User) {
+// DMs to u need no users.lookupByEmail (docs/delivery.md) and a resolve
+// within the cache TTL no users.info. Nothing is written once an
+// invalidation (user_change) happened since gen: Slack's answer may be old.
+func (r *Resolver) storeSlackID(ctx context.Context, log zerolog.Logger, teamID, slackUserID string, u *accessbot.User, gen uint64) {
 	now := r.now()
 	if s, err := r.store.GetSlackID(ctx, u.TenantID, u.ID, teamID); err == nil && s.SlackUserID == slackUserID &&
 		now.Sub(s.VerifiedAt) < slackIDRefresh {
+		return
+	}
+	if r.generation() != gen {
 		return
 	}
 	if err := r.store.PutSlackID(ctx, &store.SlackID{TenantID: u.TenantID, UserID: u.ID, TeamID: teamID, SlackUserID: slackUserID,
@@ -505,8 +563,10 @@ func (r *Resolver) remember(key, tenant string, u *accessbot.User, gen uint64) {
 // maxUsers bounds the users kept in process.
 const maxUsers = 10000
 
-// Invalidate forgets the cached mapping; call it on user_change events (the
-// Slack profile, maybe its email, changed) and after admin edits.
+// Invalidate forgets the cached mapping; call it after admin edits. The
+// Slack id stored for the user still answers (while it holds the user's
+// email): on user_change events call ProfileChanged, which drops it when
+// the email changed.
 func (r *Resolver) Invalidate(ctx context.Context, teamID, slackUserID string) error {
 	r.usersMu.Lock()
 	delete(r.users, cacheKey(teamID, slackUserID))
@@ -522,19 +582,18 @@ func (r *Resolver) Invalidate(ctx context.Context, teamID, slackUserID string) e
 // (Invalidate) and the stored Slack ids naming the Slack user unless they
 // were verified for email, its profile email now ("" for a deleted user or
 // one without an email: all are dropped).
+// The stored ids go first: a resolve after the invalidation does not find
+// the old mapping there.
 func (r *Resolver) ProfileChanged(ctx context.Context, teamID, slackUserID, email string) error {
-	if err := r.Invalidate(ctx, teamID, slackUserID); err != nil {
-		return err
-	}
 	ws, err := r.Workspace(ctx, teamID)
 	if errors.Is(err, ErrWorkspaceNotLinked) {
-		return nil // no tenant there: nothing stored
+		return r.Invalidate(ctx, teamID, slackUserID) // no tenant there: nothing stored
 	}
-	if err != nil {
-		return fmt.Errorf("user_change of %s/%s: %w", teamID, slackUserID, err)
+	n := 0
+	if err == nil {
+		n, err = r.store.ForgetSlackUser(ctx, ws.TenantID, teamID, slackUserID, email)
 	}
-	n, err := r.store.ForgetSlackUser(ctx, ws.TenantID, teamID, slackUserID, email)
-	if err != nil {
+	if err := errors.Join(err, r.Invalidate(ctx, teamID, slackUserID)); err != nil {
 		return fmt.Errorf("user_change of %s/%s: %w", teamID, slackUserID, err)
 	}
 	if n > 0 {

@@ -307,13 +307,15 @@ func TestCaching(t *testing.T) {
 			t.Errorf("terminated after caching: err = %v, want ErrTerminated", err)
 		}
 
-		// user_change: the Slack email moved to Dave's; the cache holds Alice until invalidated.
+		// user_change: the Slack email moved to Dave's; the cache (and the
+		// stored Slack id) hold Alice until the event is handled.
 		_, err := e.fake.AddUser(slackfake.User{ID: "UALICE", TeamID: teamID, Email: "dave@example.com"})
 		must(t, err)
 		if a, _ := resolve("UALICE"); a.User.ID != e.users["alice"].ID {
 			t.Errorf("before invalidation: got user %s, want the cached alice", a.User.ID)
 		}
-		must(t, e.res.Invalidate(ctx, teamID, "UALICE"))
+		e.res.WaitSlackIDs()
+		must(t, e.res.ProfileChanged(ctx, teamID, "UALICE", "dave@example.com"))
 		if a, _ := resolve("UALICE"); a.User.ID != dave.ID {
 			t.Errorf("after invalidation: got user %s, want dave %s", a.User.ID, dave.ID)
 		}
@@ -423,6 +425,7 @@ func TestResolveStoresSlackID(t *testing.T) {
 				t.Fatalf("resolve %s: %v", u, err)
 			}
 		}
+		e.res.WaitSlackIDs()
 		if a, d := stored("alice"), stored("dave"); a != "UALICE" || d != "UDAVE" {
 			t.Fatalf("stored after resolving: alice %q, dave %q", a, d)
 		}
@@ -447,6 +450,7 @@ func TestResolveStoresSlackID(t *testing.T) {
 		if _, err := e.res.Resolve(ctx, teamID, "UALICE"); err != nil {
 			t.Fatal(err)
 		}
+		e.res.WaitSlackIDs()
 		if got := stored("alice"); got != "UALICE" {
 			t.Fatalf("after resolving again: %q", got)
 		}
@@ -468,6 +472,7 @@ func TestResolveStoresSlackID(t *testing.T) {
 			if _, err := e.res.Resolve(ctx, teamID, "UALICE"); err != nil {
 				t.Fatal(err)
 			}
+			e.res.WaitSlackIDs()
 			if got := verified(); got.Equal(first) == step.renewed {
 				t.Fatalf("after %v: verified at %v (first %v), want renewed %v", step.advance, got, first, step.renewed)
 			}

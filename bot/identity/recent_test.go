@@ -15,7 +15,7 @@ import (
 )
 
 // heldStore counts reads of users by id and, while held, makes reads of
-// users (by id or email) wait.
+// users (by id, email or Slack id) wait.
 type heldStore struct {
 	identity.Store
 	reads atomic.Int32
@@ -36,6 +36,13 @@ func (h *heldStore) GetUserByEmail(ctx context.Context, tenantID, email string) 
 		return nil, err
 	}
 	return h.Store.GetUserByEmail(ctx, tenantID, email)
+}
+
+func (h *heldStore) UserBySlackID(ctx context.Context, tenantID, teamID, slackUserID string, since time.Time) (*accessbot.User, time.Time, error) {
+	if err := h.wait(ctx); err != nil {
+		return nil, time.Time{}, err
+	}
+	return h.Store.UserBySlackID(ctx, tenantID, teamID, slackUserID, since)
 }
 
 func (h *heldStore) wait(ctx context.Context) error {

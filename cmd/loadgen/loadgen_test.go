@@ -42,7 +42,7 @@ func TestLoadgenSmoke(t *testing.T) {
 	var out, progress bytes.Buffer
 	// The same build as the baseline: -baseline runs it in the same rounds.
 	cfg := &config{accessbot: ab, baseline: ab, barebot: bb, rates: []float64{20}, duration: 2 * time.Second,
-		stores: []string{"sqlite"}, rounds: 1, approvals: 2, users: 5, workDir: t.TempDir(), out: &out, progress: &progress}
+		stores: []string{"sqlite"}, rounds: 1, approvals: 2, users: 5, warmIDs: warmIDsStale, workDir: t.TempDir(), out: &out, progress: &progress}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	results, err := run(ctx, cfg)

@@ -56,6 +56,7 @@ type config struct {
 	rounds             int
 	approvals          int // per accessbot run; -1: one per 2 s of the run
 	users              int
+	warmIDs            string // the Slack ids seeded for the users: none, stale or fresh (warmIDs* below)
 	pgDSN              string
 	workDir            string
 	profileDir         string
@@ -93,6 +94,10 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.rounds, "rounds", 1, "runs of each bot per store and rate, alternating")
 	fs.IntVar(&cfg.approvals, "approvals", -1, "approval clicks per accessbot run; -1 means one per 2 s of -duration")
 	fs.IntVar(&cfg.users, "users", 50, "linked users sending the mix")
+	fs.StringVar(&cfg.warmIDs, "warm-ids", warmIDsStale, "Slack ids stored for the users before the bot starts: "+
+		"stale (verified an hour before, as a bot that ran before has them: refreshed daily, so mostly older than the identity cache TTL), "+
+		"fresh (verified at seeding: every user resolved within the TTL before a restart), "+
+		"none (a first start)")
 	fs.StringVar(&cfg.pgDSN, "pg-dsn", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL database; each run gets a fresh schema in it")
 	fs.StringVar(&cfg.workDir, "workdir", "", "where run directories (SQLite files, bot logs) go; default a temp dir, removed after")
 	fs.DurationVar(&cfg.idle, "idle", 0, "instead of the mix, measure each bot's CPU at rest (no envelopes) for this long, per store and round")
@@ -113,6 +118,9 @@ func parseFlags(args []string) (*config, error) {
 			return nil, fmt.Errorf("-stores: %q (want sqlite or postgres)", s)
 		}
 		cfg.stores = append(cfg.stores, s)
+	}
+	if cfg.warmIDs != warmIDsNone && cfg.warmIDs != warmIDsStale && cfg.warmIDs != warmIDsFresh {
+		return nil, fmt.Errorf("-warm-ids: %q (want none, stale or fresh)", cfg.warmIDs)
 	}
 	if cfg.duration <= 0 || cfg.rounds < 1 || cfg.users < 1 {
 		return nil, fmt.Errorf("-duration, -rounds and -users must be positive")

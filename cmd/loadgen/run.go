@@ -132,7 +132,7 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 	admin := ""
 	switch sp.target {
 	case targetAccessbot, targetBaseline:
-		if err := w.openStore(ctx, sp.store, dir, cfg.pgDSN); err != nil {
+		if err := w.openStore(ctx, sp.store, dir, cfg.pgDSN, cfg.warmIDs); err != nil {
 			return nil, err
 		}
 		if err := w.addRequesters(ctx, sp.approvals); err != nil {

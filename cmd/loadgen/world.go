@@ -92,7 +92,7 @@ func randomSuffix() string {
 
 // openStore creates the run's store: a SQLite file in dir, or a fresh
 // schema of the PostgreSQL database at pgDSN (dropped on close).
-func (w *world) openStore(ctx context.Context, driver, dir, pgDSN string) error {
+func (w *world) openStore(ctx context.Context, driver, dir, pgDSN, warmIDs string) error {
 	w.driver = driver
 	var ownDSN string // loadgen's own connections
 	switch driver {
@@ -139,10 +139,21 @@ func (w *world) openStore(ctx context.Context, driver, dir, pgDSN string) error 
 	}
 	w.st = st
 	w.cleanup = append(w.cleanup, func() { st.Close() })
-	return w.seed(ctx)
+	return w.seed(ctx, warmIDs)
 }
 
-func (w *world) seed(ctx context.Context) error {
+// -warm-ids: the Slack ids (slack_ids) stored for the linked users.
+const (
+	warmIDsNone  = "none"
+	warmIDsStale = "stale"
+	warmIDsFresh = "fresh"
+)
+
+// warmIDsAge is how long before the run a stale Slack id was verified:
+// past the identity cache TTL (10 m), within the daily refresh.
+const warmIDsAge = time.Hour
+
+func (w *world) seed(ctx context.Context, warmIDs string) error {
 	st := w.st
 	ten := &accessbot.Tenant{Slug: "acme", Name: "Acme"}
 	if err := st.CreateTenant(ctx, ten); err != nil {
@@ -152,23 +163,33 @@ func (w *world) seed(ctx context.Context) error {
 	if err := st.BindWorkspace(ctx, &accessbot.Workspace{TenantID: ten.ID, TeamID: teamID, TeamName: "Acme"}); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	user := func(email, name string, role accessbot.Role) (*accessbot.User, error) {
+	verified := time.Now()
+	if warmIDs == warmIDsStale {
+		verified = verified.Add(-warmIDsAge)
+	}
+	user := func(email, name, slackID string, role accessbot.Role) (*accessbot.User, error) {
 		u := &accessbot.User{TenantID: ten.ID, Status: accessbot.UserActive, Role: role, Email: email, Name: name}
 		if err := st.CreateUser(ctx, u); err != nil {
 			return nil, fmt.Errorf("seed user %s: %w", email, err)
 		}
+		if warmIDs != warmIDsNone {
+			if err := st.PutSlackID(ctx, &store.SlackID{TenantID: ten.ID, UserID: u.ID, TeamID: teamID, SlackUserID: slackID,
+				Email: email, VerifiedAt: verified}); err != nil {
+				return nil, fmt.Errorf("seed the Slack id of %s: %w", email, err)
+			}
+		}
 		return u, nil
 	}
 	var err error
-	if w.eve, err = user("eve@acme.test", "Eve", accessbot.RoleMember); err != nil {
+	if w.eve, err = user("eve@acme.test", "Eve", approverSlack, accessbot.RoleMember); err != nil {
 		return err
 	}
-	olly, err := user("olly@acme.test", "Olly", accessbot.RoleAdmin)
+	olly, err := user("olly@acme.test", "Olly", ownerSlack, accessbot.RoleAdmin)
 	if err != nil {
 		return err
 	}
 	for i := range w.users {
-		if _, err := user(fmt.Sprintf("user%d@acme.test", i), userSlack(i), accessbot.RoleMember); err != nil {
+		if _, err := user(fmt.Sprintf("user%d@acme.test", i), userSlack(i), userSlack(i), accessbot.RoleMember); err != nil {
 			return err
 		}
 	}

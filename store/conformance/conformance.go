@@ -64,6 +64,7 @@ func Run(t *testing.T, open Opener) {
 		{"RequestPolicies", testRequestPolicies}, // policies.go
 		{"StepUps", testStepUps},                 // policies.go
 		{"SlackIDs", testSlackIDs},               // slackids.go
+		{"UserBySlackID", testUserBySlackID},     // slackids.go
 		{"HomeVersion", testHomeVersion},         // home.go
 	}
 	for _, tc := range topics {

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -122,4 +123,79 @@ func testSlackIDs(t *testing.T, s store.Store) {
 		t.Fatalf("forgetting Ada's Slack user dropped %d, want 1", n)
 	}
 	gone(ten.ID, ada.ID, "after her Slack user was forgotten")
+}
+
+// testUserBySlackID covers finding the tenant user by a stored Slack id:
+// only in its tenant and team, only verified since the time asked, only
+// while the user keeps the email it was verified for.
+func testUserBySlackID(t *testing.T, s store.Store) {
+	ten, other := newTenant(t, s), newTenant(t, s)
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name        string
+		change      func(t *testing.T, u *accessbot.User) // after the id was stored
+		tenant      string                                // "" : the user's
+		team, slack string                                // "" : T1, the user's
+		since       time.Time
+		found       bool
+	}{
+		{name: "found", since: at, found: true},
+		{name: "verified earlier than asked", since: at.Add(time.Microsecond)},
+		{name: "verified long ago", since: at.Add(-time.Hour), found: true},
+		{name: "another team", team: "T2", since: at},
+		{name: "another Slack user", slack: "U9", since: at},
+		{name: "another tenant", tenant: other.ID, since: at},
+		{name: "renamed", since: at, found: true, change: func(t *testing.T, u *accessbot.User) {
+			u.Name = "Renamed"
+			ok(t, s.UpdateUser(ctx(), u), "rename")
+		}},
+		{name: "leaving date set: still found, with it", since: at, found: true, change: func(t *testing.T, u *accessbot.User) {
+			u.TerminatedAt = &at
+			ok(t, s.UpdateUser(ctx(), u), "set leaving date")
+		}},
+		{name: "email changed", since: at, change: func(t *testing.T, u *accessbot.User) {
+			u.Email = "new-" + u.Email
+			ok(t, s.UpdateUser(ctx(), u), "change email")
+		}},
+		{name: "terminated", since: at, change: func(t *testing.T, u *accessbot.User) {
+			u.Status, u.TerminatedAt = accessbot.UserTerminated, &at
+			ok(t, s.UpdateUser(ctx(), u), "terminate")
+		}},
+		{name: "deleted", since: at, change: func(t *testing.T, u *accessbot.User) {
+			ok(t, s.DeleteUser(ctx(), u.TenantID, u.ID), "delete")
+		}},
+	}
+	for i, tt := range tests {
+		slack := fmt.Sprintf("U%d", i)
+		u := newUser(t, s, ten.ID, fmt.Sprintf("Person%d@Example.com", i))
+		// The same email and Slack id in the other tenant: never its answer.
+		newUser(t, s, other.ID, fmt.Sprintf("person%d@example.com", i))
+		ok(t, s.PutSlackID(ctx(), &store.SlackID{TenantID: ten.ID, UserID: u.ID, TeamID: "T1", SlackUserID: slack,
+			Email: u.Email, VerifiedAt: at}), tt.name+": put")
+		if tt.change != nil {
+			tt.change(t, u)
+		}
+		tenant, team := ten.ID, "T1"
+		if tt.tenant != "" {
+			tenant = tt.tenant
+		}
+		if tt.team != "" {
+			team = tt.team
+		}
+		if tt.slack != "" {
+			slack = tt.slack
+		}
+		got, verified, err := s.UserBySlackID(ctx(), tenant, team, slack, tt.since)
+		if !tt.found {
+			isErr(t, err, accessbot.ErrNotFound, tt.name)
+			continue
+		}
+		ok(t, err, tt.name)
+		want, err := s.GetUser(ctx(), ten.ID, u.ID)
+		ok(t, err, tt.name+": get user")
+		same(t, *got, *want, tt.name)
+		if !verified.Equal(at) {
+			t.Fatalf("%s: verified at %v, want %v", tt.name, verified, at)
+		}
+	}
 }

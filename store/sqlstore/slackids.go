@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/store"
@@ -25,6 +26,32 @@ func (q *queries) GetSlackID(ctx context.Context, tenantID, userID, teamID strin
 	s.VerifiedAt = at.T
 	return &s, nil
 }
+
+// slackUserCols are userCols of users u, for a join.
+const slackUserCols = `u.tenant_id, u.id, u.email, u.name, u.manager_id, u.department, u.status, u.terminated_at, u.role,
+	u.delegate_id, u.delegate_until, u.created_at, u.updated_at`
+
+func (q *queries) UserBySlackID(ctx context.Context, tenantID, teamID, slackUserID string, since time.Time) (*accessbot.User, time.Time, error) {
+	var at dbTime
+	// slack_ids_slack_user (tenant_id, team_id, slack_user_id) finds the
+	// row; the join re-checks the identity rule as GetSlackID does.
+	u, err := scanUser(scanAlso{q.queryRow(ctx, `SELECT `+slackUserCols+`, s.verified_at FROM slack_ids s
+		JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id
+		WHERE s.tenant_id = ? AND s.team_id = ? AND s.slack_user_id = ? AND s.verified_at >= ? AND s.email = lower(u.email)`,
+		tenantID, teamID, slackUserID, q.tm(since)), &at})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("find the user of Slack id %s: %w", slackUserID, notFound(err))
+	}
+	return &u, at.T, nil
+}
+
+// scanAlso scans one more column after those its caller asks for.
+type scanAlso struct {
+	r     scanner
+	extra any
+}
+
+func (s scanAlso) Scan(dest ...any) error { return s.r.Scan(append(dest, s.extra)...) }
 
 func (q *queries) PutSlackID(ctx context.Context, s *store.SlackID) error {
 	if s.TenantID == "" || s.UserID == "" || s.TeamID == "" || s.SlackUserID == "" || s.Email == "" || s.VerifiedAt.IsZero() {
