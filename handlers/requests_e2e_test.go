@@ -585,10 +585,23 @@ func TestE2ERequestModalTwoLevels(t *testing.T) {
 					replaced[c.Param("channel")+"/"+c.Param("ts")]++
 				}
 			}
+			// A click that lands while the level's first sync is still
+			// writing that copy overlaps it, and the notifier then updates
+			// the copy once more by chat.update, as it must (the two writes
+			// may reach Slack in either order; see shownMemo). The test
+			// clicks as soon as the DM shows, so one such overlap is
+			// allowed across the two clicks; a notifier that updates every
+			// clicked copy again fails.
+			again := 0
 			for _, m := range []slackfake.Message{monaMsg, olgaMsg} {
-				if k := m.Channel + "/" + m.TS; replaced[k] != 1 || updated[k] != 0 {
-					t.Errorf("clicked copy %s: %d replaces by response_url, %d chat.update; want 1 and 0", k, replaced[k], updated[k])
+				k := m.Channel + "/" + m.TS
+				if replaced[k] != 1 {
+					t.Errorf("clicked copy %s: %d replaces by response_url, want 1", k, replaced[k])
 				}
+				again += updated[k]
+			}
+			if again > 1 {
+				t.Errorf("clicked copies updated again by chat.update %d times, want at most 1: %v", again, updated)
 			}
 			for _, m := range []slackfake.Message{owenMsg, confirm} {
 				if k := m.Channel + "/" + m.TS; updated[k] == 0 {
