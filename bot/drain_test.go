@@ -220,17 +220,7 @@ func TestClickNotQueuedBehindEvents(t *testing.T) {
 		return nil
 	})
 	r.Action("approve", func(context.Context, *bot.Request) error { record("click"); return nil })
-	d, err := bot.NewDispatcher(bot.DispatcherConfig{
-		Router: r, Resolver: &stubResolver{}, Workers: 1,
-		Clients: bot.ClientsFunc(func(context.Context, string) (bot.WebAPI, error) { return nil, errors.New("no client") }),
-		Log:     zerolog.New(io.Discard),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.Start(ctx)
-	t.Cleanup(func() { cancel(); d.Wait() })
+	d, ctx := oneWorker(t, r)
 	acks := newAckRecorder()
 	const homes = 31
 	for i := range homes {
@@ -274,17 +264,7 @@ func TestClickNotQueuedBehindStaleClicks(t *testing.T) {
 	r := bot.NewRouter()
 	r.Action("hold", func(context.Context, *bot.Request) error { <-release; record("hold"); return nil })
 	r.Action("approve", func(context.Context, *bot.Request) error { record("approve"); return nil })
-	d, err := bot.NewDispatcher(bot.DispatcherConfig{
-		Router: r, Resolver: &stubResolver{}, Workers: 1,
-		Clients: bot.ClientsFunc(func(context.Context, string) (bot.WebAPI, error) { return nil, errors.New("no client") }),
-		Log:     zerolog.New(io.Discard),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.Start(ctx)
-	t.Cleanup(func() { cancel(); d.Wait() })
+	d, ctx := oneWorker(t, r)
 	acks := newAckRecorder()
 	click := func(env, action string) {
 		p := `{"type":"block_actions","team":{"id":"T1"},"user":{"id":"U1"},"trigger_id":"tr-` + env +
@@ -307,4 +287,22 @@ func TestClickNotQueuedBehindStaleClicks(t *testing.T) {
 	if at > 2 {
 		t.Fatalf("the click ran %d of %d (%v), want 3rd at the latest (the held click, one stale answer, the click)", at+1, len(order), order)
 	}
+}
+
+// oneWorker starts a dispatcher for r with a single worker, stopped when
+// the test ends.
+func oneWorker(t *testing.T, r *bot.Router) (*bot.Dispatcher, context.Context) {
+	t.Helper()
+	d, err := bot.NewDispatcher(bot.DispatcherConfig{
+		Router: r, Resolver: &stubResolver{}, Workers: 1,
+		Clients: bot.ClientsFunc(func(context.Context, string) (bot.WebAPI, error) { return nil, errors.New("no client") }),
+		Log:     zerolog.New(io.Discard),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.Start(ctx)
+	t.Cleanup(func() { cancel(); d.Wait() })
+	return d, ctx
 }
