@@ -27,7 +27,12 @@ var (
 // decodeFrame is json.Unmarshal of a Socket Mode frame into a
 // socketmode.Request, for frames that carry an envelope; ok is false for
 // anything else (hello and disconnect too).
-func decodeFrame(frame []byte) (*socketmode.Request, bool) {
+func decodeFrame(frame []byte) (*socketmode.Request, bool) { return decodeFrameOf(frame, false) }
+
+// decodeFrameOf is decodeFrame; with owned (the frame is the caller's to
+// give: a socket read allocates each), the payload is a slice of frame
+// rather than a copy.
+func decodeFrameOf(frame []byte, owned bool) (*socketmode.Request, bool) {
 	w := newWire(frame)
 	defer w.free()
 	env := new(socketmode.Request)
@@ -41,7 +46,11 @@ func decodeFrame(frame []byte) (*socketmode.Request, bool) {
 		case "envelope_id":
 			w.str(&env.EnvelopeID)
 		case "payload":
-			env.Payload = w.raw()
+			if owned {
+				env.Payload = w.rawIn()
+			} else {
+				env.Payload = w.raw()
+			}
 		case "accepts_response_payload":
 			w.boolean(&env.AcceptsResponsePayload)
 		case "retry_attempt":

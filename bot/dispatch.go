@@ -285,11 +285,13 @@ func (d *Dispatcher) Handle(ctx context.Context, acker Acker, env *socketmode.Re
 // is handled (see Handle), hello is logged, and for disconnect the reason is
 // returned with ok, so the caller replaces the socket.
 func (d *Dispatcher) HandleFrame(ctx context.Context, acker Acker, frame []byte) (disconnect string, ok bool) {
-	return d.handleFrame(ctx, acker, frame, d.log)
+	return d.handleFrame(ctx, acker, frame, false, d.log)
 }
 
-func (d *Dispatcher) handleFrame(ctx context.Context, acker Acker, frame []byte, log zerolog.Logger) (string, bool) {
-	env, ok := decodeFrame(frame)
+// handleFrame is HandleFrame; owned says the frame is not reused after
+// (a socket read's), so the envelope may keep slices of it.
+func (d *Dispatcher) handleFrame(ctx context.Context, acker Acker, frame []byte, owned bool, log zerolog.Logger) (string, bool) {
+	env, ok := decodeFrameOf(frame, owned)
 	if !ok {
 		env = decodeFrameSlow(frame, log)
 		if env == nil {
@@ -349,7 +351,7 @@ func decodeInteraction(payload json.RawMessage) (*slack.InteractionCallback, err
 }
 
 func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Request) {
-	log := d.log.With().Str("envelope", env.EnvelopeID).Str("type", env.Type).Logger()
+	log := withStrs(d.log, "envelope", env.EnvelopeID, "type", env.Type)
 	if env.RetryAttempt > 0 {
 		log = log.With().Int("retry_attempt", env.RetryAttempt).Str("retry_reason", env.RetryReason).Logger()
 	}
@@ -383,7 +385,7 @@ func (d *Dispatcher) handle(ctx context.Context, acker Acker, env *socketmode.Re
 			d.ack(ctx, acker, env.EnvelopeID, nil, log)
 			return
 		}
-		log = log.With().Str("interaction", string(head.Type)).Logger()
+		log = withStr(log, "interaction", string(head.Type))
 		switch head.Type {
 		case slack.InteractionTypeViewSubmission, slack.InteractionTypeBlockSuggestion:
 			// Their answer rides on the ack: acked when the handler is done.

@@ -21,7 +21,7 @@ func (d *Dispatcher) newRequest(ctx context.Context, st *ackState, env *socketmo
 		Kind:       kind,
 		TeamID:     teamID,
 		UserID:     userID,
-		Log:        log.With().Str("team", teamID).Str("user", userID).Logger(),
+		Log:        withStrs(log, "team", teamID, "user", userID),
 		ack:        st,
 		responder:  d.resp,
 	}
@@ -63,7 +63,7 @@ func (d *Dispatcher) resolveWith(ctx context.Context, req *Request, quiet bool, 
 		req.ActorErr = fmt.Errorf("resolve actor %s/%s: %w", req.TeamID, req.UserID, err)
 	} else {
 		req.Actor = &actor
-		req.Log = req.Log.With().Str("tenant", actor.Tenant.ID).Logger()
+		req.Log = withStr(req.Log, "tenant", actor.Tenant.ID)
 		return true
 	}
 	req.Log.Info().Err(req.ActorErr).Msg("sender not resolved to a tenant user")
@@ -156,7 +156,7 @@ func routeLabel(route string) string {
 }
 
 func (d *Dispatcher) handleCommand(ctx context.Context, st *ackState, env *socketmode.Request, cmd *slack.SlashCommand, log zerolog.Logger) {
-	req := d.newRequest(ctx, st, env, KindCommand, cmd.TeamID, cmd.UserID, log.With().Str("command", cmd.Command).Logger())
+	req := d.newRequest(ctx, st, env, KindCommand, cmd.TeamID, cmd.UserID, withStr(log, "command", cmd.Command))
 	req.Command, req.ChannelID, req.TriggerID, req.ResponseURL = cmd, cmd.ChannelID, cmd.TriggerID, cmd.ResponseURL
 	if !d.first(ctx, "command:"+env.EnvelopeID, req.Log) {
 		d.replay(st, env.EnvelopeID)
@@ -210,7 +210,7 @@ func (d *Dispatcher) handleInteractive(ctx context.Context, st *ackState, env *s
 		d.handleBlockActions(ctx, req, dedupeKey, cb.ActionCallback.BlockActions)
 	case slack.InteractionTypeViewSubmission:
 		h := d.cfg.Router.views[cb.View.CallbackID]
-		req.Log = req.Log.With().Str("callback_id", cb.View.CallbackID).Logger()
+		req.Log = withStr(req.Log, "callback_id", cb.View.CallbackID)
 		if !d.first(ctx, dedupeKey, req.Log) {
 			d.replay(st, env.EnvelopeID)
 			return
@@ -224,7 +224,7 @@ func (d *Dispatcher) handleInteractive(ctx context.Context, st *ackState, env *s
 			d.run(ctx, req, "view:"+cb.View.CallbackID, h)
 		}
 	case slack.InteractionTypeBlockSuggestion:
-		req.Log = req.Log.With().Str("action_id", cb.ActionID).Logger()
+		req.Log = withStr(req.Log, "action_id", cb.ActionID)
 		h := d.cfg.Router.suggestions[cb.ActionID]
 		if h == nil {
 			req.Log.Warn().Msg("unknown suggestion")
@@ -280,7 +280,7 @@ func (d *Dispatcher) handleBlockActions(ctx context.Context, req *Request, dedup
 		}
 		one := *req
 		one.Action = act
-		one.Log = req.Log.With().Str("action_id", act.ActionID).Logger()
+		one.Log = withStr(req.Log, "action_id", act.ActionID)
 		d.run(ctx, &one, "action:"+act.ActionID, h)
 	}
 }
@@ -291,7 +291,7 @@ func (d *Dispatcher) handleEvent(ctx context.Context, env *socketmode.Request, o
 		log.Warn().Err(err).Msg("malformed inner event")
 		return
 	}
-	log = log.With().Str("event", inner.Type).Str("event_id", outer.EventID).Logger()
+	log = withStrs(log, "event", inner.Type, "event_id", outer.EventID)
 	route, ok := d.cfg.Router.events[inner.Type]
 	if !ok {
 		log.Debug().Msg("event type not routed")

@@ -239,7 +239,8 @@ func (m *Manager) serve(ctx context.Context, slot *socketSlot, ws *websocket.Con
 }
 
 // readLoop hands each frame read to the dispatcher until a read fails, a
-// disconnect comes, or ctx ends.
+// disconnect comes, or ctx ends. read must return a new slice each time
+// (gorilla's ReadMessage does): the envelopes keep slices of their frames.
 func (m *Manager) readLoop(ctx context.Context, read func() ([]byte, error), acker Acker, log zerolog.Logger) error {
 	for {
 		frame, err := read()
@@ -249,7 +250,7 @@ func (m *Manager) readLoop(ctx context.Context, read func() ([]byte, error), ack
 		if err != nil {
 			return fmt.Errorf("read socket: %w", err)
 		}
-		if reason, ok := m.d.handleFrame(ctx, acker, frame, log); ok {
+		if reason, ok := m.d.handleFrame(ctx, acker, frame, true, log); ok {
 			log.Info().Str("reason", reason).Msg("slack asked to reconnect")
 			return fmt.Errorf("%w (%s)", errDisconnect, reason)
 		}

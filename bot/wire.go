@@ -269,6 +269,18 @@ func (w *wire) raw() []byte {
 	return bytes.Clone(v)
 }
 
+// rawIn is raw without the copy: the value as a slice of w.in (the
+// decoder returns a value's bytes verbatim), capped so an append cannot
+// write over what follows it.
+func (w *wire) rawIn() []byte {
+	v := w.value()
+	if v == nil {
+		return nil
+	}
+	end := int(w.dec.InputOffset())
+	return w.in[end-len(v) : end : end]
+}
+
 // start is where the value after the key just read begins in w.in.
 func (w *wire) start() int {
 	i := int(w.dec.InputOffset())

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -32,7 +33,52 @@ func checkFrame(t *testing.T, in []byte) bool {
 	if !reflect.DeepEqual(*got, want) {
 		t.Fatalf("frame %q:\nwire          %+v\nencoding/json %+v", in, *got, want)
 	}
+	if len(got.Payload) > 0 && aliases(got.Payload, in) {
+		t.Fatalf("frame %q: the payload shares the frame's bytes, which HandleFrame's caller may reuse", in)
+	}
+	// A socket's frame is the read loop's own: the payload is a slice of it.
+	owned, ok := decodeFrameOf(bytes.Clone(in), true)
+	if !ok {
+		t.Fatalf("frame %q: the owned frame's decode gave up where the copying one did not", in)
+	}
+	if !reflect.DeepEqual(*owned, want) {
+		t.Fatalf("frame %q, owned:\nwire          %+v\nencoding/json %+v", in, *owned, want)
+	}
+	if len(owned.Payload) > 0 && cap(owned.Payload) != len(owned.Payload) {
+		t.Fatalf("frame %q, owned: payload cap %d, len %d: an append would write over the frame", in, cap(owned.Payload), len(owned.Payload))
+	}
 	return true
+}
+
+// aliases reports whether b is a slice of in's array.
+func aliases(b, in []byte) bool {
+	if len(b) == 0 || len(in) == 0 {
+		return false
+	}
+	end := &in[:cap(in)][cap(in)-1]
+	return uintptr(unsafe.Pointer(&b[0])) >= uintptr(unsafe.Pointer(&in[0])) &&
+		uintptr(unsafe.Pointer(&b[0])) <= uintptr(unsafe.Pointer(end))
+}
+
+// TestOwnedFrameNoCopy: a frame the read loop owns is not copied for its
+// payload (a copy of most of every frame), one HandleFrame's caller
+// passes is.
+func TestOwnedFrameNoCopy(t *testing.T) {
+	frame := []byte(`{"envelope_id":"e1","type":"events_api","accepts_response_payload":false,` +
+		`"payload":{"type":"event_callback","team_id":"T1","event":{"type":"app_mention","user":"U1"}}}`)
+	owned, ok := decodeFrameOf(frame, true)
+	if !ok {
+		t.Fatal("wire gave up")
+	}
+	if !aliases(owned.Payload, frame) {
+		t.Error("owned frame: the payload was copied")
+	}
+	if copied, _ := decodeFrame(frame); aliases(copied.Payload, frame) {
+		t.Error("frame of HandleFrame: the payload was not copied")
+	}
+	if !bytes.Equal(owned.Payload, []byte(`{"type":"event_callback","team_id":"T1","event":{"type":"app_mention","user":"U1"}}`)) {
+		t.Errorf("owned payload %s", owned.Payload)
+	}
 }
 
 func checkEvents(t *testing.T, in []byte) bool {
