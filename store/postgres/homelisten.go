@@ -34,7 +34,7 @@ const (
 // channel, sent through db after this process's writes (see parseFence).
 func homeListener(dsn string, db *sql.DB, log zerolog.Logger) sqlstore.HomeListener {
 	nonce := newNonce()
-	listen := func(ctx context.Context, changed func(sqlstore.HomeChange), fenced func(uint64), live func(bool)) {
+	listen := func(ctx context.Context, changed func(sqlstore.HomeChange), fenced func(uint64, time.Duration), live func(bool)) {
 		wait := homeRetryMin
 		for {
 			listened, err := listenHome(ctx, dsn, nonce, changed, fenced, live)
@@ -54,11 +54,12 @@ func homeListener(dsn string, db *sql.DB, log zerolog.Logger) sqlstore.HomeListe
 			wait = min(wait*2, homeRetryMax)
 		}
 	}
-	fence := func(ctx context.Context, n uint64) error {
-		// Committed after every write counted up to n returned, so
-		// delivered after their notifications (in commit order).
-		_, err := db.ExecContext(ctx, `SELECT pg_notify('`+homeChannel+`', current_schema() || '/' || json_build_object('fence', $1::text, 'n', $2::bigint)::text)`,
-			nonce, int64(n))
+	fence := func(ctx context.Context, n uint64, asked time.Duration) error {
+		// Committed after every write counted up to n returned, and
+		// after asked, so delivered after their notifications (in commit
+		// order).
+		_, err := db.ExecContext(ctx, `SELECT pg_notify('`+homeChannel+`', current_schema() || '/' || json_build_object('fence', $1::text, 'n', $2::bigint, 'at', $3::bigint)::text)`,
+			nonce, int64(n), int64(asked))
 		if err != nil {
 			return fmt.Errorf("home version fence: %w", err)
 		}
@@ -76,7 +77,7 @@ func newNonce() string {
 
 // listenHome listens until the connection fails or ctx ends; listened
 // reports whether it got as far as listening.
-func listenHome(ctx context.Context, dsn, nonce string, changed func(sqlstore.HomeChange), fenced func(uint64), live func(bool)) (listened bool, err error) {
+func listenHome(ctx context.Context, dsn, nonce string, changed func(sqlstore.HomeChange), fenced func(uint64, time.Duration), live func(bool)) (listened bool, err error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return false, fmt.Errorf("connect: %w", err)
@@ -108,7 +109,7 @@ func listenHome(ctx context.Context, dsn, nonce string, changed func(sqlstore.Ho
 		}
 		if f, ok := parseFence(rest); ok {
 			if f.Nonce == nonce {
-				fenced(f.N)
+				fenced(f.N, time.Duration(f.At))
 			}
 			continue // another process's
 		}
@@ -119,12 +120,14 @@ func listenHome(ctx context.Context, dsn, nonce string, changed func(sqlstore.Ho
 	}
 }
 
-// fence is a notification a process sends itself after its writes
-// ({"fence": nonce, "n": n}): heard, every write it counted up to n has
-// been heard too.
+// fence is a notification a process sends itself after its writes, and
+// as a heartbeat ({"fence": nonce, "n": n, "at": when it was asked, as
+// sqlstore gave it}): heard, every write it counted up to n, and every
+// write committed before it was asked, has been heard too.
 type fence struct {
 	Nonce string `json:"fence"`
 	N     uint64 `json:"n"`
+	At    int64  `json:"at"`
 }
 
 func parseFence(s string) (f fence, ok bool) {

@@ -17,14 +17,15 @@ import (
 // the channel the home_v triggers NOTIFY (migrations 00291, 00300, 00320).
 type HomeListener struct {
 	// Listen reports, until ctx ends, each part of a Home version a write
-	// moved (changed), each fence asked by Fence once heard (fenced), and
-	// whether it is listening (live): true once listening, again after each
-	// reconnect; false when it stops.
-	Listen func(ctx context.Context, changed func(HomeChange), fenced func(n uint64), live func(bool))
-	// Fence asks Listen to report fenced(n) once it has reported every
-	// change committed before Fence returned. Nil: a write of this process
-	// drops every version kept.
-	Fence func(ctx context.Context, n uint64) error
+	// moved (changed), each fence asked by Fence once heard (fenced, with
+	// when it was asked, as Fence was given it), and whether it is
+	// listening (live): true once listening, again after each reconnect;
+	// false when it stops.
+	Listen func(ctx context.Context, changed func(HomeChange), fenced func(n uint64, asked time.Duration), live func(bool))
+	// Fence asks Listen to report fenced(n, asked) once it has reported
+	// every change committed before Fence was called. Nil: a write of this
+	// process drops every version kept.
+	Fence func(ctx context.Context, n uint64, asked time.Duration) error
 }
 
 // HomeChange is the part of one tenant's Home version a write moved: Part
@@ -53,7 +54,7 @@ func WithHomeListener(l HomeListener) Option {
 }
 
 func newHomeCache(l HomeListener) *homeCache {
-	return &homeCache{listen: l, ttl: HomeVersionTTL, tenants: map[string]*homeTenant{}, poke: make(chan struct{}, 1)}
+	return &homeCache{listen: l, ttl: HomeVersionTTL, tenants: map[string]*homeTenant{}, poke: make(chan struct{}, 1), base: time.Now()}
 }
 
 // WithHomeVersionTTL changes HomeVersionTTL for a store that keeps Home
@@ -68,7 +69,10 @@ func WithHomeVersionTTL(d time.Duration) Option {
 
 // HomeVersionTTL bounds how long a kept version is trusted on its own: the
 // most a write could go unseen if the listener's connection died without
-// an error.
+// an error. A fence heard also proves the listener heard every write
+// committed before it was asked: while Homes are opened one is asked every
+// HomeVersionTTL/2, and a part is trusted for HomeVersionTTL from its read
+// or from the last fence heard, whichever is later.
 const HomeVersionTTL = 2 * time.Second
 
 // homeCache is the Home versions kept in memory. Every drop moves seq; a
@@ -91,6 +95,12 @@ type homeCache struct {
 	// the database. poke wakes the fencer.
 	writes, fenced atomic.Uint64
 	poke           chan struct{}
+	// heardAsked is when the last fence heard was asked, since base (on
+	// the monotonic clock: a wall clock set back trusts nothing longer);
+	// wanted says Homes were opened since the last heartbeat fence.
+	base       time.Time
+	heardAsked atomic.Int64
+	wanted     atomic.Bool
 
 	mu      sync.Mutex
 	seq     uint64 // moves on every drop
@@ -115,7 +125,11 @@ type homePart struct {
 	dropped uint64
 }
 
-func (p homePart) fresh(now time.Time) bool { return p.ok && now.Before(p.until) }
+// fresh reports whether p is kept and trusted at now: read (until), or the
+// last fence heard asked (alive), less than the TTL ago.
+func (p homePart) fresh(now time.Time, alive time.Time) bool {
+	return p.ok && (now.Before(p.until) || now.Before(alive))
+}
 
 // keep sets p to v read at seq, unless p was dropped since.
 func (p *homePart) keep(v int64, seq uint64, until time.Time) {
@@ -189,11 +203,11 @@ func (c *homeCache) setLive(on bool) {
 	// The order matters on (re)connect: a read that started before the
 	// listener was back is not kept (seq moves after live). The drop
 	// covers every write of this process counted before it.
-	n := c.writes.Load()
+	n, at := c.writes.Load(), c.since()
 	c.live.Store(on)
 	c.dropAll()
 	if on {
-		c.heard(n)
+		c.heard(n, at)
 	}
 }
 
@@ -239,12 +253,21 @@ func (c *homeCache) wrote() {
 	}
 }
 
-// heard is the listener hearing fence n: every write counted up to n has
-// been heard.
-func (c *homeCache) heard(n uint64) {
+// since is now as fences carry it.
+func (c *homeCache) since() time.Duration { return time.Since(c.base) }
+
+// heard is the listener hearing fence n, asked at asked: every write
+// counted up to n, and every write committed before asked, has been heard.
+func (c *homeCache) heard(n uint64, asked time.Duration) {
 	for {
 		f := c.fenced.Load()
 		if n <= f || c.fenced.CompareAndSwap(f, n) {
+			break
+		}
+	}
+	for a := int64(asked); ; {
+		h := c.heardAsked.Load()
+		if a <= h || c.heardAsked.CompareAndSwap(h, a) {
 			return
 		}
 	}
@@ -254,19 +277,25 @@ func (c *homeCache) heard(n uint64) {
 const fencerRetry = 100 * time.Millisecond
 
 // fencer asks a fence after each burst of this process's writes, one at a
-// time, until ctx ends.
+// time, and every ttl/2 while Homes are opened (the listener is alive),
+// until ctx ends.
 func (c *homeCache) fencer(ctx context.Context) {
+	beat := time.NewTicker(c.ttl / 2)
+	defer beat.Stop()
 	for {
+		heartbeat := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-c.poke:
+		case <-beat.C:
+			heartbeat = c.wanted.Swap(false)
 		}
 		n := c.writes.Load()
-		if n <= c.fenced.Load() {
+		if n <= c.fenced.Load() && !heartbeat {
 			continue
 		}
-		if err := c.listen.Fence(ctx, n); err != nil {
+		if err := c.listen.Fence(ctx, n, c.since()); err != nil {
 			// Versions are read from the database meanwhile.
 			select {
 			case <-ctx.Done():
@@ -308,7 +337,8 @@ func (c *homeCache) get(tenant, user string, admin bool, now time.Time) (store.H
 		return store.HomeVersion{}, seq, false
 	}
 	u := t.users[user]
-	if !t.everyone.fresh(now) || !u.fresh(now) || (admin && !t.admins.fresh(now)) {
+	alive := c.base.Add(time.Duration(c.heardAsked.Load()) + c.ttl)
+	if !t.everyone.fresh(now, alive) || !u.fresh(now, alive) || (admin && !t.admins.fresh(now, alive)) {
 		return store.HomeVersion{}, seq, false
 	}
 	v := store.HomeVersion{Tenant: t.everyone.v, User: u.v}
@@ -351,6 +381,7 @@ func (s *Store) HomeVersion(ctx context.Context, tenantID, userID string, admin 
 		return s.queries.HomeVersion(ctx, tenantID, userID, admin)
 	}
 	c.run()
+	c.wanted.Store(true)
 	now := time.Now()
 	v, seq, ok := c.get(tenantID, userID, admin, now)
 	if ok {

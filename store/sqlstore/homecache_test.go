@@ -175,7 +175,7 @@ func TestHomeCacheBounded(t *testing.T) {
 // it.
 func TestHomeCacheOwnWriteFenced(t *testing.T) {
 	now := time.Now()
-	c := newHomeCache(HomeListener{Fence: func(context.Context, uint64) error { return nil }})
+	c := newHomeCache(HomeListener{Fence: func(context.Context, uint64, time.Duration) error { return nil }})
 	c.ttl = time.Hour
 	c.live.Store(true)
 	for _, u := range []string{"rita", "uma"} {
@@ -190,18 +190,18 @@ func TestHomeCacheOwnWriteFenced(t *testing.T) {
 		}
 	}
 	c.drop(HomeChange{"t1", "rita"}) // the write's notification
-	c.heard(1)                       // a fence asked after the first write only
+	c.heard(1, 0)                    // a fence asked after the first write only
 	if _, _, ok := c.get("t1", "uma", false, now); ok {
 		t.Fatalf("answered from memory before the second write was heard")
 	}
-	c.heard(2)
+	c.heard(2, 0)
 	if _, _, ok := c.get("t1", "uma", false, now); !ok {
 		t.Fatalf("uma's version, which no notification named, not kept once the writes were heard")
 	}
 	if _, _, ok := c.get("t1", "rita", false, now); ok {
 		t.Fatalf("rita's version, named by the write's notification, still kept")
 	}
-	c.heard(1) // a late fence does not go back
+	c.heard(1, 0) // a late fence does not go back
 	if c.ownPending() {
 		t.Fatalf("pending again after an older fence")
 	}
@@ -217,7 +217,7 @@ func TestHomeCacheOwnWriteFenced(t *testing.T) {
 func TestHomeCacheFencer(t *testing.T) {
 	asked := make(chan uint64, 10)
 	fail := true
-	c := newHomeCache(HomeListener{Fence: func(_ context.Context, n uint64) error {
+	c := newHomeCache(HomeListener{Fence: func(_ context.Context, n uint64, _ time.Duration) error {
 		asked <- n
 		if fail {
 			fail = false
@@ -234,7 +234,54 @@ func TestHomeCacheFencer(t *testing.T) {
 	if got[1] != 2 {
 		t.Fatalf("fences asked %v, want the second (after a failure) for 2 writes", got)
 	}
-	c.heard(2)
+	c.heard(2, 0)
 	cancel()
 	<-done
+}
+
+// TestHomeCacheHeartbeat: a part read longer than the TTL ago is still
+// trusted while a fence asked less than the TTL ago has been heard (the
+// listener heard every write committed before it), and no longer once
+// the last fence heard is that old; the fencer asks one every TTL/2 while
+// Homes are opened, and none while they are not.
+func TestHomeCacheHeartbeat(t *testing.T) {
+	c := newHomeCache(HomeListener{})
+	c.ttl = time.Second
+	c.setLive(true)
+	read := c.base.Add(c.since())
+	_, seq, _ := c.get("t1", "rita", false, read)
+	c.put("t1", "rita", store.HomeVersion{Tenant: 1}, seq, read)
+	later := read.Add(5 * time.Second)
+	if _, _, ok := c.get("t1", "rita", false, later); ok {
+		t.Fatalf("trusted past the TTL with no fence heard since the read")
+	}
+	c.heard(0, later.Sub(c.base)-500*time.Millisecond)
+	if _, _, ok := c.get("t1", "rita", false, later); !ok {
+		t.Fatalf("not trusted though a fence asked 0.5 s ago was heard")
+	}
+	if _, _, ok := c.get("t1", "rita", false, later.Add(time.Second)); ok {
+		t.Fatalf("trusted 1.5 s after the last fence heard was asked (TTL 1 s)")
+	}
+
+	asked := make(chan time.Duration, 10)
+	f := newHomeCache(HomeListener{Fence: func(_ context.Context, _ uint64, at time.Duration) error {
+		asked <- at
+		return nil
+	}})
+	f.ttl = 40 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.fencer(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-asked:
+		t.Fatalf("a heartbeat fence asked with no Home opened")
+	case <-time.After(100 * time.Millisecond):
+	}
+	f.wanted.Store(true)
+	select {
+	case <-asked:
+	case <-time.After(time.Second):
+		t.Fatalf("no heartbeat fence within 1 s of a Home opened (TTL 40 ms)")
+	}
 }
