@@ -280,7 +280,7 @@ const fencerRetry = 100 * time.Millisecond
 // time, and every ttl/2 while Homes are opened (the listener is alive),
 // until ctx ends.
 func (c *homeCache) fencer(ctx context.Context) {
-	beat := time.NewTicker(c.ttl / 2)
+	beat := time.NewTicker(max(c.ttl/2, time.Millisecond))
 	defer beat.Stop()
 	for {
 		heartbeat := false
