@@ -280,6 +280,9 @@ func printRow(w io.Writer, r *result) {
 		if r.rendered > 0 || r.versionMoves > 0 || r.adminMoves > 0 {
 			work += fmt.Sprintf(", %d rendered, version +%d (admins +%d)", r.rendered, r.versionMoves, r.adminMoves)
 		}
+		if r.versionReads >= 0 && r.store == "postgres" {
+			work += fmt.Sprintf("; %d Home versions read from the database", r.versionReads)
+		}
 	}
 	var kinds []string
 	for k := range kindCount {

@@ -85,6 +85,7 @@ type result struct {
 	workMissing                          int                        // Home handlers and response_url answers owed but not seen
 	homes, published                     int                        // Home handlers done; views.publish calls (an unchanged Home is not published again)
 	rendered                             int                        // Home opens that rendered the view (published or not)
+	versionReads                         int                        // Home versions read from the database by a store that keeps them (PostgreSQL); -1: not counted by this build
 	versionMoves, adminMoves             int64                      // how far the tenant's Home version (everyone's part; the admins') moved during the run
 	kindLat                              [kindCount][]time.Duration // sorted ack latencies by kind
 	updated, dm                          []time.Duration
@@ -199,7 +200,12 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 	callsBefore := len(w.fake.Calls(""))
 	acksBefore := w.fake.AckCount()
 	homes0, rendered0, version0 := 0, 0, store.HomeVersion{}
+	reads0, readsCounted := 0, false
 	if admin != "" {
+		reads0, readsCounted, err = homeVersionReads(ctx, admin)
+		if err != nil {
+			return nil, err
+		}
 		if homes0, err = homesHandled(ctx, admin); err != nil {
 			return nil, err
 		}
@@ -369,6 +375,10 @@ func runOne(ctx context.Context, cfg *config, sp spec) (*result, error) {
 		res.homes, res.published = homes, countCalls(calls, "views.publish")
 		if n, err := homesRendered(ctx, admin); err == nil {
 			res.rendered = n - rendered0
+		}
+		res.versionReads = -1
+		if n, ok, err := homeVersionReads(ctx, admin); err == nil && ok && readsCounted {
+			res.versionReads = n - reads0
 		}
 		if v, err := w.st.HomeVersion(ctx, w.tenant, "", true); err == nil {
 			res.versionMoves, res.adminMoves = v.Tenant-version0.Tenant, v.Admins-version0.Admins
@@ -635,6 +645,20 @@ func homesRendered(ctx context.Context, admin string) (int, error) {
 		return strings.HasPrefix(line, "accessbot_home_opens_total{") &&
 			(strings.Contains(line, `result="same"`) || strings.Contains(line, `result="published"`))
 	})
+}
+
+// homeVersionReads reads how many Home versions accessbot's store read from
+// the database while it keeps them in memory
+// (accessbot_home_version_reads_total{from="database"}); counted is false
+// for a build without that metric.
+func homeVersionReads(ctx context.Context, admin string) (n int, counted bool, err error) {
+	n, err = sumMetric(ctx, admin, func(line string) bool {
+		if strings.HasPrefix(line, "# HELP accessbot_home_version_reads_total") {
+			counted = true
+		}
+		return strings.HasPrefix(line, "accessbot_home_version_reads_total{") && strings.Contains(line, `from="database"`)
+	})
+	return n, counted, err
 }
 
 // sumMetric adds up the samples of accessbot's /metrics whose lines match.

@@ -135,12 +135,29 @@ var (
 		Namespace: ns, Name: "home_opens_total",
 		Help: "Home tab opens, by result (unchanged, same, published, failed, coalesced).",
 	}, []string{"result"})
+	// HomeVersionReads counts the Home versions a PostgreSQL store was
+	// asked for, by where the answer came from: memory (kept, nothing
+	// written since) or database.
+	HomeVersionReads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "home_version_reads_total",
+		Help: "Home versions answered by a store that keeps them in memory, by source (memory, database).",
+	}, []string{"from"})
+	// HomeVersionDrops counts the drops of Home versions kept in memory,
+	// by what was dropped: all (a write of this process, a reconnect, a
+	// notification that could not be read), or the part a notification
+	// named: everyone (one tenant's), admins (one tenant's), user (one
+	// user's).
+	HomeVersionDrops = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "home_version_drops_total",
+		Help: "Drops of the Home versions kept in memory, by part (all, everyone, admins, user).",
+	}, []string{"part"})
 )
 
 // All is every metric of this package.
 func All() []prometheus.Collector {
 	return []prometheus.Collector{Envelopes, AckLatency, Duplicates, HandlerLatency, SlackCalls, SlackCallLatency,
-		SlackRetryWait, Jobs, JobWait, JobRun, JobStartRetries, Requests, Notifications, Slots, StoreErrors, FlowSteps, HomeOpens}
+		SlackRetryWait, Jobs, JobWait, JobRun, JobStartRetries, Requests, Notifications, Slots, StoreErrors, FlowSteps, HomeOpens,
+		HomeVersionReads, HomeVersionDrops}
 }
 
 // Register registers every metric on reg (the HTTP server's registry).

@@ -268,3 +268,236 @@ func TestHomeVersionUserPartNotified(t *testing.T) {
 		t.Fatalf("a request naming rita alone moved uma's part: %d -> %d", uma0, v)
 	}
 }
+
+// homeViewer is one viewer of the rig's tenant whose Home version the
+// store keeps.
+type homeViewer struct {
+	name, id string
+	admin    bool
+}
+
+func (r *homeRig) read(v homeViewer) store.HomeVersion {
+	r.t.Helper()
+	got, err := r.st.HomeVersion(r.ctx, r.tenant.ID, v.id, v.admin)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return got
+}
+
+// silently moves v's own part in the database, through no trigger: no
+// notification tells the store.
+func (r *homeRig) silently(v homeViewer) {
+	r.t.Helper()
+	if _, err := r.other.ExecContext(r.ctx, `INSERT INTO home_user_versions (tenant_id, user_id, version) VALUES ($1, $2, 100)
+		ON CONFLICT (tenant_id, user_id) DO UPDATE SET version = home_user_versions.version + 100`, r.tenant.ID, v.id); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// dbVersion is v's version in the database.
+func (r *homeRig) dbVersion(v homeViewer) store.HomeVersion {
+	r.t.Helper()
+	var db store.HomeVersion
+	if err := r.other.QueryRowContext(r.ctx, `SELECT COALESCE((SELECT version FROM home_versions WHERE tenant_id = $1), 0),
+		COALESCE((SELECT admins FROM home_versions WHERE tenant_id = $1), 0),
+		COALESCE((SELECT version FROM home_user_versions WHERE tenant_id = $1 AND user_id = $2), 0)`, r.tenant.ID, v.id).Scan(&db.Tenant, &db.Admins, &db.User); err != nil {
+		r.t.Fatal(err)
+	}
+	if !v.admin {
+		db.Admins = 0
+	}
+	return db
+}
+
+// keepAll reads each viewer's version until every one is answered from
+// memory: a silent change of its own part is not seen (tried again for a
+// moment: the listener may be seen listening just before it says so). It
+// returns what each read then.
+func (r *homeRig) keepAll(vs []homeViewer) map[string]store.HomeVersion {
+	r.t.Helper()
+	for range 100 {
+		kept := map[string]store.HomeVersion{}
+		for _, v := range vs {
+			kept[v.name] = r.read(v)
+			r.read(v)
+		}
+		for _, v := range vs {
+			r.silently(v)
+		}
+		all := true
+		for _, v := range vs {
+			all = all && r.read(v) == kept[v.name]
+		}
+		if all {
+			return kept
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.t.Fatalf("an unnotified change was always seen: versions are not kept in memory")
+	return nil
+}
+
+// fromMemory reads v's version and reports whether the store answered it
+// without the database.
+func (r *homeRig) fromMemory(v homeViewer) (store.HomeVersion, bool) {
+	r.t.Helper()
+	before := r.st.HomeVersionStats()
+	got := r.read(v)
+	after := r.st.HomeVersionStats()
+	return got, after.Read == before.Read && after.Kept == before.Kept+1
+}
+
+// seen waits until ok holds of v's version, as a notification drops one of
+// its parts; bound is how long it may take.
+func (r *homeRig) seen(v homeViewer, ok func(store.HomeVersion) bool, bound time.Duration, what string) store.HomeVersion {
+	r.t.Helper()
+	start := time.Now()
+	for {
+		got := r.read(v)
+		if ok(got) {
+			r.t.Logf("%s: seen in %s's version after %s: %+v", what, v.name, time.Since(start), got)
+			return got
+		}
+		if time.Since(start) > bound {
+			r.t.Fatalf("%s: not seen in %s's version within %s: %+v (the database's: %+v)", what, v.name, bound, got, r.dbVersion(v))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestHomeVersionOnlyTheNamedPartDropped: a write by another connection
+// drops, through its notification, only the part it moved. Each viewer's
+// own part was moved silently first (no notification), so a viewer whose
+// part is dropped sees the database's, and one whose version is kept
+// still reads the old one, from memory:
+//   - a request naming rita: rita sees it (with her silent change); uma and
+//     the admin are answered from memory, their parts as kept;
+//   - a schedule (the admins' part): the admin sees it; the members are
+//     answered from memory;
+//   - the tenant renamed (everyone's part): every viewer sees it.
+func TestHomeVersionOnlyTheNamedPartDropped(t *testing.T) {
+	t.Parallel()
+	r := newHomeRig(t)
+	vs := []homeViewer{{name: "rita"}, {name: "uma"}, {name: "ada", admin: true}}
+	for i, v := range vs {
+		role := accessbot.RoleMember
+		if v.admin {
+			role = accessbot.RoleAdmin
+		}
+		u := &accessbot.User{TenantID: r.tenant.ID, Email: v.name + "@acme.test", Name: v.name, Status: accessbot.UserActive, Role: role}
+		if err := r.st.CreateUser(r.ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		vs[i].id = u.ID
+	}
+	rita, uma, ada := vs[0], vs[1], vs[2]
+	r.listener(0)
+	others := func(what string, kept map[string]store.HomeVersion, vs ...homeViewer) {
+		t.Helper()
+		for _, v := range vs {
+			got, mem := r.fromMemory(v)
+			if !mem || got.User != kept[v.name].User {
+				t.Fatalf("%s dropped %s's version: %+v (from memory: %v), kept %+v, the database's %+v",
+					what, v.name, got, mem, kept[v.name], r.dbVersion(v))
+			}
+		}
+	}
+
+	kept := r.keepAll(vs)
+	if _, err := r.other.ExecContext(r.ctx, `INSERT INTO access_requests (tenant_id, id, kind, requester_id, target_user_id, status, levels, created_at, updated_at)
+		VALUES ($1, 'r-rita', 'user_access', $2, $2, 'pending', '[]', now(), now())`, r.tenant.ID, rita.id); err != nil {
+		t.Fatal(err)
+	}
+	want := r.dbVersion(rita)
+	if want.User <= kept[rita.name].User+100 {
+		t.Fatalf("a request naming rita left her part at %d (kept %d, silently +100)", want.User, kept[rita.name].User)
+	}
+	r.seen(rita, func(v store.HomeVersion) bool { return v == want }, time.Second, "a request naming rita")
+	others("a request naming rita alone", kept, uma, ada)
+
+	kept = r.keepAll(vs)
+	if _, err := r.other.ExecContext(r.ctx, `INSERT INTO schedules (tenant_id, job, cron, time_zone, since, updated_at)
+		VALUES ($1, 'digest', '0 9 * * *', 'UTC', now(), now())`, r.tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	want = r.dbVersion(ada)
+	if want.Admins <= kept[ada.name].Admins {
+		t.Fatalf("a schedule left the admins' part at %d", want.Admins)
+	}
+	r.seen(ada, func(v store.HomeVersion) bool { return v == want }, time.Second, "a schedule")
+	others("a schedule (the admins' part)", kept, rita, uma)
+
+	kept = r.keepAll(vs)
+	if _, err := r.other.ExecContext(r.ctx, `UPDATE tenants SET name = name || '.' WHERE id = $1`, r.tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		want := r.dbVersion(v).Tenant
+		if want <= kept[v.name].Tenant {
+			t.Fatalf("renaming the tenant left everyone's part at %d", want)
+		}
+		r.seen(v, func(got store.HomeVersion) bool { return got.Tenant == want }, time.Second, "the tenant renamed")
+	}
+}
+
+// TestHomeVersionUnreadableNotificationDropsAll: a notification on the
+// channel that names no part it can read (a hand-made one, or the
+// "schema/tenant" of a build before 00320) drops every version kept.
+func TestHomeVersionUnreadableNotificationDropsAll(t *testing.T) {
+	t.Parallel()
+	r := newHomeRig(t)
+	var vs []homeViewer
+	for _, n := range []string{"rita", "uma"} {
+		u := &accessbot.User{TenantID: r.tenant.ID, Email: n + "@acme.test", Name: n, Status: accessbot.UserActive}
+		if err := r.st.CreateUser(r.ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, homeViewer{name: n, id: u.ID})
+	}
+	r.listener(0)
+	for _, payload := range []string{`current_schema() || '/garbage'`, `current_schema() || '/' || $1`,
+		`current_schema() || '/' || jsonb_build_array($1::text)::text`} {
+		kept := r.keepAll(vs)
+		if _, err := r.other.ExecContext(r.ctx, `SELECT pg_notify('accessbot_home', `+payload+`) WHERE $1::text IS NOT NULL`, r.tenant.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			r.seen(v, func(got store.HomeVersion) bool { return got.User > kept[v.name].User }, time.Second, "notification "+payload)
+		}
+	}
+}
+
+// TestHomeVersionReconnectDropsAll: a viewer's part moved silently while
+// versions are kept is seen once the listener has reconnected, though no
+// notification ever named it: the reconnect drops everything.
+func TestHomeVersionReconnectDropsAll(t *testing.T) {
+	t.Parallel()
+	r := newHomeRig(t)
+	u := &accessbot.User{TenantID: r.tenant.ID, Email: "rita@acme.test", Name: "rita", Status: accessbot.UserActive}
+	if err := r.st.CreateUser(r.ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	rita := homeViewer{name: "rita", id: u.ID}
+	pid := r.listener(0)
+	kept := r.keepAll([]homeViewer{rita})
+	var ok bool
+	if err := r.other.QueryRowContext(r.ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ok); err != nil || !ok {
+		t.Fatalf("terminate the listener's backend %d: %v %v", pid, ok, err)
+	}
+	r.listener(pid) // reads the tenant's version only, not rita's
+	// Until the store keeps versions again (listening once more).
+	tenantView := homeViewer{name: "the tenant"}
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		if _, mem := r.fromMemory(tenantView); mem {
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("versions not kept again within 10 s of the reconnect")
+		}
+	}
+	got := r.read(rita)
+	if got.User <= kept[rita.name].User {
+		t.Fatalf("after a reconnect rita's version %+v is the one kept before (%+v); the database's %+v", got, kept[rita.name], r.dbVersion(rita))
+	}
+}

@@ -162,8 +162,8 @@ func Open(ctx context.Context, dsn string, log zerolog.Logger, opts ...sqlstore.
 		return nil, err
 	}
 	// Home versions are kept in memory while a listener hears every
-	// other process's writes (see homeListener).
-	opts = append([]sqlstore.Option{sqlstore.WithHomeListener(homeListener(dsn, log))}, opts...)
+	// process's writes, this one's included (see homeListener).
+	opts = append([]sqlstore.Option{sqlstore.WithHomeListener(homeListener(dsn, db, log))}, opts...)
 	return sqlstore.New(db, Dialect(), log, opts...), nil
 }
 

@@ -79,7 +79,7 @@ func New(db *sql.DB, d Dialect, log zerolog.Logger, opts ...Option) *Store {
 	}
 	s.queries = &queries{x: db, d: &s.dialect, now: s.now}
 	if s.home != nil {
-		s.queries.wrote = s.home.invalidate
+		s.queries.wrote = s.home.wrote
 	}
 	if d.CacheStatements {
 		s.queries.stmts = newStmtCache(db)
@@ -184,7 +184,7 @@ type queries struct {
 	stmts *stmtCache
 	// wrote, set on the Store's own queries when it keeps Home versions,
 	// is called after each write there and each commit of a transaction
-	// begun there: it drops the versions kept.
+	// begun there (homeCache.wrote).
 	wrote func()
 }
 
