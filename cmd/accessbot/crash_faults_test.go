@@ -289,5 +289,8 @@ func faultEnv(driver, dsn string, fake *slackfake.Server, team slackfake.Team, t
 		"ACCESSBOT_JOBS_RESCUE_AFTER":   rescue.String(),
 		"ACCESSBOT_JOBS_DELIVERY_LEASE": lease.String(),
 		"ACCESSBOT_JOBS_MAX_BACKOFF":    "1s",
+		// The shared test server allows 100 connections: three replicas
+		// keep 3 × (6 + 2 listening). SQLite ignores it.
+		"ACCESSBOT_STORE_POOL_SIZE": "6",
 	}
 }

@@ -59,6 +59,9 @@ func (s Slack) OAuth() bool { return s.ClientID != "" }
 type Store struct {
 	Driver string         `yaml:"driver"`
 	DSN    secrets.Secret `yaml:"dsn"`
+	// PoolSize is how many connections a process keeps to PostgreSQL:
+	// opened before Slack connects, never more.
+	PoolSize int `yaml:"pool_size"`
 }
 
 type Redis struct {

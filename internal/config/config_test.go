@@ -30,7 +30,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := config.Config{
 		Slack:      config.Slack{APIURL: "https://slack.com/api/", Connections: 2, Workers: 32, IdentityCacheTTL: 10 * time.Minute},
-		Store:      config.Store{Driver: "sqlite", DSN: config.DefaultSQLiteDSN},
+		Store:      config.Store{Driver: "sqlite", DSN: config.DefaultSQLiteDSN, PoolSize: 16},
 		HTTP:       config.HTTP{Listen: "127.0.0.1:8080"},
 		Log:        config.Log{Level: "info", Format: "auto"},
 		Encryption: config.Encryption{KeyID: "k1"},
@@ -144,8 +144,8 @@ func TestErrors(t *testing.T) {
 		// Unknown keys and types, with file and line.
 		{"unknown key", "slack:\n  bot_tokn: x\n", nil,
 			"c.yaml:2: slack.bot_tokn: unknown key (did you mean slack.bot_token? every key is listed in config.example.yaml)"},
-		{"unknown key far from any", "store:\n  pool_size: 3\n", nil,
-			"c.yaml:2: store.pool_size: unknown key (valid keys here: store.driver, store.dsn)"},
+		{"unknown key far from any", "store:\n  max_idle_time: 3\n", nil,
+			"c.yaml:2: store.max_idle_time: unknown key (valid keys here: store.driver, store.dsn, store.pool_size)"},
 		{"unknown section", "slak:\n  bot_token: x\n", nil,
 			"c.yaml:1: slak: unknown section (did you mean slack? every key is listed in config.example.yaml)"},
 		{"unknown key in previous key", "encryption:\n  previous_keys:\n    - id: k0\n      secret: x\n", nil,
@@ -195,6 +195,8 @@ func TestErrors(t *testing.T) {
 			"c.yaml:2: slack.connections: must be between 1 and 10: Slack allows at most 10 Socket Mode connections per app (got 0)"},
 		{"slack.workers zero", "slack:\n  workers: 0\n", nil,
 			"c.yaml:2: slack.workers: must be between 1 and 1024 (got 0)"},
+		{"store.pool_size one", "store:\n  pool_size: 1\n", nil,
+			"c.yaml:2: store.pool_size: must be between 2 and 1000 (got 1); each replica keeps this many PostgreSQL connections, plus 2"},
 		{"oauth incomplete", "slack:\n  client_id: \"123.456\"\n", nil,
 			"slack.client_secret: required for OAuth install mode: set slack.client_id, slack.client_secret and slack.redirect_url together (Slack app settings → Basic Information → App Credentials)\n" +
 				"slack.redirect_url: required for OAuth install mode: set slack.client_id, slack.client_secret and slack.redirect_url together (Slack app settings → Basic Information → App Credentials)\n" +

@@ -37,6 +37,7 @@ func Keys() []Key {
 		{Name: "slack.identity_cache_ttl", Default: "10m", field: func(c *Config) any { return &c.Slack.IdentityCacheTTL }},
 		{Name: "store.driver", Default: "sqlite", field: func(c *Config) any { return &c.Store.Driver }},
 		{Name: "store.dsn", Secret: true, field: func(c *Config) any { return &c.Store.DSN }},
+		{Name: "store.pool_size", Default: "16", field: func(c *Config) any { return &c.Store.PoolSize }},
 		{Name: "redis.url", Secret: true, field: func(c *Config) any { return &c.Redis.URL }},
 		{Name: "http.listen", Default: "127.0.0.1:8080", field: func(c *Config) any { return &c.HTTP.Listen }},
 		{Name: "http.admin_listen", field: func(c *Config) any { return &c.HTTP.AdminListen }},

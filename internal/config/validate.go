@@ -116,6 +116,9 @@ func (c *Config) validateStore(p *problems) {
 	default:
 		p.add(bad("store.driver", `must be "sqlite" or "postgres" (got %q)`, c.Store.Driver))
 	}
+	if n := c.Store.PoolSize; n < 2 || n > 1000 {
+		p.add(bad("store.pool_size", "must be between 2 and 1000 (got %d); each replica keeps this many PostgreSQL connections, plus 2", n))
+	}
 }
 
 func (c *Config) validateRedis(p *problems) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	"github.com/rs/zerolog"
 
+	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/store/sqlstore"
 )
 
@@ -55,8 +57,12 @@ func classify(err error) sqlstore.Violation {
 	return sqlstore.NoViolation
 }
 
-// maxIdleConns is how many connections stay open between bursts.
-const maxIdleConns = 48
+// DefaultPoolSize is store.pool_size's default: the most connections a
+// process opens to PostgreSQL. Slack allows 10 Socket Mode connections per
+// app, so at most 5 replicas at 2 each; 5 × (16 + the 2 listening
+// connections outside the pool, River's and the Home versions') = 90 stays
+// under PostgreSQL's default max_connections of 100 less its 3 reserved.
+const DefaultPoolSize = 16
 
 func openDB(ctx context.Context, dsn string) (*sql.DB, error) {
 	db, err := sql.Open("pgx", dsn)
@@ -67,14 +73,52 @@ func openDB(ctx context.Context, dsn string) (*sql.DB, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	// database/sql keeps 2 idle connections by default; the Slack work pool
-	// (32 workers), the slash-command handlers and River would otherwise open
-	// and close connections in every burst (with 8, PostgreSQL started a
-	// backend per burst at 2,000 envelopes/s). Connections are opened only
-	// as needed; an idle one is closed after 5 minutes.
-	db.SetMaxIdleConns(maxIdleConns)
+	// Bounded: without a bound a burst opened a backend for every query
+	// that found no idle connection (at 1,000 envelopes/s, from 6 to 21 in
+	// 300 ms; 51 on a busy machine, one every ~50 ms while each
+	// fork and login ran); with it, a query waits, up to its context's
+	// deadline, for one of these. All may stay idle, so a
+	// burst does not close and reopen them; an idle one is closed after 5
+	// minutes. Migrations need 2 at once (the advisory lock's and goose's).
+	db.SetMaxOpenConns(DefaultPoolSize)
+	db.SetMaxIdleConns(DefaultPoolSize)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	return db, nil
+}
+
+// Warm bounds db's pool at size connections and opens them all now, at
+// once, so that the first burst of work finds them ready instead of
+// waiting for PostgreSQL to start a backend for each. `accessbot run` calls
+// it before it connects to Slack; db is a store's (sqlstore.Store.DB). An
+// error says how many are ready; the pool still works, opening the rest as
+// needed.
+func Warm(ctx context.Context, db *sql.DB, size int) error {
+	if size < 1 {
+		return fmt.Errorf("warm postgres pool: size %d: %w", size, accessbot.ErrInvalid)
+	}
+	db.SetMaxOpenConns(size)
+	db.SetMaxIdleConns(size)
+	// Hold every connection until all are open, so each is a new one.
+	conns := make([]*sql.Conn, size)
+	errs := make([]error, size)
+	var wg sync.WaitGroup
+	for i := range size {
+		wg.Go(func() { conns[i], errs[i] = db.Conn(ctx) })
+	}
+	wg.Wait()
+	ready, first := 0, error(nil)
+	for i, c := range conns {
+		if c != nil {
+			ready++
+			_ = c.Close() // back to the pool, idle
+		} else if first == nil {
+			first = errs[i]
+		}
+	}
+	if first != nil {
+		return fmt.Errorf("warm postgres pool: %d of %d connections ready: %w", ready, size, first)
+	}
+	return nil
 }
 
 // migrate runs goose under a session-level advisory lock, so replicas
