@@ -225,20 +225,22 @@ func (c *clicked) show(ctx context.Context, req *bot.Request) error {
 }
 
 // catchUp updates the copy by chat.update to the level as stored now,
-// unless it shows that already.
+// unless it shows that already, reading again after each write as sync
+// does: the click's writes run beside the jobs of later decisions (a racing
+// approver's), and one that read before such a decision committed must not
+// be the copy's last.
 func (c *clicked) catchUp(ctx context.Context) error {
 	n := c.n
-	cur, err := n.current(ctx, c.r, approvalView(c.level))
-	if err != nil {
-		return err
-	}
-	if cur.key == c.written {
-		return nil
-	}
-	cl, _, err := n.tenantClient(ctx, c.r.TenantID)
-	if err != nil {
-		return err
-	}
-	ref := accessbot.MessageRef{TenantID: c.r.TenantID, ObjectID: c.r.ID, Purpose: approvalPurpose(c.level), ChannelID: c.ch, TS: c.ts}
-	return n.update(ctx, cl, c.r, approvalPurpose(c.level), ref, cur)
+	purpose := approvalPurpose(c.level)
+	ref := accessbot.MessageRef{TenantID: c.r.TenantID, ObjectID: c.r.ID, Purpose: purpose, ChannelID: c.ch, TS: c.ts}
+	var cl ChatAPI // looked up only if there is something to write
+	return n.settle(ctx, c.r, purpose, approvalView(c.level), c.written, func(ctx context.Context, v view) error {
+		if cl == nil {
+			var err error
+			if cl, _, err = n.tenantClient(ctx, c.r.TenantID); err != nil {
+				return err
+			}
+		}
+		return n.update(ctx, cl, c.r, purpose, ref, v)
+	})
 }

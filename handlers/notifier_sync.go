@@ -84,14 +84,7 @@ func (n *Notifier) current(ctx context.Context, req *accessbot.AccessRequest, re
 // messages saved before. So whichever order concurrent jobs interleave in,
 // the last write of every copy shows the current state.
 func (n *Notifier) sync(ctx context.Context, cl ChatAPI, req *accessbot.AccessRequest, purpose string, render renderer, shown string) error {
-	for range maxSyncRounds {
-		v, err := n.current(ctx, req, render)
-		if err != nil {
-			return err
-		}
-		if v.key == shown {
-			return nil
-		}
+	return n.settle(ctx, req, purpose, render, shown, func(ctx context.Context, v view) error {
 		refs, err := n.refs(ctx, req, purpose)
 		if err != nil {
 			return err
@@ -100,7 +93,28 @@ func (n *Notifier) sync(ctx context.Context, cl ChatAPI, req *accessbot.AccessRe
 		for _, r := range refs {
 			errs = append(errs, n.update(ctx, cl, req, purpose, r, v))
 		}
-		if err := errors.Join(errs...); err != nil {
+		return errors.Join(errs...)
+	})
+}
+
+// settle is sync's loop: write what render makes of req as stored now,
+// unless it is shown already, then read again, until nothing changed in
+// between. Every writer of a standing message must end this way: a write
+// that read the request before a change committed may reach Slack after
+// that change's own write, and only the re-read after it puts the newer
+// state back. (A read may even mix the two: the request before a decision
+// committed, its decisions after.)
+func (n *Notifier) settle(ctx context.Context, req *accessbot.AccessRequest, purpose string, render renderer, shown string,
+	write func(context.Context, view) error) error {
+	for range maxSyncRounds {
+		v, err := n.current(ctx, req, render)
+		if err != nil {
+			return err
+		}
+		if v.key == shown {
+			return nil
+		}
+		if err := write(ctx, v); err != nil {
 			return err
 		}
 		shown = v.key

@@ -6,10 +6,14 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // runSteps runs body as a bash script under `set -euo pipefail` with
@@ -148,9 +152,12 @@ func TestStepsLogAndCleanUp(t *testing.T) {
 }
 
 // The CI scripts use the helper, and none sets an EXIT trap of its own,
-// which would replace the one that reports the failed step.
+// which would replace the one that reports the failed step, nor runs a go
+// command or a script outside steps_run, where a signal could not stop it,
+// nor execs one, which would drop the traps.
 func TestCIScriptsReportTheFailedStep(t *testing.T) {
 	ownTrap := regexp.MustCompile(`(?m)^\s*trap .*\bEXIT\b`)
+	unstoppable := regexp.MustCompile(`(?m)^\s*(?:if\s+)?(?:exec\s|go\s+(?:test|vet|build)\b|\./scripts/).*`)
 	for _, tc := range []struct{ path, name string }{
 		{"../.ci/run", ".ci/run"},
 		{"test", "scripts/test"},
@@ -169,8 +176,144 @@ func TestCIScriptsReportTheFailedStep(t *testing.T) {
 		if m := ownTrap.FindString(src); m != "" {
 			t.Errorf("%s sets its own EXIT trap (%q): use at_exit", tc.name, strings.TrimSpace(m))
 		}
+		for _, m := range unstoppable.FindAllString(src, -1) {
+			t.Errorf("%s runs %q outside steps_run: a signal would not stop it", tc.name, strings.TrimSpace(m))
+		}
 		if out, err := exec.Command("bash", "-n", tc.path).CombinedOutput(); err != nil {
 			t.Errorf("bash -n %s: %v\n%s", tc.name, err, out)
 		}
+	}
+}
+
+// A SIGTERM or SIGINT to the script (a runner's timeout, Ctrl-C) stops the
+// command steps_run waits for and what it started, at once, runs the
+// cleanups and names the step; a daemon the script started outside the
+// step (as .ci/run may start PostgreSQL or Redis) keeps running.
+func TestStepsStopTheStepOnASignal(t *testing.T) {
+	lib, err := filepath.Abs("steps.bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		name string
+		code int
+	}{
+		{syscall.SIGTERM, "TERM", 143},
+		{syscall.SIGINT, "INT", 130},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			pidFile := func(name string) string { return filepath.Join(dir, name) }
+			script := filepath.Join(dir, "t.sh")
+			src := "set -euo pipefail\n. '" + lib + "'\nsteps_init t\n" +
+				// publish NAME PID writes the file whole: a reader never sees half of it.
+				"publish() { echo \"$2\" > '" + dir + "/'\"$1.tmp\" && mv '" + dir + "/'\"$1.tmp\" '" + dir + "/'\"$1\"; }\n" +
+				"at_exit 'echo cleaned up >&2'\n" +
+				"step services\nsetsid sleep 300 </dev/null >/dev/null 2>&1 &\npublish daemon $!\n" +
+				"step 'go test'\n" +
+				"work() { sleep 300 & publish grandchild $!; publish child $BASHPID; wait; }\n" +
+				"steps_run work\necho not reached\n"
+			if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("bash", script)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			// A process the script leaves behind keeps the output pipes
+			// open: Wait must not wait for it (it is checked below).
+			cmd.WaitDelay = 2 * time.Second
+			if tc.sig == syscall.SIGINT && signal.Ignored(syscall.SIGINT) {
+				// Started in the background by a shell without job control:
+				// the child would inherit SIGINT ignored, which bash cannot
+				// trap. Catching it here for the Start has exec reset it.
+				c := make(chan os.Signal, 1)
+				signal.Notify(c, syscall.SIGINT)
+				defer signal.Stop(c)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			pids := map[string]int{}
+			for _, name := range []string{"daemon", "grandchild", "child"} {
+				pids[name] = waitPidFile(t, pidFile(name), done, &stderr)
+			}
+			t.Cleanup(func() {
+				for _, pid := range pids {
+					_ = syscall.Kill(pid, syscall.SIGKILL) // the daemon, and what a failure left behind
+				}
+			})
+
+			if err := cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+				err = <-done
+				t.Errorf("the script did not end within 30 s of SIG%s", tc.name)
+			}
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != tc.code {
+				t.Errorf("script ended with %v, want exit status %d", err, tc.code)
+			}
+			want := "[t] INTERRUPTED by SIG" + tc.name + " in step go test (exit " + strconv.Itoa(tc.code) + ")"
+			if i, j := strings.Index(stderr.String(), "cleaned up"), strings.Index(stderr.String(), want); i < 0 || j < i {
+				t.Errorf("stderr lacks the cleanup, then %q:\n%s", want, stderr.String())
+			}
+			if strings.Contains(stderr.String(), "FAILED") || strings.Contains(stdout.String(), "not reached") {
+				t.Errorf("the signal read as a failure, or the script went on:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+			}
+			for _, name := range []string{"child", "grandchild"} {
+				if !gone(pids[name], 10*time.Second) {
+					t.Errorf("the step's %s (pid %d) still runs after the script ended", name, pids[name])
+				}
+			}
+			if err := syscall.Kill(pids["daemon"], 0); err != nil {
+				t.Errorf("the daemon started outside the step was stopped too: %v", err)
+			}
+		})
+	}
+}
+
+// waitPidFile waits (10 s at most) for the script to write a pid to path.
+func waitPidFile(t *testing.T, path string, done <-chan error, stderr *bytes.Buffer) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			return pid
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the script ended (%v) before writing %s; stderr:\n%s", err, path, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 10 s", path)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// gone reports whether process pid has ended within d (an orphan lives on
+// as a zombie until init reaps it).
+func gone(pid int, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
