@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/bot/slackfake"
 	"github.com/accessbot/accessbot/flows/provision"
@@ -95,13 +96,29 @@ func TestReplicasUnderFaults(t *testing.T) {
 	w.checkMetrics(ctx, "after baseline")
 	phase("sigkill", func() {
 		sleep(ctx, time.Second)
+		ends := len(w.fake.ConnEnds())
 		w.replicas[1].stop(syscall.SIGKILL)
+		// A killed process says no goodbye: its sockets just go away.
+		if clean, n := w.socketEnds(ctx, ends, 2); clean != 0 || n < 2 {
+			t.Errorf("SIGKILL: %d of %d sockets ended with a close frame, want 0 of 2", clean, n)
+		}
 		sleep(ctx, 2*time.Second)
 		w.replicas[1].start()
 		sleep(ctx, 3*time.Second)
 	})
 	phase("postgres down", func() { _ = w.pg.Cut(ctx, 5*time.Second); sleep(ctx, 2*time.Second) })
-	phase("redis down", func() { _ = w.redis.Cut(ctx, 5*time.Second); sleep(ctx, 2*time.Second) })
+	phase("redis down", func() {
+		before := w.logCount(bot.MsgDedupeInProcess)
+		_ = w.redis.Cut(ctx, 5*time.Second)
+		sleep(ctx, 2*time.Second)
+		// The replicas kept serving (phaseCounts checks every envelope was
+		// acked and nothing doubled), deduplicating in process, and said so.
+		if n := w.logCount(bot.MsgDedupeInProcess) - before; n == 0 {
+			t.Errorf("Redis was down for 5 s and no replica warned %q", bot.MsgDedupeInProcess)
+		} else {
+			t.Logf("[counts] replicas redis down: %d warning(s) %q", n, bot.MsgDedupeInProcess)
+		}
+	})
 	phase("sockets dropped", func() {
 		w.fake.DropConnections()
 		sleep(ctx, 3*time.Second)
@@ -118,9 +135,17 @@ func TestReplicasUnderFaults(t *testing.T) {
 	w.checkMetrics(ctx, "after slack faults")
 	phase("sigterm rolling restart", func() {
 		for i, r := range w.replicas {
+			ends := len(w.fake.ConnEnds())
 			code, took := r.term()
 			if code != 0 || took > 25*time.Second {
 				t.Errorf("replica %d: SIGTERM exit %d after %s, want 0 within the shutdown grace\nlog:\n%s", i, code, took, r.tail())
+			}
+			// Its sockets closed cleanly: a close frame on each, by the bot.
+			clean, n := w.socketEnds(ctx, ends, 2)
+			t.Logf("[counts] replicas SIGTERM replica %d: exit %d after %s, sockets closed %d, with a close frame %d",
+				i, code, took.Round(time.Millisecond), n, clean)
+			if n != 2 || clean != n {
+				t.Errorf("replica %d: SIGTERM: %d of %d sockets ended with a close frame, want 2 of 2", i, clean, n)
 			}
 			r.start()
 			w.waitSockets(ctx, 6)
@@ -439,7 +464,7 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 	ids := append([]string(nil), w.created...)
 	w.mu.Unlock()
 	byStatus := map[accessbot.RequestStatus]int{}
-	lost, reminders, flows, steps := 0, 0, 0, 0
+	lost, reminders, escalations, escalated, flows, steps := 0, 0, 0, 0, 0, 0
 	for _, id := range ids {
 		r, err := w.st.GetRequest(ctx, w.tenant, id)
 		if err != nil {
@@ -467,6 +492,10 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 			}
 		}
 		reminders += posts["request:"+id+":remind:L0:"+w.eve.ID]
+		escalations += posts["request:"+id+":escalated:L0:"+person+"@"+slackfake.DMChannel(personSlackID(w.requester[id]))]
+		if r.EscalatedAt != nil {
+			escalated++
+		}
 		// Provisioning: an approved request starts one flow (its manual
 		// step asks the owner, once: the fulfilment DM above), others none.
 		fl, err := w.st.ListActionFlowsByRequest(ctx, w.tenant, id)
@@ -501,9 +530,9 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 		}
 	}
 	t.Logf("[counts] replicas final: requests %d %v, decided twice %d, posts duplicated %d, owed posts missing %d, "+
-		"reminders %d, provisioning flows %d, their steps run once %d, jobs discarded %d, settled in %s, envelopes %d unacked %d, "+
+		"reminders %d, escalation notices %d (requests escalated %d), provisioning flows %d, their steps run once %d, jobs discarded %d, settled in %s, envelopes %d unacked %d, "+
 		"history ops %d checked by porcupine: %s",
-		len(ids), byStatus, twice, dups, lost, reminders, flows, steps, discarded, settled.Round(time.Second), len(w.envelopes),
+		len(ids), byStatus, twice, dups, lost, reminders, escalations, escalated, flows, steps, discarded, settled.Round(time.Second), len(w.envelopes),
 		len(w.unacked()), w.hist.len(), res)
 	if res != "Ok" {
 		t.Errorf("the request history is not linearizable against the one-request model: %s", res)
@@ -555,6 +584,29 @@ func (w *replicaWorld) stepsOnce(ctx context.Context, f *accessbot.ActionFlow) i
 		w.t.Errorf("flow %s: no step carried out (%+v)", f.ID, f.Steps)
 	}
 	return once
+}
+
+// socketEnds waits (up to 10 s) until at least want sockets ended since the
+// fake had recorded from of them, and says how many of those ended with the
+// client's close frame, and how many ended.
+func (w *replicaWorld) socketEnds(ctx context.Context, from, want int) (clean, n int) {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_ = w.fake.WaitFor(wctx, func() bool { return len(w.fake.ConnEnds()) >= from+want })
+	for _, e := range w.fake.ConnEnds()[from:] {
+		n++
+		clean += btoi(e.ByClient && e.Clean)
+	}
+	return clean, n
+}
+
+// logCount counts the lines of every replica's log containing s.
+func (w *replicaWorld) logCount(s string) int {
+	n := 0
+	for _, r := range w.replicas {
+		n += r.count(s)
+	}
+	return n
 }
 
 // term sends SIGTERM and waits for the exit (at most 40 s, then SIGKILL):
