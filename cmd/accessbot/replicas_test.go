@@ -9,7 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -40,7 +43,9 @@ const replicaExpireAfter = 20 * time.Second
 // spreads envelopes over all their sockets and redelivers unacked ones.
 // Under steady load (requests created, Approve clicks by the approver over
 // Slack, some clicked twice, racing denials and cancellations, App Home
-// opens), it applies one fault per phase for a bounded time:
+// opens, the owner's Done clicks on the provisioning steps, grants of 30 s
+// that end on the replicas' grants tick), it applies one fault per phase
+// for a bounded time:
 //
 //   - SIGKILL one replica mid-load, then restart it;
 //   - PostgreSQL unreachable;
@@ -53,12 +58,14 @@ const replicaExpireAfter = 20 * time.Second
 // acked, no request with two decisions, no notification posted twice. At
 // the end: every request ended once, every durable job completed, every
 // request's confirmation and every approved request's fulfilment DM
-// posted exactly once, every reminder at most once; /metrics of the
-// replicas moved with the traffic; and the history of request operations
-// (the test's own direct decisions with their outcomes, the Slack clicks
-// and the replicas' expiries as operations of unknown outcome, and a final
-// read of each request) is linearizable against a one-request model
-// (history_test.go) by porcupine.
+// posted exactly once, every reminder and escalation notice at most once,
+// every provisioning and deprovisioning step carried out once, some grants
+// ended; /metrics of the replicas moved with the traffic; the replicas'
+// logs follow each approval from its envelope to its decision; and the
+// history of request operations (the test's own direct decisions with
+// their outcomes, the Slack clicks, the replicas' expiries and grant ends
+// as operations of unknown outcome, and a final read of each request) is
+// linearizable against a one-request model (history_test.go) by porcupine.
 func TestReplicasUnderFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three processes under faults")
@@ -85,6 +92,7 @@ func TestReplicasUnderFaults(t *testing.T) {
 	load.Go(func() { w.produce(loadCtx) })
 	load.Go(func() { w.click(loadCtx) })
 	load.Go(func() { w.homes(loadCtx) })
+	load.Go(func() { w.fulfil(loadCtx) })
 
 	phase := func(name string, fault func()) {
 		t.Helper()
@@ -177,6 +185,7 @@ type replicaWorld struct {
 	createdAt map[string]time.Time
 	requester map[string]int
 	clicked   map[string]int
+	fulfilled map[string]bool
 	envelopes []string
 }
 
@@ -214,7 +223,7 @@ func newReplicaWorld(t *testing.T, ctx context.Context) *replicaWorld {
 	must(t, err)
 	t.Cleanup(func() { st.Close() })
 	w := &replicaWorld{t: t, fake: fake, team: team, st: st, pg: pg, redis: redisProxy, hist: newHistory(),
-		createdAt: map[string]time.Time{}, requester: map[string]int{}, clicked: map[string]int{}}
+		createdAt: map[string]time.Time{}, requester: map[string]int{}, clicked: map[string]int{}, fulfilled: map[string]bool{}}
 	w.faultTenant = seedFaultTenant(t, ctx, fake, teamID, st, backend.Postgres, "p", replicaPeople)
 	w.conn = &accessbot.Connection{TenantID: w.tenant, AppID: w.app.ID, Name: "developers", Type: "group"}
 	must(t, st.CreateConnection(ctx, w.conn))
@@ -224,10 +233,12 @@ func newReplicaWorld(t *testing.T, ctx context.Context) *replicaWorld {
 		w.admin = append(w.admin, admin)
 		env := faultEnv(backend.Postgres, u.String(), fake, team, 10*time.Second, 10*time.Second, time.Second)
 		maps.Copy(env, map[string]string{
-			"ACCESSBOT_HTTP_ADMIN_LISTEN":        admin,
-			"ACCESSBOT_REDIS_URL":                "redis://" + redisProxy.Addr() + "/0",
-			"ACCESSBOT_SLACK_CONNECTIONS":        "2",
-			"ACCESSBOT_LOG_FORMAT":               "json",
+			"ACCESSBOT_HTTP_ADMIN_LISTEN": admin,
+			"ACCESSBOT_REDIS_URL":         "redis://" + redisProxy.Addr() + "/0",
+			"ACCESSBOT_SLACK_CONNECTIONS": "2",
+			"ACCESSBOT_LOG_FORMAT":        "json",
+			// info: the lines that follow a request across the replicas.
+			"ACCESSBOT_LOG_LEVEL":                "info",
 			"ACCESSBOT_APPROVALS_REMINDER_AFTER": "4s",
 			"ACCESSBOT_APPROVALS_ESCALATE_AFTER": "12s",
 			"ACCESSBOT_APPROVALS_EXPIRE_AFTER":   replicaExpireAfter.String(),
@@ -260,7 +271,7 @@ func (w *replicaWorld) produce(ctx context.Context) {
 		err := w.hist.call(0, id, "create", func() error {
 			var err error
 			req, err = w.svc.Create(ctx, requests.UserAccess{TenantID: w.tenant, RequesterID: w.people[i].ID, AppID: w.app.ID,
-				ConnectionID: w.conn.ID, Duration: time.Hour, Justification: "Replica test."})
+				ConnectionID: w.conn.ID, Duration: replicaDuration(i), Justification: "Replica test."})
 			return err
 		})
 		if err != nil {
@@ -423,10 +434,12 @@ func (w *replicaWorld) phaseCounts(ctx context.Context, name string, took time.D
 }
 
 // replicaSettle bounds the wait, after the load stops, for every request to
-// end and every job to finish: the last undecided requests expire
-// replicaExpireAfter after they were made, on a replica's next 30 s tick,
-// and the jobs that follow get 25 s more.
-const replicaSettle = replicaExpireAfter + 30*time.Second + 25*time.Second
+// end, every grant past its end to be ended and every job to finish: the
+// last undecided requests expire replicaExpireAfter after they were made,
+// and the last short grants end replicaGrantFor after their Done click, on
+// a replica's next 30 s tick; the jobs that follow get 25 s more, and the
+// loaded CI machine 10 s.
+const replicaSettle = max(replicaExpireAfter, replicaGrantFor) + 30*time.Second + 25*time.Second + 10*time.Second
 
 // settle waits until every request has ended and every job is done, and
 // says how long that took.
@@ -434,16 +447,16 @@ func (w *replicaWorld) settle(ctx context.Context) time.Duration {
 	w.t.Helper()
 	start := time.Now()
 	deadline := start.Add(replicaSettle)
-	var open, left int
+	var open, left, due int
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		open, left = w.open(ctx), len(jobsLeft(ctx, w.q))
-		if open == 0 && left == 0 && len(w.unacked()) == 0 {
+		open, left, due = w.open(ctx), len(jobsLeft(ctx, w.q)), w.grantsDue(ctx)
+		if open == 0 && left == 0 && due == 0 && len(w.unacked()) == 0 {
 			return time.Since(start)
 		}
 		sleep(ctx, 500*time.Millisecond)
 	}
-	w.t.Errorf("not settled within %s: %d request(s) pending, %d job(s) not completed, %d envelope(s) unacked\n%s\nlog of replica 0:\n%s",
-		replicaSettle, open, left, len(w.unacked()), describeJobs(jobsLeft(ctx, w.q)), w.replicas[0].tail())
+	w.t.Errorf("not settled within %s: %d request(s) pending, %d job(s) not completed, %d grant(s) past their end not ended, %d envelope(s) unacked\n%s\nlog of replica 0:\n%s",
+		replicaSettle, open, left, due, len(w.unacked()), describeJobs(jobsLeft(ctx, w.q)), w.replicas[0].tail())
 	return time.Since(start)
 }
 
@@ -465,6 +478,7 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 	w.mu.Unlock()
 	byStatus := map[accessbot.RequestStatus]int{}
 	lost, reminders, escalations, escalated, flows, steps := 0, 0, 0, 0, 0, 0
+	grantsMade, grantsEnded := 0, 0
 	for _, id := range ids {
 		r, err := w.st.GetRequest(ctx, w.tenant, id)
 		if err != nil {
@@ -477,10 +491,16 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 			continue
 		}
 		byStatus[r.Status]++
-		w.hist.read(id, string(r.Status), len(ds))
 		w.mu.Lock()
-		person := w.people[w.requester[id]].ID
+		pi := w.requester[id]
+		person := w.people[pi].ID
 		w.mu.Unlock()
+		made, ends, deprov := w.grantEnds(ctx, id, pi)
+		grantsMade, grantsEnded = grantsMade+made, grantsEnded+ends
+		w.hist.read(id, string(r.Status), len(ds), ends)
+		if made > 0 && r.Status != accessbot.StatusApproved {
+			t.Errorf("request %s (%s) made %d grant(s)", id, r.Status, made)
+		}
 		want := []string{"request:" + id + ":requester:" + person}
 		if r.Status == accessbot.StatusApproved {
 			want = append(want, "request:"+id+":fulfilment:"+w.olly.ID)
@@ -503,8 +523,12 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 			t.Errorf("flows of %s: %v", id, err)
 			continue
 		}
+		fl = slices.DeleteFunc(fl, func(f accessbot.ActionFlow) bool { return f.Direction != string(provision.Provision) })
 		if wantFlows := btoi(r.Status == accessbot.StatusApproved); len(fl) != wantFlows {
 			t.Errorf("request %s (%s) has %d provisioning flows, want %d", id, r.Status, len(fl), wantFlows)
+		}
+		for _, f := range deprov {
+			fl = append(fl, *f)
 		}
 		for _, f := range fl {
 			flows++
@@ -517,6 +541,7 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 		}
 	}
 	_, twice, dups := w.doubles(ctx)
+	followed, spread := w.followLogs(ids)
 	res := w.hist.check(t)
 	discarded := 0
 	for _, j := range jobsLeft(ctx, w.q) {
@@ -530,10 +555,12 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 		}
 	}
 	t.Logf("[counts] replicas final: requests %d %v, decided twice %d, posts duplicated %d, owed posts missing %d, "+
-		"reminders %d, escalation notices %d (requests escalated %d), provisioning flows %d, their steps run once %d, jobs discarded %d, settled in %s, envelopes %d unacked %d, "+
+		"reminders %d, escalation notices %d (requests escalated %d), grants made %d ended %d, provisioning flows %d (deprovisioning included), their steps run once %d, jobs discarded %d, settled in %s, envelopes %d unacked %d, "+
 		"history ops %d checked by porcupine: %s",
-		len(ids), byStatus, twice, dups, lost, reminders, escalations, escalated, flows, steps, discarded, settled.Round(time.Second), len(w.envelopes),
+		len(ids), byStatus, twice, dups, lost, reminders, escalations, escalated, grantsMade, grantsEnded, flows, steps, discarded, settled.Round(time.Second), len(w.envelopes),
 		len(w.unacked()), w.hist.len(), res)
+	t.Logf("[counts] replicas logs: %d approved request(s) followed from the click's envelope to the decision by request and tenant id, "+
+		"%d of them clicked on one replica and decided on another or clicked on several", followed, spread)
 	if res != "Ok" {
 		t.Errorf("the request history is not linearizable against the one-request model: %s", res)
 	}
@@ -541,9 +568,68 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 		byStatus[accessbot.StatusCancelled]+byStatus[accessbot.StatusDenied] == 0 {
 		t.Errorf("too little or too one-sided work to prove anything: %d requests %v", len(ids), byStatus)
 	}
+	if grantsEnded == 0 {
+		t.Errorf("%d grants made, none ended: the grants tick was not exercised (the first %d requests ask for %s)",
+			grantsMade, replicaShortGrants, replicaGrantFor)
+	}
 	if discarded > 0 {
 		t.Errorf("%d job(s) discarded or cancelled: their work is lost", discarded)
 	}
+}
+
+// followLogs checks, for every approved request, that the replicas' JSON
+// logs tie it together: a "click on a request" line carrying the
+// envelope, tenant and request ids, and a "decision recorded" line carrying
+// the tenant and request ids. It returns how many were followed, and how
+// many of those had lines on more than one replica.
+func (w *replicaWorld) followLogs(ids []string) (followed, spread int) {
+	type seen struct {
+		click, decided bool
+		replicas       map[int]bool
+	}
+	by := map[string]*seen{}
+	for _, id := range ids {
+		by[id] = &seen{replicas: map[int]bool{}}
+	}
+	for i, r := range w.replicas {
+		b, err := os.ReadFile(r.log)
+		if err != nil {
+			w.t.Errorf("log of replica %d: %v", i, err)
+			continue
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if !strings.Contains(line, `"request"`) {
+				continue
+			}
+			var l struct{ Message, Request, Tenant, Envelope, Decision string }
+			if json.Unmarshal([]byte(line), &l) != nil || by[l.Request] == nil || l.Tenant != w.tenant {
+				continue
+			}
+			s := by[l.Request]
+			switch {
+			case l.Message == "click on a request" && l.Envelope != "":
+				s.click = true
+				s.replicas[i] = true
+			case l.Message == "decision recorded" && l.Decision == string(accessbot.DecisionApprove):
+				s.decided = true
+				s.replicas[i] = true
+			}
+		}
+	}
+	for _, id := range ids {
+		r, err := w.st.GetRequest(context.Background(), w.tenant, id)
+		if err != nil || r.Status != accessbot.StatusApproved {
+			continue
+		}
+		s := by[id]
+		if !s.click || !s.decided {
+			w.t.Errorf("request %s: approved, but the replicas' logs show click line %v, decision line %v", id, s.click, s.decided)
+			continue
+		}
+		followed++
+		spread += btoi(len(s.replicas) > 1)
+	}
+	return followed, spread
 }
 
 // stepsOnce checks in f's audit log that it started once and that each of
