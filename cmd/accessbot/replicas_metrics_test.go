@@ -83,7 +83,9 @@ func (w *replicaWorld) checkMetrics(ctx context.Context, when string) {
 	}
 	// Approve clicks reach the replicas over Slack, and each approval
 	// starts a provisioning flow whose manual step the replicas run.
-	for _, k := range []string{"approvals", "flow steps", "job runs timed"} {
+	// The queue's depth is read from the database at scrape time: jobs
+	// wait in it (reminders, escalations and expiry sweeps are scheduled).
+	for _, k := range []string{"approvals", "flow steps", "job runs timed", "jobs queued (gauge)"} {
 		if got[k] <= 0 {
 			w.t.Errorf("metrics %s: %s did not move (%v)", when, k, got[k])
 		}
