@@ -87,10 +87,17 @@ func (e *Engine) mayAnswer(ctx context.Context, q store.Queries, f *accessbot.Ac
 	if u.Status != accessbot.UserActive {
 		return ErrForbidden
 	}
-	if u.Role == accessbot.RoleAdmin {
-		return nil
-	}
 	kind, _, _, _ := ParseType(s.Type)
+	refused := ErrForbidden
+	if u.Role == accessbot.RoleAdmin {
+		// An admin answers any step but an approval of their own access:
+		// there, as with a request's approval, only the named approver may.
+		own, err := ownApproval(f, s, actorID)
+		if err != nil || !own {
+			return err
+		}
+		refused = ErrOwnApproval
+	}
 	switch kind {
 	case KindManual:
 		app, err := q.GetApplication(ctx, f.TenantID, f.AppID)
@@ -111,7 +118,29 @@ func (e *Engine) mayAnswer(ctx context.Context, q store.Queries, f *accessbot.Ac
 			return nil
 		}
 	}
-	return ErrForbidden
+	return refused
+}
+
+// ErrOwnApproval: an admin may not answer (or mark done) an approval step
+// of a flow for their own access, as no one approves their own request.
+var ErrOwnApproval = fmt.Errorf("%w: an approval step of your own access is answered by its named approver only", ErrForbidden)
+
+// ownApproval reports whether s is an approval step (slack_approval,
+// email_approval) of a flow for actorID's own access: actorID is whose
+// access it is or who asked for it.
+func ownApproval(f *accessbot.ActionFlow, s *accessbot.ActionFlowStep, actorID string) (bool, error) {
+	kind, _, op, _ := ParseType(s.Type)
+	if kind != KindSlack && kind != KindEmail || op != "approval" {
+		return false, nil
+	}
+	if f.UserID == actorID {
+		return true, nil
+	}
+	var fl Fields
+	if err := json.Unmarshal(f.Fields, &fl); err != nil {
+		return false, fmt.Errorf("decode flow fields: %w", err)
+	}
+	return fl.Requester.ID == actorID || fl.Target.ID == actorID, nil
 }
 
 // IsAdmin reports whether actorID is an active admin of the tenant.
@@ -175,6 +204,12 @@ func (e *Engine) Admin(ctx context.Context, tenantID, flowID, actorID string, ac
 			return fmt.Errorf("admin action %q: %w", act, accessbot.ErrInvalid)
 		}
 		if act == AdminMarkDone {
+			// Marking a denied approval of one's own access done would approve it.
+			if own, err := ownApproval(f, s, actorID); err != nil {
+				return err
+			} else if own {
+				return ErrOwnApproval
+			}
 			s.Status = accessbot.FlowRunning // advance counts from a running step
 			s.Attempts--
 			return e.advance(ctx, q, f, Result{Note: "marked done by an admin"}, actorID, "", ActionMarkedDone)
