@@ -90,7 +90,9 @@ func TestE2EApprovedRequestRunsItsActionChain(t *testing.T) {
 	f, err := e.st.GetActionFlowByKey(e.ctx, e.tenant.ID, provision.FlowKey(provision.Provision, r.ID))
 	rqMust(t, err)
 	rqMust(t, eng.Resolve(e.ctx, e.tenant.ID, f.ID, 1, e.users["owen"].ID, provision.OutcomeDone, ""))
-	e.waitUpdated(flowMsg, "Granting GitLab / Maintainers: done")
+	if cur := e.waitUpdated(flowMsg, "Granting GitLab / Maintainers: done"); !strings.Contains(cur.Text, "2. manual done: done by Owen") {
+		t.Fatalf("the done manual step does not say who did it: %q", cur.Text)
+	}
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("webhook runner called %d times, want 2 (one failure, one retry)", n)
 	}

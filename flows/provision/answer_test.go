@@ -45,6 +45,9 @@ func TestAdminCannotApproveOwnAccess(t *testing.T) {
 			}
 			must(t, f.eng.Resolve(ctx, f.ten.ID, fl.ID, 0, f.owner.ID, provision.OutcomeFailed, "not needed"))
 			fl = f.waitFlow(t, key, accessbot.FlowFailed)
+			if s := fl.Steps[0]; s.Note != "denied by owner@example.com" || s.LastError != "not needed" {
+				t.Fatalf("denied step %+v: want who denied it and why", s)
+			}
 			if err := f.eng.Admin(ctx, f.ten.ID, fl.ID, f.admin.ID, provision.AdminMarkDone); !errors.Is(err, provision.ErrOwnApproval) {
 				t.Fatalf("admin marking the denied approval of their own access done: %v, want ErrOwnApproval", err)
 			}
@@ -62,7 +65,9 @@ func TestAdminCannotApproveOwnAccess(t *testing.T) {
 				t.Fatalf("requester approving their own access: %v, want ErrForbidden", err)
 			}
 			must(t, f.eng.Resolve(ctx, f.ten.ID, ofl.ID, 0, f.admin.ID, provision.OutcomeDone, ""))
-			f.waitFlow(t, okey, accessbot.FlowDone)
+			if ofl = f.waitFlow(t, okey, accessbot.FlowDone); ofl.Steps[0].Note != "approved by admin@example.com" {
+				t.Fatalf("approved step %+v: want who approved it", ofl.Steps[0])
+			}
 		})
 	}
 }
