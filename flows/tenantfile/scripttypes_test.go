@@ -92,3 +92,47 @@ func TestEverySeedScriptTypeApplies(t *testing.T) {
 		})
 	}
 }
+
+// TestScriptsNeedTheirConnectors: when the file has a connectors: section
+// (the tenant's complete set), a script no declared connector could run is
+// refused at its type's line, instead of failing when a flow runs.
+func TestScriptsNeedTheirConnectors(t *testing.T) {
+	t.Parallel()
+	base := string(baseYAML(t))
+	conns := "connectors:\n" + playgroundHook +
+		"  - {name: hooks, type: webhook, url: \"https://hooks.example.com/{endpoint}\"}\n" +
+		"  - {name: git, type: gitlab, token_env: T}\n"
+	for _, tc := range []struct{ name, typ, params, extra, want string }{
+		{"declared webhook", "hooks_webhook_grant", "", "", ""},
+		{"webhook typo", "hoks_webhook_grant", "", "", `"hoks_webhook_grant": connectors: declares no webhook connector named "hoks"`},
+		{"webhook named like a gitlab one", "git_webhook_grant", "", "", `"git_webhook_grant": connector "git" is of type gitlab, not webhook`},
+		{"gitlab", "gitlab_issue_create", "{title: x}", "", ""},
+		{"gitlab by a name that is not one", "gitlab_issue_create", "{title: x, connector: gl}", "", `declares no gitlab connector named "gl"`},
+		{"two gitlabs, none named", "gitlab_issue_close", "", "  - {name: git2, type: gitlab, token_env: T}\n", "declares 2 gitlab connectors: name one with params.connector"},
+		{"two gitlabs, one named", "gitlab_issue_close", "{connector: git2}", "  - {name: git2, type: gitlab, token_env: T}\n", ""},
+		{"email without an email connector", "email_notification", "", "", `"email_notification": connectors: declares no email connector`},
+		{"azuread without one", "azuread_api_add_user_to_group", "", "", "declares no azuread connector"},
+		{"slack needs none", "slack_notification", "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			script := "          - type: " + tc.typ + "\n"
+			if tc.params != "" {
+				script += "            params: " + tc.params + "\n"
+			}
+			src := strings.Replace(base, salesforceAnchor, salesforceAnchor+"    provisioning:\n      role:\n        provision:\n"+script, 1) + conns + tc.extra
+			_, err := Parse("tenant.yaml", []byte(src))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), "applications[2].provisioning.role.provision[0].type: ") || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("err = %v\nwant %q at the script's type", err, tc.want)
+			}
+		})
+	}
+	// Without a connectors: section nothing is checked: the connectors
+	// stored before (or added by the playground) stay.
+	src := strings.Replace(base, salesforceAnchor, salesforceAnchor+"    provisioning:\n      role:\n        provision:\n          - type: hoks_webhook_grant\n", 1)
+	if _, err := Parse("tenant.yaml", []byte(src)); err != nil {
+		t.Fatalf("without connectors: %v", err)
+	}
+}
