@@ -159,6 +159,11 @@ func (e *Error) Error() string {
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " (request-id %s)", e.RequestID)
 	}
+	if e.Status == http.StatusForbidden && e.Code == "Authorization_RequestDenied" {
+		// Nearly always a Graph application permission not granted (or
+		// not consented): say where to look.
+		b.WriteString("; the app registration lacks a Microsoft Graph application permission or its admin consent: accessbot connectors test APP lists what is missing")
+	}
 	return b.String()
 }
 
