@@ -314,3 +314,46 @@ func measure(t *testing.T, fn func()) (time.Duration, uint64) {
 	wg.Wait()
 	return d, peak
 }
+
+// A leave date read while it is still ahead terminates the employee at
+// the first sync after it passes, though that sync is a delta in which
+// the user did not change (Graph reports only changed users); a leave
+// date cleared in Entra before it passes terminates no one.
+func TestLeaveDateInTheFuturePassesBetweenDeltaSyncs(t *testing.T) {
+	ctx := context.Background()
+	f := graphfake.New()
+	defer f.Close()
+	soon, later := t0.Add(24*time.Hour), t0.Add(48*time.Hour)
+	f.PutUser(graphfake.User{UPN: "fay@contoso.com", Mail: "fay@contoso.com", DisplayName: "Fay", AccountEnabled: true, LeaveDate: &soon})
+	gus := f.PutUser(graphfake.User{UPN: "gus@contoso.com", Mail: "gus@contoso.com", DisplayName: "Gus", AccountEnabled: true, LeaveDate: &later})
+	x := newSyncFixture(t, "sqlite", f)
+	for _, e := range []string{"fay@contoso.com", "gus@contoso.com"} {
+		must(t, x.st.CreateUser(ctx, &accessbot.User{TenantID: x.tenant.ID, Email: e, Name: e}))
+	}
+	status := func(email string) accessbot.UserStatus {
+		u, err := x.st.GetUserByEmail(ctx, x.tenant.ID, email)
+		must(t, err)
+		return u.Status
+	}
+	if res := x.sync(t, dirsync.Options{}); !res.Full || len(res.Terminated) != 0 || status("fay@contoso.com") != accessbot.UserActive {
+		t.Fatalf("first sync, leave dates ahead: %s; terminated %v", res.Summary(), res.Terminated)
+	}
+	// Gus's leave date is withdrawn in Entra; Fay's passes.
+	u := f.User(gus)
+	u.LeaveDate = nil
+	f.PutUser(*u)
+	x.now = soon.Add(time.Hour)
+	res := x.sync(t, dirsync.Options{})
+	if res.Full || len(res.Terminated) != 1 || res.Terminated[0] != "fay@contoso.com" {
+		t.Fatalf("delta after Fay's leave date: %s; terminated %v", res.Summary(), res.Terminated)
+	}
+	fay, err := x.st.GetUserByEmail(ctx, x.tenant.ID, "fay@contoso.com")
+	must(t, err)
+	if fay.Status != accessbot.UserTerminated || fay.TerminatedAt == nil || !fay.TerminatedAt.Equal(soon) {
+		t.Fatalf("fay = %s %v; want terminated on %s", fay.Status, fay.TerminatedAt, soon)
+	}
+	x.now = later.Add(time.Hour)
+	if res := x.sync(t, dirsync.Options{}); res.Full || len(res.Terminated) != 0 || status("gus@contoso.com") != accessbot.UserActive {
+		t.Fatalf("after Gus's withdrawn date: %s; terminated %v, gus %s", res.Summary(), res.Terminated, status("gus@contoso.com"))
+	}
+}
