@@ -2,6 +2,7 @@ package azuread_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -355,5 +356,61 @@ func TestLeaveDateInTheFuturePassesBetweenDeltaSyncs(t *testing.T) {
 	x.now = later.Add(time.Hour)
 	if res := x.sync(t, dirsync.Options{}); res.Full || len(res.Terminated) != 0 || status("gus@contoso.com") != accessbot.UserActive {
 		t.Fatalf("after Gus's withdrawn date: %s; terminated %v, gus %s", res.Summary(), res.Terminated, status("gus@contoso.com"))
+	}
+}
+
+// A drift finding keeps every entitlement it named while the identity
+// still holds it outside accessbot, drops what was removed, and is
+// resolved once nothing is left (removed in Entra, or granted through
+// accessbot since); drift that comes back reopens it.
+func TestDriftFindingFollowsTheDirectory(t *testing.T) {
+	ctx := context.Background()
+	f := graphfake.New()
+	defer f.Close()
+	alice := f.PutUser(graphfake.User{UPN: "alice@contoso.com", Mail: "alice@contoso.com", DisplayName: "Alice", AccountEnabled: true})
+	sales := f.PutGroup(graphfake.Group{DisplayName: "Sales"})
+	ops := f.PutGroup(graphfake.Group{DisplayName: "Ops"})
+	eng := f.PutGroup(graphfake.Group{DisplayName: "Eng"})
+	f.AddMember(sales, alice)
+	x := newSyncFixture(t, "sqlite", f)
+	emp := &accessbot.User{TenantID: x.tenant.ID, Email: "alice@contoso.com", Name: "Alice"}
+	must(t, x.st.CreateUser(ctx, emp))
+	finding := func() *accessbot.Finding {
+		fs, err := x.st.ListFindings(ctx, x.tenant.ID, accessbot.FindingFilter{Rule: dirsync.RuleDrift})
+		must(t, err)
+		if len(fs) != 1 {
+			t.Fatalf("drift findings = %+v; want one", fs)
+		}
+		return &fs[0]
+	}
+	names := func(fd *accessbot.Finding) string {
+		var d struct{ Entitlements []string }
+		must(t, json.Unmarshal(fd.Details, &d))
+		return strings.Join(d.Entitlements, ",")
+	}
+	step := func(what string, change func(), wantStatus accessbot.FindingStatus, wantNames string) {
+		t.Helper()
+		change()
+		x.now = x.now.Add(time.Hour)
+		x.sync(t, dirsync.Options{})
+		fd := finding()
+		if fd.Status != wantStatus || (wantNames != "" && names(fd) != wantNames) {
+			t.Fatalf("%s: finding %s naming %q; want %s naming %q", what, fd.Status, names(fd), wantStatus, wantNames)
+		}
+	}
+	if res := x.sync(t, dirsync.Options{}); res.Drift != 0 { // the baseline
+		t.Fatalf("baseline drift = %d", res.Drift)
+	}
+	step("Ops added outside", func() { f.AddMember(ops, alice) }, accessbot.FindingOpen, "Ops")
+	step("Eng added outside", func() { f.AddMember(eng, alice) }, accessbot.FindingOpen, "Eng,Ops")
+	step("Ops removed in Entra", func() { f.RemoveMember(ops, alice) }, accessbot.FindingOpen, "Eng")
+	step("Eng granted through accessbot", func() {
+		conn := &accessbot.Connection{TenantID: x.tenant.ID, AppID: x.app.ID, Name: "Eng", Type: "group"}
+		must(t, x.st.CreateConnection(ctx, conn))
+		must(t, x.st.CreateEntitlement(ctx, &accessbot.Entitlement{TenantID: x.tenant.ID, UserID: emp.ID, ConnectionID: conn.ID, GrantedAt: x.now}))
+	}, accessbot.FindingResolved, "")
+	step("Ops added outside again", func() { f.AddMember(ops, alice) }, accessbot.FindingOpen, "Ops")
+	if !f.IsMember(ops, alice) || !f.IsMember(eng, alice) || !f.IsMember(sales, alice) {
+		t.Fatal("a sync changed the directory")
 	}
 }
