@@ -68,9 +68,11 @@ func (c *Client) UserID(ctx context.Context, user string) (string, error) {
 	return out.ID, nil
 }
 
-// DisableUser sets accountEnabled false (idempotent by nature).
+// DisableUser sets accountEnabled false (idempotent by nature). A user
+// that is gone (deleted, perhaps by an earlier step) cannot sign in
+// either: success, as for SCIM.
 func (c *Client) DisableUser(ctx context.Context, user string) error {
-	return c.call(ctx, "disable user "+user, http.MethodPatch, "/users/"+url.PathEscape(user), map[string]any{"accountEnabled": false}, nil)
+	return gone(c.call(ctx, "disable user "+user, http.MethodPatch, "/users/"+url.PathEscape(user), map[string]any{"accountEnabled": false}, nil))
 }
 
 // DeleteUser deletes a user; one already gone is success.

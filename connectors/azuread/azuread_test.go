@@ -368,6 +368,13 @@ func TestRunnerIsIdempotentAndNamesObjectsInErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Disabling a user who is gone (deleted above, or never there) is done:
+	// a deprovisioning chain of a deleted account must not stall on it.
+	for _, u := range []string{carol, "zed@contoso.com"} {
+		if _, err := run(step("disable_user", map[string]string{"user": u})); err != nil {
+			t.Fatalf("disable a user who is gone (%s): %v", u, err)
+		}
+	}
 	g := step("create_group", map[string]string{"name": "Ops Team"})
 	res, err = run(g)
 	if err != nil {
