@@ -231,10 +231,18 @@ func TestSyncFullThenDeltaThenResyncAfterExpiry(t *testing.T) {
 //
 //	ACCESSBOT_SYNC_SCALE=full go test -run TestSyncScale -v -count=1 ./connectors/azuread/
 func TestSyncScale(t *testing.T) {
-	users, groups, per := 2000, 400, 3
+	users, groups := 2000, 400
+	drivers := []string{"sqlite"}
 	if os.Getenv("ACCESSBOT_SYNC_SCALE") == "full" {
-		users, groups = 10000, 2000
+		users, groups, drivers = 10000, 2000, storetest.Drivers(t) // PostgreSQL too, when it is there
 	}
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) { syncScale(t, driver, users, groups) })
+	}
+}
+
+func syncScale(t *testing.T, driver string, users, groups int) {
+	const per = 3
 	f := graphfake.New()
 	defer f.Close()
 	f.PageSize = 999
@@ -249,13 +257,13 @@ func TestSyncScale(t *testing.T) {
 			f.AddMember(gids[(i*7+k*131)%groups], uids[i])
 		}
 	}
-	x := newSyncFixture(t, "sqlite", f)
+	x := newSyncFixture(t, driver, f)
 	var res *dirsync.Result
 	d, peak := measure(t, func() { res = x.sync(t, dirsync.Options{}) })
 	if !res.Full || res.Identities != users || res.Groups != groups || res.Relations != users*per {
 		t.Fatalf("full sync: %s", res.Summary())
 	}
-	t.Logf("[counts] full sync: %d users, %d groups, %d relations in %.1fs, peak heap %.1f MiB", users, groups, res.Relations, d.Seconds(), float64(peak)/(1<<20))
+	t.Logf("[counts] %s full sync: %d users, %d groups, %d relations in %.1fs, peak heap %.1f MiB", driver, users, groups, res.Relations, d.Seconds(), float64(peak)/(1<<20))
 	const limit = 256 << 20
 	if peak > limit {
 		t.Errorf("full sync peak heap %.1f MiB > %d MiB", float64(peak)/(1<<20), limit>>20)
@@ -279,7 +287,7 @@ func TestSyncScale(t *testing.T) {
 	if res.Drift != 1 {
 		t.Errorf("delta drift = %d; want 1", res.Drift)
 	}
-	t.Logf("[counts] delta sync: 3 changes in %.1fs, peak heap %.1f MiB", d.Seconds(), float64(peak)/(1<<20))
+	t.Logf("[counts] %s delta sync: 3 changes in %.1fs, peak heap %.1f MiB", driver, d.Seconds(), float64(peak)/(1<<20))
 }
 
 func measure(t *testing.T, fn func()) (time.Duration, uint64) {

@@ -68,10 +68,8 @@ func (r *Reconciler) report(ctx context.Context, q store.Queries, tenantID strin
 		return 0, fmt.Errorf("list identities: %w", err)
 	}
 	identByID := make(map[string]*accessbot.Identity, len(ids))
-	subjects := make([]string, len(ids))
 	for i := range ids {
 		identByID[ids[i].ID] = &ids[i]
-		subjects[i] = ids[i].ID
 	}
 	ents, err := q.ListAppEntitlements(ctx, tenantID, app.ID, false)
 	if err != nil {
@@ -171,6 +169,18 @@ func (r *Reconciler) report(ctx context.Context, q store.Queries, tenantID strin
 		ms = append(ms, accessbot.FindingMatch{Severity: accessbot.SeverityHigh, Subject: accessbot.Subject{Kind: accessbot.SubjectIdentity, ID: id, Display: disp}, Details: d})
 	}
 	sort.Slice(ms, func(i, k int) bool { return ms[i].Subject.ID < ms[k].Subject.ID })
+	// Only these identities can have a drift finding to open, keep or
+	// resolve: the ones an open finding names, and the ones drifting now.
+	subjects := make([]string, 0, len(named)+len(ms))
+	for id := range named {
+		subjects = append(subjects, id)
+	}
+	for _, m := range ms {
+		if named[m.Subject.ID] == nil {
+			subjects = append(subjects, m.Subject.ID)
+		}
+	}
+	sort.Strings(subjects)
 	if _, err := q.SyncFindingsOf(ctx, tenantID, RuleDrift, accessbot.SubjectIdentity, subjects, ms, at); err != nil {
 		return 0, fmt.Errorf("report drift: %w", err)
 	}
