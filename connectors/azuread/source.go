@@ -12,7 +12,7 @@ import (
 )
 
 // Source reads an Entra ID directory for dirsync: users (identities),
-// security groups and activated directory roles (entitlements, types
+// groups (security and Microsoft 365) and activated directory roles (entitlements, types
 // "group" and "role"), and their user members. Users and groups are read
 // with delta queries; the cursor holds both delta links. Directory roles
 // have few members and are read whole each time, 20 roles per $batch.

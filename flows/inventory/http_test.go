@@ -154,7 +154,7 @@ func TestBulkAPIKeepsJSONNumbersAsSent(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		`[{"identity_id":"u1"}] [{"identity_id":"u2"}]`: "found more after it",
-		`[{"entitlement_id":"g1","labels":[{"a":1}]}]`:    "a list holds strings or numbers",
+		`[{"entitlement_id":"g1","labels":[{"a":1}]}]`:  "a list holds strings or numbers",
 	} {
 		if code, out := post("entitlements", body); code != 400 || !strings.Contains(out.Error, want) {
 			t.Errorf("%s: %d %+v; want 400 %q", body, code, out, want)
