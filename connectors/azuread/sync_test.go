@@ -19,6 +19,7 @@ import (
 	"github.com/accessbot/accessbot/connectors/azuread/graphfake"
 	"github.com/accessbot/accessbot/flows/dirsync"
 	"github.com/accessbot/accessbot/flows/findings"
+	"github.com/accessbot/accessbot/flows/inventory"
 	"github.com/accessbot/accessbot/store"
 	"github.com/accessbot/accessbot/store/storetest"
 )
@@ -406,6 +407,21 @@ func TestDriftFindingFollowsTheDirectory(t *testing.T) {
 			t.Fatalf("%s: finding %s naming %q; want %s naming %q", what, fd.Status, names(fd), wantStatus, wantNames)
 		}
 	}
+	// The caller's hook (the playbooks' finding.opened) runs in the
+	// snapshot's transaction after drift is recorded: it sees a finding
+	// the same sync opened.
+	var hookSaw []string
+	x.sy.WithAfterImport(func(ctx context.Context, q store.Queries, tenantID string, _ *inventory.Result, at time.Time) error {
+		fs, err := q.ListFindings(ctx, tenantID, accessbot.FindingFilter{Rule: dirsync.RuleDrift, Statuses: []accessbot.FindingStatus{accessbot.FindingOpen}, Since: at})
+		n := 0
+		for _, f := range fs {
+			if !f.OpenedAt.Before(at) {
+				n++
+			}
+		}
+		hookSaw = append(hookSaw, fmt.Sprint(n))
+		return err
+	})
 	if res := x.sync(t, dirsync.Options{}); res.Drift != 0 { // the baseline
 		t.Fatalf("baseline drift = %d", res.Drift)
 	}
@@ -420,5 +436,10 @@ func TestDriftFindingFollowsTheDirectory(t *testing.T) {
 	step("Ops added outside again", func() { f.AddMember(ops, alice) }, accessbot.FindingOpen, "Ops")
 	if !f.IsMember(ops, alice) || !f.IsMember(eng, alice) || !f.IsMember(sales, alice) {
 		t.Fatal("a sync changed the directory")
+	}
+	// Opened by this sync: baseline none, Ops opens it, kept through Eng
+	// and Ops' removal, resolved, reopened by Ops again.
+	if got := strings.Join(hookSaw, ","); got != "0,1,0,0,0,1" {
+		t.Fatalf("drift findings opened by the sync, as its hook saw them: %s; want 0,1,0,0,0,1", got)
 	}
 }
