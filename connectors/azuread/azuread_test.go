@@ -435,3 +435,26 @@ func TestRefusedStepNamesTheObjectAndThePermission(t *testing.T) {
 		}
 	}
 }
+
+// Graph's expired-delta answers, as the services spell them, all ask for
+// a full resync; other refusals do not.
+func TestIsSyncStateNotFound(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		code   string
+		want   bool
+	}{
+		{400, "syncStateNotFound", true},
+		{400, "SyncStateNotFound", true},
+		{410, "syncStateInvalid", true},
+		{410, "resyncRequired", true},
+		{400, "Request_BadRequest", false},
+		{404, "syncStateNotFound", false},
+		{429, "TooManyRequests", false},
+	} {
+		err := fmt.Errorf("wrapped: %w", &azuread.Error{Op: "read users", Status: tt.status, Code: tt.code})
+		if got := azuread.IsSyncStateNotFound(err); got != tt.want {
+			t.Errorf("HTTP %d %s: %v, want %v", tt.status, tt.code, got, tt.want)
+		}
+	}
+}
