@@ -14,16 +14,16 @@ import (
 // Relationships lists every relationship type a chain can be declared for.
 var Relationships = []Relationship{RelAccount, RelGroup, RelRole, RelPolicy, RelConnectionCreate, RelConnectionAssign, RelConnectionDelete}
 
-// BuiltProviders are the providers whose API connector exists, each with
-// the operations its runner carries out: a {provider}_api_* script of any
-// other provider, or of an operation its connector does not do, is refused
-// when the tenant file is applied (it could only fail when the flow ran).
-// Entra ID (azuread) and SCIM 2.0 (scim); each connector's tests check
-// that its Ops are these.
+// BuiltProviders are the providers whose API connector exists, with the
+// operations each carries out: a {provider}_api_* script of any other
+// provider, or an operation its connector does not do, is refused when the
+// tenant file is applied (rather than failing when a flow runs). Each
+// connector's tests check its Ops match its list here.
 var BuiltProviders = map[string][]string{
 	"azuread": {"create_user", "disable_user", "delete_user", "create_group", "delete_group",
 		"add_user_to_group", "remove_user_from_group", "add_user_to_role", "remove_user_from_role"},
-	"scim": {"create_user", "disable_user", "delete_user", "add_user_to_group", "remove_user_from_group"},
+	"scim": {"create_user", "disable_user", "delete_user", "create_group", "delete_group",
+		"add_user_to_group", "remove_user_from_group"},
 }
 
 // MaxSleep bounds a sleep step.
@@ -43,14 +43,16 @@ func CheckScript(s Script) []Problem {
 		return []Problem{{"type", err.Error()}}
 	}
 	if kind == KindProviderAPI {
-		if ops, built := BuiltProviders[provider]; !built {
+		ops, built := BuiltProviders[provider]
+		switch {
+		case !built:
 			have := "none yet"
-			if names := slices.Sorted(maps.Keys(BuiltProviders)); len(names) > 0 {
-				have = strings.Join(names, ", ")
+			if len(BuiltProviders) > 0 {
+				have = strings.Join(slices.Sorted(maps.Keys(BuiltProviders)), ", ")
 			}
 			out = append(out, Problem{"type", fmt.Sprintf("%q: provider %q has no API connector in this accessbot (built: %s)", s.Type, provider, have)})
-		} else if !slices.Contains(ops, op) {
-			out = append(out, Problem{"type", fmt.Sprintf("%q: the %s connector does not do %s (it does %s)", s.Type, provider, op, strings.Join(ops, ", "))})
+		case !slices.Contains(ops, op):
+			out = append(out, Problem{"type", fmt.Sprintf("%q: the %s connector does not do %s (it does: %s)", s.Type, provider, op, strings.Join(ops, ", "))})
 		}
 	}
 	if s.Timeout < 0 {
