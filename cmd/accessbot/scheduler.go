@@ -28,7 +28,13 @@ func (m *Main) startScheduler(rt *Runtime, reqs *requests.Service) error {
 	}
 	// Each application's applications[].sync: its connector_sync:APP
 	// schedule syncs it (Entra ID, SCIM), once per slot across replicas.
-	if err := s.Register(dirsync.JobPrefix, &dirsource.Job{Store: rt.Store, Keys: rt.Keyring, Rules: findings.NewEngine(rt.Now, rt.Log), Clock: rt.Now, Log: rt.Log}); err != nil {
+	// A scheduled sync is a sync like `accessbot sync`: the playbooks with
+	// the recurrence set run after it.
+	sj := &dirsource.Job{Store: rt.Store, Keys: rt.Keyring, Rules: findings.NewEngine(rt.Now, rt.Log), Clock: rt.Now, Log: rt.Log}
+	if rt.Playbooks != nil {
+		sj.AfterImport = rt.Playbooks.AfterImport
+	}
+	if err := s.Register(dirsync.JobPrefix, sj); err != nil {
 		return err
 	}
 	// Overtaken slots closed as skipped, sent outbox rows pruned after 30 days.

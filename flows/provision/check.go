@@ -15,10 +15,17 @@ import (
 // Relationships lists every relationship type a chain can be declared for.
 var Relationships = []Relationship{RelAccount, RelGroup, RelRole, RelPolicy, RelConnectionCreate, RelConnectionAssign, RelConnectionDelete}
 
-// BuiltProviders are the providers whose API connector exists: a
-// {provider}_api_* script of any other is refused when the tenant file is
-// applied: Entra ID (azuread) and SCIM 2.0 (scim).
-var BuiltProviders = map[string]bool{"azuread": true, "scim": true}
+// BuiltProviders are the providers whose API connector exists, with the
+// operations each carries out: a {provider}_api_* script of any other
+// provider, or an operation its connector does not do, is refused when the
+// tenant file is applied (rather than failing when a flow runs). Each
+// connector's tests check its Ops match its list here.
+var BuiltProviders = map[string][]string{
+	"azuread": {"create_user", "disable_user", "delete_user", "create_group", "delete_group",
+		"add_user_to_group", "remove_user_from_group", "add_user_to_role", "remove_user_from_role"},
+	"scim": {"create_user", "disable_user", "delete_user", "create_group", "delete_group",
+		"add_user_to_group", "remove_user_from_group"},
+}
 
 // MaxSleep bounds a sleep step.
 const MaxSleep = 7 * 24 * time.Hour
@@ -32,17 +39,22 @@ type Problem struct{ Field, Msg string }
 // Fields does not have, a missing or bad sleep duration. Nothing wrong is nil.
 func CheckScript(s Script) []Problem {
 	var out []Problem
-	kind, provider, _, err := ParseType(s.Type)
+	kind, provider, op, err := ParseType(s.Type)
 	if err != nil {
 		return []Problem{{"type", err.Error()}}
 	}
-	if kind == KindProviderAPI && !BuiltProviders[provider] {
-		built := slices.Sorted(maps.Keys(BuiltProviders))
-		have := "none yet"
-		if len(built) > 0 {
-			have = strings.Join(built, ", ")
+	if kind == KindProviderAPI {
+		ops, built := BuiltProviders[provider]
+		switch {
+		case !built:
+			have := "none yet"
+			if len(BuiltProviders) > 0 {
+				have = strings.Join(slices.Sorted(maps.Keys(BuiltProviders)), ", ")
+			}
+			out = append(out, Problem{"type", fmt.Sprintf("%q: provider %q has no API connector in this accessbot (built: %s)", s.Type, provider, have)})
+		case !slices.Contains(ops, op):
+			out = append(out, Problem{"type", fmt.Sprintf("%q: the %s connector does not do %s (it does: %s)", s.Type, provider, op, strings.Join(ops, ", "))})
 		}
-		out = append(out, Problem{"type", fmt.Sprintf("%q: provider %q has no API connector in this accessbot (built: %s)", s.Type, provider, have)})
 	}
 	if s.Timeout < 0 {
 		out = append(out, Problem{"timeout", "must be positive"})

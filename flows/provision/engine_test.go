@@ -204,7 +204,7 @@ func TestApprovedRequestRunsItsChain(t *testing.T) {
 				t.Fatalf("second answer: %v, want ErrAlreadyAnswered", err)
 			}
 			fl = f.waitFlow(t, key, accessbot.FlowDone)
-			if fl.Steps[4].Note != "sent T-req@example.com" || fl.Steps[3].AnsweredBy != f.owner.ID {
+			if fl.Steps[4].Note != "sent T-req@example.com" || fl.Steps[3].AnsweredBy != f.owner.ID || fl.Steps[3].Note != "done by owner@example.com" {
 				t.Fatalf("done flow: %+v", fl.Steps)
 			}
 			if n := f.calls.total(); n != 2 {
@@ -311,7 +311,9 @@ func TestStepWithoutRunnerFailsAtOnce(t *testing.T) {
 		t.Fatalf("step: %+v", fl.Steps[0])
 	}
 	must(t, f.eng.Admin(ctx, f.ten.ID, fl.ID, f.admin.ID, provision.AdminMarkDone))
-	f.waitFlow(t, provision.FlowKey(provision.Provision, req.ID), accessbot.FlowDone)
+	if fl = f.waitFlow(t, provision.FlowKey(provision.Provision, req.ID), accessbot.FlowDone); fl.Steps[0].Note != "marked done by admin@example.com" {
+		t.Fatalf("marked-done step %+v: want the admin named", fl.Steps[0])
+	}
 }
 
 // paced is a jobs.Busy error: Slack's pace is full (slackapi.ErrPaceExceeded
