@@ -80,9 +80,9 @@ func TestReplicasUnderFaults(t *testing.T) {
 	// machine. ACCESSBOT_REPLICAS_FULL=1: the lengths, about 2
 	// minutes more.
 	plan := replicaPlanFor()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute+2*plan.outage+plan.slack)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute+2*plan.outage+plan.slack+plan.settle)
 	defer cancel()
-	w := newReplicaWorld(t, ctx)
+	w := newReplicaWorld(t, ctx, plan)
 	for _, r := range w.replicas {
 		r.start()
 	}
@@ -165,7 +165,7 @@ func TestReplicasUnderFaults(t *testing.T) {
 	})
 	stopLoad()
 	load.Wait()
-	took := w.settle(ctx)
+	took := w.settle(ctx, replicaSettle+plan.settle)
 	for _, r := range w.replicas {
 		r.stop(syscall.SIGTERM)
 	}
@@ -177,13 +177,18 @@ func TestReplicasUnderFaults(t *testing.T) {
 // By default (CI) 5 s, 5 s and 8 s.
 const replicaFullEnv = "ACCESSBOT_REPLICAS_FULL"
 
-type replicaPlan struct{ outage, slack time.Duration }
+// A minute of Slack faults outlasts 12 attempts 1 s apart (the CI
+// backoff): the full run backs off as production does, up to a minute
+// (jobs.max_backoff's scale), and settles that much longer.
+type replicaPlan struct {
+	outage, slack, backoff, settle time.Duration
+}
 
 func replicaPlanFor() replicaPlan {
 	if os.Getenv(replicaFullEnv) == "1" {
-		return replicaPlan{outage: 30 * time.Second, slack: time.Minute}
+		return replicaPlan{outage: 30 * time.Second, slack: time.Minute, backoff: time.Minute, settle: 2 * time.Minute}
 	}
-	return replicaPlan{outage: 5 * time.Second, slack: 8 * time.Second}
+	return replicaPlan{outage: 5 * time.Second, slack: 8 * time.Second, backoff: time.Second}
 }
 
 type replicaWorld struct {
@@ -223,7 +228,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newReplicaWorld(t *testing.T, ctx context.Context) *replicaWorld {
+func newReplicaWorld(t *testing.T, ctx context.Context, plan replicaPlan) *replicaWorld {
 	fake := slackfake.New(slackfake.WithAckTimeout(3 * time.Second))
 	t.Cleanup(fake.Close)
 	// A team id of its own: Retry-After holds live in the shared Redis.
@@ -261,6 +266,7 @@ func newReplicaWorld(t *testing.T, ctx context.Context) *replicaWorld {
 			"ACCESSBOT_APPROVALS_ESCALATE_AFTER": "12s",
 			"ACCESSBOT_APPROVALS_EXPIRE_AFTER":   replicaExpireAfter.String(),
 			"ACCESSBOT_TEST_REPLICA":             strconv.Itoa(i),
+			"ACCESSBOT_JOBS_MAX_BACKOFF":         plan.backoff.String(),
 		})
 		w.replicas = append(w.replicas, newChild(t, env))
 	}
@@ -461,10 +467,10 @@ const replicaSettle = max(replicaExpireAfter, replicaGrantFor) + 30*time.Second 
 
 // settle waits until every request has ended and every job is done, and
 // says how long that took.
-func (w *replicaWorld) settle(ctx context.Context) time.Duration {
+func (w *replicaWorld) settle(ctx context.Context, bound time.Duration) time.Duration {
 	w.t.Helper()
 	start := time.Now()
-	deadline := start.Add(replicaSettle)
+	deadline := start.Add(bound)
 	var open, left, due int
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		open, left, due = w.open(ctx), len(jobsLeft(ctx, w.q)), w.grantsDue(ctx)
@@ -474,7 +480,7 @@ func (w *replicaWorld) settle(ctx context.Context) time.Duration {
 		sleep(ctx, 500*time.Millisecond)
 	}
 	w.t.Errorf("not settled within %s: %d request(s) pending, %d job(s) not completed, %d grant(s) past their end not ended, %d envelope(s) unacked\n%s\nlog of replica 0:\n%s",
-		replicaSettle, open, left, due, len(w.unacked()), describeJobs(jobsLeft(ctx, w.q)), w.replicas[0].tail())
+		bound, open, left, due, len(w.unacked()), describeJobs(jobsLeft(ctx, w.q)), w.replicas[0].tail())
 	return time.Since(start)
 }
 
