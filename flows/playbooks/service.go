@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -226,6 +227,11 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs, attempt, maxAttemp
 	start := time.Now()
 	res, err := client.Send(ctx, ep, webhook.Message{ID: run.EventID, Type: run.EventType, Timestamp: run.EventAt, Data: json.RawMessage(run.Event)})
 	run.Duration = time.Since(start)
+	if err == nil && errors.Is(res.BodyErr, outbound.ErrResponseTooLarge) {
+		// Accepted, but with an answer over the cap: a broken receiver the
+		// admins must hear of. It took the event, so no retry.
+		err = &webhook.DeliveryError{Endpoint: p.Name, Status: res.Status, Detail: res.Detail, Err: res.BodyErr}
+	}
 	if err == nil {
 		run.ResponseStatus, run.ResponseBody, run.Error = res.Status, truncate(res.Detail), ""
 		return s.finish(ctx, p, run, accessbot.RunDelivered, nil)
@@ -234,7 +240,7 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs, attempt, maxAttemp
 	run.ResponseStatus, run.ResponseBody = 0, ""
 	if de, ok := errors.AsType[*webhook.DeliveryError](err); ok {
 		run.ResponseStatus, run.ResponseBody = de.Status, truncate(de.Detail)
-		retry = de.Retryable && !finalTransport(de.Err)
+		retry = de.Retryable && !finalTransport(de.Err) && retryStatus(de.Status)
 	}
 	run.Error = Explain(err, s.httpOpts.Timeout)
 	if retry && run.Attempts < maxAttempts {
@@ -365,6 +371,13 @@ func (s *Service) client(allow []string) *webhook.Client {
 	return c
 }
 
+// retryStatus says whether an answer's status may be retried: none (a
+// transport error or timeout), 5xx and 429; no other 4xx (408 included:
+// the receiver answered, and the rule is "no 4xx but 429").
+func retryStatus(status int) bool {
+	return status == 0 || status >= 500 || status == http.StatusTooManyRequests
+}
+
 // finalTransport reports transport errors no retry fixes: a blocked
 // address, plain http, an oversized answer, a redirect loop, TLS trust.
 func finalTransport(err error) bool {
@@ -396,6 +409,9 @@ func Explain(err error, timeout time.Duration) string {
 	de, ok := errors.AsType[*webhook.DeliveryError](err)
 	if !ok {
 		return err.Error()
+	}
+	if de.Status != 0 && errors.Is(de.Err, outbound.ErrResponseTooLarge) {
+		return fmt.Sprintf("the server answered HTTP %d with a body larger than the allowed maximum", de.Status)
 	}
 	if de.Status != 0 {
 		s := fmt.Sprintf("the server answered HTTP %d", de.Status)
