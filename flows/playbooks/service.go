@@ -128,6 +128,9 @@ func (s *Service) getReporter() Reporter {
 type DeliverArgs struct {
 	TenantID string `json:"tenant_id"`
 	RunID    string `json:"run_id"`
+	// After are the runs of the event's integration-specific playbooks,
+	// on a global playbook's run: it waits for their first attempt.
+	After []string `json:"after,omitempty"`
 }
 
 func (DeliverArgs) Kind() string { return "playbook_deliver" }
@@ -214,6 +217,12 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs, attempt, maxAttemp
 		run.Error = "the playbook was disabled before it could be delivered"
 		return s.finish(ctx, p, run, accessbot.RunFailed, nil)
 	}
+	if wait, err := s.waitForScoped(ctx, a, run); err != nil || wait {
+		if err != nil {
+			return err
+		}
+		return river.JobSnooze(orderPoll) // not an attempt
+	}
 	run.Attempts++
 	ep, client, err := s.endpoint(ctx, p)
 	if err != nil {
@@ -254,6 +263,34 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs, attempt, maxAttemp
 		return err
 	}
 	return s.finish(ctx, p, run, accessbot.RunFailed, err)
+}
+
+// orderPoll is how often a global run looks again whether the event's
+// integration-specific runs have made their first attempt.
+const orderPoll = 250 * time.Millisecond
+
+// waitForScoped says whether a global run must still wait: the event's
+// integration-specific runs (a.After) go first, so it waits until each has
+// made its first attempt or ended. The wait is bounded (two attempt
+// timeouts after the run was queued): a scoped run stuck on a crashed
+// process does not hold the global ones for long.
+func (s *Service) waitForScoped(ctx context.Context, a DeliverArgs, run *accessbot.PlaybookRun) (bool, error) {
+	if len(a.After) == 0 || s.now().Sub(run.CreatedAt) > 2*s.httpOpts.Timeout {
+		return false, nil
+	}
+	for _, id := range a.After {
+		r, err := s.st.GetPlaybookRun(ctx, a.TenantID, id)
+		if errors.Is(err, accessbot.ErrNotFound) {
+			continue // deleted with its playbook
+		}
+		if err != nil {
+			return false, err
+		}
+		if r.Status == accessbot.RunPending && r.Attempts == 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // finish records the run's end, its audit entry and the report job in one
