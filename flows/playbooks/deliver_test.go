@@ -77,7 +77,8 @@ func TestDeliverySignedAndAudited(t *testing.T) {
 			}
 			var a map[string]any
 			_ = json.Unmarshal(entries[0].After, &a)
-			if a["status"] != "delivered" || a["event_id"] != run.EventID || a["attempts"] != float64(1) || a["response_status"] != float64(200) {
+			if a["status"] != "delivered" || a["event_id"] != run.EventID || a["attempts"] != float64(1) || a["response_status"] != float64(200) ||
+				a["response_body"] != `{"ok":true}` || a["trigger"] != "event" || a["duration_ms"] == nil {
 				t.Fatalf("audit after = %s", entries[0].After)
 			}
 			if strings.Contains(string(entries[0].After), testToken.Reveal()) {

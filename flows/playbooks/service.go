@@ -309,7 +309,7 @@ func (s *Service) finish(ctx context.Context, p *accessbot.Playbook, run *access
 		}
 		after, err := json.Marshal(auditRun{RunID: run.ID, EventID: run.EventID, EventType: run.EventType, ObjectType: run.ObjectType,
 			ObjectID: run.ObjectID, Trigger: run.Trigger, Status: string(status), Attempts: run.Attempts,
-			ResponseStatus: run.ResponseStatus, DurationMS: run.Duration.Milliseconds(), Error: run.Error})
+			ResponseStatus: run.ResponseStatus, DurationMS: run.Duration.Milliseconds(), ResponseBody: run.ResponseBody, Error: run.Error})
 		if err != nil {
 			return err
 		}
@@ -354,6 +354,7 @@ type auditRun struct {
 	Attempts       int    `json:"attempts"`
 	ResponseStatus int    `json:"response_status,omitempty"`
 	DurationMS     int64  `json:"duration_ms"`
+	ResponseBody   string `json:"response_body,omitempty"` // truncated, secrets removed
 	Error          string `json:"error,omitempty"`
 }
 
