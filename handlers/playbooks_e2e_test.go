@@ -85,15 +85,18 @@ func testPlaybooksModal(t *testing.T, driver string) {
 		slackfake.Action{ActionID: views.ActionPlaybookNew, BlockID: views.BlockPlaybooksNew, Value: "new"}))
 	e.top("ada", views.CallbackPlaybookForm, "New playbook")
 
-	values := func(url, token string) map[string]map[string]slackfake.StateValue {
+	valuesNamed := func(name, url, token string) map[string]map[string]slackfake.StateValue {
 		return map[string]map[string]slackfake.StateValue{
-			views.BlockPBName:    {views.ActionPBName: slackfake.PlainTextValue("open-ticket")},
+			views.BlockPBName:    {views.ActionPBName: slackfake.PlainTextValue(name)},
 			views.BlockPBType:    {views.ActionPBType: slackfake.StaticSelectValue("request", "Request")},
 			views.BlockPBApp:     {views.ActionPBApp: slackfake.StaticSelectValue(app.ID, "GitLab")},
 			views.BlockPBURL:     {views.ActionPBURL: slackfake.PlainTextValue(url)},
 			views.BlockPBToken:   {views.ActionPBToken: slackfake.PlainTextValue(token)},
 			views.BlockPBOptions: {views.ActionPBOpts: slackfake.CheckboxesValue(slackfake.Choice{Value: views.PBOptActive, Text: "Active"})},
 		}
+	}
+	values := func(url, token string) map[string]map[string]slackfake.StateValue {
+		return valuesNamed("open-ticket", url, token)
 	}
 	// A private address and plain http are refused inline.
 	for url, want := range map[string]string{"https://10.0.0.5/hook": "non-public", "http://hooks.example.com/": "Only https"} {
@@ -208,7 +211,8 @@ func testPlaybooksModal(t *testing.T, driver string) {
 		}
 	}
 	for _, meta := range []string{"", p.ID} {
-		sub := fake.ViewSubmission(team.ID, rvSlack("mia"), "", values("https://evil.example.com/", "tok-mia"))
+		// Otherwise valid: a new name, a public https URL.
+		sub := fake.ViewSubmission(team.ID, rvSlack("mia"), "", valuesNamed("mias-hook", "https://evil.example.com/", "tok-mia"))
 		var v map[string]any
 		must(t, json.Unmarshal(sub.View, &v))
 		v["callback_id"], v["private_metadata"] = views.CallbackPlaybookForm, meta
