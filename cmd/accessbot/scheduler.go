@@ -72,7 +72,7 @@ func (m *Main) startScheduler(rt *Runtime, reqs *requests.Service) error {
 func (rt *Runtime) syncJob() *dirsource.Job {
 	j := &dirsource.Job{Store: rt.Store, Keys: rt.Keyring, Rules: findings.NewEngine(rt.Now, rt.Log), Clock: rt.Now, Log: rt.Log}
 	if rt.Playbooks != nil {
-		j.AfterImport = rt.Playbooks.AfterImport
+		j.AfterImport, j.FindingsOpened = rt.Playbooks.AfterImport, rt.Playbooks.FindingsOpened
 	}
 	return j
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/findings"
 	"github.com/accessbot/accessbot/flows/inventory"
 	"github.com/accessbot/accessbot/store"
 )
@@ -151,6 +152,7 @@ type Syncer struct {
 	now   func() time.Time
 	log   zerolog.Logger
 	drift *Reconciler
+	found findings.AfterRecord // may be nil
 }
 
 // New returns a Syncer; rules run after each snapshot (nil: none).
@@ -162,6 +164,14 @@ func New(st Store, rules inventory.RuleRunner, now func() time.Time, log zerolog
 // in its transaction (playbooks queue sync.completed there); it returns s.
 func (s *Syncer) WithAfterImport(fn inventory.AfterImport) *Syncer {
 	s.im.WithAfterImport(fn)
+	return s
+}
+
+// WithFindingsOpened sets the hook told of the drift findings a written
+// snapshot opened (the playbooks' finding.opened; the rules' findings go
+// through WithAfterImport); it returns s.
+func (s *Syncer) WithFindingsOpened(fn findings.AfterRecord) *Syncer {
+	s.found = fn
 	return s
 }
 
@@ -288,6 +298,14 @@ func (s *Syncer) sync(ctx context.Context, tenantID string, app *accessbot.Appli
 	}
 	if res.Unrevoked, err = s.drift.unrevoked(ctx, s.st, tenantID, app, readAt, at); err != nil {
 		return res, err
+	}
+	if s.found != nil && res.Drift+res.Unrevoked > 0 {
+		// Counts of findings opened or seen: the hook keeps those opened at at.
+		if err := s.st.InTx(ctx, func(q store.Queries) error {
+			return s.found(ctx, q, tenantID, accessbot.SyncResult{Opened: res.Drift + res.Unrevoked}, at)
+		}); err != nil {
+			return res, fmt.Errorf("drift findings opened: %w", err)
+		}
 	}
 	return res, nil
 }

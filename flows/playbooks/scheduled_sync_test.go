@@ -29,23 +29,14 @@ func TestScheduledConnectorSyncRunsRecurrence(t *testing.T) {
 	t.Cleanup(scim.Close)
 	scim.AddMember(scim.PutGroup("Editors"), scim.PutUser(scimfake.User{UserName: "bob@example.com", Active: true}))
 
-	sn := store.ConnectorSecretName("wiki", "token")
-	kid, ct, err := f.keys.Seal([]byte(scim.Token), secrets.AAD(f.tenant.ID, sn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	must(t, f.st.PutSecret(ctx, &accessbot.Secret{TenantID: f.tenant.ID, Name: sn, KeyID: kid, Ciphertext: ct}))
-	must(t, f.st.PutConnector(ctx, &store.Connector{TenantID: f.tenant.ID, Name: "wiki", Type: "scim",
-		Settings: map[string]string{"base_url": scim.URL(), "token_env": "WIKI_TOKEN"}}))
-	app := &accessbot.Application{TenantID: f.tenant.ID, Name: "Wiki", Connector: "wiki"}
-	must(t, f.st.CreateApplication(ctx, app))
+	app := f.scimApp(scim)
 	// Review playbooks: the orphan-account findings the sync opens go to
 	// finding playbooks only.
 	f.playbook("wiki-sync", accessbot.PlaybookReview, f.recv.URL(), func(p *accessbot.Playbook) { p.OnSync, p.AppID = true, app.ID })
 	f.playbook("no-recurrence", accessbot.PlaybookReview, f.recv.URL(), nil)
 
 	job := &dirsource.Job{Store: f.st, Keys: f.keys, Rules: findings.NewEngine(time.Now, zerolog.Nop()), Clock: time.Now,
-		Log: zerolog.Nop(), TempDir: t.TempDir(), AfterImport: f.svc.AfterImport}
+		Log: zerolog.Nop(), TempDir: t.TempDir(), AfterImport: f.svc.AfterImport, FindingsOpened: f.svc.FindingsOpened}
 	for i := 1; i <= 2; i++ {
 		if i == 2 { // a change, so the second sync writes a snapshot too
 			scim.PutUser(scimfake.User{UserName: "cy@example.com", Active: true})
@@ -65,6 +56,59 @@ func TestScheduledConnectorSyncRunsRecurrence(t *testing.T) {
 	if len(ids) != 2 {
 		t.Fatalf("%d distinct event ids over two scheduled syncs; want 2", len(ids))
 	}
+}
+
+// The drift findings a connector sync reports after its snapshot (access
+// the directory shows that accessbot never granted) reach the application's
+// finding playbooks as finding.opened.
+func TestDriftFindingsReachFindingPlaybooks(t *testing.T) {
+	f := newFixture(t, "sqlite", fixtureOpts{})
+	ctx := context.Background()
+	scim := scimfake.New()
+	t.Cleanup(scim.Close)
+	bob := scim.PutUser(scimfake.User{UserName: "bob@example.com", Active: true})
+	scim.AddMember(scim.PutGroup("Editors"), bob)
+	app := f.scimApp(scim)
+	f.playbook("wiki-findings", accessbot.PlaybookFinding, f.recv.URL(), func(p *accessbot.Playbook) { p.AppID = app.ID })
+	job := &dirsource.Job{Store: f.st, Keys: f.keys, Rules: findings.NewEngine(time.Now, zerolog.Nop()), Clock: time.Now,
+		Log: zerolog.Nop(), TempDir: t.TempDir(), AfterImport: f.svc.AfterImport, FindingsOpened: f.svc.FindingsOpened}
+	run := func() {
+		t.Helper()
+		if err := job.Run(ctx, schedule.Run{TenantID: f.tenant.ID, Job: dirsync.JobName(app.Name), Slot: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run() // the baseline: no drift
+	scim.AddMember(scim.PutGroup("Admins"), bob)
+	run()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		for _, d := range f.recv.Deliveries() {
+			if strings.Contains(string(d.Body), `"type":"finding.opened"`) && strings.Contains(string(d.Body), dirsync.RuleDrift) &&
+				strings.Contains(string(d.Body), `"name":"wiki-findings"`) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no finding.opened of %s to wiki-findings; deliveries: %v", dirsync.RuleDrift, eventTypes(t, f))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// scimApp stores a SCIM connector to s and its application, Wiki.
+func (f *fixture) scimApp(s *scimfake.Server) *accessbot.Application {
+	f.t.Helper()
+	ctx := context.Background()
+	sn := store.ConnectorSecretName("wiki", "token")
+	kid, ct, err := f.keys.Seal([]byte(s.Token), secrets.AAD(f.tenant.ID, sn))
+	must(f.t, err)
+	must(f.t, f.st.PutSecret(ctx, &accessbot.Secret{TenantID: f.tenant.ID, Name: sn, KeyID: kid, Ciphertext: ct}))
+	must(f.t, f.st.PutConnector(ctx, &store.Connector{TenantID: f.tenant.ID, Name: "wiki", Type: "scim",
+		Settings: map[string]string{"base_url": s.URL(), "token_env": "WIKI_TOKEN"}}))
+	app := &accessbot.Application{TenantID: f.tenant.ID, Name: "Wiki", Connector: "wiki"}
+	must(f.t, f.st.CreateApplication(ctx, app))
+	return app
 }
 
 func must(t *testing.T, err error) {
