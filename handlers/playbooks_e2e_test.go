@@ -183,6 +183,26 @@ func testPlaybooksModal(t *testing.T, driver string) {
 		t.Fatalf("after edit: %+v, token %v", p, err)
 	}
 
+	// A lost signing secret: Edit makes a new one, shown once, stored
+	// encrypted; the old one no longer opens.
+	oldSigning, err := playbooks.GetSecret(ctx, st, keys, e.tenant.ID, p.SigningSecret)
+	must(t, err)
+	e.command("ada", "playbooks") // a fresh list: Slack stacks at most three views
+	list = e.top("ada", views.CallbackPlaybooks, "open-ticket")
+	fake.SendInteractive(fake.BlockActionInView(team.ID, rvSlack("ada"), list.ID,
+		slackfake.Action{ActionID: views.ActionPlaybookEdit, BlockID: views.BlockPlaybookActions + "." + p.ID, Value: p.ID}))
+	form = e.top("ada", views.CallbackPlaybookForm, "Edit playbook", "Make a new signing secret")
+	rotate := values("https://hooks.example.com/v2", "")
+	rotate[views.BlockPBOptions] = map[string]slackfake.StateValue{views.ActionPBOpts: slackfake.CheckboxesValue(
+		slackfake.Choice{Value: views.PBOptActive, Text: "Active"}, slackfake.Choice{Value: views.PBOptNewSigning, Text: "New"})}
+	a = e.ack(fake.SendInteractive(fake.ViewSubmission(team.ID, rvSlack("ada"), form.ID, rotate)))
+	newSigning, err := playbooks.GetSecret(ctx, st, keys, e.tenant.ID, p.SigningSecret)
+	must(t, err)
+	if a.ResponseAction != "update" || newSigning.Reveal() == oldSigning.Reveal() || !strings.Contains(string(a.View), newSigning.Reveal()) ||
+		strings.Contains(string(a.View), oldSigning.Reveal()) {
+		t.Fatalf("new signing secret: ack %+v; want the new secret shown once and stored", a)
+	}
+
 	// Non-admins are refused on the server for every action, not only when
 	// opening the list: forged "New playbook" and "Edit" clicks and forged
 	// form submissions (new and edit) change nothing.

@@ -50,6 +50,7 @@ const (
 	PBOptRecurrence  = "recurrence"
 	PBOptActive      = "active"
 	PBOptClearToken  = "clear_token"
+	PBOptNewSigning  = "new_signing_secret"
 	maxPlaybooksShow = 20
 )
 
@@ -215,6 +216,8 @@ func PlaybookForm(p *accessbot.Playbook, apps []Option) slack.ModalViewRequest {
 		if p.TokenSecret != "" {
 			optsList = append(optsList, slack.NewOptionBlockObject(PBOptClearToken, plain("Remove the auth token"), nil))
 		}
+		// A lost signing secret is not shown again: a new one is.
+		optsList = append(optsList, slack.NewOptionBlockObject(PBOptNewSigning, plain("Make a new signing secret (shown once; the old one stops working)"), nil))
 	}
 	checks := slack.NewCheckboxGroupsBlockElement(ActionPBOpts, optsList...)
 	if len(initial) > 0 {
