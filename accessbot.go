@@ -317,9 +317,9 @@ type AccessRequest struct {
 	// ChannelUnknown: made before accessbot kept the channel, so Channel
 	// says nothing about where it was made.
 	ChannelUnknown bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	DecidedAt *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DecidedAt      *time.Time
 	// Escalated and Reminded mark one-shot steps of the current level.
 	RemindedAt  *time.Time
 	EscalatedAt *time.Time

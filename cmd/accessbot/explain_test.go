@@ -74,7 +74,7 @@ func TestExplainRequest(t *testing.T) {
 	}
 	// Nobody would be asked for a request the policy refuses: it says so.
 	for _, args := range [][]string{
-		{"--app", "Slack", "--for", "daniel.kim@acme.com", "--by", "sofia.rossi@acme.com"},  // a peer
+		{"--app", "Slack", "--for", "daniel.kim@acme.com", "--by", "sofia.rossi@acme.com"}, // a peer
 		{"--app", "GitLab", "--for", "sofia.rossi@acme.com", "--by", "tom.baker@acme.com"}, // not the group's application
 	} {
 		out, err := run(append([]string{"explain", "request"}, args...)...)
