@@ -98,9 +98,9 @@ func (s *Service) explain(ctx context.Context, in ExplainInput, stored bool) (*E
 			return nil, fmt.Errorf("explain: %w", err)
 		}
 		if ex.ForWhy == "" {
-			refused := fmt.Sprintf("%s may not request %s for %s: %s", ex.Requester.Name, ex.App.Name, ex.Target.Name, onBehalfRule(policy.OnBehalf))
+			refused := fmt.Sprintf("%s may not request %s for %s under the tenant's on_behalf: policy (%s)", ex.Requester.Name, ex.App.Name, ex.Target.Name, onBehalfRule(policy.OnBehalf))
 			if !stored {
-				return nil, fmt.Errorf("%s under the tenant's on_behalf: policy, %w", refused, ErrNotOnBehalf)
+				return nil, fmt.Errorf("%s, %w", refused, ErrNotOnBehalf)
 			}
 			ex.ForRefused = refused
 		}
