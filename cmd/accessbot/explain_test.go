@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // explain request on the example tenant: an entitlement's own chain with a
@@ -16,6 +17,8 @@ func TestExplainRequest(t *testing.T) {
 	env := map[string]string{"ACCESSBOT_STORE_DSN": "file:" + filepath.Join(t.TempDir(), "a.db")}
 	run := func(args ...string) (string, error) {
 		m, stdout, _ := testMain(env)
+		// Before Lucas Martin's delegation to Sofia Rossi ends (2027-02-01).
+		m.Now = func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
 		err := m.Run(context.Background(), args)
 		return stdout.String(), err
 	}
@@ -47,6 +50,10 @@ func TestExplainRequest(t *testing.T) {
 		{"outside the channel", []string{"--app", "Slack", "--for", "tom.baker@acme.com"}, []string{
 			"chain: default: the tenant default chain",
 		}, []string{"on behalf:"}},
+		{"a delegate stands in", []string{"--app", "Slack", "--for", "emma.johansson@acme.com"}, []string{
+			"manager: Lucas Martin <lucas.martin@acme.com> (manager of Emma Johansson) is away until 2027-02-01 → asked: their delegate Sofia Rossi <sofia.rossi@acme.com>",
+			"asked: Sofia Rossi <sofia.rossi@acme.com>",
+		}, nil},
 		// --by is checked against the on_behalf: policy, as a request is.
 		{"skip-level manager", []string{"--app", "Slack", "--for", "sofia.rossi@acme.com", "--by", "priya.nair@acme.com"}, []string{
 			"on behalf: allowed: Sofia Rossi is in Priya Nair's reporting line",
