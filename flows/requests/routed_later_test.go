@@ -47,6 +47,11 @@ func TestRequestKeepsItsChannelForLaterSteps(t *testing.T) {
 		if stored.Channel != ch || stored.ChannelUnknown {
 			t.Fatalf("stored channel %q (unknown %v), want %q", stored.Channel, stored.ChannelUnknown, ch)
 		}
+		entries, err := f.st.ListAudit(f.ctx, f.tenant.ID, r.ID)
+		f.must(err)
+		if len(entries) == 0 || entries[0].Action != requests.ActionCreated || !strings.Contains(string(entries[0].After), `"channel":"`+ch+`"`) {
+			t.Fatalf("the created entry does not say where it was made: %+v", entries)
+		}
 		dm := f.userAccess()
 		dm.ConnectionID = f.conn["auditor"].ID
 		if got := f.get(f.create(dm).ID); got.Channel != "" || got.ChannelUnknown {
