@@ -791,15 +791,17 @@
   async function sendCommand(text) {
     if (!app.me) return;
     status('Sending ' + text + '\u2026');
+    // Typed in the channel on screen, as in Slack: channel routes apply.
+    const channel = app.channels.some((c) => c.id === app.tab) ? app.tab : undefined;
     try {
-      const res = await api('POST', '/api/command', { user: app.me, text });
+      const res = await api('POST', '/api/command', { user: app.me, text, channel });
       renderAnswer(res, text);
       status('Answered');
     } catch (err) {
       renderAnswer(null, text);
       status(err.message, true);
     }
-    showTab('messages');
+    showTab(channel || 'messages');
     refreshSoon();
   }
 
