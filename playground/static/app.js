@@ -801,7 +801,7 @@
       renderAnswer(null, text);
       status(err.message, true);
     }
-    showTab(channel || 'messages');
+    showTab('messages');
     refreshSoon();
   }
 
