@@ -186,3 +186,29 @@ func TestE2EApproversChannelOnly(t *testing.T) {
 		}
 	}
 }
+
+// An approvers' channel accessbot can no longer post in (removed from it
+// after apply checked it) does not leave a channel-only level asking
+// nobody: its approvers are asked by DM, and one of them decides there.
+func TestE2EApproversChannelLostAsksByDM(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			e := startRequests(t, driver, requests.Policy{})
+			const ch = "CGONE0001"
+			e.fake.AddChannel(slackfake.Channel{ID: ch, TeamID: e.team.ID, Name: "security-approvers", Private: true}) // the bot is not in it
+			e.chainFor("Developers", accessbot.ApprovalLevel{Rule: accessbot.RuleAny, Channel: ch, ChannelOnly: true,
+				Approvers: e.approversOf("owen", "olga")})
+			r := e.createAccess("rita", "Developers")
+			owen := e.approvalDM(slackID("owen"), r.ID)
+			e.approvalDM(slackID("olga"), r.ID)
+			if ms := e.fake.Messages(ch); len(ms) != 0 {
+				t.Fatalf("a card was posted in a channel the bot is not in: %+v", ms)
+			}
+			e.click(slackID("owen"), owen, views.ActionApprove, r.ID)
+			if err := e.fake.WaitFor(e.ctx, func() bool { return e.request(r.ID).Status == accessbot.StatusApproved }); err != nil {
+				t.Fatalf("status %s, want approved", e.request(r.ID).Status)
+			}
+			e.waitUpdated(owen, "Approved by Owen")
+		})
+	}
+}
