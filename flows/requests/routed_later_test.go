@@ -125,3 +125,36 @@ func TestExtensionOfHighRiskAccess(t *testing.T) {
 		}
 	})
 }
+
+// Why these approvers? of a request made for someone else says why the
+// requester could ask for them, and, when the on_behalf: policy changed
+// since, that it would refuse it now (the request is still explained).
+func TestExplainRequestOnBehalf(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver, requests.Policy{})
+		f.chain("default", false, "", level(accessbot.RuleAny, kind(accessbot.ApproverOwners)))
+		in := f.userAccess()
+		in.RequesterID, in.TargetUserID = f.u["mgr"].ID, f.u["alice"].ID
+		r := f.create(in)
+		explain := func() string {
+			t.Helper()
+			ex, err := f.svc.ExplainRequest(f.ctx, f.tenant.ID, f.u["admin1"].ID, r.ID)
+			f.must(err)
+			var b strings.Builder
+			f.must(ex.Write(&b))
+			return b.String()
+		}
+		if got := explain(); !strings.Contains(got, "on behalf: allowed: mgr is alice's manager") {
+			t.Fatalf("explanation:\n%s", got)
+		}
+		f.must(f.st.PutRequestPolicy(f.ctx, &accessbot.RequestPolicy{TenantID: f.tenant.ID, OnBehalf: accessbot.OnBehalf{Managers: accessbot.ReachNone}}))
+		if got := explain(); !strings.Contains(got, "on behalf: the policy would refuse it now: mgr may not request GitLab for alice") ||
+			!strings.Contains(got, "chain: default") {
+			t.Fatalf("explanation under a stricter policy:\n%s", got)
+		}
+		_, err := f.svc.Explain(f.ctx, requests.ExplainInput{TenantID: f.tenant.ID, AppID: f.app.ID, RequesterID: f.u["mgr"].ID, TargetID: f.u["alice"].ID})
+		if !errors.Is(err, requests.ErrNotOnBehalf) {
+			t.Fatalf("explaining a request the policy refuses: %v, want ErrNotOnBehalf", err)
+		}
+	})
+}
