@@ -116,6 +116,14 @@ func (in PurposeAssign) validate(ctx context.Context, q store.Queries, d *Draft,
 	if !good {
 		fe.add(FieldJustification, fmt.Sprintf("Say why you need this purpose, in %d to %d characters.", MinJustification, MaxJustification))
 	}
+	// A purpose that starts without approval grants its high-risk access on
+	// the assignment's approval alone: that approval needs step-up.
+	if p.StartChain == "" && purposeTier(d.policy, p) == accessbot.RiskHigh {
+		d.Risk = accessbot.RiskHigh
+		if good {
+			checkHighRiskWords(d.policy.Risk, j, fe)
+		}
+	}
 	d.Request.Justification = j
 	d.Request.OpenKey = openKey(d.Request.Kind, in.RequesterID, "", "", "purpose:"+p.ID)
 	return nil
@@ -152,7 +160,39 @@ func (in PurposeStart) validate(ctx context.Context, q store.Queries, d *Draft, 
 	if !good {
 		fe.add(FieldJustification, fmt.Sprintf("Say why you start it, in %d to %d characters.", MinJustification, MaxJustification))
 	}
+	// A session of high-risk access is high-risk: the words, the shorter
+	// maximum, and step-up for each approval of its start.
+	if purposeTier(d.policy, p) == accessbot.RiskHigh {
+		d.Risk = accessbot.RiskHigh
+		if _, maxDur := highRiskLimits(d.policy.Risk); in.Duration > maxDur {
+			fe.add(FieldDuration, fmt.Sprintf("%s includes high-risk access: at most %s.", p.Name, humanDuration(maxDur)))
+		}
+		if good {
+			checkHighRiskWords(d.policy.Risk, r, fe)
+		}
+	}
 	d.Request.Justification = r
 	d.Request.OpenKey = openKey(d.Request.Kind, in.RequesterID, "", "", "purpose-start:"+p.ID)
 	return nil
+}
+
+// purposeTier is the highest risk tier of p's entitlements under policy pol.
+func purposeTier(pol *accessbot.RequestPolicy, p *accessbot.Purpose) accessbot.RiskTier {
+	if pol == nil {
+		return ""
+	}
+	var tier accessbot.RiskTier
+	for _, c := range p.Connections {
+		switch pol.Risk.TierOf(c.AppID, c.ConnectionID) {
+		case accessbot.RiskHigh:
+			return accessbot.RiskHigh
+		case accessbot.RiskMedium:
+			tier = accessbot.RiskMedium
+		case accessbot.RiskLow:
+			if tier == "" {
+				tier = accessbot.RiskLow
+			}
+		}
+	}
+	return tier
 }
