@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -402,11 +404,15 @@ func (h *Purposes) openExtend(ctx context.Context, req *bot.Request) error {
 	if len(choices) == 0 {
 		return req.Respond(ctx, bot.Message{Text: fmt.Sprintf("%s runs for at most %s from now, and yours already does: it cannot be extended now.", p.Name, views.DurationWords(p.MaxSession))})
 	}
-	return openModal(ctx, req, views.ExtendSessionModal(line, choices))
+	return openModal(ctx, req, views.ExtendSessionModal(line, choices, p.StartChain != ""))
 }
 
 func (h *Purposes) submitExtend(ctx context.Context, req *bot.Request) error {
-	s, err := h.svc.Extend(ctx, req.Actor.Tenant.ID, req.Interaction.View.PrivateMetadata, req.Actor.User.ID, minutes(req))
+	id := req.Interaction.View.PrivateMetadata
+	s, err := h.svc.Extend(ctx, req.Actor.Tenant.ID, id, req.Actor.User.ID, minutes(req))
+	if errors.Is(err, purposes.ErrNeedsApproval) {
+		return h.askExtension(ctx, req, id)
+	}
 	switch {
 	case errors.Is(err, purposes.ErrTooLong):
 		return viewErrors(req, map[string]string{views.BlockPurposeFor: "That is longer than the purpose allows from now."})
@@ -499,4 +505,36 @@ func (pn *PurposeNotifier) SessionEnded(ctx context.Context, p *accessbot.Purpos
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// askExtension files the extension of a purpose whose starts are approved
+// through the same chain; the session keeps its end until it is approved.
+func (h *Purposes) askExtension(ctx context.Context, req *bot.Request, sessionID string) error {
+	in := requests.PurposeExtend{TenantID: req.Actor.Tenant.ID, RequesterID: req.Actor.User.ID, SessionID: sessionID, Duration: minutes(req),
+		Reason: textValue(req, views.BlockPurposeWhy, views.ActionPurposeWhy)}
+	r, err := h.reqs.Create(ctx, in)
+	if err != nil {
+		var fe *requests.FieldErrors
+		var dup *requests.DuplicateRequestError
+		switch {
+		case errors.As(err, &dup):
+			return viewErrors(req, map[string]string{views.BlockPurposeFor: "You already asked for more time on this session; it waits for approval."})
+		case errors.As(err, &fe):
+			out := map[string]string{}
+			for _, field := range slices.Sorted(maps.Keys(fe.Fields)) {
+				block := views.BlockPurposeFor
+				if field == requests.FieldJustification {
+					block = views.BlockPurposeWhy
+				}
+				out[block] = strings.TrimSpace(out[block] + " " + fe.Fields[field])
+			}
+			return viewErrors(req, out)
+		case errors.Is(err, requests.ErrNoChain), errors.Is(err, requests.ErrNoApprovers):
+			return viewErrors(req, map[string]string{views.BlockPurposeFor: "This extension cannot be requested now: " + err.Error()})
+		}
+		return fmt.Errorf("create purpose extension request: %w", err)
+	}
+	req.Log.Info().Str("request", r.ID).Str("session", sessionID).Msg("purpose extension requested from Slack")
+	return viewUpdate(req, views.Notice("Extend session", fmt.Sprintf("Your %s more was sent for approval (request `%s`). Your session keeps its end until it is approved.",
+		views.DurationWords(r.Duration), r.ID)))
 }

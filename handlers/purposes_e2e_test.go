@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -315,5 +316,91 @@ func TestE2EPurposeStartThroughItsChain(t *testing.T) {
 	ses := pe.session("rita")
 	if ses.Status != accessbot.SessionActive || ses.EndsAt.Sub(ses.StartedAt) != 2*time.Hour || ses.Reason != "incident 4711 on the primary" {
 		t.Fatalf("session %+v, want active for the 2 hours asked", ses)
+	}
+}
+
+// TestE2EPurposeExtendThroughItsChain: when a purpose's starts are
+// approved, so is more time: rita's Extend asks why, files a request
+// through the start chain and leaves the session's end alone; a second
+// ask is refused as a duplicate; ada's approval card says what it is, and
+// her approval moves the end once, audited with the request.
+func TestE2EPurposeExtendThroughItsChain(t *testing.T) {
+	pe := startPurposes(t)
+	rita, ada := slackID("rita"), slackID("ada")
+	pe.purpose.StartChain = "default"
+	rqMust(t, pe.st.UpsertPurpose(pe.ctx, pe.purpose))
+	rqMust(t, pe.st.AssignPurpose(pe.ctx, &accessbot.PurposeAssignment{TenantID: pe.tenant.ID, PurposeID: pe.purpose.ID, UserID: pe.users["rita"].ID}))
+	pe.rqEnv.clock.Set(pe.clock.Now()) // one clock for the requests and the sessions
+	pe.command(rita, "start oncall-db 2h incident 4711 on the primary")
+	start := pe.onlyRequest("rita")
+	pe.click(ada, pe.approvalDM(ada, start.ID), views.ActionApprove, start.ID)
+	pe.waitHooks("hooks.add", 1)
+	ses := pe.session("rita")
+	end := ses.EndsAt
+
+	// An hour in, 3 hours more fit the 4-hour cap from now.
+	pe.clock.Set(ses.StartedAt.Add(time.Hour))
+	pe.rqEnv.clock.Set(pe.clock.Now())
+	pe.clickAction(rita, views.ActionSessionExtend, ses.ID)
+	pe.topView(rita, views.CallbackSessionExt, "Starts of this purpose are approved", views.BlockPurposeWhy)
+	if _, err := pe.svc.Extend(pe.ctx, pe.tenant.ID, ses.ID, pe.users["rita"].ID, time.Hour); !errors.Is(err, purposes.ErrNeedsApproval) {
+		t.Fatalf("a direct extension of an approved purpose: %v, want ErrNeedsApproval", err)
+	}
+	extend := map[string]map[string]slackfake.StateValue{
+		views.BlockPurposeFor: {views.ActionPurposeFor: selectValue("60")},
+		views.BlockPurposeWhy: {views.ActionPurposeWhy: slackfake.PlainTextValue("the failover runs longer")},
+	}
+	if ra := pe.submit(rita, map[string]map[string]slackfake.StateValue{views.BlockPurposeFor: {views.ActionPurposeFor: selectValue("60")},
+		views.BlockPurposeWhy: {views.ActionPurposeWhy: slackfake.PlainTextValue("more")}}); ra.ResponseAction != "errors" || ra.Errors[views.BlockPurposeWhy] == "" {
+		t.Fatalf("an extension without a reason: %+v, want an inline error", ra)
+	}
+	if ra := pe.submit(rita, extend); ra.ResponseAction == "errors" {
+		t.Fatalf("extension refused: %+v", ra)
+	}
+	if cur := pe.session("rita"); !cur.EndsAt.Equal(end) {
+		t.Fatalf("the end moved to %s before the extension was approved", cur.EndsAt)
+	}
+	pe.clickAction(rita, views.ActionSessionExtend, ses.ID)
+	pe.topView(rita, views.CallbackSessionExt, "Starts of this purpose are approved")
+	if ra := pe.submit(rita, extend); ra.ResponseAction != "errors" || !strings.Contains(ra.Errors[views.BlockPurposeFor], "already asked") {
+		t.Fatalf("a second ask: %+v, want a duplicate error", ra)
+	}
+	rs, err := pe.st.ListRequestsByRequester(pe.ctx, pe.tenant.ID, pe.users["rita"].ID, 0)
+	rqMust(t, err)
+	var exts []accessbot.AccessRequest
+	for _, r := range rs {
+		if r.ID != start.ID && r.Kind == accessbot.RequestPurposeStart {
+			exts = append(exts, r)
+		}
+	}
+	if len(exts) != 1 || exts[0].Duration != time.Hour || exts[0].Justification != "the failover runs longer" {
+		t.Fatalf("extension requests %+v, want one of an hour", exts)
+	}
+	ext := &exts[0]
+	card := pe.approvalDM(ada, ext.ID)
+	if !strings.Contains(string(card.Blocks), "1 hour more on purpose *oncall-db*") {
+		t.Fatalf("the approval card does not say it is more time: %s", card.Blocks)
+	}
+	pe.click(ada, card, views.ActionApprove, ext.ID)
+	if err := pe.fake.WaitFor(pe.ctx, func() bool { return pe.session("rita").EndsAt.Equal(end.Add(time.Hour)) }); err != nil {
+		t.Fatalf("after the approval the session ends %s, want %s", pe.session("rita").EndsAt, end.Add(time.Hour))
+	}
+	// A retry of the approved request does nothing more.
+	again, err := pe.st.GetRequest(pe.ctx, pe.tenant.ID, ext.ID)
+	rqMust(t, err)
+	rqMust(t, pe.svc.Approvals(nil).Provision(pe.ctx, again))
+	if cur := pe.session("rita"); !cur.EndsAt.Equal(end.Add(time.Hour)) {
+		t.Fatalf("a retried approval moved the end again, to %s", cur.EndsAt)
+	}
+	audit, err := pe.st.ListAudit(pe.ctx, pe.tenant.ID, ses.ID)
+	rqMust(t, err)
+	n := 0
+	for _, a := range audit {
+		if a.Action == purposes.ActionExtended && strings.Contains(string(a.After), ext.ID) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d extension audit entries naming the request, want 1", n)
 	}
 }
