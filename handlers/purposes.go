@@ -185,6 +185,9 @@ func (h *Purposes) start(ctx context.Context, req *bot.Request) error {
 		return err
 	}
 	if d == 0 || len([]rune(reason)) < accessbot.MinJustification {
+		if msg, err := h.cannotStart(ctx, req.Actor, p); msg != "" || err != nil {
+			return respondOr(ctx, req, msg, err)
+		}
 		return openModal(ctx, req, views.StartModal(h.line(ctx, p), d, reason))
 	}
 	msg, err := h.begin(ctx, req.Actor, p, d, reason)
@@ -244,10 +247,40 @@ func (h *Purposes) purpose(ctx context.Context, req *bot.Request, id string) (*a
 	return p, err
 }
 
+// cannotStart says, before a modal asks for a length and a reason, why
+// actor cannot start p at all: not assigned, or a session already open.
+func (h *Purposes) cannotStart(ctx context.Context, actor *bot.Actor, p *accessbot.Purpose) (string, error) {
+	if _, err := h.st.GetPurposeAssignment(ctx, p.TenantID, p.ID, actor.User.ID); errors.Is(err, accessbot.ErrNotFound) {
+		return startWords(p, purposes.ErrNotAssigned)
+	} else if err != nil {
+		return "", err
+	}
+	open, err := h.st.ListPurposeSessions(ctx, p.TenantID, actor.User.ID, []accessbot.SessionStatus{accessbot.SessionActive, accessbot.SessionEnding})
+	if err != nil {
+		return "", err
+	}
+	for _, o := range open {
+		if o.PurposeID == p.ID {
+			return startWords(p, purposes.ErrAlreadyActive)
+		}
+	}
+	return "", nil
+}
+
+func respondOr(ctx context.Context, req *bot.Request, msg string, err error) error {
+	if err != nil {
+		return err
+	}
+	return req.Respond(ctx, bot.Message{Text: msg})
+}
+
 func (h *Purposes) openStart(ctx context.Context, req *bot.Request) error {
 	p, err := h.purpose(ctx, req, req.Action.Value)
 	if p == nil {
 		return err
+	}
+	if msg, err := h.cannotStart(ctx, req.Actor, p); msg != "" || err != nil {
+		return respondOr(ctx, req, msg, err)
 	}
 	return openModal(ctx, req, views.StartModal(h.line(ctx, p), 0, ""))
 }

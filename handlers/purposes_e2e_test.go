@@ -184,6 +184,12 @@ func TestE2EPurposeAssignStartEndsByItself(t *testing.T) {
 	// Dave is not assigned; rita's start without a length opens the modal.
 	pe.command(dave, "start oncall-db 1h incident 4711 on the primary")
 	pe.ephemeral(dave, "You are not assigned to oncall-db")
+	// Without a length, he is told so at once, not after filling a modal.
+	pe.command(dave, "start oncall-db")
+	pe.ephemeral(dave, "You are not assigned to oncall-db")
+	if vs := pe.fake.OpenViews(dave); len(vs) > 0 {
+		t.Fatal("a start modal opened for someone not assigned")
+	}
 	pe.command(rita, "start oncall-db")
 	pe.topView(rita, views.CallbackPurposeStart, "oncall-db", "Maintainers")
 	if ra := pe.submit(rita, map[string]map[string]slackfake.StateValue{
