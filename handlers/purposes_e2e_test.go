@@ -410,3 +410,51 @@ func TestE2EPurposeExtendThroughItsChain(t *testing.T) {
 		t.Fatalf("%d extension audit entries naming the request, want 1", n)
 	}
 }
+
+// TestE2EHolderStartsFromHomeAndStops: rita's Home tab offers Start… for
+// her purpose; the modal asks length and reason; her Stop on the Home tab
+// ends it at once: the deprovisioning webhooks run, the channel is told
+// she stopped it, and the stop is audited with her as the actor.
+func TestE2EHolderStartsFromHomeAndStops(t *testing.T) {
+	pe := startPurposes(t)
+	rita := slackID("rita")
+	rqMust(t, pe.st.AssignPurpose(pe.ctx, &accessbot.PurposeAssignment{TenantID: pe.tenant.ID, PurposeID: pe.purpose.ID, UserID: pe.users["rita"].ID}))
+	pe.fake.SendEvent(pe.fake.AppHomeOpened(pe.team.ID, rita))
+	if err := pe.fake.WaitFor(pe.ctx, func() bool {
+		v, ok := pe.fake.HomeView(rita)
+		return ok && strings.Contains(string(v.JSON), views.ActionPurposeStart) && strings.Contains(string(v.JSON), pe.purpose.ID)
+	}); err != nil {
+		t.Fatal("the Home tab offers no Start for rita's purpose")
+	}
+	pe.fake.SendInteractive(pe.fake.BlockAction(pe.team.ID, rita, slackfake.Action{ActionID: views.ActionPurposeStart, BlockID: views.BlockSessionActions + ".0", Value: pe.purpose.ID}))
+	pe.topView(rita, views.CallbackPurposeStart, "oncall-db")
+	if ra := pe.submit(rita, map[string]map[string]slackfake.StateValue{
+		views.BlockPurposeFor: {views.ActionPurposeFor: selectValue("120")},
+		views.BlockPurposeWhy: {views.ActionPurposeWhy: slackfake.PlainTextValue("schema migration on the primary")},
+	}); ra.ResponseAction == "errors" {
+		t.Fatalf("start refused: %+v", ra)
+	}
+	pe.waitHooks("hooks.add", 1)
+	pe.waitChannel("Rita started *oncall-db*")
+	ses := pe.session("rita")
+	if ses.EndsAt.Sub(ses.StartedAt) != 2*time.Hour || ses.Reason != "schema migration on the primary" {
+		t.Fatalf("session %+v, want 2 hours for the reason given", ses)
+	}
+
+	pe.clickAction(rita, views.ActionSessionStop, ses.ID)
+	pe.ephemeral(rita, "oncall-db stopped: your access is being removed")
+	pe.waitHooks("hooks.remove", 1)
+	pe.waitChannel("Rita stopped *oncall-db*")
+	if err := pe.fake.WaitFor(pe.ctx, func() bool { return pe.session("rita").Status == accessbot.SessionEnded }); err != nil {
+		t.Fatalf("session %+v after the holder's stop, want ended", pe.session("rita"))
+	}
+	audit, err := pe.st.ListAudit(pe.ctx, pe.tenant.ID, ses.ID)
+	rqMust(t, err)
+	stopped := false
+	for _, a := range audit {
+		stopped = stopped || (a.Action == purposes.ActionStopped && a.ActorID == pe.users["rita"].ID)
+	}
+	if !stopped {
+		t.Fatalf("audit %+v lacks rita's stop", audit)
+	}
+}
