@@ -17,8 +17,8 @@ func TestReviewStatusGolden(t *testing.T) {
 		ByReviewer: []views.ReviewerProgress{{Level: 0, Reviewer: "Mia", Decided: 5, Pending: 1, Escalated: true}, {Level: 0, Reviewer: "Ben", Decided: 2},
 			{Level: 1, Reviewer: "Olga", Pending: 2}},
 		OverdueReviewers: []string{"Mia", "Olga"}, Escalated: []string{"Mia"},
-		Revocations:      map[string]int{"deprovisioned": 2, "pending in provisioning": 1, "deprovisioning failed": 1, "pending with the owner": 1},
-		OpenRevocations:  3}
+		Revocations:     map[string]int{"deprovisioned": 2, "pending in provisioning": 1, "deprovisioning failed": 1, "pending with the owner": 1},
+		OpenRevocations: 3}
 	text, blocks := views.ReviewProgress(p)
 	checkMsg(t, "review_status", text, blocks)
 	home := slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: views.HomeCampaigns([]*views.Progress{p})}}
