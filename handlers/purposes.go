@@ -509,6 +509,21 @@ func (pn *PurposeNotifier) SessionStarted(ctx context.Context, p *accessbot.Purp
 	return err
 }
 
+// SessionExtended posts the new end in the channel, once per end.
+func (pn *PurposeNotifier) SessionExtended(ctx context.Context, p *accessbot.Purpose, s *accessbot.PurposeSession, from time.Time) error {
+	if p.Channel == "" {
+		return nil
+	}
+	cl, _, err := pn.n.tenantClient(ctx, s.TenantID)
+	if err != nil {
+		return err
+	}
+	key := "purpose_session:" + s.ID + ":extended:" + s.EndsAt.UTC().Format(time.RFC3339) + ":" + p.Channel
+	_, _, err = pn.n.out.once(ctx, cl, s.TenantID, delivery{key: key, to: fixed(p.Channel),
+		msg: slackapi.Message{Text: views.SessionExtended(pn.line(ctx, p, s), from)}})
+	return err
+}
+
 // SessionEnded posts the end in the channel and DMs the holder when an
 // admin stopped it, with the reason.
 func (pn *PurposeNotifier) SessionEnded(ctx context.Context, p *accessbot.Purpose, s *accessbot.PurposeSession) error {

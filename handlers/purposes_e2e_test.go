@@ -391,6 +391,7 @@ func TestE2EPurposeExtendThroughItsChain(t *testing.T) {
 	if err := pe.fake.WaitFor(pe.ctx, func() bool { return pe.session("rita").EndsAt.Equal(end.Add(time.Hour)) }); err != nil {
 		t.Fatalf("after the approval the session ends %s, want %s", pe.session("rita").EndsAt, end.Add(time.Hour))
 	}
+	pe.waitChannel("Rita extended *oncall-db* until")
 	// A retry of the approved request does nothing more.
 	again, err := pe.st.GetRequest(pe.ctx, pe.tenant.ID, ext.ID)
 	rqMust(t, err)
@@ -412,8 +413,8 @@ func TestE2EPurposeExtendThroughItsChain(t *testing.T) {
 }
 
 // TestE2EHolderStartsFromHomeAndStops: rita's Home tab offers Start… for
-// her purpose; the modal asks length and reason; her Stop on the Home tab
-// ends it at once: the deprovisioning webhooks run, the channel is told
+// her purpose; the modal asks length and reason; she extends it within the
+// cap (announced); her Stop on the Home tab ends it at once: the deprovisioning webhooks run, the channel is told
 // she stopped it, and the stop is audited with her as the actor.
 func TestE2EHolderStartsFromHomeAndStops(t *testing.T) {
 	pe := startPurposes(t)
@@ -440,6 +441,19 @@ func TestE2EHolderStartsFromHomeAndStops(t *testing.T) {
 	if ses.EndsAt.Sub(ses.StartedAt) != 2*time.Hour || ses.Reason != "schema migration on the primary" {
 		t.Fatalf("session %+v, want 2 hours for the reason given", ses)
 	}
+
+	// An hour in, one more hour fits (2 of 4 used, ending in 1): no
+	// approval, the channel is told.
+	pe.clock.Set(ses.StartedAt.Add(time.Hour))
+	pe.clickAction(rita, views.ActionSessionExtend, ses.ID)
+	pe.topView(rita, views.CallbackSessionExt, "Extend *oncall-db*")
+	if ra := pe.submit(rita, map[string]map[string]slackfake.StateValue{views.BlockPurposeFor: {views.ActionPurposeFor: selectValue("60")}}); ra.ResponseAction == "errors" {
+		t.Fatalf("extension refused: %+v", ra)
+	}
+	if cur := pe.session("rita"); !cur.EndsAt.Equal(ses.EndsAt.Add(time.Hour)) {
+		t.Fatalf("extended session ends %s, want %s", cur.EndsAt, ses.EndsAt.Add(time.Hour))
+	}
+	pe.waitChannel("Rita extended *oncall-db* until")
 
 	pe.clickAction(rita, views.ActionSessionStop, ses.ID)
 	pe.ephemeral(rita, "oncall-db stopped: your access is being removed")

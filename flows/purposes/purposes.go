@@ -78,6 +78,8 @@ type Revoker interface {
 type Notifier interface {
 	SessionStarted(ctx context.Context, p *accessbot.Purpose, s *accessbot.PurposeSession) error
 	SessionEnded(ctx context.Context, p *accessbot.Purpose, s *accessbot.PurposeSession) error
+	// SessionExtended announces that s now ends later than from.
+	SessionExtended(ctx context.Context, p *accessbot.Purpose, s *accessbot.PurposeSession, from time.Time) error
 }
 
 // Config wires a Service.
@@ -314,6 +316,13 @@ func (s *Service) extend(ctx context.Context, p *accessbot.Purpose, ses *accessb
 	ses.EndsAt = to
 	s.log.Info().Str("tenant", ses.TenantID).Str("purpose", p.Name).Str("session", ses.ID).Time("until", to).Str("request", requestID).
 		Msg("purpose session extended")
+	// The channel watches the access's window: a later end is news too.
+	// Best effort: the extension stands whether or not the post goes out.
+	if s.note != nil {
+		if err := s.note.SessionExtended(ctx, p, ses, from); err != nil {
+			s.log.Warn().Err(err).Str("session", ses.ID).Msg("announcing an extension")
+		}
+	}
 	return ses, nil
 }
 

@@ -34,6 +34,10 @@ func (n *notes) SessionStarted(_ context.Context, _ *accessbot.Purpose, s *acces
 	return nil
 }
 
+func (n *notes) SessionExtended(context.Context, *accessbot.Purpose, *accessbot.PurposeSession, time.Time) error {
+	return nil
+}
+
 func (n *notes) SessionEnded(_ context.Context, _ *accessbot.Purpose, s *accessbot.PurposeSession) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()

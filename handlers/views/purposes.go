@@ -251,6 +251,12 @@ func SessionStarted(s SessionLine, ents []string) string {
 		SlackDate(s.Until), escape(s.Reason, 500), escape(strings.Join(ents, ", "), 1500))
 }
 
+// SessionExtended is the channel's announcement of a later end.
+func SessionExtended(s SessionLine, from time.Time) string {
+	return fmt.Sprintf(":large_blue_circle: %s extended *%s* until %s (it was to end %s).", escape(s.Holder, 80), escape(s.Purpose, 80),
+		SlackDate(s.Until), SlackDate(from))
+}
+
 // SessionEnded is the channel's announcement of an end: by itself, by its
 // holder, or by an admin (named, with the reason).
 func SessionEnded(s SessionLine, by, reason string, expired bool) string {
