@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/accessbot/accessbot/handlers/views"
 )
@@ -50,6 +51,35 @@ func TestPlaygroundPurpose(t *testing.T) {
 		t.Fatalf("grant delivery %+v", x)
 	}
 	c.press(omar, c.dmWith(omar, "Add Sofia Rossi to @oncall in Slack", "Done"), "Done")
+	c.dmWith(omar, "Done by Omar Haddad", "")
+	// The grant exists once the flow is done: only then does the hour run
+	// out on the clock (a flow still running at the end is revoked on a
+	// later real-time tick, too late for this test).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		c.command(sofia, "/access mine")
+		var st struct {
+			Messages []struct {
+				Ephemeral bool
+				Blocks    []struct {
+					BlockID string `json:"block_id"`
+					Text    struct{ Text string }
+				}
+			} `json:"messages"`
+		}
+		c.call("GET", "/api/state?user="+sofia, nil, &st)
+		granted := false
+		if n := len(st.Messages); n > 0 && st.Messages[n-1].Ephemeral {
+			for _, b := range st.Messages[n-1].Blocks {
+				granted = granted || (b.BlockID == views.BlockListGrants && strings.Contains(b.Text.Text, "@oncall"))
+			}
+		}
+		if granted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/access mine never showed the @oncall grant of the session")
+		}
+	}
 	c.waitState(sofia, "the start in #access-alerts", func(s pgState) bool {
 		return anyText(s.channel("access-alerts"), "Sofia Rossi started *oncall-incident*")
 	})
