@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/flows/provision"
+	"github.com/accessbot/accessbot/internal/metrics"
 	"github.com/accessbot/accessbot/jobs"
 	"github.com/accessbot/accessbot/store"
 	"github.com/accessbot/accessbot/store/storetest"
@@ -143,6 +145,15 @@ func must(t *testing.T, err error) {
 	}
 }
 
+func stepCount(t *testing.T, script, outcome string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := metrics.FlowSteps.WithLabelValues(script, outcome).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
 func TestApprovedRequestRunsItsChain(t *testing.T) {
 	t.Parallel()
 	for _, driver := range storetest.Drivers(t) {
@@ -159,6 +170,7 @@ func TestApprovedRequestRunsItsChain(t *testing.T) {
 			// Approved 3h ago (say the provision job waited): the grant's 8h
 			// count from when the flow finished, not from the approval.
 			req := f.approvedAt(t, 8*time.Hour, time.Now().UTC().Add(-3*time.Hour))
+			webhooksDone, manualWaiting := stepCount(t, "webhook", "done"), stepCount(t, "manual", "waiting")
 			must(t, f.eng.Provision(ctx, req))
 			must(t, f.eng.Provision(ctx, req)) // a retried provision job finds the flow
 			key := provision.FlowKey(provision.Provision, req.ID)
@@ -197,6 +209,14 @@ func TestApprovedRequestRunsItsChain(t *testing.T) {
 			}
 			if n := f.calls.total(); n != 2 {
 				t.Fatalf("webhook runner called %d times, want 2", n)
+			}
+			// accessbot_flow_steps_total by script type and outcome (at
+			// least: the other driver's subtest counts too).
+			if d := stepCount(t, "webhook", "done") - webhooksDone; d < 2 {
+				t.Errorf("accessbot_flow_steps_total{script=webhook,outcome=done} moved by %v, want at least 2", d)
+			}
+			if d := stepCount(t, "manual", "waiting") - manualWaiting; d < 1 {
+				t.Errorf("accessbot_flow_steps_total{script=manual,outcome=waiting} moved by %v, want at least 1", d)
 			}
 			ents, err := f.st.ListEntitlements(ctx, f.ten.ID, f.requester.ID)
 			must(t, err)
