@@ -288,6 +288,13 @@ func (h *Playbooks) submit(ctx context.Context, req *bot.Request) error {
 			}
 		} else {
 			p.ID, p.CreatedAt, p.SigningSecret, p.TokenSecret = cur.ID, cur.CreatedAt, cur.SigningSecret, cur.TokenSecret
+			if slices.Contains(opts, views.PBOptNewSigning) {
+				signing = playbooks.NewSigningSecret()
+				p.SigningSecret = playbooks.SigningSecretName(p.ID)
+				if err := playbooks.PutSecret(ctx, q, h.keys, tid, p.SigningSecret, signing); err != nil {
+					return err
+				}
+			}
 			if slices.Contains(opts, views.PBOptClearToken) && !token.IsSet() {
 				if err := playbooks.DeleteSecret(ctx, q, tid, p.TokenSecret); err != nil {
 					return err

@@ -403,7 +403,16 @@ Things to try:
                             receiver shows the signed event, you see how it went
   Clock (on the right)      run time forward: reminders, escalations, expiry, digests
   any command as Sam Visitor: the refusal naming the unknown email
-
+`)
+	if example {
+		fmt.Fprint(w, `  A grant that acts         as Sofia Rossi, request Slack @oncall for 3 minutes; as
+                            James Okafor, Approve: the Webhook receiver shows the
+                            grant's webhook, Omar Haddad presses Done on the manual
+                            step, Sofia's request thread shows each step; she is
+                            warned 2 minutes before the end, then the revoke webhook
+`)
+	}
+	fmt.Fprint(w, `
 Stop with Ctrl-C (the temporary store is removed).
 `)
 }

@@ -203,7 +203,8 @@ func TestPlayground(t *testing.T) {
 		noah  = "UNOAHWILLIAM" // terminated in the tenant file
 		guest = "UGUEST"       // email unknown to the tenant
 	)
-	for _, want := range []string{"Open http://127.0.0.1:", "UMAYACHEN", "maya.chen@acme.com", "UGUEST", "sam.visitor@acme.com", "/access request"} {
+	for _, want := range []string{"Open http://127.0.0.1:", "UMAYACHEN", "maya.chen@acme.com", "UGUEST", "sam.visitor@acme.com", "/access request",
+		"request Slack @oncall for 3 minutes"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, stdout)
 		}

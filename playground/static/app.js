@@ -922,7 +922,7 @@
         el('div', { class: 'muted', text: 'webhook-id ' + d.id }),
         el('pre', { text: data })));
     });
-    if (!(w.deliveries || []).length) list.append(el('li', { class: 'muted', text: 'Nothing yet: request Slack @oncall to start a flow.' }));
+    if (!(w.deliveries || []).length) list.append(el('li', { class: 'muted', text: 'Nothing yet: request Slack @oncall to start a flow, or, as Omar Haddad (admin), choose Run playbook on a finding in #access-alerts.' }));
   }
 
   async function start() {
