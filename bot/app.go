@@ -95,7 +95,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 	var cache identity.Cache
 	if cfg.Redis != nil {
 		opts.Limiter = slackapi.NewRedisLimiter(cfg.Redis, RedisPrefix, cfg.Log)
-		dedupe = NewRedisDeduper(cfg.Redis, RedisPrefix+"dedupe:")
+		dedupe = NewFallbackDeduper(NewRedisDeduper(cfg.Redis, RedisPrefix+"dedupe:"), cfg.Log)
 		cache = identity.NewRedisCache(cfg.Redis, RedisPrefix) // its keys start with "identity:"
 	}
 	clients := slackapi.NewClients(cfg.Store, cfg.Keys, cfg.BotToken, opts)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 )
 
 // Deduper remembers keys for a while so a redelivered envelope is handled once.
@@ -34,6 +36,57 @@ func (d *RedisDeduper) First(ctx context.Context, key string, ttl time.Duration)
 		return false, fmt.Errorf("dedupe %s: %w", key, err)
 	}
 	return ok, nil
+}
+
+// FallbackDeduper is the shared Deduper of several replicas that keeps
+// deduplicating when Redis does not answer: every key is also remembered in
+// this process, and while Redis fails (and for a second after each failure,
+// so envelopes do not each wait out a dead connection) the in-process answer
+// is used. A redelivery to this replica is then still handled once; one to
+// another replica may be handled there too, which the handlers' conditional
+// writes and the delivery outbox turn into one effect. Losing Redis is
+// logged once at warn, its return once at info.
+type FallbackDeduper struct {
+	shared Deduper
+	local  *MemoryDeduper
+	log    zerolog.Logger
+	now    func() time.Time
+	// retryAt (unix nanos) is when to ask Redis again; 0 while it answers.
+	retryAt atomic.Int64
+}
+
+var _ Deduper = (*FallbackDeduper)(nil)
+
+// NewFallbackDeduper remembers keys in shared (Redis) and in this process.
+func NewFallbackDeduper(shared Deduper, log zerolog.Logger) *FallbackDeduper {
+	return &FallbackDeduper{shared: shared, local: NewMemoryDeduper(0, nil), log: log, now: time.Now}
+}
+
+// fallbackRetry is how long the in-process answer stands after Redis failed.
+const fallbackRetry = time.Second
+
+// MsgDedupeInProcess is the warning logged when Redis stops answering.
+const MsgDedupeInProcess = "redis unavailable; deduplicating Slack envelopes in this process only"
+
+func (d *FallbackDeduper) First(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	// Seen here before means handled (or being handled) here: a duplicate,
+	// whatever Redis, which may have lost the key in an outage, says.
+	first, _ := d.local.First(ctx, key, ttl)
+	now := d.now().UnixNano()
+	if at := d.retryAt.Load(); at != 0 && now < at {
+		return first, nil
+	}
+	ok, err := d.shared.First(ctx, key, ttl)
+	if err != nil {
+		if d.retryAt.Swap(now+int64(fallbackRetry)) == 0 {
+			d.log.Warn().Err(err).Msg(MsgDedupeInProcess)
+		}
+		return first, nil
+	}
+	if d.retryAt.Swap(0) != 0 {
+		d.log.Info().Msg("redis answers again; deduplicating Slack envelopes across replicas")
+	}
+	return ok && first, nil
 }
 
 // MemoryDeduper is the in-process Deduper for a single replica. It holds at

@@ -2,10 +2,14 @@ package bot_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot/bot"
 	"github.com/accessbot/accessbot/internal/testenv"
@@ -91,5 +95,89 @@ func TestMemoryDeduperExpiryAndBound(t *testing.T) {
 	}
 	if ok, _ := d.First(ctx, "g", time.Hour); ok {
 		t.Fatal("the newest key must survive eviction")
+	}
+}
+
+// TestFallbackDeduperServesWithoutRedis: with Redis cut (a TCP proxy in
+// front of the real server), envelopes are still deduplicated, in this
+// process: a key seen before the cut and a key first seen during it are
+// each handled once, never reported as an error (which the dispatcher
+// would answer by handling the envelope anyway). The loss is one warning,
+// however many envelopes come meanwhile; once Redis answers again keys are
+// shared across replicas again, and one that another replica saw during
+// the cut is not handled twice here.
+func TestFallbackDeduperServesWithoutRedis(t *testing.T) {
+	rdb, prefix := testenv.Redis(t)
+	if rdb == nil {
+		return
+	}
+	proxy := testenv.NewTCPProxy(t, rdb.Options().Addr)
+	opts := *rdb.Options()
+	opts.Addr, opts.MaxRetries, opts.DialTimeout, opts.ReadTimeout = proxy.Addr(), -1, 200*time.Millisecond, 200*time.Millisecond
+	viaProxy := redis.NewClient(&opts)
+	t.Cleanup(func() { viaProxy.Close() })
+	var logs syncBuffer
+	d := bot.NewFallbackDeduper(bot.NewRedisDeduper(viaProxy, prefix), zerolog.New(&logs))
+	other := bot.NewRedisDeduper(rdb, prefix) // another replica, whose Redis answers
+	ctx := context.Background()
+	first := func(key string, want bool) {
+		t.Helper()
+		got, err := d.First(ctx, key, time.Minute)
+		if err != nil || got != want {
+			t.Errorf("First(%s) = %v, %v; want %v, nil", key, got, err, want)
+		}
+	}
+	first("before", true)
+	first("before", false)
+
+	cutCtx, endCut := context.WithCancel(ctx)
+	cut := make(chan struct{})
+	go func() { _ = proxy.Cut(cutCtx, time.Minute); close(cut) }()
+	time.Sleep(50 * time.Millisecond)
+	first("before", false)
+	for i := range 5 {
+		key := fmt.Sprintf("during-%d", i)
+		first(key, true)
+		first(key, false)
+	}
+	warns := 0
+	for _, l := range logs.lines(t) {
+		if l["message"] == bot.MsgDedupeInProcess && l["level"] == "warn" {
+			warns++
+		}
+	}
+	if warns != 1 {
+		t.Errorf("%d warnings that dedupe is in process only, want 1: %v", warns, logs.lines(t))
+	}
+	endCut()
+	<-cut
+	// Once Redis answers again (past the fallback's retry window, and the
+	// client's redial), a key another replica saw is not handled here.
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		key := fmt.Sprintf("elsewhere-%d", i)
+		if ok, err := other.First(ctx, key, time.Minute); !ok || err != nil {
+			t.Fatalf("the other replica's First(%s) = %v, %v", key, ok, err)
+		}
+		ok, err := d.First(ctx, key, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Redis back, but keys other replicas saw are still handled here")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	first("during-0", false)
+	first("after", true)
+	back := false
+	for _, l := range logs.lines(t) {
+		back = back || l["message"] == "redis answers again; deduplicating Slack envelopes across replicas"
+	}
+	if !back {
+		t.Errorf("no line saying Redis is back: %v", logs.lines(t))
 	}
 }

@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot"
+	"github.com/accessbot/accessbot/internal/metrics"
 )
 
 // ackRecorder is an Acker that records acks and, like slack-go, refuses
@@ -261,6 +263,14 @@ func TestDuplicateEnvelopeHandledOnce(t *testing.T) {
 		return nil
 	})
 	f := newFixture(t, r)
+	var m dto.Metric
+	dups := func() float64 {
+		if err := metrics.Duplicates.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	before := dups()
 	f.command("e1", "U1", "help")
 	f.ackOf(t, "e1")
 	f.command("e1", "U1", "help") // a redelivery after the first answer
@@ -282,6 +292,11 @@ func TestDuplicateEnvelopeHandledOnce(t *testing.T) {
 	waitFor(t, "third event", func() bool { return calls.Load() >= 21 })
 	if n := calls.Load(); n != 21 {
 		t.Fatalf("calls = %d, want 21 (command once, each distinct event once)", n)
+	}
+	// Both redeliveries counted in accessbot_slack_duplicates_total (at
+	// least: parallel tests of this package may count theirs).
+	if d := dups() - before; d < 2 {
+		t.Errorf("accessbot_slack_duplicates_total moved by %v, want at least 2", d)
 	}
 }
 

@@ -36,6 +36,9 @@ func (h *Requests) clickTarget(ctx context.Context, req *bot.Request) (*accessbo
 	if !ok {
 		level = r.Level
 	}
+	// The line that ties the envelope (and the replica that took it) to
+	// the request: its other lines carry the request id.
+	req.Log.Info().Str("request", r.ID).Str("action", req.Action.ActionID).Int("level", level).Msg("click on a request")
 	return r, level, true, nil
 }
 

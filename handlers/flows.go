@@ -310,6 +310,8 @@ func (h *Flows) admin(act provision.AdminAction) func(ctx context.Context, req *
 		case err == nil:
 			say = map[provision.AdminAction]string{provision.AdminRetry: "Retrying the failed step.",
 				provision.AdminMarkDone: "Marked the step done; the flow goes on.", provision.AdminCancel: "Flow cancelled."}[act]
+		case errors.Is(err, provision.ErrOwnApproval):
+			say = "You can't mark done an approval of your own access: its named approver answers it. Retry asks them again."
 		case errors.Is(err, provision.ErrForbidden):
 			say = "Sorry, only accessbot admins can retry, mark done or cancel a flow."
 		case errors.Is(err, provision.ErrNotFailed):

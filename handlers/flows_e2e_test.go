@@ -25,7 +25,7 @@ import (
 // then a manual step that asks the owners and waits. The requester follows
 // it in one message in the request's thread, updated as each step runs.
 // A failed step reaches the admin with Retry, which (clicked by the admin,
-// not by anyone else) runs it again.
+// not by anyone else) runs it again; the admin's Home lists it meanwhile.
 func TestE2EApprovedRequestRunsItsActionChain(t *testing.T) {
 	var eng *provision.Engine
 	var calls, failing atomic.Int32
@@ -72,6 +72,23 @@ func TestE2EApprovedRequestRunsItsActionChain(t *testing.T) {
 	}
 	// Ada (admin) is told, with the buttons; Dave (not admin) cannot retry.
 	alert := e.dm(slackID("ada"), "failed")
+	// Ada's Home tab lists the failed flow; Dave's has no such list.
+	e.fake.SendEvent(e.fake.AppHomeOpened(e.team.ID, slackID("ada")))
+	if err := e.fake.WaitFor(e.ctx, func() bool {
+		v, ok := e.fake.HomeView(slackID("ada"))
+		return ok && strings.Contains(string(v.JSON), "Provisioning: failed and waiting") &&
+			strings.Contains(string(v.JSON), "Granting GitLab / Maintainers: failed") && strings.Contains(string(v.JSON), "acme answered 500")
+	}); err != nil {
+		v, _ := e.fake.HomeView(slackID("ada"))
+		t.Fatalf("the admin's Home does not list the failed flow: %s", v.JSON)
+	}
+	e.fake.SendEvent(e.fake.AppHomeOpened(e.team.ID, slackID("dave")))
+	if err := e.fake.WaitFor(e.ctx, func() bool { _, ok := e.fake.HomeView(slackID("dave")); return ok }); err != nil {
+		t.Fatal("dave's Home was never published")
+	}
+	if v, _ := e.fake.HomeView(slackID("dave")); strings.Contains(string(v.JSON), "Provisioning: failed") {
+		t.Fatalf("a non-admin's Home lists flows: %s", v.JSON)
+	}
 	retry := func(user string) {
 		e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, user, alert.Channel, alert.TS,
 			slackfake.Action{ActionID: views.ActionFlowRetry, BlockID: views.BlockFlowAdmin, Value: flowID(t, e, r.ID)}))
@@ -90,7 +107,9 @@ func TestE2EApprovedRequestRunsItsActionChain(t *testing.T) {
 	f, err := e.st.GetActionFlowByKey(e.ctx, e.tenant.ID, provision.FlowKey(provision.Provision, r.ID))
 	rqMust(t, err)
 	rqMust(t, eng.Resolve(e.ctx, e.tenant.ID, f.ID, 1, e.users["owen"].ID, provision.OutcomeDone, ""))
-	e.waitUpdated(flowMsg, "Granting GitLab / Maintainers: done")
+	if cur := e.waitUpdated(flowMsg, "Granting GitLab / Maintainers: done"); !strings.Contains(cur.Text, "2. manual done: done by Owen") {
+		t.Fatalf("the done manual step does not say who did it: %q", cur.Text)
+	}
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("webhook runner called %d times, want 2 (one failure, one retry)", n)
 	}

@@ -107,7 +107,7 @@ func extendValues(minutes, why string) map[string]map[string]slackfake.StateValu
 // shorter than a day), presses Extend, sees only choices within GitLab's 7
 // days, asks for 8 more hours through the same two approvers, and the
 // approval moves the end without asking the owners to grant anything.
-// `/access mine` shows the new end. The bot is then down across the end;
+// `/access mine` and the Home tab show the new end. The bot is then down across the end;
 // back up, the deprovisioning starts once.
 func TestE2EGrantNoticeExtendAndExpiry(t *testing.T) {
 	for _, driver := range storetest.Drivers(t) {
@@ -165,6 +165,15 @@ func TestE2EGrantNoticeExtendAndExpiry(t *testing.T) {
 			blocks, _ := json.Marshal(ack.Blocks)
 			if !strings.Contains(string(blocks), "My access (1)") || !strings.Contains(string(blocks), fmt.Sprintf("date^%d^", newEnd.Unix())) {
 				t.Fatalf("/access mine does not show the grant with its new end: %s", blocks)
+			}
+			// So does her Home tab.
+			e.fake.SendEvent(e.fake.AppHomeOpened(e.team.ID, rita))
+			if err := e.fake.WaitFor(e.ctx, func() bool {
+				v, ok := e.fake.HomeView(rita)
+				return ok && strings.Contains(string(v.JSON), "My access (1)") && strings.Contains(string(v.JSON), fmt.Sprintf("date^%d^", newEnd.Unix()))
+			}); err != nil {
+				v, _ := e.fake.HomeView(rita)
+				t.Fatalf("the Home tab does not show the grant with its new end: %s", v.JSON)
 			}
 
 			// Down from just before the old end to past the new one.

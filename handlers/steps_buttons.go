@@ -13,6 +13,7 @@ import (
 
 const (
 	msgStepForbidden = "You may not answer this step: only the application's owners and the tenant admins carry out a manual step, and only the named approver (or an admin) answers an approval."
+	msgStepOwn       = "You can't answer an approval of your own access: its named approver does."
 	msgStepAnswered  = "This step was already answered."
 	msgStepStarting  = "This step is still starting; try again in a moment."
 	msgStepGone      = "I can't find that step any more."
@@ -83,6 +84,9 @@ func (s *Steps) answer(ctx context.Context, req *bot.Request, flowID string, idx
 	}
 	log := req.Log.Info().Str("flow", flowID).Int("step", idx).Str("outcome", string(o))
 	switch {
+	case errors.Is(err, provision.ErrOwnApproval):
+		log.Msg("step answer refused: an approval of the actor's own access")
+		return msgStepOwn, false
 	case errors.Is(err, provision.ErrForbidden):
 		log.Msg("step answer refused: not an answerer")
 		return msgStepForbidden, false

@@ -23,7 +23,7 @@ import (
 )
 
 // TestE2EFlowStepsInSlack runs a chain of manual, slack_approval and
-// slack_notification steps through the engine, with the Slack buttons
+// slack_notification (to a user and a channel) steps through the engine, with the Slack buttons
 // answering: a non-owner's Done and a non-approver's Approve are refused
 // on the server, the owner's Done updates both owners' copies to say who
 // did it, a Deny asks for a reason in a modal, and a retried step posts
@@ -90,7 +90,7 @@ func TestE2EFlowStepsInSlack(t *testing.T) {
 	chain := accessbot.ActionChain{Provision: []accessbot.ActionScript{
 		{Type: "manual"},
 		{Type: "slack_approval", Params: map[string]string{"approver": "mona@acme.test", "text": "Confirm {{.Target.Name}} may keep {{.Connection.Name}}"}},
-		{Type: "slack_notification", Params: map[string]string{"to": "{{.Target.Email}}", "text": "You now have {{.Connection.Name}} in {{.Application.Name}}"}},
+		{Type: "slack_notification", Params: map[string]string{"to": "{{.Target.Email}}, C0ACCESS", "text": "You now have {{.Connection.Name}} in {{.Application.Name}}"}},
 	}}
 	gl := &accessbot.Application{TenantID: ten.ID, Name: "GitLab", Connector: "manual", PrimaryOwnerID: users["owen"].ID, SecondaryOwnerID: users["olga"].ID,
 		Provisioning: map[string]accessbot.ActionChain{"group": chain}}
@@ -150,13 +150,19 @@ func TestE2EFlowStepsInSlack(t *testing.T) {
 	e.waitUpdated(mona, "Approved by Mona")
 
 	e.dm(slackID("rita"), "You now have Maintainers in GitLab")
+	// ...and the channel it names (a user and a channel in one step).
+	if _, err := fake.WaitForMessage(ctx, "C0ACCESS", func(m slackfake.Message) bool {
+		return strings.Contains(m.Text, "You now have Maintainers in GitLab")
+	}); err != nil {
+		t.Fatalf("no notification in channel C0ACCESS: %v", err)
+	}
 	key := provision.FlowKey(provision.Provision, req.ID)
 	var fl *accessbot.ActionFlow
 	rqMust(t, fake.WaitFor(ctx, func() bool {
 		fl, err = st.GetActionFlowByKey(ctx, ten.ID, key)
 		return err == nil && fl.Status == accessbot.FlowDone
 	}))
-	if fl.Steps[0].AnsweredBy != users["owen"].ID || fl.Steps[1].AnsweredBy != users["mona"].ID {
+	if fl.Steps[0].AnsweredBy != users["owen"].ID || fl.Steps[1].AnsweredBy != users["mona"].ID || fl.Steps[2].Note != "told Rita, <#C0ACCESS>" {
 		t.Fatalf("steps %+v", fl.Steps)
 	}
 

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/accessbot/accessbot/internal/metrics"
 	"github.com/accessbot/accessbot/internal/waitbudget"
 )
 
@@ -67,6 +68,17 @@ func busyFor(err error) (time.Duration, bool) {
 	return 0, false
 }
 
+// rescuedError is the error River's rescuer records on a job it found
+// stuck (River v0.51: maintenance.JobRescuer).
+const rescuedError = "Stuck job rescued by JobRescuer"
+
+// Rescued reports whether this run of job follows a rescue: the last
+// attempt's error is the rescuer's.
+func Rescued(job *rivertype.JobRow) bool {
+	n := len(job.Errors)
+	return n > 0 && job.Errors[n-1].Error == rescuedError
+}
+
 // middleware runs around every job of a Queue: it gives the job its writes
 // of earlier runs (Wrote) and its WaitBudget, and snoozes it when its
 // error is Busy.
@@ -77,6 +89,9 @@ type middleware struct {
 var _ rivertype.WorkerMiddleware = (*middleware)(nil)
 
 func (m *middleware) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
+	if Rescued(job) {
+		metrics.JobRescues.WithLabelValues(job.Kind).Inc()
+	}
 	err := doInner(waitbudget.With(withWrites(ctx, job), WaitBudget))
 	if err == nil {
 		return nil

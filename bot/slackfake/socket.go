@@ -97,6 +97,7 @@ type sockets struct {
 	queue      []*envelope
 	envs       map[string]*envelope
 	deliveries []Delivery
+	ends       []ConnEnd
 	connects   int
 	rejected   int
 	pongs      map[int]int
@@ -216,12 +217,13 @@ func (s *Server) pingLoop(c *conn) {
 	}
 }
 
-// readLoop records acks until the socket fails.
+// readLoop records acks until the socket fails, then how it ended.
 func (s *Server) readLoop(c *conn) {
 	defer s.dropConn(c, false)
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
+			s.recordEnd(c, err)
 			return
 		}
 		var a struct {
@@ -247,6 +249,38 @@ func (s *Server) readLoop(c *conn) {
 		s.notifyLocked()
 		s.mu.Unlock()
 	}
+}
+
+// ConnEnd is how a socket ended.
+type ConnEnd struct {
+	ID int
+	// ByClient: the client ended it (the fake had not closed it).
+	ByClient bool
+	// Clean: the client said goodbye with a close frame (normal closure or
+	// going away) before closing; a killed process or a cut network does not.
+	Clean bool
+	Time  time.Time
+}
+
+func (s *Server) recordEnd(c *conn, err error) {
+	byServer := false
+	select {
+	case <-c.done:
+		byServer = true
+	default:
+	}
+	clean := !byServer && websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway)
+	s.mu.Lock()
+	s.ends = append(s.ends, ConnEnd{ID: c.id, ByClient: !byServer, Clean: clean, Time: s.now()})
+	s.notifyLocked()
+	s.mu.Unlock()
+}
+
+// ConnEnds lists the sockets that ended, in the order they did.
+func (s *Server) ConnEnds() []ConnEnd {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]ConnEnd(nil), s.ends...)
 }
 
 // dropConn forgets a socket and closes it.

@@ -462,3 +462,40 @@ func TestSocketRoundRobinAndRaw(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketEnds: the fake tells a client's goodbye (a close frame, then
+// the close) from a socket that just went away (a killed process) and from
+// one it closed itself.
+func TestSocketEnds(t *testing.T) {
+	f := newFixture(t)
+	clean, _ := dialRaw(t, f)
+	abrupt, _ := dialRaw(t, f)
+	dropped, _ := dialRaw(t, f)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.fake.WaitForConnections(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	ids := f.fake.Conns()
+	_ = clean.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	clean.Close()
+	if err := f.fake.WaitFor(ctx, func() bool { return len(f.fake.ConnEnds()) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	abrupt.Close()
+	if err := f.fake.WaitFor(ctx, func() bool { return len(f.fake.ConnEnds()) == 2 }); err != nil {
+		t.Fatal(err)
+	}
+	f.fake.DropConnections()
+	if err := f.fake.WaitFor(ctx, func() bool { return len(f.fake.ConnEnds()) == 3 }); err != nil {
+		t.Fatal(err)
+	}
+	_ = dropped
+	want := []slackfake.ConnEnd{{ID: ids[0].ID, ByClient: true, Clean: true}, {ID: ids[1].ID, ByClient: true}, {ID: ids[2].ID}}
+	for i, e := range f.fake.ConnEnds() {
+		e.Time = time.Time{}
+		if e != want[i] {
+			t.Errorf("end %d = %+v, want %+v", i, e, want[i])
+		}
+	}
+}

@@ -17,11 +17,13 @@ import (
 // A one-request model for porcupine: a request is created pending, then at
 // most one of approve, deny, cancel or expire ends it; a decision needs it
 // pending, so it never has two and none lands on a cancelled or expired
-// request. A final read checks the stored status and decision count.
+// request. The grant an approval leads to ends (grant_end: the replicas'
+// grants tick at its expiry) at most once, and only an approved request's.
+// A final read checks the stored status, decision count and grant ends.
 
 type reqOp struct {
 	Request string
-	Op      string // create, approve, deny, cancel, expire, read
+	Op      string // create, approve, deny, cancel, expire, grant_end, read
 }
 
 const (
@@ -36,11 +38,13 @@ const (
 type reqState struct {
 	Status    string // "" before create
 	Decisions int
+	GrantEnds int
 }
 
 type readOut struct {
 	Status    string
 	Decisions int
+	GrantEnds int
 }
 
 var finalStatus = map[string]string{"approve": string(accessbot.StatusApproved), "deny": string(accessbot.StatusDenied),
@@ -72,7 +76,21 @@ var requestModel = porcupine.Model{
 			return s.Status == "" && output != outRefused, reqState{Status: string(accessbot.StatusPending)}
 		case "read":
 			o := output.(readOut)
-			return o.Status == s.Status && o.Decisions == s.Decisions, s
+			return o == readOut(s), s
+		case "grant_end":
+			can := s.Status == string(accessbot.StatusApproved) && s.GrantEnds == 0
+			next := s
+			if can {
+				next.GrantEnds++
+			}
+			switch output {
+			case outOK:
+				return can, next
+			case outRefused:
+				return !can, s
+			default:
+				return s.Status != "", next
+			}
 		}
 		next := s
 		if pending {
@@ -139,9 +157,9 @@ func (h *history) rename(from, to string) {
 }
 
 // read records a read of a request's final state, after everything else.
-func (h *history) read(id, status string, decisions int) {
+func (h *history) read(id, status string, decisions, grantEnds int) {
 	now := h.now()
-	h.add(porcupine.Operation{ClientId: 9, Input: reqOp{id, "read"}, Call: now, Output: readOut{status, decisions}, Return: now + 1})
+	h.add(porcupine.Operation{ClientId: 9, Input: reqOp{id, "read"}, Call: now, Output: readOut{status, decisions, grantEnds}, Return: now + 1})
 }
 
 func (h *history) add(op porcupine.Operation) {
@@ -183,9 +201,10 @@ func outcomeOf(err error) string {
 	return outUnknown
 }
 
-// TestRequestModel: the checker accepts one decision, and rejects two
-// decisions, a decision on a cancelled request and an approval the store
-// does not show, so the replica test's check can fail.
+// TestRequestModel: the checker accepts one decision and one grant end, and
+// rejects two decisions, a decision on a cancelled request, an approval the
+// store does not show, a grant ended twice and a grant end of a request
+// never approved, so the replica test's check can fail.
 func TestRequestModel(t *testing.T) {
 	op := func(client int, o string, call, ret int64, out interface{}) porcupine.Operation {
 		return porcupine.Operation{ClientId: client, Input: reqOp{"r1", o}, Call: call, Output: out, Return: ret}
@@ -197,17 +216,26 @@ func TestRequestModel(t *testing.T) {
 		want porcupine.CheckResult
 	}{
 		{"one approval, one refused deny", []porcupine.Operation{create, op(1, "approve", 2, 5, outOK), op(2, "deny", 3, 6, outRefused),
-			op(0, "read", 7, 8, readOut{"approved", 1})}, porcupine.Ok},
+			op(0, "read", 7, 8, readOut{"approved", 1, 0})}, porcupine.Ok},
 		{"racing clicks of unknown outcome", []porcupine.Operation{create, op(1, "approve", 2, math.MaxInt64, outUnknown),
-			op(2, "approve", 2, math.MaxInt64, outUnknown), op(3, "cancel", 3, 4, outRefused), op(0, "read", 7, 8, readOut{"approved", 1})}, porcupine.Ok},
+			op(2, "approve", 2, math.MaxInt64, outUnknown), op(3, "cancel", 3, 4, outRefused), op(0, "read", 7, 8, readOut{"approved", 1, 0})}, porcupine.Ok},
 		{"expired before anyone acted", []porcupine.Operation{create, op(1, "expire", 2, math.MaxInt64, outUnknown),
-			op(2, "approve", 3, 4, outRefused), op(0, "read", 7, 8, readOut{"expired", 0})}, porcupine.Ok},
+			op(2, "approve", 3, 4, outRefused), op(0, "read", 7, 8, readOut{"expired", 0, 0})}, porcupine.Ok},
 		{"two decisions", []porcupine.Operation{create, op(1, "approve", 2, 5, outOK), op(2, "deny", 3, 6, outOK)}, porcupine.Illegal},
 		{"two stored", []porcupine.Operation{create, op(1, "approve", 2, math.MaxInt64, outUnknown),
-			op(2, "approve", 2, math.MaxInt64, outUnknown), op(0, "read", 7, 8, readOut{"approved", 2})}, porcupine.Illegal},
+			op(2, "approve", 2, math.MaxInt64, outUnknown), op(0, "read", 7, 8, readOut{"approved", 2, 0})}, porcupine.Illegal},
 		{"decided after a cancel", []porcupine.Operation{create, op(1, "cancel", 2, 3, outOK), op(2, "approve", 4, 5, outOK)}, porcupine.Illegal},
+		{"grant ended once", []porcupine.Operation{create, op(1, "approve", 2, 3, outOK), op(2, "grant_end", 4, math.MaxInt64, outUnknown),
+			op(3, "grant_end", 4, math.MaxInt64, outUnknown), op(0, "read", 7, 8, readOut{"approved", 1, 1})}, porcupine.Ok},
+		{"grant not ended yet", []porcupine.Operation{create, op(1, "approve", 2, 3, outOK), op(2, "grant_end", 4, math.MaxInt64, outUnknown),
+			op(0, "read", 7, 8, readOut{"approved", 1, 0})}, porcupine.Ok},
+		{"grant ended twice", []porcupine.Operation{create, op(1, "approve", 2, 3, outOK), op(2, "grant_end", 4, math.MaxInt64, outUnknown),
+			op(3, "grant_end", 4, math.MaxInt64, outUnknown), op(0, "read", 7, 8, readOut{"approved", 1, 2})}, porcupine.Illegal},
+		{"grant end of a cancelled request", []porcupine.Operation{create, op(1, "cancel", 2, 3, outOK), op(2, "grant_end", 4, math.MaxInt64, outUnknown),
+			op(0, "read", 7, 8, readOut{"cancelled", 0, 1})}, porcupine.Illegal},
+		{"grant ended before the approval", []porcupine.Operation{create, op(2, "grant_end", 1, 2, outOK), op(1, "approve", 3, 4, outOK)}, porcupine.Illegal},
 		{"approved but stored expired", []porcupine.Operation{create, op(1, "approve", 2, 3, outOK), op(2, "expire", 2, math.MaxInt64, outUnknown),
-			op(0, "read", 7, 8, readOut{"expired", 0})}, porcupine.Illegal},
+			op(0, "read", 7, 8, readOut{"expired", 0, 0})}, porcupine.Illegal},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := porcupine.CheckOperationsTimeout(requestModel, tc.ops, 10*time.Second); got != tc.want {

@@ -241,8 +241,10 @@ func (b *browser) submit() {
 
 // TestPlaygroundInBrowser drives the playground page in headless Chromium
 // through the story a visitor follows: a request approved and one denied,
-// the Home tab, a review, a digest action, the clock; with checks that
-// fields are labelled, text is readable and the console stays clean. With
+// the Home tab, a review, a digest action, a grant whose chain runs (its
+// webhooks in the receiver panel, the manual step, its end), the clock;
+// with checks that fields are labelled, text is readable and the console
+// stays clean. With
 // -update-screenshot it writes docs/playground.png.
 func TestPlaygroundInBrowser(t *testing.T) {
 	t.Parallel()
@@ -350,6 +352,27 @@ func TestPlaygroundInBrowser(t *testing.T) {
 		if views := c.waitState(sofia, "no modal", func(s pgState) bool { return s.Modal == nil }); views.Modal != nil {
 			t.Fatal("the modal is still open in Slack")
 		}
+	})
+
+	step("a grant that acts", func(t *testing.T) {
+		// The example's Slack chain: a webhook to the page's receiver, a
+		// manual step for the owners; 3 minutes, then the revoke webhook.
+		b.be(sofia)
+		b.request("Slack", "@oncall", "On call this afternoon.")
+		b.be(james)
+		b.waitText("#messages", "On call this afternoon.")
+		b.click("messages", "Approve")
+		b.waitText("#webhooks-list", "playground.grant")
+		b.waitText("#webhooks-list", "sofia.rossi@acme.com")
+		b.be(omar) // Slack's primary owner
+		b.waitText("#messages", "Add Sofia Rossi to @oncall in Slack")
+		b.click("messages", "Done")
+		b.be(sofia)
+		b.waitText("#messages", "Granting Slack / @oncall: done")
+		b.waitText("#messages", "done by Omar Haddad")
+		b.click("clock", "+1 hour")
+		b.waitText("#webhooks-list", "playground.revoke")
+		b.waitText("#messages", "Removing Slack / @oncall: done")
 	})
 
 	step("clock", func(t *testing.T) {

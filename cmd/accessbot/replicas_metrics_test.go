@@ -44,7 +44,9 @@ func (w *replicaWorld) checkMetrics(ctx context.Context, when string) {
 		"retry wait seconds":    sum("accessbot_slack_api_retry_wait_seconds_total"),
 		"notifications sent":    sum("accessbot_notifications_total", `outcome="sent"`),
 		"jobs completed":        sum("accessbot_jobs_finished_total", `outcome="completed"`),
-		"approvals":             sum("accessbot_requests_total", `op="approve"`),
+		"approvals":             sum("accessbot_requests_total", `op="approve"`, `outcome="ok"`),
+		"flow steps":            sum("accessbot_flow_steps_total"),
+		"job runs timed":        sum("accessbot_jobs_run_seconds_count"),
 		"jobs queued (gauge)":   sum("accessbot_jobs_queued"),
 		"sockets (work queued)": sum("accessbot_slack_work_queued"),
 	}
@@ -75,6 +77,23 @@ func (w *replicaWorld) checkMetrics(ctx context.Context, when string) {
 		}
 	} else if got["slack 429s"] <= 0 || got["slack errors"] <= 0 || got["retry wait seconds"] <= 0 {
 		w.t.Errorf("metrics %s: 429s %v, errors %v, retry wait %v: the Slack faults do not show", when, got["slack 429s"], got["slack errors"], got["retry wait seconds"])
+	}
+	if when == "after baseline" {
+		return
+	}
+	// Approve clicks reach the replicas over Slack, and each approval
+	// starts a provisioning flow whose manual step the replicas run.
+	// The queue's depth is read from the database at scrape time: jobs
+	// wait in it (reminders, escalations and expiry sweeps are scheduled).
+	for _, k := range []string{"approvals", "flow steps", "job runs timed", "jobs queued (gauge)"} {
+		if got[k] <= 0 {
+			w.t.Errorf("metrics %s: %s did not move (%v)", when, k, got[k])
+		}
+	}
+	for i, body := range bodies {
+		if n := metricSum(body, "accessbot_slack_sockets_connected"); n < 1 {
+			w.t.Errorf("metrics %s: replica %d reports %v Socket Mode connections", when, i, n)
+		}
 	}
 }
 

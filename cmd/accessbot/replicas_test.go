@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot"
 	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/bot/slackfake"
 	"github.com/accessbot/accessbot/flows/provision"
@@ -39,7 +40,9 @@ const replicaExpireAfter = 20 * time.Second
 // spreads envelopes over all their sockets and redelivers unacked ones.
 // Under steady load (requests created, Approve clicks by the approver over
 // Slack, some clicked twice, racing denials and cancellations, App Home
-// opens), it applies one fault per phase for a bounded time:
+// opens, the owner's Done clicks on the provisioning steps, grants of 30 s
+// that end on the replicas' grants tick), it applies one fault per phase
+// for a bounded time:
 //
 //   - SIGKILL one replica mid-load, then restart it;
 //   - PostgreSQL unreachable;
@@ -52,12 +55,14 @@ const replicaExpireAfter = 20 * time.Second
 // acked, no request with two decisions, no notification posted twice. At
 // the end: every request ended once, every durable job completed, every
 // request's confirmation and every approved request's fulfilment DM
-// posted exactly once, every reminder at most once; /metrics of the
-// replicas moved with the traffic; and the history of request operations
-// (the test's own direct decisions with their outcomes, the Slack clicks
-// and the replicas' expiries as operations of unknown outcome, and a final
-// read of each request) is linearizable against a one-request model
-// (history_test.go) by porcupine.
+// posted exactly once, every reminder and escalation notice at most once,
+// every provisioning and deprovisioning step carried out once, some grants
+// ended; /metrics of the replicas moved with the traffic; the replicas'
+// logs follow each approval from its envelope to its decision; and the
+// history of request operations (the test's own direct decisions with
+// their outcomes, the Slack clicks, the replicas' expiries and grant ends
+// as operations of unknown outcome, and a final read of each request) is
+// linearizable against a one-request model (history_test.go) by porcupine.
 func TestReplicasUnderFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs three processes under faults")
@@ -84,6 +89,7 @@ func TestReplicasUnderFaults(t *testing.T) {
 	load.Go(func() { w.produce(loadCtx) })
 	load.Go(func() { w.click(loadCtx) })
 	load.Go(func() { w.homes(loadCtx) })
+	load.Go(func() { w.fulfil(loadCtx) })
 
 	phase := func(name string, fault func()) {
 		t.Helper()
@@ -95,13 +101,29 @@ func TestReplicasUnderFaults(t *testing.T) {
 	w.checkMetrics(ctx, "after baseline")
 	phase("sigkill", func() {
 		sleep(ctx, time.Second)
+		ends := len(w.fake.ConnEnds())
 		w.replicas[1].stop(syscall.SIGKILL)
+		// A killed process says no goodbye: its sockets just go away.
+		if clean, n := w.socketEnds(ctx, ends, 2); clean != 0 || n < 2 {
+			t.Errorf("SIGKILL: %d of %d sockets ended with a close frame, want 0 of 2", clean, n)
+		}
 		sleep(ctx, 2*time.Second)
 		w.replicas[1].start()
 		sleep(ctx, 3*time.Second)
 	})
 	phase("postgres down", func() { _ = w.pg.Cut(ctx, 5*time.Second); sleep(ctx, 2*time.Second) })
-	phase("redis down", func() { _ = w.redis.Cut(ctx, 5*time.Second); sleep(ctx, 2*time.Second) })
+	phase("redis down", func() {
+		before := w.logCount(bot.MsgDedupeInProcess)
+		_ = w.redis.Cut(ctx, 5*time.Second)
+		sleep(ctx, 2*time.Second)
+		// The replicas kept serving (phaseCounts checks every envelope was
+		// acked and nothing doubled), deduplicating in process, and said so.
+		if n := w.logCount(bot.MsgDedupeInProcess) - before; n == 0 {
+			t.Errorf("Redis was down for 5 s and no replica warned %q", bot.MsgDedupeInProcess)
+		} else {
+			t.Logf("[counts] replicas redis down: %d warning(s) %q", n, bot.MsgDedupeInProcess)
+		}
+	})
 	phase("sockets dropped", func() {
 		w.fake.DropConnections()
 		sleep(ctx, 3*time.Second)
@@ -118,9 +140,17 @@ func TestReplicasUnderFaults(t *testing.T) {
 	w.checkMetrics(ctx, "after slack faults")
 	phase("sigterm rolling restart", func() {
 		for i, r := range w.replicas {
+			ends := len(w.fake.ConnEnds())
 			code, took := r.term()
 			if code != 0 || took > 25*time.Second {
 				t.Errorf("replica %d: SIGTERM exit %d after %s, want 0 within the shutdown grace\nlog:\n%s", i, code, took, r.tail())
+			}
+			// Its sockets closed cleanly: a close frame on each, by the bot.
+			clean, n := w.socketEnds(ctx, ends, 2)
+			t.Logf("[counts] replicas SIGTERM replica %d: exit %d after %s, sockets closed %d, with a close frame %d",
+				i, code, took.Round(time.Millisecond), n, clean)
+			if n != 2 || clean != n {
+				t.Errorf("replica %d: SIGTERM: %d of %d sockets ended with a close frame, want 2 of 2", i, clean, n)
 			}
 			r.start()
 			w.waitSockets(ctx, 6)
@@ -152,6 +182,7 @@ type replicaWorld struct {
 	createdAt map[string]time.Time
 	requester map[string]int
 	clicked   map[string]int
+	fulfilled map[string]bool
 	envelopes []string
 }
 
@@ -189,7 +220,7 @@ func newReplicaWorld(t *testing.T, ctx context.Context) *replicaWorld {
 	must(t, err)
 	t.Cleanup(func() { st.Close() })
 	w := &replicaWorld{t: t, fake: fake, team: team, st: st, pg: pg, redis: redisProxy, hist: newHistory(),
-		createdAt: map[string]time.Time{}, requester: map[string]int{}, clicked: map[string]int{}}
+		createdAt: map[string]time.Time{}, requester: map[string]int{}, clicked: map[string]int{}, fulfilled: map[string]bool{}}
 	w.faultTenant = seedFaultTenant(t, ctx, fake, teamID, st, backend.Postgres, "p", replicaPeople)
 	w.conn = &accessbot.Connection{TenantID: w.tenant, AppID: w.app.ID, Name: "developers", Type: "group"}
 	must(t, st.CreateConnection(ctx, w.conn))
@@ -199,10 +230,12 @@ func newReplicaWorld(t *testing.T, ctx context.Context) *replicaWorld {
 		w.admin = append(w.admin, admin)
 		env := faultEnv(backend.Postgres, u.String(), fake, team, 10*time.Second, 10*time.Second, time.Second)
 		maps.Copy(env, map[string]string{
-			"ACCESSBOT_HTTP_ADMIN_LISTEN":        admin,
-			"ACCESSBOT_REDIS_URL":                "redis://" + redisProxy.Addr() + "/0",
-			"ACCESSBOT_SLACK_CONNECTIONS":        "2",
-			"ACCESSBOT_LOG_FORMAT":               "json",
+			"ACCESSBOT_HTTP_ADMIN_LISTEN": admin,
+			"ACCESSBOT_REDIS_URL":         "redis://" + redisProxy.Addr() + "/0",
+			"ACCESSBOT_SLACK_CONNECTIONS": "2",
+			"ACCESSBOT_LOG_FORMAT":        "json",
+			// info: the lines that follow a request across the replicas.
+			"ACCESSBOT_LOG_LEVEL":                "info",
 			"ACCESSBOT_APPROVALS_REMINDER_AFTER": "4s",
 			"ACCESSBOT_APPROVALS_ESCALATE_AFTER": "12s",
 			"ACCESSBOT_APPROVALS_EXPIRE_AFTER":   replicaExpireAfter.String(),
@@ -235,7 +268,7 @@ func (w *replicaWorld) produce(ctx context.Context) {
 		err := w.hist.call(0, id, "create", func() error {
 			var err error
 			req, err = w.svc.Create(ctx, requests.UserAccess{TenantID: w.tenant, RequesterID: w.people[i].ID, AppID: w.app.ID,
-				ConnectionID: w.conn.ID, Duration: time.Hour, Justification: "Replica test."})
+				ConnectionID: w.conn.ID, Duration: replicaDuration(i), Justification: "Replica test."})
 			return err
 		})
 		if err != nil {
@@ -398,10 +431,12 @@ func (w *replicaWorld) phaseCounts(ctx context.Context, name string, took time.D
 }
 
 // replicaSettle bounds the wait, after the load stops, for every request to
-// end and every job to finish: the last undecided requests expire
-// replicaExpireAfter after they were made, on a replica's next 30 s tick,
-// and the jobs that follow get 25 s more.
-const replicaSettle = replicaExpireAfter + 30*time.Second + 25*time.Second
+// end, every grant past its end to be ended and every job to finish: the
+// last undecided requests expire replicaExpireAfter after they were made,
+// and the last short grants end replicaGrantFor after their Done click, on
+// a replica's next 30 s tick; the jobs that follow get 25 s more, and the
+// loaded CI machine 10 s.
+const replicaSettle = max(replicaExpireAfter, replicaGrantFor) + 30*time.Second + 25*time.Second + 10*time.Second
 
 // settle waits until every request has ended and every job is done, and
 // says how long that took.
@@ -409,16 +444,16 @@ func (w *replicaWorld) settle(ctx context.Context) time.Duration {
 	w.t.Helper()
 	start := time.Now()
 	deadline := start.Add(replicaSettle)
-	var open, left int
+	var open, left, due int
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		open, left = w.open(ctx), len(jobsLeft(ctx, w.q))
-		if open == 0 && left == 0 && len(w.unacked()) == 0 {
+		open, left, due = w.open(ctx), len(jobsLeft(ctx, w.q)), w.grantsDue(ctx)
+		if open == 0 && left == 0 && due == 0 && len(w.unacked()) == 0 {
 			return time.Since(start)
 		}
 		sleep(ctx, 500*time.Millisecond)
 	}
-	w.t.Errorf("not settled within %s: %d request(s) pending, %d job(s) not completed, %d envelope(s) unacked\n%s\nlog of replica 0:\n%s",
-		replicaSettle, open, left, len(w.unacked()), describeJobs(jobsLeft(ctx, w.q)), w.replicas[0].tail())
+	w.t.Errorf("not settled within %s: %d request(s) pending, %d job(s) not completed, %d grant(s) past their end not ended, %d envelope(s) unacked\n%s\nlog of replica 0:\n%s",
+		replicaSettle, open, left, due, len(w.unacked()), describeJobs(jobsLeft(ctx, w.q)), w.replicas[0].tail())
 	return time.Since(start)
 }
 
@@ -439,7 +474,8 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 	ids := append([]string(nil), w.created...)
 	w.mu.Unlock()
 	byStatus := map[accessbot.RequestStatus]int{}
-	lost, reminders, flows, steps := 0, 0, 0, 0
+	lost, reminders, escalations, escalated, flows, steps := 0, 0, 0, 0, 0, 0
+	grantsMade, grantsEnded := 0, 0
 	for _, id := range ids {
 		r, err := w.st.GetRequest(ctx, w.tenant, id)
 		if err != nil {
@@ -452,10 +488,16 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 			continue
 		}
 		byStatus[r.Status]++
-		w.hist.read(id, string(r.Status), len(ds))
 		w.mu.Lock()
-		person := w.people[w.requester[id]].ID
+		pi := w.requester[id]
+		person := w.people[pi].ID
 		w.mu.Unlock()
+		made, ends, deprov := w.grantEnds(ctx, id, pi)
+		grantsMade, grantsEnded = grantsMade+made, grantsEnded+ends
+		w.hist.read(id, string(r.Status), len(ds), ends)
+		if made > 0 && r.Status != accessbot.StatusApproved {
+			t.Errorf("request %s (%s) made %d grant(s)", id, r.Status, made)
+		}
 		want := []string{"request:" + id + ":requester:" + person}
 		if r.Status == accessbot.StatusApproved {
 			want = append(want, "request:"+id+":fulfilment:"+w.olly.ID)
@@ -467,6 +509,10 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 			}
 		}
 		reminders += posts["request:"+id+":remind:L0:"+w.eve.ID]
+		escalations += posts["request:"+id+":escalated:L0:"+person+"@"+slackfake.DMChannel(personSlackID(w.requester[id]))]
+		if r.EscalatedAt != nil {
+			escalated++
+		}
 		// Provisioning: an approved request starts one flow (its manual
 		// step asks the owner, once: the fulfilment DM above), others none.
 		fl, err := w.st.ListActionFlowsByRequest(ctx, w.tenant, id)
@@ -474,8 +520,12 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 			t.Errorf("flows of %s: %v", id, err)
 			continue
 		}
+		fl = slices.DeleteFunc(fl, func(f accessbot.ActionFlow) bool { return f.Direction != string(provision.Provision) })
 		if wantFlows := btoi(r.Status == accessbot.StatusApproved); len(fl) != wantFlows {
 			t.Errorf("request %s (%s) has %d provisioning flows, want %d", id, r.Status, len(fl), wantFlows)
+		}
+		for _, f := range deprov {
+			fl = append(fl, *f)
 		}
 		for _, f := range fl {
 			flows++
@@ -488,6 +538,7 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 		}
 	}
 	_, twice, dups := w.doubles(ctx)
+	followed, spread := w.followLogs(ids)
 	res := w.hist.check(t)
 	discarded := 0
 	for _, j := range jobsLeft(ctx, w.q) {
@@ -501,10 +552,12 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 		}
 	}
 	t.Logf("[counts] replicas final: requests %d %v, decided twice %d, posts duplicated %d, owed posts missing %d, "+
-		"reminders %d, provisioning flows %d, their steps run once %d, jobs discarded %d, settled in %s, envelopes %d unacked %d, "+
+		"reminders %d, escalation notices %d (requests escalated %d), grants made %d ended %d, provisioning flows %d (deprovisioning included), their steps run once %d, jobs discarded %d, settled in %s, envelopes %d unacked %d, "+
 		"history ops %d checked by porcupine: %s",
-		len(ids), byStatus, twice, dups, lost, reminders, flows, steps, discarded, settled.Round(time.Second), len(w.envelopes),
+		len(ids), byStatus, twice, dups, lost, reminders, escalations, escalated, grantsMade, grantsEnded, flows, steps, discarded, settled.Round(time.Second), len(w.envelopes),
 		len(w.unacked()), w.hist.len(), res)
+	t.Logf("[counts] replicas logs: %d approved request(s) followed from the click's envelope to the decision by request and tenant id, "+
+		"%d of them clicked on one replica and decided on another or clicked on several", followed, spread)
 	if res != "Ok" {
 		t.Errorf("the request history is not linearizable against the one-request model: %s", res)
 	}
@@ -512,49 +565,13 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 		byStatus[accessbot.StatusCancelled]+byStatus[accessbot.StatusDenied] == 0 {
 		t.Errorf("too little or too one-sided work to prove anything: %d requests %v", len(ids), byStatus)
 	}
+	if grantsEnded == 0 {
+		t.Errorf("%d grants made, none ended: the grants tick was not exercised (the first %d requests ask for %s)",
+			grantsMade, replicaShortGrants, replicaGrantFor)
+	}
 	if discarded > 0 {
 		t.Errorf("%d job(s) discarded or cancelled: their work is lost", discarded)
 	}
-}
-
-// stepsOnce checks in f's audit log that it started once and that each of
-// its steps that ran was carried out once across the replicas (one
-// flow.step_done or flow.step_waiting entry), and counts those steps.
-func (w *replicaWorld) stepsOnce(ctx context.Context, f *accessbot.ActionFlow) int {
-	entries, err := w.st.ListAudit(ctx, w.tenant, f.ID)
-	if err != nil {
-		w.t.Errorf("audit of flow %s: %v", f.ID, err)
-		return 0
-	}
-	started, ran := 0, map[int]int{}
-	for _, e := range entries {
-		switch e.Action {
-		case provision.ActionFlowStarted:
-			started++
-		case provision.ActionStepDone, provision.ActionStepWaiting:
-			var s struct{ Index int }
-			if err := json.Unmarshal(e.After, &s); err != nil {
-				w.t.Errorf("audit %s of flow %s: %v", e.Action, f.ID, err)
-				continue
-			}
-			ran[s.Index]++
-		}
-	}
-	if started != 1 {
-		w.t.Errorf("flow %s started %d times, want once", f.ID, started)
-	}
-	once := 0
-	for i, s := range f.Steps {
-		want := btoi(s.Status == accessbot.FlowDone || s.Status == accessbot.FlowWaiting)
-		if ran[i] != want {
-			w.t.Errorf("flow %s step %d (%s, %s) carried out %d times, want %d", f.ID, i, s.Type, s.Status, ran[i], want)
-		}
-		once += btoi(ran[i] == 1)
-	}
-	if once == 0 {
-		w.t.Errorf("flow %s: no step carried out (%+v)", f.ID, f.Steps)
-	}
-	return once
 }
 
 // term sends SIGTERM and waits for the exit (at most 40 s, then SIGKILL):

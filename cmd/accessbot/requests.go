@@ -105,6 +105,11 @@ func (m *Main) buildRequests(rt *Runtime) *requestParts {
 		if err := rt.HTTP.Registry().Register(q.Collector()); err != nil {
 			rt.Log.Warn().Err(err).Msg("job queue metrics not registered")
 		}
+		if db, ok := rt.Store.(interface{ DB() *sql.DB }); ok {
+			if err := rt.HTTP.Registry().Register(requests.StateCollector(db.DB())); err != nil {
+				rt.Log.Warn().Err(err).Msg("request state metrics not registered")
+			}
+		}
 		eng.SetQueue(q)
 		rt.Playbooks.SetEnqueuer(q)
 		queue = q

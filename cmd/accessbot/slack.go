@@ -70,9 +70,7 @@ func (m *Main) startSlackRuntime(ctx context.Context, rt *Runtime) error {
 		return fmt.Errorf("slack runtime: %w", err)
 	}
 	forget.set(app.Forget)
-	sockets := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "accessbot_slack_sockets_connected",
-		Help: "Socket Mode connections open in this process."}, func() float64 { return float64(app.Manager.Connected()) })
-	for _, c := range append(app.Dispatcher.Collectors(), sockets) {
+	for _, c := range append(app.Dispatcher.Collectors(), socketsGauge(app.Manager.Connected)) {
 		if err := rt.HTTP.Registry().Register(c); err != nil {
 			return fmt.Errorf("slack runtime metrics: %w", err)
 		}
@@ -107,4 +105,10 @@ func (rt *Runtime) chatClients() handlers.ChatClients {
 		keys = rt.Keyring
 	}
 	return handlers.SlackChatClients(slackapi.NewClients(rt.Store, keys, cfg.BotToken, opts))
+}
+
+// socketsGauge is accessbot_slack_sockets_connected, read at scrape time.
+func socketsGauge(connected func() int) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "accessbot_slack_sockets_connected",
+		Help: "Socket Mode connections open in this process."}, func() float64 { return float64(connected()) })
 }

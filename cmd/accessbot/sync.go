@@ -27,8 +27,8 @@ func (m *Main) syncCommand() *cobra.Command {
 
 The application's connector: names a connector of the tenant file's
 connectors: section (or, when none has that name, the tenant's only
-connector of that type). Entra ID (type azuread) reads users, security
-groups, activated directory roles and their members; after the first sync
+connector of that type). Entra ID (type azuread) reads users, groups
+(security and Microsoft 365), activated directory roles and their members; after the first sync
 only the changes are read (delta queries), and everything again when
 Microsoft has expired the delta token or with --full. SCIM (type scim)
 reads /Users and /Groups with their members, everything each time.

@@ -68,9 +68,11 @@ func (c *Client) UserID(ctx context.Context, user string) (string, error) {
 	return out.ID, nil
 }
 
-// DisableUser sets accountEnabled false (idempotent by nature).
+// DisableUser sets accountEnabled false (idempotent by nature). A user
+// that is gone (deleted, perhaps by an earlier step) cannot sign in
+// either: success, as for SCIM.
 func (c *Client) DisableUser(ctx context.Context, user string) error {
-	return c.call(ctx, "disable user "+user, http.MethodPatch, "/users/"+url.PathEscape(user), map[string]any{"accountEnabled": false}, nil)
+	return gone(c.call(ctx, "disable user "+user, http.MethodPatch, "/users/"+url.PathEscape(user), map[string]any{"accountEnabled": false}, nil))
 }
 
 // DeleteUser deletes a user; one already gone is success.
@@ -133,7 +135,11 @@ func nickname(name string) string {
 
 // DeleteGroup deletes a group; one already gone is success.
 func (c *Client) DeleteGroup(ctx context.Context, group string) error {
-	return gone(c.call(ctx, "delete group "+group, http.MethodDelete, "/groups/"+url.PathEscape(group), nil, nil))
+	return c.deleteGroup(ctx, group, group)
+}
+
+func (c *Client) deleteGroup(ctx context.Context, id, name string) error {
+	return gone(c.call(ctx, "delete group "+label(name, id), http.MethodDelete, "/groups/"+url.PathEscape(id), nil, nil))
 }
 
 // Container is where members go: "groups" or "directoryRoles".
@@ -154,7 +160,20 @@ func (k Container) noun() string {
 // AddMember adds user (id or UPN) to a group or directory role. A member
 // that is already there (Graph's 400 "already exist") is success.
 func (c *Client) AddMember(ctx context.Context, k Container, target, user string) error {
-	op := fmt.Sprintf("add user %s to %s %s", user, k.noun(), target)
+	return c.addMember(ctx, k, target, target, user)
+}
+
+// label names a container in errors: its display name and object id
+// when both are known, so a Microsoft admin can find it either way.
+func label(name, id string) string {
+	if name == "" || name == id {
+		return id
+	}
+	return name + " (" + id + ")"
+}
+
+func (c *Client) addMember(ctx context.Context, k Container, target, name, user string) error {
+	op := fmt.Sprintf("add user %s to %s %s", user, k.noun(), label(name, target))
 	id, err := c.UserID(ctx, user)
 	if err != nil {
 		return err
@@ -171,7 +190,11 @@ func (c *Client) AddMember(ctx context.Context, k Container, target, user string
 // membership reference (/$ref), never the user; a membership (or user)
 // that is not there (404) is success.
 func (c *Client) RemoveMember(ctx context.Context, k Container, target, user string) error {
-	op := fmt.Sprintf("remove user %s from %s %s", user, k.noun(), target)
+	return c.removeMember(ctx, k, target, target, user)
+}
+
+func (c *Client) removeMember(ctx context.Context, k Container, target, name, user string) error {
+	op := fmt.Sprintf("remove user %s from %s %s", user, k.noun(), label(name, target))
 	id, err := c.UserID(ctx, user)
 	if IsNotFound(err) {
 		return nil

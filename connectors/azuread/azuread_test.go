@@ -368,6 +368,13 @@ func TestRunnerIsIdempotentAndNamesObjectsInErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Disabling a user who is gone (deleted above, or never there) is done:
+	// a deprovisioning chain of a deleted account must not stall on it.
+	for _, u := range []string{carol, "zed@contoso.com"} {
+		if _, err := run(step("disable_user", map[string]string{"user": u})); err != nil {
+			t.Fatalf("disable a user who is gone (%s): %v", u, err)
+		}
+	}
 	g := step("create_group", map[string]string{"name": "Ops Team"})
 	res, err = run(g)
 	if err != nil {
@@ -386,5 +393,68 @@ func TestRunnerIsIdempotentAndNamesObjectsInErrors(t *testing.T) {
 	}
 	if _, err := run(step("allocate_license", nil)); !errors.Is(err, provision.ErrUnknownScript) || !provision.IsPermanent(err) {
 		t.Fatalf("unknown op err = %v", err)
+	}
+}
+
+// Every operation the runner does is one apply accepts, and the reverse:
+// an azuread_api_* script apply accepts never meets "unknown operation".
+func TestOpsMatchWhatApplyAccepts(t *testing.T) {
+	if got, want := strings.Join(azuread.Ops, ","), strings.Join(provision.BuiltProviders[azuread.Provider], ","); got != want {
+		t.Fatalf("azuread.Ops = %s\nprovision.BuiltProviders[azuread] = %s", got, want)
+	}
+}
+
+// A step Graph refuses names the object both ways (display name and
+// object id) and says what to check: here the registration may read
+// groups but not change them.
+func TestRefusedStepNamesTheObjectAndThePermission(t *testing.T) {
+	f := graphfake.New()
+	defer f.Close()
+	f.SetRoles("User.Read.All", "Group.Read.All", "RoleManagement.Read.All")
+	c, _ := newClient(t, f)
+	f.PutUser(graphfake.User{UPN: "alice@contoso.com", DisplayName: "Alice", AccountEnabled: true})
+	sales := f.PutGroup(graphfake.Group{DisplayName: "Sales"})
+	helpdesk := f.PutRole("Helpdesk Administrator")
+	r := azuread.Runner{Client: func(context.Context, provision.Step) (*azuread.Client, error) { return c, nil }}
+	ctx := context.Background()
+	for _, tt := range []struct {
+		s    provision.Step
+		want string
+	}{
+		{step("add_user_to_group", nil), "add user alice@contoso.com to group Sales (" + sales + "): HTTP 403 Authorization_RequestDenied"},
+		{step("remove_user_from_group", nil), "remove user alice@contoso.com from group Sales (" + sales + "): HTTP 403"},
+		{step("add_user_to_role", map[string]string{"role": "Helpdesk Administrator"}), "add user alice@contoso.com to directory role Helpdesk Administrator (" + helpdesk + "): HTTP 403"},
+		{step("delete_group", nil), "delete group Sales (" + sales + "): HTTP 403"},
+		// By object id, the id alone names it.
+		{step("add_user_to_group", map[string]string{"group": sales}), "add user alice@contoso.com to group " + sales + ": HTTP 403"},
+	} {
+		_, err := r.Run(ctx, tt.s)
+		if err == nil || !provision.IsPermanent(err) || !strings.Contains(err.Error(), tt.want) ||
+			!strings.Contains(err.Error(), "accessbot connectors test APP") || strings.Contains(err.Error(), f.ClientSecret) {
+			t.Errorf("%s: err = %v\nwant it to contain %q and the permission hint", tt.s.Op, err, tt.want)
+		}
+	}
+}
+
+// Graph's expired-delta answers, as the services spell them, all ask for
+// a full resync; other refusals do not.
+func TestIsSyncStateNotFound(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		code   string
+		want   bool
+	}{
+		{400, "syncStateNotFound", true},
+		{400, "SyncStateNotFound", true},
+		{410, "syncStateInvalid", true},
+		{410, "resyncRequired", true},
+		{400, "Request_BadRequest", false},
+		{404, "syncStateNotFound", false},
+		{429, "TooManyRequests", false},
+	} {
+		err := fmt.Errorf("wrapped: %w", &azuread.Error{Op: "read users", Status: tt.status, Code: tt.code})
+		if got := azuread.IsSyncStateNotFound(err); got != tt.want {
+			t.Errorf("HTTP %d %s: %v, want %v", tt.status, tt.code, got, tt.want)
+		}
 	}
 }

@@ -159,6 +159,11 @@ func (e *Error) Error() string {
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " (request-id %s)", e.RequestID)
 	}
+	if e.Status == http.StatusForbidden && e.Code == "Authorization_RequestDenied" {
+		// Nearly always a Graph application permission not granted (or
+		// not consented): say where to look.
+		b.WriteString("; the app registration lacks a Microsoft Graph application permission or its admin consent: accessbot connectors test APP lists what is missing")
+	}
 	return b.String()
 }
 
@@ -181,10 +186,19 @@ func isAlreadyExists(err error) bool {
 }
 
 // IsSyncStateNotFound reports an expired or unknown delta token: the cure
-// is a full resync.
+// is a full resync. Graph answers 400 (directory objects, after 7 days) or
+// 410, with syncStateNotFound, syncStateInvalid or resyncRequired, the
+// case of the code varying between services.
 func IsSyncStateNotFound(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && (e.Code == "syncStateNotFound" || e.Code == "resyncRequired") && (e.Status == http.StatusBadRequest || e.Status == http.StatusGone)
+	if !errors.As(err, &e) || (e.Status != http.StatusBadRequest && e.Status != http.StatusGone) {
+		return false
+	}
+	switch strings.ToLower(e.Code) {
+	case "syncstatenotfound", "syncstateinvalid", "resyncrequired":
+		return true
+	}
+	return false
 }
 
 type graphErrorBody struct {

@@ -94,7 +94,7 @@ func run(ctx context.Context, c *Client, s provision.Step) (provision.Result, er
 		if err != nil {
 			return provision.Result{}, err
 		}
-		return provision.Result{Note: "Entra ID group deleted"}, c.DeleteGroup(ctx, id)
+		return provision.Result{Note: "Entra ID group deleted"}, c.deleteGroup(ctx, id, param(s, "group", s.Fields.Connection.Name))
 	case "add_user_to_group", "remove_user_from_group", "add_user_to_role", "remove_user_from_role":
 		if err := needUser(); err != nil {
 			return provision.Result{}, err
@@ -108,9 +108,9 @@ func run(ctx context.Context, c *Client, s provision.Step) (provision.Result, er
 			return provision.Result{}, err
 		}
 		if strings.HasPrefix(s.Op, "add_") {
-			return provision.Result{Note: fmt.Sprintf("%s added to Entra ID %s %s", user, k.noun(), name)}, c.AddMember(ctx, k, id, user)
+			return provision.Result{Note: fmt.Sprintf("%s added to Entra ID %s %s", user, k.noun(), name)}, c.addMember(ctx, k, id, name, user)
 		}
-		return provision.Result{Note: fmt.Sprintf("%s removed from Entra ID %s %s", user, k.noun(), name)}, c.RemoveMember(ctx, k, id, user)
+		return provision.Result{Note: fmt.Sprintf("%s removed from Entra ID %s %s", user, k.noun(), name)}, c.removeMember(ctx, k, id, name, user)
 	}
 	return provision.Result{}, fmt.Errorf("azuread: operation %q: %w (this connector does %s)", s.Op, provision.ErrUnknownScript, strings.Join(Ops, ", "))
 }

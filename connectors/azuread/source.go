@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/flows/dirsync"
 )
 
 // Source reads an Entra ID directory for dirsync: users (identities),
-// security groups and activated directory roles (entitlements, types
+// groups (security and Microsoft 365) and activated directory roles (entitlements, types
 // "group" and "role"), and their user members. Users and groups are read
 // with delta queries; the cursor holds both delta links. Directory roles
 // have few members and are read whole each time, 20 roles per $batch.
@@ -22,6 +23,11 @@ var _ dirsync.Source = Source{}
 type cursor struct {
 	Users  string `json:"users"`
 	Groups string `json:"groups"`
+	// Leave holds each user's employeeLeaveDateTime (by object id). A
+	// delta round reports a user only when it changed, and the inventory
+	// keeps no leave date: without this, a date read in the future and
+	// passed since would never terminate the employee.
+	Leave map[string]time.Time `json:"leave,omitempty"`
 }
 
 // Read reads everything when cursor is "" or its delta links have expired
@@ -54,11 +60,15 @@ func email(u *User) string {
 
 func (s Source) full(ctx context.Context, rel dirsync.RelationWriter) (*dirsync.Read, error) {
 	rd := &dirsync.Read{Full: true}
+	leave := map[string]time.Time{}
 	usersLink, err := s.C.UsersDelta(ctx, "", func(us []User) error {
 		for i := range us {
 			u := &us[i]
 			if u.Removed {
 				continue
+			}
+			if u.EmployeeLeaveDateTime != nil {
+				leave[u.ID] = *u.EmployeeLeaveDateTime
 			}
 			rd.Identities = append(rd.Identities, dirsync.Identity{ExternalID: u.ID, Email: email(u), DisplayName: u.DisplayName,
 				Disabled: !u.AccountEnabled, LeaveAt: u.EmployeeLeaveDateTime})
@@ -107,11 +117,11 @@ func (s Source) full(ctx context.Context, rel dirsync.RelationWriter) (*dirsync.
 			}
 		}
 	}
-	return rd, s.setCursor(rd, usersLink, groupsLink)
+	return rd, s.setCursor(rd, cursor{Users: usersLink, Groups: groupsLink, Leave: leave})
 }
 
-func (s Source) setCursor(rd *dirsync.Read, users, groups string) error {
-	b, err := json.Marshal(cursor{Users: users, Groups: groups})
+func (s Source) setCursor(rd *dirsync.Read, c cursor) error {
+	b, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("azuread: cursor: %w", err)
 	}
@@ -120,6 +130,10 @@ func (s Source) setCursor(rd *dirsync.Read, users, groups string) error {
 }
 
 func (s Source) delta(ctx context.Context, c cursor, stored *dirsync.Current) (*dirsync.Read, error) {
+	leave := c.Leave
+	if leave == nil {
+		leave = map[string]time.Time{}
+	}
 	ids := make(map[string]dirsync.Identity, len(stored.Identities))
 	order := make([]string, 0, len(stored.Identities))
 	for ext, i := range stored.Identities {
@@ -131,6 +145,7 @@ func (s Source) delta(ctx context.Context, c cursor, stored *dirsync.Current) (*
 			u := &us[i]
 			if u.Removed {
 				delete(ids, u.ID)
+				delete(leave, u.ID)
 				continue
 			}
 			x, ok := ids[u.ID]
@@ -150,7 +165,11 @@ func (s Source) delta(ctx context.Context, c cursor, stored *dirsync.Current) (*
 				x.Disabled = !u.AccountEnabled
 			}
 			if u.HasLeave {
-				x.LeaveAt = u.EmployeeLeaveDateTime
+				if u.EmployeeLeaveDateTime != nil {
+					leave[u.ID] = *u.EmployeeLeaveDateTime
+				} else {
+					delete(leave, u.ID)
+				}
 			}
 			ids[u.ID] = x
 		}
@@ -202,6 +221,9 @@ func (s Source) delta(ctx context.Context, c cursor, stored *dirsync.Current) (*
 	}
 	for _, ext := range order {
 		if x, ok := ids[ext]; ok {
+			if t, ok := leave[ext]; ok {
+				x.LeaveAt = &t
+			}
 			rd.Identities = append(rd.Identities, x)
 			delete(ids, ext) // an id added twice to order is written once
 		}
@@ -213,5 +235,5 @@ func (s Source) delta(ctx context.Context, c cursor, stored *dirsync.Current) (*
 		rd.Entitlements = append(rd.Entitlements, dirsync.Entitlement{ExternalID: r.ID, Name: r.DisplayName, Type: "role"})
 		rd.Replaced[r.ID] = r.Members
 	}
-	return rd, s.setCursor(rd, usersLink, groupsLink)
+	return rd, s.setCursor(rd, cursor{Users: usersLink, Groups: groupsLink, Leave: leave})
 }

@@ -2,6 +2,7 @@ package azuread_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"github.com/accessbot/accessbot/connectors/azuread/graphfake"
 	"github.com/accessbot/accessbot/flows/dirsync"
 	"github.com/accessbot/accessbot/flows/findings"
+	"github.com/accessbot/accessbot/flows/inventory"
 	"github.com/accessbot/accessbot/store"
 	"github.com/accessbot/accessbot/store/storetest"
 )
@@ -230,10 +232,18 @@ func TestSyncFullThenDeltaThenResyncAfterExpiry(t *testing.T) {
 //
 //	ACCESSBOT_SYNC_SCALE=full go test -run TestSyncScale -v -count=1 ./connectors/azuread/
 func TestSyncScale(t *testing.T) {
-	users, groups, per := 2000, 400, 3
+	users, groups := 2000, 400
+	drivers := []string{"sqlite"}
 	if os.Getenv("ACCESSBOT_SYNC_SCALE") == "full" {
-		users, groups = 10000, 2000
+		users, groups, drivers = 10000, 2000, storetest.Drivers(t) // PostgreSQL too, when it is there
 	}
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) { syncScale(t, driver, users, groups) })
+	}
+}
+
+func syncScale(t *testing.T, driver string, users, groups int) {
+	const per = 3
 	f := graphfake.New()
 	defer f.Close()
 	f.PageSize = 999
@@ -248,13 +258,13 @@ func TestSyncScale(t *testing.T) {
 			f.AddMember(gids[(i*7+k*131)%groups], uids[i])
 		}
 	}
-	x := newSyncFixture(t, "sqlite", f)
+	x := newSyncFixture(t, driver, f)
 	var res *dirsync.Result
 	d, peak := measure(t, func() { res = x.sync(t, dirsync.Options{}) })
 	if !res.Full || res.Identities != users || res.Groups != groups || res.Relations != users*per {
 		t.Fatalf("full sync: %s", res.Summary())
 	}
-	t.Logf("[counts] full sync: %d users, %d groups, %d relations in %.1fs, peak heap %.1f MiB", users, groups, res.Relations, d.Seconds(), float64(peak)/(1<<20))
+	t.Logf("[counts] %s full sync: %d users, %d groups, %d relations in %.1fs, peak heap %.1f MiB", driver, users, groups, res.Relations, d.Seconds(), float64(peak)/(1<<20))
 	const limit = 256 << 20
 	if peak > limit {
 		t.Errorf("full sync peak heap %.1f MiB > %d MiB", float64(peak)/(1<<20), limit>>20)
@@ -278,7 +288,7 @@ func TestSyncScale(t *testing.T) {
 	if res.Drift != 1 {
 		t.Errorf("delta drift = %d; want 1", res.Drift)
 	}
-	t.Logf("[counts] delta sync: 3 changes in %.1fs, peak heap %.1f MiB", d.Seconds(), float64(peak)/(1<<20))
+	t.Logf("[counts] %s delta sync: 3 changes in %.1fs, peak heap %.1f MiB", driver, d.Seconds(), float64(peak)/(1<<20))
 }
 
 func measure(t *testing.T, fn func()) (time.Duration, uint64) {
@@ -313,4 +323,123 @@ func measure(t *testing.T, fn func()) (time.Duration, uint64) {
 	close(done)
 	wg.Wait()
 	return d, peak
+}
+
+// A leave date read while it is still ahead terminates the employee at
+// the first sync after it passes, though that sync is a delta in which
+// the user did not change (Graph reports only changed users); a leave
+// date cleared in Entra before it passes terminates no one.
+func TestLeaveDateInTheFuturePassesBetweenDeltaSyncs(t *testing.T) {
+	ctx := context.Background()
+	f := graphfake.New()
+	defer f.Close()
+	soon, later := t0.Add(24*time.Hour), t0.Add(48*time.Hour)
+	f.PutUser(graphfake.User{UPN: "fay@contoso.com", Mail: "fay@contoso.com", DisplayName: "Fay", AccountEnabled: true, LeaveDate: &soon})
+	gus := f.PutUser(graphfake.User{UPN: "gus@contoso.com", Mail: "gus@contoso.com", DisplayName: "Gus", AccountEnabled: true, LeaveDate: &later})
+	x := newSyncFixture(t, "sqlite", f)
+	for _, e := range []string{"fay@contoso.com", "gus@contoso.com"} {
+		must(t, x.st.CreateUser(ctx, &accessbot.User{TenantID: x.tenant.ID, Email: e, Name: e}))
+	}
+	status := func(email string) accessbot.UserStatus {
+		u, err := x.st.GetUserByEmail(ctx, x.tenant.ID, email)
+		must(t, err)
+		return u.Status
+	}
+	if res := x.sync(t, dirsync.Options{}); !res.Full || len(res.Terminated) != 0 || status("fay@contoso.com") != accessbot.UserActive {
+		t.Fatalf("first sync, leave dates ahead: %s; terminated %v", res.Summary(), res.Terminated)
+	}
+	// Gus's leave date is withdrawn in Entra; Fay's passes.
+	u := f.User(gus)
+	u.LeaveDate = nil
+	f.PutUser(*u)
+	x.now = soon.Add(time.Hour)
+	res := x.sync(t, dirsync.Options{})
+	if res.Full || len(res.Terminated) != 1 || res.Terminated[0] != "fay@contoso.com" {
+		t.Fatalf("delta after Fay's leave date: %s; terminated %v", res.Summary(), res.Terminated)
+	}
+	fay, err := x.st.GetUserByEmail(ctx, x.tenant.ID, "fay@contoso.com")
+	must(t, err)
+	if fay.Status != accessbot.UserTerminated || fay.TerminatedAt == nil || !fay.TerminatedAt.Equal(soon) {
+		t.Fatalf("fay = %s %v; want terminated on %s", fay.Status, fay.TerminatedAt, soon)
+	}
+	x.now = later.Add(time.Hour)
+	if res := x.sync(t, dirsync.Options{}); res.Full || len(res.Terminated) != 0 || status("gus@contoso.com") != accessbot.UserActive {
+		t.Fatalf("after Gus's withdrawn date: %s; terminated %v, gus %s", res.Summary(), res.Terminated, status("gus@contoso.com"))
+	}
+}
+
+// A drift finding keeps every entitlement it named while the identity
+// still holds it outside accessbot, drops what was removed, and is
+// resolved once nothing is left (removed in Entra, or granted through
+// accessbot since); drift that comes back reopens it.
+func TestDriftFindingFollowsTheDirectory(t *testing.T) {
+	ctx := context.Background()
+	f := graphfake.New()
+	defer f.Close()
+	alice := f.PutUser(graphfake.User{UPN: "alice@contoso.com", Mail: "alice@contoso.com", DisplayName: "Alice", AccountEnabled: true})
+	sales := f.PutGroup(graphfake.Group{DisplayName: "Sales"})
+	ops := f.PutGroup(graphfake.Group{DisplayName: "Ops"})
+	eng := f.PutGroup(graphfake.Group{DisplayName: "Eng"})
+	f.AddMember(sales, alice)
+	x := newSyncFixture(t, "sqlite", f)
+	emp := &accessbot.User{TenantID: x.tenant.ID, Email: "alice@contoso.com", Name: "Alice"}
+	must(t, x.st.CreateUser(ctx, emp))
+	finding := func() *accessbot.Finding {
+		fs, err := x.st.ListFindings(ctx, x.tenant.ID, accessbot.FindingFilter{Rule: dirsync.RuleDrift})
+		must(t, err)
+		if len(fs) != 1 {
+			t.Fatalf("drift findings = %+v; want one", fs)
+		}
+		return &fs[0]
+	}
+	names := func(fd *accessbot.Finding) string {
+		var d struct{ Entitlements []string }
+		must(t, json.Unmarshal(fd.Details, &d))
+		return strings.Join(d.Entitlements, ",")
+	}
+	step := func(what string, change func(), wantStatus accessbot.FindingStatus, wantNames string) {
+		t.Helper()
+		change()
+		x.now = x.now.Add(time.Hour)
+		x.sync(t, dirsync.Options{})
+		fd := finding()
+		if fd.Status != wantStatus || (wantNames != "" && names(fd) != wantNames) {
+			t.Fatalf("%s: finding %s naming %q; want %s naming %q", what, fd.Status, names(fd), wantStatus, wantNames)
+		}
+	}
+	// The caller's hook (the playbooks' finding.opened) runs in the
+	// snapshot's transaction after drift is recorded: it sees a finding
+	// the same sync opened.
+	var hookSaw []string
+	x.sy.WithAfterImport(func(ctx context.Context, q store.Queries, tenantID string, _ *inventory.Result, at time.Time) error {
+		fs, err := q.ListFindings(ctx, tenantID, accessbot.FindingFilter{Rule: dirsync.RuleDrift, Statuses: []accessbot.FindingStatus{accessbot.FindingOpen}, Since: at})
+		n := 0
+		for _, f := range fs {
+			if !f.OpenedAt.Before(at) {
+				n++
+			}
+		}
+		hookSaw = append(hookSaw, fmt.Sprint(n))
+		return err
+	})
+	if res := x.sync(t, dirsync.Options{}); res.Drift != 0 { // the baseline
+		t.Fatalf("baseline drift = %d", res.Drift)
+	}
+	step("Ops added outside", func() { f.AddMember(ops, alice) }, accessbot.FindingOpen, "Ops")
+	step("Eng added outside", func() { f.AddMember(eng, alice) }, accessbot.FindingOpen, "Eng,Ops")
+	step("Ops removed in Entra", func() { f.RemoveMember(ops, alice) }, accessbot.FindingOpen, "Eng")
+	step("Eng granted through accessbot", func() {
+		conn := &accessbot.Connection{TenantID: x.tenant.ID, AppID: x.app.ID, Name: "Eng", Type: "group"}
+		must(t, x.st.CreateConnection(ctx, conn))
+		must(t, x.st.CreateEntitlement(ctx, &accessbot.Entitlement{TenantID: x.tenant.ID, UserID: emp.ID, ConnectionID: conn.ID, GrantedAt: x.now}))
+	}, accessbot.FindingResolved, "")
+	step("Ops added outside again", func() { f.AddMember(ops, alice) }, accessbot.FindingOpen, "Ops")
+	if !f.IsMember(ops, alice) || !f.IsMember(eng, alice) || !f.IsMember(sales, alice) {
+		t.Fatal("a sync changed the directory")
+	}
+	// Opened by this sync: baseline none, Ops opens it, kept through Eng
+	// and Ops' removal, resolved, reopened by Ops again.
+	if got := strings.Join(hookSaw, ","); got != "0,1,0,0,0,1" {
+		t.Fatalf("drift findings opened by the sync, as its hook saw them: %s; want 0,1,0,0,0,1", got)
+	}
 }

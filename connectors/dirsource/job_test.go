@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/accessbot/accessbot/connectors/scim/scimfake"
 	"github.com/accessbot/accessbot/flows/dirsync"
 	"github.com/accessbot/accessbot/flows/findings"
+	"github.com/accessbot/accessbot/flows/inventory"
 	"github.com/accessbot/accessbot/flows/schedule"
 	"github.com/accessbot/accessbot/internal/secrets"
 	"github.com/accessbot/accessbot/store"
@@ -108,12 +110,17 @@ func TestScheduledSyncsRunOncePerSlotAcrossReplicas(t *testing.T) {
 			for _, a := range []*accessbot.Application{entra, wiki, broken} {
 				must(t, x.st.PutSchedule(ctx, &store.Schedule{TenantID: x.ten.ID, Job: dirsync.JobName(a.Name), Cron: "0 */6 * * *", TimeZone: "UTC", Since: c.Now()}))
 			}
+			var hooked atomic.Int64 // snapshots written, as the playbooks' hook sees them
 			var replicas []*schedule.Scheduler
 			for i := range 2 {
 				sc, err := schedule.New(schedule.Config{Store: x.st, Owner: fmt.Sprintf("replica-%d", i), Clock: c.Now, Log: zerolog.Nop(),
 					Backoff: func(int) time.Duration { return time.Hour }})
 				must(t, err)
-				must(t, sc.Register(dirsync.JobPrefix, &dirsource.Job{Store: x.st, Keys: x.keys, Rules: findings.NewEngine(c.Now, zerolog.Nop()), Clock: c.Now, Log: zerolog.Nop(), TempDir: t.TempDir()}))
+				must(t, sc.Register(dirsync.JobPrefix, &dirsource.Job{Store: x.st, Keys: x.keys, Rules: findings.NewEngine(c.Now, zerolog.Nop()), Clock: c.Now, Log: zerolog.Nop(), TempDir: t.TempDir(),
+					AfterImport: func(_ context.Context, _ store.Queries, _ string, res *inventory.Result, _ time.Time) error {
+						hooked.Add(1)
+						return nil
+					}}))
 				replicas = append(replicas, sc)
 			}
 			tick := func(at time.Time) {
@@ -139,6 +146,11 @@ func TestScheduledSyncsRunOncePerSlotAcrossReplicas(t *testing.T) {
 				if e, sc := syncs(); e != tc.entra || sc != tc.scm {
 					t.Fatalf("at %s: %d Entra syncs, %d SCIM syncs; want %d, %d", tc.at.Format("15:04:05"), e, sc, tc.entra, tc.scm)
 				}
+			}
+			// Two slots of two applications, one snapshot each: the hook
+			// (playbooks' sync.completed) ran once per snapshot.
+			if n := hooked.Load(); n != 2*2 {
+				t.Fatalf("after-import hook ran %d times; want 4", n)
 			}
 			for _, a := range []*accessbot.Application{entra, wiki} {
 				st, err := x.st.GetConnectorSync(ctx, x.ten.ID, a.ID)

@@ -2,8 +2,8 @@
 // protocol) for any application that serves SCIM: it reads /Users and
 // /Groups with startIndex/count paging for the inventory sync, and carries
 // out the scim_api_* provisioning scripts (create a user, deactivate one
-// with PATCH active=false, delete one, add and remove group members with
-// PATCH operations) with a bearer token.
+// with PATCH active=false, delete one, create and delete a group, add and
+// remove group members with PATCH operations) with a bearer token.
 //
 // It speaks plain SCIM JSON over the outbound client. No Go SCIM client
 // library fits: github.com/elimity-com/scim is a server framework, and

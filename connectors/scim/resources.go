@@ -231,6 +231,42 @@ func (c *Client) GroupID(ctx context.Context, ref string) (string, error) {
 	return byID.ID, nil
 }
 
+// CreateGroup creates a group named name and returns its id. A 409
+// uniqueness (the displayName is taken) finds that group and returns its
+// id, so a retried step succeeds; a server that allows two groups of one
+// name is asked first, so a repeat makes no second one.
+func (c *Client) CreateGroup(ctx context.Context, name string) (string, error) {
+	op := "create group " + name
+	if strings.TrimSpace(name) == "" {
+		return "", &Error{Op: op, Status: http.StatusBadRequest, ScimType: "invalidValue", Detail: "no displayName: set the name param or the connection's name"}
+	}
+	if id, err := c.GroupID(ctx, name); err == nil {
+		return id, nil
+	} else if !IsNotFound(err) {
+		return "", err
+	}
+	var out Group
+	err := c.call(ctx, op, http.MethodPost, "/Groups", map[string]any{"schemas": []string{SchemaGroup}, "displayName": name}, &out)
+	if IsUniqueness(err) {
+		if id, ferr := c.GroupID(ctx, name); ferr == nil {
+			return id, nil
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	return out.ID, nil
+}
+
+// DeleteGroup deletes a group by id; one that is gone already is success.
+func (c *Client) DeleteGroup(ctx context.Context, id string) error {
+	err := c.call(ctx, "delete group "+id, http.MethodDelete, "/Groups/"+url.PathEscape(id), nil, nil)
+	if IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
 // patchOp is one RFC 7644 §3.5.2 operation.
 type patchOp struct {
 	Op    string `json:"op"`

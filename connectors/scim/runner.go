@@ -13,13 +13,15 @@ import (
 const Provider = "scim"
 
 // Ops are the operations Run accepts.
-var Ops = []string{"create_user", "disable_user", "delete_user", "add_user_to_group", "remove_user_from_group"}
+var Ops = []string{"create_user", "disable_user", "delete_user", "create_group", "delete_group", "add_user_to_group", "remove_user_from_group"}
 
 // Runner carries out the scim_api_* steps. Params (rendered templates):
 //
 //	create_user:  [user_name] (default the target's email), [display_name], [email], [external_id], [active=false]
 //	disable_user: [user] (userName or id; default the target's email): PATCH active=false
 //	delete_user:  [user]
+//	create_group: [name] (default the connection's name)
+//	delete_group: [group] (displayName or id; default the connection's name)
 //	add_user_to_group, remove_user_from_group: [user], [group] (displayName or id; default the connection's name)
 //
 // Outputs: scim_user_id, scim_group_id. Errors a retry cannot fix (4xx
@@ -65,6 +67,23 @@ func run(ctx context.Context, c *Client, s provision.Step) (provision.Result, er
 			return provision.Result{Note: "SCIM user " + user + " deleted"}, c.DeleteUser(ctx, id)
 		}
 		return provision.Result{Outputs: map[string]string{"scim_user_id": id}, Note: "SCIM user " + user + " deactivated"}, c.SetActive(ctx, id, false)
+	case "create_group":
+		name := param(s, "name", s.Fields.Connection.Name)
+		id, err := c.CreateGroup(ctx, name)
+		if err != nil {
+			return provision.Result{}, err
+		}
+		return provision.Result{Outputs: map[string]string{"scim_group_id": id}, Note: "SCIM group " + name + " created"}, nil
+	case "delete_group":
+		group := param(s, "group", s.Fields.Connection.Name)
+		id, err := c.GroupID(ctx, group)
+		if IsNotFound(err) {
+			return provision.Result{Note: "SCIM group " + group + " is gone already"}, nil
+		}
+		if err != nil {
+			return provision.Result{}, err
+		}
+		return provision.Result{Outputs: map[string]string{"scim_group_id": id}, Note: "SCIM group " + group + " deleted"}, c.DeleteGroup(ctx, id)
 	case "add_user_to_group", "remove_user_from_group":
 		group := param(s, "group", s.Fields.Connection.Name)
 		gid, err := c.GroupID(ctx, group)

@@ -215,10 +215,74 @@ func TestRunnerIsIdempotent(t *testing.T) {
 		if !provision.IsPermanent(err) || !strings.Contains(err.Error(), "find group Nope") {
 			t.Fatalf("unknown group: %v", err)
 		}
-		if _, err := r.Run(ctx, step("create_group", nil)); !errors.Is(err, provision.ErrUnknownScript) || !provision.IsPermanent(err) {
+		if _, err := r.Run(ctx, step("add_user_to_role", nil)); !errors.Is(err, provision.ErrUnknownScript) || !provision.IsPermanent(err) {
 			t.Fatalf("unknown op: %v", err)
 		}
 		f.Close()
+	}
+}
+
+// create_group and delete_group (the seed's connection create and delete
+// relationships) are idempotent: a repeat or a retry after a lost answer
+// meets the group (409 uniqueness, or found first) and makes no second
+// one; deleting a group that is gone is done.
+func TestRunnerCreatesAndDeletesGroups(t *testing.T) {
+	f := scimfake.New()
+	defer f.Close()
+	c, _ := newClient(t, f, f.Token)
+	r := scim.Runner{Client: func(context.Context, provision.Step) (*scim.Client, error) { return c, nil }}
+	ctx := context.Background()
+
+	s := step("create_group", map[string]string{"name": "Payroll"})
+	res, err := r.Run(ctx, s)
+	must(t, err)
+	ids := f.GroupIDs("Payroll")
+	if len(ids) != 1 || res.Outputs["scim_group_id"] != ids[0] || f.Count("POST /Groups") != 1 {
+		t.Fatalf("create: %+v, groups %v", res, ids)
+	}
+	if res2, err := r.Run(ctx, s); err != nil || res2.Outputs["scim_group_id"] != ids[0] || len(f.GroupIDs("Payroll")) != 1 {
+		t.Fatalf("repeat create: %v %+v groups %v", err, res2, f.GroupIDs("Payroll"))
+	}
+	// The connection's name is the default; a lost answer is retried and
+	// finds the group the first attempt made.
+	d := step("create_group", nil)
+	d.Fields.Connection.Name = "Auditors"
+	f.LoseResponses(1)
+	if _, err := r.Run(ctx, d); err == nil || provision.IsPermanent(err) {
+		t.Fatalf("lost answer: %v", err)
+	}
+	res, err = r.Run(ctx, d)
+	if err != nil || len(f.GroupIDs("Auditors")) != 1 || res.Outputs["scim_group_id"] != f.GroupIDs("Auditors")[0] {
+		t.Fatalf("retry after a lost answer: %v %+v groups %v", err, res, f.GroupIDs("Auditors"))
+	}
+	if _, err := c.CreateGroup(ctx, " "); err == nil || !strings.Contains(err.Error(), "create group") || !strings.Contains(err.Error(), "no displayName") {
+		t.Fatalf("empty name: %v", err)
+	}
+
+	for attempt := range 2 {
+		if _, err := r.Run(ctx, step("delete_group", map[string]string{"group": "Payroll"})); err != nil || len(f.GroupIDs("Payroll")) != 0 {
+			t.Fatalf("delete attempt %d: %v groups %v", attempt, err, f.GroupIDs("Payroll"))
+		}
+	}
+	// By id, with the answer lost: the retry's 404 is success.
+	id := f.GroupIDs("Auditors")[0]
+	f.LoseResponses(1)
+	if _, err := r.Run(ctx, step("delete_group", map[string]string{"group": id})); err == nil {
+		t.Fatal("lost delete answer: no error")
+	}
+	if _, err := r.Run(ctx, step("delete_group", map[string]string{"group": id})); err != nil || len(f.GroupIDs("Auditors")) != 0 {
+		t.Fatalf("delete retry: %v", err)
+	}
+	if err := c.DeleteGroup(ctx, id); err != nil {
+		t.Fatalf("DeleteGroup of a gone group: %v", err)
+	}
+}
+
+// Every operation the runner does is one apply accepts, and the reverse:
+// a scim_api_* script apply accepts never meets "unknown operation".
+func TestOpsMatchWhatApplyAccepts(t *testing.T) {
+	if got, want := strings.Join(scim.Ops, ","), strings.Join(provision.BuiltProviders[scim.Provider], ","); got != want {
+		t.Fatalf("scim.Ops = %s\nprovision.BuiltProviders[scim] = %s", got, want)
 	}
 }
 

@@ -148,7 +148,8 @@ func (r *Result) Summary() string {
 // Syncer runs syncs.
 type Syncer struct {
 	st    Store
-	im    *inventory.Importer
+	rules inventory.RuleRunner
+	after inventory.AfterImport
 	now   func() time.Time
 	log   zerolog.Logger
 	drift *Reconciler
@@ -157,13 +158,15 @@ type Syncer struct {
 
 // New returns a Syncer; rules run after each snapshot (nil: none).
 func New(st Store, rules inventory.RuleRunner, now func() time.Time, log zerolog.Logger) *Syncer {
-	return &Syncer{st: st, im: inventory.NewImporter(st, rules, now, log), now: now, log: log, drift: &Reconciler{now: now}}
+	return &Syncer{st: st, rules: rules, now: now, log: log, drift: &Reconciler{now: now}}
 }
 
 // WithAfterImport sets the importer's hook, run once per written snapshot
-// in its transaction (playbooks queue sync.completed there); it returns s.
+// in its transaction after the drift and revocation findings are recorded
+// (playbooks queue sync.completed there, and finding.opened for every
+// finding the sync opened, drift included); it returns s.
 func (s *Syncer) WithAfterImport(fn inventory.AfterImport) *Syncer {
-	s.im.WithAfterImport(fn)
+	s.after = fn
 	return s
 }
 
@@ -272,12 +275,43 @@ func (s *Syncer) sync(ctx context.Context, tenantID string, app *accessbot.Appli
 		{Kind: inventory.Entitlements, Name: app.Connector + ":entitlements", R: entitlementsCSV(rd.Entitlements)},
 		{Kind: inventory.Relations, Name: app.Connector + ":relations", R: bufio.NewReaderSize(rel, 64<<10)},
 	}
-	imps, err := s.im.ImportSet(ctx, tenantID, app.Name, files, inventory.Options{DryRun: opt.DryRun, AllowRemovals: opt.AllowRemovals})
+	// Drift and revocations are reconciled in the snapshot's transaction,
+	// before the caller's hook: a finding they open is there for it (the
+	// playbooks' finding.opened), and nothing is recorded if the snapshot
+	// is not.
+	var drift, unrevoked int
+	reconcile := func(ctx context.Context, q store.Queries, tenantID string, ir *inventory.Result, at time.Time) error {
+		var err error
+		// The first sync is the baseline: what is there was there before
+		// accessbot, not drift.
+		if state.LastOKAt != nil {
+			if drift, err = s.drift.report(ctx, q, tenantID, app, before, at); err != nil {
+				return err
+			}
+		}
+		if unrevoked, err = s.drift.unrevoked(ctx, q, tenantID, app, readAt, at); err != nil {
+			return err
+		}
+		if s.found != nil && drift+unrevoked > 0 {
+			// The rules' findings reach the playbooks through s.after; these
+			// are the reconcile's (an event already emitted is a conflict).
+			if err := s.found(ctx, q, tenantID, accessbot.SyncResult{Opened: drift + unrevoked}, at); err != nil {
+				return fmt.Errorf("drift findings opened: %w", err)
+			}
+		}
+		if s.after != nil {
+			return s.after(ctx, q, tenantID, ir, at)
+		}
+		return nil
+	}
+	im := inventory.NewImporter(s.st, s.rules, s.now, s.log).WithAfterImport(reconcile)
+	imps, err := im.ImportSet(ctx, tenantID, app.Name, files, inventory.Options{DryRun: opt.DryRun, AllowRemovals: opt.AllowRemovals})
 	res.Imports = imps
 	if err != nil {
 		return res, err
 	}
 	res.Written = len(imps) > 0 && imps[0].Written
+	res.Drift, res.Unrevoked = drift, unrevoked // a dry run's are what it would record
 	if !res.Written {
 		return res, nil
 	}
@@ -288,24 +322,6 @@ func (s *Syncer) sync(ctx context.Context, tenantID string, app *accessbot.Appli
 	}
 	if res.Terminated, err = s.terminate(ctx, tenantID, rd.Identities, at); err != nil {
 		return res, err
-	}
-	// The first sync is the baseline: what is there was there before
-	// accessbot, not drift.
-	if state.LastOKAt != nil {
-		if res.Drift, err = s.drift.report(ctx, s.st, tenantID, app, before, at); err != nil {
-			return res, err
-		}
-	}
-	if res.Unrevoked, err = s.drift.unrevoked(ctx, s.st, tenantID, app, readAt, at); err != nil {
-		return res, err
-	}
-	if s.found != nil && res.Drift+res.Unrevoked > 0 {
-		// Counts of findings opened or seen: the hook keeps those opened at at.
-		if err := s.st.InTx(ctx, func(q store.Queries) error {
-			return s.found(ctx, q, tenantID, accessbot.SyncResult{Opened: res.Drift + res.Unrevoked}, at)
-		}); err != nil {
-			return res, fmt.Errorf("drift findings opened: %w", err)
-		}
 	}
 	return res, nil
 }

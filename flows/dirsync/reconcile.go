@@ -15,7 +15,8 @@ import (
 // RuleDrift is the findings rule of access the directory shows that
 // accessbot did not grant: a membership that appeared since the last sync
 // with no accessbot grant (request) behind it. The finding is raised,
-// never acted on: neither side is overwritten.
+// never acted on: neither side is overwritten. It is resolved once the
+// identity holds none of the access it named.
 const RuleDrift = "connector_access_outside_accessbot"
 
 // Reconciler compares a sync's new relations with accessbot's grants.
@@ -37,23 +38,38 @@ func (r *Reconciler) relationSet(ctx context.Context, q store.Queries, tenantID,
 	return set, nil
 }
 
-// report raises a drift finding per identity holding, since before, an
-// entitlement that no accessbot grant of its employee covers. A grant
-// covers an entitlement when its connection (of the same application) is
-// named like the entitlement's external id or name, ignoring case.
+// driftDetails is a drift finding's details: the entitlements by name
+// (for people) and by external id (to find them again next sync).
+type driftDetails struct {
+	Application    string   `json:"application"`
+	IdentityID     string   `json:"identity_id"`
+	Email          string   `json:"email"`
+	Entitlements   []string `json:"entitlements"`
+	EntitlementIDs []string `json:"entitlement_ids,omitempty"`
+	Why            string   `json:"why"`
+}
+
+// report raises a drift finding per identity of app holding an
+// entitlement that no accessbot grant of its employee covers, when that
+// membership appeared since the last sync (before) or an open drift
+// finding already named it. A grant covers an entitlement when its
+// connection (of the same application) is named like the entitlement's
+// external id or name, ignoring case. A finding keeps every entitlement it
+// named while the identity still holds it uncovered, and is resolved by
+// the first sync after which none is left (the membership was removed, or
+// accessbot granted it since); neither side is ever changed.
 func (r *Reconciler) report(ctx context.Context, q store.Queries, tenantID string, app *accessbot.Application, before map[relKey]bool, at time.Time) (int, error) {
 	rels, err := q.ListRelations(ctx, tenantID, app.ID, false)
 	if err != nil {
 		return 0, fmt.Errorf("list relations: %w", err)
 	}
-	var fresh []relKey
-	for _, x := range rels {
-		if k := (relKey{x.IdentityID, x.EntitlementID}); !before[k] {
-			fresh = append(fresh, k)
-		}
+	ids, err := q.ListIdentities(ctx, tenantID, app.ID, true) // removed ones too: their findings resolve
+	if err != nil {
+		return 0, fmt.Errorf("list identities: %w", err)
 	}
-	if len(fresh) == 0 {
-		return 0, nil
+	identByID := make(map[string]*accessbot.Identity, len(ids))
+	for i := range ids {
+		identByID[ids[i].ID] = &ids[i]
 	}
 	ents, err := q.ListAppEntitlements(ctx, tenantID, app.ID, false)
 	if err != nil {
@@ -62,6 +78,36 @@ func (r *Reconciler) report(ctx context.Context, q store.Queries, tenantID strin
 	entByID := make(map[string]accessbot.AppEntitlement, len(ents))
 	for _, e := range ents {
 		entByID[e.ID] = e
+	}
+	// What open drift findings of this application's identities named.
+	open, err := q.ListFindings(ctx, tenantID, accessbot.FindingFilter{Rule: RuleDrift,
+		Statuses: []accessbot.FindingStatus{accessbot.FindingOpen, accessbot.FindingAcknowledged}})
+	if err != nil {
+		return 0, fmt.Errorf("list drift findings: %w", err)
+	}
+	named := map[string]map[string]bool{} // identity id → entitlement external ids and names
+	for _, f := range open {
+		if f.Subject.Kind != accessbot.SubjectIdentity || identByID[f.Subject.ID] == nil {
+			continue
+		}
+		var d driftDetails
+		_ = json.Unmarshal(f.Details, &d) // unreadable details name nothing
+		set := map[string]bool{}
+		for _, x := range append(d.EntitlementIDs, d.Entitlements...) {
+			set[x] = true
+		}
+		named[f.Subject.ID] = set
+	}
+	var cands []relKey
+	for _, x := range rels {
+		k := relKey{x.IdentityID, x.EntitlementID}
+		e := entByID[x.EntitlementID]
+		if n := named[x.IdentityID]; !before[k] || n[e.ExternalID] || (len(n) > 0 && n[e.Name]) {
+			cands = append(cands, k)
+		}
+	}
+	if len(cands) == 0 && len(named) == 0 {
+		return 0, nil
 	}
 	conns, err := q.ListConnections(ctx, tenantID, app.ID)
 	if err != nil {
@@ -76,16 +122,13 @@ func (r *Reconciler) report(ctx context.Context, q store.Queries, tenantID strin
 	if err != nil {
 		return 0, err
 	}
-	byIdentity := map[string][]string{}
-	idents := map[string]*accessbot.Identity{}
+	type held struct{ names, ids []string }
+	byIdentity := map[string]*held{}
 	grants := map[string]map[string]bool{} // user id → connection ids
-	for _, k := range fresh {
-		ident, ok := idents[k.identity]
-		if !ok {
-			if ident, err = q.GetIdentity(ctx, tenantID, k.identity); err != nil {
-				return 0, fmt.Errorf("identity %s: %w", k.identity, err)
-			}
-			idents[k.identity] = ident
+	for _, k := range cands {
+		ident := identByID[k.identity]
+		if ident == nil {
+			continue
 		}
 		e := entByID[k.entitlement]
 		if uid := owners.of(ident); uid != "" {
@@ -105,25 +148,40 @@ func (r *Reconciler) report(ctx context.Context, q store.Queries, tenantID strin
 				continue
 			}
 		}
-		byIdentity[k.identity] = append(byIdentity[k.identity], e.Name)
+		h := byIdentity[k.identity]
+		if h == nil {
+			h = &held{}
+			byIdentity[k.identity] = h
+		}
+		h.names, h.ids = append(h.names, e.Name), append(h.ids, e.ExternalID)
 	}
-	var ms []accessbot.FindingMatch
-	for id, names := range byIdentity {
-		ident := idents[id]
-		sort.Strings(names)
+	ms := make([]accessbot.FindingMatch, 0, len(byIdentity))
+	for id, h := range byIdentity {
+		ident := identByID[id]
 		disp := app.Name + ": " + ident.ExternalID
 		if ident.Email != "" && ident.Email != ident.ExternalID {
 			disp += " (" + ident.Email + ")"
 		}
-		d, _ := json.Marshal(map[string]any{"application": app.Name, "identity_id": ident.ExternalID, "email": ident.Email,
-			"entitlements": names, "why": "the directory shows this access but accessbot never granted it"})
+		sort.Strings(h.names)
+		sort.Strings(h.ids)
+		d, _ := json.Marshal(driftDetails{Application: app.Name, IdentityID: ident.ExternalID, Email: ident.Email,
+			Entitlements: h.names, EntitlementIDs: h.ids, Why: "the directory shows this access but accessbot never granted it"})
 		ms = append(ms, accessbot.FindingMatch{Severity: accessbot.SeverityHigh, Subject: accessbot.Subject{Kind: accessbot.SubjectIdentity, ID: id, Display: disp}, Details: d})
 	}
-	if len(ms) == 0 {
-		return 0, nil
-	}
 	sort.Slice(ms, func(i, k int) bool { return ms[i].Subject.ID < ms[k].Subject.ID })
-	if _, err := q.ReportFindings(ctx, tenantID, RuleDrift, ms, at); err != nil {
+	// Only these identities can have a drift finding to open, keep or
+	// resolve: the ones an open finding names, and the ones drifting now.
+	subjects := make([]string, 0, len(named)+len(ms))
+	for id := range named {
+		subjects = append(subjects, id)
+	}
+	for _, m := range ms {
+		if named[m.Subject.ID] == nil {
+			subjects = append(subjects, m.Subject.ID)
+		}
+	}
+	sort.Strings(subjects)
+	if _, err := q.SyncFindingsOf(ctx, tenantID, RuleDrift, accessbot.SubjectIdentity, subjects, ms, at); err != nil {
 		return 0, fmt.Errorf("report drift: %w", err)
 	}
 	return len(ms), nil

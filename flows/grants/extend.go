@@ -23,7 +23,10 @@ type Extender struct {
 	next requests.Provisioner
 }
 
-var _ requests.Provisioner = (*Extender)(nil)
+var (
+	_ requests.Provisioner   = (*Extender)(nil)
+	_ requests.TxProvisioner = (*Extender)(nil)
+)
 
 // Extender wraps next (the engine, or manual fulfilment).
 func (s *Service) Extender(next requests.Provisioner) *Extender {
@@ -31,6 +34,21 @@ func (s *Service) Extender(next requests.Provisioner) *Extender {
 		next = requests.RecordOnly{}
 	}
 	return &Extender{s: s, next: next}
+}
+
+// ProvisionTx starts, in the transaction of the final approval, what next
+// starts there (the engine's flow) — but for an extension (moved by
+// Provision, nothing to run) and a connection deletion (whose grants end
+// first, from the job): those it leaves to Provision.
+func (e *Extender) ProvisionTx(ctx context.Context, q store.Queries, req *accessbot.AccessRequest) (bool, error) {
+	if _, ext := requests.ExtensionOf(req); ext || req.Kind == accessbot.RequestConnectionDelete {
+		return false, nil
+	}
+	tp, ok := e.next.(requests.TxProvisioner)
+	if !ok {
+		return false, nil
+	}
+	return tp.ProvisionTx(ctx, q, req)
 }
 
 // Provision moves an extended grant's end from the end it was asked from

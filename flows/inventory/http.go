@@ -180,9 +180,16 @@ func problem(e *csvrows.RowError, isJSON bool) RowProblem {
 // jsonToCSV turns a JSON array of flat objects into CSV whose header is
 // every key used; the importer then checks the columns as for a file.
 func jsonToCSV(b []byte) (*bytes.Buffer, error) {
+	// Numbers keep their text: an id of 1234567 is "1234567", never
+	// float64's "1.234567e+06", and 20-digit ids keep every digit.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var items []map[string]any
-	if err := json.Unmarshal(b, &items); err != nil {
+	if err := dec.Decode(&items); err != nil {
 		return nil, fmt.Errorf("body: want a JSON array of objects: %v", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("body: want one JSON array of objects, found more after it")
 	}
 	var cols []string
 	seen := map[string]bool{}
@@ -205,12 +212,21 @@ func jsonToCSV(b []byte) (*bytes.Buffer, error) {
 			case nil:
 			case string:
 				row[c] = v
-			case bool, float64:
-				row[c] = fmt.Sprint(v)
+			case json.Number:
+				row[c] = v.String()
+			case bool:
+				row[c] = strconv.FormatBool(v)
 			case []any: // labels: ["privileged", "ops"]
 				var parts []string
 				for _, x := range v {
-					parts = append(parts, fmt.Sprint(x))
+					switch x := x.(type) {
+					case string:
+						parts = append(parts, x)
+					case json.Number:
+						parts = append(parts, x.String())
+					default:
+						return nil, fmt.Errorf("body: item %d: %s: a list holds strings or numbers", i, k)
+					}
 				}
 				row[c] = strings.Join(parts, ";")
 			default:

@@ -107,3 +107,57 @@ func TestBulkAPIMatchesCLI(t *testing.T) {
 		t.Fatalf("unknown app: %d %+v", code, out)
 	}
 }
+
+// JSON numbers are ids as often as not: they reach the importer with the
+// text they were sent in (no 1.234567e+06, no lost digits), and labels
+// may be a list.
+func TestBulkAPIKeepsJSONNumbersAsSent(t *testing.T) {
+	ctx := context.Background()
+	api := setup(t, storetest.Drivers(t)[0])
+	tok, err := findings.NewToken(ctx, api.st, api.tenant.ID, t0)
+	must(t, err)
+	h := inventory.NewHandler(api.im, api.st, zerolog.Nop())
+	post := func(kind, body string) (int, inventory.Response) {
+		req := httptest.NewRequest("POST", "/api/v1/inventory/GitLab/"+kind, strings.NewReader(body))
+		req.SetPathValue("application", "GitLab")
+		req.SetPathValue("kind", kind)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var out inventory.Response
+		must(t, json.NewDecoder(w.Body).Decode(&out))
+		return w.Code, out
+	}
+	code, out := post("identities", `[{"identity_id":1234567,"email":"a@acme.com","display_name":"A","status":"active"},
+		{"identity_id":12345678901234567890,"email":"b@acme.com","display_name":"B","status":"active"}]`)
+	if code != 200 || !out.Written || len(out.Rejected) != 0 {
+		t.Fatalf("identities: %d %+v", code, out)
+	}
+	code, out = post("entitlements", `[{"entitlement_id":42,"name":"Admins","type":"group","labels":["privileged",7]}]`)
+	if code != 200 || !out.Written {
+		t.Fatalf("entitlements: %d %+v", code, out)
+	}
+	ids, err := api.st.ListIdentities(ctx, api.tenant.ID, api.app.ID, false)
+	must(t, err)
+	var got []string
+	for _, i := range ids {
+		got = append(got, i.ExternalID)
+	}
+	if strings.Join(got, ",") != "1234567,12345678901234567890" && strings.Join(got, ",") != "12345678901234567890,1234567" {
+		t.Fatalf("identity ids = %v", got)
+	}
+	ents, err := api.st.ListAppEntitlements(ctx, api.tenant.ID, api.app.ID, false)
+	must(t, err)
+	if len(ents) != 1 || ents[0].ExternalID != "42" || strings.Join(ents[0].Labels, ",") != "7,privileged" {
+		t.Fatalf("entitlements = %+v", ents)
+	}
+	for body, want := range map[string]string{
+		`[{"identity_id":"u1"}] [{"identity_id":"u2"}]`: "found more after it",
+		`[{"entitlement_id":"g1","labels":[{"a":1}]}]`:  "a list holds strings or numbers",
+	} {
+		if code, out := post("entitlements", body); code != 400 || !strings.Contains(out.Error, want) {
+			t.Errorf("%s: %d %+v; want 400 %q", body, code, out, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,7 +48,8 @@ func (e *Engine) Resolve(ctx context.Context, tenantID, flowID string, index int
 			return fmt.Errorf("flow %s has no step %d: %w", flowID, index+1, accessbot.ErrNotFound)
 		}
 		s := &f.Steps[index]
-		if err := e.mayAnswer(ctx, q, f, s, actorID); err != nil {
+		who, err := e.mayAnswer(ctx, q, f, s, actorID)
+		if err != nil {
 			return err
 		}
 		switch {
@@ -59,10 +61,11 @@ func (e *Engine) Resolve(ctx context.Context, tenantID, flowID string, index int
 			return ErrNotWaiting
 		}
 		if o == OutcomeDone {
-			return e.advance(ctx, q, f, Result{}, actorID, reason, ActionStepAnswer)
+			return e.advance(ctx, q, f, Result{Note: answerNote(s, who, o)}, actorID, reason, ActionStepAnswer)
 		}
 		now := e.now()
 		s.Status, s.FinishedAt, s.AnsweredBy, s.LastError = accessbot.FlowFailed, &now, actorID, reason
+		s.Note = answerNote(s, who, o)
 		f.Status = accessbot.FlowFailed
 		if err := e.audit(ctx, q, f, actorID, ActionStepAnswer, stepAudit{Index: index, Type: s.Type, Error: reason, Reason: "failed"}); err != nil {
 			return err
@@ -76,21 +79,55 @@ func (e *Engine) Resolve(ctx context.Context, tenantID, flowID string, index int
 }
 
 // mayAnswer checks who may answer step s of f.
-func (e *Engine) mayAnswer(ctx context.Context, q store.Queries, f *accessbot.ActionFlow, s *accessbot.ActionFlowStep, actorID string) error {
+func (e *Engine) mayAnswer(ctx context.Context, q store.Queries, f *accessbot.ActionFlow, s *accessbot.ActionFlowStep, actorID string) (*accessbot.User, error) {
 	u, err := q.GetUser(ctx, f.TenantID, actorID)
 	if errors.Is(err, accessbot.ErrNotFound) {
-		return ErrForbidden
+		return nil, ErrForbidden
 	}
 	if err != nil {
-		return fmt.Errorf("load actor %s: %w", actorID, err)
+		return nil, fmt.Errorf("load actor %s: %w", actorID, err)
 	}
 	if u.Status != accessbot.UserActive {
-		return ErrForbidden
+		return nil, ErrForbidden
 	}
-	if u.Role == accessbot.RoleAdmin {
-		return nil
+	if err := mayAnswer(ctx, q, f, s, u); err != nil {
+		return nil, err
 	}
+	return u, nil
+}
+
+// answerNote is an answered step's line in the requester's thread: who
+// answered, and how ("done by Omar Haddad", "denied by Lena Fischer").
+func answerNote(s *accessbot.ActionFlowStep, u *accessbot.User, o Outcome) string {
+	name := u.Name
+	if name == "" {
+		name = u.Email
+	}
+	_, _, op, _ := ParseType(s.Type)
+	switch {
+	case op == "approval" && o == OutcomeDone:
+		return "approved by " + name
+	case op == "approval":
+		return "denied by " + name
+	case o == OutcomeDone:
+		return "done by " + name
+	}
+	return name + " can't do it"
+}
+
+func mayAnswer(ctx context.Context, q store.Queries, f *accessbot.ActionFlow, s *accessbot.ActionFlowStep, u *accessbot.User) error {
+	actorID := u.ID
 	kind, _, _, _ := ParseType(s.Type)
+	refused := ErrForbidden
+	if u.Role == accessbot.RoleAdmin {
+		// An admin answers any step but an approval of their own access:
+		// there, as with a request's approval, only the named approver may.
+		own, err := ownApproval(f, s, actorID)
+		if err != nil || !own {
+			return err
+		}
+		refused = ErrOwnApproval
+	}
 	switch kind {
 	case KindManual:
 		app, err := q.GetApplication(ctx, f.TenantID, f.AppID)
@@ -111,19 +148,44 @@ func (e *Engine) mayAnswer(ctx context.Context, q store.Queries, f *accessbot.Ac
 			return nil
 		}
 	}
-	return ErrForbidden
+	return refused
 }
 
-// IsAdmin reports whether actorID is an active admin of the tenant.
-func isAdmin(ctx context.Context, q store.Queries, tenantID, actorID string) (bool, error) {
-	u, err := q.GetUser(ctx, tenantID, actorID)
-	if errors.Is(err, accessbot.ErrNotFound) {
+// ErrOwnApproval: an admin may not answer (or mark done) an approval step
+// of a flow for their own access, as no one approves their own request.
+var ErrOwnApproval = fmt.Errorf("%w: an approval step of your own access is answered by its named approver only", ErrForbidden)
+
+// ownApproval reports whether s is an approval step (slack_approval,
+// email_approval) of a flow for actorID's own access: actorID is whose
+// access it is or who asked for it.
+func ownApproval(f *accessbot.ActionFlow, s *accessbot.ActionFlowStep, actorID string) (bool, error) {
+	kind, _, op, _ := ParseType(s.Type)
+	if kind != KindSlack && kind != KindEmail || op != "approval" {
 		return false, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("load actor %s: %w", actorID, err)
+	if f.UserID == actorID {
+		return true, nil
 	}
-	return u.Role == accessbot.RoleAdmin && u.Status == accessbot.UserActive, nil
+	var fl Fields
+	if err := json.Unmarshal(f.Fields, &fl); err != nil {
+		return false, fmt.Errorf("decode flow fields: %w", err)
+	}
+	return fl.Requester.ID == actorID || fl.Target.ID == actorID, nil
+}
+
+// admin returns actorID when an active admin of the tenant, else nil.
+func admin(ctx context.Context, q store.Queries, tenantID, actorID string) (*accessbot.User, error) {
+	u, err := q.GetUser(ctx, tenantID, actorID)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load actor %s: %w", actorID, err)
+	}
+	if u.Role != accessbot.RoleAdmin || u.Status != accessbot.UserActive {
+		return nil, nil
+	}
+	return u, nil
 }
 
 // AdminAction is what a tenant admin does to a failed flow.
@@ -140,11 +202,11 @@ const (
 // Only the tenant's active admins may (ErrForbidden), checked here.
 func (e *Engine) Admin(ctx context.Context, tenantID, flowID, actorID string, act AdminAction) error {
 	err := e.st.InTx(ctx, func(q store.Queries) error {
-		ok, err := isAdmin(ctx, q, tenantID, actorID)
+		who, err := admin(ctx, q, tenantID, actorID)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if who == nil {
 			return ErrForbidden
 		}
 		f, err := q.GetActionFlowForUpdate(ctx, tenantID, flowID)
@@ -175,9 +237,15 @@ func (e *Engine) Admin(ctx context.Context, tenantID, flowID, actorID string, ac
 			return fmt.Errorf("admin action %q: %w", act, accessbot.ErrInvalid)
 		}
 		if act == AdminMarkDone {
+			// Marking a denied approval of one's own access done would approve it.
+			if own, err := ownApproval(f, s, actorID); err != nil {
+				return err
+			} else if own {
+				return ErrOwnApproval
+			}
 			s.Status = accessbot.FlowRunning // advance counts from a running step
 			s.Attempts--
-			return e.advance(ctx, q, f, Result{Note: "marked done by an admin"}, actorID, "", ActionMarkedDone)
+			return e.advance(ctx, q, f, Result{Note: "marked done by " + cmp.Or(who.Name, who.Email)}, actorID, "", ActionMarkedDone)
 		}
 		s.Status, s.FinishedAt, s.AnsweredBy = accessbot.FlowPending, nil, ""
 		f.Status = accessbot.FlowRunning

@@ -3,6 +3,7 @@ package provision
 import (
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -14,10 +15,17 @@ import (
 // Relationships lists every relationship type a chain can be declared for.
 var Relationships = []Relationship{RelAccount, RelGroup, RelRole, RelPolicy, RelConnectionCreate, RelConnectionAssign, RelConnectionDelete}
 
-// BuiltProviders are the providers whose API connector exists: a
-// {provider}_api_* script of any other is refused when the tenant file is
-// applied: Entra ID (azuread) and SCIM 2.0 (scim).
-var BuiltProviders = map[string]bool{"azuread": true, "scim": true}
+// BuiltProviders are the providers whose API connector exists, with the
+// operations each carries out: a {provider}_api_* script of any other
+// provider, or an operation its connector does not do, is refused when the
+// tenant file is applied (rather than failing when a flow runs). Each
+// connector's tests check its Ops match its list here.
+var BuiltProviders = map[string][]string{
+	"azuread": {"create_user", "disable_user", "delete_user", "create_group", "delete_group",
+		"add_user_to_group", "remove_user_from_group", "add_user_to_role", "remove_user_from_role"},
+	"scim": {"create_user", "disable_user", "delete_user", "create_group", "delete_group",
+		"add_user_to_group", "remove_user_from_group"},
+}
 
 // MaxSleep bounds a sleep step.
 const MaxSleep = 7 * 24 * time.Hour
@@ -31,17 +39,22 @@ type Problem struct{ Field, Msg string }
 // Fields does not have, a missing or bad sleep duration. Nothing wrong is nil.
 func CheckScript(s Script) []Problem {
 	var out []Problem
-	kind, provider, _, err := ParseType(s.Type)
+	kind, provider, op, err := ParseType(s.Type)
 	if err != nil {
 		return []Problem{{"type", err.Error()}}
 	}
-	if kind == KindProviderAPI && !BuiltProviders[provider] {
-		built := slices.Sorted(maps.Keys(BuiltProviders))
-		have := "none yet"
-		if len(built) > 0 {
-			have = strings.Join(built, ", ")
+	if kind == KindProviderAPI {
+		ops, built := BuiltProviders[provider]
+		switch {
+		case !built:
+			have := "none yet"
+			if len(BuiltProviders) > 0 {
+				have = strings.Join(slices.Sorted(maps.Keys(BuiltProviders)), ", ")
+			}
+			out = append(out, Problem{"type", fmt.Sprintf("%q: provider %q has no API connector in this accessbot (built: %s)", s.Type, provider, have)})
+		case !slices.Contains(ops, op):
+			out = append(out, Problem{"type", fmt.Sprintf("%q: the %s connector does not do %s (it does: %s)", s.Type, provider, op, strings.Join(ops, ", "))})
 		}
-		out = append(out, Problem{"type", fmt.Sprintf("%q: provider %q has no API connector in this accessbot (built: %s)", s.Type, provider, have)})
 	}
 	if s.Timeout < 0 {
 		out = append(out, Problem{"timeout", "must be positive"})
@@ -71,12 +84,96 @@ func SleepDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// Limits on a template, which a tenant admin writes and every replica runs:
+// text/template has no budget of its own, so {{range .Request.Duration}}
+// (an integer: 28.8 trillion turns for 8 h) or a {{template}} calling
+// itself twice per level would hang `apply` and then the step's job.
+const (
+	MaxTemplateLen    = 4 << 10  // bytes of source
+	MaxTemplateOutput = 64 << 10 // bytes one param renders to
+)
+
+// rangeable are the fields a template may range over: lists of a bounded size.
+var rangeable = map[string]bool{"Approvers": true, "Outputs": true}
+
 func newTemplate(src string) (*template.Template, error) {
+	if len(src) > MaxTemplateLen {
+		return nil, fmt.Errorf("not a template: %d bytes, at most %d", len(src), MaxTemplateLen)
+	}
 	t, err := template.New("param").Option("missingkey=error").Parse(src)
 	if err != nil {
 		return nil, fmt.Errorf("not a template: %w", err)
 	}
+	if len(t.Templates()) > 1 {
+		return nil, errors.New("not a template: define and block are not supported")
+	}
+	if err := checkNodes(t.Tree.Root, false); err != nil {
+		return nil, fmt.Errorf("not a template: %w", err)
+	}
 	return t, nil
+}
+
+// checkNodes refuses {{template}}, and a range over anything but
+// .Approvers or .Outputs, or inside another range.
+func checkNodes(n parse.Node, inRange bool) error {
+	switch x := n.(type) {
+	case *parse.ListNode:
+		if x == nil {
+			return nil
+		}
+		for _, c := range x.Nodes {
+			if err := checkNodes(c, inRange); err != nil {
+				return err
+			}
+		}
+	case *parse.TemplateNode:
+		return fmt.Errorf("{{template %q}} is not supported", x.Name)
+	case *parse.IfNode:
+		return errors.Join(checkNodes(x.List, inRange), checkNodes(x.ElseList, inRange))
+	case *parse.WithNode:
+		return errors.Join(checkNodes(x.List, inRange), checkNodes(x.ElseList, inRange))
+	case *parse.RangeNode:
+		if inRange {
+			return errors.New("a range inside a range is not supported")
+		}
+		if !rangesOverList(x.Pipe) {
+			return fmt.Errorf("range over %s: only {{range .Approvers}} and {{range .Outputs}} are supported", x.Pipe)
+		}
+		return errors.Join(checkNodes(x.List, true), checkNodes(x.ElseList, inRange))
+	}
+	return nil
+}
+
+// rangesOverList: the pipe is .Approvers or .Outputs (or $.Approvers,
+// $.Outputs), nothing computed.
+func rangesOverList(p *parse.PipeNode) bool {
+	if p == nil || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+		return false
+	}
+	switch a := p.Cmds[0].Args[0].(type) {
+	case *parse.FieldNode:
+		return len(a.Ident) == 1 && rangeable[a.Ident[0]]
+	case *parse.VariableNode:
+		return len(a.Ident) == 2 && a.Ident[0] == "$" && rangeable[a.Ident[1]]
+	}
+	return false
+}
+
+// capped is a writer that fails once more than MaxTemplateOutput bytes
+// were written to it, which stops the template.
+type capped struct {
+	w io.Writer
+	n int
+}
+
+var errTooLong = fmt.Errorf("renders to more than %d bytes", MaxTemplateOutput)
+
+func (c *capped) Write(p []byte) (int, error) {
+	c.n += len(p)
+	if c.n > MaxTemplateOutput {
+		return 0, errTooLong
+	}
+	return c.w.Write(p)
 }
 
 // Render executes src over f; a field or key that does not exist is an
@@ -87,7 +184,7 @@ func Render(src string, f Fields) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	if err := t.Execute(&b, f); err != nil {
+	if err := t.Execute(&capped{w: &b}, f); err != nil {
 		return "", fmt.Errorf("render %q: %w", src, err)
 	}
 	return b.String(), nil
@@ -118,7 +215,10 @@ func CheckTemplate(src string) error {
 	for _, name := range outputNames(t.Tree.Root) {
 		f.Outputs[name] = "sample"
 	}
-	if err := t.Execute(discard{}, f); err != nil {
+	if err := t.Execute(&capped{w: discard{}}, f); err != nil {
+		if errors.Is(err, errTooLong) {
+			return err
+		}
 		return fmt.Errorf("uses a field that does not exist (%w); the fields are listed in docs/provisioning.md", err)
 	}
 	return nil

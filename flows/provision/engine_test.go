@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/flows/provision"
+	"github.com/accessbot/accessbot/internal/metrics"
 	"github.com/accessbot/accessbot/jobs"
 	"github.com/accessbot/accessbot/store"
 	"github.com/accessbot/accessbot/store/storetest"
@@ -143,6 +145,15 @@ func must(t *testing.T, err error) {
 	}
 }
 
+func stepCount(t *testing.T, script, outcome string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := metrics.FlowSteps.WithLabelValues(script, outcome).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
 func TestApprovedRequestRunsItsChain(t *testing.T) {
 	t.Parallel()
 	for _, driver := range storetest.Drivers(t) {
@@ -159,6 +170,7 @@ func TestApprovedRequestRunsItsChain(t *testing.T) {
 			// Approved 3h ago (say the provision job waited): the grant's 8h
 			// count from when the flow finished, not from the approval.
 			req := f.approvedAt(t, 8*time.Hour, time.Now().UTC().Add(-3*time.Hour))
+			webhooksDone, manualWaiting := stepCount(t, "webhook", "done"), stepCount(t, "manual", "waiting")
 			must(t, f.eng.Provision(ctx, req))
 			must(t, f.eng.Provision(ctx, req)) // a retried provision job finds the flow
 			key := provision.FlowKey(provision.Provision, req.ID)
@@ -192,11 +204,19 @@ func TestApprovedRequestRunsItsChain(t *testing.T) {
 				t.Fatalf("second answer: %v, want ErrAlreadyAnswered", err)
 			}
 			fl = f.waitFlow(t, key, accessbot.FlowDone)
-			if fl.Steps[4].Note != "sent T-req@example.com" || fl.Steps[3].AnsweredBy != f.owner.ID {
+			if fl.Steps[4].Note != "sent T-req@example.com" || fl.Steps[3].AnsweredBy != f.owner.ID || fl.Steps[3].Note != "done by owner@example.com" {
 				t.Fatalf("done flow: %+v", fl.Steps)
 			}
 			if n := f.calls.total(); n != 2 {
 				t.Fatalf("webhook runner called %d times, want 2", n)
+			}
+			// accessbot_flow_steps_total by script type and outcome (at
+			// least: the other driver's subtest counts too).
+			if d := stepCount(t, "webhook", "done") - webhooksDone; d < 2 {
+				t.Errorf("accessbot_flow_steps_total{script=webhook,outcome=done} moved by %v, want at least 2", d)
+			}
+			if d := stepCount(t, "manual", "waiting") - manualWaiting; d < 1 {
+				t.Errorf("accessbot_flow_steps_total{script=manual,outcome=waiting} moved by %v, want at least 1", d)
 			}
 			ents, err := f.st.ListEntitlements(ctx, f.ten.ID, f.requester.ID)
 			must(t, err)
@@ -291,7 +311,9 @@ func TestStepWithoutRunnerFailsAtOnce(t *testing.T) {
 		t.Fatalf("step: %+v", fl.Steps[0])
 	}
 	must(t, f.eng.Admin(ctx, f.ten.ID, fl.ID, f.admin.ID, provision.AdminMarkDone))
-	f.waitFlow(t, provision.FlowKey(provision.Provision, req.ID), accessbot.FlowDone)
+	if fl = f.waitFlow(t, provision.FlowKey(provision.Provision, req.ID), accessbot.FlowDone); fl.Steps[0].Note != "marked done by admin@example.com" {
+		t.Fatalf("marked-done step %+v: want the admin named", fl.Steps[0])
+	}
 }
 
 // paced is a jobs.Busy error: Slack's pace is full (slackapi.ErrPaceExceeded

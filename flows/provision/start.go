@@ -28,22 +28,38 @@ func (e *Engine) Provision(ctx context.Context, req *accessbot.AccessRequest) er
 	if req.Status != accessbot.StatusApproved {
 		return nil
 	}
-	err := e.st.InTx(ctx, func(q store.Queries) error {
-		if _, err := q.GetActionFlowByKey(ctx, req.TenantID, FlowKey(Provision, req.ID)); err == nil {
-			return nil
-		} else if !errors.Is(err, accessbot.ErrNotFound) {
-			return err
-		}
-		f, err := e.newProvisionFlow(ctx, q, req)
-		if err != nil {
-			return err
-		}
-		return e.start(ctx, q, f, req.RequesterID)
-	})
+	err := e.st.InTx(ctx, func(q store.Queries) error { return e.provisionIn(ctx, q, req) })
 	if err != nil {
 		return fmt.Errorf("start provisioning of request %s: %w", req.ID, err)
 	}
 	return nil
+}
+
+// ProvisionTx does what Provision does inside the caller's transaction q:
+// the one that records the request's final approval (the
+// requests.TxProvisioner), so the flow and its first step's job commit
+// with the approval. Without a job queue it leaves the request to Provision.
+func (e *Engine) ProvisionTx(ctx context.Context, q store.Queries, req *accessbot.AccessRequest) (bool, error) {
+	if req.Status != accessbot.StatusApproved || e.q == nil {
+		return false, nil
+	}
+	if err := e.provisionIn(ctx, q, req); err != nil {
+		return false, fmt.Errorf("start provisioning of request %s: %w", req.ID, err)
+	}
+	return true, nil
+}
+
+func (e *Engine) provisionIn(ctx context.Context, q store.Queries, req *accessbot.AccessRequest) error {
+	if _, err := q.GetActionFlowByKey(ctx, req.TenantID, FlowKey(Provision, req.ID)); err == nil {
+		return nil
+	} else if !errors.Is(err, accessbot.ErrNotFound) {
+		return err
+	}
+	f, err := e.newProvisionFlow(ctx, q, req)
+	if err != nil {
+		return err
+	}
+	return e.start(ctx, q, f, req.RequesterID)
 }
 
 // Deprovision starts the flow that ends one grant; a second call returns

@@ -207,6 +207,11 @@ func (s *Service) decide(ctx context.Context, in DecideInput) (*Outcome, error) 
 		add(decided)
 		switch {
 		case next.Status == accessbot.StatusApproved:
+			if tp, ok := s.prov.(TxProvisioner); ok {
+				if _, err := tp.ProvisionTx(ctx, q, &next); err != nil {
+					return fmt.Errorf("start provisioning: %w", err)
+				}
+			}
 			provision, finished := job, job
 			provision.Kind, finished.Kind = JobProvision, JobRequestFinished
 			add(provision, finished)

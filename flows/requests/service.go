@@ -47,6 +47,16 @@ type Provisioner interface {
 	Provision(ctx context.Context, req *accessbot.AccessRequest) error
 }
 
+// TxProvisioner is a Provisioner that starts carrying out an approved
+// request inside the transaction that records its final approval (the
+// provisioning engine: the ActionFlow and its first step's job commit, or
+// vanish, with the approval). It answers started=false for a request it
+// leaves to Provision, which the JobProvision job still calls (and which
+// finds a started flow and does nothing).
+type TxProvisioner interface {
+	ProvisionTx(ctx context.Context, q store.Queries, req *accessbot.AccessRequest) (started bool, err error)
+}
+
 // RecordOnly is the Provisioner of a nil one (tests, CLIs, `run` without
 // Slack): the request stays "approved" and nothing else happens.
 type RecordOnly struct{}

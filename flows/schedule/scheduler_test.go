@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/flows/schedule"
+	"github.com/accessbot/accessbot/internal/metrics"
 	"github.com/accessbot/accessbot/store"
 	"github.com/accessbot/accessbot/store/backend"
 	"github.com/accessbot/accessbot/store/storetest"
@@ -118,6 +120,15 @@ func contains(a, b string) bool {
 	return false
 }
 
+func slotCount(t *testing.T, kind, outcome string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := metrics.Slots.WithLabelValues(kind, outcome).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
 // TestThreeReplicasExactlyOnce runs three schedulers on one store over
 // simulated days (with a two-day outage and a failing attempt) and checks
 // every slot ran exactly once.
@@ -136,6 +147,10 @@ func TestThreeReplicasExactlyOnce(t *testing.T) {
 			// Berlin's 2026-03-28 09:00 CET (08:00 UTC) fails once and is retried.
 			rec.failFirst[berlin+"/findings_digest/2026-03-28T08:00:00Z"] = true
 			ss := newSchedulers(t, st, c, rec, 3)
+			before := map[string]float64{}
+			for _, o := range []string{"run", "skipped", "failed"} {
+				before[o] = slotCount(t, "findings_digest", o)
+			}
 
 			step := 41 * time.Minute // coarse steps: every slot is caught up late, still once
 			for c.Now().Before(utc(2026, 3, 31, 0, 0)) {
@@ -176,6 +191,14 @@ func TestThreeReplicasExactlyOnce(t *testing.T) {
 			}
 			if k := berlin + "/findings_digest/2026-03-28T08:00:00Z"; rec.attempts[k] != 2 {
 				t.Errorf("failing slot attempted %d times, want 2", rec.attempts[k])
+			}
+			// accessbot_schedule_slots_total saw it: each slot run (at
+			// least; the other driver's subtest counts too), the other
+			// replicas' ticks skipped, the failing attempt failed.
+			for o, want := range map[string]float64{"run": float64(len(want)), "skipped": 1, "failed": 1} {
+				if d := slotCount(t, "findings_digest", o) - before[o]; d < want {
+					t.Errorf("accessbot_schedule_slots_total{kind=findings_digest,outcome=%s} moved by %v, want at least %v", o, d, want)
+				}
 			}
 		})
 	}

@@ -58,6 +58,7 @@ func (d *decoder) check(f *File) {
 		d.errorf(f.usersAt.line, "users", "at least one active user needs role: admin")
 	}
 	d.checkCycles(f, users)
+	d.checkScriptConnectors(f)
 
 	apps := map[string]*Application{}
 	for i := range f.Applications {

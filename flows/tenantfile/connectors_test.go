@@ -31,7 +31,14 @@ connectors:
     from: accessbot <accessbot@example.com>
     username: accessbot
     password_env: SMTP_PASSWORD
+  - name: playground                  # the example tenant's chains send to it
+    type: webhook
+    url: https://hooks.example.com/playground/{endpoint}
 `
+
+// playgroundHook declares the webhook connector the example tenant's
+// chains send to (a file with connectors: must declare every one a script uses).
+const playgroundHook = "  - name: playground\n    type: webhook\n    url: https://hooks.example.com/{endpoint}\n"
 
 func testKeyring(t *testing.T) *secrets.Keyring {
 	t.Helper()
@@ -176,7 +183,7 @@ func TestConnectorsRefused(t *testing.T) {
 func TestConnectorSecretNeedsEnvAndKey(t *testing.T) {
 	t.Parallel()
 	forEachDriver(t, func(t *testing.T, s store.Store) {
-		src := string(baseYAML(t)) + "connectors:\n  - name: git\n    type: gitlab\n    token_env: GITLAB_TOKEN\n"
+		src := string(baseYAML(t)) + "connectors:\n  - name: git\n    type: gitlab\n    token_env: GITLAB_TOKEN\n" + playgroundHook
 		_, err := applyWith(t, s, testKeyring(t), map[string]string{}, src, zerolog.Nop())
 		if err == nil || !strings.Contains(err.Error(), "connectors[0].token_env: environment variable GITLAB_TOKEN is not set") {
 			t.Fatalf("err = %v", err)

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/connectors/catalog"
 	"github.com/accessbot/accessbot/flows/provision"
 )
 
@@ -83,14 +84,76 @@ func (d *decoder) decodeScripts(m fields, key string) []accessbot.ActionScript {
 			s.Timeout = dur
 		}
 		if s.Type != "" {
-			for _, pr := range provision.CheckScript(provision.Script{Type: s.Type, Params: s.Params, Timeout: s.Timeout}) {
+			problems := provision.CheckScript(provision.Script{Type: s.Type, Params: s.Params, Timeout: s.Timeout})
+			for _, pr := range problems {
 				line, path := d.problemAt(sm, l, pr.Field)
 				d.errorf(line, path, "%s", pr.Msg)
+			}
+			if len(problems) == 0 {
+				tl := sm.loc("type")
+				d.scripts = append(d.scripts, scriptRef{typ: s.Type, connector: s.Params["connector"], at: tl})
 			}
 		}
 		out = append(out, s)
 	}
 	return out
+}
+
+// scriptRef is a script of an action chain and where its type is.
+type scriptRef struct {
+	typ, connector string // connector: the script's connector param, if any
+	at             loc
+}
+
+// checkScriptConnectors refuses a script that no declared connector could
+// run, when the file has a connectors: section (then it is the tenant's
+// complete set): a {provider}_webhook_ with no webhook connector of that
+// name, a gitlab_issue_ or email_ script with no connector of its type (or
+// whose connector param names none), a {provider}_api_ with no connector
+// of the provider's type. Without the check the mistake shows only when an
+// approved request's flow fails.
+func (d *decoder) checkScriptConnectors(f *File) {
+	if f.Connectors == nil {
+		return
+	}
+	byName := map[string]string{}
+	count := map[string]int{}
+	for _, c := range f.Connectors {
+		byName[c.Name] = c.Type
+		count[c.Type]++
+	}
+	for _, s := range d.scripts {
+		kind, provider, _, err := provision.ParseType(s.typ)
+		if err != nil {
+			continue
+		}
+		var typ, name string
+		switch kind {
+		case provision.KindWebhook:
+			typ, name = catalog.Webhook, provider
+		case provision.KindGitLabIssue:
+			typ, name = catalog.GitLab, s.connector
+		case provision.KindEmail:
+			typ, name = catalog.Email, s.connector
+		case provision.KindProviderAPI:
+			typ = provider
+		default:
+			continue
+		}
+		if strings.Contains(name, "{{") {
+			continue // chosen when the flow runs
+		}
+		switch {
+		case name != "" && byName[name] == "":
+			d.errorf(s.at.line, s.at.path, "%q: connectors: declares no %s connector named %q", s.typ, typ, name)
+		case name != "" && byName[name] != typ:
+			d.errorf(s.at.line, s.at.path, "%q: connector %q is of type %s, not %s", s.typ, name, byName[name], typ)
+		case name == "" && count[typ] == 0:
+			d.errorf(s.at.line, s.at.path, "%q: connectors: declares no %s connector", s.typ, typ)
+		case name == "" && count[typ] > 1 && kind != provision.KindProviderAPI:
+			d.errorf(s.at.line, s.at.path, "%q: connectors: declares %d %s connectors: name one with params.connector", s.typ, count[typ], typ)
+		}
+	}
 }
 
 // problemAt locates a provision.Problem's field ("type", "params.title") in a script's mapping.

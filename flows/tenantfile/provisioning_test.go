@@ -96,6 +96,7 @@ func TestBadActionChainsRefused(t *testing.T) {
 		edit("template does not parse", `"{{.Connection.Name}}"`, `"{{.Connection.Name"`, `applications[2].provisioning.role.provision[0].params.role: not a template`, 6),
 		edit("field that does not exist", `"{{.Target.Email}}"`, `"{{.Target.Phone}}"`, `applications[2].provisioning.role.provision[0].params.user: uses a field that does not exist (template: param:1:`, 5),
 		edit("provider without a connector", "type: crm_webhook_add_role", "type: okta_api_add_user_to_role", `applications[2].provisioning.role.provision[0].type: "okta_api_add_user_to_role": provider "okta" has no API connector`, 3),
+		edit("operation the connector does not do", "type: crm_webhook_add_role", "type: scim_api_add_user_to_role", `applications[2].provisioning.role.provision[0].type: "scim_api_add_user_to_role": the scim connector does not do add_user_to_role (it does: create_user, disable_user, delete_user, create_group, delete_group, add_user_to_group, remove_user_from_group)`, 3),
 		edit("unknown relationship", "      role:\n", "      roles:\n", `applications[2].provisioning.roles: "roles" is not a relationship type`, 1),
 		edit("bad timeout", "timeout: 30s", "timeout: soon", `applications[2].provisioning.role.provision[0].timeout: "soon" is not a positive duration`, 7),
 		edit("sleep without duration", "            params: {duration: 1m}\n", "", `applications[2].provisioning.role.provision[1].params.duration: a sleep step needs params.duration`, 8),

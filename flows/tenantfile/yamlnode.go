@@ -35,6 +35,9 @@ func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
 type decoder struct {
 	file string
 	errs Errors
+	// scripts are the action chains' scripts, for checks against the
+	// connectors: section once the whole file is read.
+	scripts []scriptRef
 }
 
 func (d *decoder) errorf(line int, path, format string, args ...any) {

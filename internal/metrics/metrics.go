@@ -86,6 +86,14 @@ var (
 		Buckets: []float64{.01, .05, .1, .5, 1, 2, 5, 10, 30, 60, 300},
 	}, []string{"kind"})
 
+	// JobRescues counts jobs run again after River's rescuer found them
+	// stuck: their process died (or hung) while running them, and
+	// jobs.rescue_after passed.
+	JobRescues = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "jobs_rescued_total",
+		Help: "Jobs run again by this process after the rescuer found them stuck (their runner died or hung past jobs.rescue_after), by kind.",
+	}, []string{"kind"})
+
 	// JobStartRetries counts River starts that failed and were tried again:
 	// the database went away while the queue started (jobs.Queue.Run).
 	JobStartRetries = prometheus.NewCounter(prometheus.CounterOpts{
@@ -156,7 +164,7 @@ var (
 // All is every metric of this package.
 func All() []prometheus.Collector {
 	return []prometheus.Collector{Envelopes, AckLatency, Duplicates, HandlerLatency, SlackCalls, SlackCallLatency,
-		SlackRetryWait, Jobs, JobWait, JobRun, JobStartRetries, Requests, Notifications, Slots, StoreErrors, FlowSteps, HomeOpens,
+		SlackRetryWait, Jobs, JobWait, JobRun, JobRescues, JobStartRetries, Requests, Notifications, Slots, StoreErrors, FlowSteps, HomeOpens,
 		HomeVersionReads, HomeVersionDrops}
 }
 

@@ -791,8 +791,10 @@
   async function sendCommand(text) {
     if (!app.me) return;
     status('Sending ' + text + '\u2026');
+    // Typed in the channel on screen, as in Slack: channel routes apply.
+    const channel = app.channels.some((c) => c.id === app.tab) ? app.tab : undefined;
     try {
-      const res = await api('POST', '/api/command', { user: app.me, text });
+      const res = await api('POST', '/api/command', { user: app.me, text, channel });
       renderAnswer(res, text);
       status('Answered');
     } catch (err) {

@@ -103,6 +103,19 @@ func (s *Server) PutGroup(name string) string {
 	return g.ID
 }
 
+// GroupIDs returns the ids of the groups named name, in creation order.
+func (s *Server) GroupIDs(name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for _, g := range s.groups {
+		if g.DisplayName == name {
+			ids = append(ids, g.ID)
+		}
+	}
+	return ids
+}
+
 // AddMember puts user in group.
 func (s *Server) AddMember(group, user string) {
 	s.mu.Lock()
@@ -331,6 +344,18 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, key string, seg [
 		}
 		s.mu.Unlock()
 		if u == nil {
+			writeErr(w, scimErr{404, "", "Resource " + id + " not found."})
+			return
+		}
+		w.WriteHeader(204)
+	case "DELETE /Groups/{id}":
+		s.mu.Lock()
+		g := s.group(id)
+		if g != nil {
+			s.groups = slices.DeleteFunc(s.groups, func(x *Group) bool { return x.ID == id })
+		}
+		s.mu.Unlock()
+		if g == nil {
 			writeErr(w, scimErr{404, "", "Resource " + id + " not found."})
 			return
 		}
