@@ -309,10 +309,17 @@ type AccessRequest struct {
 	Level         int // current level, 0-based
 	Levels        []ApprovalLevel
 	// OpenKey is set while pending so a duplicate open request is refused; "" once decided.
-	OpenKey   string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	DecidedAt *time.Time
+	OpenKey string
+	// Channel is the Slack channel id the request was made in ("" from a
+	// DM, Home or a button): its channel route may have chosen the chain,
+	// so explanations and extensions route it the same way again.
+	Channel string
+	// ChannelUnknown: made before accessbot kept the channel, so Channel
+	// says nothing about where it was made.
+	ChannelUnknown bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DecidedAt      *time.Time
 	// Escalated and Reminded mark one-shot steps of the current level.
 	RemindedAt  *time.Time
 	EscalatedAt *time.Time

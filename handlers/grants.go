@@ -146,15 +146,24 @@ func (h *Requests) openExtend(ctx context.Context, req *bot.Request) error {
 	if err != nil {
 		return err
 	}
-	max, capped := requests.MaxExtension(app, g, h.now())
+	policy, err := h.st.GetRequestPolicy(ctx, g.TenantID)
+	if err != nil && !errors.Is(err, accessbot.ErrNotFound) {
+		return err
+	}
+	limit, high := requests.ExtensionLimit(policy, app, c.ID)
+	allows := app.Name + " allows"
+	if high {
+		allows = "This is high-risk access:"
+	}
+	max, capped := requests.MaxExtension(limit, g, h.now())
 	choices := extendChoices(max, capped)
 	if len(choices) == 0 {
-		return req.Respond(ctx, bot.Message{Text: fmt.Sprintf("%s allows access for at most %s from now, and yours already runs until %s, so it cannot be extended now. Ask again closer to the end.",
-			app.Name, views.DurationWords(app.MaxDuration), views.SlackDate(*g.ExpiresAt))})
+		return req.Respond(ctx, bot.Message{Text: fmt.Sprintf("%s access for at most %s from now, and yours already runs until %s, so it cannot be extended now. Ask again closer to the end.",
+			allows, views.DurationWords(limit), views.SlackDate(*g.ExpiresAt))})
 	}
 	note := ""
 	if capped {
-		note = fmt.Sprintf("_%s allows access for at most %s from now._", app.Name, views.DurationWords(app.MaxDuration))
+		note = fmt.Sprintf("_%s access for at most %s from now._", allows, views.DurationWords(limit))
 	}
 	return openModal(ctx, req, views.ExtendModal(line, choices, note))
 }

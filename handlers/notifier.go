@@ -301,6 +301,10 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 	if level < len(v.req.Levels) {
 		lvl = v.req.Levels[level]
 	}
+	// channelLost: accessbot cannot post in the approvers' channel (removed
+	// from it, or it was archived since apply checked it): a level asked
+	// there only is asked by DM instead, rather than asking nobody.
+	channelLost := false
 	if lvl.Channel != "" && !escalated {
 		// The approvers' channel gets one card; any approver of the level
 		// may decide on it. Its ref has no user, so sync updates it with the DMs.
@@ -309,6 +313,11 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 				to: fixed(lvl.Channel), msg: v.msg})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("post approval card of %s in channel %s: %w", req.ID, lvl.Channel, err))
+				if channelGone[slackapi.SlackErrorCode(err)] {
+					channelLost = true
+					n.log.Warn().Str("tenant", req.TenantID).Str("request", req.ID).Str("channel", lvl.Channel).
+						Str("error", slackapi.SlackErrorCode(err)).Msg("approvers' channel unusable: invite accessbot there; the approvers are asked by DM")
+				}
 			} else {
 				errs = append(errs, n.save(ctx, req, approvalPurpose(level), "", ch, ts))
 			}
@@ -316,7 +325,7 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 		names = append(names, "the approvers' channel")
 	}
 	for _, id := range approverIDs {
-		if lvl.ChannelOnly && !escalated {
+		if lvl.ChannelOnly && !escalated && !channelLost {
 			continue // asked in the channel only
 		}
 		names = append(names, n.cards.name(ctx, req.TenantID, id))
@@ -348,6 +357,10 @@ func (n *Notifier) ApprovalNeeded(ctx context.Context, req *accessbot.AccessRequ
 	errs = append(errs, n.tellRequester(ctx, cl, req, v.card, what, views.WaitingText(v.card, names, escalated)))
 	return errors.Join(errs...)
 }
+
+// channelGone are Slack's answers to a post in a channel accessbot cannot
+// post in, which no retry soon fixes.
+var channelGone = map[string]bool{"channel_not_found": true, "not_in_channel": true, "is_archived": true}
 
 // ConfirmationWait is how long after a request's creation a job that
 // replies in the requester's confirmation thread waits for that
@@ -437,7 +450,7 @@ func (n *Notifier) Remind(ctx context.Context, req *accessbot.AccessRequest, lev
 		return err
 	}
 	var errs []error
-	if level < len(v.req.Levels) && v.req.Levels[level].ChannelOnly {
+	if level < len(v.req.Levels) && v.req.Levels[level].ChannelOnly && slices.ContainsFunc(refs, func(r accessbot.MessageRef) bool { return r.UserID == "" }) {
 		// Asked in the approvers' channel only: remind there, in the card's thread.
 		for _, r := range refs {
 			if r.UserID != "" {

@@ -54,6 +54,7 @@ type pbEnv struct {
 	notify *handlers.Notifier
 	rsvc   *reviews.Service
 	pb     map[string]*accessbot.Playbook
+	logs   *lockedBuffer // every log line, at debug
 }
 
 // startPlaybookMenus: ada (admin), olga (owner of GitLab), rita (requester,
@@ -110,7 +111,13 @@ func startPlaybookMenus(t *testing.T) *pbEnv {
 	must(t, st.PutOutboundAllow(ctx, e.tenant.ID, []string{"127.0.0.1"}))
 	e.keys, err = secrets.NewKeyring(secrets.Key{ID: "k1", Key: make([]byte, 32)})
 	must(t, err)
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	e.logs = &lockedBuffer{}
+	log := zerolog.New(e.logs).Level(zerolog.DebugLevel)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs:\n%s", e.logs.String())
+		}
+	})
 	roots := recv.HTTPServer().Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 	svc := playbooks.New(playbooks.Config{Store: st, Keys: e.keys, HTTP: outbound.Options{RootCAs: roots, Timeout: 10 * time.Second},
 		MaxAttempts: 2, RetryDelay: func(int) time.Duration { return 10 * time.Millisecond }, Log: log})
@@ -450,6 +457,29 @@ func TestRunPlaybookEndToEnd(t *testing.T) {
 	if strings.Count(string(list.JSON), "delivered · HTTP 200") != 4 || strings.Contains(string(list.JSON), pbToken.Reveal()) {
 		t.Fatalf("the list shows %d delivered runs; want 4 (two of gitlab-ticket, one of ticket-on-request, one of review-hook):\n%s",
 			strings.Count(string(list.JSON), "delivered · HTTP 200"), list.JSON)
+	}
+
+	// Neither the token nor the signing key ever left for Slack or a log
+	// line, through all of the above (a failed run included).
+	key := strings.TrimPrefix(pbSigning.Reveal(), "whsec_")
+	for _, c := range e.fake.Calls("") {
+		for _, secret := range []string{pbToken.Reveal(), key} {
+			if strings.Contains(c.Params.Encode(), secret) || strings.Contains(string(c.JSON), secret) {
+				t.Fatalf("Slack call %s carries a playbook secret", c.Method)
+			}
+		}
+	}
+	for _, a := range e.fake.Acks() {
+		if strings.Contains(string(a.Payload), pbToken.Reveal()) || strings.Contains(string(a.Payload), key) {
+			t.Fatalf("an ack carries a playbook secret: %s", a.Payload)
+		}
+	}
+	logs := e.logs.String()
+	if strings.Contains(logs, pbToken.Reveal()) || strings.Contains(logs, key) {
+		t.Fatal("a playbook secret is in the logs")
+	}
+	if !strings.Contains(logs, "playbook run finished") || !strings.Contains(logs, "webhook refused") {
+		t.Fatalf("the logs lack the runs' lines: the grep above proves nothing:\n%s", logs)
 	}
 
 	// Each run is on record: who ran it, on what, how it ended.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -183,6 +185,9 @@ func (h *Purposes) start(ctx context.Context, req *bot.Request) error {
 		return err
 	}
 	if d == 0 || len([]rune(reason)) < accessbot.MinJustification {
+		if msg, err := h.cannotStart(ctx, req.Actor, p); msg != "" || err != nil {
+			return respondOr(ctx, req, msg, err)
+		}
 		return openModal(ctx, req, views.StartModal(h.line(ctx, p), d, reason))
 	}
 	msg, err := h.begin(ctx, req.Actor, p, d, reason)
@@ -242,10 +247,40 @@ func (h *Purposes) purpose(ctx context.Context, req *bot.Request, id string) (*a
 	return p, err
 }
 
+// cannotStart says, before a modal asks for a length and a reason, why
+// actor cannot start p at all: not assigned, or a session already open.
+func (h *Purposes) cannotStart(ctx context.Context, actor *bot.Actor, p *accessbot.Purpose) (string, error) {
+	if _, err := h.st.GetPurposeAssignment(ctx, p.TenantID, p.ID, actor.User.ID); errors.Is(err, accessbot.ErrNotFound) {
+		return startWords(p, purposes.ErrNotAssigned)
+	} else if err != nil {
+		return "", err
+	}
+	open, err := h.st.ListPurposeSessions(ctx, p.TenantID, actor.User.ID, []accessbot.SessionStatus{accessbot.SessionActive, accessbot.SessionEnding})
+	if err != nil {
+		return "", err
+	}
+	for _, o := range open {
+		if o.PurposeID == p.ID {
+			return startWords(p, purposes.ErrAlreadyActive)
+		}
+	}
+	return "", nil
+}
+
+func respondOr(ctx context.Context, req *bot.Request, msg string, err error) error {
+	if err != nil {
+		return err
+	}
+	return req.Respond(ctx, bot.Message{Text: msg})
+}
+
 func (h *Purposes) openStart(ctx context.Context, req *bot.Request) error {
 	p, err := h.purpose(ctx, req, req.Action.Value)
 	if p == nil {
 		return err
+	}
+	if msg, err := h.cannotStart(ctx, req.Actor, p); msg != "" || err != nil {
+		return respondOr(ctx, req, msg, err)
 	}
 	return openModal(ctx, req, views.StartModal(h.line(ctx, p), 0, ""))
 }
@@ -402,11 +437,15 @@ func (h *Purposes) openExtend(ctx context.Context, req *bot.Request) error {
 	if len(choices) == 0 {
 		return req.Respond(ctx, bot.Message{Text: fmt.Sprintf("%s runs for at most %s from now, and yours already does: it cannot be extended now.", p.Name, views.DurationWords(p.MaxSession))})
 	}
-	return openModal(ctx, req, views.ExtendSessionModal(line, choices))
+	return openModal(ctx, req, views.ExtendSessionModal(line, choices, p.StartChain != ""))
 }
 
 func (h *Purposes) submitExtend(ctx context.Context, req *bot.Request) error {
-	s, err := h.svc.Extend(ctx, req.Actor.Tenant.ID, req.Interaction.View.PrivateMetadata, req.Actor.User.ID, minutes(req))
+	id := req.Interaction.View.PrivateMetadata
+	s, err := h.svc.Extend(ctx, req.Actor.Tenant.ID, id, req.Actor.User.ID, minutes(req))
+	if errors.Is(err, purposes.ErrNeedsApproval) {
+		return h.askExtension(ctx, req, id)
+	}
 	switch {
 	case errors.Is(err, purposes.ErrTooLong):
 		return viewErrors(req, map[string]string{views.BlockPurposeFor: "That is longer than the purpose allows from now."})
@@ -470,6 +509,21 @@ func (pn *PurposeNotifier) SessionStarted(ctx context.Context, p *accessbot.Purp
 	return err
 }
 
+// SessionExtended posts the new end in the channel, once per end.
+func (pn *PurposeNotifier) SessionExtended(ctx context.Context, p *accessbot.Purpose, s *accessbot.PurposeSession, from time.Time) error {
+	if p.Channel == "" {
+		return nil
+	}
+	cl, _, err := pn.n.tenantClient(ctx, s.TenantID)
+	if err != nil {
+		return err
+	}
+	key := "purpose_session:" + s.ID + ":extended:" + s.EndsAt.UTC().Format(time.RFC3339) + ":" + p.Channel
+	_, _, err = pn.n.out.once(ctx, cl, s.TenantID, delivery{key: key, to: fixed(p.Channel),
+		msg: slackapi.Message{Text: views.SessionExtended(pn.line(ctx, p, s), from)}})
+	return err
+}
+
 // SessionEnded posts the end in the channel and DMs the holder when an
 // admin stopped it, with the reason.
 func (pn *PurposeNotifier) SessionEnded(ctx context.Context, p *accessbot.Purpose, s *accessbot.PurposeSession) error {
@@ -499,4 +553,36 @@ func (pn *PurposeNotifier) SessionEnded(ctx context.Context, p *accessbot.Purpos
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// askExtension files the extension of a purpose whose starts are approved
+// through the same chain; the session keeps its end until it is approved.
+func (h *Purposes) askExtension(ctx context.Context, req *bot.Request, sessionID string) error {
+	in := requests.PurposeExtend{TenantID: req.Actor.Tenant.ID, RequesterID: req.Actor.User.ID, SessionID: sessionID, Duration: minutes(req),
+		Reason: textValue(req, views.BlockPurposeWhy, views.ActionPurposeWhy)}
+	r, err := h.reqs.Create(ctx, in)
+	if err != nil {
+		var fe *requests.FieldErrors
+		var dup *requests.DuplicateRequestError
+		switch {
+		case errors.As(err, &dup):
+			return viewErrors(req, map[string]string{views.BlockPurposeFor: "You already asked for more time on this session; it waits for approval."})
+		case errors.As(err, &fe):
+			out := map[string]string{}
+			for _, field := range slices.Sorted(maps.Keys(fe.Fields)) {
+				block := views.BlockPurposeFor
+				if field == requests.FieldJustification {
+					block = views.BlockPurposeWhy
+				}
+				out[block] = strings.TrimSpace(out[block] + " " + fe.Fields[field])
+			}
+			return viewErrors(req, out)
+		case errors.Is(err, requests.ErrNoChain), errors.Is(err, requests.ErrNoApprovers):
+			return viewErrors(req, map[string]string{views.BlockPurposeFor: "This extension cannot be requested now: " + err.Error()})
+		}
+		return fmt.Errorf("create purpose extension request: %w", err)
+	}
+	req.Log.Info().Str("request", r.ID).Str("session", sessionID).Msg("purpose extension requested from Slack")
+	return viewUpdate(req, views.Notice("Extend session", fmt.Sprintf("Your %s more was sent for approval (request `%s`). Your session keeps its end until it is approved.",
+		views.DurationWords(r.Duration), r.ID)))
 }

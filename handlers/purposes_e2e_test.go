@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +184,12 @@ func TestE2EPurposeAssignStartEndsByItself(t *testing.T) {
 	// Dave is not assigned; rita's start without a length opens the modal.
 	pe.command(dave, "start oncall-db 1h incident 4711 on the primary")
 	pe.ephemeral(dave, "You are not assigned to oncall-db")
+	// Without a length, he is told so at once, not after filling a modal.
+	pe.command(dave, "start oncall-db")
+	pe.ephemeral(dave, "You are not assigned to oncall-db")
+	if vs := pe.fake.OpenViews(dave); len(vs) > 0 {
+		t.Fatal("a start modal opened for someone not assigned")
+	}
 	pe.command(rita, "start oncall-db")
 	pe.topView(rita, views.CallbackPurposeStart, "oncall-db", "Maintainers")
 	if ra := pe.submit(rita, map[string]map[string]slackfake.StateValue{
@@ -315,5 +322,153 @@ func TestE2EPurposeStartThroughItsChain(t *testing.T) {
 	ses := pe.session("rita")
 	if ses.Status != accessbot.SessionActive || ses.EndsAt.Sub(ses.StartedAt) != 2*time.Hour || ses.Reason != "incident 4711 on the primary" {
 		t.Fatalf("session %+v, want active for the 2 hours asked", ses)
+	}
+}
+
+// TestE2EPurposeExtendThroughItsChain: when a purpose's starts are
+// approved, so is more time: rita's Extend asks why, files a request
+// through the start chain and leaves the session's end alone; a second
+// ask is refused as a duplicate; ada's approval card says what it is, and
+// her approval moves the end once, audited with the request.
+func TestE2EPurposeExtendThroughItsChain(t *testing.T) {
+	pe := startPurposes(t)
+	rita, ada := slackID("rita"), slackID("ada")
+	pe.purpose.StartChain = "default"
+	rqMust(t, pe.st.UpsertPurpose(pe.ctx, pe.purpose))
+	rqMust(t, pe.st.AssignPurpose(pe.ctx, &accessbot.PurposeAssignment{TenantID: pe.tenant.ID, PurposeID: pe.purpose.ID, UserID: pe.users["rita"].ID}))
+	pe.rqEnv.clock.Set(pe.clock.Now()) // one clock for the requests and the sessions
+	pe.command(rita, "start oncall-db 2h incident 4711 on the primary")
+	start := pe.onlyRequest("rita")
+	pe.click(ada, pe.approvalDM(ada, start.ID), views.ActionApprove, start.ID)
+	pe.waitHooks("hooks.add", 1)
+	ses := pe.session("rita")
+	end := ses.EndsAt
+
+	// An hour in, 3 hours more fit the 4-hour cap from now.
+	pe.clock.Set(ses.StartedAt.Add(time.Hour))
+	pe.rqEnv.clock.Set(pe.clock.Now())
+	pe.clickAction(rita, views.ActionSessionExtend, ses.ID)
+	pe.topView(rita, views.CallbackSessionExt, "Starts of this purpose are approved", views.BlockPurposeWhy)
+	if _, err := pe.svc.Extend(pe.ctx, pe.tenant.ID, ses.ID, pe.users["rita"].ID, time.Hour); !errors.Is(err, purposes.ErrNeedsApproval) {
+		t.Fatalf("a direct extension of an approved purpose: %v, want ErrNeedsApproval", err)
+	}
+	extend := map[string]map[string]slackfake.StateValue{
+		views.BlockPurposeFor: {views.ActionPurposeFor: selectValue("60")},
+		views.BlockPurposeWhy: {views.ActionPurposeWhy: slackfake.PlainTextValue("the failover runs longer")},
+	}
+	if ra := pe.submit(rita, map[string]map[string]slackfake.StateValue{views.BlockPurposeFor: {views.ActionPurposeFor: selectValue("60")},
+		views.BlockPurposeWhy: {views.ActionPurposeWhy: slackfake.PlainTextValue("more")}}); ra.ResponseAction != "errors" || ra.Errors[views.BlockPurposeWhy] == "" {
+		t.Fatalf("an extension without a reason: %+v, want an inline error", ra)
+	}
+	if ra := pe.submit(rita, extend); ra.ResponseAction == "errors" {
+		t.Fatalf("extension refused: %+v", ra)
+	}
+	if cur := pe.session("rita"); !cur.EndsAt.Equal(end) {
+		t.Fatalf("the end moved to %s before the extension was approved", cur.EndsAt)
+	}
+	pe.clickAction(rita, views.ActionSessionExtend, ses.ID)
+	pe.topView(rita, views.CallbackSessionExt, "Starts of this purpose are approved")
+	if ra := pe.submit(rita, extend); ra.ResponseAction != "errors" || !strings.Contains(ra.Errors[views.BlockPurposeFor], "already asked") {
+		t.Fatalf("a second ask: %+v, want a duplicate error", ra)
+	}
+	rs, err := pe.st.ListRequestsByRequester(pe.ctx, pe.tenant.ID, pe.users["rita"].ID, 0)
+	rqMust(t, err)
+	var exts []accessbot.AccessRequest
+	for _, r := range rs {
+		if r.ID != start.ID && r.Kind == accessbot.RequestPurposeStart {
+			exts = append(exts, r)
+		}
+	}
+	if len(exts) != 1 || exts[0].Duration != time.Hour || exts[0].Justification != "the failover runs longer" {
+		t.Fatalf("extension requests %+v, want one of an hour", exts)
+	}
+	ext := &exts[0]
+	card := pe.approvalDM(ada, ext.ID)
+	if !strings.Contains(string(card.Blocks), "1 hour more on purpose *oncall-db*") {
+		t.Fatalf("the approval card does not say it is more time: %s", card.Blocks)
+	}
+	pe.click(ada, card, views.ActionApprove, ext.ID)
+	if err := pe.fake.WaitFor(pe.ctx, func() bool { return pe.session("rita").EndsAt.Equal(end.Add(time.Hour)) }); err != nil {
+		t.Fatalf("after the approval the session ends %s, want %s", pe.session("rita").EndsAt, end.Add(time.Hour))
+	}
+	pe.waitChannel("Rita extended *oncall-db* until")
+	// A retry of the approved request does nothing more.
+	again, err := pe.st.GetRequest(pe.ctx, pe.tenant.ID, ext.ID)
+	rqMust(t, err)
+	rqMust(t, pe.svc.Approvals(nil).Provision(pe.ctx, again))
+	if cur := pe.session("rita"); !cur.EndsAt.Equal(end.Add(time.Hour)) {
+		t.Fatalf("a retried approval moved the end again, to %s", cur.EndsAt)
+	}
+	audit, err := pe.st.ListAudit(pe.ctx, pe.tenant.ID, ses.ID)
+	rqMust(t, err)
+	n := 0
+	for _, a := range audit {
+		if a.Action == purposes.ActionExtended && strings.Contains(string(a.After), ext.ID) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d extension audit entries naming the request, want 1", n)
+	}
+}
+
+// TestE2EHolderStartsFromHomeAndStops: rita's Home tab offers Start… for
+// her purpose; the modal asks length and reason; she extends it within the
+// cap (announced); her Stop on the Home tab ends it at once: the deprovisioning webhooks run, the channel is told
+// she stopped it, and the stop is audited with her as the actor.
+func TestE2EHolderStartsFromHomeAndStops(t *testing.T) {
+	pe := startPurposes(t)
+	rita := slackID("rita")
+	rqMust(t, pe.st.AssignPurpose(pe.ctx, &accessbot.PurposeAssignment{TenantID: pe.tenant.ID, PurposeID: pe.purpose.ID, UserID: pe.users["rita"].ID}))
+	pe.fake.SendEvent(pe.fake.AppHomeOpened(pe.team.ID, rita))
+	if err := pe.fake.WaitFor(pe.ctx, func() bool {
+		v, ok := pe.fake.HomeView(rita)
+		return ok && strings.Contains(string(v.JSON), views.ActionPurposeStart) && strings.Contains(string(v.JSON), pe.purpose.ID)
+	}); err != nil {
+		t.Fatal("the Home tab offers no Start for rita's purpose")
+	}
+	pe.fake.SendInteractive(pe.fake.BlockAction(pe.team.ID, rita, slackfake.Action{ActionID: views.ActionPurposeStart, BlockID: views.BlockSessionActions + ".0", Value: pe.purpose.ID}))
+	pe.topView(rita, views.CallbackPurposeStart, "oncall-db")
+	if ra := pe.submit(rita, map[string]map[string]slackfake.StateValue{
+		views.BlockPurposeFor: {views.ActionPurposeFor: selectValue("120")},
+		views.BlockPurposeWhy: {views.ActionPurposeWhy: slackfake.PlainTextValue("schema migration on the primary")},
+	}); ra.ResponseAction == "errors" {
+		t.Fatalf("start refused: %+v", ra)
+	}
+	pe.waitHooks("hooks.add", 1)
+	pe.waitChannel("Rita started *oncall-db*")
+	ses := pe.session("rita")
+	if ses.EndsAt.Sub(ses.StartedAt) != 2*time.Hour || ses.Reason != "schema migration on the primary" {
+		t.Fatalf("session %+v, want 2 hours for the reason given", ses)
+	}
+
+	// An hour in, one more hour fits (2 of 4 used, ending in 1): no
+	// approval, the channel is told.
+	pe.clock.Set(ses.StartedAt.Add(time.Hour))
+	pe.clickAction(rita, views.ActionSessionExtend, ses.ID)
+	pe.topView(rita, views.CallbackSessionExt, "Extend *oncall-db*")
+	if ra := pe.submit(rita, map[string]map[string]slackfake.StateValue{views.BlockPurposeFor: {views.ActionPurposeFor: selectValue("60")}}); ra.ResponseAction == "errors" {
+		t.Fatalf("extension refused: %+v", ra)
+	}
+	if cur := pe.session("rita"); !cur.EndsAt.Equal(ses.EndsAt.Add(time.Hour)) {
+		t.Fatalf("extended session ends %s, want %s", cur.EndsAt, ses.EndsAt.Add(time.Hour))
+	}
+	pe.waitChannel("Rita extended *oncall-db* until")
+
+	pe.clickAction(rita, views.ActionSessionStop, ses.ID)
+	pe.ephemeral(rita, "oncall-db stopped: your access is being removed")
+	pe.waitHooks("hooks.remove", 1)
+	pe.waitChannel("Rita stopped *oncall-db*")
+	if err := pe.fake.WaitFor(pe.ctx, func() bool { return pe.session("rita").Status == accessbot.SessionEnded }); err != nil {
+		t.Fatalf("session %+v after the holder's stop, want ended", pe.session("rita"))
+	}
+	audit, err := pe.st.ListAudit(pe.ctx, pe.tenant.ID, ses.ID)
+	rqMust(t, err)
+	stopped := false
+	for _, a := range audit {
+		stopped = stopped || (a.Action == purposes.ActionStopped && a.ActorID == pe.users["rita"].ID)
+	}
+	if !stopped {
+		t.Fatalf("audit %+v lacks rita's stop", audit)
 	}
 }

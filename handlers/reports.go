@@ -13,6 +13,7 @@ import (
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot"
+	"github.com/accessbot/accessbot/bot/blockkit"
 	"github.com/accessbot/accessbot/flows/evidence"
 	"github.com/accessbot/accessbot/handlers/views"
 	"github.com/accessbot/accessbot/internal/report"
@@ -155,7 +156,8 @@ func (h *Reports) report(ctx context.Context, req *bot.Request) error {
 		return fmt.Errorf("open a DM for the report: %w", err)
 	}
 	filename := name + "-" + now.Format("20060102") + "." + format
-	comment := fmt.Sprintf("%s (%d rows), generated %s.", t.Title, len(t.Rows), views.SlackDate(now))
+	// The comment is a message: names in the title are data, escaped.
+	comment := fmt.Sprintf("%s (%d rows), generated %s.", blockkit.Escape(t.Title), len(t.Rows), views.SlackDate(now))
 	if _, err := api.UploadFile(ctx, dm, filename, t.Title, comment, buf.Bytes()); err != nil {
 		return fmt.Errorf("send report %s: %w", filename, err)
 	}

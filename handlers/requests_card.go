@@ -114,6 +114,10 @@ func (l cardLoader) card(ctx context.Context, req *accessbot.AccessRequest, deci
 	app, err := l.st.GetApplication(ctx, req.TenantID, req.AppID)
 	if pp, ok := requests.PurposeOf(req); ok {
 		app, err = &accessbot.Application{Name: pp.Purpose}, nil // a purpose has no application
+		if pp.Extends() && pp.From != nil {
+			from := pp.From.UTC()
+			c.ExtendsFrom = &from
+		}
 	}
 	switch {
 	case err == nil:

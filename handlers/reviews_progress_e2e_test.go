@@ -141,6 +141,9 @@ func TestE2EReportsInSlack(t *testing.T) {
 		if !f.Shared || f.Channel != slackfake.DMChannel(rvSlack(tc.user)) || !strings.HasSuffix(f.Name, tc.file) {
 			t.Fatalf("%q: file %+v, want it in %s's DM", tc.text, f, tc.user)
 		}
+		if i == 0 && !strings.HasPrefix(f.InitialComment, "Access held by Bob &lt;bob@acme.test&gt; (") {
+			t.Fatalf("the file's comment %q: the title is data, escaped", f.InitialComment)
+		}
 		text := string(f.Content)
 		if tc.file == ".pdf" {
 			doc, err := pdftext.Read(f.Content)

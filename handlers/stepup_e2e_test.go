@@ -62,6 +62,9 @@ type stepUpEnv struct {
 	authorize []url.Values
 	failNext  atomic.Bool
 	browser   *http.Client
+	// landed is the last URL open ended on: the callback, with the
+	// provider's code and state.
+	landed string
 }
 
 func startStepUp(t *testing.T, driver string) *stepUpEnv {
@@ -164,6 +167,7 @@ func (s *stepUpEnv) open(link string) (int, string) {
 	resp, err := s.browser.Get(link)
 	rqMust(s.t, err)
 	defer resp.Body.Close()
+	s.landed = resp.Request.URL.String()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
@@ -261,7 +265,15 @@ func TestE2EStepUpHighRiskApproval(t *testing.T) {
 				!strings.Contains(string(stepped[0].After), "owen@acme.test") {
 				t.Fatalf("step-up audit %+v", stepped)
 			}
-			// Replaying the finished link records nothing more.
+			// Replaying the provider's answer (the callback with its code and
+			// state), then the finished link, records nothing more.
+			callback := s.landed
+			if !strings.Contains(callback, stepup.CallbackPath+"?") || !strings.Contains(callback, "state=") {
+				t.Fatalf("the sign-in did not end on the callback: %s", callback)
+			}
+			if code, body := s.open(callback); code != http.StatusGone || !strings.Contains(body, "already used") {
+				t.Fatalf("replayed callback: %d %s", code, body)
+			}
 			if code, _ := s.open(link); code != http.StatusGone {
 				t.Fatalf("replay after success: %d", code)
 			}

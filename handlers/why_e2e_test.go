@@ -9,6 +9,7 @@ import (
 	"github.com/accessbot/accessbot/bot/slackfake"
 	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/handlers/views"
+	"github.com/accessbot/accessbot/store/storetest"
 )
 
 // "Why these approvers?" (issue 16 item 8): an admin gets what `accessbot
@@ -17,7 +18,13 @@ import (
 // see no button, a member's forged click is refused, and so is an admin's
 // once they are no longer one (the server checks the store, not the click).
 func TestE2EWhyTheseApprovers(t *testing.T) {
-	e := startRequests(t, "sqlite", requests.Policy{})
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) { testWhyTheseApprovers(t, driver) })
+	}
+}
+
+func testWhyTheseApprovers(t *testing.T, driver string) {
+	e := startRequests(t, driver, requests.Policy{})
 	r := e.createAccess("rita", "Maintainers")
 	mona := e.approvalDM(slackID("mona"), r.ID)
 	ada := slackID("ada")
@@ -65,17 +72,38 @@ func TestE2EWhyTheseApprovers(t *testing.T) {
 		t.Fatalf("a member was told: %s", got)
 	}
 
-	// A request to the tenant default chain, with a channel routed: the
-	// channel is not stored, so the answer says no route was applied.
+	// With a channel routed: a request made there is explained with its
+	// channel's chain, one made in a DM with the tenant default, and only a
+	// request stored before accessbot kept the channel gets the note that
+	// no route was applied.
 	e.routeChannel("C0DATA")
-	r2, err := e.svc.Create(e.ctx, requests.UserAccess{TenantID: e.tenant.ID, RequesterID: e.users["rita"].ID,
-		AppID: e.entra.ID, ConnectionID: e.conns["Readers"].ID, Duration: 8 * time.Hour, Justification: "Reads the lake for a report."})
-	rqMust(t, err)
-	e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, ada, audit.Channel, audit.TS,
-		slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: r2.ID}))
-	e.ephemeral(ada, "Request "+r2.ID)
-	e.ephemeral(ada, "chain: default: the tenant default")
-	e.ephemeral(ada, "no channel route is applied here; made in C0DATA")
+	why := func(id string, want ...string) {
+		t.Helper()
+		e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, ada, audit.Channel, audit.TS,
+			slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: id}))
+		for _, w := range append([]string{"Request " + id}, want...) {
+			e.ephemeral(ada, w)
+		}
+	}
+	made := func(conn, channel string) *accessbot.AccessRequest {
+		r, err := e.svc.Create(e.ctx, requests.UserAccess{TenantID: e.tenant.ID, RequesterID: e.users["rita"].ID,
+			AppID: e.entra.ID, ConnectionID: e.conns[conn].ID, Duration: 8 * time.Hour, Justification: "Reads the lake for a report.", Channel: channel})
+		rqMust(t, err)
+		return r
+	}
+	inChannel := made("Readers", "C0DATA")
+	why(inChannel.ID, "made in channel C0DATA", "chain: data-team: the chain of channel C0DATA", "(named in the chain) → asked")
+	inDM := made("Admins", "")
+	why(inDM.ID, "chain: default: the tenant default")
+	legacy := *inDM
+	legacy.ID, legacy.OpenKey, legacy.ChannelUnknown = "legacy-"+inDM.ID, "", true
+	rqMust(t, e.st.CreateRequest(e.ctx, &legacy))
+	why(legacy.ID, "chain: default: the tenant default", "made before accessbot kept the channel", "made in C0DATA")
+	for _, id := range []string{inChannel.ID, inDM.ID} {
+		if got := whyAbout(e.whyAnswers(ada), id); strings.Contains(got, "note:") {
+			t.Fatalf("request %s, whose channel is known, got the note: %s", id, got)
+		}
+	}
 
 	// Ada demoted: her click is refused, whatever her Slack session thinks.
 	u := *e.users["ada"]
@@ -99,4 +127,14 @@ func (e *rqEnv) whyAnswers(user string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// whyAbout is the explanation of request id among answers.
+func whyAbout(answers, id string) string {
+	for _, a := range strings.Split(answers, "Why these approvers?") {
+		if strings.Contains(a, "request "+id+",") || strings.Contains(a, "Request "+id) {
+			return a
+		}
+	}
+	return ""
 }

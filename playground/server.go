@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -290,6 +291,9 @@ func (s *Server) handleWebhooks(w http.ResponseWriter, r *http.Request) {
 type commandBody struct {
 	User string `json:"user"`
 	Text string `json:"text"` // "/access help", "help" or ""
+	// Channel is the page's channel the command is typed in ("" the DM):
+	// Slack reports it with the command, and channel routes use it.
+	Channel string `json:"channel,omitempty"`
 }
 
 // commandText strips the "/access" the visitor may type.
@@ -316,7 +320,16 @@ func (s *Server) handleCommand(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	env := s.cfg.Fake.SendSlashCommand(s.cfg.Fake.SlashCommand(s.cfg.TeamID, b.User, text))
+	p := s.cfg.Fake.SlashCommand(s.cfg.TeamID, b.User, text)
+	if b.Channel != "" {
+		i := slices.IndexFunc(s.cfg.Channels, func(c Channel) bool { return c.ID == b.Channel })
+		if i < 0 {
+			s.fail(w, r, &apiError{status: http.StatusBadRequest, msg: "no channel " + b.Channel + " on this page"})
+			return
+		}
+		p.ChannelID, p.ChannelName = b.Channel, s.cfg.Channels[i].Name
+	}
+	env := s.cfg.Fake.SendSlashCommand(p)
 	ack, err := s.awaitAck(r.Context(), env)
 	if err != nil {
 		s.fail(w, r, err)

@@ -104,6 +104,15 @@ func (s *Server) chatPostMessage(r *request) (map[string]any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	// A channel made known with AddChannel answers as Slack does a bot
+	// (without chat:write.public) that is not in it: a private one is
+	// invisible, a public one not_in_channel.
+	if c := s.channels[ch]; c != nil && !c.BotMember {
+		if c.Private || c.TeamID != r.team.ID {
+			return nil, errResp("channel_not_found")
+		}
+		return nil, errResp("not_in_channel")
+	}
 	m := &Message{Channel: ch, Team: r.team.ID, User: r.team.BotUserID, ThreadTS: r.get("thread_ts"), Source: "chat.postMessage"}
 	if aerr := messageContent(r, m); aerr != nil {
 		return nil, aerr

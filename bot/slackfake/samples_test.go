@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"flag"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -229,5 +231,73 @@ func TestPayloadShapesMatchSamples(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFileUploadShapesMatchSamples walks Slack's external upload as
+// slack-go does (files.getUploadURLExternal, a POST of the bytes to the
+// URL it answered, files.completeUploadExternal) and checks each answer,
+// and each element of "files", has only fields of Slack's samples.
+func TestFileUploadShapesMatchSamples(t *testing.T) {
+	dir := samples(t)
+	f := newFixture(t)
+	ctx := ctxT(t)
+	call := func(method, body string) map[string]json.RawMessage {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, f.fake.URL()+method, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Bearer "+f.team.BotToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var got json.RawMessage
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+			t.Fatal(err)
+		}
+		keys := topKeys(t, got)
+		if string(keys["ok"]) != "true" {
+			t.Fatalf("%s answered %s", method, got)
+		}
+		sample, err := os.ReadFile(filepath.Join(dir, "api", method+".json"))
+		if err != nil {
+			t.Fatalf("read sample: %v", err)
+		}
+		want := topKeys(t, sample)
+		if extra := missingFrom(keys, want); len(extra) > 0 {
+			t.Errorf("%s: fields not in Slack's sample: %v", method, extra)
+		}
+		if g, w := keys["files"], want["files"]; len(g) > 0 {
+			var gs, ws []map[string]json.RawMessage
+			if json.Unmarshal(g, &gs) != nil || json.Unmarshal(w, &ws) != nil || len(gs) == 0 || len(ws) == 0 {
+				t.Fatalf("%s: files %s, sample %s", method, g, w)
+			}
+			for _, one := range gs {
+				if extra := missingFrom(one, ws[0]); len(extra) > 0 {
+					t.Errorf("%s: file fields not in Slack's sample: %v", method, extra)
+				}
+			}
+		}
+		return keys
+	}
+	content := "item,decision\nit-1,keep\n"
+	got := call("files.getUploadURLExternal", "filename=report.csv&length="+strconv.Itoa(len(content)))
+	var url, id string
+	if json.Unmarshal(got["upload_url"], &url) != nil || json.Unmarshal(got["file_id"], &id) != nil || url == "" || id == "" {
+		t.Fatalf("upload url %s, file id %s", got["upload_url"], got["file_id"])
+	}
+	resp, err := http.Post(url, "application/octet-stream", strings.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload answered %d", resp.StatusCode)
+	}
+	call("files.completeUploadExternal", "channel_id=C1&initial_comment=here&files="+neturl.QueryEscape(`[{"id":"`+id+`","title":"Q1"}]`))
+	files := f.fake.Files()
+	if len(files) != 1 || string(files[0].Content) != content || !files[0].Shared || files[0].Channel != "C1" || files[0].Title != "Q1" {
+		t.Fatalf("files %+v", files)
 	}
 }

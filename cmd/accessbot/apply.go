@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/accessbot/accessbot/bot/slackapi"
 	"github.com/accessbot/accessbot/flows/tenantfile"
 )
 
@@ -64,12 +65,13 @@ Output is one line per change: "+" created, "~" updated (with old→new),
 			defer st.Close()
 			// Connector secrets are read from the environment variables
 			// the file names, and stored sealed with the key ring.
-			// Approvers' channels are checked in Slack when a bot token is configured.
-			team := ""
-			if f.Slack != nil {
-				team = f.Slack.TeamID
+			// Approvers' and routed channels are checked in Slack when
+			// accessbot has a token for the workspace.
+			var opener slackapi.Opener
+			if keys != nil {
+				opener = keys
 			}
-			channels, err := applyChannels(cfg.Slack, team)
+			channels, err := applyChannels(cmd.Context(), cfg.Slack, st, opener, f)
 			if err != nil {
 				return err
 			}

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/bot/oauth"
 	"github.com/accessbot/accessbot/bot/slackfake"
+	"github.com/accessbot/accessbot/internal/secrets"
 )
 
 // apply checks approvers' channels with conversations.info when a bot token
@@ -93,5 +99,84 @@ func TestApplyChecksRoutedChannels(t *testing.T) {
 	out, err := apply("CDATA001")
 	if err != nil || !strings.Contains(out, "+ request_policy acme: channels (none)→CDATA001→data") {
 		t.Fatalf("known routed channel: %v\n%s", err, out)
+	}
+}
+
+// Installed through OAuth (no slack.bot_token): apply checks the channels
+// with the token the install stored for the tenant's workspace, so a
+// private channel accessbot is not in is still an error naming it; a file
+// without channels needs no token at all.
+func TestApplyChecksChannelsWithTheInstalledToken(t *testing.T) {
+	t.Parallel()
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	team := fake.AddTeam(slackfake.Team{ID: "T1", Name: "Acme"})
+	fake.AddChannel(slackfake.Channel{ID: "CSECRET1", TeamID: "T1", Name: "secret-approvers", Private: true})
+	fake.AddChannel(slackfake.Channel{ID: "CSEC0001", TeamID: "T1", Name: "security-approvers", Private: true, BotMember: true})
+
+	dir := t.TempDir()
+	dsn := "file:" + filepath.Join(dir, "a.db")
+	key := bytes.Repeat([]byte{7}, 32)
+	env := map[string]string{
+		"ACCESSBOT_STORE_DSN":         dsn,
+		"ACCESSBOT_SLACK_API_URL":     fake.URL(),
+		"ACCESSBOT_ENCRYPTION_KEY":    base64.StdEncoding.EncodeToString(key),
+		"ACCESSBOT_ENCRYPTION_KEY_ID": "k1",
+	}
+	apply := func(channel string) (string, error) {
+		p := filepath.Join(dir, "tenant.yaml")
+		src := "tenant: {slug: acme, name: Acme}\nusers:\n  - {email: ada@acme.com, name: Ada, role: admin}\n  - {email: bob@acme.com, name: Bob}\n" +
+			"approval_chains:\n  - name: default\n    levels:\n      - approvers: [\"user:bob@acme.com\"]\n"
+		if channel != "" {
+			src += "        channel: " + channel + "\n"
+		}
+		if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m, stdout, _ := testMain(env)
+		err := m.Run(context.Background(), []string{"apply", "-f", p})
+		return stdout.String(), err
+	}
+	// Not installed yet: noted as not checked.
+	if out, err := apply("CSECRET1"); err != nil || !strings.Contains(out, "not checked") {
+		t.Fatalf("before the install: %v\n%s", err, out)
+	}
+	// The install, as bot/oauth stores it: the token sealed under the tenant.
+	st := openSQLite(t, dsn)
+	ctx := context.Background()
+	tn, err := st.GetTenantBySlug(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := secrets.NewKeyring(secrets.Key{ID: "k1", Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID, ct, err := kr.Seal([]byte(team.BotToken), secrets.AAD(tn.ID, oauth.BotTokenSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutSecret(ctx, &accessbot.Secret{TenantID: tn.ID, Name: oauth.BotTokenSecret, KeyID: keyID, Ciphertext: ct}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.BindWorkspace(ctx, &accessbot.Workspace{TenantID: tn.ID, TeamID: "T1", TeamName: "Acme", BotTokenSecret: oauth.BotTokenSecret,
+		InstalledAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := apply("CSECRET1"); err == nil || !strings.Contains(err.Error(), "approval_chains[0].levels[0].channel: channel CSECRET1 not found in the Slack workspace") {
+		t.Fatalf("private channel without the bot, installed workspace: %v", err)
+	}
+	if out, err := apply("CSEC0001"); err != nil || strings.Contains(out, "not checked") {
+		t.Fatalf("private channel with the bot, installed workspace: %v\n%s", err, out)
+	}
+	// Without the key a file with no channel still applies.
+	delete(env, "ACCESSBOT_ENCRYPTION_KEY")
+	delete(env, "ACCESSBOT_ENCRYPTION_KEY_ID")
+	if _, err := apply(""); err != nil {
+		t.Fatalf("no channel, no key: %v", err)
 	}
 }

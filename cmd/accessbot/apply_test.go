@@ -27,10 +27,10 @@ func TestApplyAndImportCommands(t *testing.T) {
 	const example = "../../examples/tenant.yaml"
 
 	out, _, err := run("apply", "-f", example, "--dry-run")
-	if err != nil || !strings.Contains(out, "+ user maya.chen@acme.com\n") || !strings.Contains(out, "tenant acme: 68 change(s) to apply (dry run: nothing was written)") {
+	if err != nil || !strings.Contains(out, "+ user maya.chen@acme.com\n") || !strings.Contains(out, "tenant acme: 69 change(s) to apply (dry run: nothing was written)") {
 		t.Fatalf("dry run: %v\n%s", err, out)
 	}
-	if out, _, err = run("apply", "-f", example); err != nil || !strings.Contains(out, "tenant acme: 68 change(s) applied") {
+	if out, _, err = run("apply", "-f", example); err != nil || !strings.Contains(out, "tenant acme: 69 change(s) applied") {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
 	if out, _, err = run("apply", "-f", example); err != nil || out != "tenant acme: no changes\n" {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // explain request on the example tenant: an entitlement's own chain with a
@@ -16,6 +17,8 @@ func TestExplainRequest(t *testing.T) {
 	env := map[string]string{"ACCESSBOT_STORE_DSN": "file:" + filepath.Join(t.TempDir(), "a.db")}
 	run := func(args ...string) (string, error) {
 		m, stdout, _ := testMain(env)
+		// Before Lucas Martin's delegation to Sofia Rossi ends (2027-02-01).
+		m.Now = func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
 		err := m.Run(context.Background(), args)
 		return stdout.String(), err
 	}
@@ -46,6 +49,17 @@ func TestExplainRequest(t *testing.T) {
 		}, []string{"asked: Omar Haddad <omar.haddad@acme.com>, Lena Fischer"}}, // the admins but Lena, who asks
 		{"outside the channel", []string{"--app", "Slack", "--for", "tom.baker@acme.com"}, []string{
 			"chain: default: the tenant default chain",
+		}, []string{"on behalf:"}},
+		{"a delegate stands in", []string{"--app", "Slack", "--for", "emma.johansson@acme.com"}, []string{
+			"manager: Lucas Martin <lucas.martin@acme.com> (manager of Emma Johansson) is away until 2027-02-01 → asked: their delegate Sofia Rossi <sofia.rossi@acme.com>",
+			"asked: Sofia Rossi <sofia.rossi@acme.com>",
+		}, nil},
+		// --by is checked against the on_behalf: policy, as a request is.
+		{"skip-level manager", []string{"--app", "Slack", "--for", "sofia.rossi@acme.com", "--by", "priya.nair@acme.com"}, []string{
+			"on behalf: allowed: Sofia Rossi is in Priya Nair's reporting line",
+		}, nil},
+		{"group member for the group's application", []string{"--app", "Slack", "--for", "sofia.rossi@acme.com", "--by", "tom.baker@acme.com"}, []string{
+			"on behalf: allowed: Tom Baker is in group it-helpdesk",
 		}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,6 +78,16 @@ func TestExplainRequest(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Nobody would be asked for a request the policy refuses: it says so.
+	for _, args := range [][]string{
+		{"--app", "Slack", "--for", "daniel.kim@acme.com", "--by", "sofia.rossi@acme.com"}, // a peer
+		{"--app", "GitLab", "--for", "sofia.rossi@acme.com", "--by", "tom.baker@acme.com"}, // not the group's application
+	} {
+		out, err := run(append([]string{"explain", "request"}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), "may not request") || !strings.Contains(err.Error(), "nobody would be asked") || strings.Contains(out, "chain:") {
+			t.Fatalf("%v: err %v, output %q; want a refusal", args, err, out)
+		}
 	}
 	if _, err := run("explain", "request", "--app", "Nope", "--for", "tom.baker@acme.com"); err == nil || !strings.Contains(err.Error(), "--app Nope: no such application") {
 		t.Fatalf("unknown app: %v", err)

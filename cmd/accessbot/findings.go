@@ -169,7 +169,12 @@ func (m *Main) findingsRunCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			res, err := findings.NewEngine(m.Now, log).RunTx(cmd.Context(), st, t.ID)
+			pb, err := m.cliPlaybooks(st, log)
+			if err != nil {
+				return err
+			}
+			// Findings it opens reach the finding playbooks, queued with them for `run` to deliver.
+			res, err := findings.NewEngine(m.Now, log).RunTxThen(cmd.Context(), st, t.ID, pb.FindingsOpened)
 			if err != nil {
 				return err
 			}
@@ -210,12 +215,16 @@ A finding already recorded (same rule and subject) is refreshed, not repeated.`,
 			if err != nil {
 				return err
 			}
-			st, t, _, err := m.openTenant(cmd.Context(), tenant)
+			st, t, log, err := m.openTenant(cmd.Context(), tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			res, err := findings.RecordExternal(cmd.Context(), st, t.ID, args[0], fs, m.Now())
+			pb, err := m.cliPlaybooks(st, log)
+			if err != nil {
+				return err
+			}
+			res, err := findings.RecordExternalThen(cmd.Context(), st, t.ID, args[0], fs, m.Now(), pb.FindingsOpened)
 			if err != nil {
 				return err
 			}

@@ -228,19 +228,41 @@ func playgroundStart(people []playground.Person, example bool) string {
 	return ""
 }
 
-// playgroundChannels are the tenant's alert channels, named for the page:
-// the first #access-alerts, as the Slack setup suggests.
+// playgroundChannels are the tenant's channels, named for the page: the
+// alert channels (the first #access-alerts, as the Slack setup suggests),
+// then the approvers' channels (named for their chain) and the routed
+// channels (named for their chain or first application), so approval cards
+// posted in a channel can be seen and clicked, and /access typed in a
+// routed channel is routed.
 func playgroundChannels(f *tenantfile.File) []playground.Channel {
-	if f.Alerts == nil {
-		return nil
-	}
 	var out []playground.Channel
-	for i, id := range f.Alerts.Channels {
-		name := "access-alerts"
-		if i > 0 {
-			name = fmt.Sprintf("access-alerts-%d", i+1)
+	seen := map[string]bool{}
+	add := func(id, name string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, playground.Channel{ID: id, Name: name})
 		}
-		out = append(out, playground.Channel{ID: id, Name: name})
+	}
+	if f.Alerts != nil {
+		for i, id := range f.Alerts.Channels {
+			name := "access-alerts"
+			if i > 0 {
+				name = fmt.Sprintf("access-alerts-%d", i+1)
+			}
+			add(id, name)
+		}
+	}
+	for _, c := range f.Chains {
+		for _, lv := range c.Levels {
+			add(lv.Channel, c.Name+"-approvers")
+		}
+	}
+	for _, r := range f.Routes {
+		name := r.Chain
+		if name == "" && len(r.Applications) > 0 {
+			name = strings.ToLower(strings.ReplaceAll(r.Applications[0], " ", "-"))
+		}
+		add(r.Channel, name)
 	}
 	return out
 }

@@ -315,6 +315,37 @@ func TestPlayground(t *testing.T) {
 		}
 	})
 
+	// The example's approvers' and routed channels are on the page, and
+	// /access request typed in #it-help is routed: Slack preselected.
+	t.Run("request in a routed channel", func(t *testing.T) {
+		c := c.with(t)
+		st := c.waitState(sofia, "the channels", func(s pgState) bool { return len(s.Channels) > 0 })
+		names := map[string]string{}
+		for _, ch := range st.Channels {
+			names[ch.Name] = ch.ID
+		}
+		if names["it-help"] != "C0ITHELP" || names["aws-administrator-approvers"] != "C0SECAPPROVE" {
+			t.Fatalf("channels on the page: %v", names)
+		}
+		var a pgAck
+		if code := c.call("POST", "/api/command", map[string]string{"user": sofia, "text": "/access request", "channel": "C0NOPE"}, &a); code != 400 {
+			t.Fatalf("a command in a channel not on the page = %d, want 400", code)
+		}
+		if code := c.call("POST", "/api/command", map[string]string{"user": sofia, "text": "/access request", "channel": "C0ITHELP"}, &a); code != 200 {
+			t.Fatalf("command in #it-help = %d %s", code, a.Error)
+		}
+		st = c.waitState(sofia, "the routed request form", func(s pgState) bool {
+			return s.Modal != nil && s.Modal.View.CallbackID == views.CallbackRequestForm
+		})
+		if b := string(mustJSON(t, st.Modal.View.Blocks)); !strings.Contains(b, views.BlockReqChannel) || !strings.Contains(b, "Slack") {
+			t.Fatalf("the form in #it-help does not preselect the channel's applications: %s", b)
+		}
+		if code := c.call("POST", "/api/close", map[string]string{"user": sofia, "view_id": st.Modal.ID}, nil); code != 200 {
+			t.Fatalf("close = %d", code)
+		}
+		c.waitState(sofia, "no modal", func(s pgState) bool { return s.Modal == nil })
+	})
+
 	t.Run("starts with a digest, alerts and a review", func(t *testing.T) {
 		c := c.with(t)
 		st := c.waitState(james, "the review DM and #access-alerts", func(s pgState) bool {

@@ -112,6 +112,34 @@ func reportStore(t *testing.T) string {
 			{Type: "manual", Status: accessbot.FlowDone, AnsweredBy: "u-olga", FinishedAt: at(26 * time.Hour)}}}))
 	must(st.CreateEntitlement(ctx, &accessbot.Entitlement{ID: "g-1", TenantID: ten.ID, UserID: "u-bob", ConnectionID: "c-admins", RequestID: "req-1",
 		GrantedAt: rpT0.Add(26 * time.Hour), ExpiresAt: at(34 * time.Hour)}))
+	// GitLab's inventory: Bob's account holds admins (also the grant g-1:
+	// shown once) and releases; a second account, "svc-bob" without an
+	// email, is mapped to him and holds devs; Walt's account is not his.
+	inv := rpT0.Add(-90 * 24 * time.Hour)
+	_, err := st.ReplaceIdentities(ctx, ten.ID, app.ID, []accessbot.Identity{
+		{ExternalID: "bob", Email: "BOB@acme.test", Status: accessbot.IdentityActive},
+		{ExternalID: "svc-bob", Status: accessbot.IdentityDisabled},
+		{ExternalID: "walt", Email: "walt@acme.test", Status: accessbot.IdentityActive}}, accessbot.SnapshotKeep{}, inv)
+	must(err)
+	_, err = st.ReplaceAppEntitlements(ctx, ten.ID, app.ID, []accessbot.AppEntitlement{
+		{ExternalID: "admins", Name: "admins", Type: "group"}, {ExternalID: "g-rel", Name: "releases", Type: "group"},
+		{ExternalID: "devs", Name: "devs", Type: "group"}}, accessbot.SnapshotKeep{}, inv)
+	must(err)
+	_, err = st.ReplaceRelations(ctx, ten.ID, app.ID, []accessbot.RelationKey{{IdentityExternalID: "bob", EntitlementExternalID: "admins"},
+		{IdentityExternalID: "bob", EntitlementExternalID: "g-rel"}, {IdentityExternalID: "walt", EntitlementExternalID: "devs"}}, accessbot.SnapshotKeep{}, inv)
+	must(err)
+	_, err = st.ReplaceRelations(ctx, ten.ID, app.ID, []accessbot.RelationKey{{IdentityExternalID: "bob", EntitlementExternalID: "admins"},
+		{IdentityExternalID: "bob", EntitlementExternalID: "g-rel"}, {IdentityExternalID: "walt", EntitlementExternalID: "devs"},
+		{IdentityExternalID: "svc-bob", EntitlementExternalID: "devs"}}, accessbot.SnapshotKeep{}, rpT0.Add(-24*time.Hour))
+	must(err)
+	idents, err := st.ListIdentities(ctx, ten.ID, app.ID, false)
+	must(err)
+	for _, id := range idents {
+		if id.ExternalID == "svc-bob" {
+			_, err := st.ReplaceIdentityMappings(ctx, ten.ID, []string{app.ID}, []accessbot.IdentityMapping{{TenantID: ten.ID, IdentityID: id.ID, UserID: "u-bob"}})
+			must(err)
+		}
+	}
 	return dsn
 }
 

@@ -134,7 +134,6 @@ func (m *Main) run(ctx context.Context) error {
 		}
 	}
 	srv.AddCheck("store", st.Ping)
-	srv.Handle("POST /api/v1/findings", findings.NewHandler(st, m.Now, log))
 	if rdb != nil {
 		srv.AddCheck("redis", func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 	}
@@ -148,6 +147,8 @@ func (m *Main) run(ctx context.Context) error {
 	rt.Requests = m.buildRequests(rt)
 	rt.Reviews = m.buildReviews(rt)
 	rt.startJobs()
+	// Findings from the tenant's own tools reach the finding playbooks.
+	srv.Handle("POST /api/v1/findings", findings.NewHandler(st, m.Now, log).WithAfterRecord(rt.Playbooks.FindingsOpened))
 	// An upload through the API is a sync too: recurrence playbooks run after it.
 	srv.Handle("POST /api/v1/inventory/{application}/{kind}", inventory.NewHandler(
 		inventory.NewImporter(st, findings.NewEngine(m.Now, log), m.Now, log).WithAfterImport(rt.Playbooks.AfterImport), st, log))

@@ -27,14 +27,9 @@ func (m *Main) startScheduler(rt *Runtime, reqs *requests.Service) error {
 		return err
 	}
 	// Each application's applications[].sync: its connector_sync:APP
-	// schedule syncs it (Entra ID, SCIM), once per slot across replicas.
-	// A scheduled sync is a sync like `accessbot sync`: the playbooks with
-	// the recurrence set run after it.
-	sj := &dirsource.Job{Store: rt.Store, Keys: rt.Keyring, Rules: findings.NewEngine(rt.Now, rt.Log), Clock: rt.Now, Log: rt.Log}
-	if rt.Playbooks != nil {
-		sj.AfterImport = rt.Playbooks.AfterImport
-	}
-	if err := s.Register(dirsync.JobPrefix, sj); err != nil {
+	// schedule syncs it (Entra ID, SCIM), once per slot across replicas;
+	// each written snapshot is a sync for the playbooks (recurrence).
+	if err := s.Register(dirsync.JobPrefix, rt.syncJob()); err != nil {
 		return err
 	}
 	// Overtaken slots closed as skipped, sent outbox rows pruned after 30 days.
@@ -70,4 +65,14 @@ func (m *Main) startScheduler(rt *Runtime, reqs *requests.Service) error {
 	}
 	rt.Go("scheduler", s.Run)
 	return nil
+}
+
+// syncJob is the scheduled connector sync; the playbooks hear of each
+// snapshot it writes (sync.completed, finding.opened).
+func (rt *Runtime) syncJob() *dirsource.Job {
+	j := &dirsource.Job{Store: rt.Store, Keys: rt.Keyring, Rules: findings.NewEngine(rt.Now, rt.Log), Clock: rt.Now, Log: rt.Log}
+	if rt.Playbooks != nil {
+		j.AfterImport, j.FindingsOpened = rt.Playbooks.AfterImport, rt.Playbooks.FindingsOpened
+	}
+	return j
 }

@@ -67,7 +67,7 @@ Each run's outcome is kept for accessbot connectors status.`,
 				return err
 			}
 			// Playbooks with the recurrence set run after every written sync.
-			sy := dirsync.New(st, findings.NewEngine(m.Now, log), m.Now, log).WithAfterImport(pb.AfterImport)
+			sy := dirsync.New(st, findings.NewEngine(m.Now, log), m.Now, log).WithAfterImport(pb.AfterImport).WithFindingsOpened(pb.FindingsOpened)
 			res, err := sy.Sync(ctx, t.ID, app, src, dirsync.Options{Full: full, DryRun: dryRun, AllowRemovals: allowRemovals})
 			if res != nil {
 				var rejected int

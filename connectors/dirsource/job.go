@@ -11,6 +11,7 @@ import (
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/flows/dirsync"
+	"github.com/accessbot/accessbot/flows/findings"
 	"github.com/accessbot/accessbot/flows/inventory"
 	"github.com/accessbot/accessbot/flows/schedule"
 	"github.com/accessbot/accessbot/internal/secrets"
@@ -28,9 +29,11 @@ type Job struct {
 	Log   zerolog.Logger
 	// TempDir holds the relations spool; "" is the system's.
 	TempDir string
-	// AfterImport runs once per written snapshot in its transaction, as
-	// for `accessbot sync` and uploads (playbooks' sync.completed); nil: none.
+	// AfterImport runs in the transaction of each written snapshot: the
+	// playbooks' sync.completed and finding.opened (nil: nothing).
 	AfterImport inventory.AfterImport
+	// FindingsOpened hears of the drift findings a snapshot opened (nil: nothing).
+	FindingsOpened findings.AfterRecord
 }
 
 var _ schedule.Job = (*Job)(nil)
@@ -60,6 +63,9 @@ func (j *Job) Run(ctx context.Context, r schedule.Run) error {
 	sy := dirsync.New(j.Store, j.Rules, clock, log)
 	if j.AfterImport != nil {
 		sy.WithAfterImport(j.AfterImport)
+	}
+	if j.FindingsOpened != nil {
+		sy.WithFindingsOpened(j.FindingsOpened)
 	}
 	if err != nil {
 		// Record it where status shows it: a connector that cannot be

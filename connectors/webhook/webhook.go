@@ -62,6 +62,9 @@ type Result struct {
 	ID     string
 	Status int
 	Detail string // start of the answer's body, secrets removed
+	// BodyErr is why the rest of the answer could not be read (over the
+	// outbound client's size cap, cut off); nil when it was read to its end.
+	BodyErr error
 }
 
 // DeliveryError is a delivery the receiver did not accept, or that failed on
@@ -159,11 +162,15 @@ func (c *Client) Send(ctx context.Context, ep Endpoint, msg Message) (Result, er
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, detailLimit))
-	_, _ = io.Copy(io.Discard, resp.Body) // lets the connection be reused (the body is capped)
+	_, bodyErr := io.Copy(io.Discard, resp.Body) // lets the connection be reused (the body is capped)
 	ev = ev.Int("status", resp.StatusCode)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if bodyErr != nil {
+			bodyErr = scrub(bodyErr)
+			ev = ev.AnErr("body_error", bodyErr)
+		}
 		ev.Msg("webhook delivered")
-		return Result{ID: msg.ID, Status: resp.StatusCode, Detail: redact(strings.TrimSpace(strings.ToValidUTF8(string(snippet), "")), ep)}, nil
+		return Result{ID: msg.ID, Status: resp.StatusCode, Detail: redact(strings.TrimSpace(strings.ToValidUTF8(string(snippet), "")), ep), BodyErr: bodyErr}, nil
 	}
 	derr := &DeliveryError{
 		Endpoint:   ep.Name,

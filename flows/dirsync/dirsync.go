@@ -29,6 +29,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
+	"github.com/accessbot/accessbot/flows/findings"
 	"github.com/accessbot/accessbot/flows/inventory"
 	"github.com/accessbot/accessbot/store"
 )
@@ -152,6 +153,7 @@ type Syncer struct {
 	now   func() time.Time
 	log   zerolog.Logger
 	drift *Reconciler
+	found findings.AfterRecord // may be nil
 }
 
 // New returns a Syncer; rules run after each snapshot (nil: none).
@@ -165,6 +167,14 @@ func New(st Store, rules inventory.RuleRunner, now func() time.Time, log zerolog
 // finding the sync opened, drift included); it returns s.
 func (s *Syncer) WithAfterImport(fn inventory.AfterImport) *Syncer {
 	s.after = fn
+	return s
+}
+
+// WithFindingsOpened sets the hook told of the drift findings a written
+// snapshot opened (the playbooks' finding.opened; the rules' findings go
+// through WithAfterImport); it returns s.
+func (s *Syncer) WithFindingsOpened(fn findings.AfterRecord) *Syncer {
+	s.found = fn
 	return s
 }
 
@@ -281,6 +291,13 @@ func (s *Syncer) sync(ctx context.Context, tenantID string, app *accessbot.Appli
 		}
 		if unrevoked, err = s.drift.unrevoked(ctx, q, tenantID, app, readAt, at); err != nil {
 			return err
+		}
+		if s.found != nil && drift+unrevoked > 0 {
+			// The rules' findings reach the playbooks through s.after; these
+			// are the reconcile's (an event already emitted is a conflict).
+			if err := s.found(ctx, q, tenantID, accessbot.SyncResult{Opened: drift + unrevoked}, at); err != nil {
+				return fmt.Errorf("drift findings opened: %w", err)
+			}
 		}
 		if s.after != nil {
 			return s.after(ctx, q, tenantID, ir, at)

@@ -146,6 +146,9 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") }
 // purpose requests).
 func what(ctx context.Context, st store.Queries, r *accessbot.AccessRequest) (string, string) {
 	if p, ok := requests.PurposeOf(r); ok {
+		if p.Extends() {
+			return "purpose " + p.Purpose, "more time on session " + p.Session
+		}
 		return "purpose " + p.Purpose, ""
 	}
 	app, conn := r.AppID, r.ConnectionID

@@ -113,11 +113,20 @@ func (r *RunResult) WouldSummary() string {
 
 // RunTx runs every rule for the tenant in one transaction.
 func (e *Engine) RunTx(ctx context.Context, tx Transactor, tenantID string) (*RunResult, error) {
+	return e.RunTxThen(ctx, tx, tenantID, nil)
+}
+
+// RunTxThen is RunTx with after (nil: none) run in its transaction with
+// the run's totals (the playbooks' finding.opened).
+func (e *Engine) RunTxThen(ctx context.Context, tx Transactor, tenantID string, after AfterRecord) (*RunResult, error) {
 	var res *RunResult
 	err := tx.InTx(ctx, func(q store.Queries) error {
+		at := e.now()
 		var err error
-		res, err = e.Run(ctx, q, tenantID)
-		return err
+		if res, err = e.Run(ctx, q, tenantID); err != nil || after == nil {
+			return err
+		}
+		return after(ctx, q, tenantID, res.Total(), at)
 	})
 	return res, err
 }

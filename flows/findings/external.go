@@ -140,6 +140,16 @@ func jsonMsg(err error) string {
 // with source and its index in ItemErrors, and nothing is recorded, since
 // the engine's next run of that rule would resolve it.
 func RecordExternal(ctx context.Context, tx Transactor, tenantID, source string, fs []ExternalFinding, at time.Time) (accessbot.SyncResult, error) {
+	return RecordExternalThen(ctx, tx, tenantID, source, fs, at, nil)
+}
+
+// AfterRecord runs in the transaction that recorded findings, with what it
+// opened, reopened and saw at at: the playbooks queue finding.opened there.
+type AfterRecord func(ctx context.Context, q store.Queries, tenantID string, res accessbot.SyncResult, at time.Time) error
+
+// RecordExternalThen is RecordExternal with after (nil: none) run in its
+// transaction, so what it queues commits or rolls back with the findings.
+func RecordExternalThen(ctx context.Context, tx Transactor, tenantID, source string, fs []ExternalFinding, at time.Time, after AfterRecord) (accessbot.SyncResult, error) {
 	byRule := map[string][]accessbot.FindingMatch{}
 	for _, f := range fs {
 		d := f.Details
@@ -167,6 +177,9 @@ func RecordExternal(ctx context.Context, tx Transactor, tenantID, source string,
 			total.Opened += sr.Opened
 			total.Reopened += sr.Reopened
 			total.Seen += sr.Seen
+		}
+		if after != nil {
+			return after(ctx, q, tenantID, total, at)
 		}
 		return nil
 	})

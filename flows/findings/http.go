@@ -26,13 +26,21 @@ type HandlerStore interface {
 // tenant's own tools, authenticated by "Authorization: Bearer <token>".
 // The tenant comes from the token only.
 type Handler struct {
-	st  HandlerStore
-	now func() time.Time
-	log zerolog.Logger
+	st    HandlerStore
+	now   func() time.Time
+	log   zerolog.Logger
+	after AfterRecord
 }
 
 func NewHandler(st HandlerStore, now func() time.Time, log zerolog.Logger) *Handler {
 	return &Handler{st: st, now: now, log: log.With().Str("component", "findings_api").Logger()}
+}
+
+// WithAfterRecord sets the hook run in each recording's transaction (the
+// playbooks' finding.opened); it returns h.
+func (h *Handler) WithAfterRecord(fn AfterRecord) *Handler {
+	h.after = fn
+	return h
 }
 
 type apiError struct {
@@ -91,7 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, out)
 		return
 	}
-	res, err := RecordExternal(r.Context(), h.st, tenantID, "body", fs, h.now())
+	res, err := RecordExternalThen(r.Context(), h.st, tenantID, "body", fs, h.now(), h.after)
 	if errors.As(err, &ie) {
 		out := apiError{Error: "invalid findings: nothing was recorded"}
 		for _, e := range ie {

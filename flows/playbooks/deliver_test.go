@@ -77,7 +77,8 @@ func TestDeliverySignedAndAudited(t *testing.T) {
 			}
 			var a map[string]any
 			_ = json.Unmarshal(entries[0].After, &a)
-			if a["status"] != "delivered" || a["event_id"] != run.EventID || a["attempts"] != float64(1) || a["response_status"] != float64(200) {
+			if a["status"] != "delivered" || a["event_id"] != run.EventID || a["attempts"] != float64(1) || a["response_status"] != float64(200) ||
+				a["response_body"] != `{"ok":true}` || a["trigger"] != "event" || a["duration_ms"] == nil {
 				t.Fatalf("audit after = %s", entries[0].After)
 			}
 			if strings.Contains(string(entries[0].After), testToken.Reveal()) {
@@ -88,26 +89,27 @@ func TestDeliverySignedAndAudited(t *testing.T) {
 	}
 }
 
-// 5xx and timeouts are retried with the same event id; the receiver
-// processes the event once.
+// 5xx, timeouts and 429 (after its Retry-After) are retried with the same
+// event id; the receiver processes the event once.
 func TestRetriesKeepOneEventID(t *testing.T) {
 	f := newFixture(t, "sqlite", fixtureOpts{timeout: 3 * time.Second})
 	f.playbook("Ticket", accessbot.PlaybookRequest, f.recv.URL(), nil)
-	f.recv.InjectFaults(webhookfake.Fault{Status: 503}, webhookfake.Fault{Delay: 8 * time.Second}, webhookfake.Fault{Status: 500})
+	f.recv.InjectFaults(webhookfake.Fault{Status: 503}, webhookfake.Fault{Delay: 8 * time.Second},
+		webhookfake.Fault{Status: 429, RetryAfter: time.Second}, webhookfake.Fault{Status: 500})
 	runs, err := f.svc.Emit(context.Background(), f.tenant.ID, requestEvent("r1", "approved"))
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("emit: %v, %d runs", err, len(runs))
 	}
 	run := f.waitRun(runs[0].ID)
-	if run.Status != accessbot.RunDelivered || run.Attempts != 4 {
-		t.Fatalf("run = %+v; want delivered at attempt 4", run)
+	if run.Status != accessbot.RunDelivered || run.Attempts != 5 {
+		t.Fatalf("run = %+v; want delivered at attempt 5", run)
 	}
 	ids := map[string]bool{}
 	for _, d := range f.recv.Deliveries() {
 		ids[d.ID] = true
 	}
-	if len(ids) != 1 || !ids[run.EventID] || f.recv.Attempts(run.EventID) != 4 || f.recv.Processed(run.EventID) != 1 {
-		t.Fatalf("ids %v, attempts %d, processed %d; want one id, 4 attempts, processed once", ids, f.recv.Attempts(run.EventID), f.recv.Processed(run.EventID))
+	if len(ids) != 1 || !ids[run.EventID] || f.recv.Attempts(run.EventID) != 5 || f.recv.Processed(run.EventID) != 1 {
+		t.Fatalf("ids %v, attempts %d, processed %d; want one id, 5 attempts, processed once", ids, f.recv.Attempts(run.EventID), f.recv.Processed(run.EventID))
 	}
 	f.reporter.wait(t, run.ID)
 	time.Sleep(100 * time.Millisecond)
@@ -128,6 +130,16 @@ func TestDeliveryFailures(t *testing.T) {
 		w.Write(make([]byte, 4<<20))
 	}))
 	t.Cleanup(big.Close)
+	// The same, chunked (no Content-Length) and accepted: the cap is only
+	// met while reading, after a 200.
+	bigChunked := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		for range 64 {
+			w.Write(make([]byte, 64<<10))
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(bigChunked.Close)
 	redirect := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "https://[::ffff:169.254.169.254]/latest/meta-data/", http.StatusTemporaryRedirect)
 	}))
@@ -150,6 +162,8 @@ func TestDeliveryFailures(t *testing.T) {
 		{"plain http refused", fixtureOpts{noAllow: true}, func(f *fixture) string { return "http://hooks.example.com/" }, nil, 1, "not https", 0},
 		{"redirect to metadata", fixtureOpts{}, func(f *fixture) string { return redirect.URL }, nil, 1, "private", 0},
 		{"huge answer", fixtureOpts{}, func(f *fixture) string { return big.URL }, nil, 1, "larger than", 0},
+		{"huge chunked 200", fixtureOpts{}, func(f *fixture) string { return bigChunked.URL }, nil, 1, "HTTP 200 with a body larger than", 200},
+		{"408 not retried", fixtureOpts{}, func(f *fixture) string { return f.recv.URL() }, &webhookfake.Fault{Status: 408}, 1, "answered HTTP 408", 408},
 		{"tls not trusted", fixtureOpts{noRoots: true}, func(f *fixture) string { return f.recv.URL() }, nil, 1, "TLS failed", 0},
 		{"dead url", fixtureOpts{maxAttempts: 2}, func(f *fixture) string { return deadURL }, nil, 2, "could not be reached", 0},
 		{"slow server", fixtureOpts{maxAttempts: 2, timeout: 2 * time.Second}, func(f *fixture) string { return f.recv.URL() },

@@ -61,13 +61,21 @@ func (s *Service) EmitTx(ctx context.Context, q store.Queries, tenantID string, 
 		trigger = TriggerSync
 	}
 	var runs []accessbot.PlaybookRun
+	var scoped []string // Select puts them first; the global runs wait for them
 	for i := range targets {
-		r, err := s.queue(ctx, q, enq, tenant, &targets[i], ev, trigger, "")
+		var after []string
+		if targets[i].AppID == "" {
+			after = scoped
+		}
+		r, err := s.queue(ctx, q, enq, tenant, &targets[i], ev, trigger, "", after)
 		if errors.Is(err, accessbot.ErrConflict) {
 			continue // this occurrence was queued before
 		}
 		if err != nil {
 			return nil, err
+		}
+		if targets[i].AppID != "" {
+			scoped = append(scoped, r.ID)
 		}
 		runs = append(runs, *r)
 	}
@@ -119,7 +127,7 @@ func (s *Service) RunManual(ctx context.Context, tenantID, playbookID, actorID s
 		}
 		ev.Key = "" // every manual run is a new event
 		ev.ActorID = actorID
-		run, err = s.queue(ctx, q, enq, tenant, p, ev, TriggerManual, replyTo)
+		run, err = s.queue(ctx, q, enq, tenant, p, ev, TriggerManual, replyTo, nil)
 		return err
 	})
 	if err != nil {
@@ -128,7 +136,7 @@ func (s *Service) RunManual(ctx context.Context, tenantID, playbookID, actorID s
 	return run, nil
 }
 
-func (s *Service) queue(ctx context.Context, q store.Queries, enq Enqueuer, tenant *accessbot.Tenant, p *accessbot.Playbook, ev Event, trigger, replyTo string) (*accessbot.PlaybookRun, error) {
+func (s *Service) queue(ctx context.Context, q store.Queries, enq Enqueuer, tenant *accessbot.Tenant, p *accessbot.Playbook, ev Event, trigger, replyTo string, after []string) (*accessbot.PlaybookRun, error) {
 	if ev.At.IsZero() {
 		ev.At = s.now()
 	}
@@ -152,12 +160,13 @@ func (s *Service) queue(ctx context.Context, q store.Queries, enq Enqueuer, tena
 		return nil, err
 	}
 	// Integration-specific playbooks go first: River fetches higher
-	// priorities (lower numbers) first.
+	// priorities (lower numbers) first, and a global run waits for the
+	// first attempt of the event's integration-specific ones (after).
 	prio := 2
 	if p.AppID != "" {
 		prio = 1
 	}
-	if _, err := enq.InsertTx(ctx, q, DeliverArgs{TenantID: tenant.ID, RunID: r.ID},
+	if _, err := enq.InsertTx(ctx, q, DeliverArgs{TenantID: tenant.ID, RunID: r.ID, After: after},
 		&river.InsertOpts{MaxAttempts: s.maxAttempts, Priority: prio}); err != nil {
 		return nil, fmt.Errorf("queue playbook %q: %w", p.Name, err)
 	}

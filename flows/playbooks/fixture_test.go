@@ -32,6 +32,7 @@ const (
 type fixture struct {
 	t        *testing.T
 	driver   string
+	dsn      string // another process opens the same database with it
 	st       store.Store
 	tenant   *accessbot.Tenant
 	keys     *secrets.Keyring
@@ -52,7 +53,7 @@ type fixtureOpts struct {
 
 func newFixture(t *testing.T, driver string, o fixtureOpts) *fixture {
 	t.Helper()
-	st := storetest.Open(t, driver)
+	st, dsn := storetest.OpenDSN(t, driver)
 	ten := &accessbot.Tenant{Slug: "acme", Name: "Acme"}
 	if err := st.CreateTenant(context.Background(), ten); err != nil {
 		t.Fatal(err)
@@ -66,7 +67,7 @@ func newFixture(t *testing.T, driver string, o fixtureOpts) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(recv.Close)
-	f := &fixture{t: t, driver: driver, st: st, tenant: ten, keys: keys, recv: recv, reporter: &recordReporter{}}
+	f := &fixture{t: t, driver: driver, dsn: dsn, st: st, tenant: ten, keys: keys, recv: recv, reporter: &recordReporter{}}
 	f.roots = recv.HTTPServer().Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
 	if !o.noAllow {
 		f.allow("127.0.0.1")

@@ -177,18 +177,34 @@ func (s *Service) AfterImport(ctx context.Context, q store.Queries, tenantID str
 	if res.Findings == nil {
 		return nil
 	}
-	if t := res.Findings.Total(); t.Opened+t.Reopened == 0 {
+	return s.FindingsOpened(ctx, q, tenantID, res.Findings.Total(), at)
+}
+
+// FindingsOpened is the hook of whatever records findings (an upload, a
+// connector sync, POST /api/v1/findings, `accessbot findings import` and
+// `run`): each finding res opened or reopened at at reaches the finding
+// playbooks (finding.opened), the integration-specific ones of its
+// application first, in the caller's transaction q.
+func (s *Service) FindingsOpened(ctx context.Context, q store.Queries, tenantID string, res accessbot.SyncResult, at time.Time) error {
+	if res.Opened+res.Reopened == 0 {
 		return nil
 	}
+	// The store keeps microseconds: a finding opened at exactly at is
+	// stored truncated, and must still count as opened by this run.
+	at = at.UTC().Truncate(time.Microsecond)
 	open, err := q.ListFindings(ctx, tenantID, accessbot.FindingFilter{Statuses: []accessbot.FindingStatus{accessbot.FindingOpen}, Since: at})
 	if err != nil {
-		return fmt.Errorf("playbooks after import: %w", err)
+		return fmt.Errorf("playbooks on findings opened: %w", err)
 	}
 	for i := range open {
 		if open[i].OpenedAt.Before(at) {
-			continue // open before this upload
+			continue // open before this run
 		}
-		if _, err := s.EmitTx(ctx, q, tenantID, FindingEvent(FindingOpened, &open[i])); err != nil && !errors.Is(err, accessbot.ErrConflict) {
+		ev := FindingEvent(FindingOpened, &open[i])
+		if ev.AppID, err = FindingAppID(ctx, q, &open[i]); err != nil {
+			return err
+		}
+		if _, err := s.EmitTx(ctx, q, tenantID, ev); err != nil && !errors.Is(err, accessbot.ErrConflict) {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -127,6 +128,9 @@ func (s *Service) getReporter() Reporter {
 type DeliverArgs struct {
 	TenantID string `json:"tenant_id"`
 	RunID    string `json:"run_id"`
+	// After are the runs of the event's integration-specific playbooks,
+	// on a global playbook's run: it waits for their first attempt.
+	After []string `json:"after,omitempty"`
 }
 
 func (DeliverArgs) Kind() string { return "playbook_deliver" }
@@ -213,6 +217,12 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs, attempt, maxAttemp
 		run.Error = "the playbook was disabled before it could be delivered"
 		return s.finish(ctx, p, run, accessbot.RunFailed, nil)
 	}
+	if wait, err := s.waitForScoped(ctx, a, run); err != nil || wait {
+		if err != nil {
+			return err
+		}
+		return river.JobSnooze(orderPoll) // not an attempt
+	}
 	run.Attempts++
 	ep, client, err := s.endpoint(ctx, p)
 	if err != nil {
@@ -226,6 +236,11 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs, attempt, maxAttemp
 	start := time.Now()
 	res, err := client.Send(ctx, ep, webhook.Message{ID: run.EventID, Type: run.EventType, Timestamp: run.EventAt, Data: json.RawMessage(run.Event)})
 	run.Duration = time.Since(start)
+	if err == nil && errors.Is(res.BodyErr, outbound.ErrResponseTooLarge) {
+		// Accepted, but with an answer over the cap: a broken receiver the
+		// admins must hear of. It took the event, so no retry.
+		err = &webhook.DeliveryError{Endpoint: p.Name, Status: res.Status, Detail: res.Detail, Err: res.BodyErr}
+	}
 	if err == nil {
 		run.ResponseStatus, run.ResponseBody, run.Error = res.Status, truncate(res.Detail), ""
 		return s.finish(ctx, p, run, accessbot.RunDelivered, nil)
@@ -234,7 +249,7 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs, attempt, maxAttemp
 	run.ResponseStatus, run.ResponseBody = 0, ""
 	if de, ok := errors.AsType[*webhook.DeliveryError](err); ok {
 		run.ResponseStatus, run.ResponseBody = de.Status, truncate(de.Detail)
-		retry = de.Retryable && !finalTransport(de.Err)
+		retry = de.Retryable && !finalTransport(de.Err) && retryStatus(de.Status)
 	}
 	run.Error = Explain(err, s.httpOpts.Timeout)
 	if retry && run.Attempts < maxAttempts {
@@ -248,6 +263,34 @@ func (s *Service) deliver(ctx context.Context, a DeliverArgs, attempt, maxAttemp
 		return err
 	}
 	return s.finish(ctx, p, run, accessbot.RunFailed, err)
+}
+
+// orderPoll is how often a global run looks again whether the event's
+// integration-specific runs have made their first attempt.
+const orderPoll = 250 * time.Millisecond
+
+// waitForScoped says whether a global run must still wait: the event's
+// integration-specific runs (a.After) go first, so it waits until each has
+// made its first attempt or ended. The wait is bounded (two attempt
+// timeouts after the run was queued): a scoped run stuck on a crashed
+// process does not hold the global ones for long.
+func (s *Service) waitForScoped(ctx context.Context, a DeliverArgs, run *accessbot.PlaybookRun) (bool, error) {
+	if len(a.After) == 0 || s.now().Sub(run.CreatedAt) > 2*s.httpOpts.Timeout {
+		return false, nil
+	}
+	for _, id := range a.After {
+		r, err := s.st.GetPlaybookRun(ctx, a.TenantID, id)
+		if errors.Is(err, accessbot.ErrNotFound) {
+			continue // deleted with its playbook
+		}
+		if err != nil {
+			return false, err
+		}
+		if r.Status == accessbot.RunPending && r.Attempts == 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // finish records the run's end, its audit entry and the report job in one
@@ -266,7 +309,7 @@ func (s *Service) finish(ctx context.Context, p *accessbot.Playbook, run *access
 		}
 		after, err := json.Marshal(auditRun{RunID: run.ID, EventID: run.EventID, EventType: run.EventType, ObjectType: run.ObjectType,
 			ObjectID: run.ObjectID, Trigger: run.Trigger, Status: string(status), Attempts: run.Attempts,
-			ResponseStatus: run.ResponseStatus, DurationMS: run.Duration.Milliseconds(), Error: run.Error})
+			ResponseStatus: run.ResponseStatus, DurationMS: run.Duration.Milliseconds(), ResponseBody: run.ResponseBody, Error: run.Error})
 		if err != nil {
 			return err
 		}
@@ -311,6 +354,7 @@ type auditRun struct {
 	Attempts       int    `json:"attempts"`
 	ResponseStatus int    `json:"response_status,omitempty"`
 	DurationMS     int64  `json:"duration_ms"`
+	ResponseBody   string `json:"response_body,omitempty"` // truncated, secrets removed
 	Error          string `json:"error,omitempty"`
 }
 
@@ -365,6 +409,13 @@ func (s *Service) client(allow []string) *webhook.Client {
 	return c
 }
 
+// retryStatus says whether an answer's status may be retried: none (a
+// transport error or timeout), 5xx and 429; no other 4xx (408 included:
+// the receiver answered, and the issue's rule is "no 4xx but 429").
+func retryStatus(status int) bool {
+	return status == 0 || status >= 500 || status == http.StatusTooManyRequests
+}
+
 // finalTransport reports transport errors no retry fixes: a blocked
 // address, plain http, an oversized answer, a redirect loop, TLS trust.
 func finalTransport(err error) bool {
@@ -396,6 +447,9 @@ func Explain(err error, timeout time.Duration) string {
 	de, ok := errors.AsType[*webhook.DeliveryError](err)
 	if !ok {
 		return err.Error()
+	}
+	if de.Status != 0 && errors.Is(de.Err, outbound.ErrResponseTooLarge) {
+		return fmt.Sprintf("the server answered HTTP %d with a body larger than the allowed maximum", de.Status)
 	}
 	if de.Status != 0 {
 		s := fmt.Sprintf("the server answered HTTP %d", de.Status)

@@ -2,6 +2,7 @@ package purposes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -66,6 +67,9 @@ func (a *Approvals) Provision(ctx context.Context, req *accessbot.AccessRequest)
 		s.log.Info().Str("tenant", req.TenantID).Str("purpose", p.Name).Str("user", req.RequesterID).Msg("purpose assigned")
 		return nil
 	case accessbot.RequestPurposeStart:
+		if pl.Extends() {
+			return a.extend(ctx, p, req, pl)
+		}
 		// Once per request: a retry finds the session the first call began.
 		ss, err := s.st.ListPurposeSessions(ctx, req.TenantID, req.RequesterID, nil)
 		if err != nil {
@@ -87,4 +91,43 @@ func (a *Approvals) Provision(ctx context.Context, req *accessbot.AccessRequest)
 		return err
 	}
 	return nil
+}
+
+// extend carries out an approved extension once: a retry finds the
+// session's audit naming the request. The cap is applied again now (the
+// session may have been extended meanwhile): what no longer fits is
+// trimmed to it; a session that ended meanwhile is left alone.
+func (a *Approvals) extend(ctx context.Context, p *accessbot.Purpose, req *accessbot.AccessRequest, pl requests.PurposePayload) error {
+	s := a.s
+	ses, err := s.st.GetPurposeSession(ctx, req.TenantID, pl.Session)
+	if errors.Is(err, accessbot.ErrNotFound) {
+		s.log.Warn().Str("request", req.ID).Msg("approved extension of a session that no longer exists; left alone")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("session of extension %s: %w", req.ID, err)
+	}
+	audit, err := s.st.ListAudit(ctx, req.TenantID, ses.ID)
+	if err != nil {
+		return fmt.Errorf("audit of session %s: %w", ses.ID, err)
+	}
+	for _, e := range audit {
+		var d struct {
+			Request string `json:"request"`
+		}
+		if e.Action == ActionExtended && json.Unmarshal(e.After, &d) == nil && d.Request == req.ID {
+			return nil // a retry
+		}
+	}
+	d := min(req.Duration, MaxExtension(p, ses, s.now()))
+	if ses.Status != accessbot.SessionActive || ses.UserID != req.RequesterID || d <= 0 {
+		s.log.Warn().Str("request", req.ID).Str("session", ses.ID).Str("status", string(ses.Status)).Dur("room", d).
+			Msg("approved extension no longer applies; left alone")
+		return nil
+	}
+	_, err = s.extend(ctx, p, ses, req.RequesterID, d, req.ID)
+	if errors.Is(err, ErrNotActive) {
+		return nil // stopped or ended meanwhile
+	}
+	return err
 }

@@ -78,6 +78,8 @@ type Revoker interface {
 type Notifier interface {
 	SessionStarted(ctx context.Context, p *accessbot.Purpose, s *accessbot.PurposeSession) error
 	SessionEnded(ctx context.Context, p *accessbot.Purpose, s *accessbot.PurposeSession) error
+	// SessionExtended announces that s now ends later than from.
+	SessionExtended(ctx context.Context, p *accessbot.Purpose, s *accessbot.PurposeSession, from time.Time) error
 }
 
 // Config wires a Service.
@@ -283,12 +285,27 @@ func (s *Service) Extend(ctx context.Context, tenantID, sessionID, actorID strin
 	if d <= 0 || d > MaxExtension(p, ses, s.now()) {
 		return nil, fmt.Errorf("extend session %s by %s: %w", ses.ID, d, ErrTooLong)
 	}
+	// More time is another start of the access: a purpose whose starts are
+	// approved has its extensions approved too (requests.PurposeExtend).
+	if p.StartChain != "" {
+		return nil, fmt.Errorf("extend session %s: %w", ses.ID, ErrNeedsApproval)
+	}
+	return s.extend(ctx, p, ses, actorID, d, "")
+}
+
+// extend moves ses's end by d and audits it; requestID is the approved
+// extension request, if any.
+func (s *Service) extend(ctx context.Context, p *accessbot.Purpose, ses *accessbot.PurposeSession, actorID string, d time.Duration, requestID string) (*accessbot.PurposeSession, error) {
 	from, to := ses.EndsAt, ses.EndsAt.Add(d)
-	err = s.st.InTx(ctx, func(q store.Queries) error {
-		if err := q.ExtendPurposeSession(ctx, tenantID, ses.ID, from, to); err != nil {
+	detail := map[string]any{"purpose": p.Name, "from": from, "to": to}
+	if requestID != "" {
+		detail["request"] = requestID
+	}
+	err := s.st.InTx(ctx, func(q store.Queries) error {
+		if err := q.ExtendPurposeSession(ctx, ses.TenantID, ses.ID, from, to); err != nil {
 			return err
 		}
-		return s.audit(ctx, q, tenantID, actorID, ActionExtended, AuditObject, ses.ID, map[string]any{"purpose": p.Name, "from": from, "to": to})
+		return s.audit(ctx, q, ses.TenantID, actorID, ActionExtended, AuditObject, ses.ID, detail)
 	})
 	if errors.Is(err, accessbot.ErrStale) {
 		return nil, fmt.Errorf("extend session %s: %w", ses.ID, ErrNotActive)
@@ -297,6 +314,15 @@ func (s *Service) Extend(ctx context.Context, tenantID, sessionID, actorID strin
 		return nil, fmt.Errorf("extend session %s: %w", ses.ID, err)
 	}
 	ses.EndsAt = to
+	s.log.Info().Str("tenant", ses.TenantID).Str("purpose", p.Name).Str("session", ses.ID).Time("until", to).Str("request", requestID).
+		Msg("purpose session extended")
+	// The channel watches the access's window: a later end is news too.
+	// Best effort: the extension stands whether or not the post goes out.
+	if s.note != nil {
+		if err := s.note.SessionExtended(ctx, p, ses, from); err != nil {
+			s.log.Warn().Err(err).Str("session", ses.ID).Msg("announcing an extension")
+		}
+	}
 	return ses, nil
 }
 

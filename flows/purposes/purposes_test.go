@@ -2,11 +2,13 @@ package purposes_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
 	"github.com/accessbot/accessbot"
@@ -14,6 +16,7 @@ import (
 	"github.com/accessbot/accessbot/flows/provision"
 	"github.com/accessbot/accessbot/flows/provision/provisiontest"
 	"github.com/accessbot/accessbot/flows/purposes"
+	"github.com/accessbot/accessbot/flows/requests"
 	"github.com/accessbot/accessbot/internal/testenv"
 	"github.com/accessbot/accessbot/store"
 	"github.com/accessbot/accessbot/store/backend"
@@ -31,6 +34,10 @@ func (n *notes) SessionStarted(_ context.Context, _ *accessbot.Purpose, s *acces
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.started[s.ID]++
+	return nil
+}
+
+func (n *notes) SessionExtended(context.Context, *accessbot.Purpose, *accessbot.PurposeSession, time.Time) error {
 	return nil
 }
 
@@ -345,5 +352,75 @@ func TestStopWhileProvisioning(t *testing.T) {
 	waitFor(t, "no grants", func() bool { return len(grantsOf(t, r.st, w)) == 0 })
 	if cur, _ := r.st.GetPurposeSession(ctx, w.tenant.ID, ses.ID); cur.Status != accessbot.SessionEnded {
 		t.Fatalf("session %s after the late grant was revoked, want ended", cur.Status)
+	}
+}
+
+// TestApprovedExtensionCapped: a purpose with a start chain starts and is
+// extended only through approved requests. An extension approved after
+// the session moved on is trimmed to the maximum from the approval; a
+// retry of it does nothing; one approved after the session ended is left
+// alone.
+func TestApprovedExtensionCapped(t *testing.T) {
+	ctx := context.Background()
+	h := &provisiontest.Hooks{Param: "what"}
+	n := &notes{started: map[string]int{}, ended: map[string]int{}}
+	t0 := time.Now().UTC().Truncate(time.Second)
+	c := &clock{now: t0}
+	r := startReplica(t, "sqlite", "", h, n, c)
+	w := seed(t, r.st)
+	w.purpose.StartChain = "default"
+	must(t, r.st.UpsertPurpose(ctx, w.purpose))
+	approved := func(d time.Duration, pl requests.PurposePayload) *accessbot.AccessRequest {
+		t.Helper()
+		b, err := json.Marshal(pl)
+		must(t, err)
+		now := c.Now()
+		req := &accessbot.AccessRequest{ID: uuid.NewString(), TenantID: w.tenant.ID, Kind: accessbot.RequestPurposeStart, RequesterID: w.holder.ID,
+			TargetUserID: w.holder.ID, Payload: b, Duration: d, Justification: "incident 4711 on the primary", Status: accessbot.StatusApproved,
+			CreatedAt: now.Add(-time.Second), UpdatedAt: now, DecidedAt: &now}
+		must(t, r.st.CreateRequest(ctx, req))
+		return req
+	}
+	if _, err := r.svc.Start(ctx, w.tenant.ID, w.holder.ID, w.purpose.ID, time.Hour, "incident 4711 on the primary"); !errors.Is(err, purposes.ErrNeedsApproval) {
+		t.Fatalf("a direct start: %v, want ErrNeedsApproval", err)
+	}
+	base := requests.PurposePayload{PurposeID: w.purpose.ID, Purpose: w.purpose.Name}
+	must(t, r.svc.Approvals(nil).Provision(ctx, approved(time.Hour, base)))
+	ss, err := r.st.ListPurposeSessions(ctx, w.tenant.ID, w.holder.ID, nil)
+	must(t, err)
+	if len(ss) != 1 || !ss[0].EndsAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("sessions %+v, want one for an hour", ss)
+	}
+	ses := ss[0]
+	if _, err := r.svc.Extend(ctx, w.tenant.ID, ses.ID, w.holder.ID, time.Hour); !errors.Is(err, purposes.ErrNeedsApproval) {
+		t.Fatalf("a direct extension: %v, want ErrNeedsApproval", err)
+	}
+
+	// Asked for 4 hours more; approved 30 minutes in: the end may be at
+	// most 4 hours from then, so 3.5 hours are added.
+	c.Set(t0.Add(30 * time.Minute))
+	from := ses.EndsAt
+	ext := base
+	ext.Session, ext.From = ses.ID, &from
+	req := approved(4*time.Hour, ext)
+	must(t, r.svc.Approvals(nil).Provision(ctx, req))
+	want := t0.Add(30*time.Minute + 4*time.Hour)
+	cur, err := r.st.GetPurposeSession(ctx, w.tenant.ID, ses.ID)
+	must(t, err)
+	if !cur.EndsAt.Equal(want) {
+		t.Fatalf("approved extension: ends %s, want %s (the maximum from the approval)", cur.EndsAt, want)
+	}
+	c.Set(t0.Add(time.Hour))
+	must(t, r.svc.Approvals(nil).Provision(ctx, req)) // a retry
+	if cur, _ := r.st.GetPurposeSession(ctx, w.tenant.ID, ses.ID); !cur.EndsAt.Equal(want) {
+		t.Fatalf("a retried approval moved the end to %s", cur.EndsAt)
+	}
+
+	_, err = r.svc.Stop(ctx, w.tenant.ID, ses.ID, w.holder.ID, "")
+	must(t, err)
+	late := approved(time.Hour, ext)
+	must(t, r.svc.Approvals(nil).Provision(ctx, late))
+	if cur, _ := r.st.GetPurposeSession(ctx, w.tenant.ID, ses.ID); !cur.EndsAt.Equal(want) || cur.Status == accessbot.SessionActive {
+		t.Fatalf("an extension approved after the stop changed the session: %+v", cur)
 	}
 }

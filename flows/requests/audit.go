@@ -39,6 +39,7 @@ type auditState struct {
 	Payload       json.RawMessage           `json:"payload,omitempty"`
 	DurationSecs  int64                     `json:"duration_s,omitempty"`
 	Justification string                    `json:"justification,omitempty"`
+	Channel       string                    `json:"channel,omitempty"` // where it was made
 	RemindedAt    string                    `json:"reminded_at,omitempty"`
 	EscalatedAt   string                    `json:"escalated_at,omitempty"`
 	Decision      *auditDecision            `json:"decision,omitempty"`
@@ -67,6 +68,7 @@ func stateOf(r *accessbot.AccessRequest, full bool) auditState {
 		st.AppID, st.ConnectionID, st.Payload = r.AppID, r.ConnectionID, r.Payload
 		st.DurationSecs = int64(r.Duration / time.Second)
 		st.Justification = r.Justification
+		st.Channel = r.Channel
 	}
 	return st
 }

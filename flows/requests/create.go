@@ -63,12 +63,13 @@ func (s *Service) prepare(ctx context.Context, q store.Queries, in Input) (*Draf
 		chain, err = chainNamed(chains, d.chain)
 		why = fmt.Sprintf("the purpose names approval chain %q", d.chain)
 	} else {
-		chain, why, err = SelectRouted(chains, d.Request.AppID, d.Request.ConnectionID, RoutingFor(policy, channelOf(in)))
+		chain, why, err = SelectRouted(chains, d.Request.AppID, d.Request.ConnectionID, RoutingFor(policy, d.channel))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s request for application %s: %w", d.Request.Kind, d.App.Name, err)
 	}
 	d.Chain, d.ChainWhy = chain, why
+	d.Request.Channel = d.channel
 	// The manager approver is the target's manager for user access and the
 	// requester's for connection requests.
 	managerOf := requester
@@ -158,12 +159,4 @@ func requestPolicy(ctx context.Context, q store.Queries, tenantID string) (*acce
 		return nil, fmt.Errorf("read request policies: %w", err)
 	}
 	return p, nil
-}
-
-// channelOf is the Slack channel a request was made in, "" when unknown.
-func channelOf(in Input) string {
-	if ua, ok := in.(UserAccess); ok {
-		return ua.Channel
-	}
-	return ""
 }

@@ -2,6 +2,7 @@ package requests
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -27,6 +28,11 @@ type Explanation struct {
 	Requester  *accessbot.User
 	Target     *accessbot.User
 	Channel    string
+	// ForWhy says why Requester may ask for Target under the tenant's
+	// on_behalf: policy ("" when they are the same person); ForRefused,
+	// for a stored request, that the policy no longer lets them.
+	ForWhy     string
+	ForRefused string
 	Risk       accessbot.RiskTier
 	StepUp     *accessbot.StepUpProvider
 	Chain      *accessbot.ApprovalChain
@@ -48,7 +54,21 @@ type LevelExplanation struct {
 // (entitlement, application, channel route or tenant default), the rule
 // and quorum, delegates standing in, people left out (the requester, the
 // person it is for, the terminated) and admins filling in.
+//
+// A request for someone else is checked against the tenant's on_behalf:
+// policy first, as Prepare checks it: one the requester may not make is
+// ErrNotOnBehalf, saying why.
 func (s *Service) Explain(ctx context.Context, in ExplainInput) (*Explanation, error) {
+	return s.explain(ctx, in, false)
+}
+
+// ErrNotOnBehalf: the requester may not ask for that person under the
+// tenant's on_behalf: policy, so nobody would be asked.
+var ErrNotOnBehalf = errors.New("so nobody would be asked")
+
+// explain is Explain; stored says the request exists already, and is
+// explained even when the on_behalf: policy would refuse it now.
+func (s *Service) explain(ctx context.Context, in ExplainInput, stored bool) (*Explanation, error) {
 	q := s.st
 	ex := &Explanation{Channel: in.Channel}
 	var err error
@@ -72,6 +92,18 @@ func (s *Service) Explain(ctx context.Context, in ExplainInput) (*Explanation, e
 	policy, err := requestPolicy(ctx, q, in.TenantID)
 	if err != nil {
 		return nil, fmt.Errorf("explain: %w", err)
+	}
+	if ex.Target.ID != ex.Requester.ID {
+		if ex.ForWhy, err = ForWhom(ctx, q, policy.OnBehalf, ex.Requester, ex.Target, in.AppID); err != nil {
+			return nil, fmt.Errorf("explain: %w", err)
+		}
+		if ex.ForWhy == "" {
+			refused := fmt.Sprintf("%s may not request %s for %s under the tenant's on_behalf: policy (%s)", ex.Requester.Name, ex.App.Name, ex.Target.Name, onBehalfRule(policy.OnBehalf))
+			if !stored {
+				return nil, fmt.Errorf("%s, %w", refused, ErrNotOnBehalf)
+			}
+			ex.ForRefused = refused
+		}
 	}
 	ex.Risk = policy.Risk.TierOf(in.AppID, in.ConnectionID)
 	if ex.Risk == accessbot.RiskHigh {
@@ -195,6 +227,12 @@ func (ex *Explanation) Write(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	switch {
+	case ex.ForRefused != "":
+		fmt.Fprintf(&b, "on behalf: the policy would refuse it now: %s\n", ex.ForRefused)
+	case ex.ForWhy != "":
+		fmt.Fprintf(&b, "on behalf: allowed: %s\n", thirdPerson(ex.ForWhy, ex.Requester.Name))
+	}
+	switch {
 	case ex.Risk == accessbot.RiskHigh && ex.StepUp != nil:
 		fmt.Fprintf(&b, "risk: high: each approval counts only after the approver signs in again at %s (step-up)\n", ex.StepUp.Issuer)
 	case ex.Risk == accessbot.RiskHigh:
@@ -216,4 +254,34 @@ func (ex *Explanation) Write(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// onBehalfRule says in words whom the tenant's on_behalf: policy lets
+// people request for.
+func onBehalfRule(p accessbot.OnBehalf) string {
+	var s string
+	switch p.ManagerReach() {
+	case accessbot.ReachDirectReports:
+		s = "managers may request for their direct reports (managers: direct_reports)"
+	case accessbot.ReachReportingLine:
+		s = "managers may request for their whole reporting line (managers: reporting_line)"
+	default:
+		s = "managers may not request for others (managers: none)"
+	}
+	if p.Admins {
+		s += ", admins for anyone"
+	} else {
+		s += ", admins only as managers (admins: false)"
+	}
+	if len(p.Groups) > 0 {
+		s += ", and groups for their applications only"
+	}
+	return s
+}
+
+// thirdPerson turns ForWhom's reason, said to the requester, into one about
+// them.
+func thirdPerson(why, requester string) string {
+	r := strings.NewReplacer("you are ", requester+" is ", "your ", requester+"'s ")
+	return r.Replace(why)
 }

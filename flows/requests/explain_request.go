@@ -19,7 +19,8 @@ type RequestExplanation struct {
 	AskedThen [][]string
 	// RoutedChannels are the tenant's channels routed to a chain, set when
 	// they could matter: the request went to the tenant default chain, and
-	// the channel it was made in is not stored, so no route is applied.
+	// it was stored before accessbot kept the channel a request is made
+	// in, so no route is applied.
 	RoutedChannels []string
 }
 
@@ -44,9 +45,11 @@ func (s *Service) ExplainRequest(ctx context.Context, tenantID, actorID, request
 	if !Explainable(r.Kind) {
 		return nil, fmt.Errorf("explain request %s: %w", requestID, ErrNotExplainable)
 	}
-	// The channel is not stored on the request: no channel route applies.
-	ex, err := s.Explain(ctx, ExplainInput{TenantID: tenantID, AppID: r.AppID, ConnectionID: r.ConnectionID,
-		RequesterID: r.RequesterID, TargetID: r.TargetUserID})
+	// The channel it was made in routes it again (unknown for a request
+	// stored before accessbot kept it: then no route applies, and a note
+	// says so).
+	ex, err := s.explain(ctx, ExplainInput{TenantID: tenantID, AppID: r.AppID, ConnectionID: r.ConnectionID,
+		RequesterID: r.RequesterID, TargetID: r.TargetUserID, Channel: r.Channel}, true)
 	if err != nil {
 		return nil, fmt.Errorf("explain request %s: %w", requestID, err)
 	}
@@ -63,7 +66,7 @@ func (s *Service) ExplainRequest(ctx context.Context, tenantID, actorID, request
 		}
 		out.AskedThen = append(out.AskedThen, names)
 	}
-	if ex.Chain.AppID == "" && ex.Chain.ConnectionID == "" {
+	if r.ChannelUnknown && ex.Chain.AppID == "" && ex.Chain.ConnectionID == "" {
 		policy, err := requestPolicy(ctx, s.st, tenantID)
 		if err != nil {
 			return nil, fmt.Errorf("explain request %s: %w", requestID, err)
@@ -91,7 +94,7 @@ func (re *RequestExplanation) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "  level %d: %s\n", i+1, strings.Join(names, ", "))
 	}
 	if len(re.RoutedChannels) > 0 {
-		fmt.Fprintf(&b, "note: the channel a request is made in is not stored, so no channel route is applied here; made in %s, a request for an application without a chain of its own goes to that channel's chain\n",
+		fmt.Fprintf(&b, "note: this request was made before accessbot kept the channel a request is made in, so no channel route is applied here; made in %s, a request for an application without a chain of its own goes to that channel's chain\n",
 			strings.Join(re.RoutedChannels, " or "))
 	}
 	_, err := io.WriteString(w, b.String())

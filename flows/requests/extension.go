@@ -49,17 +49,32 @@ func ExtensionOf(req *accessbot.AccessRequest) (ExtensionPayload, bool) {
 	return p, true
 }
 
-// MaxExtension is how much a time-bound grant of app may still be extended
-// at now: up to app.MaxDuration from now, less what is left of it. capped is
-// false when the application has no cap (then any extension fits).
-func MaxExtension(app *accessbot.Application, g *accessbot.Entitlement, now time.Time) (max time.Duration, capped bool) {
-	if app.MaxDuration <= 0 {
+// MaxExtension is how much a time-bound grant g may still be extended at
+// now under limit (ExtensionLimit): up to limit from now, less what is
+// left of it. capped is false when there is no limit (then any extension
+// fits).
+func MaxExtension(limit time.Duration, g *accessbot.Entitlement, now time.Time) (max time.Duration, capped bool) {
+	if limit <= 0 {
 		return 0, false
 	}
 	if g.ExpiresAt == nil {
 		return 0, true
 	}
-	return now.Add(app.MaxDuration).Sub(*g.ExpiresAt), true
+	return now.Add(limit).Sub(*g.ExpiresAt), true
+}
+
+// ExtensionLimit is how long from now access to connection connID of app
+// may run once extended: the application's MaxDuration, or for high-risk
+// access under policy p the high-risk maximum when that is shorter (high
+// is then true); 0 for no limit.
+func ExtensionLimit(p *accessbot.RequestPolicy, app *accessbot.Application, connID string) (limit time.Duration, high bool) {
+	limit = app.MaxDuration
+	if p != nil && p.Risk.TierOf(app.ID, connID) == accessbot.RiskHigh {
+		if _, hi := highRiskLimits(p.Risk); limit <= 0 || hi < limit {
+			return hi, true
+		}
+	}
+	return limit, false
 }
 
 // ErrNotExtendable: the grant is permanent, already ending, or at its cap.
@@ -97,19 +112,40 @@ func (in Extension) validate(ctx context.Context, q store.Queries, d *Draft, fe 
 	}
 	d.Connection, d.Target = c, d.Requester
 	d.Request.ConnectionID, d.Request.TargetUserID = c.ID, g.UserID
-	max, capped := MaxExtension(d.App, g, d.now)
+	// The grant's request may have been routed by the channel it was made
+	// in: the extension goes through the same chain.
+	if g.RequestID != "" {
+		orig, err := q.GetRequest(ctx, in.TenantID, g.RequestID)
+		switch {
+		case err == nil:
+			d.channel = orig.Channel
+		case !errors.Is(err, accessbot.ErrNotFound):
+			return fmt.Errorf("load request %s of grant %s: %w", g.RequestID, g.ID, err)
+		}
+	}
+	// More time on high-risk access is high-risk access: the same limits,
+	// and step-up for every approval.
+	d.Risk = d.policy.Risk.TierOf(d.App.ID, c.ID)
+	limit, high := ExtensionLimit(d.policy, d.App, c.ID)
+	limitName := d.App.Name + " allows"
+	if high {
+		limitName = "This is high-risk access:"
+	}
+	max, capped := MaxExtension(limit, g, d.now)
 	switch {
 	case in.Duration <= 0:
 		fe.add(FieldDuration, "Choose how much longer you need it.")
 	case capped && max < time.Minute:
-		fe.add(FieldDuration, fmt.Sprintf("%s allows access for at most %s from now, and yours already runs that long.", d.App.Name, humanDuration(d.App.MaxDuration)))
+		fe.add(FieldDuration, fmt.Sprintf("%s access for at most %s from now, and yours already runs that long.", limitName, humanDuration(limit)))
 	case capped && in.Duration > max:
-		fe.add(FieldDuration, fmt.Sprintf("%s allows access for at most %s from now: you can extend by up to %s.", d.App.Name, humanDuration(d.App.MaxDuration), humanDuration(max.Truncate(time.Minute))))
+		fe.add(FieldDuration, fmt.Sprintf("%s access for at most %s from now: you can extend by up to %s.", limitName, humanDuration(limit), humanDuration(max.Truncate(time.Minute))))
 	}
 	d.Request.Duration = in.Duration
 	j, ok := checkText(in.Justification, MinJustification, MaxJustification)
 	if !ok {
 		fe.add(FieldJustification, fmt.Sprintf("Say why you need it longer, in %d to %d characters.", MinJustification, MaxJustification))
+	} else if d.Risk == accessbot.RiskHigh {
+		checkHighRiskWords(d.policy.Risk, j, fe)
 	}
 	d.Request.Justification = j
 	p, err := json.Marshal(ExtensionPayload{Extends: g.ID, From: g.ExpiresAt.UTC()})

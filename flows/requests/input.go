@@ -71,12 +71,16 @@ type Draft struct {
 	// chain names the approval chain to use instead of the one picked by
 	// application and connection (a purpose's chains).
 	chain string
+	// channel is the Slack channel whose route applies: where the request
+	// is made, or for an extension where the grant's request was made.
+	channel string
 }
 
 func (in UserAccess) scope() (string, string) { return in.TenantID, in.RequesterID }
 
 func (in UserAccess) validate(ctx context.Context, q store.Queries, d *Draft, fe *FieldErrors) error {
 	d.Request.Kind = accessbot.RequestUserAccess
+	d.channel = in.Channel
 	if err := loadApp(ctx, q, in.TenantID, in.AppID, d, fe); err != nil {
 		return err
 	}
@@ -228,19 +232,31 @@ func forWhomRefusal(p accessbot.OnBehalf, target *accessbot.User, app *accessbot
 	return s
 }
 
-// checkHighRisk holds a high-risk request to a longer justification and a
-// shorter maximum duration (never permanent).
-func checkHighRisk(r accessbot.Risk, dur time.Duration, justification string, fe *FieldErrors) {
-	words, maxDur := r.HighMinWords, r.HighMaxDuration
+// highRiskLimits are r's limits for high-risk requests, defaults applied.
+func highRiskLimits(r accessbot.Risk) (words int, maxDur time.Duration) {
+	words, maxDur = r.HighMinWords, r.HighMaxDuration
 	if words <= 0 {
 		words = accessbot.DefaultHighMinWords
 	}
 	if maxDur <= 0 {
 		maxDur = accessbot.DefaultHighMaxDuration
 	}
+	return words, maxDur
+}
+
+// checkHighRiskWords checks a high-risk justification's length in words.
+func checkHighRiskWords(r accessbot.Risk, justification string, fe *FieldErrors) {
+	words, _ := highRiskLimits(r)
 	if n := len(strings.Fields(justification)); n < words {
 		fe.add(FieldJustification, fmt.Sprintf("This is high-risk access: say why in at least %d words (you wrote %d).", words, n))
 	}
+}
+
+// checkHighRisk holds a high-risk request to a longer justification and a
+// shorter maximum duration (never permanent).
+func checkHighRisk(r accessbot.Risk, dur time.Duration, justification string, fe *FieldErrors) {
+	_, maxDur := highRiskLimits(r)
+	checkHighRiskWords(r, justification, fe)
 	if dur == 0 || dur > maxDur {
 		fe.add(FieldDuration, fmt.Sprintf("This is high-risk access: at most %s, never permanent.", humanDuration(maxDur)))
 	}

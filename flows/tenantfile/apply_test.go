@@ -129,8 +129,8 @@ func TestApplyExampleTwice(t *testing.T) {
 		first := mustApply(t, s, exampleYAML(t))
 		// 1 tenant + 1 workspace + 20 users + 5 apps + 19 connections + 5 resources + 8 chains
 		// + alerts + 2 schedules + 3 rules + 1 campaign + reviews + request policies
-		if got := len(first.Changes); got != 68 {
-			t.Errorf("first apply: %d changes, want 68:\n%s", got, lines(first))
+		if got := len(first.Changes); got != 69 {
+			t.Errorf("first apply: %d changes, want 69:\n%s", got, lines(first))
 		}
 		for _, c := range first.Changes {
 			if c.Op != OpCreate {
@@ -202,8 +202,8 @@ func TestApplyExampleTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(audit) != 68 || audit[0].ActorID != "apply" {
-			t.Errorf("audit: %d entries (want 68), first %+v", len(audit), audit[0])
+		if len(audit) != 69 || audit[0].ActorID != "apply" {
+			t.Errorf("audit: %d entries (want 69), first %+v", len(audit), audit[0])
 		}
 	})
 }
@@ -216,7 +216,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(res.Changes) != 68 || !res.DryRun {
+		if len(res.Changes) != 69 || !res.DryRun {
 			t.Errorf("dry run reported %d changes", len(res.Changes))
 		}
 		sameSnapshot(t, before, snapshot(t, s))

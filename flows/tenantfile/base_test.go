@@ -9,9 +9,9 @@ import (
 	"github.com/accessbot/accessbot/store"
 )
 
-// issue6Sections are the top-level keys the rules, schedules, campaigns and
-// reviews tests write themselves.
-var issue6Sections = []string{"rules", "alerts", "schedules", "campaigns", "reviews"}
+// issue6Sections are the top-level keys the rules, schedules, campaigns,
+// reviews and purposes tests write themselves.
+var issue6Sections = []string{"rules", "alerts", "schedules", "campaigns", "reviews", "purposes"}
 
 // baseYAML is the example tenant file without issue6Sections, so those
 // tests append their own sections whatever the example declares.

@@ -103,7 +103,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad date", "    name: Bob\n", "    name: Bob\n    status: terminated\n    terminated_at: 31/01/2025\n", `tenant.yaml:11: users[1].terminated_at: "31/01/2025": not a date`, nil},
 		{"missing tenant name", "  name: Acme\n", "", "tenant.yaml:2: tenant.name: required", nil},
 		{"list for a string", "  name: Acme\n", "  name: [a, b]\n", "tenant.yaml:3: tenant.name: want a single value, found a list", nil},
-		{"quorum above approvers", "      - rule: any\n        approvers: [manager]", "      - quorum: 2\n        approvers: [manager]", `tenant.yaml:20: approval_chains[0].levels[0].quorum: 2 of 1: the level's approvers are at most 1 people`, nil},
+		{"quorum above approvers", "      - rule: any\n        approvers: [manager]", "      - quorum: 2\n        approvers: [manager]", `tenant.yaml:20: approval_chains[0].levels[0].quorum: 2 of 1: the level's approvers are at most 1 person`, nil},
 		{"quorum of one", "      - rule: any\n", "      - quorum: 1\n", `tenant.yaml:20: approval_chains[0].levels[0].quorum: a quorum of 1 is rule: any`, nil},
 		{"quorum not a number", "      - rule: any\n", "      - quorum: two\n", `tenant.yaml:20: approval_chains[0].levels[0].quorum: "two" is not a number of approvals`, nil},
 		{"quorum with rule all", "      - rule: any\n", "      - rule: all\n        quorum: 2\n", `tenant.yaml:20: approval_chains[0].levels[0].rule: rule all with quorum: 2`, nil},

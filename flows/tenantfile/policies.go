@@ -81,7 +81,11 @@ func (d *decoder) checkLevelPolicy(lv *Level, app *Application) {
 		return
 	}
 	if n := maxApprovers(lv, app); lv.Quorum > n {
-		d.errorf(lv.quorumAt.line, lv.quorumAt.path, "%d of %d: the level's approvers are at most %d people", lv.Quorum, n, n)
+		people := fmt.Sprintf("%d people", n)
+		if n == 1 {
+			people = "1 person"
+		}
+		d.errorf(lv.quorumAt.line, lv.quorumAt.path, "%d of %d: the level's approvers are at most %s", lv.Quorum, n, people)
 	}
 }
 

@@ -50,6 +50,7 @@ const (
 	PBOptRecurrence  = "recurrence"
 	PBOptActive      = "active"
 	PBOptClearToken  = "clear_token"
+	PBOptNewSigning  = "new_signing_secret"
 	maxPlaybooksShow = 20
 )
 
@@ -122,8 +123,9 @@ func PlaybooksModal(rows []PlaybookRow, now time.Time) slack.ModalViewRequest {
 	if len(rows) == 0 {
 		blocks = append(blocks, slack.NewContextBlock(BlockPlaybooksHeader, mrkdwn("No playbooks yet.")))
 	}
-	if len(rows) > maxPlaybooksShow {
-		rows = rows[:maxPlaybooksShow]
+	hidden := 0
+	if len(rows) > maxPlaybooksShow { // a modal holds 100 blocks
+		hidden, rows = len(rows)-maxPlaybooksShow, rows[:maxPlaybooksShow]
 	}
 	for _, r := range rows {
 		p := r.Playbook
@@ -161,6 +163,10 @@ func PlaybooksModal(rows []PlaybookRow, now time.Time) slack.ModalViewRequest {
 			}
 			blocks = append(blocks, slack.NewContextBlock(BlockPlaybookRuns+"."+p.ID, mrkdwn("Last runs:\n"+strings.Join(lines, "\n"))))
 		}
+	}
+	if hidden > 0 {
+		blocks = append(blocks, slack.NewDividerBlock(), slack.NewContextBlock(BlockPlaybooksHeader+".more",
+			mrkdwn(fmt.Sprintf("…and %d more, not shown: only the first %d by name fit here. Manage the others in the tenant file (`accessbot apply`).", hidden, maxPlaybooksShow))))
 	}
 	return slack.ModalViewRequest{Type: slack.VTModal, CallbackID: CallbackPlaybooks, Title: plain("Playbooks"), Close: plain("Close"),
 		Blocks: slack.Blocks{BlockSet: blocks}}
@@ -210,6 +216,8 @@ func PlaybookForm(p *accessbot.Playbook, apps []Option) slack.ModalViewRequest {
 		if p.TokenSecret != "" {
 			optsList = append(optsList, slack.NewOptionBlockObject(PBOptClearToken, plain("Remove the auth token"), nil))
 		}
+		// A lost signing secret is not shown again: a new one is.
+		optsList = append(optsList, slack.NewOptionBlockObject(PBOptNewSigning, plain("Make a new signing secret (shown once; the old one stops working)"), nil))
 	}
 	checks := slack.NewCheckboxGroupsBlockElement(ActionPBOpts, optsList...)
 	if len(initial) > 0 {

@@ -2,6 +2,7 @@ package views_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,20 @@ func TestPlaybookViews(t *testing.T) {
 		if !strings.Contains(js, want) {
 			t.Errorf("list lacks %q", want)
 		}
+	}
+	// More playbooks than a modal holds: the first ones, and a word on the rest.
+	var many []views.PlaybookRow
+	for i := range 23 {
+		p := ticket
+		p.ID, p.Name = fmt.Sprintf("pb%02d", i), fmt.Sprintf("p%02d", i)
+		many = append(many, views.PlaybookRow{Playbook: p, Runs: rows[0].Runs})
+	}
+	big := views.PlaybooksModal(many, now)
+	if err := blockkit.ValidateView(big); err != nil {
+		t.Fatal(err)
+	}
+	if js := mustJSON(t, big); !strings.Contains(js, "and 3 more, not shown") || !strings.Contains(js, "p19") || strings.Contains(js, "p20") {
+		t.Errorf("a list of 23 does not show the first 20 and say 3 more:\n%s", js)
 	}
 	if strings.Contains(mustJSON(t, views.PlaybookForm(&ticket, apps)), "playbook/pb1/token") {
 		t.Error("the edit form names the token's secret")

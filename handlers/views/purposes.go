@@ -196,13 +196,20 @@ func AssignModal(p PurposeLine) slack.ModalViewRequest {
 }
 
 // ExtendSessionModal offers extensions within the purpose's cap.
-func ExtendSessionModal(s SessionLine, choices []time.Duration) slack.ModalViewRequest {
+// With approval (the purpose's starts go through a chain) it also asks
+// why, for the approvers, and says the extension waits for them.
+func ExtendSessionModal(s SessionLine, choices []time.Duration, approval bool) slack.ModalViewRequest {
+	what := fmt.Sprintf("Extend *%s*, now until %s.", escape(s.Purpose, 80), SlackDate(s.Until))
+	submit := "Extend"
+	blocks := []slack.Block{nil, slack.NewInputBlock(BlockPurposeFor, plain("Extend by"), nil, durationSelect(choices, 0))}
+	if approval {
+		what += " Starts of this purpose are approved, so more time is too: your session keeps its end until then."
+		submit = "Ask"
+		blocks = append(blocks, reasonInput("Why do you need more time?", ""))
+	}
+	blocks[0] = slack.NewSectionBlock(mrkdwn(what), nil, nil, slack.SectionBlockOptionBlockID(BlockPurposeWhat))
 	return slack.ModalViewRequest{Type: slack.VTModal, CallbackID: CallbackSessionExt, Title: plain("Extend session"),
-		Submit: plain("Extend"), Close: plain("Cancel"), PrivateMetadata: s.ID,
-		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			slack.NewSectionBlock(mrkdwn(fmt.Sprintf("Extend *%s*, now until %s.", escape(s.Purpose, 80), SlackDate(s.Until))), nil, nil, slack.SectionBlockOptionBlockID(BlockPurposeWhat)),
-			slack.NewInputBlock(BlockPurposeFor, plain("Extend by"), nil, durationSelect(choices, 0)),
-		}}}
+		Submit: plain(submit), Close: plain("Cancel"), PrivateMetadata: s.ID, Blocks: slack.Blocks{BlockSet: blocks}}
 }
 
 // StopSessionModal asks an admin why they stop someone's session.
@@ -242,6 +249,12 @@ func SessionsList(ss []SessionLine) (string, []slack.Block) {
 func SessionStarted(s SessionLine, ents []string) string {
 	return fmt.Sprintf(":large_green_circle: %s started *%s* until %s: %s\nAccess: %s", escape(s.Holder, 80), escape(s.Purpose, 80),
 		SlackDate(s.Until), escape(s.Reason, 500), escape(strings.Join(ents, ", "), 1500))
+}
+
+// SessionExtended is the channel's announcement of a later end.
+func SessionExtended(s SessionLine, from time.Time) string {
+	return fmt.Sprintf(":large_blue_circle: %s extended *%s* until %s (it was to end %s).", escape(s.Holder, 80), escape(s.Purpose, 80),
+		SlackDate(s.Until), SlackDate(from))
 }
 
 // SessionEnded is the channel's announcement of an end: by itself, by its

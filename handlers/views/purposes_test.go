@@ -38,7 +38,8 @@ func TestPurposesGolden(t *testing.T) {
 	}
 	checkModal(t, "purpose_start_modal", views.StartModal(ps[1], 2*time.Hour, "month-end close"))
 	checkModal(t, "purpose_assign_modal", views.AssignModal(ps[2]))
-	checkModal(t, "session_extend_modal", views.ExtendSessionModal(*ps[0].Session, views.DurationChoices(90*time.Minute)))
+	checkModal(t, "session_extend_modal", views.ExtendSessionModal(*ps[0].Session, views.DurationChoices(90*time.Minute), false))
+	checkModal(t, "session_extend_approval_modal", views.ExtendSessionModal(*ps[0].Session, views.DurationChoices(90*time.Minute), true))
 	s := *ps[0].Session
 	s.Holder, s.Reason = "Rita", "incident 4711"
 	checkModal(t, "session_stop_modal", views.StopSessionModal(s))

@@ -183,6 +183,9 @@ func What(c RequestCard) string {
 	case accessbot.RequestPurposeAssign:
 		return "assignment to purpose " + app
 	case accessbot.RequestPurposeStart:
+		if c.ExtendsFrom != nil {
+			return DurationWords(c.Duration) + " more on purpose " + app + " (now until " + SlackDate(*c.ExtendsFrom) + ")"
+		}
 		return "a start of purpose " + app + " for " + DurationWords(c.Duration)
 	}
 	return app

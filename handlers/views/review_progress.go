@@ -87,7 +87,7 @@ func ReviewProgress(p *Progress) (string, []slack.Block) {
 		slack.NewSectionBlock(mrkdwn(blockkit.Truncate(late, blockkit.MaxSectionText)), nil, nil, slack.SectionBlockOptionBlockID(BlockReviewLate)),
 		slack.NewSectionBlock(mrkdwn("*Revocations*: "+revocationWords(p.Revocations)), nil, nil, slack.SectionBlockOptionBlockID(BlockReviewRevokes)),
 	}
-	return p.Name + ": " + progressSummary(p), blocks
+	return escape(p.Name, 150) + ": " + progressSummary(p), blocks
 }
 
 func listWords(names []string) string {

@@ -791,8 +791,10 @@
   async function sendCommand(text) {
     if (!app.me) return;
     status('Sending ' + text + '\u2026');
+    // Typed in the channel on screen, as in Slack: channel routes apply.
+    const channel = app.channels.some((c) => c.id === app.tab) ? app.tab : undefined;
     try {
-      const res = await api('POST', '/api/command', { user: app.me, text });
+      const res = await api('POST', '/api/command', { user: app.me, text, channel });
       renderAnswer(res, text);
       status('Answered');
     } catch (err) {
@@ -920,7 +922,7 @@
         el('div', { class: 'muted', text: 'webhook-id ' + d.id }),
         el('pre', { text: data })));
     });
-    if (!(w.deliveries || []).length) list.append(el('li', { class: 'muted', text: 'Nothing yet: request Slack @oncall to start a flow.' }));
+    if (!(w.deliveries || []).length) list.append(el('li', { class: 'muted', text: 'Nothing yet: request Slack @oncall to start a flow, or, as Omar Haddad (admin), choose Run playbook on a finding in #access-alerts.' }));
   }
 
   async function start() {

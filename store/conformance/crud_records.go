@@ -21,7 +21,8 @@ func testRequests(t *testing.T, s store.Store) {
 		TenantID: ten.ID, Kind: accessbot.RequestConnectionAssign, RequesterID: u.ID, TargetUserID: u.ID,
 		AppID: a.ID, ConnectionID: c.ID, Payload: json.RawMessage(`{"grants":["x"],"revokes":[]}`),
 		Duration: 8 * time.Hour, Justification: "on call", Status: accessbot.StatusPending, OpenKey: "k1",
-		Levels: []accessbot.ApprovalLevel{{Approvers: []accessbot.Approver{{Kind: accessbot.ApproverOwners}}, Rule: accessbot.RuleAny}},
+		Levels:  []accessbot.ApprovalLevel{{Approvers: []accessbot.Approver{{Kind: accessbot.ApproverOwners}}, Rule: accessbot.RuleAny}},
+		Channel: "C0DATA",
 	}
 	ok(t, s.CreateRequest(ctx(), r), "create request")
 	got, err := s.GetRequest(ctx(), ten.ID, r.ID)
@@ -32,6 +33,11 @@ func testRequests(t *testing.T, s store.Store) {
 	same(t, got, r, "by open key")
 
 	r2 := newRequest(t, s, ten.ID, u.ID, "")
+	// Where a request was made: "" (a DM) is known; unknown (stored
+	// before the channel was) reads back as unknown.
+	if got, err := s.GetRequest(ctx(), ten.ID, r2.ID); err != nil || got.Channel != "" || got.ChannelUnknown {
+		t.Fatalf("request made in a DM: channel %q unknown %v (%v)", got.Channel, got.ChannelUnknown, err)
+	}
 	byReq, err := s.ListRequestsByRequester(ctx(), ten.ID, u.ID, 0)
 	ok(t, err, "list by requester")
 	if len(byReq) != 2 || byReq[0].ID != r2.ID {
@@ -46,6 +52,12 @@ func testRequests(t *testing.T, s store.Store) {
 	ok(t, err, "list pending")
 	if len(pending) != 2 || pending[0].ID != r.ID {
 		t.Fatalf("ListRequestsByStatus not oldest first: %v", ids(pending))
+	}
+	legacy := &accessbot.AccessRequest{TenantID: ten.ID, Kind: accessbot.RequestUserAccess, RequesterID: u.ID, TargetUserID: u.ID,
+		AppID: a.ID, ConnectionID: c.ID, Status: accessbot.StatusDenied, ChannelUnknown: true}
+	ok(t, s.CreateRequest(ctx(), legacy), "create request of unknown channel")
+	if got, err := s.GetRequest(ctx(), ten.ID, legacy.ID); err != nil || !got.ChannelUnknown {
+		t.Fatalf("request of unknown channel: %+v (%v)", got, err)
 	}
 
 	// Moving to the next level keeps the open key; deciding clears it.

@@ -11,19 +11,21 @@ import (
 )
 
 const requestCols = `tenant_id, id, kind, requester_id, target_user_id, app_id, connection_id, payload, duration_ns,
-	justification, status, level, levels, open_key, created_at, updated_at, decided_at, reminded_at, escalated_at`
+	justification, status, level, levels, open_key, created_at, updated_at, decided_at, reminded_at, escalated_at, channel_id`
 
 func scanRequest(r scanner) (accessbot.AccessRequest, error) {
 	var a accessbot.AccessRequest
-	var target, openKey sql.NullString
+	var target, openKey, channel sql.NullString
 	var payload, levels rawJSON
 	var dur int64
 	var c, u, decided, reminded, escalated dbTime
 	if err := r.Scan(&a.TenantID, &a.ID, &a.Kind, &a.RequesterID, &target, &a.AppID, &a.ConnectionID, &payload, &dur,
-		&a.Justification, &a.Status, &a.Level, &levels, &openKey, &c, &u, &decided, &reminded, &escalated); err != nil {
+		&a.Justification, &a.Status, &a.Level, &levels, &openKey, &c, &u, &decided, &reminded, &escalated, &channel); err != nil {
 		return a, err
 	}
 	a.TargetUserID, a.OpenKey = target.String, openKey.String
+	// NULL: a request stored before the channel was (migration 00370).
+	a.Channel, a.ChannelUnknown = channel.String, !channel.Valid
 	if payload.B != nil {
 		a.Payload = payload.B
 	}
@@ -42,6 +44,15 @@ func openKey(status accessbot.RequestStatus, key string) any {
 		return nil
 	}
 	return nullStr(key)
+}
+
+// requestChannel is what is stored as the request's channel: NULL only
+// for one that does not know it.
+func requestChannel(r *accessbot.AccessRequest) any {
+	if r.ChannelUnknown {
+		return nil
+	}
+	return r.Channel
 }
 
 func normalizeRequest(r *accessbot.AccessRequest) {
@@ -68,11 +79,11 @@ func (q *queries) CreateRequest(ctx context.Context, r *accessbot.AccessRequest)
 		return fmt.Errorf("create request: %w", err)
 	}
 	_, err = q.exec(ctx, `INSERT INTO access_requests (`+requestCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.TenantID, r.ID, string(r.Kind), r.RequesterID, nullStr(r.TargetUserID), r.AppID, r.ConnectionID,
 		jsonArg(r.Payload), int64(r.Duration), r.Justification, string(r.Status), r.Level, levels,
 		openKey(r.Status, r.OpenKey), q.tm(r.CreatedAt), q.tm(r.UpdatedAt), q.tmp(r.DecidedAt), q.tmp(r.RemindedAt),
-		q.tmp(r.EscalatedAt))
+		q.tmp(r.EscalatedAt), requestChannel(r))
 	if err != nil {
 		return fmt.Errorf("create request: %w", q.writeErr(err))
 	}

@@ -33,6 +33,14 @@ func Drivers(t testing.TB) []string {
 // test binary; postgres in a fresh schema.
 func Open(t testing.TB, driver string, opts ...backend.Option) store.Store {
 	t.Helper()
+	st, _ := OpenDSN(t, driver, opts...)
+	return st
+}
+
+// OpenDSN is Open, also returning the store's DSN, so that another process
+// (a test that kills and restarts one) can open the same database.
+func OpenDSN(t testing.TB, driver string, opts ...backend.Option) (store.Store, string) {
+	t.Helper()
 	var dsn string
 	switch driver {
 	case backend.SQLite:
@@ -59,7 +67,7 @@ func Open(t testing.TB, driver string, opts ...backend.Option) store.Store {
 			t.Errorf("storetest: close %s: %v", driver, err)
 		}
 	})
-	return s
+	return s, dsn
 }
 
 // sqliteTemplate is an empty SQLite database with every migration (the

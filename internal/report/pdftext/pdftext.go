@@ -1,8 +1,8 @@
-// Package pdftext reads back what a PDF of package report says, for tests
-// and for `accessbot report --check`: its page count, its Info dictionary
-// and the text of each page. It is a small reader for the PDFs fpdf writes
-// (objects in page order, Flate-compressed content streams, text shown with
-// Tj), not a general PDF parser; it refuses what it does not understand.
+// Package pdftext reads back what a PDF of package report says, for tests:
+// its page count, its Info dictionary and the text of each page. It is a
+// small reader for the PDFs fpdf writes (objects in page order,
+// Flate-compressed content streams, text shown with Tj), not a general PDF
+// parser; it refuses what it does not understand.
 package pdftext
 
 import (
