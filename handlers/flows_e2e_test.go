@@ -95,6 +95,26 @@ func TestE2EApprovedRequestRunsItsActionChain(t *testing.T) {
 	}
 	retry(slackID("dave"))
 	e.ephemeral(slackID("dave"), "only accessbot admins")
+	// Mark done and Cancel flow are checked on the server too.
+	for _, act := range []string{views.ActionFlowMarkDone, views.ActionFlowCancel} {
+		e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, slackID("dave"), alert.Channel, alert.TS,
+			slackfake.Action{ActionID: act, BlockID: views.BlockFlowAdmin, Value: flowID(t, e, r.ID)}))
+	}
+	if err := e.fake.WaitFor(e.ctx, func() bool {
+		n := 0
+		for _, m := range e.fake.AllMessages() {
+			if (m.Recipient == slackID("dave") || m.Source == "response_url" && m.Channel == slackfake.DMChannel(slackID("dave"))) &&
+				strings.Contains(m.Text, "only accessbot admins") {
+				n++
+			}
+		}
+		return n >= 3
+	}); err != nil {
+		t.Fatal("a non-admin's Mark done and Cancel flow were not both refused")
+	}
+	if f, _ := e.st.GetActionFlowByKey(e.ctx, e.tenant.ID, provision.FlowKey(provision.Provision, r.ID)); f.Status != accessbot.FlowFailed {
+		t.Fatalf("after a non-admin's clicks the flow is %s, want still failed", f.Status)
+	}
 	failing.Store(0)
 	retry(slackID("ada"))
 	e.waitUpdated(flowMsg, "Granting GitLab / Maintainers: waiting")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ const (
 type Playbooks struct {
 	st    store.Store
 	keys  playbooks.Keys // nil: tokens cannot be stored
+	dns   playbooks.Lookuper
 	clock func() time.Time
 	log   zerolog.Logger
 }
@@ -43,7 +45,13 @@ func NewPlaybooks(st store.Store, keys playbooks.Keys, clock func() time.Time, l
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Playbooks{st: st, keys: keys, clock: clock, log: log}
+	return &Playbooks{st: st, keys: keys, dns: net.DefaultResolver, clock: clock, log: log}
+}
+
+// WithResolver sets how a saved URL's host name is looked up (tests); it returns h.
+func (h *Playbooks) WithResolver(r playbooks.Lookuper) *Playbooks {
+	h.dns = r
+	return h
 }
 
 func (h *Playbooks) register(r *bot.Router) {
@@ -265,6 +273,14 @@ func (h *Playbooks) submit(ctx context.Context, req *bot.Request) error {
 	}
 	if err := playbooks.CheckURL(p.URL, allow); err != nil {
 		errs[views.BlockPBURL] = upperFirst(err.Error()) + "."
+	} else {
+		// Slack waits 3 s for the answer: the lookup gets at most one.
+		lctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := playbooks.CheckResolved(lctx, p.URL, allow, h.dns)
+		cancel()
+		if err != nil {
+			errs[views.BlockPBURL] = upperFirst(err.Error()) + "."
+		}
 	}
 	if strings.ContainsAny(token.Reveal(), " \t\r\n") {
 		errs[views.BlockPBToken] = "A token has no spaces or line breaks."

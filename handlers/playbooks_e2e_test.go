@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -69,7 +71,7 @@ func testPlaybooksModal(t *testing.T, driver string) {
 		APIURL: fake.URL(), Connections: 1, PingInterval: 5 * time.Second,
 		Pacing: &slackapi.Pacing{}, Guard: slackapi.Strict{}, Log: log,
 		Register: func(r *bot.Router, id bot.Resolver) error {
-			return handlers.Register(r, handlers.Deps{Identity: id, Playbooks: handlers.NewPlaybooks(st, keys, nil, log)})
+			return handlers.Register(r, handlers.Deps{Identity: id, Playbooks: handlers.NewPlaybooks(st, keys, nil, log).WithResolver(pbDNS)})
 		},
 	})
 	must(t, err)
@@ -98,8 +100,9 @@ func testPlaybooksModal(t *testing.T, driver string) {
 	values := func(url, token string) map[string]map[string]slackfake.StateValue {
 		return valuesNamed("open-ticket", url, token)
 	}
-	// A private address and plain http are refused inline.
-	for url, want := range map[string]string{"https://10.0.0.5/hook": "non-public", "http://hooks.example.com/": "Only https"} {
+	// A private address, a name resolving to one, and plain http are refused inline.
+	for url, want := range map[string]string{"https://10.0.0.5/hook": "non-public", "http://hooks.example.com/": "Only https",
+		"https://intranet.example.com/hook": "The name intranet.example.com resolves to 10.9.8.7"} {
 		a := e.ack(fake.SendInteractive(fake.ViewSubmission(team.ID, rvSlack("ada"), "", values(url, ""))))
 		if a.ResponseAction != "errors" || !strings.Contains(a.Errors[views.BlockPBURL], want) {
 			t.Fatalf("url %s: ack %+v; want an inline error with %q", url, a, want)
@@ -267,6 +270,18 @@ func testPlaybooksModal(t *testing.T, driver string) {
 	if !strings.Contains(logs.String(), "playbook saved") {
 		t.Fatalf("no log line of the saves: the grep above proves nothing:\n%s", logs.String())
 	}
+}
+
+// pbDNS resolves the names the test saves: no real DNS in tests.
+var pbDNS = pbResolver{"intranet.example.com": netip.MustParseAddr("10.9.8.7"), "hooks.example.com": netip.MustParseAddr("93.184.215.14")}
+
+type pbResolver map[string]netip.Addr
+
+func (r pbResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := r[host]; ok {
+		return []netip.Addr{a}, nil
+	}
+	return nil, fmt.Errorf("lookup %s: no such host", host)
 }
 
 // lockedBuffer is a bytes.Buffer safe for the logger's goroutines.

@@ -164,26 +164,30 @@ func TestE2EApproversChannelDecision(t *testing.T) {
 
 // direct_messages: false asks in the channel only, and reminds there too.
 func TestE2EApproversChannelOnly(t *testing.T) {
-	e := startRequests(t, "sqlite", requests.Policy{ReminderAfter: time.Hour})
-	const ch = "CAPPROVERS"
-	e.chainFor("Developers", accessbot.ApprovalLevel{Rule: accessbot.RuleAny, Channel: ch, ChannelOnly: true,
-		Approvers: e.approversOf("owen", "olga")})
-	r := e.createAccess("rita", "Developers")
-	card := e.channelCard(ch, r.ID)
-	e.clock.Set(rqT0.Add(2 * time.Hour))
-	if _, err := e.svc.Tick(e.ctx, e.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	e.thread(card, "Reminder:")
-	e.click(slackID("owen"), card, views.ActionApprove, r.ID)
-	e.waitUpdated(card, "Approved by Owen")
-	for _, u := range []string{"owen", "olga"} {
-		for _, m := range e.fake.Messages(slackfake.DMChannel(slackID(u))) {
-			// The owners' "please grant" DM is not an approval request.
-			if strings.Contains(string(m.Blocks), r.ID) && strings.Contains(string(m.Blocks), views.ActionApprove) {
-				t.Fatalf("%s got an approval DM although the level asks in the channel only: %q", u, m.Text)
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			e := startRequests(t, driver, requests.Policy{ReminderAfter: time.Hour})
+			const ch = "CAPPROVERS"
+			e.chainFor("Developers", accessbot.ApprovalLevel{Rule: accessbot.RuleAny, Channel: ch, ChannelOnly: true,
+				Approvers: e.approversOf("owen", "olga")})
+			r := e.createAccess("rita", "Developers")
+			card := e.channelCard(ch, r.ID)
+			e.clock.Set(rqT0.Add(2 * time.Hour))
+			if _, err := e.svc.Tick(e.ctx, e.clock.Now()); err != nil {
+				t.Fatal(err)
 			}
-		}
+			e.thread(card, "Reminder:")
+			e.click(slackID("owen"), card, views.ActionApprove, r.ID)
+			e.waitUpdated(card, "Approved by Owen")
+			for _, u := range []string{"owen", "olga"} {
+				for _, m := range e.fake.Messages(slackfake.DMChannel(slackID(u))) {
+					// The owners' "please grant" DM is not an approval request.
+					if strings.Contains(string(m.Blocks), r.ID) && strings.Contains(string(m.Blocks), views.ActionApprove) {
+						t.Fatalf("%s got an approval DM although the level asks in the channel only: %q", u, m.Text)
+					}
+				}
+			}
+		})
 	}
 }
 

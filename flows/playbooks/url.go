@@ -1,10 +1,12 @@
 package playbooks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 
 	"code.dny.dev/ssrf"
@@ -72,4 +74,47 @@ func CheckURL(raw string, allow []string) error {
 		}
 	}
 	return nil
+}
+
+// Lookuper resolves names; *net.Resolver is one.
+type Lookuper interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// CheckResolved is CheckURL's early word on a host name: when the name
+// resolves only to non-public addresses that the allow-list does not
+// name, saving is refused at once rather than at the first delivery. A
+// lookup that fails passes (the name may not exist yet): every delivery
+// still checks the address it dials.
+func CheckResolved(ctx context.Context, raw string, allow []string, r Lookuper) error {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || r == nil {
+		return nil // CheckURL's to say
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if _, err := netip.ParseAddr(host); err == nil || host == "" {
+		return nil // a literal address: CheckURL checked it
+	}
+	al, err := outbound.ParseAllowlist(allow)
+	if err != nil {
+		return nil
+	}
+	if slices.Contains(al.Hosts, host) {
+		return nil
+	}
+	addrs, err := r.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return nil
+	}
+	for _, ip := range addrs {
+		ip = ip.Unmap()
+		listed := false
+		for _, p := range al.CIDRs {
+			listed = listed || p.Contains(ip)
+		}
+		if listed || guard.SafeAddr(ip) == nil {
+			return nil // one usable address: the dial-time check decides
+		}
+	}
+	return fmt.Errorf("the name %s resolves to %s, a private or otherwise non-public address; the tenant's outbound allow-list must name it first", host, addrs[0].Unmap())
 }
