@@ -53,10 +53,12 @@ const replicaExpireAfter = 20 * time.Second
 //   - a SIGTERM rolling restart of all three.
 //
 // After each phase it counts ([counts] lines): every envelope sent so far
-// acked, no request with two decisions, no notification posted twice. At
-// the end: every request ended once, every durable job completed, every
-// request's confirmation and every approved request's fulfilment DM
-// posted exactly once, every reminder and escalation notice at most once,
+// acked, no request with two decisions, no notification or digest part
+// posted twice. At the end: every request ended once, every durable job
+// completed, every request's confirmation and every approved request's
+// fulfilment DM posted exactly once, every reminder and escalation notice
+// at most once, every slot of the tenant's minute findings digest posted
+// once or closed as skipped (replicas_digest_test.go),
 // every provisioning and deprovisioning step carried out once, some grants
 // ended; /metrics of the replicas moved with the traffic; the replicas'
 // logs follow each approval from its envelope to its decision; and the
@@ -166,6 +168,7 @@ func TestReplicasUnderFaults(t *testing.T) {
 	stopLoad()
 	load.Wait()
 	took := w.settle(ctx, replicaSettle+plan.settle)
+	w.stopped = time.Now()
 	for _, r := range w.replicas {
 		r.stop(syscall.SIGTERM)
 	}
@@ -210,6 +213,10 @@ type replicaWorld struct {
 	clicked   map[string]int
 	fulfilled map[string]bool
 	envelopes []string
+	// The findings digest (replicas_digest_test.go): its schedule's start,
+	// findings reported, and when the replicas were stopped.
+	digestSince, stopped time.Time
+	findings             int
 }
 
 const (
@@ -250,6 +257,7 @@ func newReplicaWorld(t *testing.T, ctx context.Context, plan replicaPlan) *repli
 	w.faultTenant = seedFaultTenant(t, ctx, fake, teamID, st, backend.Postgres, "p", replicaPeople)
 	w.conn = &accessbot.Connection{TenantID: w.tenant, AppID: w.app.ID, Name: "developers", Type: "group"}
 	must(t, st.CreateConnection(ctx, w.conn))
+	w.setupDigest(ctx)
 
 	for i := range 3 {
 		admin := freeAddr(t)
@@ -305,6 +313,9 @@ func (w *replicaWorld) produce(ctx context.Context) {
 			continue
 		}
 		w.hist.rename(id, req.ID)
+		if i%10 == 9 { // something new for the next digest
+			w.reportFinding(ctx)
+		}
 		// The replicas may expire it from expire_after on.
 		w.hist.maybe(1, req.ID, "expire", at.Add(replicaExpireAfter))
 		w.mu.Lock()
@@ -445,13 +456,14 @@ func (w *replicaWorld) phaseCounts(ctx context.Context, name string, took time.D
 	}
 	un := w.unacked()
 	decided, twice, dups := w.doubles(ctx)
+	digests, digestTwice := digestPosted(w.fake.DeliveryPosts(slackapi.DeliveryEventType))
 	w.mu.Lock()
 	sent, created := len(w.envelopes), len(w.created)
 	w.mu.Unlock()
 	w.t.Logf("[counts] replicas phase %q (%s): envelopes sent %d, unacked %d, deliveries %d, requests %d, decided %d, "+
-		"decided twice %d, posts %d, duplicated %d, sockets %d, history ops %d",
+		"decided twice %d, posts %d, duplicated %d, digest slots posted %d, twice %d, sockets %d, history ops %d",
 		name, took.Round(time.Millisecond), sent, len(un), len(w.fake.Deliveries()), created, decided, twice,
-		w.fake.CallCount("chat.postMessage"), dups, len(w.fake.Conns()), w.hist.len())
+		w.fake.CallCount("chat.postMessage"), dups, digests, digestTwice, len(w.fake.Conns()), w.hist.len())
 	if len(un) > 0 {
 		w.t.Errorf("phase %q: %d envelope(s) never acked, e.g. %s", name, len(un), un[0])
 	}
@@ -465,22 +477,24 @@ func (w *replicaWorld) phaseCounts(ctx context.Context, name string, took time.D
 // loaded CI machine 10 s.
 const replicaSettle = max(replicaExpireAfter, replicaGrantFor) + 30*time.Second + 25*time.Second + 10*time.Second
 
-// settle waits until every request has ended and every job is done, and
-// says how long that took.
+// settle waits until every request has ended, every job is done and a
+// digest slot was posted (the first is due within a minute of the start,
+// long before the rest settles), and says how long that took.
 func (w *replicaWorld) settle(ctx context.Context, bound time.Duration) time.Duration {
 	w.t.Helper()
 	start := time.Now()
 	deadline := start.Add(bound)
-	var open, left, due int
+	var open, left, due, digests int
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		open, left, due = w.open(ctx), len(jobsLeft(ctx, w.q)), w.grantsDue(ctx)
-		if open == 0 && left == 0 && due == 0 && len(w.unacked()) == 0 {
+		digests, _ = digestPosted(w.fake.DeliveryPosts(slackapi.DeliveryEventType))
+		if open == 0 && left == 0 && due == 0 && digests > 0 && len(w.unacked()) == 0 {
 			return time.Since(start)
 		}
 		sleep(ctx, 500*time.Millisecond)
 	}
-	w.t.Errorf("not settled within %s: %d request(s) pending, %d job(s) not completed, %d grant(s) past their end not ended, %d envelope(s) unacked\n%s\nlog of replica 0:\n%s",
-		bound, open, left, due, len(w.unacked()), describeJobs(jobsLeft(ctx, w.q)), w.replicas[0].tail())
+	w.t.Errorf("not settled within %s: %d request(s) pending, %d job(s) not completed, %d grant(s) past their end not ended, %d envelope(s) unacked, %d digest slot(s) posted\n%s\nlog of replica 0:\n%s",
+		bound, open, left, due, len(w.unacked()), digests, describeJobs(jobsLeft(ctx, w.q)), w.replicas[0].tail())
 	return time.Since(start)
 }
 
@@ -565,6 +579,7 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 		}
 	}
 	_, twice, dups := w.doubles(ctx)
+	w.digestCounts(ctx, w.fake.DeliveryPosts(slackapi.DeliveryEventType), w.stopped)
 	followed, spread := w.followLogs(ids)
 	res := w.hist.check(t)
 	discarded := 0
