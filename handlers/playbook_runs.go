@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
 
 	"github.com/accessbot/accessbot"
 	"github.com/accessbot/accessbot/bot"
@@ -109,16 +110,26 @@ func (m *PlaybookMenus) findingChoices(ctx context.Context, tenantID string, fs 
 }
 
 // PlaybookReply is where a manual run's outcome is shown (the run's
-// ReplyTo): to User, in Channel (in the thread ThreadTS), or by DM when
-// the click came from a modal.
+// ReplyTo): to User, in Channel (in the thread ThreadTS); for a click in a
+// modal, in that modal (ViewID, drawn as View, last hash ViewHash, the
+// note under Object's menu), else by DM.
 type PlaybookReply struct {
-	Team     string `json:"team"`
-	User     string `json:"user"`
-	Channel  string `json:"channel,omitempty"`
-	ThreadTS string `json:"thread_ts,omitempty"`
+	Team     string                  `json:"team"`
+	User     string                  `json:"user"`
+	Channel  string                  `json:"channel,omitempty"`
+	ThreadTS string                  `json:"thread_ts,omitempty"`
+	ViewID   string                  `json:"view_id,omitempty"`
+	ViewHash string                  `json:"view_hash,omitempty"`
+	Object   string                  `json:"object,omitempty"`
+	View     *slack.ModalViewRequest `json:"view,omitempty"`
 }
 
-func replyOf(req *bot.Request) string {
+func (r PlaybookReply) encode() string {
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+func replyOf(req *bot.Request) PlaybookReply {
 	r := PlaybookReply{Team: req.TeamID, User: req.UserID, Channel: req.ChannelID}
 	if req.Interaction != nil {
 		if r.Channel == "" {
@@ -130,8 +141,7 @@ func replyOf(req *bot.Request) string {
 			r.ThreadTS = m.ThreadTimestamp
 		}
 	}
-	b, _ := json.Marshal(r)
-	return string(b)
+	return r
 }
 
 // errSay is an answer to the clicker instead of a run.
@@ -162,15 +172,28 @@ func (m *PlaybookMenus) runOn(ctx context.Context, req *bot.Request, t accessbot
 	if err != nil {
 		return err
 	}
-	run, err := m.run.RunManual(ctx, tid, p.ID, actor.User.ID, ev, replyOf(req))
+	// In a modal, "running…" is drawn before the run is queued: the
+	// outcome's redraw needs the hash this draw answers.
+	to := replyOf(req)
+	shown := showRunning(ctx, req, log, &to, objectID, p.Name)
+	run, err := m.run.RunManual(ctx, tid, p.ID, actor.User.ID, ev, to.encode())
 	switch {
 	case errors.Is(err, playbooks.ErrNotRunnable), errors.Is(err, accessbot.ErrNotFound):
 		log.Info().Err(err).Msg("playbook no longer runnable")
+		if shown && refuseInModal(ctx, req, to, p.Name, "It was disabled or changed since the menu was drawn.") {
+			return nil
+		}
 		return req.Respond(ctx, bot.Message{Text: fmt.Sprintf("Playbook %s can no longer run on %s (it was disabled or changed): nothing was run.", p.Name, what)})
 	case err != nil:
+		if shown {
+			refuseInModal(ctx, req, to, p.Name, "Something went wrong while queueing it; try again.")
+		}
 		return err
 	}
-	log.Info().Str("webhook_id", run.EventID).Str("actor", actor.User.ID).Msg("playbook run by hand")
+	log.Info().Str("webhook_id", run.EventID).Str("actor", actor.User.ID).Bool("in_modal", shown).Msg("playbook run by hand")
+	if shown {
+		return nil
+	}
 	return req.Respond(ctx, bot.Message{Text: views.PlaybookQueuedText(p.Name, what)})
 }
 

@@ -445,7 +445,8 @@ func TestRunPlaybookEndToEnd(t *testing.T) {
 	if ev.Type != "review.manual" || ev.Trigger.ActorID != e.users["olga"].ID || ev.ObjectID != items[0].ID {
 		t.Fatalf("manual review event %+v", ev)
 	}
-	e.told("olga", "Playbook review-hook delivered · HTTP 200")
+	// The outcome is shown in the modal itself (TestRunPlaybookInReviewModal).
+	waitTopView(t, ctx, e.fake, rvSlack("olga"), views.CallbackReviewItems, "*review-hook*: delivered, HTTP 200 in ")
 	uniq(6)
 
 	// "/access playbooks" shows each playbook's last runs: both runs of

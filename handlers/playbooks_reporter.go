@@ -67,8 +67,9 @@ func (r *PlaybookReporter) tellAdmins(ctx context.Context, p *accessbot.Playbook
 	return joinErrs(errs)
 }
 
-// tellRunner shows the outcome to whoever ran the playbook by hand, as an
-// ephemeral message where they clicked (by DM for a click in a modal).
+// tellRunner shows the outcome to whoever ran the playbook by hand where
+// they clicked: in the modal (redrawn), or as an ephemeral message in the
+// channel or thread; by DM when the modal is gone or changed since.
 // It is the report's last step, so a retried report does not repeat it;
 // it is best effort: a failure is logged, the run is recorded anyway.
 func (r *PlaybookReporter) tellRunner(ctx context.Context, p *accessbot.Playbook, run *accessbot.PlaybookRun) {
@@ -85,6 +86,16 @@ func (r *PlaybookReporter) tellRunner(ctx context.Context, p *accessbot.Playbook
 	if err != nil {
 		log.Warn().Err(err).Msg("slack client to show a playbook outcome")
 		return
+	}
+	if to.ViewID != "" && to.View != nil {
+		if api, ok := cl.(viewUpdater); ok {
+			_, _, err := noteInModal(ctx, api, *to.View, to.ViewID, to.ViewHash, to.Object, views.PlaybookOutcomeNote(p.Name, *run))
+			if err == nil {
+				return
+			}
+			// not_found (closed) or hash_conflict (changed since): a DM.
+			log.Info().Err(err).Msg("playbook outcome not shown in its modal; sending it by DM")
+		}
 	}
 	ep, ok := cl.(ephemeralPoster)
 	if !ok {

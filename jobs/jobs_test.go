@@ -214,10 +214,18 @@ func TestRetriesUnlessFinal(t *testing.T) {
 		{"retries then delivers once", 2, false, rivertype.JobStateCompleted, 3, 1},
 		{"a final error is not retried", 0, true, rivertype.JobStateCancelled, 1, 0},
 	} {
+		// accessbot_jobs_finished_total{kind=test_ping} by outcome: the
+		// failed attempts, then the end (at least: the subtests share it).
+		counted := map[string]float64{"failed": float64(tc.attempts - tc.done - btoi(tc.final)), "completed": float64(tc.done),
+			"cancelled": float64(btoi(tc.final))}
 		for _, driver := range storetest.Drivers(t) {
 			t.Run(tc.name+"/"+driver, func(t *testing.T) {
 				t.Parallel()
 				ctx := context.Background()
+				before := map[string]float64{}
+				for o := range counted {
+					before[o] = jobsFinished(t, "test_ping", o)
+				}
 				st := storetest.Open(t, driver)
 				w := newWorker(tc.failures)
 				w.final = tc.final
@@ -231,6 +239,11 @@ func TestRetriesUnlessFinal(t *testing.T) {
 				})
 				if a, d := w.count(1); a != tc.attempts || d != tc.done {
 					t.Fatalf("attempts=%d deliveries=%d, want %d and %d", a, d, tc.attempts, tc.done)
+				}
+				for o, want := range counted {
+					waitFor(t, "accessbot_jobs_finished_total{outcome="+o+"}", func() bool {
+						return jobsFinished(t, "test_ping", o)-before[o] >= want
+					})
 				}
 			})
 		}

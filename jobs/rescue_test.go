@@ -23,6 +23,22 @@ func rescues(t *testing.T, kind string) float64 {
 	return m.GetCounter().GetValue()
 }
 
+func jobsFinished(t *testing.T, kind, outcome string) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := metrics.Jobs.WithLabelValues(kind, outcome).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // TestRescuedJobIsCounted: a job left running by a process that died (its
 // row says running, attempted an hour ago) is rescued by River's rescuer
 // after rescue_after, run again here and counted once in

@@ -187,7 +187,8 @@ func TestDocsConfigKeysExist(t *testing.T) {
 		envs[k.Env()] = true
 	}
 	for _, extra := range []string{testenv.EnvRequireServices, testenv.EnvChromium, // read by scripts/test, .ci/run and internal/testenv
-		crashFullEnv, crashEventsEnv} { // read by the crash test
+		crashFullEnv, crashEventsEnv, // read by the crash test
+		replicaFullEnv} { // read by the replica test
 		envs[extra] = true
 	}
 	tenantKeys := yamlPaths(t, "../../examples/tenant.yaml")

@@ -49,7 +49,9 @@ func startPlayground(t *testing.T, args ...string) (*pgClient, *syncBuffer) {
 		}
 	})
 	open := regexp.MustCompile(`Open (http://127\.0\.0\.1:\d+)/`)
-	deadline := time.Now().Add(30 * time.Second)
+	// Start-up migrates and seeds a store under -race: generous, since
+	// several playground tests start at once on a loaded CI machine.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if sm := open.FindStringSubmatch(stdout.String()); sm != nil {
 			return &pgClient{t: t, base: sm[1]}, stdout

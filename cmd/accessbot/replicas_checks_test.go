@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/accessbot/accessbot"
@@ -127,4 +128,25 @@ func (w *replicaWorld) logCount(s string) int {
 		n += r.count(s)
 	}
 	return n
+}
+
+// term sends SIGTERM and waits for the exit (at most 40 s, then SIGKILL):
+// its exit code and how long it took.
+func (c *child) term() (int, time.Duration) {
+	c.mu.Lock()
+	cmd, done := c.cmd, c.done
+	c.cmd = nil
+	c.mu.Unlock()
+	if cmd == nil {
+		return -1, 0
+	}
+	start := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(40 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	return cmd.ProcessState.ExitCode(), time.Since(start)
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -75,10 +76,13 @@ func TestReplicasUnderFaults(t *testing.T) {
 	}
 	t.Parallel()
 	// A fixed budget: about 70 s of phases, the settle (replicaSettle), and
-	// the checks; it took about 125 s under -race on a loaded 2-core machine.
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// the checks; it took about 110 s under -race on a loaded 2-core
+	// machine. ACCESSBOT_REPLICAS_FULL=1: the lengths, about 2
+	// minutes more.
+	plan := replicaPlanFor()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute+2*plan.outage+plan.slack+plan.settle)
 	defer cancel()
-	w := newReplicaWorld(t, ctx)
+	w := newReplicaWorld(t, ctx, plan)
 	for _, r := range w.replicas {
 		r.start()
 	}
@@ -111,15 +115,15 @@ func TestReplicasUnderFaults(t *testing.T) {
 		w.replicas[1].start()
 		sleep(ctx, 3*time.Second)
 	})
-	phase("postgres down", func() { _ = w.pg.Cut(ctx, 5*time.Second); sleep(ctx, 2*time.Second) })
+	phase("postgres down", func() { _ = w.pg.Cut(ctx, plan.outage); sleep(ctx, 2*time.Second) })
 	phase("redis down", func() {
 		before := w.logCount(bot.MsgDedupeInProcess)
-		_ = w.redis.Cut(ctx, 5*time.Second)
+		_ = w.redis.Cut(ctx, plan.outage)
 		sleep(ctx, 2*time.Second)
 		// The replicas kept serving (phaseCounts checks every envelope was
 		// acked and nothing doubled), deduplicating in process, and said so.
 		if n := w.logCount(bot.MsgDedupeInProcess) - before; n == 0 {
-			t.Errorf("Redis was down for 5 s and no replica warned %q", bot.MsgDedupeInProcess)
+			t.Errorf("Redis was down for %s and no replica warned %q", plan.outage, bot.MsgDedupeInProcess)
 		} else {
 			t.Logf("[counts] replicas redis down: %d warning(s) %q", n, bot.MsgDedupeInProcess)
 		}
@@ -131,11 +135,14 @@ func TestReplicasUnderFaults(t *testing.T) {
 		sleep(ctx, 3*time.Second)
 	})
 	phase("slack 5xx and 429", func() {
-		w.fake.FailNext("chat.postMessage", 8, http.StatusServiceUnavailable, 0)
-		w.fake.FailNext("views.publish", 8, http.StatusInternalServerError, 0)
-		w.fake.RateLimit("chat.postMessage", time.Second, 6)
-		w.fake.RateLimit("chat.update", time.Second, 4)
-		sleep(ctx, 8*time.Second)
+		// 503s and 429s in rounds of 8 s, for plan.slack.
+		for end := time.Now().Add(plan.slack); time.Now().Before(end) && ctx.Err() == nil; {
+			w.fake.FailNext("chat.postMessage", 8, http.StatusServiceUnavailable, 0)
+			w.fake.FailNext("views.publish", 8, http.StatusInternalServerError, 0)
+			w.fake.RateLimit("chat.postMessage", time.Second, 6)
+			w.fake.RateLimit("chat.update", time.Second, 4)
+			sleep(ctx, 8*time.Second)
+		}
 	})
 	w.checkMetrics(ctx, "after slack faults")
 	phase("sigterm rolling restart", func() {
@@ -158,11 +165,30 @@ func TestReplicasUnderFaults(t *testing.T) {
 	})
 	stopLoad()
 	load.Wait()
-	took := w.settle(ctx)
+	took := w.settle(ctx, replicaSettle+plan.settle)
 	for _, r := range w.replicas {
 		r.stop(syscall.SIGTERM)
 	}
 	w.finalCounts(ctx, took)
+}
+
+// replicaFullEnv switches TestReplicasUnderFaults to the lengths:
+// PostgreSQL and Redis unreachable for 30 s each, Slack failing for a minute.
+// By default (CI) 5 s, 5 s and 8 s.
+const replicaFullEnv = "ACCESSBOT_REPLICAS_FULL"
+
+// A minute of Slack faults outlasts 12 attempts 1 s apart (the CI
+// backoff): the full run backs off as production does, up to a minute
+// (jobs.max_backoff's scale), and settles that much longer.
+type replicaPlan struct {
+	outage, slack, backoff, settle time.Duration
+}
+
+func replicaPlanFor() replicaPlan {
+	if os.Getenv(replicaFullEnv) == "1" {
+		return replicaPlan{outage: 30 * time.Second, slack: time.Minute, backoff: time.Minute, settle: 2 * time.Minute}
+	}
+	return replicaPlan{outage: 5 * time.Second, slack: 8 * time.Second, backoff: time.Second}
 }
 
 type replicaWorld struct {
@@ -202,7 +228,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newReplicaWorld(t *testing.T, ctx context.Context) *replicaWorld {
+func newReplicaWorld(t *testing.T, ctx context.Context, plan replicaPlan) *replicaWorld {
 	fake := slackfake.New(slackfake.WithAckTimeout(3 * time.Second))
 	t.Cleanup(fake.Close)
 	// A team id of its own: Retry-After holds live in the shared Redis.
@@ -240,6 +266,7 @@ func newReplicaWorld(t *testing.T, ctx context.Context) *replicaWorld {
 			"ACCESSBOT_APPROVALS_ESCALATE_AFTER": "12s",
 			"ACCESSBOT_APPROVALS_EXPIRE_AFTER":   replicaExpireAfter.String(),
 			"ACCESSBOT_TEST_REPLICA":             strconv.Itoa(i),
+			"ACCESSBOT_JOBS_MAX_BACKOFF":         plan.backoff.String(),
 		})
 		w.replicas = append(w.replicas, newChild(t, env))
 	}
@@ -440,10 +467,10 @@ const replicaSettle = max(replicaExpireAfter, replicaGrantFor) + 30*time.Second 
 
 // settle waits until every request has ended and every job is done, and
 // says how long that took.
-func (w *replicaWorld) settle(ctx context.Context) time.Duration {
+func (w *replicaWorld) settle(ctx context.Context, bound time.Duration) time.Duration {
 	w.t.Helper()
 	start := time.Now()
-	deadline := start.Add(replicaSettle)
+	deadline := start.Add(bound)
 	var open, left, due int
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		open, left, due = w.open(ctx), len(jobsLeft(ctx, w.q)), w.grantsDue(ctx)
@@ -453,7 +480,7 @@ func (w *replicaWorld) settle(ctx context.Context) time.Duration {
 		sleep(ctx, 500*time.Millisecond)
 	}
 	w.t.Errorf("not settled within %s: %d request(s) pending, %d job(s) not completed, %d grant(s) past their end not ended, %d envelope(s) unacked\n%s\nlog of replica 0:\n%s",
-		replicaSettle, open, left, due, len(w.unacked()), describeJobs(jobsLeft(ctx, w.q)), w.replicas[0].tail())
+		bound, open, left, due, len(w.unacked()), describeJobs(jobsLeft(ctx, w.q)), w.replicas[0].tail())
 	return time.Since(start)
 }
 
@@ -572,25 +599,4 @@ func (w *replicaWorld) finalCounts(ctx context.Context, settled time.Duration) {
 	if discarded > 0 {
 		t.Errorf("%d job(s) discarded or cancelled: their work is lost", discarded)
 	}
-}
-
-// term sends SIGTERM and waits for the exit (at most 40 s, then SIGKILL):
-// its exit code and how long it took.
-func (c *child) term() (int, time.Duration) {
-	c.mu.Lock()
-	cmd, done := c.cmd, c.done
-	c.cmd = nil
-	c.mu.Unlock()
-	if cmd == nil {
-		return -1, 0
-	}
-	start := time.Now()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(40 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-	return cmd.ProcessState.ExitCode(), time.Since(start)
 }

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -74,5 +75,29 @@ func TestMetricsCountOperationsAndStates(t *testing.T) {
 	wantStates := map[string]float64{"pending": 1, "approved": 1, "denied": 1, "cancelled": 1, "expired": 0}
 	if fmt.Sprint(got) != fmt.Sprint(wantStates) {
 		t.Errorf("accessbot_requests by state = %v, want %v", got, wantStates)
+	}
+}
+
+// TestMetricsCountTicks: the tick's reminder, escalation and expiry each
+// count once in accessbot_requests_total, as remind, escalate and expire.
+// Not parallel, as above.
+func TestMetricsCountTicks(t *testing.T) {
+	f := newFixture(t, "sqlite", tickPolicy)
+	f.chain("gitlab", true, "", level(accessbot.RuleAny, kind(accessbot.ApproverOwners)))
+	count := func(op string) float64 {
+		var m dto.Metric
+		f.must(metrics.Requests.WithLabelValues(op, "ok").Write(&m))
+		return m.GetCounter().GetValue()
+	}
+	before := map[string]float64{"remind": count("remind"), "escalate": count("escalate"), "expire": count("expire")}
+	f.create(f.userAccess())
+	for _, d := range []time.Duration{25 * time.Hour, 48 * time.Hour, 96 * time.Hour, time.Hour} {
+		_, err := f.svc.Tick(f.ctx, f.clock.Advance(d))
+		f.must(err)
+	}
+	for op, b := range before {
+		if got := count(op) - b; got != 1 {
+			t.Errorf("accessbot_requests_total{op=%q,outcome=ok} moved by %v, want 1", op, got)
+		}
 	}
 }

@@ -246,17 +246,30 @@ func (in PurposeExtend) validate(ctx context.Context, q store.Queries, d *Draft,
 	}
 	// The cap as flows/purposes.MaxExtension counts it, at the ask; the
 	// approval applies it again at its own time.
-	room := max(d.now.Add(p.MaxSession).Sub(ses.EndsAt), 0)
+	maxEnd := p.MaxSession
+	// More time on high-risk access is high-risk as its start is: the
+	// words, step-up, and an end at most the high-risk maximum from now.
+	high := purposeTier(d.policy, p) == accessbot.RiskHigh
+	if high {
+		d.Risk = accessbot.RiskHigh
+		_, maxDur := highRiskLimits(d.policy.Risk)
+		maxEnd = min(maxEnd, maxDur)
+	}
+	room := max(d.now.Add(maxEnd).Sub(ses.EndsAt), 0)
 	switch {
 	case in.Duration < time.Minute:
 		fe.add(FieldDuration, "Choose how much more time you need.")
+	case in.Duration > room && high:
+		fe.add(FieldDuration, fmt.Sprintf("%s includes high-risk access: it runs for at most %s from now.", p.Name, humanDuration(maxEnd)))
 	case in.Duration > room:
-		fe.add(FieldDuration, fmt.Sprintf("%s runs for at most %s from now.", p.Name, humanDuration(p.MaxSession)))
+		fe.add(FieldDuration, fmt.Sprintf("%s runs for at most %s from now.", p.Name, humanDuration(maxEnd)))
 	}
 	d.Request.Duration = in.Duration
 	r, good := checkText(in.Reason, MinJustification, MaxJustification)
 	if !good {
 		fe.add(FieldJustification, fmt.Sprintf("Say why you need more time, in %d to %d characters.", MinJustification, MaxJustification))
+	} else if high {
+		checkHighRiskWords(d.policy.Risk, r, fe)
 	}
 	d.Request.Justification = r
 	from := ses.EndsAt.UTC()

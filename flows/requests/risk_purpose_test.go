@@ -56,6 +56,22 @@ func TestPurposeWithHighRiskAccess(t *testing.T) {
 			t.Fatalf("a plain approval of the start: %v", err)
 		}
 
+		// More time on a session of it is high-risk too: within the
+		// high-risk maximum from now, the words, step-up.
+		now := f.clock.Now()
+		ses := &accessbot.PurposeSession{ID: "ses-release", TenantID: f.tenant.ID, PurposeID: risky.ID, UserID: f.u["alice"].ID, Reason: long,
+			StartedAt: now, EndsAt: now.Add(2 * time.Hour), Status: accessbot.SessionActive}
+		f.must(f.st.CreatePurposeSession(f.ctx, ses))
+		got = fields(mustFail(f.svc.Prepare(f.ctx, requests.PurposeExtend{TenantID: f.tenant.ID, RequesterID: f.u["alice"].ID,
+			SessionID: ses.ID, Duration: 3 * time.Hour, Reason: "Release night."})))
+		if !strings.Contains(got[requests.FieldDuration], "high-risk access: it runs for at most 4 hours from now") || !strings.Contains(got[requests.FieldJustification], "at least 12 words") {
+			t.Fatalf("a high-risk extension: %v", got)
+		}
+		ext := f.create(requests.PurposeExtend{TenantID: f.tenant.ID, RequesterID: f.u["alice"].ID, SessionID: ses.ID, Duration: 2 * time.Hour, Reason: long})
+		if !ext.Levels[0].StepUp {
+			t.Fatalf("the extension of a high-risk purpose approves without step-up: %+v", ext.Levels[0])
+		}
+
 		// Starting without approval: the assignment is the approval that counts.
 		direct := purpose("release-direct", "maintainers", "")
 		got = fields(mustFail(f.svc.Prepare(f.ctx, requests.PurposeAssign{TenantID: f.tenant.ID, RequesterID: f.u["alice"].ID,

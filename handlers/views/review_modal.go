@@ -12,8 +12,8 @@ import (
 )
 
 // ReviewPageSize is how many items one page of the review modal shows:
-// three blocks each (item, decision, comment), four with a "Run playbook"
-// menu, stays inside 100 blocks.
+// three blocks each (item, decision, comment), five with a "Run playbook"
+// menu and its outcome line, stays inside 100 blocks.
 const ReviewPageSize = 15
 
 // ReviewPage is one page of the "Review now" modal.
