@@ -159,7 +159,6 @@ func (h *Requests) details(ctx context.Context, req *bot.Request) error {
 	if err != nil {
 		return err
 	}
-	card.Why = req.Actor.IsAdmin() && requests.Explainable(r.Kind)
 	return openModal(ctx, req, views.DetailsModal(card, h.cards.chain(ctx, r)))
 }
 

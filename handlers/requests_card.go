@@ -178,6 +178,8 @@ func (l cardLoader) card(ctx context.Context, req *accessbot.AccessRequest, deci
 		}
 	}
 	if decisions && req.ID != "" {
+		// Standing cards offer "Why these approvers?"; the click checks who asks.
+		c.Why = requests.Explainable(req.Kind)
 		c.Playbooks = l.playbooks.choices(ctx, req.TenantID, accessbot.PlaybookRequest, req.AppID)
 		ds, err := l.st.ListDecisions(ctx, req.TenantID, req.ID)
 		if err != nil {

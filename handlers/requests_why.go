@@ -11,16 +11,17 @@ import (
 	"github.com/accessbot/accessbot/handlers/views"
 )
 
-const msgWhyAdminsOnly = "Sorry, only accessbot admins can see why a request's approvers were asked."
+const msgWhyNotYours = "Sorry, only the requester, the person it is for, its approvers and accessbot admins can see why this request's approvers were asked."
 
 // whyApprovers answers "Why these approvers?" with what `accessbot explain
 // request` prints for the stored request: in a modal pushed over Details,
-// or an ephemeral message under the audit. Only active admins: the button
-// is only on their cards, and requests.ExplainRequest checks again.
+// or an ephemeral message under a card (the approval copies, the
+// requester's and target's DMs, the audit). The button is the same on every
+// copy, so who may see the answer is decided here, per click, by
+// requests.ExplainRequest from the store: admins, the requester, the target
+// and the request's approvers; anyone else (a member of an approvers'
+// channel who is no approver) is refused.
 func (h *Requests) whyApprovers(ctx context.Context, req *bot.Request) error {
-	if !req.Actor.IsAdmin() {
-		return req.Respond(ctx, bot.Message{Text: msgWhyAdminsOnly})
-	}
 	r, _, ok, err := h.clickTarget(ctx, req) // unknown ids: "I can't find that request"
 	if !ok {
 		return err
@@ -28,7 +29,7 @@ func (h *Requests) whyApprovers(ctx context.Context, req *bot.Request) error {
 	ex, err := h.flows.ExplainRequest(ctx, req.Actor.Tenant.ID, req.Actor.User.ID, r.ID)
 	switch {
 	case errors.Is(err, requests.ErrForbidden):
-		return req.Respond(ctx, bot.Message{Text: msgWhyAdminsOnly})
+		return req.Respond(ctx, bot.Message{Text: msgWhyNotYours})
 	case errors.Is(err, requests.ErrNotExplainable):
 		return req.Respond(ctx, bot.Message{Text: "I can't explain request " + r.ID + ": " + requests.ErrNotExplainable.Error() + "."})
 	case errors.Is(err, accessbot.ErrNotFound), errors.Is(err, requests.ErrNoChain), errors.Is(err, requests.ErrNoApprovers):

@@ -12,11 +12,13 @@ import (
 	"github.com/accessbot/accessbot/store/storetest"
 )
 
-// "Why these approvers?" (issue 16 item 8): an admin gets what `accessbot
-// explain request` prints for the stored request, from the audit message
-// (an ephemeral answer) and from Details (a modal pushed on top); members
-// see no button, a member's forged click is refused, and so is an admin's
-// once they are no longer one (the server checks the store, not the click).
+// "Why these approvers?" (issue 16 item 8): what `accessbot explain request`
+// prints for the stored request, for an admin from the audit message (an
+// ephemeral answer) and from Details (a modal pushed on top), for an
+// approver from their DM copy of the approval card, and for the requester
+// from their request card. An unrelated member's click is refused, and so
+// is an admin's once they are no longer one and not otherwise involved (the
+// server checks the store, not the click).
 func TestE2EWhyTheseApprovers(t *testing.T) {
 	for _, driver := range storetest.Drivers(t) {
 		t.Run(driver, func(t *testing.T) { testWhyTheseApprovers(t, driver) })
@@ -59,17 +61,35 @@ func testWhyTheseApprovers(t *testing.T, driver string) {
 		slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: r.ID}))
 	e.topView(ada, views.CallbackRequestWhy, explained...)
 
-	// Mona, an approver but no admin: Details without the button, and a
-	// forged click refused with nothing explained.
-	e.click(slackID("mona"), mona, views.ActionDetails, r.ID)
-	if v := e.topView(slackID("mona"), views.CallbackRequestDetails); strings.Contains(string(v.JSON), views.ActionWhyApprovers) {
-		t.Fatalf("a member's Details offers Why these approvers?: %s", v.JSON)
+	// Mona, an approver but no admin: her DM copy of the approval card and
+	// her Details carry the button, and her click on the DM copy explains.
+	if !strings.Contains(string(mona.Blocks), views.ActionWhyApprovers) {
+		t.Fatalf("the approver's DM copy has no Why these approvers? button: %s", mona.Blocks)
 	}
-	e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, slackID("mona"), mona.Channel, mona.TS,
+	e.whyClick(slackID("mona"), mona, r.ID)
+	for _, w := range explained {
+		e.ephemeral(slackID("mona"), w)
+	}
+	e.click(slackID("mona"), mona, views.ActionDetails, r.ID)
+	e.topView(slackID("mona"), views.CallbackRequestDetails, views.ActionWhyApprovers)
+
+	// Rita, the requester: the button is on her request card too.
+	mine := e.dm(slackID("rita"), "Your request for")
+	if !strings.Contains(string(mine.Blocks), views.ActionWhyApprovers) {
+		t.Fatalf("the requester's card has no Why these approvers? button: %s", mine.Blocks)
+	}
+	e.whyClick(slackID("rita"), mine, r.ID)
+	for _, w := range explained {
+		e.ephemeral(slackID("rita"), w)
+	}
+
+	// Dave, neither admin, requester nor approver: a forged click is
+	// refused and nothing is explained.
+	e.fake.SendInteractive(e.fake.BlockAction(e.team.ID, slackID("dave"),
 		slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: r.ID}))
-	e.ephemeral(slackID("mona"), "only accessbot admins can see why")
-	if got := e.whyAnswers(slackID("mona")); got != "" {
-		t.Fatalf("a member was told: %s", got)
+	e.ephemeral(slackID("dave"), "only the requester, the person it is for, its approvers and accessbot admins")
+	if got := e.whyAnswers(slackID("dave")); got != "" {
+		t.Fatalf("an unrelated member was told: %s", got)
 	}
 
 	// With a channel routed: a request made there is explained with its
@@ -112,9 +132,69 @@ func testWhyTheseApprovers(t *testing.T, driver string) {
 	before := strings.Count(e.whyAnswers(ada), "Why these approvers?")
 	e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, ada, audit.Channel, audit.TS,
 		slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: r.ID}))
-	e.ephemeral(ada, "only accessbot admins can see why")
+	e.ephemeral(ada, "only the requester, the person it is for, its approvers and accessbot admins")
 	if after := strings.Count(e.whyAnswers(ada), "Why these approvers?"); after != before {
 		t.Fatalf("a demoted admin got an explanation (%d answers, had %d)", after, before)
+	}
+}
+
+// whyClick clicks "Why these approvers?" of request id on message m.
+func (e *rqEnv) whyClick(user string, m slackfake.Message, id string) {
+	e.fake.SendInteractive(e.fake.BlockActionOnMessage(e.team.ID, user, m.Channel, m.TS,
+		slackfake.Action{ActionID: views.ActionWhyApprovers, BlockID: views.BlockCardWhy, Value: id}))
+}
+
+// The approvers' channel card carries the button like every DM copy: a
+// channel member who is no approver is refused in an ephemeral, an
+// approver and an admin get the explanation only they see, the card is
+// left as it was, and after the decision the converged copies keep the
+// button.
+func TestE2EWhyTheseApproversOnChannelCard(t *testing.T) {
+	for _, driver := range storetest.Drivers(t) {
+		t.Run(driver, func(t *testing.T) {
+			e := startRequests(t, driver, requests.Policy{})
+			const ch = "CAPPROVERS"
+			e.chainFor("Developers", accessbot.ApprovalLevel{Rule: accessbot.RuleAny, Channel: ch,
+				Approvers: e.approversOf("owen", "olga")})
+			r := e.createAccess("rita", "Developers")
+			card := e.channelCard(ch, r.ID)
+			owen := e.approvalDM(slackID("owen"), r.ID)
+			explained := []string{"Request " + r.ID, "Owen ", "Olga ", "(named in the chain) → asked", "asked when it was made:"}
+
+			e.whyClick(slackID("dave"), card, r.ID)
+			e.ephemeral(slackID("dave"), "only the requester, the person it is for, its approvers and accessbot admins")
+			for _, who := range []string{"olga", "ada"} {
+				e.whyClick(slackID(who), card, r.ID)
+				for _, w := range explained {
+					e.ephemeral(slackID(who), w)
+				}
+			}
+			if got := e.whyAnswers(slackID("dave")); got != "" {
+				t.Fatalf("a channel member who is no approver was told: %s", got)
+			}
+			for _, m := range e.fake.Messages(ch) {
+				if strings.HasPrefix(m.Text, "Why these approvers?") && (!m.Ephemeral || m.Recipient == "") {
+					t.Fatalf("an explanation was posted for the whole channel: %+v", m)
+				}
+			}
+			if cur, _ := e.fake.Message(card.Channel, card.TS); cur.Edits != 0 || cur.Text != card.Text {
+				t.Fatalf("a Why click changed the card: %q (%d edits)", cur.Text, cur.Edits)
+			}
+
+			e.click(slackID("olga"), card, views.ActionApprove, r.ID)
+			for _, m := range []slackfake.Message{card, owen} {
+				if got := e.waitUpdated(m, "Approved by Olga"); !strings.Contains(string(got.Blocks), views.ActionWhyApprovers) {
+					t.Fatalf("the decided copy lost its Why these approvers? button: %s", got.Blocks)
+				}
+			}
+			before := strings.Count(e.whyAnswers(slackID("owen")), "Why these approvers?")
+			e.whyClick(slackID("owen"), owen, r.ID)
+			if err := e.fake.WaitFor(e.ctx, func() bool {
+				return strings.Count(e.whyAnswers(slackID("owen")), "Why these approvers?") > before
+			}); err != nil {
+				t.Fatalf("an approver of a decided request got no explanation: %v", err)
+			}
+		})
 	}
 }
 

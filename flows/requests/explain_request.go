@@ -2,12 +2,29 @@ package requests
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/accessbot/accessbot"
 )
+
+// MayExplain reports whether u may see why req's approvers were asked: an
+// admin, its requester, the person it is for, or anyone one of its levels
+// asked (they were asked, so why is theirs to know). Status is the caller's.
+func MayExplain(req *accessbot.AccessRequest, u *accessbot.User) bool {
+	if u.Role == accessbot.RoleAdmin || req.RequesterID == u.ID || (req.TargetUserID != "" && req.TargetUserID == u.ID) {
+		return true
+	}
+	for i := range req.Levels {
+		if slices.Contains(LevelApprovers(req, i), u.ID) {
+			return true
+		}
+	}
+	return false
+}
 
 // RequestExplanation explains a stored request: its chain as it resolves
 // now (Explain, what `accessbot explain request` prints), beside whom each
@@ -31,16 +48,25 @@ func Explainable(k accessbot.RequestKind) bool {
 }
 
 // ExplainRequest explains stored request requestID for actorID, who must be
-// an active admin of the tenant (ErrForbidden). An unknown id, or one of
+// an active user of the tenant and an admin, the request's requester, the
+// person it is for, or an approver of one of its levels (ErrForbidden): the
+// people its Details already show the chain to. An unknown id, or one of
 // another tenant, is accessbot.ErrNotFound; a purpose request is
 // ErrNotExplainable.
 func (s *Service) ExplainRequest(ctx context.Context, tenantID, actorID, requestID string) (*RequestExplanation, error) {
-	if err := s.activeAdmin(ctx, tenantID, actorID); err != nil {
-		return nil, fmt.Errorf("explain request %s: %w", requestID, err)
+	actor, err := s.st.GetUser(ctx, tenantID, actorID)
+	if errors.Is(err, accessbot.ErrNotFound) || (err == nil && actor.Status != accessbot.UserActive) {
+		return nil, fmt.Errorf("explain request %s: not an active user: %w", requestID, ErrForbidden)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("explain request %s: load actor: %w", requestID, err)
 	}
 	r, err := s.st.GetRequest(ctx, tenantID, requestID)
 	if err != nil {
 		return nil, fmt.Errorf("explain request %s: %w", requestID, err)
+	}
+	if !MayExplain(r, actor) {
+		return nil, fmt.Errorf("explain request %s: only admins, its requester, the person it is for and its approvers may: %w", requestID, ErrForbidden)
 	}
 	if !Explainable(r.Kind) {
 		return nil, fmt.Errorf("explain request %s: %w", requestID, ErrNotExplainable)

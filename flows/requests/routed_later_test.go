@@ -158,3 +158,28 @@ func TestExplainRequestOnBehalf(t *testing.T) {
 		}
 	})
 }
+
+// Who may see why a request's approvers were asked: admins, its requester,
+// the person it is for and its approvers (they were asked); anyone else,
+// and an approver no longer active, is ErrForbidden.
+func TestExplainRequestWhoMay(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		f := newFixture(t, driver, requests.Policy{})
+		f.chain("default", false, "", level(accessbot.RuleAny, kind(accessbot.ApproverOwners)))
+		in := f.userAccess()
+		in.RequesterID, in.TargetUserID = f.u["mgr"].ID, f.u["alice"].ID
+		r := f.create(in)
+		gone := *f.u["owner2"]
+		gone.Status = accessbot.UserTerminated
+		f.must(f.st.UpdateUser(f.ctx, &gone))
+		for _, c := range []struct {
+			who string
+			may bool
+		}{{"admin1", true}, {"mgr", true}, {"alice", true}, {"owner1", true}, {"carol", false}, {"bob", false}, {"owner2", false}} {
+			_, err := f.svc.ExplainRequest(f.ctx, f.tenant.ID, f.u[c.who].ID, r.ID)
+			if c.may && err != nil || !c.may && !errors.Is(err, requests.ErrForbidden) {
+				t.Errorf("%s: err %v, want may=%v", c.who, err, c.may)
+			}
+		}
+	})
+}

@@ -70,6 +70,9 @@ func ApprovalMessage(c RequestCard, st LevelState) (string, []slack.Block) {
 		}
 		blocks = append(blocks, ApprovalButtons(c.ID, st.Level, 0))
 	}
+	if c.Why {
+		blocks = append(blocks, WhyApproversBlock(c.ID))
+	}
 	if m := PlaybookMenuBlock(accessbot.PlaybookRequest, c.ID, c.Playbooks); m != nil {
 		blocks = append(blocks, m)
 	}
@@ -147,6 +150,9 @@ func RequesterMessage(c RequestCard) (string, []slack.Block) {
 		cancel.Confirm = slack.NewConfirmationBlockObject(plain("Cancel this request?"), plain("Its approvers will no longer be asked."), plain("Cancel it"), plain("Keep it"))
 		blocks = append(blocks, slack.NewActionBlock(suffixed(BlockListItem, "cancel"), cancel))
 	}
+	if c.Why {
+		blocks = append(blocks, WhyApproversBlock(c.ID))
+	}
 	if m := PlaybookMenuBlock(accessbot.PlaybookRequest, c.ID, c.Playbooks); m != nil {
 		blocks = append(blocks, m)
 	}
@@ -167,6 +173,9 @@ func TargetMessage(c RequestCard) (string, []slack.Block) {
 		cancel := slack.NewButtonBlockElement(ActionCancel, c.ID, plain("Cancel request"))
 		cancel.Confirm = slack.NewConfirmationBlockObject(plain("Cancel this request?"), plain("It was made for you; its approvers will no longer be asked."), plain("Cancel it"), plain("Keep it"))
 		blocks = append(blocks, slack.NewActionBlock(suffixed(BlockListItem, "cancel"), cancel))
+	}
+	if c.Why {
+		blocks = append(blocks, WhyApproversBlock(c.ID))
 	}
 	return truncate(text, 3000), blocks
 }

@@ -46,8 +46,9 @@ type RequestCard struct {
 	// Playbooks are offered in a "Run playbook" menu on the approval
 	// and requester messages (none: no menu).
 	Playbooks []PlaybookChoice
-	// Why offers the "Why these approvers?" button on the admins' cards
-	// (the audit message, an admin's Details).
+	// Why offers the "Why these approvers?" button on standing cards (the
+	// approval copies, the requester's and target's DMs, Details, the
+	// audit): the same on every copy, the server decides who may see why.
 	Why bool
 }
 

@@ -20,6 +20,7 @@ func userCard() views.RequestCard {
 		Requester: "Ada Lovelace", Target: "Bob <Builder>", App: "GitLab", Connection: "Maintainers", ConnectionType: "group",
 		Duration: 8 * time.Hour, Justification: "Release 4.2 needs *merge* rights & a tag.", Level: 1, Levels: 3, CreatedAt: at,
 		Decisions: []views.DecisionLine{{Level: 0, By: "Carol", Decision: accessbot.DecisionApprove, At: at.Add(time.Hour)}},
+		Why:       true, // as the notifier builds standing cards
 	}
 }
 
@@ -152,6 +153,8 @@ func TestRequesterAndModalsGolden(t *testing.T) {
 	c := userCard()
 	text, blocks := views.RequesterMessage(c)
 	checkMsg(t, "requester_pending", text, blocks)
+	text, blocks = views.TargetMessage(c)
+	checkMsg(t, "target_pending", text, blocks)
 	checkModal(t, "deny_modal", views.DenyModal(c, `{"id":"x","l":1}`))
 	checkModal(t, "details_modal", views.DetailsModal(c, []string{"Carol", "Dan, Erin (all must approve)", "Frank"}))
 }

@@ -11,8 +11,8 @@ import (
 // of a message).
 const whyMaxSections = 10
 
-// WhyApproversBlock is the "Why these approvers?" button of request id, on
-// cards admins see (the server checks again who clicks).
+// WhyApproversBlock is the "Why these approvers?" button of request id. It
+// is the same for everyone who sees the card: the server checks who clicks.
 func WhyApproversBlock(id string) *slack.ActionBlock {
 	return slack.NewActionBlock(BlockCardWhy, slack.NewButtonBlockElement(ActionWhyApprovers, id, plain("Why these approvers?")))
 }
@@ -45,7 +45,7 @@ func whyBlocks(id, explanation string) []slack.Block {
 	return blocks
 }
 
-// WhyMessage answers an admin's "Why these approvers?" click on a message.
+// WhyMessage answers a "Why these approvers?" click on a message.
 func WhyMessage(id, explanation string) (string, []slack.Block) {
 	return "Why these approvers? Request " + escape(id, 64) + ": " + escape(explanation, 2800), whyBlocks(id, explanation)
 }

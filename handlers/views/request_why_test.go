@@ -38,7 +38,7 @@ func TestWhyApproversGolden(t *testing.T) {
 	checkMsg(t, "why_message", text, blocks)
 	checkModal(t, "why_modal", views.WhyModal(c.ID, whyText))
 
-	// Without Why (members, purpose requests) there is no button.
+	// Without Why (purpose requests, previews, lists) there is no button.
 	c.Why = false
 	_, blocks = views.AuditMessage(c, nil)
 	v := views.DetailsModal(c, nil)
